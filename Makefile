@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# abusewatch build. `make` builds build/abusewatch; `make run` and `make test`
+# also install what is missing first (scripts/install-deps). V=1 shows the
+# full commands.
+
+OUTPUT     := build
+CLANG      ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL    ?= bpftool
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
+
+# Libraries are looked up only when a C file is actually compiled, so that
+# `make run` on a bare machine can install them before anything needs them.
+PKGS        := libbpf libelf zlib yaml-0.1
+PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lyaml)
+
+CFLAGS   ?= -g -O2
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
+	    -D_GNU_SOURCE -DABUSEWATCH_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	    -Iinclude -I$(OUTPUT) -MMD -MP
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+MAKEFLAGS += --no-print-directory
+endif
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+# Every module but main.c is linked into the unit tests as well.
+MAIN_SRC   := user/main.c
+USER_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard user/*.c))
+USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) \
+	      $(OUTPUT)/user/default_config.o
+MAIN_OBJ   := $(OUTPUT)/user/main.o
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps run test unit-tests test-tools clean install
+
+all: $(OUTPUT)/abusewatch
+
+deps:
+	$(Q)scripts/install-deps
+
+run: deps
+	$(Q)$(MAKE) all
+	$(Q)$(OUTPUT)/abusewatch run $(RUN_ARGS)
+
+test: deps
+	$(Q)$(MAKE) all unit-tests test-tools
+	$(Q)tests/run-tests
+
+unit-tests: $(UNIT_BINS)
+test-tools: $(TOOL_BINS)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ 2>/dev/null || true
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# User objects include the skeletons; build them all first.
+$(OUTPUT)/user/%.o: user/%.c $(SKELETONS) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+# The default configuration is compiled in as data (see user/default_config.S).
+$(OUTPUT)/user/default_config.o: user/default_config.S data/default.yaml | $(OUTPUT)/user
+	$(call msg,AS,$@)
+	$(Q)$(CC) -Idata -c $< -o $@
+
+$(OUTPUT)/abusewatch: $(MAIN_OBJ) $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(USER_OBJS) \
+		$(PKG_LIBS) -lcmocka -o $@
+
+$(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+install: $(OUTPUT)/abusewatch
+	install -D -m 0755 $(OUTPUT)/abusewatch $(DESTDIR)$(PREFIX)/sbin/abusewatch
+	install -D -m 0644 data/default.yaml $(DESTDIR)$(PREFIX)/share/abusewatch/abusewatch.yaml
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

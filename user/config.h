@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Configuration: YAML (libyaml) to a validated, immutable struct config.
+ * Every key of ../shared/CONTRACT.md is known here, also those that later
+ * modules give effect to. Errors name FILE:LINE:COL (1-based).
+ */
+#ifndef ABUSEWATCH_CONFIG_H
+#define ABUSEWATCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pattern.h"
+
+/* Resources a plan can limit; names as in the contract's `resource` label. */
+enum resource {
+	RESOURCE_CPU,
+	RESOURCE_MEMORY,
+	RESOURCE_DISK_READ,
+	RESOURCE_DISK_WRITE,
+	RESOURCE_NET_RX,
+	RESOURCE_NET_TX,
+	RESOURCE_NET_RX_PACKETS,
+	RESOURCE_NET_TX_PACKETS,
+	RESOURCE_CONNECTIONS,
+	RESOURCE_STORAGE,
+	RESOURCE_PROCESSES,
+	RESOURCE_FORKS,
+	RESOURCE_COUNT,
+};
+
+/* "cpu", "memory", ..., as the plan key and the metric label; NULL if out of range. */
+const char *resource_name(enum resource resource);
+/* The resource for a plan key, or -1. */
+int resource_from_name(const char *name);
+
+struct plan {
+	char *name;
+	bool has_limit[RESOURCE_COUNT];
+	/* Base units: cores, bytes, bytes/s, packets/s, connects/s, tasks, forks/s. */
+	double limit[RESOURCE_COUNT];
+	uint64_t window_ms;	/* default 60000 */
+	uint64_t for_ms;	/* default 30000 */
+	double hysteresis;	/* in (0, 1], default 0.9 */
+	char *software;		/* software policy name, NULL when none */
+	int line;		/* where the plan is defined */
+};
+
+struct tenant_rule {
+	char *cgroup;		/* pattern text */
+	struct pattern *pattern;	/* compiled */
+	char *tenant;		/* template; NULL: capture "tenant", else the matched path */
+	char *plan;		/* plan name; NULL means "default" */
+	char **storage;		/* path templates */
+	size_t storage_count;
+	int line;
+};
+
+enum software_action {
+	SOFTWARE_ACTION_ALERT,
+	SOFTWARE_ACTION_KILL,
+	SOFTWARE_ACTION_FREEZE,
+};
+
+struct software_policy {
+	char *name;
+	char **deny;		/* names and builtin:sets */
+	size_t deny_count;
+	char **deny_sha256;	/* 64 lowercase hex digits each */
+	size_t deny_sha256_count;
+	char **deny_paths;	/* globs */
+	size_t deny_paths_count;
+	char **allow_sha256;
+	size_t allow_sha256_count;
+	enum software_action action;	/* key `action`, default alert */
+	int line;
+};
+
+struct relative_config {
+	double factor;		/* default 10 */
+	unsigned int min_tenants;	/* default 5 */
+	bool has_floor[RESOURCE_COUNT];
+	double floor[RESOURCE_COUNT];	/* base units as in struct plan */
+};
+
+struct destination_rule {
+	unsigned int destinations;
+	uint64_t window_ms;
+};
+
+struct network_config {
+	uint16_t *pool_ports;
+	size_t pool_ports_count;
+	struct destination_rule scan;	/* default 200 in 10s */
+	struct destination_rule smtp;	/* default 20 in 60s */
+};
+
+struct alerts_config {
+	char **alertmanager;	/* base URLs */
+	size_t alertmanager_count;
+	char *webhook_url;	/* "" or NULL: no webhook */
+	char *webhook_secret_file;
+};
+
+struct agent_config {
+	uint64_t interval_ms;	/* default 1000 */
+	char *textfile;		/* default /var/lib/node_exporter/textfile_collector/abusewatch.prom */
+	char *events_log;	/* default /var/log/abusewatch/events.jsonl */
+	char *state_dir;	/* default /var/lib/abusewatch */
+	char *hostname;		/* "" or NULL: gethostname() */
+};
+
+struct config {
+	char *source;		/* file name, or "<embedded default>" */
+	struct agent_config agent;
+	struct tenant_rule *tenants;
+	size_t tenant_count;
+	struct plan *plans;
+	size_t plan_count;
+	struct software_policy *software;
+	size_t software_count;
+	struct relative_config relative;
+	struct network_config network;
+	struct alerts_config alerts;
+};
+
+/*
+ * Parses and validates a configuration. @name is used in messages. On error
+ * returns -EINVAL (or -ENOENT/-EACCES/-ENOMEM for the file itself), leaves
+ * *out untouched and, when @errors is non-NULL, sets *errors to a malloc'ed
+ * string of one or more lines "NAME:LINE:COL: message\n" (caller frees).
+ */
+int config_parse(const char *name, const char *text, size_t len, struct config **out,
+		 char **errors);
+int config_load_file(const char *path, struct config **out, char **errors);
+void config_free(struct config *config);
+
+/* The plan called @name, or NULL. */
+const struct plan *config_find_plan(const struct config *config, const char *name);
+
+#endif
