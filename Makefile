@@ -27,7 +27,7 @@ CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	    -D_GNU_SOURCE -DABUSEWATCH_VERSION='"$(VERSION)"'
 CPPFLAGS += -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	    -Iinclude -I$(OUTPUT) -MMD -MP
 
 ifeq ($(V),1)
@@ -56,6 +56,7 @@ TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
 .PHONY: all deps run test unit-tests test-tools clean install
 
 all: $(OUTPUT)/abusewatch

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-cgroup CPU time, disk bytes, forks, execs and live tasks, keyed by the
+ * cgroup v2 of the task that did the work. Also streams v2 cgroup creation,
+ * removal and renames so that userspace never has to rescan cgroupfs.
+ *
+ * CPU time is the hottest path on a build node. At each switch the runtime
+ * of the incoming task is remembered in a per-CPU slot; at its switch-out the
+ * scheduler's own sum_exec_runtime minus that value is charged. This is exact
+ * (unlike se.prev_sum_exec_runtime, which the scheduler resets when it
+ * re-picks the running task without a switch), reads no clock and takes no
+ * lock. The charge goes to BPF_MAP_TYPE_CGRP_STORAGE, which avoids a hash
+ * lookup; kernels before 6.2 (or --no-cgroup-storage) use the hash instead.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "usage.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace before load: charge CPU to cgroup storage, else to the hash. */
+const volatile bool targ_cgroup_storage = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AW_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct cgroup_usage);
+} usage_by_id SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cgroup_cpu);
+} cpu_storage SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_charge);
+} task_charges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} cgroup_events SEC(".maps");
+
+/* Read by userspace through the skeleton's .bss; atomics keep CPUs apart. */
+__u64 lost_events[LOST_REASON_COUNT];
+
+/* The task last switched in on each CPU (see struct cpu_slot). */
+struct cpu_slot cpu_slots[AW_MAX_CPUS];
+
+#define REQ_OP_BITS_MASK 0xff
+
+static __always_inline void count_lost(enum lost_reason reason)
+{
+	__sync_fetch_and_add(&lost_events[reason], 1);
+}
+
+/* The counters of cgroup @id, created on first use; NULL (counted) when the map is full. */
+static __always_inline struct cgroup_usage *usage_of(__u64 id)
+{
+	struct cgroup_usage zero = {};
+	struct cgroup_usage *usage;
+
+	usage = bpf_map_lookup_elem(&usage_by_id, &id);
+	if (usage)
+		return usage;
+	/* -EEXIST here only means another CPU created it first. */
+	bpf_map_update_elem(&usage_by_id, &id, &zero, BPF_NOEXIST);
+	usage = bpf_map_lookup_elem(&usage_by_id, &id);
+	if (!usage)
+		count_lost(LOST_USAGE_MAP_FULL);
+	return usage;
+}
+
+static __always_inline bool is_v2_root(struct cgroup *cgrp)
+{
+	return cgrp->level == 0;
+}
+
+static __always_inline bool on_v2_hierarchy(struct cgroup *cgrp)
+{
+	/* The default (v2) hierarchy has id 0; v1 controllers have their own. */
+	return cgrp->root->hierarchy_id == 0;
+}
+
+static __always_inline void charge_cpu(struct task_struct *task, __u64 delta_ns)
+{
+	struct cgroup *cgrp = task->cgroups->dfl_cgrp;
+	struct cgroup_usage *usage;
+	struct cgroup_cpu *cpu;
+
+	/* Nothing in the root is a tenant: skip the busiest cgroup of all. */
+	if (!cgrp || is_v2_root(cgrp))
+		return;
+	if (targ_cgroup_storage) {
+		cpu = bpf_cgrp_storage_get(&cpu_storage, cgrp, 0,
+					   BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!cpu) {
+			count_lost(LOST_CPU_STORAGE);
+			return;
+		}
+		__sync_fetch_and_add(&cpu->cpu_ns, delta_ns);
+		return;
+	}
+	usage = usage_of(cgrp->kn->id);
+	if (usage)
+		__sync_fetch_and_add(&usage->cpu_ns, delta_ns);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(account_cpu, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct cpu_slot *slot;
+	__u32 prev_pid;
+
+	if (cpu >= AW_MAX_CPUS)
+		return 0;
+	slot = &cpu_slots[cpu];
+	prev_pid = prev->pid;
+	/*
+	 * The slot names prev only if prev was switched in here after the
+	 * probe was attached; pid 0 is the idle task, never charged.
+	 */
+	if (prev_pid && slot->pid == prev_pid)
+		charge_cpu(prev, prev->se.sum_exec_runtime - slot->runtime_ns);
+	slot->pid = next->pid;
+	slot->runtime_ns = next->se.sum_exec_runtime;
+	return 0;
+}
+
+SEC("tp_btf/block_bio_queue")
+int BPF_PROG(account_bio, struct bio *bio)
+{
+	__u32 op = bio->bi_opf & REQ_OP_BITS_MASK;
+	__u32 bytes = bio->bi_iter.bi_size;
+	struct cgroup *cgrp = NULL;
+	struct cgroup_usage *usage;
+	struct blkcg_gq *blkg;
+
+	if ((op != REQ_OP_READ && op != REQ_OP_WRITE) || !bytes)
+		return 0;
+	/*
+	 * Writeback is issued by kworkers on behalf of the cgroup that dirtied
+	 * the pages; the bio's blkg names that cgroup, but only on the v2
+	 * hierarchy (on hybrid hosts it is a v1 blkio cgroup, useless here).
+	 */
+	blkg = bio->bi_blkg;
+	if (blkg) {
+		cgrp = blkg->blkcg->css.cgroup;
+		if (cgrp && (!on_v2_hierarchy(cgrp) || is_v2_root(cgrp)))
+			cgrp = NULL;
+	}
+	if (!cgrp)
+		cgrp = bpf_get_current_task_btf()->cgroups->dfl_cgrp;
+	if (!cgrp || is_v2_root(cgrp))
+		return 0;
+	usage = usage_of(cgrp->kn->id);
+	if (!usage)
+		return 0;
+	if (op == REQ_OP_WRITE)
+		__sync_fetch_and_add(&usage->disk_write_bytes, bytes);
+	else
+		__sync_fetch_and_add(&usage->disk_read_bytes, bytes);
+	return 0;
+}
+
+/* Charges one live task to cgroup @id and remembers where, for its exit. */
+static __always_inline void charge_task(struct task_struct *task, __u64 id,
+					struct cgroup_usage *usage)
+{
+	struct task_charge *charge;
+
+	charge = bpf_task_storage_get(&task_charges, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!charge) {
+		count_lost(LOST_TASK_STORAGE);
+		return;
+	}
+	charge->cgroup_id = id;
+	__sync_fetch_and_add(&usage->tasks, 1);
+}
+
+static __always_inline void uncharge_task(struct task_charge *charge)
+{
+	struct cgroup_usage *usage;
+
+	usage = bpf_map_lookup_elem(&usage_by_id, &charge->cgroup_id);
+	if (usage)
+		__sync_fetch_and_add(&usage->tasks, -1);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(account_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct cgroup *cgrp = child->cgroups->dfl_cgrp;
+	struct cgroup_usage *usage;
+	__u64 id;
+
+	if (!cgrp || is_v2_root(cgrp))
+		return 0;
+	id = cgrp->kn->id;
+	usage = usage_of(id);
+	if (!usage)
+		return 0;
+	/* Threads count as tasks, but only new processes count as forks. */
+	if (child->pid == child->tgid)
+		__sync_fetch_and_add(&usage->forks, 1);
+	charge_task(child, id, usage);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(account_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct cgroup *cgrp = task->cgroups->dfl_cgrp;
+	struct cgroup_usage *usage;
+
+	if (!cgrp || is_v2_root(cgrp))
+		return 0;
+	usage = usage_of(cgrp->kn->id);
+	if (usage)
+		__sync_fetch_and_add(&usage->execs, 1);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(account_exit, struct task_struct *task, bool group_dead)
+{
+	struct task_charge *charge;
+
+	/* Uncharge where the task was charged, even if it moved since. */
+	charge = bpf_task_storage_get(&task_charges, task, 0, 0);
+	if (!charge)
+		return 0;
+	uncharge_task(charge);
+	bpf_task_storage_delete(&task_charges, task);
+	return 0;
+}
+
+/*
+ * A task moved to another cgroup: move its charge. The tracepoint fires once
+ * per move with the thread-group leader; other threads of a process moved
+ * whole stay charged where they were until they exit (see README).
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(account_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	struct task_charge *charge;
+	struct cgroup_usage *usage;
+	__u64 id;
+
+	if (!on_v2_hierarchy(dst))
+		return 0;
+	id = dst->kn->id;
+	charge = bpf_task_storage_get(&task_charges, task, 0, 0);
+	if (charge) {
+		if (charge->cgroup_id == id)
+			return 0;
+		uncharge_task(charge);
+		if (is_v2_root(dst)) {
+			bpf_task_storage_delete(&task_charges, task);
+			return 0;
+		}
+	}
+	if (is_v2_root(dst))
+		return 0;
+	usage = usage_of(id);
+	if (usage)
+		charge_task(task, id, usage);
+	return 0;
+}
+
+static __always_inline void emit_cgroup_event(struct cgroup *cgrp, const char *path, __u32 kind)
+{
+	struct cgroup_event *event;
+
+	event = bpf_ringbuf_reserve(&cgroup_events, sizeof(*event), 0);
+	if (!event) {
+		count_lost(LOST_CGROUP_EVENTS);
+		return;
+	}
+	event->id = cgrp->kn->id;
+	event->kind = kind;
+	event->level = cgrp->level;
+	if (bpf_probe_read_kernel_str(event->path, sizeof(event->path), path) < 0)
+		event->path[0] = '\0';
+	bpf_ringbuf_submit(event, 0);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(watch_mkdir, struct cgroup *cgrp, const char *path)
+{
+	if (on_v2_hierarchy(cgrp))
+		emit_cgroup_event(cgrp, path, CGROUP_EVENT_MKDIR);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rename")
+int BPF_PROG(watch_rename, struct cgroup *cgrp, const char *path)
+{
+	if (on_v2_hierarchy(cgrp))
+		emit_cgroup_event(cgrp, path, CGROUP_EVENT_RENAME);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(watch_rmdir, struct cgroup *cgrp, const char *path)
+{
+	struct cgroup_usage *usage;
+	struct cgroup_cpu *cpu;
+	__u64 cpu_ns;
+
+	if (!on_v2_hierarchy(cgrp))
+		return 0;
+	/*
+	 * Cgroup storage dies with the cgroup: move its CPU time into the
+	 * hash first, so the event below never overtakes the final count.
+	 */
+	if (targ_cgroup_storage) {
+		cpu = bpf_cgrp_storage_get(&cpu_storage, cgrp, 0, 0);
+		if (cpu) {
+			cpu_ns = __sync_lock_test_and_set(&cpu->cpu_ns, 0);
+			usage = usage_of(cgrp->kn->id);
+			if (usage && cpu_ns)
+				__sync_fetch_and_add(&usage->cpu_ns, cpu_ns);
+		}
+	}
+	emit_cgroup_event(cgrp, path, CGROUP_EVENT_RMDIR);
+	return 0;
+}

@@ -1,0 +1,483 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shared helpers for the end-to-end tests. A test sources this file, names
+# its cases with e2e_cases, checks its requirements, builds its cgroups under
+# a private tree and records one PASS/FAIL/SKIP per case. Everything it
+# started (cgroups, processes in them, the agent) goes away on exit, also
+# when the test fails or is killed.
+#
+# Results go to $AW_RESULTS (set by tests/run-tests), one line each:
+#   PASS name | FAIL name: reason | SKIP name: reason
+# Run alone, a test prints them on stdout instead.
+#
+# Layout of the private cgroup tree (relative to the v2 root):
+#   /abusewatch-test-PID-RANDOM/tenants/NAME/...   tenants (pattern {tenant}/**)
+#   /abusewatch-test-PID-RANDOM/host               workloads that are no tenant
+
+set -uo pipefail
+
+E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+AW_BIN=${AW_BIN:-$E2E_REPO/build/abusewatch}
+AW_TOOLS=${AW_TOOLS:-$E2E_REPO/build/tools}
+E2E_NAME=$(basename "$0" .sh)
+# Must match the --interval that start_agent passes.
+AW_INTERVAL=0.2
+
+E2E_CASES=()
+declare -A E2E_RECORDED=()
+E2E_TMP=""
+AWTEST=""
+AWTEST_REL=""
+AW_TENANTS=""
+AW_HOST_CG=""
+AGENT_PID=""
+AGENT_LOG=""
+AGENT_REASON=""
+AGENT_EXIT=""
+E2E_CLEANUPS=()
+
+# ---------------------------------------------------------------- results
+
+e2e__record() {
+	local line=$1
+	line=${line//$'\n'/ }
+	if [[ -n ${AW_RESULTS:-} ]]; then
+		printf '%s\n' "$line" >>"$AW_RESULTS"
+	else
+		printf '%s\n' "$line"
+	fi
+}
+
+# e2e_cases NAME...: the cases this file reports. A case left unreported
+# when the file ends is recorded as a failure, so a crash is never silent.
+e2e_cases() {
+	E2E_CASES+=("$@")
+}
+
+pass() {
+	E2E_RECORDED[$1]=1
+	e2e__record "PASS $1"
+}
+
+fail() {
+	E2E_RECORDED[$1]=1
+	e2e__record "FAIL $1: ${2:-failed}"
+	e2e_log "FAIL $1: ${2:-failed}"
+}
+
+skip() {
+	E2E_RECORDED[$1]=1
+	e2e__record "SKIP $1: ${2:-skipped}"
+}
+
+# check NAME CONDITION-TEXT REASON: pass when the last command succeeded.
+# Usage: [[ ... ]]; check case "reason shown on failure"
+check() {
+	local status=$?
+	if ((status == 0)); then
+		pass "$1"
+	else
+		fail "$1" "$2"
+	fi
+}
+
+# Records every case not recorded yet as skipped (or failed, with fail_all).
+skip_all() {
+	local name
+	for name in "${E2E_CASES[@]}"; do
+		[[ -n ${E2E_RECORDED[$name]:-} ]] || skip "$name" "$1"
+	done
+}
+
+fail_all() {
+	local name
+	for name in "${E2E_CASES[@]}"; do
+		[[ -n ${E2E_RECORDED[$name]:-} ]] || fail "$name" "$1"
+	done
+}
+
+# report_each "case1 case2" STATUS REASON: records the same outcome for
+# several cases, e.g. when the agent they all need did not start.
+report_each() {
+	local name
+	for name in $1; do
+		case $2 in
+		skip) skip "$name" "$3" ;;
+		*) fail "$name" "$3" ;;
+		esac
+	done
+}
+
+e2e_log() {
+	printf '%s: %s\n' "$E2E_NAME" "$*" >&2
+}
+
+# ---------------------------------------------------------------- requirements
+
+# The cgroup v2 mount point, from /proc/mounts (unified on hybrid hosts).
+e2e_v2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
+}
+
+# Returns 1 after recording every case skipped when this machine cannot
+# run BPF end-to-end tests.
+e2e_require_root_bpf() {
+	if ((EUID != 0)); then
+		skip_all "not root"
+		return 1
+	fi
+	if [[ ! -r /sys/kernel/btf/vmlinux ]]; then
+		skip_all "no /sys/kernel/btf/vmlinux (kernel without BTF)"
+		return 1
+	fi
+	if [[ -z $(e2e_v2_root) ]]; then
+		skip_all "no cgroup2 mount in /proc/mounts"
+		return 1
+	fi
+	return 0
+}
+
+# Returns 1 after recording every case failed when the agent or the test
+# tools are not built (make test builds them before running the tests).
+e2e_require_build() {
+	local tool
+	if [[ ! -x $AW_BIN ]]; then
+		fail_all "$AW_BIN is not built (run make)"
+		return 1
+	fi
+	for tool in "$@"; do
+		if [[ ! -x $AW_TOOLS/$tool ]]; then
+			fail_all "$AW_TOOLS/$tool is not built (run make test-tools)"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- setup
+
+# Creates the temporary directory and the private cgroup tree, and installs
+# the cleanup. Returns 1 (cases failed) when that is impossible.
+# e2e_tmpdir: only the temporary directory $E2E_TMP (tests without cgroups).
+e2e_tmpdir() {
+	E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/abusewatch-e2e.XXXXXX") || {
+		fail_all "mktemp failed"
+		return 1
+	}
+}
+
+e2e_setup() {
+	local v2
+	e2e_tmpdir || return 1
+	v2=$(e2e_v2_root)
+	AWTEST_REL=/abusewatch-test-$$-$RANDOM
+	AWTEST=$v2$AWTEST_REL
+	AW_TENANTS=$AWTEST/tenants
+	AW_HOST_CG=$AWTEST/host
+	if ! mkdir "$AWTEST" || ! mkdir "$AW_TENANTS" "$AW_HOST_CG"; then
+		fail_all "cannot create the test cgroups under $v2"
+		return 1
+	fi
+	return 0
+}
+
+# tenant_cgroup NAME [CHILD...]: creates tenants/NAME (and NAME/CHILD) and
+# prints the tenant's directory.
+tenant_cgroup() {
+	local dir=$AW_TENANTS/$1 child
+	shift
+	mkdir -p "$dir" || return 1
+	for child in "$@"; do
+		mkdir -p "$dir/$child" || return 1
+	done
+	printf '%s\n' "$dir"
+}
+
+# on_cleanup COMMAND...: run at exit, before the cgroups are removed.
+on_cleanup() {
+	E2E_CLEANUPS+=("$*")
+}
+
+# Kills every process in the cgroup tree DIR and waits (<= 10 s) until it
+# is empty.
+cgroup_kill_tree() {
+	local dir=$1 procs pid i
+	[[ -d $dir ]] || return 0
+	for ((i = 0; i < 100; i++)); do
+		if [[ -e $dir/cgroup.kill ]]; then
+			echo 1 >"$dir/cgroup.kill" 2>/dev/null
+		else
+			while IFS= read -r procs; do
+				while IFS= read -r pid; do
+					kill -KILL "$pid" 2>/dev/null
+				done <"$procs"
+			done < <(find "$dir" -name cgroup.procs 2>/dev/null)
+		fi
+		grep -q '^populated 0' "$dir/cgroup.events" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	e2e_log "processes left in $dir after 10 s"
+	return 1
+}
+
+# Removes the cgroup tree DIR, children first.
+cgroup_remove_tree() {
+	local dir=$1 i
+	[[ -d $dir ]] || return 0
+	cgroup_kill_tree "$dir"
+	for ((i = 0; i < 50; i++)); do
+		find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null
+		[[ -d $dir ]] || return 0
+		sleep 0.1
+	done
+	e2e_log "cannot remove $dir"
+	return 1
+}
+
+e2e__cleanup() {
+	local status=$? cmd name
+	trap - EXIT INT TERM HUP
+	stop_agent >/dev/null 2>&1
+	for cmd in "${E2E_CLEANUPS[@]}"; do
+		eval "$cmd" >/dev/null 2>&1
+	done
+	[[ -n $AWTEST ]] && cgroup_remove_tree "$AWTEST"
+	for name in "${E2E_CASES[@]}"; do
+		# Recorded quietly: the log's last line should stay the real error.
+		[[ -n ${E2E_RECORDED[$name]:-} ]] ||
+			e2e__record "FAIL $name: $E2E_NAME.sh ended (status $status) before this case was reported"
+	done
+	if [[ -n $E2E_TMP && -d $E2E_TMP ]]; then
+		if [[ -n ${AW_KEEP_TMP:-} ]]; then
+			e2e_log "kept $E2E_TMP"
+		else
+			rm -rf "$E2E_TMP"
+		fi
+	fi
+	exit "$status"
+}
+
+trap e2e__cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---------------------------------------------------------------- agent
+
+# write_config NAME: writes a configuration whose tenants are the children
+# of the private tree's tenants/ cgroup, all on plan "default" (no limits),
+# into $E2E_TMP/NAME. Sets AW_CONFIG, AW_DIR and AW_TEXTFILE (which is alone
+# in its directory, for node_exporter's textfile collector).
+write_config() {
+	AW_DIR=$E2E_TMP/$1
+	AW_CONFIG=$AW_DIR/config.yaml
+	AW_TEXTFILE=$AW_DIR/textfile/abusewatch.prom
+	mkdir -p "$AW_DIR/textfile" "$AW_DIR/state" || return 1
+	cat >"$AW_CONFIG" <<EOF
+agent:
+  interval: 200ms
+  textfile: "$AW_TEXTFILE"
+  events_log: "$AW_DIR/events.jsonl"
+  state_dir: "$AW_DIR/state"
+tenants:
+  - cgroup: "$AWTEST_REL/tenants/{tenant}/**"
+    plan: default
+plans:
+  default:
+    window: 60s
+alerts:
+  alertmanager: []
+EOF
+}
+
+# start_agent CONFIG [ARGS...]: starts the agent in the background and waits
+# (<= 15 s) for its first textfile. Returns 0 when it runs, 2 when it cannot
+# load its probes here (exit code 2: a reason to skip), 1 otherwise; the
+# reason is in AGENT_REASON.
+start_agent() {
+	local config=$1 textfile i status
+	shift
+	textfile=$(awk '$1 == "textfile:" { $1 = ""; sub(/^ +/, ""); gsub(/"/, ""); print; exit }' "$config")
+	if [[ -z $textfile ]]; then
+		AGENT_REASON="no textfile in $config"
+		return 1
+	fi
+	rm -f "$textfile"
+	AGENT_LOG=$(mktemp "$E2E_TMP/agent.XXXXXX.log")
+	AGENT_REASON=""
+	AGENT_EXIT=""
+	"$AW_BIN" run -c "$config" --interval "$AW_INTERVAL" "$@" 2>"$AGENT_LOG" &
+	AGENT_PID=$!
+	for ((i = 0; i < 150; i++)); do
+		[[ -s $textfile ]] && return 0
+		if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+			wait "$AGENT_PID"
+			status=$?
+			AGENT_PID=""
+			AGENT_REASON="agent exited with status $status: $(agent_last_log)"
+			((status == 2)) && return 2
+			return 1
+		fi
+		sleep 0.1
+	done
+	AGENT_REASON="no textfile $textfile after 15 s: $(agent_last_log)"
+	stop_agent
+	return 1
+}
+
+agent_last_log() {
+	local line
+	line=$(grep -v '^[[:space:]]*$' "$AGENT_LOG" 2>/dev/null | tail -n 1)
+	printf '%s\n' "${line:-(no log)}"
+}
+
+# agent_or_report "CASE..." CONFIG [ARGS...]: start_agent, and when it does
+# not start record the cases as skipped (exit 2) or failed. Returns 1 then.
+agent_or_report() {
+	local cases=$1 status
+	shift
+	start_agent "$@"
+	status=$?
+	case $status in
+	0) return 0 ;;
+	2) report_each "$cases" skip "$AGENT_REASON" ;;
+	*) report_each "$cases" fail "$AGENT_REASON" ;;
+	esac
+	return 1
+}
+
+# Sends SIGTERM and waits (<= 10 s, then SIGKILL). The agent writes its
+# textfile once more on the way out. AGENT_EXIT holds its exit status.
+stop_agent() {
+	local i
+	[[ -n $AGENT_PID ]] || return 0
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$AGENT_PID" 2>/dev/null; then
+		e2e_log "agent ignored SIGTERM for 10 s; killing it"
+		kill -KILL "$AGENT_PID" 2>/dev/null
+	fi
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_EXIT=$?
+	AGENT_PID=""
+	if ((AGENT_EXIT != 0)); then
+		e2e_log "agent exited with status $AGENT_EXIT: $(agent_last_log)"
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- textfile
+
+# The text format's escaping of a label value.
+escape_label() {
+	local value=$1
+	value=${value//\\/\\\\}
+	value=${value//\"/\\\"}
+	value=${value//$'\n'/\\n}
+	printf '%s' "$value"
+}
+
+# metric NAME TENANT [FILE]: prints the value of NAME{tenant="TENANT",...}
+# from the textfile (default $AW_TEXTFILE); status 1 when there is no such
+# series.
+metric() {
+	local want
+	want="tenant=\"$(escape_label "$2")\""
+	AW_WANT=$want AW_NAME=$1 awk '
+		BEGIN { name = ENVIRON["AW_NAME"]; want = ENVIRON["AW_WANT"] }
+		index($0, name "{") == 1 {
+			if (index($0, "{" want ",") || index($0, "{" want "}") ||
+			    index($0, "," want ",") || index($0, "," want "}")) {
+				print $NF
+				found = 1
+				exit
+			}
+		}
+		END { exit !found }' "${3:-$AW_TEXTFILE}"
+}
+
+# metric_global NAME [FILE]: the value of the first sample of NAME (with or
+# without labels).
+metric_global() {
+	AW_NAME=$1 awk '
+		BEGIN { name = ENVIRON["AW_NAME"] }
+		index($0, name " ") == 1 || index($0, name "{") == 1 { print $NF; found = 1; exit }
+		END { exit !found }' "${2:-$AW_TEXTFILE}"
+}
+
+# has_tenant TENANT [FILE]: true when any series carries that tenant label.
+has_tenant() {
+	local want
+	want="tenant=\"$(escape_label "$1")\""
+	AW_WANT=$want awk '
+		BEGIN { want = ENVIRON["AW_WANT"] }
+		/^#/ { next }
+		index($0, "{" want ",") || index($0, "{" want "}") ||
+		index($0, "," want ",") || index($0, "," want "}") { found = 1; exit }
+		END { exit !found }' "${2:-$AW_TEXTFILE}"
+}
+
+# ---------------------------------------------------------------- numbers
+
+# is_number VALUE: a decimal or exponent number as the text format writes it.
+is_number() {
+	[[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]
+}
+
+# within_pct ACTUAL EXPECTED PCT: |actual - expected| <= expected * pct / 100.
+within_pct() {
+	is_number "$1" && is_number "$2" || return 1
+	awk -v a="$1" -v e="$2" -v p="$3" 'BEGIN {
+		d = a - e; if (d < 0) d = -d
+		m = e < 0 ? -e : e
+		exit !(d <= m * p / 100)
+	}'
+}
+
+# num_cmp A OP B: numeric comparison (floats), OP one of < <= == >= > !=.
+num_cmp() {
+	is_number "$1" && is_number "$3" || return 1
+	awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
+		a += 0; b += 0
+		if (op == "<") r = a < b
+		else if (op == "<=") r = a <= b
+		else if (op == ">=") r = a >= b
+		else if (op == ">") r = a > b
+		else if (op == "==") r = a == b
+		else if (op == "!=") r = a != b
+		exit !r
+	}'
+}
+
+# The cgroup's own CPU time in seconds (cpu.stat usage_usec exists on every
+# v2 cgroup, also without the cpu controller, and includes dead children).
+cgroup_cpu_seconds() {
+	awk '$1 == "usage_usec" { printf "%.6f\n", $2 / 1e6; found = 1 } END { exit !found }' "$1/cpu.stat"
+}
+
+# wait_intervals N: sleeps N agent intervals.
+wait_intervals() {
+	sleep "$(awk -v n="$1" -v i="$AW_INTERVAL" 'BEGIN { print n * i }')"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local port i
+	for ((i = 0; i < 100; i++)); do
+		port=$((20000 + RANDOM % 40000))
+		if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+			printf '%s\n' "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# e2e_finish: ends the file normally (cleanup runs from the EXIT trap).
+e2e_finish() {
+	exit 0
+}

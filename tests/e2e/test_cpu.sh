@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# CPU time per tenant against the cgroup's own cpu.stat usage_usec, with
+# cgroup storage (default) and with the hash-map fallback; and an idle
+# tenant that must show (almost) nothing.
+source "$(dirname "$0")/lib.sh"
+
+e2e_cases cpu_default cpu_no_cgroup_storage cpu_idle_tenant
+e2e_require_root_bpf || e2e_finish
+e2e_require_build incg burn || e2e_finish
+e2e_setup || e2e_finish
+
+# The idle tenant must read nothing from disk: have its binaries cached.
+cat "$AW_TOOLS/incg" "$AW_TOOLS/burn" "$(command -v sleep)" >/dev/null
+sleep 0
+
+# check_idle TENANT: nothing but one exec (incg execs sleep; the fork that
+# started incg happened outside the tenant) and a little CPU.
+check_idle() {
+	local tenant=$1 name value problems=""
+	value=$(metric abusewatch_tenant_cpu_seconds_total "$tenant")
+	num_cmp "$value" "<" 0.05 || problems+=" cpu_seconds=${value:-missing} (want < 0.05)"
+	for name in disk_read_bytes_total disk_written_bytes_total \
+		network_receive_bytes_total network_transmit_bytes_total \
+		network_receive_packets_total network_transmit_packets_total forks_total; do
+		value=$(metric "abusewatch_tenant_$name" "$tenant")
+		num_cmp "$value" "==" 0 || problems+=" $name=${value:-missing} (want 0)"
+	done
+	value=$(metric abusewatch_tenant_execs_total "$tenant")
+	num_cmp "$value" "==" 1 || problems+=" execs_total=${value:-missing} (want 1)"
+	if [[ -z $problems ]]; then
+		pass cpu_idle_tenant
+	else
+		fail cpu_idle_tenant "tenant $tenant:$problems"
+	fi
+}
+
+# cpu_case CASE TENANT [AGENT ARGS...]: burns 3 s in the tenant and compares.
+cpu_case() {
+	local case=$1 tenant=$2 busy idle="" idle_pid="" cases=$1 expected actual
+	shift 2
+	write_config "$case" || { fail "$case" "cannot write the configuration"; return; }
+	busy=$(tenant_cgroup "$tenant") || { fail "$case" "cannot create cgroup $tenant"; return; }
+	if [[ $case == cpu_default ]]; then
+		idle=$(tenant_cgroup idle) || { fail cpu_idle_tenant "cannot create cgroup idle"; return; }
+		cases+=" cpu_idle_tenant"
+	fi
+	agent_or_report "$cases" "$AW_CONFIG" "$@" || return
+
+	if [[ -n $idle ]]; then
+		"$AW_TOOLS/incg" "$idle" sleep 5 &
+		idle_pid=$!
+	fi
+	if ! "$AW_TOOLS/incg" "$busy" "$AW_TOOLS/burn" 3; then
+		stop_agent
+		report_each "$cases" fail "workload incg $busy burn 3 failed"
+		return
+	fi
+	[[ -n $idle_pid ]] && wait "$idle_pid"
+	wait_intervals 3
+	stop_agent
+
+	expected=$(cgroup_cpu_seconds "$busy")
+	actual=$(metric abusewatch_tenant_cpu_seconds_total "$tenant")
+	within_pct "$actual" "$expected" 1
+	check "$case" "cpu_seconds_total{tenant=\"$tenant\"} = ${actual:-missing}, cpu.stat says $expected s (want within 1%)"
+	[[ -n $idle ]] && check_idle idle
+}
+
+cpu_case cpu_default busy
+cpu_case cpu_no_cgroup_storage busy-hash --no-cgroup-storage
+e2e_finish

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Turns the probes' cumulative per-cgroup counters into per-cgroup deltas
+ * each interval. A counter never goes backwards here: a value read lower
+ * than the last one (a cgroup's CPU time moving from its storage into the
+ * hash as it is removed) counts as no change until it catches up.
+ */
+#ifndef ABUSEWATCH_COLLECT_H
+#define ABUSEWATCH_COLLECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "probes.h"
+
+struct usage_sample {
+	uint64_t cpu_ns;
+	uint64_t disk_read_bytes;
+	uint64_t disk_write_bytes;
+	uint64_t forks;
+	uint64_t execs;
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint64_t rx_packets;
+	uint64_t tx_packets;
+};
+
+struct collector;
+
+struct collector *collector_new(struct probes *probes);
+void collector_free(struct collector *collector);
+
+/*
+ * Reads cgroup @id's storage-held CPU time through @cgroup_fd from now on
+ * (the collector owns the fd), and adds @seeded_tasks to its live tasks.
+ */
+int collector_watch(struct collector *collector, uint64_t id, int cgroup_fd,
+		    int64_t seeded_tasks);
+
+/* Cgroup @id was removed: report its final counts at the next tick, then forget it. */
+void collector_retire(struct collector *collector, uint64_t id);
+
+/*
+ * Called per cgroup with a change or live tasks: @delta since the last tick,
+ * @tasks live now; @final when the cgroup is reported for the last time.
+ */
+typedef void (*collect_fn)(uint64_t id, const struct usage_sample *delta, int64_t tasks,
+			   bool final, void *ctx);
+
+int collector_tick(struct collector *collector, collect_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A hash table from 64-bit ids (cgroup ids, name hashes) to pointers, with
+ * open addressing. The table owns no values.
+ */
+#ifndef ABUSEWATCH_IDMAP_H
+#define ABUSEWATCH_IDMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct idmap;
+
+struct idmap *idmap_new(void);
+/* Frees the table, not the values. */
+void idmap_free(struct idmap *map);
+/* Sets @id to @value (not NULL), replacing any old value. 0 or -ENOMEM. */
+int idmap_put(struct idmap *map, uint64_t id, void *value);
+void *idmap_get(const struct idmap *map, uint64_t id);
+/* Removes @id; returns its value or NULL. */
+void *idmap_remove(struct idmap *map, uint64_t id);
+size_t idmap_count(const struct idmap *map);
+
+/*
+ * Iteration: start with *cursor = 0; returns the next value and its id, or
+ * NULL at the end. Removing the entry just returned is allowed.
+ */
+void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id);
+
+/* FNV-1a over a string, for maps keyed by names. */
+uint64_t idmap_hash_string(const char *text);
+
+#endif

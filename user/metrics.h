@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The node_exporter textfile: every metric of the contract this agent has. */
+#ifndef ABUSEWATCH_METRICS_H
+#define ABUSEWATCH_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tenants.h"
+
+struct metrics_snapshot {
+	struct tenant **tenants;
+	size_t tenant_count;
+	uint64_t events_lost;
+	const char *version;
+};
+
+/* Writes the whole file atomically. 0 or -errno. */
+int metrics_write(const char *path, const struct metrics_snapshot *snapshot);
+
+#endif

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Skeleton lifecycle for the usage and network probes: open, choose the
+ * CPU accounting path, load, attach; then batched reads of their maps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "probes.h"
+#include "usage.skel.h"
+#include "net.skel.h"
+
+/* Not in Debian 12's uapi headers; part of the kernel ABI since 6.2. */
+#define MAP_TYPE_CGRP_STORAGE ((enum bpf_map_type)32)
+/* pidfd_open() flag for a thread rather than a process (6.9+). */
+#define PIDFD_THREAD_FLAG O_EXCL
+#define READ_BATCH 256
+
+struct probes {
+	struct usage_bpf *usage;
+	struct net_bpf *net;
+	struct bpf_link *ingress_link;
+	struct bpf_link *egress_link;
+	struct ring_buffer *events;
+	cgroup_event_fn on_event;
+	void *ctx;
+	bool cgroup_storage;
+	int possible_cpus;
+	__u64 keys[READ_BATCH];
+	struct cgroup_usage usage_values[READ_BATCH];
+	struct net_usage *net_values;	/* READ_BATCH x possible CPUs */
+};
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	enum log_level ours = level == LIBBPF_WARN ? LOG_LEVEL_WARN : LOG_LEVEL_DEBUG;
+	char text[8192], *line, *saveptr = NULL;
+
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LEVEL_DEBUG)
+		return 0;
+	vsnprintf(text, sizeof(text), fmt, args);
+	/* Verifier logs come as one multi-line message: keep one line per line. */
+	for (line = strtok_r(text, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr))
+		log_message(ours, "libbpf: %s",
+			    strncmp(line, "libbpf: ", 8) ? line : line + 8);
+	return 0;
+}
+
+static int handle_cgroup_event(void *ctx, void *data, size_t size)
+{
+	struct probes *probes = ctx;
+
+	if (size < sizeof(struct cgroup_event))
+		return 0;
+	probes->on_event(data, probes->ctx);
+	return 0;
+}
+
+/* Turns a load or attach failure into the reason an operator needs. */
+static void explain_failure(int err, const char *step, char *why, size_t whylen)
+{
+	if (geteuid() != 0)
+		snprintf(why, whylen,
+			 "not root: loading probes needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)");
+	else if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		snprintf(why, whylen,
+			 "the kernel has no BTF (/sys/kernel/btf/vmlinux is missing; needs CONFIG_DEBUG_INFO_BTF)");
+	else if (err == -EPERM)
+		snprintf(why, whylen,
+			 "%s: %s: missing capability, or BPF is restricted (lockdown, a seccomp filter or a container)",
+			 step, strerror(-err));
+	else if (err == -EACCES)
+		snprintf(why, whylen,
+			 "%s: the kernel's verifier rejected a program (its log is above; this kernel is too old or differs)",
+			 step);
+	else
+		snprintf(why, whylen, "%s: %s: the kernel is too old or lacks a needed feature",
+			 step, strerror(-err));
+}
+
+static bool kernel_has_cgroup_storage(void)
+{
+	return libbpf_probe_bpf_map_type(MAP_TYPE_CGRP_STORAGE, NULL) == 1;
+}
+
+static int attach_net(struct probes *probes, const char *v2_root)
+{
+	int cgroup_fd, err = 0;
+
+	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0)
+		return -errno;
+	/* Links attach with BPF_F_ALLOW_MULTI semantics: other programs stay. */
+	probes->ingress_link = bpf_program__attach_cgroup(probes->net->progs.count_ingress,
+							  cgroup_fd);
+	if (!probes->ingress_link) {
+		err = -errno;
+		goto cleanup;
+	}
+	probes->egress_link = bpf_program__attach_cgroup(probes->net->progs.count_egress,
+							 cgroup_fd);
+	if (!probes->egress_link)
+		err = -errno;
+cleanup:
+	close(cgroup_fd);
+	return err;
+}
+
+int probes_load(const struct probes_options *options, cgroup_event_fn on_event, void *ctx,
+		struct probes **out, char *why, size_t whylen)
+{
+	struct probes *probes;
+	const char *step;
+	int err;
+
+	libbpf_set_print(print_libbpf);
+	probes = calloc(1, sizeof(*probes));
+	if (!probes)
+		return -ENOMEM;
+	probes->on_event = on_event;
+	probes->ctx = ctx;
+	probes->possible_cpus = libbpf_num_possible_cpus();
+	if (probes->possible_cpus <= 0) {
+		err = probes->possible_cpus ? probes->possible_cpus : -EINVAL;
+		step = "counting CPUs";
+		goto fail;
+	}
+	probes->net_values = calloc((size_t)READ_BATCH * probes->possible_cpus,
+				    sizeof(struct net_usage));
+	if (!probes->net_values) {
+		err = -ENOMEM;
+		step = "allocating";
+		goto fail;
+	}
+
+	step = "opening the usage probes";
+	probes->usage = usage_bpf__open();
+	if (!probes->usage) {
+		err = -errno;
+		goto fail;
+	}
+	probes->cgroup_storage = !options->force_hash_fallback && kernel_has_cgroup_storage();
+	probes->usage->rodata->targ_cgroup_storage = probes->cgroup_storage;
+	if (!probes->cgroup_storage)
+		bpf_map__set_autocreate(probes->usage->maps.cpu_storage, false);
+	if (options->force_hash_fallback)
+		pr_info("CPU accounting: hash map keyed by cgroup id (forced by --no-cgroup-storage)");
+	else if (!probes->cgroup_storage)
+		pr_warn("CPU accounting: this kernel has no cgroup storage (6.2+); using the slower hash map");
+	else
+		pr_info("CPU accounting: cgroup storage");
+
+	step = "loading the usage probes";
+	err = usage_bpf__load(probes->usage);
+	if (err)
+		goto fail;
+	step = "attaching the usage probes";
+	err = usage_bpf__attach(probes->usage);
+	if (err)
+		goto fail;
+
+	step = "opening the network probes";
+	probes->net = net_bpf__open();
+	if (!probes->net) {
+		err = -errno;
+		goto fail;
+	}
+	probes->net->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	step = "loading the network probes";
+	err = net_bpf__load(probes->net);
+	if (err)
+		goto fail;
+	step = "attaching cgroup_skb to the cgroup v2 root";
+	err = attach_net(probes, options->v2_root);
+	if (err)
+		goto fail;
+
+	step = "opening the cgroup event ring buffer";
+	probes->events = ring_buffer__new(bpf_map__fd(probes->usage->maps.cgroup_events),
+					  handle_cgroup_event, probes, NULL);
+	if (!probes->events) {
+		err = -errno;
+		goto fail;
+	}
+	*out = probes;
+	return 0;
+
+fail:
+	explain_failure(err, step, why, whylen);
+	probes_destroy(probes);
+	return err;
+}
+
+void probes_destroy(struct probes *probes)
+{
+	if (!probes)
+		return;
+	ring_buffer__free(probes->events);
+	bpf_link__destroy(probes->egress_link);
+	bpf_link__destroy(probes->ingress_link);
+	net_bpf__destroy(probes->net);
+	usage_bpf__destroy(probes->usage);
+	free(probes->net_values);
+	free(probes);
+}
+
+bool probes_use_cgroup_storage(const struct probes *probes)
+{
+	return probes->cgroup_storage;
+}
+
+int probes_event_fd(const struct probes *probes)
+{
+	return ring_buffer__epoll_fd(probes->events);
+}
+
+int probes_drain_events(struct probes *probes)
+{
+	int err = ring_buffer__consume(probes->events);
+
+	return err < 0 ? err : 0;
+}
+
+int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(probes->usage->maps.usage_by_id);
+	__u64 batch = 0;
+	bool first = true;
+	__u32 count, i;
+	int err;
+
+	do {
+		count = READ_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, probes->keys,
+					   probes->usage_values, &count, NULL);
+		if (err && err != -ENOENT)
+			return err;
+		for (i = 0; i < count; i++)
+			fn(probes->keys[i], &probes->usage_values[i], ctx);
+		first = false;
+	} while (!err);
+	return 0;
+}
+
+int probes_read_net(struct probes *probes, net_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(probes->net->maps.net_by_id);
+	struct net_usage sum, *per_cpu;
+	__u64 batch = 0;
+	bool first = true;
+	__u32 count, i;
+	int err, cpu;
+
+	do {
+		count = READ_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, probes->keys,
+					   probes->net_values, &count, NULL);
+		if (err && err != -ENOENT)
+			return err;
+		for (i = 0; i < count; i++) {
+			memset(&sum, 0, sizeof(sum));
+			per_cpu = &probes->net_values[(size_t)i * probes->possible_cpus];
+			for (cpu = 0; cpu < probes->possible_cpus; cpu++) {
+				sum.rx_bytes += per_cpu[cpu].rx_bytes;
+				sum.tx_bytes += per_cpu[cpu].tx_bytes;
+				sum.rx_packets += per_cpu[cpu].rx_packets;
+				sum.tx_packets += per_cpu[cpu].tx_packets;
+			}
+			fn(probes->keys[i], &sum, ctx);
+		}
+		first = false;
+	} while (!err);
+	return 0;
+}
+
+int probes_read_cpu_storage(struct probes *probes, int cgroup_fd, uint64_t *cpu_ns)
+{
+	struct cgroup_cpu value;
+	int err;
+
+	*cpu_ns = 0;
+	if (!probes->cgroup_storage)
+		return 0;
+	err = bpf_map_lookup_elem(bpf_map__fd(probes->usage->maps.cpu_storage), &cgroup_fd,
+				  &value);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	*cpu_ns = value.cpu_ns;
+	return 0;
+}
+
+void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id)
+{
+	bpf_map_delete_elem(bpf_map__fd(probes->usage->maps.usage_by_id), &cgroup_id);
+	bpf_map_delete_elem(bpf_map__fd(probes->net->maps.net_by_id), &cgroup_id);
+}
+
+static int open_task_pidfd(int tid)
+{
+	int fd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD_FLAG);
+
+	/* Before 6.9 only thread-group leaders have pidfds. */
+	if (fd < 0 && errno == EINVAL)
+		fd = syscall(SYS_pidfd_open, tid, 0);
+	return fd;
+}
+
+int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
+{
+	int charges_fd = bpf_map__fd(probes->usage->maps.task_charges);
+	int usage_fd = bpf_map__fd(probes->usage->maps.usage_by_id);
+	struct task_charge charge = { .cgroup_id = cgroup_id };
+	struct cgroup_usage zero = {};
+	int fd, tid, pidfd, seeded = 0;
+	FILE *threads;
+
+	fd = openat(cgroup_fd, "cgroup.threads", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	threads = fdopen(fd, "r");
+	if (!threads) {
+		close(fd);
+		return -errno;
+	}
+	/* The exit probe uncharges into this entry: it must exist. */
+	bpf_map_update_elem(usage_fd, &cgroup_id, &zero, BPF_NOEXIST);
+	while (fscanf(threads, "%d", &tid) == 1) {
+		pidfd = open_task_pidfd(tid);
+		if (pidfd < 0)
+			continue;
+		/* A task the probes already charged (forked since) is not seeded twice. */
+		if (!bpf_map_update_elem(charges_fd, &pidfd, &charge, BPF_NOEXIST))
+			seeded++;
+		close(pidfd);
+	}
+	fclose(threads);
+	return seeded;
+}
+
+uint64_t probes_lost_events(const struct probes *probes)
+{
+	uint64_t lost = probes->net->bss->net_lost_events;
+	int i;
+
+	for (i = 0; i < LOST_REASON_COUNT; i++)
+		lost += probes->usage->bss->lost_events[i];
+	return lost;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel side: loads and attaches bpf/usage.bpf.c and bpf/net.bpf.c,
+ * chooses cgroup storage or the hash-map fallback, and reads their maps.
+ */
+#ifndef ABUSEWATCH_PROBES_H
+#define ABUSEWATCH_PROBES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "usage.h"
+
+struct probes;
+
+struct probes_options {
+	bool force_hash_fallback;	/* hidden --no-cgroup-storage */
+	const char *v2_root;		/* mount point of the cgroup v2 tree */
+	uint64_t root_cgroup_id;
+};
+
+/* Called for each v2 cgroup created, removed or renamed. */
+typedef void (*cgroup_event_fn)(const struct cgroup_event *event, void *ctx);
+
+/*
+ * Loads and attaches everything. On failure returns -errno and writes a
+ * sentence saying why (not root, no BTF, missing capability, old kernel)
+ * into @why.
+ */
+int probes_load(const struct probes_options *options, cgroup_event_fn on_event, void *ctx,
+		struct probes **out, char *why, size_t whylen);
+void probes_destroy(struct probes *probes);
+
+bool probes_use_cgroup_storage(const struct probes *probes);
+
+/* Epoll-able fd of the cgroup event ring buffer, and a drain that never blocks. */
+int probes_event_fd(const struct probes *probes);
+int probes_drain_events(struct probes *probes);
+
+typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
+typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);
+
+/* Every entry of the per-cgroup hash, in batches. 0 or -errno. */
+int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx);
+/* Every entry of the network map, summed over CPUs. 0 or -errno. */
+int probes_read_net(struct probes *probes, net_fn fn, void *ctx);
+/* The cgroup-storage CPU time of the cgroup open at @cgroup_fd; 0 if none yet. */
+int probes_read_cpu_storage(struct probes *probes, int cgroup_fd, uint64_t *cpu_ns);
+
+/* Drops the map entries of a removed cgroup once its final values were read. */
+void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id);
+
+/*
+ * Charges the tasks already in a cgroup when the probes start (the kernel
+ * charges only tasks it sees fork or move). Returns how many were charged.
+ */
+int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id);
+
+/* Kernel events not counted: full maps, failed storage, ring buffer overruns. */
+uint64_t probes_lost_events(const struct probes *probes);
+
+#endif

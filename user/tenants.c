@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idmap.h"
+#include "log.h"
+#include "tenants.h"
+
+/* What the set knows of one cgroup; @tenant is NULL for cgroups of no tenant. */
+struct cgroup_link {
+	struct tenant *tenant;
+	bool removed;
+};
+
+struct tenant_set {
+	const struct config *config;
+	struct idmap *cgroups;	/* id -> struct cgroup_link */
+	struct idmap *by_name;	/* idmap_hash_string(name) -> struct tenant */
+	struct tenant **tenants;
+	size_t count;
+	size_t capacity;
+};
+
+static bool name_rule(const struct tenant_rule *rule, const struct captures *caps,
+		      const char *path, char *name, size_t len)
+{
+	size_t i;
+
+	if (rule->tenant)
+		return template_expand(rule->tenant, caps, name, len) == 0;
+	for (i = 0; i < caps->count; i++) {
+		if (!strcmp(caps->items[i].name, "tenant")) {
+			snprintf(name, len, "%s", caps->items[i].value);
+			return true;
+		}
+	}
+	if (strlen(path) >= len)
+		return false;
+	strcpy(name, path);
+	return true;
+}
+
+bool tenants_match_path(const struct config *config, const char *path,
+			struct tenant_match *match)
+{
+	size_t path_len = strlen(path), rule, end;
+	struct captures caps;
+	char prefix[PATH_MAX];
+
+	if (path_len >= sizeof(prefix))
+		return false;
+	for (rule = 0; rule < config->tenant_count; rule++) {
+		const struct tenant_rule *tenant_rule = &config->tenants[rule];
+
+		/* Prefixes from the top: "/", "/a", "/a/b", ..., the path itself. */
+		for (end = 1; end <= path_len; end++) {
+			if (end < path_len && path[end] != '/')
+				continue;
+			memcpy(prefix, path, end);
+			prefix[end] = '\0';
+			if (!pattern_match(tenant_rule->pattern, prefix, &caps))
+				continue;
+			if (!name_rule(tenant_rule, &caps, prefix, match->name,
+				       sizeof(match->name)) ||
+			    !match->name[0])
+				continue;
+			match->plan = tenant_rule->plan ? tenant_rule->plan : "default";
+			match->rule = rule;
+			match->root_length = end;
+			return true;
+		}
+	}
+	return false;
+}
+
+struct tenant_set *tenant_set_new(const struct config *config)
+{
+	struct tenant_set *set = calloc(1, sizeof(*set));
+
+	if (!set)
+		return NULL;
+	set->config = config;
+	set->cgroups = idmap_new();
+	set->by_name = idmap_new();
+	if (!set->cgroups || !set->by_name) {
+		tenant_set_free(set);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return set;
+}
+
+static void free_tenant(struct tenant *tenant)
+{
+	free(tenant->name);
+	free(tenant->plan);
+	free(tenant->cgroup);
+	free(tenant);
+}
+
+void tenant_set_free(struct tenant_set *set)
+{
+	struct cgroup_link *link;
+	size_t cursor = 0, i;
+
+	if (!set)
+		return;
+	if (set->cgroups) {
+		while ((link = idmap_next(set->cgroups, &cursor, NULL)))
+			free(link);
+		idmap_free(set->cgroups);
+	}
+	idmap_free(set->by_name);
+	for (i = 0; i < set->count; i++)
+		free_tenant(set->tenants[i]);
+	free(set->tenants);
+	free(set);
+}
+
+static struct tenant *find_tenant(struct tenant_set *set, const char *name)
+{
+	struct tenant *tenant = idmap_get(set->by_name, idmap_hash_string(name));
+	size_t i;
+
+	if (!tenant || !strcmp(tenant->name, name))
+		return tenant;
+	/* Two names with one hash: astronomically rare, so a scan is fine. */
+	for (i = 0; i < set->count; i++)
+		if (!strcmp(set->tenants[i]->name, name))
+			return set->tenants[i];
+	return NULL;
+}
+
+static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_match *match,
+				    const char *path)
+{
+	struct tenant *tenant, **grown;
+	uint64_t hash = idmap_hash_string(match->name);
+
+	if (set->count == set->capacity) {
+		size_t capacity = set->capacity ? set->capacity * 2 : 16;
+
+		grown = realloc(set->tenants, capacity * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		set->tenants = grown;
+		set->capacity = capacity;
+	}
+	tenant = calloc(1, sizeof(*tenant));
+	if (!tenant)
+		return NULL;
+	tenant->name = strdup(match->name);
+	tenant->plan = strdup(match->plan);
+	tenant->cgroup = strndup(path, match->root_length);
+	if (!tenant->name || !tenant->plan || !tenant->cgroup) {
+		free_tenant(tenant);
+		return NULL;
+	}
+	if (!idmap_get(set->by_name, hash) && idmap_put(set->by_name, hash, tenant)) {
+		free_tenant(tenant);
+		return NULL;
+	}
+	set->tenants[set->count++] = tenant;
+	pr_info("tenant %s (plan %s) at %s", tenant->name, tenant->plan, tenant->cgroup);
+	return tenant;
+}
+
+struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const char *path)
+{
+	struct tenant_match match;
+	struct cgroup_link *link;
+	struct tenant *tenant = NULL;
+
+	link = idmap_get(set->cgroups, id);
+	if (link && !link->removed) {
+		/* Renamed: it may belong elsewhere now. */
+		if (link->tenant && link->tenant->live_cgroups)
+			link->tenant->live_cgroups--;
+		link->tenant = NULL;
+	}
+	if (!link) {
+		link = calloc(1, sizeof(*link));
+		if (!link || idmap_put(set->cgroups, id, link)) {
+			free(link);
+			return NULL;
+		}
+	}
+	link->removed = false;
+	if (tenants_match_path(set->config, path, &match)) {
+		tenant = find_tenant(set, match.name);
+		if (!tenant)
+			tenant = create_tenant(set, &match, path);
+	}
+	link->tenant = tenant;
+	if (tenant) {
+		tenant->live_cgroups++;
+		tenant->gone_since = 0;
+	}
+	return tenant;
+}
+
+void tenant_set_remove_cgroup(struct tenant_set *set, uint64_t id, double now)
+{
+	struct cgroup_link *link = idmap_get(set->cgroups, id);
+
+	if (!link || link->removed)
+		return;
+	link->removed = true;
+	if (!link->tenant)
+		return;
+	if (link->tenant->live_cgroups)
+		link->tenant->live_cgroups--;
+	if (!link->tenant->live_cgroups)
+		link->tenant->gone_since = now > 0 ? now : 1e-9;
+}
+
+struct tenant *tenant_set_of_cgroup(struct tenant_set *set, uint64_t id)
+{
+	struct cgroup_link *link = idmap_get(set->cgroups, id);
+
+	return link ? link->tenant : NULL;
+}
+
+bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id)
+{
+	return idmap_get(set->cgroups, id) != NULL;
+}
+
+void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id)
+{
+	free(idmap_remove(set->cgroups, id));
+}
+
+void tenant_set_begin_tick(struct tenant_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++)
+		set->tenants[i]->tasks = 0;
+}
+
+void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks)
+{
+	struct usage_sample *total = &tenant->total;
+
+	total->cpu_ns += delta->cpu_ns;
+	total->disk_read_bytes += delta->disk_read_bytes;
+	total->disk_write_bytes += delta->disk_write_bytes;
+	total->forks += delta->forks;
+	total->execs += delta->execs;
+	total->rx_bytes += delta->rx_bytes;
+	total->tx_bytes += delta->tx_bytes;
+	total->rx_packets += delta->rx_packets;
+	total->tx_packets += delta->tx_packets;
+	tenant->tasks += tasks;
+}
+
+static void unlink_tenant(struct tenant_set *set, struct tenant *tenant)
+{
+	struct cgroup_link *link;
+	size_t cursor = 0;
+	uint64_t id;
+
+	while ((link = idmap_next(set->cgroups, &cursor, &id))) {
+		if (link->tenant == tenant) {
+			idmap_remove(set->cgroups, id);
+			free(link);
+		}
+	}
+	if (idmap_get(set->by_name, idmap_hash_string(tenant->name)) == tenant)
+		idmap_remove(set->by_name, idmap_hash_string(tenant->name));
+}
+
+size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
+{
+	size_t i = 0, dropped = 0;
+
+	while (i < set->count) {
+		struct tenant *tenant = set->tenants[i];
+
+		if (tenant->live_cgroups || !tenant->gone_since ||
+		    now - tenant->gone_since < expiry) {
+			i++;
+			continue;
+		}
+		pr_info("tenant %s gone for %.0f s: dropped", tenant->name, now - tenant->gone_since);
+		unlink_tenant(set, tenant);
+		free_tenant(tenant);
+		set->tenants[i] = set->tenants[--set->count];
+		dropped++;
+	}
+	return dropped;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	const struct tenant *const *left = a, *const *right = b;
+
+	return strcmp((*left)->name, (*right)->name);
+}
+
+size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
+{
+	size_t count = set->count < max ? set->count : max;
+
+	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	memcpy(out, set->tenants, count * sizeof(*out));
+	return count;
+}
+
+size_t tenant_set_count(const struct tenant_set *set)
+{
+	return set->count;
+}

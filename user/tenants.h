@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tenants: the configuration's rules map each cgroup (and its descendants)
+ * to a tenant and a plan; usage of all a tenant's cgroups is summed here.
+ * A tenant's counters only grow while it lives; a tenant with no cgroups
+ * left is dropped after an expiry time.
+ */
+#ifndef ABUSEWATCH_TENANTS_H
+#define ABUSEWATCH_TENANTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collect.h"
+#include "config.h"
+
+struct tenant_match {
+	char name[PATTERN_MAX_VALUE];
+	const char *plan;	/* points into the config */
+	size_t rule;		/* index of the matching rule */
+	size_t root_length;	/* the path's prefix that matched, e.g. the container's cgroup */
+};
+
+/*
+ * First rule (in order) matching @path or one of its ancestors, top-most
+ * ancestor first. Returns true on a match.
+ */
+bool tenants_match_path(const struct config *config, const char *path,
+			struct tenant_match *match);
+
+struct tenant {
+	char *name;
+	char *plan;
+	char *cgroup;		/* the tenant's top-most matched cgroup path */
+	struct usage_sample total;	/* cumulative since the agent started */
+	int64_t tasks;		/* live tasks, this tick */
+	unsigned int live_cgroups;
+	double gone_since;	/* monotonic seconds; 0 while it has cgroups */
+};
+
+struct tenant_set;
+
+struct tenant_set *tenant_set_new(const struct config *config);
+void tenant_set_free(struct tenant_set *set);
+
+/* A cgroup exists at @path: returns its tenant, or NULL if it is none. */
+struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const char *path);
+/* Cgroup @id was removed at @now: its tenant may start to expire. */
+void tenant_set_remove_cgroup(struct tenant_set *set, uint64_t id, double now);
+/* The tenant of cgroup @id, or NULL (also for cgroups never added). */
+struct tenant *tenant_set_of_cgroup(struct tenant_set *set, uint64_t id);
+/* Forgets cgroup @id entirely (after its final counts were added). */
+void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id);
+/* True when cgroup @id was added (tenant or not). */
+bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
+
+/* Starts a tick: live task counts are summed afresh. */
+void tenant_set_begin_tick(struct tenant_set *set);
+void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks);
+/* Drops tenants gone for longer than @expiry seconds; returns how many. */
+size_t tenant_set_expire(struct tenant_set *set, double now, double expiry);
+
+/* Iteration in name order: fills @out (up to @max) and returns the count. */
+size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max);
+size_t tenant_set_count(const struct tenant_set *set);
+
+#endif
