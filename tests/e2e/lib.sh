@@ -71,14 +71,16 @@ skip() {
 	e2e__record "SKIP $1: ${2:-skipped}"
 }
 
-# check NAME CONDITION-TEXT REASON: pass when the last command succeeded.
-# Usage: [[ ... ]]; check case "reason shown on failure"
+# check NAME STATUS REASON: pass when STATUS is 0, else fail with REASON.
+# Pass "$?" first: the command substitutions in REASON change $? before the
+# function runs, but words expand left to right.
+#   [[ ... ]]
+#   check case "$?" "reason with $(details)"
 check() {
-	local status=$?
-	if ((status == 0)); then
+	if [[ $2 == 0 ]]; then
 		pass "$1"
 	else
-		fail "$1" "$2"
+		fail "$1" "$3"
 	fi
 }
 

@@ -28,7 +28,7 @@ if [[ ! -f $EXAMPLE ]]; then
 else
 	aw check-config "$EXAMPLE"
 	((STATUS == 0))
-	check cli_example_valid "check-config example.yaml: status $STATUS (want 0): $(first_line "$E2E_TMP/err")"
+	check cli_example_valid "$?" "check-config example.yaml: status $STATUS (want 0): $(first_line "$E2E_TMP/err")"
 fi
 
 # bad_config CASE LINE: the file on stdin must be rejected with an error at LINE.
@@ -39,7 +39,7 @@ bad_config() {
 	# FILE:LINE:COL: with FILE as given on the command line.
 	((STATUS == 1)) && grep -qF "$file:$line:" "$E2E_TMP/err" &&
 		grep -F "$file:$line:" "$E2E_TMP/err" | grep -qE ":$line:[0-9]+:"
-	check "$case" "check-config: status $STATUS (want 1), want '$file:$line:COL:' in stderr, got: $(first_line "$E2E_TMP/err")"
+	check "$case" "$?" "check-config: status $STATUS (want 1), want '$file:$line:COL:' in stderr, got: $(first_line "$E2E_TMP/err")"
 }
 
 bad_config cli_unknown_key 3 <<'YAML'
@@ -68,18 +68,18 @@ YAML
 
 aw run -c "$E2E_TMP/cli_unknown_key.yaml" --duration 1
 ((STATUS == 1))
-check cli_run_bad_config "run -c BADFILE --duration 1: status $STATUS (want 1): $(first_line "$E2E_TMP/err")"
+check cli_run_bad_config "$?" "run -c BADFILE --duration 1: status $STATUS (want 1): $(first_line "$E2E_TMP/err")"
 
 version=$(cat "$E2E_REPO/VERSION" 2>/dev/null)
 aw --version
 ((STATUS == 0)) && [[ -n $version ]] && grep -qF "$version" "$E2E_TMP/out" "$E2E_TMP/err"
-check cli_version "--version: status $STATUS, output '$(first_line "$E2E_TMP/out")' (want status 0 and '$version')"
+check cli_version "$?" "--version: status $STATUS, output '$(first_line "$E2E_TMP/out")' (want status 0 and '$version')"
 
 aw --help
 ((STATUS == 0)) && grep -q 'check-config' "$E2E_TMP/out" "$E2E_TMP/err"
-check cli_help "--help: status $STATUS (want 0, a usage that names check-config)"
+check cli_help "$?" "--help: status $STATUS (want 0, a usage that names check-config)"
 
 aw no-such-subcommand
 ((STATUS == 1))
-check cli_unknown_subcommand "unknown subcommand: status $STATUS (want 1)"
+check cli_unknown_subcommand "$?" "unknown subcommand: status $STATUS (want 1)"
 e2e_finish

@@ -64,7 +64,7 @@ cpu_case() {
 	expected=$(cgroup_cpu_seconds "$busy")
 	actual=$(metric abusewatch_tenant_cpu_seconds_total "$tenant")
 	within_pct "$actual" "$expected" 1
-	check "$case" "cpu_seconds_total{tenant=\"$tenant\"} = ${actual:-missing}, cpu.stat says $expected s (want within 1%)"
+	check "$case" "$?" "cpu_seconds_total{tenant=\"$tenant\"} = ${actual:-missing}, cpu.stat says $expected s (want within 1%)"
 	[[ -n $idle ]] && check_idle idle
 }
 

@@ -57,13 +57,13 @@ stop_agent
 
 written=$(metric abusewatch_tenant_disk_written_bytes_total disk)
 within_pct "$written" "$SIZE" 5
-check disk_write "disk_written_bytes_total = ${written:-missing}, want $SIZE +-5% (64 MiB O_DIRECT on $FSTYPE)"
+check disk_write "$?" "disk_written_bytes_total = ${written:-missing}, want $SIZE +-5% (64 MiB O_DIRECT on $FSTYPE)"
 
 # Reads may include page-cache misses of the tenant's binaries: allowed
 # only upwards, and within 5%.
 read_bytes=$(metric abusewatch_tenant_disk_read_bytes_total disk)
 if [[ -z ${E2E_RECORDED[disk_read]:-} ]]; then
 	num_cmp "$read_bytes" ">=" "$SIZE" && within_pct "$read_bytes" "$SIZE" 5
-	check disk_read "disk_read_bytes_total = ${read_bytes:-missing}, want $SIZE to +5% (64 MiB O_DIRECT on $FSTYPE)"
+	check disk_read "$?" "disk_read_bytes_total = ${read_bytes:-missing}, want $SIZE to +5% (64 MiB O_DIRECT on $FSTYPE)"
 fi
 e2e_finish

@@ -31,7 +31,7 @@ cp "$AW_TEXTFILE" "$snapshot"
 tasks_after=$(wc -l <"$PROCS/cgroup.threads")
 value=$(metric abusewatch_tenant_processes procs "$snapshot")
 num_cmp "$value" "==" "$tasks_before" || num_cmp "$value" "==" "$tasks_after"
-check processes_gauge "processes{tenant=\"procs\"} = ${value:-missing}, cgroup.threads has $tasks_before lines before and $tasks_after after"
+check processes_gauge "$?" "processes{tenant=\"procs\"} = ${value:-missing}, cgroup.threads has $tasks_before lines before and $tasks_after after"
 
 if ! wait "$SPAWN_PID"; then
 	fail processes_zero_after_exit "workload incg procs spawn 10 4 failed"
@@ -40,16 +40,16 @@ else
 	value=$(metric abusewatch_tenant_processes procs)
 	tasks=$(wc -l <"$PROCS/cgroup.threads")
 	num_cmp "$value" "==" 0
-	check processes_zero_after_exit "processes{tenant=\"procs\"} = ${value:-missing} after spawn ended (cgroup.threads: $tasks), want 0"
+	check processes_zero_after_exit "$?" "processes{tenant=\"procs\"} = ${value:-missing} after spawn ended (cgroup.threads: $tasks), want 0"
 fi
 
 stop_agent
 if [[ -z ${E2E_RECORDED[forks_exact]:-} ]]; then
 	value=$(metric abusewatch_tenant_forks_total fe)
 	num_cmp "$value" "==" 200
-	check forks_exact "forks_total{tenant=\"fe\"} = ${value:-missing}, want 200"
+	check forks_exact "$?" "forks_total{tenant=\"fe\"} = ${value:-missing}, want 200"
 	value=$(metric abusewatch_tenant_execs_total fe)
 	num_cmp "$value" "==" 201
-	check execs_exact "execs_total{tenant=\"fe\"} = ${value:-missing}, want 201"
+	check execs_exact "$?" "execs_total{tenant=\"fe\"} = ${value:-missing}, want 201"
 fi
 e2e_finish

@@ -58,17 +58,17 @@ fi
 
 tx=$(metric abusewatch_tenant_network_transmit_bytes_total net)
 num_cmp "$tx" ">=" "$SIZE" && within_pct "$tx" "$SIZE" 5
-check net_transmit_bytes "network_transmit_bytes_total = ${tx:-missing}, want $SIZE to +5%"
+check net_transmit_bytes "$?" "network_transmit_bytes_total = ${tx:-missing}, want $SIZE to +5%"
 
 tx_packets=$(metric abusewatch_tenant_network_transmit_packets_total net)
 num_cmp "$tx_packets" ">=" 1
-check net_transmit_packets "network_transmit_packets_total = ${tx_packets:-missing}, want >= 1"
+check net_transmit_packets "$?" "network_transmit_packets_total = ${tx_packets:-missing}, want >= 1"
 
 rx=$(metric abusewatch_tenant_network_receive_bytes_total net)
 rx_packets=$(metric abusewatch_tenant_network_receive_packets_total net)
 # The sink sends nothing but ACKs (and the handshake): a few percent at most.
 num_cmp "$rx" ">" 0 && num_cmp "$rx" "<" "$((SIZE / 20))" && num_cmp "$rx_packets" ">=" 1
-check net_receive "network_receive_bytes_total = ${rx:-missing} (want > 0 and < $((SIZE / 20))), packets = ${rx_packets:-missing} (want >= 1)"
+check net_receive "$?" "network_receive_bytes_total = ${rx:-missing} (want > 0 and < $((SIZE / 20))), packets = ${rx_packets:-missing} (want >= 1)"
 
 problems=""
 for name in network_receive_bytes_total network_transmit_bytes_total \
@@ -77,5 +77,5 @@ for name in network_receive_bytes_total network_transmit_bytes_total \
 	num_cmp "$value" "==" 0 || problems+=" $name=${value:-missing}"
 done
 [[ -z $problems ]]
-check net_idle_tenant "idle tenant quiet, want 0:$problems"
+check net_idle_tenant "$?" "idle tenant quiet, want 0:$problems"
 e2e_finish
