@@ -91,6 +91,12 @@ static __always_inline bool on_v2_hierarchy(struct cgroup *cgrp)
 	return cgrp->root->hierarchy_id == 0;
 }
 
+/* SCHED_NORMAL, SCHED_BATCH, SCHED_IDLE: the classes that keep se.prev_sum_exec_runtime. */
+static __always_inline bool is_fair_policy(unsigned int policy)
+{
+	return policy == 0 || policy == 3 || policy == 5;
+}
+
 static __always_inline void charge_cpu(struct task_struct *task, __u64 delta_ns)
 {
 	struct cgroup *cgrp = task->cgroups->dfl_cgrp;
@@ -120,18 +126,27 @@ int BPF_PROG(account_cpu, bool preempt, struct task_struct *prev, struct task_st
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct cpu_slot *slot;
+	__u64 runtime_ns;
 	__u32 prev_pid;
 
 	if (cpu >= AW_MAX_CPUS)
 		return 0;
 	slot = &cpu_slots[cpu];
 	prev_pid = prev->pid;
-	/*
-	 * The slot names prev only if prev was switched in here after the
-	 * probe was attached; pid 0 is the idle task, never charged.
-	 */
+	runtime_ns = prev->se.sum_exec_runtime;
+	/* pid 0 is the idle task, never charged. */
 	if (prev_pid && slot->pid == prev_pid)
-		charge_cpu(prev, prev->se.sum_exec_runtime - slot->runtime_ns);
+		charge_cpu(prev, runtime_ns - slot->runtime_ns);
+	else if (prev_pid && is_fair_policy(prev->policy))
+		/*
+		 * prev's switch-in was not seen: it ran before the probe was
+		 * attached, or the program was not run for it (seen on 6.18:
+		 * a few switches a second under CPU contention lost 2-15% of
+		 * a tenant's time). Charge the slice since
+		 * the scheduler last picked prev: never more than it ran, and
+		 * nothing of it was charged yet.
+		 */
+		charge_cpu(prev, runtime_ns - prev->se.prev_sum_exec_runtime);
 	slot->pid = next->pid;
 	slot->runtime_ns = next->se.sum_exec_runtime;
 	return 0;

@@ -4,6 +4,7 @@
 # The command line without BPF (no root needed): check-config on good and
 # bad files (errors as FILE:LINE:COL:), run with a bad file, --version,
 # --help and an unknown subcommand.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases cli_example_valid cli_unknown_key cli_bad_unit cli_bad_pattern \

@@ -4,6 +4,7 @@
 # CPU time per tenant against the cgroup's own cpu.stat usage_usec, with
 # cgroup storage (default) and with the hash-map fallback; and an idle
 # tenant that must show (almost) nothing.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases cpu_default cpu_no_cgroup_storage cpu_idle_tenant

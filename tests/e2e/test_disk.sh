@@ -3,6 +3,7 @@
 #
 # Block I/O per tenant: a 64 MiB O_DIRECT write (fsync'd) and a 64 MiB
 # O_DIRECT read in tenant "disk" must reach the block layer as 64 MiB each.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases disk_write disk_read

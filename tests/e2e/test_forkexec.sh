@@ -4,6 +4,7 @@
 # Forks, execs and the live task count per tenant: forkexec makes exactly
 # 200 forks and 201 execs (incg's exec of forkexec, then one per child);
 # spawn keeps 11 tasks alive, which cgroup.threads lists too.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases forks_exact execs_exact processes_gauge processes_zero_after_exit

@@ -4,6 +4,7 @@
 # Network per tenant: tenant "net" sends 32 MiB over loopback TCP to a sink
 # that is no tenant. Its transmit bytes are the payload plus headers; what
 # it receives is only the sink's ACKs. An idle tenant shows nothing.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases net_transmit_bytes net_transmit_packets net_receive net_idle_tenant

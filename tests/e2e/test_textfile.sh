@@ -5,6 +5,7 @@
 # textfile collector serves it without a scrape error (also with a tenant
 # name that needs escaping), counters survive the removal of one of a
 # tenant's cgroups, a vanished tenant expires, and SIGTERM exits cleanly.
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases textfile_promtool textfile_build_info textfile_node_exporter textfile_escaping \
