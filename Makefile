@@ -64,7 +64,10 @@ all: $(OUTPUT)/abusewatch
 deps:
 	$(Q)scripts/install-deps
 
-run: deps
+# Running needs only the build set; the test set (Prometheus, Alertmanager,
+# load generators) is installed by `make test`.
+run:
+	$(Q)scripts/install-deps --build-only
 	$(Q)$(MAKE) all
 	$(Q)$(OUTPUT)/abusewatch run $(RUN_ARGS)
 
