@@ -190,8 +190,8 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 
 	cursor = 0;
 	while ((state = idmap_next(collector->states, &cursor, &id))) {
-		if (!state->seen && !state->retired && state->fd < 0) {
-			/* Nothing in the maps and nothing to watch: drop the state. */
+		if (!state->seen && !state->retired && state->fd < 0 && !state->seeded_tasks) {
+			/* Nothing in the maps, nothing to watch or remember: drop the state. */
 			idmap_remove(collector->states, id);
 			free_state(state);
 			continue;
