@@ -97,11 +97,6 @@ void cgroup_tree_free(struct cgroup_tree *tree)
 	free(tree);
 }
 
-const char *cgroup_tree_root(const struct cgroup_tree *tree)
-{
-	return tree->root;
-}
-
 int cgroup_tree_set(struct cgroup_tree *tree, uint64_t id, const char *path)
 {
 	char *copy = strdup(path);

@@ -21,7 +21,6 @@ struct cgroup_tree;
 
 struct cgroup_tree *cgroup_tree_new(const char *v2_root);
 void cgroup_tree_free(struct cgroup_tree *tree);
-const char *cgroup_tree_root(const struct cgroup_tree *tree);
 
 typedef void (*cgroup_visit_fn)(uint64_t id, const char *path, void *ctx);
 

@@ -135,11 +135,6 @@ void *idmap_remove(struct idmap *map, uint64_t id)
 	return value;
 }
 
-size_t idmap_count(const struct idmap *map)
-{
-	return map->used;
-}
-
 void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id)
 {
 	while (*cursor < map->capacity) {

@@ -19,7 +19,6 @@ int idmap_put(struct idmap *map, uint64_t id, void *value);
 void *idmap_get(const struct idmap *map, uint64_t id);
 /* Removes @id; returns its value or NULL. */
 void *idmap_remove(struct idmap *map, uint64_t id);
-size_t idmap_count(const struct idmap *map);
 
 /*
  * Iteration: start with *cursor = 0; returns the next value and its id, or
