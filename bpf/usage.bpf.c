@@ -121,6 +121,34 @@ static __always_inline void charge_cpu(struct task_struct *task, __u64 delta_ns)
 		__sync_fetch_and_add(&usage->cpu_ns, delta_ns);
 }
 
+/*
+ * The CPU time of @task's current run when its switch-in was not seen (the
+ * probe was attached while it ran, or the program was not run for that
+ * switch: on 6.18 a few switches a second go unseen, always with a thread of
+ * the VM's pid 1 as prev, and a burner switched in then would lose every
+ * slice until its next seen switch-in). The scheduler stamps each real
+ * switch-in in sched_info.last_arrival with the run queue clock, which is
+ * also fresh at this switch-out; the difference is the run, capped by the
+ * task's whole runtime. prev_sum_exec_runtime is only a last resort: it is
+ * reset when the running task is re-picked without a switch.
+ */
+static __always_inline __u64 slice_since_arrival(struct task_struct *task, __u64 runtime_ns)
+{
+	__u64 arrival = 0, now = 0, slice;
+
+	if (!is_fair_policy(task->policy))
+		return 0;
+	if (bpf_core_field_exists(task->sched_info) && bpf_core_field_exists(task->se.cfs_rq)) {
+		arrival = task->sched_info.last_arrival;
+		now = task->se.cfs_rq->rq->clock;
+	}
+	if (arrival && now > arrival) {
+		slice = now - arrival;
+		return slice < runtime_ns ? slice : runtime_ns;
+	}
+	return runtime_ns - task->se.prev_sum_exec_runtime;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(account_cpu, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -137,16 +165,8 @@ int BPF_PROG(account_cpu, bool preempt, struct task_struct *prev, struct task_st
 	/* pid 0 is the idle task, never charged. */
 	if (prev_pid && slot->pid == prev_pid)
 		charge_cpu(prev, runtime_ns - slot->runtime_ns);
-	else if (prev_pid && is_fair_policy(prev->policy))
-		/*
-		 * prev's switch-in was not seen: it ran before the probe was
-		 * attached, or the program was not run for it (seen on 6.18:
-		 * a few switches a second under CPU contention lost 2-15% of
-		 * a tenant's time). Charge the slice since
-		 * the scheduler last picked prev: never more than it ran, and
-		 * nothing of it was charged yet.
-		 */
-		charge_cpu(prev, runtime_ns - prev->se.prev_sum_exec_runtime);
+	else if (prev_pid)
+		charge_cpu(prev, slice_since_arrival(prev, runtime_ns));
 	slot->pid = next->pid;
 	slot->runtime_ns = next->se.sum_exec_runtime;
 	return 0;
