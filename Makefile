@@ -19,9 +19,10 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 
 # Libraries are looked up only when a C file is actually compiled, so that
 # `make run` on a bare machine can install them before anything needs them.
-PKGS        := libbpf libelf zlib yaml-0.1
+PKGS        := libbpf libelf zlib yaml-0.1 json-c libcurl libcrypto
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lyaml)
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
+		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcurl -lcrypto) -lpthread -lm
 
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \

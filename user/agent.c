@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The run loop. One clock: every interval it drains cgroup events, collects
- * per-cgroup deltas, sums them per tenant and writes the textfile. Cgroup
- * events are also handled as they arrive (epoll on the ring buffer), and
- * signals come through a signalfd, so nothing runs in a signal handler.
+ * per-cgroup deltas, sums them per tenant, reads their memory, evaluates
+ * them against their plans, hands alerts to the sinks and writes the
+ * textfile. Cgroup events are also handled as they arrive (epoll on the
+ * ring buffer), and signals come through a signalfd, so nothing runs in a
+ * signal handler. Sinks never block this loop (see delivery.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +24,20 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "alerts.h"
 #include "cgroups.h"
 #include "collect.h"
+#include "evaluate.h"
+#include "idmap.h"
 #include "log.h"
+#include "memory.h"
 #include "metrics.h"
 #include "probes.h"
 #include "tenants.h"
 
 #define DEFAULT_TENANT_EXPIRY_S 300.0
+/* A firing alert loaded at start resolves if its tenant is not back by then. */
+#define FIRING_RESTORE_GRACE_S 30.0
 
 struct agent {
 	const struct agent_options *options;
@@ -39,6 +48,13 @@ struct agent {
 	struct tenant_set *tenants;
 	struct tenant **tenant_list;
 	size_t tenant_list_capacity;
+	struct memory_source *memory;
+	struct idmap *memory_files;	/* root cgroup id -> struct memory_files */
+	struct evaluator *evaluator;
+	struct eval_input *inputs;
+	size_t inputs_capacity;
+	struct alerts *alerts;
+	char firing_path[PATH_MAX];	/* firing alerts, kept across restarts */
 	uint64_t interval_ms;
 	double tenant_expiry_s;
 	bool seeding;		/* start-up scan: charge tasks already there */
@@ -78,6 +94,60 @@ static int make_parent_dirs(const char *path)
 	return 0;
 }
 
+/* Memory of one tenant root cgroup; files not open yet are retried now and then. */
+struct memory_watch {
+	struct memory_files files;
+	bool open;
+	double retry_at;	/* monotonic seconds */
+};
+
+/* A runtime may make the v1 memory cgroup just after the v2 one. */
+#define MEMORY_RETRY_S 5.0
+
+static void forget_memory(struct agent *agent, uint64_t id)
+{
+	struct memory_watch *watch = idmap_remove(agent->memory_files, id);
+
+	if (watch) {
+		if (watch->open)
+			memory_close(&watch->files);
+		free(watch);
+	}
+}
+
+static void forget_all_memory(struct agent *agent)
+{
+	size_t cursor = 0;
+	uint64_t id;
+
+	while (idmap_next(agent->memory_files, &cursor, &id))
+		forget_memory(agent, id);
+}
+
+static void open_memory(struct agent *agent, struct memory_watch *watch, const char *path)
+{
+	watch->open = path && !memory_open(agent->memory, path, &watch->files);
+	if (!watch->open)
+		watch->retry_at = monotonic_seconds() + MEMORY_RETRY_S;
+}
+
+/* A tenant's own cgroup: its memory is read there (hierarchical, children included). */
+static void watch_memory(struct agent *agent, uint64_t id, const char *path)
+{
+	struct memory_watch *watch;
+
+	if (idmap_get(agent->memory_files, id))
+		return;
+	watch = calloc(1, sizeof(*watch));
+	if (!watch)
+		return;
+	if (idmap_put(agent->memory_files, id, watch)) {
+		free(watch);
+		return;
+	}
+	open_memory(agent, watch, path);
+}
+
 /* A cgroup exists: give it to its tenant and, if it has one, start reading it. */
 static void add_cgroup(struct agent *agent, uint64_t id, const char *path)
 {
@@ -87,6 +157,8 @@ static void add_cgroup(struct agent *agent, uint64_t id, const char *path)
 
 	if (!tenant)
 		return;
+	if (tenant_set_cgroup_is_root(agent->tenants, id))
+		watch_memory(agent, id, path);
 	fd = cgroup_tree_open(agent->tree, id);
 	if (fd < 0) {
 		pr_debug("cgroup %s vanished before it could be opened", path);
@@ -158,30 +230,183 @@ static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t ta
 	if (tenant)
 		tenant_set_add_usage(tenant, delta, tasks);
 	if (final) {
+		forget_memory(agent, id);
 		tenant_set_forget_cgroup(agent->tenants, id);
 		cgroup_tree_remove(agent->tree, id);
+	}
+}
+
+/* Every tenant, in name order, into agent->tenant_list; returns how many. */
+static size_t list_tenants(struct agent *agent)
+{
+	size_t count = tenant_set_count(agent->tenants);
+	struct tenant **list;
+
+	if (count > agent->tenant_list_capacity) {
+		list = realloc(agent->tenant_list, count * sizeof(*list));
+		if (!list)
+			return 0;
+		agent->tenant_list = list;
+		agent->tenant_list_capacity = count;
+	}
+	return tenant_set_list(agent->tenants, agent->tenant_list, count);
+}
+
+static void read_memory(struct agent *agent)
+{
+	double now = monotonic_seconds();
+	struct memory_watch *watch;
+	struct tenant *tenant;
+	size_t cursor = 0;
+	uint64_t id, bytes;
+
+	while ((watch = idmap_next(agent->memory_files, &cursor, &id))) {
+		tenant = tenant_set_of_cgroup(agent->tenants, id);
+		if (!tenant) {
+			forget_memory(agent, id);
+			continue;
+		}
+		if (!watch->open && now >= watch->retry_at)
+			open_memory(agent, watch, cgroup_tree_path(agent->tree, id));
+		if (!watch->open)
+			continue;
+		if (memory_read(&watch->files, &bytes)) {
+			/* Removed: its rmdir event is on the way. */
+			memory_close(&watch->files);
+			watch->open = false;
+			watch->retry_at = now + MEMORY_RETRY_S;
+			continue;
+		}
+		tenant_set_add_memory(tenant, bytes);
+	}
+}
+
+static double wall_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec + now.tv_nsec / 1e9;
+}
+
+struct transition_ctx {
+	struct agent *agent;
+	double now;		/* monotonic */
+	double now_wall;
+};
+
+static void raise_overuse(const struct eval_transition *transition, void *ctx)
+{
+	struct transition_ctx *tick = ctx;
+	char reason[160];
+	struct alert alert = {
+		.kind = ALERT_OVERUSE,
+		.firing = transition->firing,
+		.time = tick->now_wall,
+		.started_at = tick->now_wall - (tick->now - transition->since),
+		.tenant = transition->tenant,
+		.plan = transition->plan,
+		.cgroup = transition->cgroup,
+		.resource = resource_name(transition->resource),
+		.value = transition->value,
+		.limit = transition->limit,
+		.window_s = transition->window_s,
+		.rule = transition->rule,
+		.reason = reason,
+	};
+
+	if (transition->firing)
+		snprintf(reason, sizeof(reason), "%s averaged over %.0f s is above the plan's limit",
+			 alert.resource, transition->window_s);
+	else
+		snprintf(reason, sizeof(reason), "%s is back under the limit, or the tenant is gone",
+			 alert.resource);
+	pr_info("overuse %s: tenant %s, %s %.6g (limit %.6g)",
+		transition->firing ? "firing" : "resolved", transition->tenant, alert.resource,
+		transition->value, transition->limit);
+	alerts_emit(tick->agent->alerts, &alert);
+}
+
+/* The values evaluation takes from a tenant: cumulative counters, current gauges. */
+static void fill_input(struct eval_input *input, const struct tenant *tenant,
+		       const struct config *config)
+{
+	const struct usage_sample *total = &tenant->total;
+
+	memset(input, 0, sizeof(*input));
+	input->tenant = tenant->name;
+	input->plan = tenant->plan;
+	input->limits = config_find_plan(config, tenant->plan);
+	input->cgroup = tenant->cgroup;
+	input->gone = tenant->live_cgroups == 0;
+	input->value[RESOURCE_CPU] = total->cpu_ns * 1e-9;
+	input->value[RESOURCE_DISK_READ] = total->disk_read_bytes;
+	input->value[RESOURCE_DISK_WRITE] = total->disk_write_bytes;
+	input->value[RESOURCE_NET_RX] = total->rx_bytes;
+	input->value[RESOURCE_NET_TX] = total->tx_bytes;
+	input->value[RESOURCE_NET_RX_PACKETS] = total->rx_packets;
+	input->value[RESOURCE_NET_TX_PACKETS] = total->tx_packets;
+	input->value[RESOURCE_FORKS] = total->forks;
+	input->value[RESOURCE_PROCESSES] = tenant->tasks > 0 ? tenant->tasks : 0;
+	input->value[RESOURCE_MEMORY] = tenant->memory_bytes;
+	for (int resource = 0; resource < RESOURCE_COUNT; resource++)
+		input->has_value[resource] = true;
+	input->has_value[RESOURCE_MEMORY] = tenant->has_memory;
+	/* Measured by later modules. */
+	input->has_value[RESOURCE_CONNECTIONS] = false;
+	input->has_value[RESOURCE_STORAGE] = false;
+}
+
+static void evaluate(struct agent *agent)
+{
+	struct transition_ctx ctx = {
+		.agent = agent,
+		.now = monotonic_seconds(),
+		.now_wall = wall_seconds(),
+	};
+	size_t count = list_tenants(agent), i;
+	struct eval_input *inputs;
+	int err;
+
+	if (count > agent->inputs_capacity) {
+		inputs = realloc(agent->inputs, count * sizeof(*inputs));
+		if (!inputs) {
+			pr_err("out of memory: no evaluation this interval");
+			return;
+		}
+		agent->inputs = inputs;
+		agent->inputs_capacity = count;
+	}
+	for (i = 0; i < count; i++)
+		fill_input(&agent->inputs[i], agent->tenant_list[i], agent->config);
+	evaluator_tick(agent->evaluator, ctx.now, agent->inputs, count, raise_overuse, &ctx);
+	for (i = 0; i < count; i++) {
+		struct tenant *tenant = agent->tenant_list[i];
+
+		memcpy(tenant->has_usage, agent->inputs[i].has_usage, sizeof(tenant->has_usage));
+		memcpy(tenant->usage, agent->inputs[i].usage, sizeof(tenant->usage));
+		memcpy(tenant->firing, agent->inputs[i].firing, sizeof(tenant->firing));
+	}
+	if (evaluator_changed(agent->evaluator) && agent->firing_path[0]) {
+		err = evaluator_save(agent->evaluator, agent->firing_path, ctx.now_wall, ctx.now);
+		if (err)
+			pr_warn("cannot save firing alerts to %s: %s", agent->firing_path,
+				strerror(-err));
 	}
 }
 
 static int write_textfile(struct agent *agent)
 {
 	struct metrics_snapshot snapshot = {
+		.config = agent->config,
 		.events_lost = probes_lost_events(agent->probes),
 		.version = ABUSEWATCH_VERSION,
 	};
-	size_t count = tenant_set_count(agent->tenants);
-	struct tenant **list;
 	int err;
 
-	if (count > agent->tenant_list_capacity) {
-		list = realloc(agent->tenant_list, count * sizeof(*list));
-		if (!list)
-			return -ENOMEM;
-		agent->tenant_list = list;
-		agent->tenant_list_capacity = count;
-	}
-	snapshot.tenants = agent->tenant_list;
-	snapshot.tenant_count = tenant_set_list(agent->tenants, agent->tenant_list, count);
+	snapshot.tenant_count = list_tenants(agent);
+	snapshot.tenants = agent->tenant_list;	/* after list_tenants: it may move */
+	alerts_totals(agent->alerts, snapshot.alerts_total);
 	err = metrics_write(agent->config->agent.textfile, &snapshot);
 	if (err && !agent->textfile_failed)
 		pr_err("cannot write textfile %s: %s", agent->config->agent.textfile,
@@ -201,7 +426,10 @@ static void tick(struct agent *agent)
 	err = collector_tick(agent->collector, take_delta, agent);
 	if (err)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));
+	read_memory(agent);
 	tenant_set_expire(agent->tenants, monotonic_seconds(), agent->tenant_expiry_s);
+	evaluate(agent);
+	alerts_flush(agent->alerts);
 	write_textfile(agent);
 }
 
@@ -267,15 +495,26 @@ static void reload(struct agent *agent, int timer_fd)
 		free(errors);
 		return;
 	}
+	err = alerts_reconfigure(agent->alerts, config);
+	if (err) {
+		pr_err("reload refused, keeping the running configuration: alert sinks: %s",
+		       strerror(-err));
+		config_free(config);
+		return;
+	}
 	tenants = tenant_set_new(config);
 	if (!tenants) {
 		pr_err("reload failed: out of memory; keeping the running configuration");
 		config_free(config);
 		return;
 	}
-	/* Every live cgroup is matched again against the new rules; totals carry over by name. */
+	/*
+	 * Every live cgroup is matched again against the new rules; totals carry
+	 * over by name, and so do windows and firing alerts (evaluate.h).
+	 */
 	agent->tenants = tenants;
 	agent->config = config;
+	forget_all_memory(agent);
 	cgroup_tree_scan(agent->tree, visit_existing, agent);
 	carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
@@ -286,17 +525,32 @@ static void reload(struct agent *agent, int timer_fd)
 		config->tenant_count);
 }
 
+static void stop_signals(sigset_t *signals)
+{
+	sigemptyset(signals);
+	sigaddset(signals, SIGTERM);
+	sigaddset(signals, SIGINT);
+	sigaddset(signals, SIGHUP);
+}
+
+/*
+ * Blocked before any thread starts (the sinks' worker), so that every
+ * thread inherits the mask and the signals reach only the signalfd.
+ */
+static int block_signals(void)
+{
+	sigset_t signals;
+
+	stop_signals(&signals);
+	return pthread_sigmask(SIG_BLOCK, &signals, NULL) ? -EINVAL : 0;
+}
+
 static int setup_fds(int *signal_fd, int *timer_fd, int *epoll_fd, int events_fd)
 {
 	struct epoll_event event = { .events = EPOLLIN };
 	sigset_t signals;
 
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGINT);
-	sigaddset(&signals, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &signals, NULL))
-		return -errno;
+	stop_signals(&signals);
 	*signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
 	*timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	*epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -323,6 +577,24 @@ static void raise_fd_limit(void)
 		limit.rlim_cur = limit.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &limit);
 	}
+}
+
+static void restore_firing(struct agent *agent)
+{
+	const char *state_dir = agent->config->agent.state_dir;
+	int err;
+
+	if (!state_dir || !state_dir[0] ||
+	    snprintf(agent->firing_path, sizeof(agent->firing_path), "%s/firing.json",
+		     state_dir) >= (int)sizeof(agent->firing_path)) {
+		agent->firing_path[0] = '\0';
+		return;
+	}
+	err = evaluator_load(agent->evaluator, agent->firing_path, wall_seconds(),
+			     monotonic_seconds(), FIRING_RESTORE_GRACE_S);
+	if (err && err != -ENOENT)
+		pr_warn("cannot load firing alerts from %s: %s", agent->firing_path,
+			strerror(-err));
 }
 
 static int start(struct agent *agent)
@@ -360,10 +632,16 @@ static int start(struct agent *agent)
 	}
 	agent->collector = collector_new(agent->probes);
 	agent->tenants = tenant_set_new(agent->config);
-	if (!agent->collector || !agent->tenants) {
+	agent->memory = memory_source_new(root, "/proc/mounts");
+	agent->memory_files = idmap_new();
+	agent->evaluator = evaluator_new();
+	agent->alerts = alerts_new(agent->config);
+	if (!agent->collector || !agent->tenants || !agent->memory || !agent->memory_files ||
+	    !agent->evaluator || !agent->alerts) {
 		pr_err("out of memory");
 		return EXIT_NO_PROBES;
 	}
+	restore_firing(agent);
 	/* Probes first, then the scan: a cgroup made in between arrives as an event. */
 	agent->seeding = true;
 	err = cgroup_tree_scan(agent->tree, visit_existing, agent);
@@ -376,6 +654,14 @@ static int start(struct agent *agent)
 
 static void stop(struct agent *agent)
 {
+	if (agent->memory_files) {
+		forget_all_memory(agent);
+		idmap_free(agent->memory_files);
+	}
+	memory_source_free(agent->memory);
+	evaluator_free(agent->evaluator);
+	free(agent->inputs);
+	alerts_free(agent->alerts);
 	collector_free(agent->collector);
 	probes_destroy(agent->probes);
 	tenant_set_free(agent->tenants);
@@ -398,6 +684,9 @@ int agent_run(const struct agent_options *options, struct config *config)
 
 	agent.interval_ms = effective_interval(options, config);
 	raise_fd_limit();
+	err = block_signals();
+	if (err)
+		pr_warn("cannot block signals: %s", strerror(-err));
 	err = make_parent_dirs(config->agent.textfile);
 	if (err)
 		pr_warn("cannot create the directory of %s: %s", config->agent.textfile,

@@ -48,6 +48,32 @@ int cgroups_find_v2_root(const char *mounts_file, char *root, size_t len)
 	return err;
 }
 
+int cgroups_find_v1_controller(const char *mounts_file, const char *controller, char *root,
+			       size_t len)
+{
+	struct mntent entry, *found;
+	char buffer[4096];
+	int err = -ENOENT;
+	FILE *mounts;
+
+	mounts = setmntent(mounts_file, "r");
+	if (!mounts)
+		return -errno;
+	while ((found = getmntent_r(mounts, &entry, buffer, sizeof(buffer)))) {
+		if (strcmp(found->mnt_type, "cgroup") || !hasmntopt(found, controller))
+			continue;
+		if (strlen(found->mnt_dir) >= len) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		strcpy(root, found->mnt_dir);
+		err = 0;
+		break;
+	}
+	endmntent(mounts);
+	return err;
+}
+
 int cgroups_id_of_path(const char *path, uint64_t *id)
 {
 	struct stat st;

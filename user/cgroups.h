@@ -14,6 +14,13 @@
 /* Finds the cgroup2 mount in @mounts_file (normally /proc/mounts). 0 or -ENOENT. */
 int cgroups_find_v2_root(const char *mounts_file, char *root, size_t len);
 
+/*
+ * Where the cgroup v1 @controller ("memory") is mounted, on hybrid hosts.
+ * 0, or -ENOENT when no v1 hierarchy has it.
+ */
+int cgroups_find_v1_controller(const char *mounts_file, const char *controller, char *root,
+			       size_t len);
+
 /* The id of the cgroup directory @path (its inode number on cgroupfs). */
 int cgroups_id_of_path(const char *path, uint64_t *id);
 

@@ -67,6 +67,7 @@ enum field_kind {
 	FIELD_INTERVAL,		/* uint64_t ms, more than zero */
 	FIELD_COUNT,		/* unsigned int, at least .arg */
 	FIELD_POSITIVE,		/* double, more than zero */
+	FIELD_SIZE,		/* uint64_t bytes, zero allowed */
 	FIELD_NODE,		/* yaml_node_t *, for the caller to look at */
 	FIELD_SECTION,		/* a nested mapping described by .fields */
 	FIELD_CUSTOM,		/* .handler */
@@ -489,6 +490,21 @@ static void parse__positive(struct parse_ctx *ctx, yaml_node_t *node, double *ou
 	*out = value;
 }
 
+static void parse__size(struct parse_ctx *ctx, yaml_node_t *node, uint64_t *out,
+			const char *path)
+{
+	const char *text = parse__scalar(ctx, node, path);
+	double value;
+
+	if (!text)
+		return;
+	if (parse_size(text, &value) || value < 0 || value > (double)UINT64_MAX) {
+		parse__bad_value(ctx, node, path, "a size such as 64MiB");
+		return;
+	}
+	*out = (uint64_t)value;
+}
+
 static void parse__mapping(struct parse_ctx *ctx, yaml_node_t *node, const struct field *fields,
 			   void *base, const char *path, const char *where);
 
@@ -515,6 +531,9 @@ static void parse__field(struct parse_ctx *ctx, yaml_node_t *node, const struct 
 		break;
 	case FIELD_POSITIVE:
 		parse__positive(ctx, node, member_of(base, field->offset, double), path);
+		break;
+	case FIELD_SIZE:
+		parse__size(ctx, node, member_of(base, field->offset, uint64_t), path);
 		break;
 	case FIELD_NODE:
 		*member_of(base, field->offset, yaml_node_t *) = node;
@@ -1005,6 +1024,9 @@ static const struct field agent_fields[] = {
 	FIELD_AT("events_log", FIELD_STRING, struct agent_config, events_log),
 	FIELD_AT("state_dir", FIELD_STRING, struct agent_config, state_dir),
 	FIELD_AT("hostname", FIELD_STRING, struct agent_config, hostname),
+	/* Not in the contract's example: how the events log is rotated. */
+	FIELD_AT("events_log_rotate_size", FIELD_SIZE, struct agent_config, events_log_rotate_bytes),
+	FIELD_COUNT_AT("events_log_keep", struct agent_config, events_log_keep, 0),
 	FIELD_END,
 };
 
@@ -1110,6 +1132,8 @@ static struct config *config__new(const char *name)
 	config->agent.textfile = strdup(CONFIG_DEFAULT_TEXTFILE);
 	config->agent.events_log = strdup("/var/log/abusewatch/events.jsonl");
 	config->agent.state_dir = strdup("/var/lib/abusewatch");
+	config->agent.events_log_rotate_bytes = 64ull << 20;
+	config->agent.events_log_keep = 5;
 	config->relative.factor = 10;
 	config->relative.min_tenants = 5;
 	config->network.scan = (struct destination_rule){ 200, 10000 };

@@ -109,6 +109,8 @@ struct agent_config {
 	char *events_log;	/* default /var/log/abusewatch/events.jsonl */
 	char *state_dir;	/* default /var/lib/abusewatch */
 	char *hostname;		/* "" or NULL: gethostname() */
+	uint64_t events_log_rotate_bytes;	/* default 64 MiB; 0: never rotate */
+	unsigned int events_log_keep;	/* compressed files kept, default 5 */
 };
 
 struct config {

@@ -6,11 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert.h"
+#include "config.h"
 #include "tenants.h"
 
 struct metrics_snapshot {
+	const struct config *config;	/* the plans, for limits */
 	struct tenant **tenants;
 	size_t tenant_count;
+	uint64_t alerts_total[ALERT_KIND_COUNT];
 	uint64_t events_lost;
 	const char *version;
 };

@@ -13,6 +13,7 @@
 struct cgroup_link {
 	struct tenant *tenant;
 	bool removed;
+	bool root;		/* the path a rule matched, not a descendant */
 };
 
 struct tenant_set {
@@ -195,6 +196,7 @@ struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const 
 			tenant = create_tenant(set, &match, path);
 	}
 	link->tenant = tenant;
+	link->root = tenant && match.root_length == strlen(path);
 	if (tenant) {
 		tenant->live_cgroups++;
 		tenant->gone_since = 0;
@@ -224,6 +226,13 @@ struct tenant *tenant_set_of_cgroup(struct tenant_set *set, uint64_t id)
 	return link ? link->tenant : NULL;
 }
 
+bool tenant_set_cgroup_is_root(struct tenant_set *set, uint64_t id)
+{
+	struct cgroup_link *link = idmap_get(set->cgroups, id);
+
+	return link && link->tenant && link->root && !link->removed;
+}
+
 bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id)
 {
 	return idmap_get(set->cgroups, id) != NULL;
@@ -238,8 +247,17 @@ void tenant_set_begin_tick(struct tenant_set *set)
 {
 	size_t i;
 
-	for (i = 0; i < set->count; i++)
+	for (i = 0; i < set->count; i++) {
 		set->tenants[i]->tasks = 0;
+		set->tenants[i]->has_memory = false;
+		set->tenants[i]->memory_bytes = 0;
+	}
+}
+
+void tenant_set_add_memory(struct tenant *tenant, uint64_t bytes)
+{
+	tenant->has_memory = true;
+	tenant->memory_bytes += bytes;
 }
 
 void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks)

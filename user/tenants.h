@@ -37,6 +37,12 @@ struct tenant {
 	int64_t tasks;		/* live tasks, this tick */
 	unsigned int live_cgroups;
 	double gone_since;	/* monotonic seconds; 0 while it has cgroups */
+	/* Set by the agent each tick: */
+	bool has_memory;
+	uint64_t memory_bytes;	/* working set of its root cgroups */
+	bool has_usage[RESOURCE_COUNT];	/* windowed usage, see evaluate.h */
+	double usage[RESOURCE_COUNT];
+	bool firing[RESOURCE_COUNT];
 };
 
 struct tenant_set;
@@ -52,12 +58,19 @@ void tenant_set_remove_cgroup(struct tenant_set *set, uint64_t id, double now);
 struct tenant *tenant_set_of_cgroup(struct tenant_set *set, uint64_t id);
 /* Forgets cgroup @id entirely (after its final counts were added). */
 void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id);
+/*
+ * True when cgroup @id is one a rule matched itself (a container's cgroup),
+ * not a descendant: hierarchical figures such as memory are read there.
+ */
+bool tenant_set_cgroup_is_root(struct tenant_set *set, uint64_t id);
 /* True when cgroup @id was added (tenant or not). */
 bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
 
 /* Starts a tick: live task counts are summed afresh. */
 void tenant_set_begin_tick(struct tenant_set *set);
 void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks);
+/* Adds the memory of one of its root cgroups, this tick. */
+void tenant_set_add_memory(struct tenant *tenant, uint64_t bytes);
 /* Drops tenants gone for longer than @expiry seconds; returns how many. */
 size_t tenant_set_expire(struct tenant_set *set, double now, double expiry);
 

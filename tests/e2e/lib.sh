@@ -267,29 +267,37 @@ trap 'exit 129' HUP
 
 # ---------------------------------------------------------------- agent
 
-# write_config NAME: writes a configuration whose tenants are the children
-# of the private tree's tenants/ cgroup, all on plan "default" (no limits),
-# into $E2E_TMP/NAME. Sets AW_CONFIG, AW_DIR and AW_TEXTFILE (which is alone
-# in its directory, for node_exporter's textfile collector).
+# write_config NAME [YAML]: writes a configuration whose tenants are the
+# children of the private tree's tenants/ cgroup, all on plan "default",
+# into $E2E_TMP/NAME. YAML, when given, replaces the plans and alerts
+# sections (default: plan "default" without limits, no Alertmanager). Sets
+# AW_CONFIG, AW_DIR, AW_EVENTS and AW_TEXTFILE (which is alone in its
+# directory, for node_exporter's textfile collector).
 write_config() {
+	local tail=${2:-}
 	AW_DIR=$E2E_TMP/$1
 	AW_CONFIG=$AW_DIR/config.yaml
 	AW_TEXTFILE=$AW_DIR/textfile/abusewatch.prom
+	AW_EVENTS=$AW_DIR/events.jsonl
 	mkdir -p "$AW_DIR/textfile" "$AW_DIR/state" || return 1
+	if [[ -z $tail ]]; then
+		tail='plans:
+  default:
+    window: 60s
+alerts:
+  alertmanager: []'
+	fi
 	cat >"$AW_CONFIG" <<EOF
 agent:
   interval: 200ms
   textfile: "$AW_TEXTFILE"
-  events_log: "$AW_DIR/events.jsonl"
+  events_log: "$AW_EVENTS"
   state_dir: "$AW_DIR/state"
+  hostname: e2e-node
 tenants:
   - cgroup: "$AWTEST_REL/tenants/{tenant}/**"
     plan: default
-plans:
-  default:
-    window: 60s
-alerts:
-  alertmanager: []
+$tail
 EOF
 }
 
@@ -482,4 +490,117 @@ free_port() {
 # e2e_finish: ends the file normally (cleanup runs from the EXIT trap).
 e2e_finish() {
 	exit 0
+}
+
+# ---------------------------------------------------------------- alertmanager
+
+AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+AM_PORT=""
+AM_PID=""
+
+# start_alertmanager [PORT]: Debian's Alertmanager on 127.0.0.1:PORT (a free
+# port by default), clustering off, its data under $E2E_TMP; waits (<= 20 s)
+# until it is ready. Sets AM_PORT and AM_PID. Non-zero when it did not start.
+start_alertmanager() {
+	local dir=$E2E_TMP/alertmanager i
+	[[ -n $AM_BIN ]] || return 1
+	AM_PORT=${1:-$(free_port)} || return 1
+	mkdir -p "$dir/data" || return 1
+	cat >"$dir/alertmanager.yml" <<AMCONFIG
+route:
+  receiver: discard
+receivers:
+  - name: discard
+AMCONFIG
+	"$AW_TOOLS/incg" "$AW_HOST_CG" "$AM_BIN" --config.file="$dir/alertmanager.yml" \
+		--storage.path="$dir/data" --web.listen-address="127.0.0.1:$AM_PORT" \
+		--cluster.listen-address= >>"$dir/log" 2>&1 &
+	AM_PID=$!
+	on_cleanup kill "$AM_PID"
+	for ((i = 0; i < 200; i++)); do
+		curl -sf -o /dev/null "http://127.0.0.1:$AM_PORT/-/ready" && return 0
+		kill -0 "$AM_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	e2e_log "alertmanager did not start: $(tail -n 1 "$dir/log" 2>/dev/null)"
+	return 1
+}
+
+stop_alertmanager() {
+	[[ -n $AM_PID ]] || return 0
+	kill "$AM_PID" 2>/dev/null
+	wait "$AM_PID" 2>/dev/null
+	AM_PID=""
+}
+
+# am_alert LABEL=VALUE...: prints, as JSON, the first alert Alertmanager
+# holds (GET /api/v2/alerts, active or not yet resolved) whose labels match;
+# status 1 when there is none.
+am_alert() {
+	curl -sf "http://127.0.0.1:$AM_PORT/api/v2/alerts" 2>/dev/null |
+		python3 -c '
+import json, sys
+want = dict(arg.split("=", 1) for arg in sys.argv[1:])
+try:
+    alerts = json.load(sys.stdin)
+except ValueError:
+    sys.exit(1)
+for alert in alerts:
+    labels = alert.get("labels", {})
+    if all(labels.get(k) == v for k, v in want.items()):
+        print(json.dumps(alert))
+        sys.exit(0)
+sys.exit(1)' "$@"
+}
+
+# wait_am_alert SECONDS LABEL=VALUE...: polls am_alert every 0.1 s; prints
+# the seconds waited (status 0) or nothing (status 1).
+wait_am_alert() {
+	local limit=$1 start
+	shift
+	start=$(date +%s.%N)
+	while num_cmp "$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { print n - s }')" "<" "$limit"; do
+		if am_alert "$@" >/dev/null; then
+			awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f\n", n - s }'
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# events_count FILE FIELD=VALUE...: how many records of the events log
+# FILE have every FIELD equal to VALUE (compared as text).
+events_count() {
+	local file=$1
+	shift
+	python3 -c '
+import json, sys
+want = dict(arg.split("=", 1) for arg in sys.argv[2:])
+count = 0
+try:
+    with open(sys.argv[1]) as log:
+        for line in log:
+            record = json.loads(line)
+            if all(str(record.get(k)) == v for k, v in want.items()):
+                count += 1
+except FileNotFoundError:
+    pass
+print(count)' "$file" "$@"
+}
+
+# wait_events SECONDS FILE FIELD=VALUE...: waits until such a record is in
+# the events log; prints the seconds waited, status 1 on time-out.
+wait_events() {
+	local limit=$1 file=$2 start
+	shift 2
+	start=$(date +%s.%N)
+	while num_cmp "$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { print n - s }')" "<" "$limit"; do
+		if (($(events_count "$file" "$@") > 0)); then
+			awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f\n", n - s }'
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
 }

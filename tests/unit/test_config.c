@@ -208,6 +208,8 @@ static void check_defaults(const struct config *config)
 	assert_string_equal(config->agent.events_log, "/var/log/abusewatch/events.jsonl");
 	assert_string_equal(config->agent.state_dir, "/var/lib/abusewatch");
 	assert_true(!config->agent.hostname || !config->agent.hostname[0]);
+	assert_int_equal(config->agent.events_log_rotate_bytes, 64 << 20);
+	assert_int_equal(config->agent.events_log_keep, 5);
 	assert_int_equal(config->tenant_count, 0);
 	assert_int_equal(config->plan_count, 0);
 	assert_int_equal(config->software_count, 0);
@@ -278,7 +280,8 @@ static void test_values(void **state)
 	struct config *config;
 	const struct plan *plan;
 
-	config = parse_ok("agent: {interval: 250ms, hostname: node-1}\n"
+	config = parse_ok("agent: {interval: 250ms, hostname: node-1, events_log_rotate_size: 1MiB,"
+			  " events_log_keep: 0}\n"
 			  "plans:\n"
 			  "  p: {window: 1.5m, for: 0, hysteresis: 1, software: strict}\n"
 			  "software:\n"
@@ -299,6 +302,8 @@ static void test_values(void **state)
 			  "  floor: {processes: 10, memory: 1GiB}\n");
 	assert_int_equal(config->agent.interval_ms, 250);
 	assert_string_equal(config->agent.hostname, "node-1");
+	assert_int_equal(config->agent.events_log_rotate_bytes, 1 << 20);
+	assert_int_equal(config->agent.events_log_keep, 0);
 	plan = config_find_plan(config, "p");
 	assert_int_equal(plan->window_ms, 90000);
 	assert_int_equal(plan->for_ms, 0);
@@ -388,6 +393,10 @@ static void test_bad_values(void **state)
 		{ "plans: {p: {window: 1d}}\n", 1, 21, "\"1d\" is not a duration" },
 		{ "plans: {p: {for: -1s}}\n", 1, 18, "plans.p.for: must not be negative" },
 		{ "agent:\n  interval: 0\n", 2, 13, "agent.interval: must be longer than zero" },
+		{ "agent: {events_log_rotate_size: big}\n", 1, 33,
+		  "agent.events_log_rotate_size: \"big\" is not a size" },
+		{ "agent: {events_log_rotate_size: -1MiB}\n", 1, 33, "must not be negative" },
+		{ "agent: {events_log_keep: 1.5}\n", 1, 26, "is not a whole number" },
 		{ "network: {scan: {window: 0ms}}\n", 1, 26,
 		  "network.scan.window: must be longer" },
 		{ "network: {smtp: {destinations: 0}}\n", 1, 32, "must be at least 1" },

@@ -1,0 +1,678 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for user/evaluate.c: windows over counters and gauges, the
+ * edges of `for` and hysteresis, tenants that go, plan changes, and the
+ * saved state across a restart.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+#include "evaluate.h"
+#include "log.h"
+
+#define MAX_RECORDED 64
+
+/* cmocka 1.1 compares floats only, as float: too coarse for times and sums. */
+#define assert_near(actual, expected, epsilon)                                                     \
+	check_near((actual), (expected), (epsilon), #actual, __FILE__, __LINE__)
+
+static void check_near(double actual, double expected, double epsilon, const char *text,
+		       const char *file, int line)
+{
+	if (fabs(actual - expected) > epsilon) {
+		print_error("%s is %.12g, not %.12g\n", text, actual, expected);
+		_fail(file, line);
+	}
+}
+
+struct recorded {
+	char tenant[32];
+	char plan[32];
+	char cgroup[32];
+	char rule[16];
+	enum resource resource;
+	bool firing;
+	double value;
+	double limit;
+	double window_s;
+	double since;
+};
+
+/* Transitions, copied: their strings live only during the callback. */
+struct recorder {
+	struct recorded items[MAX_RECORDED];
+	size_t count;
+	size_t fired;
+	size_t resolved;
+};
+
+static void record(const struct eval_transition *transition, void *ctx)
+{
+	struct recorder *recorder = ctx;
+	struct recorded *item;
+
+	if (transition->firing)
+		recorder->fired++;
+	else
+		recorder->resolved++;
+	if (recorder->count == MAX_RECORDED)
+		return;
+	item = &recorder->items[recorder->count++];
+	snprintf(item->tenant, sizeof(item->tenant), "%s", transition->tenant);
+	snprintf(item->plan, sizeof(item->plan), "%s", transition->plan);
+	snprintf(item->cgroup, sizeof(item->cgroup), "%s", transition->cgroup);
+	snprintf(item->rule, sizeof(item->rule), "%s", transition->rule);
+	item->resource = transition->resource;
+	item->firing = transition->firing;
+	item->value = transition->value;
+	item->limit = transition->limit;
+	item->window_s = transition->window_s;
+	item->since = transition->since;
+}
+
+static struct plan make_plan(double window_s, double for_s, double hysteresis)
+{
+	struct plan plan = {
+	    .name = (char *)"test",
+	    .window_ms = window_s * 1000,
+	    .for_ms = for_s * 1000,
+	    .hysteresis = hysteresis,
+	};
+
+	plan.has_limit[RESOURCE_CPU] = true;
+	plan.limit[RESOURCE_CPU] = 1;
+	plan.has_limit[RESOURCE_MEMORY] = true;
+	plan.limit[RESOURCE_MEMORY] = 250;
+	return plan;
+}
+
+static void init_input(struct eval_input *input, const char *tenant, const char *cgroup,
+		       const struct plan *plan)
+{
+	memset(input, 0, sizeof(*input));
+	input->tenant = tenant;
+	input->plan = "test";
+	input->cgroup = cgroup;
+	input->limits = plan;
+}
+
+/* One tenant, ticked once a second. */
+struct driver {
+	struct evaluator *evaluator;
+	struct plan plan;
+	struct eval_input input;
+	struct recorder recorder;
+	double now;
+	double cpu; /* cumulative cpu seconds */
+};
+
+static void driver_tick(struct driver *driver)
+{
+	evaluator_tick(driver->evaluator, driver->now, &driver->input, 1, record,
+		       &driver->recorder);
+}
+
+/* The first tick, at 0: one sample, no usage yet. */
+static void driver_start(struct driver *driver, double window_s, double for_s, double hysteresis)
+{
+	memset(driver, 0, sizeof(*driver));
+	driver->evaluator = evaluator_new();
+	assert_non_null(driver->evaluator);
+	driver->plan = make_plan(window_s, for_s, hysteresis);
+	init_input(&driver->input, "t1", "/t1", &driver->plan);
+	driver->input.has_value[RESOURCE_CPU] = true;
+	driver_tick(driver);
+	assert_false(driver->input.has_usage[RESOURCE_CPU]);
+	assert_int_equal(driver->recorder.count, 0);
+}
+
+/* Ticks once a second up to @until, the tenant using @rate cores meanwhile. */
+static void run_cpu(struct driver *driver, double until, double rate)
+{
+	while (driver->now < until) {
+		driver->now += 1;
+		driver->cpu += rate;
+		driver->input.has_value[RESOURCE_CPU] = true;
+		driver->input.value[RESOURCE_CPU] = driver->cpu;
+		driver_tick(driver);
+	}
+}
+
+static void driver_stop(struct driver *driver)
+{
+	evaluator_free(driver->evaluator);
+}
+
+static void expect_usage(const struct eval_input *input, enum resource resource, double usage)
+{
+	assert_true(input->has_usage[resource]);
+	assert_near(input->usage[resource], usage, 1e-9);
+}
+
+static void expect_transition(const struct recorder *recorder, size_t index, const char *tenant,
+			      enum resource resource, bool firing, double value, double since)
+{
+	const struct recorded *item = &recorder->items[index];
+
+	assert_true(index < recorder->count);
+	assert_string_equal(item->tenant, tenant);
+	assert_int_equal(item->resource, resource);
+	assert_int_equal(item->firing, firing);
+	assert_string_equal(item->rule, "plan");
+	assert_near(item->value, value, 1e-9);
+	assert_near(item->since, since, 1e-9);
+}
+
+static void test_gauges(void **state)
+{
+	assert_true(resource_is_gauge(RESOURCE_MEMORY));
+	assert_true(resource_is_gauge(RESOURCE_PROCESSES));
+	assert_true(resource_is_gauge(RESOURCE_STORAGE));
+	assert_false(resource_is_gauge(RESOURCE_CPU));
+	assert_false(resource_is_gauge(RESOURCE_FORKS));
+	assert_false(resource_is_gauge(RESOURCE_NET_TX));
+}
+
+static void test_exactly_at_limit(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 10, 5, 0.9);
+	run_cpu(&driver, 60, 1);
+	expect_usage(&driver.input, RESOURCE_CPU, 1);
+	assert_int_equal(driver.recorder.count, 0);
+	assert_false(driver.input.firing[RESOURCE_CPU]);
+	assert_false(evaluator_changed(driver.evaluator));
+	driver_stop(&driver);
+}
+
+static void test_above_longer_than_for_fires_once(void **state)
+{
+	struct driver driver;
+	const struct recorded *item;
+
+	driver_start(&driver, 10, 5, 0.9);
+	/* Over from 1 on; at 5 only 4 s have passed. */
+	run_cpu(&driver, 5, 1.5);
+	expect_usage(&driver.input, RESOURCE_CPU, 1.5);
+	assert_int_equal(driver.recorder.count, 0);
+	assert_false(driver.input.firing[RESOURCE_CPU]);
+	run_cpu(&driver, 6, 1.5);
+	assert_int_equal(driver.recorder.count, 1);
+	assert_true(evaluator_changed(driver.evaluator));
+	assert_true(driver.input.firing[RESOURCE_CPU]);
+	expect_transition(&driver.recorder, 0, "t1", RESOURCE_CPU, true, 1.5, 6);
+	item = &driver.recorder.items[0];
+	assert_string_equal(item->plan, "test");
+	assert_string_equal(item->cgroup, "/t1");
+	assert_near(item->limit, 1, 0);
+	assert_near(item->window_s, 10, 0);
+
+	run_cpu(&driver, 7, 1.5);
+	assert_false(evaluator_changed(driver.evaluator));
+	run_cpu(&driver, 60, 1.5);
+	assert_int_equal(driver.recorder.count, 1);
+	assert_true(driver.input.firing[RESOURCE_CPU]);
+	driver_stop(&driver);
+}
+
+static void test_spike_shorter_than_for(void **state)
+{
+	struct driver driver;
+
+	/* A window of 1 s: usage follows the last second. */
+	driver_start(&driver, 1, 5, 0.9);
+	run_cpu(&driver, 10, 0.5);
+	run_cpu(&driver, 14, 2); /* over at 11..14: 3 s */
+	run_cpu(&driver, 30, 0.5);
+	assert_int_equal(driver.recorder.count, 0);
+	/* The same, 5 s over, is enough. */
+	run_cpu(&driver, 36, 2);
+	assert_int_equal(driver.recorder.count, 1);
+	expect_transition(&driver.recorder, 0, "t1", RESOURCE_CPU, true, 2, 36);
+	driver_stop(&driver);
+}
+
+static void test_hysteresis(void **state)
+{
+	static const double band[] = {1.5, 2, 1.75, 3, 2, 1.5};
+	struct driver driver;
+	size_t i;
+
+	/* Limit 2, resolves strictly under 1.5. */
+	driver_start(&driver, 1, 0, 0.75);
+	driver.plan.limit[RESOURCE_CPU] = 2;
+	run_cpu(&driver, 5, 1);
+	run_cpu(&driver, 6, 3);
+	assert_int_equal(driver.recorder.count, 1);
+	expect_transition(&driver.recorder, 0, "t1", RESOURCE_CPU, true, 3, 6);
+
+	/* Flapping between limit * hysteresis and the limit, and over it. */
+	for (i = 0; i < 40; i++) {
+		run_cpu(&driver, driver.now + 1, band[i % 6]);
+		assert_true(driver.input.firing[RESOURCE_CPU]);
+	}
+	assert_int_equal(driver.recorder.count, 1);
+
+	run_cpu(&driver, driver.now + 1, 1.25);
+	assert_int_equal(driver.recorder.count, 2);
+	assert_true(evaluator_changed(driver.evaluator));
+	expect_transition(&driver.recorder, 1, "t1", RESOURCE_CPU, false, 1.25, 6);
+	assert_near(driver.recorder.items[1].limit, 2, 0);
+	assert_false(driver.input.firing[RESOURCE_CPU]);
+
+	/* Resolved once; back in the band is not over the limit. */
+	run_cpu(&driver, driver.now + 10, 1);
+	run_cpu(&driver, driver.now + 10, 1.75);
+	run_cpu(&driver, driver.now + 10, 2);
+	assert_int_equal(driver.recorder.count, 2);
+	driver_stop(&driver);
+}
+
+static void test_for_zero(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 10, 0, 0.9);
+	run_cpu(&driver, 1, 2);
+	assert_int_equal(driver.recorder.count, 1);
+	expect_transition(&driver.recorder, 0, "t1", RESOURCE_CPU, true, 2, 1);
+	driver_stop(&driver);
+}
+
+static void test_window_longer_than_uptime(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 60, 30, 0.9);
+	run_cpu(&driver, 1, 1);
+	expect_usage(&driver.input, RESOURCE_CPU, 1);
+	run_cpu(&driver, 2, 3);
+	expect_usage(&driver.input, RESOURCE_CPU, 2);
+	run_cpu(&driver, 5, 0);
+	expect_usage(&driver.input, RESOURCE_CPU, 0.8);
+	driver_stop(&driver);
+}
+
+static void test_gauge_time_weighted_mean(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 10, 0, 0.9);
+	driver.input.has_value[RESOURCE_MEMORY] = true;
+	for (driver.now = 0; driver.now <= 20; driver.now++) {
+		driver.input.value[RESOURCE_MEMORY] = driver.now < 10 ? 100 : 300;
+		driver_tick(&driver);
+		if (driver.now == 0)
+			assert_false(driver.input.has_usage[RESOURCE_MEMORY]);
+		if (driver.now == 1)
+			expect_usage(&driver.input, RESOURCE_MEMORY, 100);
+		/* Trapezoids: 100 * 9 + 200 * 1 over [0, 10]. */
+		if (driver.now == 10)
+			expect_usage(&driver.input, RESOURCE_MEMORY, 110);
+		if (driver.now == 15)
+			expect_usage(&driver.input, RESOURCE_MEMORY, 210);
+		/* Exactly the limit 250: nothing. */
+		if (driver.now == 17) {
+			expect_usage(&driver.input, RESOURCE_MEMORY, 250);
+			assert_int_equal(driver.recorder.count, 0);
+		}
+	}
+	expect_usage(&driver.input, RESOURCE_MEMORY, 300);
+	/* Fired at 18, with 270. */
+	assert_int_equal(driver.recorder.count, 1);
+	expect_transition(&driver.recorder, 0, "t1", RESOURCE_MEMORY, true, 270, 18);
+	driver_stop(&driver);
+}
+
+static void test_missing_value_keeps_state(void **state)
+{
+	struct driver driver;
+	int i;
+
+	driver_start(&driver, 1, 0, 0.9);
+	run_cpu(&driver, 1, 2);
+	assert_int_equal(driver.recorder.count, 1);
+	/* Not measured: no usage, no resolve. */
+	driver.input.has_value[RESOURCE_CPU] = false;
+	for (i = 0; i < 3; i++) {
+		driver.now++;
+		driver.cpu += 0.25;
+		driver_tick(&driver);
+		assert_false(driver.input.has_usage[RESOURCE_CPU]);
+		assert_true(driver.input.firing[RESOURCE_CPU]);
+	}
+	assert_int_equal(driver.recorder.count, 1);
+	/* Back: the counter's increase is spread over the unmeasured time. */
+	run_cpu(&driver, driver.now + 1, 0.25);
+	expect_usage(&driver.input, RESOURCE_CPU, 0.25);
+	assert_int_equal(driver.recorder.count, 2);
+	expect_transition(&driver.recorder, 1, "t1", RESOURCE_CPU, false, 0.25, 1);
+	driver_stop(&driver);
+}
+
+static void test_tenant_vanishes_while_firing(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 10, 0, 0.9);
+	run_cpu(&driver, 1, 2);
+	assert_int_equal(driver.recorder.count, 1);
+	/* Not in the tick at all. */
+	evaluator_tick(driver.evaluator, 2, NULL, 0, record, &driver.recorder);
+	assert_int_equal(driver.recorder.count, 2);
+	assert_true(evaluator_changed(driver.evaluator));
+	expect_transition(&driver.recorder, 1, "t1", RESOURCE_CPU, false, 2, 1);
+	assert_string_equal(driver.recorder.items[1].cgroup, "/t1");
+
+	/* Back again: a new tenant, without history. */
+	driver.now = 3;
+	driver_tick(&driver);
+	assert_false(driver.input.has_usage[RESOURCE_CPU]);
+	assert_false(driver.input.firing[RESOURCE_CPU]);
+	run_cpu(&driver, 4, 2);
+	assert_int_equal(driver.recorder.count, 3);
+	expect_transition(&driver.recorder, 2, "t1", RESOURCE_CPU, true, 2, 4);
+
+	/* Still listed, but its cgroups are gone. */
+	driver.input.gone = true;
+	driver.now = 5;
+	driver_tick(&driver);
+	assert_int_equal(driver.recorder.count, 4);
+	expect_transition(&driver.recorder, 3, "t1", RESOURCE_CPU, false, 2, 4);
+	assert_false(driver.input.firing[RESOURCE_CPU]);
+	driver.now = 6;
+	driver_tick(&driver);
+	assert_int_equal(driver.recorder.count, 4);
+	driver_stop(&driver);
+}
+
+static void test_limit_removed_while_firing(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 10, 0, 0.9);
+	run_cpu(&driver, 1, 2);
+	assert_int_equal(driver.recorder.count, 1);
+	/* A reload whose plan no longer limits cpu. */
+	driver.plan.has_limit[RESOURCE_CPU] = false;
+	run_cpu(&driver, 2, 2);
+	assert_int_equal(driver.recorder.count, 2);
+	expect_transition(&driver.recorder, 1, "t1", RESOURCE_CPU, false, 2, 1);
+	assert_near(driver.recorder.items[1].limit, 1, 0);
+	run_cpu(&driver, 10, 2);
+	assert_int_equal(driver.recorder.count, 2);
+
+	/* Limited again, then the plan disappears altogether. */
+	driver.plan.has_limit[RESOURCE_CPU] = true;
+	run_cpu(&driver, 11, 2);
+	assert_int_equal(driver.recorder.count, 3);
+	driver.input.limits = NULL;
+	run_cpu(&driver, 12, 2);
+	assert_int_equal(driver.recorder.count, 4);
+	expect_transition(&driver.recorder, 3, "t1", RESOURCE_CPU, false, 2, 11);
+	/* Usage is still known without a plan. */
+	expect_usage(&driver.input, RESOURCE_CPU, 2);
+	driver_stop(&driver);
+}
+
+static void test_window_changed_on_reload(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 60, 0, 0.9);
+	driver.plan.limit[RESOURCE_CPU] = 100;
+	run_cpu(&driver, 30, 1);
+	run_cpu(&driver, 40, 3);
+	expect_usage(&driver.input, RESOURCE_CPU, 1.5);
+	/* Shorter: [31, 41]. */
+	driver.plan.window_ms = 10000;
+	run_cpu(&driver, 41, 3);
+	expect_usage(&driver.input, RESOURCE_CPU, 3);
+	/* Longer again: what is left goes back to 31. */
+	driver.plan.window_ms = 60000;
+	run_cpu(&driver, 42, 3);
+	expect_usage(&driver.input, RESOURCE_CPU, 3);
+	/* A window starting between samples: [42.5, 45] is 0.5 * 2 + 1 + 1. */
+	driver.plan.window_ms = 2500;
+	run_cpu(&driver, 43, 2);
+	run_cpu(&driver, 45, 1);
+	expect_usage(&driver.input, RESOURCE_CPU, 3 / 2.5);
+	assert_int_equal(driver.recorder.count, 0);
+	driver_stop(&driver);
+}
+
+static void test_long_window_is_thinned(void **state)
+{
+	struct driver driver;
+
+	/* More samples than are kept: the oldest still anchors the window. */
+	driver_start(&driver, 100000, 0, 0.9);
+	driver.plan.limit[RESOURCE_CPU] = 100;
+	run_cpu(&driver, 5000, 1);
+	run_cpu(&driver, 10000, 3);
+	expect_usage(&driver.input, RESOURCE_CPU, 2);
+	driver.plan.window_ms = 1000000;
+	run_cpu(&driver, 12000, 3);
+	expect_usage(&driver.input, RESOURCE_CPU, 3);
+	driver_stop(&driver);
+}
+
+static void test_resolved_before_fired(void **state)
+{
+	struct evaluator *evaluator = evaluator_new();
+	struct plan plan = make_plan(1, 0, 0.9);
+	struct recorder recorder = {0};
+	struct eval_input inputs[2];
+	int now;
+
+	assert_non_null(evaluator);
+	init_input(&inputs[0], "b", "/b", &plan);
+	init_input(&inputs[1], "a", "/a", &plan);
+	inputs[0].has_value[RESOURCE_CPU] = inputs[1].has_value[RESOURCE_CPU] = true;
+	for (now = 0; now <= 3; now++) {
+		/* a over at 1..2, b over from 3 on. */
+		inputs[1].value[RESOURCE_CPU] += now == 1 || now == 2 ? 2 : 0;
+		inputs[0].value[RESOURCE_CPU] += now >= 3 ? 2 : 0;
+		evaluator_tick(evaluator, now, inputs, 2, record, &recorder);
+	}
+	assert_int_equal(recorder.count, 3);
+	expect_transition(&recorder, 0, "a", RESOURCE_CPU, true, 2, 1);
+	expect_transition(&recorder, 1, "a", RESOURCE_CPU, false, 0, 1);
+	expect_transition(&recorder, 2, "b", RESOURCE_CPU, true, 2, 3);
+	evaluator_free(evaluator);
+}
+
+static void test_save_load(void **state)
+{
+	char dir[] = "/tmp/test_evaluate.XXXXXX", path[256], tmp_path[300];
+	struct plan plan = make_plan(10, 0, 0.9);
+	struct recorder recorder = {0};
+	struct json_object *root, *alerts, *alert, *field;
+	struct evaluator *evaluator;
+	struct eval_input inputs[2];
+	double cpu = 0;
+	size_t i;
+	int now;
+	FILE *file;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/alerts.json", dir);
+	snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", path);
+
+	evaluator = evaluator_new();
+	assert_non_null(evaluator);
+	assert_int_equal(evaluator_load(evaluator, path, 1e9, 10, 30), -ENOENT);
+	assert_false(evaluator_changed(evaluator));
+	init_input(&inputs[0], "a", "/a", &plan);
+	init_input(&inputs[1], "b", "/b", &plan);
+	for (now = 0; now <= 10; now++) {
+		for (i = 0; i < 2; i++) {
+			inputs[i].has_value[RESOURCE_CPU] = true;
+			inputs[i].value[RESOURCE_CPU] = cpu;
+		}
+		cpu += 2;
+		evaluator_tick(evaluator, now, inputs, 2, record, &recorder);
+	}
+	assert_int_equal(recorder.fired, 2);
+	assert_int_equal(evaluator_save(evaluator, path, 1000000, 10), 0);
+	assert_int_equal(access(tmp_path, F_OK), -1);
+	evaluator_free(evaluator);
+
+	/* The file, as the operator sees it. */
+	root = json_object_from_file(path);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "alerts", &alerts));
+	assert_int_equal(json_object_array_length(alerts), 2);
+	for (i = 0; i < 2; i++) {
+		alert = json_object_array_get_idx(alerts, i);
+		assert_true(json_object_object_get_ex(alert, "tenant", &field));
+		if (strcmp(json_object_get_string(field), "b"))
+			continue;
+		assert_true(json_object_object_get_ex(alert, "cgroup", &field));
+		assert_string_equal(json_object_get_string(field), "/b");
+		assert_true(json_object_object_get_ex(alert, "plan", &field));
+		assert_string_equal(json_object_get_string(field), "test");
+		assert_true(json_object_object_get_ex(alert, "resource", &field));
+		assert_string_equal(json_object_get_string(field), "cpu");
+		assert_true(json_object_object_get_ex(alert, "value", &field));
+		assert_near(json_object_get_double(field), 2, 1e-9);
+		assert_true(json_object_object_get_ex(alert, "limit", &field));
+		assert_near(json_object_get_double(field), 1, 0);
+		assert_true(json_object_object_get_ex(alert, "window_s", &field));
+		assert_near(json_object_get_double(field), 10, 0);
+		/* Fired at 1, 9 s before the save. */
+		assert_true(json_object_object_get_ex(alert, "since", &field));
+		assert_near(json_object_get_double(field), 999991, 1e-6);
+	}
+	json_object_put(root);
+
+	/* Restarted 100 s later; the monotonic clock now reads 500. */
+	evaluator = evaluator_new();
+	assert_non_null(evaluator);
+	memset(&recorder, 0, sizeof(recorder));
+	assert_int_equal(evaluator_load(evaluator, path, 1000100, 500, 30), 0);
+	assert_true(evaluator_changed(evaluator));
+
+	/* a is back and still over; b is not back. */
+	for (now = 501; now < 530; now++) {
+		inputs[0].value[RESOURCE_CPU] = cpu;
+		cpu += 2;
+		evaluator_tick(evaluator, now, inputs, 1, record, &recorder);
+		assert_true(inputs[0].firing[RESOURCE_CPU]);
+		assert_false(evaluator_changed(evaluator));
+	}
+	assert_int_equal(recorder.count, 0);
+	/* Grace is over: b resolves, since as loaded. */
+	inputs[0].value[RESOURCE_CPU] = cpu;
+	evaluator_tick(evaluator, 530, inputs, 1, record, &recorder);
+	assert_int_equal(recorder.count, 1);
+	expect_transition(&recorder, 0, "b", RESOURCE_CPU, false, 2, 391);
+	assert_string_equal(recorder.items[0].cgroup, "/b");
+	assert_near(recorder.items[0].limit, 1, 0);
+	assert_true(evaluator_changed(evaluator));
+	/* a resolves on its usage: idle over the whole window. */
+	evaluator_tick(evaluator, 541, inputs, 1, record, &recorder);
+	assert_int_equal(recorder.count, 2);
+	expect_transition(&recorder, 1, "a", RESOURCE_CPU, false, 0, 391);
+
+	/* Nothing fires: an empty list, which loads as nothing. */
+	assert_int_equal(evaluator_save(evaluator, path, 1000141, 541), 0);
+	evaluator_free(evaluator);
+	evaluator = evaluator_new();
+	assert_non_null(evaluator);
+	assert_int_equal(evaluator_load(evaluator, path, 1000200, 600, 30), 0);
+	assert_false(evaluator_changed(evaluator));
+
+	/* Not a state file. */
+	file = fopen(path, "w");
+	assert_non_null(file);
+	fputs("{\"alerts\": [", file);
+	fclose(file);
+	assert_int_equal(evaluator_load(evaluator, path, 1000200, 600, 30), -EINVAL);
+	assert_false(evaluator_changed(evaluator));
+	evaluator_free(evaluator);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_many_tenants(void **state)
+{
+	enum { TENANTS = 1000, TICKS = 100 };
+	struct evaluator *evaluator = evaluator_new();
+	struct plan plan = make_plan(10, 5, 0.9);
+	struct recorder recorder = {0};
+	struct eval_input *inputs;
+	char(*names)[32];
+	size_t i, count;
+	int now;
+
+	assert_non_null(evaluator);
+	inputs = calloc(TENANTS, sizeof(*inputs));
+	names = calloc(TENANTS, sizeof(*names));
+	assert_non_null(inputs);
+	assert_non_null(names);
+	for (i = 0; i < TENANTS; i++) {
+		snprintf(names[i], sizeof(names[i]), "tenant-%zu", i);
+		init_input(&inputs[i], names[i], names[i], &plan);
+	}
+	for (now = 0; now < TICKS; now++) {
+		/* Half of them leave at 50. */
+		count = now < 50 ? TENANTS : TENANTS / 2;
+		for (i = 0; i < count; i++) {
+			inputs[i].has_value[RESOURCE_CPU] = true;
+			/* Every tenth is over its limit. */
+			inputs[i].value[RESOURCE_CPU] = now * (i % 10 ? 0.5 : 2);
+			inputs[i].has_value[RESOURCE_MEMORY] = true;
+			inputs[i].value[RESOURCE_MEMORY] = i % 200;
+		}
+		evaluator_tick(evaluator, now, inputs, count, record, &recorder);
+	}
+	assert_int_equal(recorder.fired, TENANTS / 10);
+	assert_int_equal(recorder.resolved, TENANTS / 20);
+	expect_usage(&inputs[0], RESOURCE_CPU, 2);
+	expect_usage(&inputs[499], RESOURCE_MEMORY, 99);
+	evaluator_free(evaluator);
+	free(names);
+	free(inputs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_gauges),
+	    cmocka_unit_test(test_exactly_at_limit),
+	    cmocka_unit_test(test_above_longer_than_for_fires_once),
+	    cmocka_unit_test(test_spike_shorter_than_for),
+	    cmocka_unit_test(test_hysteresis),
+	    cmocka_unit_test(test_for_zero),
+	    cmocka_unit_test(test_window_longer_than_uptime),
+	    cmocka_unit_test(test_gauge_time_weighted_mean),
+	    cmocka_unit_test(test_missing_value_keeps_state),
+	    cmocka_unit_test(test_tenant_vanishes_while_firing),
+	    cmocka_unit_test(test_limit_removed_while_firing),
+	    cmocka_unit_test(test_window_changed_on_reload),
+	    cmocka_unit_test(test_long_window_is_thinned),
+	    cmocka_unit_test(test_resolved_before_fired),
+	    cmocka_unit_test(test_save_load),
+	    cmocka_unit_test(test_many_tenants),
+	};
+
+	/* The invalid state file is warned about on purpose; keep TAP clean. */
+	log_set_level(LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

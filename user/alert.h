@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The alert record of ../shared/CONTRACT.md ("Alert records") and its two
+ * wire forms: the JSON line every sink shares, and one element of an
+ * Alertmanager API v2 POST. Pure functions, no I/O.
+ */
+#ifndef ABUSEWATCH_ALERT_H
+#define ABUSEWATCH_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct json_object;
+
+enum alert_kind {
+	ALERT_OVERUSE,
+	ALERT_UNAUTHORIZED_SOFTWARE,
+	ALERT_NETWORK_ABUSE,
+	ALERT_KIND_COUNT,
+};
+
+/*
+ * Strings are borrowed for the duration of a call; NULL (or 0 for numbers
+ * noted below) leaves a field out of the record.
+ */
+struct alert {
+	enum alert_kind kind;
+	bool firing;		/* state: firing, else resolved */
+	double time;		/* wall clock, seconds since the epoch */
+	double started_at;	/* wall clock when it began to fire; 0: same as time */
+	const char *host;
+	const char *tenant;
+	const char *plan;
+	const char *cgroup;
+	/* overuse */
+	const char *resource;	/* NULL for other kinds */
+	double value;
+	double limit;
+	double window_s;
+	/* every kind: "plan"/"relative" for overuse; "name", "sha256", "port_scan", ... */
+	const char *rule;
+	const char *reason;
+	/* unauthorized_software: never argv, environment or file contents */
+	const char *exe;
+	const char *sha256;
+	const char *comm;
+	int pid;		/* 0: absent */
+	/* network_abuse */
+	int dst_port;		/* 0: absent */
+	unsigned int destinations;	/* 0: absent */
+};
+
+/* "overuse", "unauthorized_software", "network_abuse"; NULL if out of range. */
+const char *alert_kind_name(enum alert_kind kind);
+/* The kind for a name, or -1. */
+int alert_kind_from_name(const char *name);
+/* "AbusewatchOveruse", "AbusewatchUnauthorizedSoftware", "AbusewatchNetworkAbuse". */
+const char *alert_alertname(enum alert_kind kind);
+
+/*
+ * The contract's record: time (RFC 3339 UTC, milliseconds), kind, state,
+ * host, tenant, plan, cgroup, resource, value, limit, window_s, rule,
+ * reason, exe, sha256, comm, pid, dst_port, destinations; absent fields are
+ * left out. NULL (errno set) on failure; the caller puts the object.
+ */
+struct json_object *alert_to_json(const struct alert *alert);
+
+/*
+ * Parses a record made by alert_to_json back (for the spool). String fields
+ * of @alert point into @record, which must outlive it. 0 or -EINVAL.
+ */
+int alert_from_json(struct json_object *record, struct alert *alert);
+
+/*
+ * One element of an Alertmanager v2 POST body: labels alertname, tenant,
+ * plan, resource (overuse) or rule (other kinds), instance (host) and
+ * severity; annotations summary and description; startsAt; endsAt =
+ * @ends_at (wall clock seconds) when non-zero. Firing alerts pass a time
+ * ahead of now, resolved ones their resolution time. NULL on failure.
+ */
+struct json_object *alert_to_alertmanager(const struct alert *alert, double ends_at);
+
+/*
+ * Identity of an alert across firing/resolved and re-sends: kind, tenant,
+ * rule, resource and exe. Writes a NUL-terminated string; returns its
+ * length, or -ENAMETOOLONG when @size is too small.
+ */
+int alert_fingerprint(const struct alert *alert, char *out, size_t size);
+
+/* "2026-11-23T19:30:30.123Z" for @time (seconds since the epoch). */
+void alert_format_time(double time, char *out, size_t size);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Memory of a cgroup from the memory controller: the v2 controller where it
+ * is enabled for the cgroup, else the v1 memory hierarchy at the same path
+ * (hybrid hosts, where Docker and systemd keep both trees alike). The
+ * figure is the working set, charged memory less inactive file pages (what
+ * the kernel reclaims first, and what kubelet also leaves out), so that a
+ * build writing big files is not taken for a tenant holding memory.
+ */
+#ifndef ABUSEWATCH_MEMORY_H
+#define ABUSEWATCH_MEMORY_H
+
+#include <stdint.h>
+
+struct memory_source;
+
+/* @v2_root: the cgroup2 mount; @mounts_file (/proc/mounts) finds the v1 memory mount. */
+struct memory_source *memory_source_new(const char *v2_root, const char *mounts_file);
+void memory_source_free(struct memory_source *source);
+
+struct memory_files {
+	int usage_fd;		/* memory.current or memory.usage_in_bytes */
+	int stat_fd;		/* memory.stat */
+	int v1;			/* 1: v1 file names (total_inactive_file) */
+};
+
+/*
+ * Opens the files for cgroup @path ("/a/b", under the v2 root). 0, or
+ * -ENOENT when neither hierarchy accounts memory for it.
+ */
+int memory_open(const struct memory_source *source, const char *path, struct memory_files *files);
+/* Working set in bytes. 0 or -errno (the cgroup went away: -ENODEV/-ENOENT). */
+int memory_read(const struct memory_files *files, uint64_t *bytes);
+void memory_close(struct memory_files *files);
+
+#endif
