@@ -49,7 +49,7 @@ struct agent {
 	struct tenant **tenant_list;
 	size_t tenant_list_capacity;
 	struct memory_source *memory;
-	struct idmap *memory_files;	/* root cgroup id -> struct memory_files */
+	struct idmap *memory_files;	/* root cgroup id -> struct memory_watch */
 	struct evaluator *evaluator;
 	struct eval_input *inputs;
 	size_t inputs_capacity;

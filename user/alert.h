@@ -25,15 +25,15 @@ enum alert_kind {
  */
 struct alert {
 	enum alert_kind kind;
-	bool firing;		/* state: firing, else resolved */
-	double time;		/* wall clock, seconds since the epoch */
-	double started_at;	/* wall clock when it began to fire; 0: same as time */
+	bool firing;	   /* state: firing, else resolved */
+	double time;	   /* wall clock, seconds since the epoch */
+	double started_at; /* wall clock when it began to fire; 0: same as time */
 	const char *host;
 	const char *tenant;
 	const char *plan;
 	const char *cgroup;
 	/* overuse */
-	const char *resource;	/* NULL for other kinds */
+	const char *resource; /* NULL for other kinds */
 	double value;
 	double limit;
 	double window_s;
@@ -44,10 +44,10 @@ struct alert {
 	const char *exe;
 	const char *sha256;
 	const char *comm;
-	int pid;		/* 0: absent */
+	int pid; /* 0: absent */
 	/* network_abuse */
-	int dst_port;		/* 0: absent */
-	unsigned int destinations;	/* 0: absent */
+	int dst_port;		   /* 0: absent */
+	unsigned int destinations; /* 0: absent */
 };
 
 /* "overuse", "unauthorized_software", "network_abuse"; NULL if out of range. */

@@ -20,7 +20,7 @@ struct alerts {
 	uint64_t rotate_bytes;
 	unsigned int keep;
 	struct events_log *log;
-	bool log_failed;	/* log an unwritable events log once */
+	bool log_failed; /* log an unwritable events log once */
 	struct delivery *delivery;
 	uint64_t totals[ALERT_KIND_COUNT];
 };
@@ -48,7 +48,8 @@ static void open_events_log(struct alerts *alerts, const struct config *config)
 
 	if (alerts->log && alerts->events_log_path &&
 	    !strcmp(alerts->events_log_path, agent->events_log) &&
-	    alerts->rotate_bytes == agent->events_log_rotate_bytes && alerts->keep == agent->events_log_keep)
+	    alerts->rotate_bytes == agent->events_log_rotate_bytes &&
+	    alerts->keep == agent->events_log_keep)
 		return;
 	events_log_close(alerts->log);
 	alerts->log = NULL;
@@ -77,7 +78,8 @@ struct alerts *alerts_new(const struct config *config)
 	fill_targets(config, &targets);
 	alerts->delivery = delivery_new(config->agent.state_dir, &targets);
 	if (!alerts->delivery)
-		pr_err("cannot start alert delivery (state_dir %s): %s; alerts go to the events log only",
+		pr_err("cannot start alert delivery (state_dir %s): %s; alerts go to the events "
+		       "log only",
 		       config->agent.state_dir, strerror(errno));
 	return alerts;
 }
@@ -136,8 +138,8 @@ void alerts_flush(struct alerts *alerts)
 
 	if (!alerts->log && alerts->events_log_path && alerts->events_log_path[0]) {
 		/* Opening failed earlier (directory not writable yet, say): try again. */
-		alerts->log = events_log_open(alerts->events_log_path, alerts->rotate_bytes,
-					      alerts->keep);
+		alerts->log =
+		    events_log_open(alerts->events_log_path, alerts->rotate_bytes, alerts->keep);
 		if (alerts->log && alerts->log_failed)
 			pr_info("events log %s open", alerts->events_log_path);
 		alerts->log_failed = !alerts->log;

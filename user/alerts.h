@@ -14,7 +14,8 @@
 
 struct alerts;
 
-/* Opens the sinks of @config. NULL (errno set) only when out of memory: a sink that fails is logged and retried. */
+/* Opens the sinks of @config. NULL (errno set) only when out of memory: a sink that fails is logged
+ * and retried. */
 struct alerts *alerts_new(const struct config *config);
 
 /* SIGHUP: sinks follow the new configuration. 0 or -errno (then nothing changed). */

@@ -23,7 +23,9 @@ struct cgroup_tree {
 	struct idmap *paths;	/* id -> malloc'ed path */
 };
 
-int cgroups_find_v2_root(const char *mounts_file, char *root, size_t len)
+/* The first mount of @type (with mount option @option, when given) in @mounts_file. */
+static int find_mount(const char *mounts_file, const char *type, const char *option, char *root,
+		      size_t len)
 {
 	struct mntent entry, *found;
 	char buffer[4096];
@@ -34,7 +36,7 @@ int cgroups_find_v2_root(const char *mounts_file, char *root, size_t len)
 	if (!mounts)
 		return -errno;
 	while ((found = getmntent_r(mounts, &entry, buffer, sizeof(buffer)))) {
-		if (strcmp(found->mnt_type, "cgroup2"))
+		if (strcmp(found->mnt_type, type) || (option && !hasmntopt(found, option)))
 			continue;
 		if (strlen(found->mnt_dir) >= len) {
 			err = -ENAMETOOLONG;
@@ -48,30 +50,15 @@ int cgroups_find_v2_root(const char *mounts_file, char *root, size_t len)
 	return err;
 }
 
+int cgroups_find_v2_root(const char *mounts_file, char *root, size_t len)
+{
+	return find_mount(mounts_file, "cgroup2", NULL, root, len);
+}
+
 int cgroups_find_v1_controller(const char *mounts_file, const char *controller, char *root,
 			       size_t len)
 {
-	struct mntent entry, *found;
-	char buffer[4096];
-	int err = -ENOENT;
-	FILE *mounts;
-
-	mounts = setmntent(mounts_file, "r");
-	if (!mounts)
-		return -errno;
-	while ((found = getmntent_r(mounts, &entry, buffer, sizeof(buffer)))) {
-		if (strcmp(found->mnt_type, "cgroup") || !hasmntopt(found, controller))
-			continue;
-		if (strlen(found->mnt_dir) >= len) {
-			err = -ENAMETOOLONG;
-			break;
-		}
-		strcpy(root, found->mnt_dir);
-		err = 0;
-		break;
-	}
-	endmntent(mounts);
-	return err;
+	return find_mount(mounts_file, "cgroup", controller, root, len);
 }
 
 int cgroups_id_of_path(const char *path, uint64_t *id)

@@ -22,10 +22,11 @@
 #include "alert.h"
 
 struct delivery_targets {
-	const char *const *alertmanager;	/* base URLs, e.g. http://127.0.0.1:9093 */
+	const char *const *alertmanager; /* base URLs, e.g. http://127.0.0.1:9093 */
 	size_t alertmanager_count;
-	const char *webhook_url;	/* NULL or "": none */
-	const char *webhook_secret_file;	/* "whsec_<base64>" or raw bytes; trailing newline ignored */
+	const char *webhook_url; /* NULL or "": none */
+	const char
+	    *webhook_secret_file; /* "whsec_<base64>" or raw bytes; trailing newline ignored */
 };
 
 struct delivery;

@@ -34,12 +34,13 @@ struct eval_input {
 	const struct plan *limits;	/* NULL: no limits (undefined plan) */
 	const char *cgroup;		/* the tenant's cgroup, for the alert */
 	bool gone;			/* no cgroups left: whatever fires resolves */
-	bool has_value[RESOURCE_COUNT];	/* measured this tick */
-	double value[RESOURCE_COUNT];	/* base units: seconds, bytes, packets, connects, tasks, forks */
+	bool has_value[RESOURCE_COUNT]; /* measured this tick */
+	double
+	    value[RESOURCE_COUNT]; /* base units: seconds, bytes, packets, connects, tasks, forks */
 
 	/* Filled by evaluator_tick: */
 	bool has_usage[RESOURCE_COUNT];
-	double usage[RESOURCE_COUNT];	/* cores, bytes/s, packets/s, ..., bytes, tasks */
+	double usage[RESOURCE_COUNT]; /* cores, bytes/s, packets/s, ..., bytes, tasks */
 	bool firing[RESOURCE_COUNT];
 };
 
@@ -48,12 +49,12 @@ struct eval_transition {
 	const char *plan;
 	const char *cgroup;
 	enum resource resource;
-	const char *rule;	/* "plan" */
-	bool firing;		/* else resolved */
-	double value;		/* windowed usage (last known, for a tenant gone) */
+	const char *rule; /* "plan" */
+	bool firing;	  /* else resolved */
+	double value;	  /* windowed usage (last known, for a tenant gone) */
 	double limit;
 	double window_s;
-	double since;		/* @now of the tick it started firing */
+	double since; /* @now of the tick it started firing */
 };
 
 typedef void (*eval_transition_fn)(const struct eval_transition *transition, void *ctx);

@@ -13,7 +13,7 @@
 
 struct memory_source {
 	char v2_root[PATH_MAX];
-	char v1_root[PATH_MAX];	/* "" when there is no v1 memory hierarchy */
+	char v1_root[PATH_MAX]; /* "" when there is no v1 memory hierarchy */
 };
 
 struct memory_source *memory_source_new(const char *v2_root, const char *mounts_file)

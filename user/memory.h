@@ -19,9 +19,9 @@ struct memory_source *memory_source_new(const char *v2_root, const char *mounts_
 void memory_source_free(struct memory_source *source);
 
 struct memory_files {
-	int usage_fd;		/* memory.current or memory.usage_in_bytes */
-	int stat_fd;		/* memory.stat */
-	int v1;			/* 1: v1 file names (total_inactive_file) */
+	int usage_fd; /* memory.current or memory.usage_in_bytes */
+	int stat_fd;  /* memory.stat */
+	int v1;	      /* 1: v1 file names (total_inactive_file) */
 };
 
 /*

@@ -11,30 +11,32 @@
 struct tenant_counter {
 	const char *name;
 	const char *help;
-	size_t offset;		/* of a uint64_t in struct usage_sample */
+	size_t offset; /* of a uint64_t in struct usage_sample */
 	double scale;
 };
 
-#define COUNTER(metric, field, scale, help) \
-	{ metric, help, offsetof(struct usage_sample, field), scale }
+#define COUNTER(metric, field, scale, help)                                                        \
+	{                                                                                          \
+		metric, help, offsetof(struct usage_sample, field), scale                          \
+	}
 
 static const struct tenant_counter tenant_counters[] = {
-	COUNTER("abusewatch_tenant_cpu_seconds_total", cpu_ns, 1e-9,
-		"CPU time used by the tenant's tasks."),
-	COUNTER("abusewatch_tenant_disk_read_bytes_total", disk_read_bytes, 1,
-		"Bytes read from block devices by the tenant."),
-	COUNTER("abusewatch_tenant_disk_written_bytes_total", disk_write_bytes, 1,
-		"Bytes written to block devices by the tenant."),
-	COUNTER("abusewatch_tenant_network_receive_bytes_total", rx_bytes, 1,
-		"IP bytes received by the tenant's sockets."),
-	COUNTER("abusewatch_tenant_network_transmit_bytes_total", tx_bytes, 1,
-		"IP bytes sent by the tenant's sockets."),
-	COUNTER("abusewatch_tenant_network_receive_packets_total", rx_packets, 1,
-		"IP packets received by the tenant's sockets."),
-	COUNTER("abusewatch_tenant_network_transmit_packets_total", tx_packets, 1,
-		"IP packets sent by the tenant's sockets."),
-	COUNTER("abusewatch_tenant_forks_total", forks, 1, "Processes created by the tenant."),
-	COUNTER("abusewatch_tenant_execs_total", execs, 1, "Programs executed by the tenant."),
+    COUNTER("abusewatch_tenant_cpu_seconds_total", cpu_ns, 1e-9,
+	    "CPU time used by the tenant's tasks."),
+    COUNTER("abusewatch_tenant_disk_read_bytes_total", disk_read_bytes, 1,
+	    "Bytes read from block devices by the tenant."),
+    COUNTER("abusewatch_tenant_disk_written_bytes_total", disk_write_bytes, 1,
+	    "Bytes written to block devices by the tenant."),
+    COUNTER("abusewatch_tenant_network_receive_bytes_total", rx_bytes, 1,
+	    "IP bytes received by the tenant's sockets."),
+    COUNTER("abusewatch_tenant_network_transmit_bytes_total", tx_bytes, 1,
+	    "IP bytes sent by the tenant's sockets."),
+    COUNTER("abusewatch_tenant_network_receive_packets_total", rx_packets, 1,
+	    "IP packets received by the tenant's sockets."),
+    COUNTER("abusewatch_tenant_network_transmit_packets_total", tx_packets, 1,
+	    "IP packets sent by the tenant's sockets."),
+    COUNTER("abusewatch_tenant_forks_total", forks, 1, "Processes created by the tenant."),
+    COUNTER("abusewatch_tenant_execs_total", execs, 1, "Programs executed by the tenant."),
 };
 
 static double counter_value(const struct tenant_counter *counter, const struct tenant *tenant)
@@ -48,7 +50,7 @@ static double counter_value(const struct tenant_counter *counter, const struct t
 
 static void write_memory(struct textfile *file, const struct metrics_snapshot *snapshot)
 {
-	struct label labels[2] = { { "tenant", NULL }, { "plan", NULL } };
+	struct label labels[2] = {{"tenant", NULL}, {"plan", NULL}};
 	size_t t;
 
 	textfile_family(file, "abusewatch_tenant_memory_bytes", "gauge",
@@ -86,12 +88,12 @@ static void write_limits(struct textfile *file, const struct metrics_snapshot *s
 		const char *name;
 		const char *help;
 	} families[] = {
-		{ "abusewatch_tenant_limit",
-		  "The plan's limit in base units: cores, bytes, tasks, bytes/s, per second." },
-		{ "abusewatch_tenant_usage_ratio", "Usage averaged over the plan's window / limit." },
-		{ "abusewatch_tenant_over_limit", "1 while an overuse alert fires." },
+	    {"abusewatch_tenant_limit",
+	     "The plan's limit in base units: cores, bytes, tasks, bytes/s, per second."},
+	    {"abusewatch_tenant_usage_ratio", "Usage averaged over the plan's window / limit."},
+	    {"abusewatch_tenant_over_limit", "1 while an overuse alert fires."},
 	};
-	struct label labels[3] = { { "tenant", NULL }, { "plan", NULL }, { "resource", NULL } };
+	struct label labels[3] = {{"tenant", NULL}, {"plan", NULL}, {"resource", NULL}};
 	const struct plan *plan;
 	size_t family, t;
 	double value;
@@ -124,8 +126,8 @@ static void write_limits(struct textfile *file, const struct metrics_snapshot *s
 
 int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 {
-	struct label labels[2] = { { "tenant", NULL }, { "plan", NULL } };
-	struct label version = { "version", snapshot->version };
+	struct label labels[2] = {{"tenant", NULL}, {"plan", NULL}};
+	struct label version = {"version", snapshot->version};
 	struct textfile *file;
 	size_t m, t;
 	int kind;
@@ -156,7 +158,7 @@ int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 	write_limits(file, snapshot);
 	textfile_family(file, "abusewatch_alerts_total", "counter", "Alerts raised, by kind.");
 	for (kind = 0; kind < ALERT_KIND_COUNT; kind++) {
-		struct label kind_label = { "kind", alert_kind_name(kind) };
+		struct label kind_label = {"kind", alert_kind_name(kind)};
 
 		textfile_sample(file, "abusewatch_alerts_total", &kind_label, 1,
 				snapshot->alerts_total[kind]);

@@ -11,7 +11,7 @@
 #include "tenants.h"
 
 struct metrics_snapshot {
-	const struct config *config;	/* the plans, for limits */
+	const struct config *config; /* the plans, for limits */
 	struct tenant **tenants;
 	size_t tenant_count;
 	uint64_t alerts_total[ALERT_KIND_COUNT];

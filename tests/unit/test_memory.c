@@ -58,11 +58,13 @@ static int setup(void **state)
 	make_dir("v1");
 	make_dir("v1/onlyv1");
 	put_file("v2/withv2", "memory.current", "1000000\n");
-	put_file("v2/withv2", "memory.stat", "anon 600000\nfile 400000\nactive_file 100000\n"
-					     "inactive_file 300000\nslab 5\n");
+	put_file("v2/withv2", "memory.stat",
+		 "anon 600000\nfile 400000\nactive_file 100000\n"
+		 "inactive_file 300000\nslab 5\n");
 	put_file("v1/onlyv1", "memory.usage_in_bytes", "5000000\n");
-	put_file("v1/onlyv1", "memory.stat", "cache 1\ninactive_file 7\ntotal_cache 2000000\n"
-					     "total_inactive_file 1500000\n");
+	put_file("v1/onlyv1", "memory.stat",
+		 "cache 1\ninactive_file 7\ntotal_cache 2000000\n"
+		 "total_inactive_file 1500000\n");
 	snprintf(mounts, sizeof(mounts), "%s/mounts", base);
 	file = fopen(mounts, "w");
 	if (!file)
@@ -155,10 +157,10 @@ static void test_inactive_above_usage_is_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_v2_working_set),
-		cmocka_unit_test(test_v1_fallback_uses_hierarchy_totals),
-		cmocka_unit_test(test_no_accounting),
-		cmocka_unit_test(test_inactive_above_usage_is_zero),
+	    cmocka_unit_test(test_v2_working_set),
+	    cmocka_unit_test(test_v1_fallback_uses_hierarchy_totals),
+	    cmocka_unit_test(test_no_accounting),
+	    cmocka_unit_test(test_inactive_above_usage_is_zero),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
