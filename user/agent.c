@@ -28,6 +28,7 @@
 #include "cgroups.h"
 #include "collect.h"
 #include "evaluate.h"
+#include "files.h"
 #include "idmap.h"
 #include "log.h"
 #include "memory.h"
@@ -67,31 +68,6 @@ static double monotonic_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec + now.tv_nsec / 1e9;
-}
-
-/* Creates @path's parent directories (mkdir -p of the dirname). */
-static int make_parent_dirs(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* Memory of one tenant root cgroup; files not open yet are retried now and then. */
@@ -357,14 +333,15 @@ static void fill_input(struct eval_input *input, const struct tenant *tenant,
 	input->has_value[RESOURCE_STORAGE] = false;
 }
 
-static void evaluate(struct agent *agent)
+/* Evaluates the @count tenants list_tenants() just put in agent->tenant_list. */
+static void evaluate(struct agent *agent, size_t count)
 {
 	struct transition_ctx ctx = {
 		.agent = agent,
 		.now = monotonic_seconds(),
 		.now_wall = wall_seconds(),
 	};
-	size_t count = list_tenants(agent), i;
+	size_t i;
 	struct eval_input *inputs;
 	int err;
 
@@ -395,7 +372,8 @@ static void evaluate(struct agent *agent)
 	}
 }
 
-static int write_textfile(struct agent *agent)
+/* Writes the @count tenants list_tenants() just put in agent->tenant_list. */
+static int write_textfile(struct agent *agent, size_t count)
 {
 	struct metrics_snapshot snapshot = {
 		.config = agent->config,
@@ -404,8 +382,8 @@ static int write_textfile(struct agent *agent)
 	};
 	int err;
 
-	snapshot.tenant_count = list_tenants(agent);
-	snapshot.tenants = agent->tenant_list;	/* after list_tenants: it may move */
+	snapshot.tenant_count = count;
+	snapshot.tenants = agent->tenant_list;
 	alerts_totals(agent->alerts, snapshot.alerts_total);
 	err = metrics_write(agent->config->agent.textfile, &snapshot);
 	if (err && !agent->textfile_failed)
@@ -419,6 +397,7 @@ static int write_textfile(struct agent *agent)
 
 static void tick(struct agent *agent)
 {
+	size_t count;
 	int err;
 
 	probes_drain_events(agent->probes);
@@ -428,9 +407,15 @@ static void tick(struct agent *agent)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));
 	read_memory(agent);
 	tenant_set_expire(agent->tenants, monotonic_seconds(), agent->tenant_expiry_s);
-	evaluate(agent);
+	/* Listed (sorted by name) once for both. */
+	count = list_tenants(agent);
+	/* Out of memory: a short list would look like tenants gone, resolving their alerts. */
+	if (count == tenant_set_count(agent->tenants))
+		evaluate(agent, count);
+	else
+		pr_err("out of memory: no evaluation this interval");
 	alerts_flush(agent->alerts);
-	write_textfile(agent);
+	write_textfile(agent, count);
 }
 
 static int arm_timer(int timer_fd, uint64_t interval_ms)
@@ -687,7 +672,8 @@ int agent_run(const struct agent_options *options, struct config *config)
 	err = block_signals();
 	if (err)
 		pr_warn("cannot block signals: %s", strerror(-err));
-	err = make_parent_dirs(config->agent.textfile);
+	/* 0755: node_exporter reads the textfile as another user. */
+	err = files_make_parent_dirs(config->agent.textfile, 0755);
 	if (err)
 		pr_warn("cannot create the directory of %s: %s", config->agent.textfile,
 			strerror(-err));
@@ -703,7 +689,7 @@ int agent_run(const struct agent_options *options, struct config *config)
 		goto cleanup;
 	}
 	/* Written at once, so that a scrape (or a test) sees the agent is up. */
-	write_textfile(&agent);
+	write_textfile(&agent, list_tenants(&agent));
 	pr_info("probes attached; %zu tenants; textfile %s every %llu ms",
 		tenant_set_count(agent.tenants), config->agent.textfile,
 		(unsigned long long)agent.interval_ms);

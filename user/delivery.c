@@ -39,6 +39,7 @@
 #include <openssl/rand.h>
 
 #include "delivery.h"
+#include "files.h"
 #include "log.h"
 
 #define ALERTMANAGER_PATH "/api/v2/alerts"
@@ -435,62 +436,9 @@ put_object:
 
 /* ---- files ---- */
 
-/* mkdir -p, new directories with mode 0750: the spool holds tenants' data. */
-static int make_directories(const char *path)
+static int write_records(int fd, void *ctx)
 {
-	char *copy = strdup(path), *slash;
-	int err = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (slash = strchr(copy + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		if (mkdir(copy, 0750) && errno != EEXIST) {
-			err = -errno;
-			goto free_copy;
-		}
-		*slash = '/';
-	}
-	if (mkdir(copy, 0750) && errno != EEXIST)
-		err = -errno;
-free_copy:
-	free(copy);
-	return err;
-}
-
-/* A new or renamed file's directory entry survives a crash only once the directory is synced. */
-static int sync_directory(const char *path)
-{
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int write_all(int fd, const char *data, size_t length)
-{
-	ssize_t written;
-
-	while (length) {
-		written = write(fd, data, length);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += written;
-		length -= written;
-	}
-	return 0;
-}
-
-static int write_records(int fd, const struct record_list *list)
-{
+	const struct record_list *list = ctx;
 	const struct record *record;
 	char *line;
 	int err = 0;
@@ -499,7 +447,7 @@ static int write_records(int fd, const struct record_list *list)
 		line = record_to_line(record);
 		if (!line)
 			return -ENOMEM;
-		err = write_all(fd, line, strlen(line));
+		err = files_write_all(fd, line, strlen(line));
 		free(line);
 	}
 	return err;
@@ -518,8 +466,7 @@ static void note_spool_result(struct target *target, const char *path, int err)
 }
 
 /* Appends @list to the target's queue file and syncs it. */
-static int spool_append(struct delivery *delivery, struct target *target,
-			const struct record_list *list)
+static int spool_append(struct target *target, const struct record_list *list)
 {
 	bool created = false;
 	int fd, err;
@@ -533,12 +480,12 @@ static int spool_append(struct delivery *delivery, struct target *target,
 		err = -errno;
 		goto out;
 	}
-	err = write_records(fd, list);
+	err = write_records(fd, (void *)list);
 	if (!err && fsync(fd))
 		err = -errno;
 	close(fd);
 	if (!err && created)
-		err = sync_directory(delivery->spool_dir);
+		err = files_sync_parent_dir(target->queue_path);
 out:
 	note_spool_result(target, target->queue_path, err);
 	return err;
@@ -549,10 +496,8 @@ out:
  * leaves the old or the new content, never half of one. An empty list
  * truncates the file instead.
  */
-static int spool_rewrite(struct delivery *delivery, struct target *target, const char *path,
-			 const struct record_list *list)
+static int spool_rewrite(struct target *target, const char *path, const struct record_list *list)
 {
-	char *temp_path = NULL;
 	int fd, err = 0;
 
 	if (target->spool_unreadable)
@@ -568,34 +513,9 @@ static int spool_rewrite(struct delivery *delivery, struct target *target, const
 		close(fd);
 		goto out;
 	}
-	if (asprintf(&temp_path, "%s.tmp", path) < 0) {
-		temp_path = NULL;
-		err = -ENOMEM;
-		goto out;
-	}
-	fd = open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	err = write_records(fd, list);
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
-	if (err)
-		goto unlink_temp;
-	if (rename(temp_path, path)) {
-		err = -errno;
-		goto unlink_temp;
-	}
-	err = sync_directory(delivery->spool_dir);
-	goto out;
-
-unlink_temp:
-	unlink(temp_path);
+	err = files_replace(path, 0640, write_records, (void *)list);
 out:
 	note_spool_result(target, path, err);
-	free(temp_path);
 	return err;
 }
 
@@ -1306,7 +1226,7 @@ static void target_take_incoming(struct delivery *delivery, struct target *targe
 	if (!incoming.count)
 		return;
 	/* Delivered anyway when the spool fails: memory is better than nothing. */
-	spool_append(delivery, target, &incoming);
+	spool_append(target, &incoming);
 	list_splice(&target->queue, &incoming);
 	pthread_mutex_lock(&delivery->lock);
 	target->queued = target->queue.count;
@@ -1356,13 +1276,13 @@ static void target_deliver(struct delivery *delivery, struct target *target, dou
 			target->next_resend = now + delivery->resend_interval_s;
 	}
 	if (done) {
-		spool_rewrite(delivery, target, target->queue_path, &target->queue);
+		spool_rewrite(target, target->queue_path, &target->queue);
 		pthread_mutex_lock(&delivery->lock);
 		target->queued = target->queue.count;
 		pthread_mutex_unlock(&delivery->lock);
 	}
 	if (firing_changed)
-		spool_rewrite(delivery, target, target->firing_path, &target->firing);
+		spool_rewrite(target, target->firing_path, &target->firing);
 }
 
 /* Spools what retired targets still hold, then frees them. */
@@ -1373,7 +1293,7 @@ static void flush_retired(struct delivery *delivery, struct target *retired)
 	for (; retired; retired = next) {
 		next = retired->next_retired;
 		if (retired->incoming.count)
-			spool_append(delivery, retired, &retired->incoming);
+			spool_append(retired, &retired->incoming);
 		target_free(retired);
 	}
 }
@@ -1498,7 +1418,8 @@ struct delivery *delivery_new(const char *state_dir, const struct delivery_targe
 		err = -ENOMEM;
 		goto free_delivery;
 	}
-	err = make_directories(delivery->spool_dir);
+	/* Mode 0750: the spool holds tenants' data. */
+	err = files_make_dirs(delivery->spool_dir, 0750);
 	if (err) {
 		pr_err("cannot create %s: %s", delivery->spool_dir, strerror(-err));
 		goto free_spool_dir;
@@ -1643,7 +1564,7 @@ void delivery_free(struct delivery *delivery, double grace_s)
 	for (i = 0; i < delivery->target_count; i++) {
 		target = delivery->targets[i];
 		if (target->incoming.count)
-			spool_append(delivery, target, &target->incoming);
+			spool_append(target, &target->incoming);
 		left += target->queue.count + target->incoming.count;
 		target_free(target);
 	}

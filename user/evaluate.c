@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "evaluate.h"
+#include "files.h"
 #include "idmap.h"
 #include "log.h"
 
@@ -715,48 +715,22 @@ fail:
 	return NULL;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+/* The saved text and its closing newline. */
+static int write_text(int fd, void *ctx)
 {
-	ssize_t written;
+	const char *text = ctx;
+	int err;
 
-	while (len) {
-		written = write(fd, data, len);
-		if (written < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += written;
-		len -= written;
-	}
-	return 0;
-}
-
-/* The rename is durable only once the directory is on disk too. */
-static void sync_directory(const char *path)
-{
-	char copy[PATH_MAX];
-	int fd;
-
-	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fsync(fd))
-		pr_debug("evaluate: fsync of the directory of %s: %s", path, strerror(errno));
-	close(fd);
+	err = files_write_all(fd, text, strlen(text));
+	return err ? err : files_write_all(fd, "\n", 1);
 }
 
 int evaluator_save(const struct evaluator *evaluator, const char *path, double now_wall, double now)
 {
 	struct json_object *root;
-	char tmp_path[PATH_MAX];
 	const char *text;
-	int fd = -1, err;
+	int err;
 
-	if (snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", path) >= (int)sizeof(tmp_path))
-		return -ENAMETOOLONG;
 	root = firing_to_json(evaluator, now_wall, now);
 	if (!root)
 		return -ENOMEM;
@@ -766,35 +740,10 @@ int evaluator_save(const struct evaluator *evaluator, const char *path, double n
 		err = -ENOMEM;
 		goto free_json;
 	}
-	/* Tenant names and cgroups are for the operator only. */
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		pr_warn("evaluate: cannot create %s: %s", tmp_path, strerror(errno));
-		goto free_json;
-	}
-	err = write_all(fd, text, strlen(text));
-	if (!err)
-		err = write_all(fd, "\n", 1);
-	if (!err && fsync(fd))
-		err = -errno;
-	if (close(fd) && !err)
-		err = -errno;
-	if (err) {
-		pr_warn("evaluate: cannot write %s: %s", tmp_path, strerror(-err));
-		goto remove_tmp;
-	}
-	if (rename(tmp_path, path)) {
-		err = -errno;
-		pr_warn("evaluate: cannot rename %s to %s: %s", tmp_path, path, strerror(errno));
-		goto remove_tmp;
-	}
-	sync_directory(path);
-	json_object_put(root);
-	return 0;
-
-remove_tmp:
-	unlink(tmp_path);
+	/* Tenant names and cgroups are for the operator only: mode 0600. */
+	err = files_replace(path, 0600, write_text, (void *)text);
+	if (err)
+		pr_warn("evaluate: cannot save %s: %s", path, strerror(-err));
 free_json:
 	json_object_put(root);
 	return err;

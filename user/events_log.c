@@ -30,6 +30,7 @@
 #include <zlib.h>
 
 #include "events_log.h"
+#include "files.h"
 #include "log.h"
 
 /* Pending lines kept while writes fail; past this the oldest are dropped. */
@@ -84,30 +85,6 @@ static size_t pending_bytes(const struct events_log *log)
 	return log->tail - log->head;
 }
 
-/* Creates the directories leading to @path, like mkdir -p on its dirname. */
-static int make_parent_directories(const char *path)
-{
-	struct stat st;
-	char *copy, *slash;
-	int err = 0;
-
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	for (slash = strchr(copy + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		/* An existing ancestor may refuse mkdir with EACCES instead of EEXIST. */
-		if (mkdir(copy, 0750) && errno != EEXIST &&
-		    !(stat(copy, &st) == 0 && S_ISDIR(st.st_mode))) {
-			err = -errno;
-			break;
-		}
-		*slash = '/';
-	}
-	free(copy);
-	return err;
-}
-
 /* Opens a fresh descriptor on the path; the old one, if any, is closed first. */
 static int reopen_file(struct events_log *log)
 {
@@ -123,7 +100,7 @@ static int reopen_file(struct events_log *log)
 	 */
 	log->partial = 0;
 	log->end_fragment = false;
-	err = make_parent_directories(log->path);
+	err = files_make_parent_dirs(log->path, 0750);
 	if (err)
 		return err;
 	fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

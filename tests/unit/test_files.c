@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests for user/files.c, in a temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+
+static char base[PATH_MAX];
+
+static int setup(void **state)
+{
+	snprintf(base, sizeof(base), "/tmp/abusewatch-test-files.XXXXXX");
+	return mkdtemp(base) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char command[PATH_MAX + 16];
+
+	snprintf(command, sizeof(command), "rm -rf '%s'", base);
+	return system(command) == 0 ? 0 : -1;
+}
+
+static void path_of(char *out, size_t size, const char *name)
+{
+	snprintf(out, size, "%s/%s", base, name);
+}
+
+static void read_text(const char *path, char *out, size_t size)
+{
+	FILE *file = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(file);
+	n = fread(out, 1, size - 1, file);
+	out[n] = '\0';
+	fclose(file);
+}
+
+/* The process's umask, left as it was. */
+static mode_t current_umask(void)
+{
+	mode_t mask = umask(0);
+
+	umask(mask);
+	return mask;
+}
+
+static void test_make_dirs(void **state)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	path_of(path, sizeof(path), "a/b/c");
+	assert_int_equal(files_make_dirs(path, 0750), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0750 & ~current_umask());
+	/* Again: everything exists already. */
+	assert_int_equal(files_make_dirs(path, 0750), 0);
+	/* A file in the way is an error. */
+	path_of(path, sizeof(path), "a/file");
+	fclose(fopen(path, "w"));
+	path_of(path, sizeof(path), "a/file/d");
+	assert_int_equal(files_make_dirs(path, 0750), -ENOTDIR);
+}
+
+static void test_make_parent_dirs(void **state)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	path_of(path, sizeof(path), "p/q/events.jsonl");
+	assert_int_equal(files_make_parent_dirs(path, 0755), 0);
+	assert_int_equal(stat(path, &st), -1);
+	path_of(path, sizeof(path), "p/q");
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(files_make_parent_dirs("relative-name", 0755), 0);
+}
+
+static int write_hello(int fd, void *ctx)
+{
+	return files_write_all(fd, ctx, strlen(ctx));
+}
+
+static int fail_halfway(int fd, void *ctx)
+{
+	files_write_all(fd, "half", 4);
+	return -ENOSPC;
+}
+
+static void test_replace(void **state)
+{
+	char path[PATH_MAX * 2], temp[PATH_MAX * 3], text[64];
+	struct stat st;
+
+	path_of(path, sizeof(path), "state.json");
+	snprintf(temp, sizeof(temp), "%s.tmp", path);
+	assert_int_equal(files_replace(path, 0600, write_hello, "first\n"), 0);
+	read_text(path, text, sizeof(text));
+	assert_string_equal(text, "first\n");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600 & ~current_umask());
+	assert_int_equal(files_replace(path, 0600, write_hello, "second\n"), 0);
+	read_text(path, text, sizeof(text));
+	assert_string_equal(text, "second\n");
+	/* A failed fill leaves the old content and no temporary file. */
+	assert_int_equal(files_replace(path, 0600, fail_halfway, NULL), -ENOSPC);
+	read_text(path, text, sizeof(text));
+	assert_string_equal(text, "second\n");
+	assert_int_equal(access(temp, F_OK), -1);
+	/* A directory that does not exist: the error, nothing created. */
+	path_of(path, sizeof(path), "missing/state.json");
+	assert_int_equal(files_replace(path, 0600, write_hello, "x"), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_make_dirs),
+	    cmocka_unit_test(test_make_parent_dirs),
+	    cmocka_unit_test(test_replace),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+
+static int make_one_dir(const char *dir, mode_t mode)
+{
+	struct stat st;
+
+	if (!mkdir(dir, mode) || errno == EEXIST)
+		return 0;
+	/* An existing ancestor may refuse mkdir with EACCES instead of EEXIST. */
+	if (!stat(dir, &st) && S_ISDIR(st.st_mode))
+		return 0;
+	return -errno;
+}
+
+int files_make_dirs(const char *dir, mode_t mode)
+{
+	char copy[PATH_MAX];
+	char *slash;
+	int err;
+
+	if (snprintf(copy, sizeof(copy), "%s", dir) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	for (slash = strchr(copy + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		err = make_one_dir(copy, mode);
+		*slash = '/';
+		if (err)
+			return err;
+	}
+	return copy[0] ? make_one_dir(copy, mode) : 0;
+}
+
+int files_make_parent_dirs(const char *path, mode_t mode)
+{
+	char copy[PATH_MAX];
+	char *slash;
+
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	slash = strrchr(copy, '/');
+	if (!slash || slash == copy)
+		return 0;
+	*slash = '\0';
+	return files_make_dirs(copy, mode);
+}
+
+int files_write_all(int fd, const void *data, size_t length)
+{
+	const char *next = data;
+	ssize_t written;
+
+	while (length) {
+		written = write(fd, next, length);
+		if (written < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		next += written;
+		length -= written;
+	}
+	return 0;
+}
+
+int files_sync_parent_dir(const char *path)
+{
+	char copy[PATH_MAX];
+	int fd, err = 0;
+
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int files_replace(const char *path, mode_t mode, int (*fill)(int fd, void *ctx), void *ctx)
+{
+	char temp_path[PATH_MAX];
+	int fd, err;
+
+	if (snprintf(temp_path, sizeof(temp_path), "%s.tmp", path) >= (int)sizeof(temp_path))
+		return -ENAMETOOLONG;
+	fd = open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	err = fill(fd, ctx);
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (err)
+		goto unlink_temp;
+	if (rename(temp_path, path)) {
+		err = -errno;
+		goto unlink_temp;
+	}
+	return files_sync_parent_dir(path);
+
+unlink_temp:
+	unlink(temp_path);
+	return err;
+}
