@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Network bytes and packets per cgroup, attached as cgroup_skb to the v2
+ * Network bytes, packets and connect() calls per cgroup, attached to the v2
  * root so that every socket of every cgroup (in every network namespace)
- * passes through. The cgroup is the socket's, not the current task's:
- * ACKs and retransmits are sent from softirq context on behalf of a socket.
- * Never reads beyond the IP header's length fields; never drops a packet.
+ * passes through.
+ *
+ * Bytes and packets (cgroup_skb) are charged to the socket's cgroup, not the
+ * current task's: ACKs and retransmits are sent from softirq context on
+ * behalf of a socket. Never reads beyond the IP header's length fields.
+ *
+ * connect() calls (cgroup/connect4 and connect6) run in the calling task's
+ * context and are charged to its cgroup: that is who opened the connection.
+ * Only the call is counted, whatever its outcome; a refused or timed-out
+ * connection is still a request a flood sends. Nothing here drops a packet
+ * or refuses a connection.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -49,24 +57,31 @@ static __always_inline __u32 ip_length(struct __sk_buff *skb)
 	return length ? length : skb->len;
 }
 
-static __always_inline void account(struct __sk_buff *skb, bool egress)
+/* This CPU's counters of cgroup @id, created on first use; NULL when the map is full. */
+static __always_inline struct net_usage *usage_of(__u64 id)
 {
-	__u64 id = bpf_skb_cgroup_id(skb);
 	struct net_usage zero = {};
 	struct net_usage *usage;
-	__u32 packets;
 
 	if (!id || id == targ_root_cgroup_id)
-		return;
+		return NULL;
 	usage = bpf_map_lookup_elem(&net_by_id, &id);
-	if (!usage) {
-		bpf_map_update_elem(&net_by_id, &id, &zero, BPF_NOEXIST);
-		usage = bpf_map_lookup_elem(&net_by_id, &id);
-		if (!usage) {
-			__sync_fetch_and_add(&net_lost_events, 1);
-			return;
-		}
-	}
+	if (usage)
+		return usage;
+	bpf_map_update_elem(&net_by_id, &id, &zero, BPF_NOEXIST);
+	usage = bpf_map_lookup_elem(&net_by_id, &id);
+	if (!usage)
+		__sync_fetch_and_add(&net_lost_events, 1);
+	return usage;
+}
+
+static __always_inline void account(struct __sk_buff *skb, bool egress)
+{
+	struct net_usage *usage = usage_of(bpf_skb_cgroup_id(skb));
+	__u32 packets;
+
+	if (!usage)
+		return;
 	packets = skb->gso_segs ? skb->gso_segs : 1;
 	/* Per-CPU values: plain adds suffice. */
 	if (egress) {
@@ -89,5 +104,28 @@ SEC("cgroup_skb/egress")
 int count_egress(struct __sk_buff *skb)
 {
 	account(skb, true);
+	return 1;
+}
+
+static __always_inline void count_connect(void)
+{
+	struct net_usage *usage = usage_of(bpf_get_current_cgroup_id());
+
+	/* Per-CPU value, and the caller cannot migrate under us: a plain add. */
+	if (usage)
+		usage->connects++;
+}
+
+SEC("cgroup/connect4")
+int count_connect4(struct bpf_sock_addr *ctx)
+{
+	count_connect();
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int count_connect6(struct bpf_sock_addr *ctx)
+{
+	count_connect();
 	return 1;
 }

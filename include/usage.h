@@ -35,12 +35,16 @@ struct cgroup_cpu {
 	__u64 cpu_ns;
 };
 
-/* Per-CPU network counters keyed by cgroup v2 id (socket's cgroup). */
+/*
+ * Per-CPU network counters keyed by cgroup v2 id: bytes and packets of the
+ * socket's cgroup, connect() calls of the calling task's cgroup.
+ */
 struct net_usage {
 	__u64 rx_bytes;
 	__u64 tx_bytes;
 	__u64 rx_packets;
 	__u64 tx_packets;
+	__u64 connects;		/* inet connect() calls, TCP and UDP, v4 and v6 */
 };
 
 /*

@@ -34,6 +34,7 @@
 #include "memory.h"
 #include "metrics.h"
 #include "probes.h"
+#include "storage.h"
 #include "tenants.h"
 
 #define DEFAULT_TENANT_EXPIRY_S 300.0
@@ -55,6 +56,9 @@ struct agent {
 	struct eval_input *inputs;
 	size_t inputs_capacity;
 	struct alerts *alerts;
+	struct storage_scanner *storage;
+	uint64_t storage_generation;	/* of the tenant set the scanner's targets came from */
+	bool storage_stale;		/* targets to be sent again (a new tenant set) */
 	char firing_path[PATH_MAX];	/* firing alerts, kept across restarts */
 	uint64_t interval_ms;
 	double tenant_expiry_s;
@@ -257,6 +261,60 @@ static void read_memory(struct agent *agent)
 	}
 }
 
+static void storage_options_of(const struct config *config, struct storage_options *options)
+{
+	memset(options, 0, sizeof(*options));
+	options->interval_s = config->agent.storage_interval_ms / 1000.0;
+}
+
+/* The tenants with storage paths, to the scanner, whenever the set of tenants changed. */
+static void update_storage_targets(struct agent *agent, size_t count)
+{
+	uint64_t generation = tenant_set_generation(agent->tenants);
+	struct storage_target *targets;
+	size_t i, used = 0;
+	int err;
+
+	if (!agent->storage_stale && generation == agent->storage_generation)
+		return;
+	targets = calloc(count ? count : 1, sizeof(*targets));
+	if (!targets)
+		return;
+	for (i = 0; i < count; i++) {
+		const struct tenant *tenant = agent->tenant_list[i];
+
+		if (!tenant->storage_count)
+			continue;
+		targets[used].tenant = tenant->name;
+		targets[used].paths = (const char *const *)tenant->storage_paths;
+		targets[used].path_count = tenant->storage_count;
+		used++;
+	}
+	err = storage_scanner_set_targets(agent->storage, targets, used);
+	free(targets);
+	if (err) {
+		pr_warn("storage: cannot update what is measured: %s", strerror(-err));
+		return;
+	}
+	agent->storage_generation = generation;
+	agent->storage_stale = false;
+}
+
+/* Each tenant's storage as of its last complete pass. */
+static void read_storage(struct agent *agent, size_t count)
+{
+	size_t i;
+
+	update_storage_targets(agent, count);
+	for (i = 0; i < count; i++) {
+		struct tenant *tenant = agent->tenant_list[i];
+
+		tenant->has_storage =
+		    tenant->storage_count &&
+		    !storage_scanner_get(agent->storage, tenant->name, &tenant->storage_bytes);
+	}
+}
+
 static double wall_seconds(void)
 {
 	struct timespec now;
@@ -291,15 +349,20 @@ static void raise_overuse(const struct eval_transition *transition, void *ctx)
 		.reason = reason,
 	};
 
-	if (transition->firing)
+	if (transition->firing && !strcmp(transition->rule, "relative"))
+		snprintf(reason, sizeof(reason),
+			 "%s averaged over %.0f s is more than %.6g times the median of the other "
+			 "active tenants, and above the floor",
+			 alert.resource, transition->window_s, tick->agent->config->relative.factor);
+	else if (transition->firing)
 		snprintf(reason, sizeof(reason), "%s averaged over %.0f s is above the plan's limit",
 			 alert.resource, transition->window_s);
 	else
 		snprintf(reason, sizeof(reason), "%s is back under the limit, or the tenant is gone",
 			 alert.resource);
-	pr_info("overuse %s: tenant %s, %s %.6g (limit %.6g)",
+	pr_info("overuse %s: tenant %s, %s %.6g (%s limit %.6g)",
 		transition->firing ? "firing" : "resolved", transition->tenant, alert.resource,
-		transition->value, transition->limit);
+		transition->value, transition->rule, transition->limit);
 	alerts_emit(tick->agent->alerts, &alert);
 }
 
@@ -322,15 +385,15 @@ static void fill_input(struct eval_input *input, const struct tenant *tenant,
 	input->value[RESOURCE_NET_TX] = total->tx_bytes;
 	input->value[RESOURCE_NET_RX_PACKETS] = total->rx_packets;
 	input->value[RESOURCE_NET_TX_PACKETS] = total->tx_packets;
+	input->value[RESOURCE_CONNECTIONS] = total->connects;
 	input->value[RESOURCE_FORKS] = total->forks;
 	input->value[RESOURCE_PROCESSES] = tenant->tasks > 0 ? tenant->tasks : 0;
 	input->value[RESOURCE_MEMORY] = tenant->memory_bytes;
 	for (int resource = 0; resource < RESOURCE_COUNT; resource++)
 		input->has_value[resource] = true;
 	input->has_value[RESOURCE_MEMORY] = tenant->has_memory;
-	/* Measured by later modules. */
-	input->has_value[RESOURCE_CONNECTIONS] = false;
-	input->has_value[RESOURCE_STORAGE] = false;
+	input->has_value[RESOURCE_STORAGE] = tenant->has_storage;
+	input->value[RESOURCE_STORAGE] = tenant->storage_bytes;
 }
 
 /* Evaluates the @count tenants list_tenants() just put in agent->tenant_list. */
@@ -363,6 +426,8 @@ static void evaluate(struct agent *agent, size_t count)
 		memcpy(tenant->has_usage, agent->inputs[i].has_usage, sizeof(tenant->has_usage));
 		memcpy(tenant->usage, agent->inputs[i].usage, sizeof(tenant->usage));
 		memcpy(tenant->firing, agent->inputs[i].firing, sizeof(tenant->firing));
+		memcpy(tenant->relative_firing, agent->inputs[i].relative_firing,
+		       sizeof(tenant->relative_firing));
 	}
 	if (evaluator_changed(agent->evaluator) && agent->firing_path[0]) {
 		err = evaluator_save(agent->evaluator, agent->firing_path, ctx.now_wall, ctx.now);
@@ -407,13 +472,15 @@ static void tick(struct agent *agent)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));
 	read_memory(agent);
 	tenant_set_expire(agent->tenants, monotonic_seconds(), agent->tenant_expiry_s);
-	/* Listed (sorted by name) once for both. */
+	/* Listed (sorted by name) once for all that follows. */
 	count = list_tenants(agent);
 	/* Out of memory: a short list would look like tenants gone, resolving their alerts. */
-	if (count == tenant_set_count(agent->tenants))
+	if (count == tenant_set_count(agent->tenants)) {
+		read_storage(agent, count);
 		evaluate(agent, count);
-	else
+	} else {
 		pr_err("out of memory: no evaluation this interval");
+	}
 	alerts_flush(agent->alerts);
 	write_textfile(agent, count);
 }
@@ -466,6 +533,7 @@ static void reload(struct agent *agent, int timer_fd)
 {
 	struct tenant_set *old_tenants = agent->tenants, *tenants;
 	struct config *old_config = agent->config, *config = NULL;
+	struct storage_options storage_options;
 	char *errors = NULL;
 	int err;
 
@@ -499,6 +567,10 @@ static void reload(struct agent *agent, int timer_fd)
 	 */
 	agent->tenants = tenants;
 	agent->config = config;
+	agent->storage_stale = true;
+	storage_options_of(config, &storage_options);
+	storage_scanner_set_options(agent->storage, &storage_options);
+	evaluator_set_relative(agent->evaluator, &config->relative);
 	forget_all_memory(agent);
 	cgroup_tree_scan(agent->tree, visit_existing, agent);
 	carry_totals(old_tenants, tenants);
@@ -587,6 +659,7 @@ static int start(struct agent *agent)
 	struct probes_options probe_options = {
 		.force_hash_fallback = agent->options->force_hash_fallback,
 	};
+	struct storage_options storage_options;
 	char root[PATH_MAX], why[512];
 	uint64_t root_id;
 	int err;
@@ -621,11 +694,14 @@ static int start(struct agent *agent)
 	agent->memory_files = idmap_new();
 	agent->evaluator = evaluator_new();
 	agent->alerts = alerts_new(agent->config);
+	storage_options_of(agent->config, &storage_options);
+	agent->storage = storage_scanner_new(&storage_options);
 	if (!agent->collector || !agent->tenants || !agent->memory || !agent->memory_files ||
-	    !agent->evaluator || !agent->alerts) {
+	    !agent->evaluator || !agent->alerts || !agent->storage) {
 		pr_err("out of memory");
 		return EXIT_NO_PROBES;
 	}
+	evaluator_set_relative(agent->evaluator, &agent->config->relative);
 	restore_firing(agent);
 	/* Probes first, then the scan: a cgroup made in between arrives as an event. */
 	agent->seeding = true;
@@ -644,6 +720,7 @@ static void stop(struct agent *agent)
 		idmap_free(agent->memory_files);
 	}
 	memory_source_free(agent->memory);
+	storage_scanner_free(agent->storage);
 	evaluator_free(agent->evaluator);
 	free(agent->inputs);
 	alerts_free(agent->alerts);

@@ -456,7 +456,13 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 	err = err ?: add_label(labels, "plan", alert->plan);
 	if (alert->kind == ALERT_OVERUSE)
 		err = err ?: add_label(labels, "resource", alert->resource);
-	else
+	/*
+	 * Overuse by the plan has exactly the contract's labels. A relative
+	 * alert on the same resource carries its rule too: without it,
+	 * Alertmanager would take the two for one alert, and resolving either
+	 * would resolve both.
+	 */
+	if (alert->kind != ALERT_OVERUSE || (present(alert->rule) && strcmp(alert->rule, "plan")))
 		err = err ?: add_label(labels, "rule", alert->rule);
 	err = err ?: add_label(labels, "instance", alert->host);
 	err = err

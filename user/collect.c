@@ -129,6 +129,7 @@ static void take_net(uint64_t id, const struct net_usage *usage, void *ctx)
 	state->now.tx_bytes = usage->tx_bytes;
 	state->now.rx_packets = usage->rx_packets;
 	state->now.tx_packets = usage->tx_packets;
+	state->now.connects = usage->connects;
 }
 
 /* now - last per counter, never negative; last keeps the highest value seen. */
@@ -141,16 +142,10 @@ static void advance(uint64_t *last, uint64_t now, uint64_t *delta)
 
 static void compute_delta(struct cgroup_state *state, struct usage_sample *delta)
 {
-	advance(&state->last.cpu_ns, state->now.cpu_ns, &delta->cpu_ns);
-	advance(&state->last.disk_read_bytes, state->now.disk_read_bytes, &delta->disk_read_bytes);
-	advance(&state->last.disk_write_bytes, state->now.disk_write_bytes,
-		&delta->disk_write_bytes);
-	advance(&state->last.forks, state->now.forks, &delta->forks);
-	advance(&state->last.execs, state->now.execs, &delta->execs);
-	advance(&state->last.rx_bytes, state->now.rx_bytes, &delta->rx_bytes);
-	advance(&state->last.tx_bytes, state->now.tx_bytes, &delta->tx_bytes);
-	advance(&state->last.rx_packets, state->now.rx_packets, &delta->rx_packets);
-	advance(&state->last.tx_packets, state->now.tx_packets, &delta->tx_packets);
+	size_t i;
+
+	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++)
+		advance(&state->last.field[i], state->now.field[i], &delta->field[i]);
 }
 
 int collector_tick(struct collector *collector, collect_fn fn, void *ctx)

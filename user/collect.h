@@ -13,17 +13,31 @@
 
 #include "probes.h"
 
+/*
+ * Cumulative (or delta) counters of a cgroup or tenant. All uint64_t, also
+ * reachable as field[] so that deltas and sums are one loop each.
+ */
 struct usage_sample {
-	uint64_t cpu_ns;
-	uint64_t disk_read_bytes;
-	uint64_t disk_write_bytes;
-	uint64_t forks;
-	uint64_t execs;
-	uint64_t rx_bytes;
-	uint64_t tx_bytes;
-	uint64_t rx_packets;
-	uint64_t tx_packets;
+	union {
+		struct {
+			uint64_t cpu_ns;
+			uint64_t disk_read_bytes;
+			uint64_t disk_write_bytes;
+			uint64_t forks;
+			uint64_t execs;
+			uint64_t rx_bytes;
+			uint64_t tx_bytes;
+			uint64_t rx_packets;
+			uint64_t tx_packets;
+			uint64_t connects;
+		};
+		uint64_t field[10];
+	};
 };
+
+#define USAGE_SAMPLE_FIELDS (sizeof(((struct usage_sample *)0)->field) / sizeof(uint64_t))
+_Static_assert(sizeof(struct usage_sample) == USAGE_SAMPLE_FIELDS * sizeof(uint64_t),
+	       "struct usage_sample holds uint64_t counters only, all in field[]");
 
 struct collector;
 

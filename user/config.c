@@ -66,7 +66,7 @@ enum field_kind {
 	FIELD_DURATION,		/* uint64_t ms, zero allowed */
 	FIELD_INTERVAL,		/* uint64_t ms, more than zero */
 	FIELD_COUNT,		/* unsigned int, at least .arg */
-	FIELD_POSITIVE,		/* double, more than zero */
+	FIELD_NUMBER,		/* double, at least .arg */
 	FIELD_SIZE,		/* uint64_t bytes, zero allowed */
 	FIELD_NODE,		/* yaml_node_t *, for the caller to look at */
 	FIELD_SECTION,		/* a nested mapping described by .fields */
@@ -471,8 +471,8 @@ static void parse__count(struct parse_ctx *ctx, yaml_node_t *node, unsigned int 
 	*out = (unsigned int)value;
 }
 
-static void parse__positive(struct parse_ctx *ctx, yaml_node_t *node, double *out,
-			    const char *path)
+static void parse__number(struct parse_ctx *ctx, yaml_node_t *node, double *out, int minimum,
+			  const char *path)
 {
 	const char *text = parse__scalar(ctx, node, path);
 	double value;
@@ -483,8 +483,8 @@ static void parse__positive(struct parse_ctx *ctx, yaml_node_t *node, double *ou
 		parse__bad_value(ctx, node, path, "a number");
 		return;
 	}
-	if (value <= 0) {
-		parse__error(ctx, node, "%s: must be greater than zero", path);
+	if (!(value >= minimum)) {
+		parse__error(ctx, node, "%s: must be at least %d", path, minimum);
 		return;
 	}
 	*out = value;
@@ -529,8 +529,8 @@ static void parse__field(struct parse_ctx *ctx, yaml_node_t *node, const struct 
 		parse__count(ctx, node, member_of(base, field->offset, unsigned int), field->arg,
 			     path);
 		break;
-	case FIELD_POSITIVE:
-		parse__positive(ctx, node, member_of(base, field->offset, double), path);
+	case FIELD_NUMBER:
+		parse__number(ctx, node, member_of(base, field->offset, double), field->arg, path);
 		break;
 	case FIELD_SIZE:
 		parse__size(ctx, node, member_of(base, field->offset, uint64_t), path);
@@ -889,6 +889,28 @@ static void check__template(struct parse_ctx *ctx, yaml_node_t *node, char *valu
 		parse__error_at(ctx, parse__mark_inside(node, offset), "%s: %s", path, message);
 }
 
+/*
+ * A storage path: a template over the rule's captures that names an
+ * absolute path, with no "." or ".." segment (captures never hold a '/').
+ */
+static void check__storage_template(struct parse_ctx *ctx, yaml_node_t *node, char *value,
+				    const char *path)
+{
+	long dot;
+
+	if (value[0] != '/') {
+		parse__error(ctx, node, "%s: \"%s\" is not an absolute path", path, value);
+		return;
+	}
+	dot = path_dot_segment(value);
+	if (dot >= 0) {
+		parse__error_at(ctx, parse__mark_inside(node, (size_t)dot),
+				"%s: \"%s\" has a \".\" or \"..\" segment", path, value);
+		return;
+	}
+	check__template(ctx, node, value, path);
+}
+
 static void tenant__parse(struct parse_ctx *ctx, yaml_node_t *node, struct tenant_rule *rule,
 			  const char *path)
 {
@@ -922,7 +944,7 @@ static void tenant__parse(struct parse_ctx *ctx, yaml_node_t *node, struct tenan
 	if (nodes.storage) {
 		parse__child_path(child, path, "storage");
 		parse__strings(ctx, nodes.storage, &rule->storage, &rule->storage_count,
-			       check__template, child);
+			       check__storage_template, child);
 	}
 	ctx->rule_pattern = NULL;
 }
@@ -1027,11 +1049,15 @@ static const struct field agent_fields[] = {
 	/* Not in the contract's example: how the events log is rotated. */
 	FIELD_AT("events_log_rotate_size", FIELD_SIZE, struct agent_config, events_log_rotate_bytes),
 	FIELD_COUNT_AT("events_log_keep", struct agent_config, events_log_keep, 0),
+	/* Not in the contract's example: how often storage paths are measured, at most. */
+	FIELD_AT("storage_interval", FIELD_INTERVAL, struct agent_config, storage_interval_ms),
 	FIELD_END,
 };
 
 static const struct field relative_fields[] = {
-	FIELD_AT("factor", FIELD_POSITIVE, struct relative_config, factor),
+	/* Under 1, tenants as busy as the others would be excessive. */
+	{ .key = "factor", .kind = FIELD_NUMBER, .offset = offsetof(struct relative_config, factor),
+	  .arg = 1 },
 	FIELD_COUNT_AT("min_tenants", struct relative_config, min_tenants, 1),
 	FIELD_CALL("floor", handle__floor),
 	FIELD_END,
@@ -1134,6 +1160,7 @@ static struct config *config__new(const char *name)
 	config->agent.state_dir = strdup("/var/lib/abusewatch");
 	config->agent.events_log_rotate_bytes = 64ull << 20;
 	config->agent.events_log_keep = 5;
+	config->agent.storage_interval_ms = 60000;
 	config->relative.factor = 10;
 	config->relative.min_tenants = 5;
 	config->network.scan = (struct destination_rule){ 200, 10000 };

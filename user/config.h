@@ -52,7 +52,7 @@ struct tenant_rule {
 	struct pattern *pattern;	/* compiled */
 	char *tenant;		/* template; NULL: capture "tenant", else the matched path */
 	char *plan;		/* plan name; NULL means "default" */
-	char **storage;		/* path templates */
+	char **storage;		/* absolute path templates over the pattern's captures */
 	size_t storage_count;
 	int line;
 };
@@ -111,6 +111,7 @@ struct agent_config {
 	char *hostname;		/* "" or NULL: gethostname() */
 	uint64_t events_log_rotate_bytes;	/* default 64 MiB; 0: never rotate */
 	unsigned int events_log_keep;	/* compressed files kept, default 5 */
+	uint64_t storage_interval_ms;	/* storage passes at most this often, default 60 s */
 };
 
 struct config {

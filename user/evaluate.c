@@ -38,6 +38,10 @@
 #define FOR_SLACK_S 1e-6
 #define STATE_FORMAT_VERSION 1
 #define RULE_PLAN "plan"
+#define RULE_RELATIVE "relative"
+/* The contract's defaults, for the relative rule of tenants whose plan is undefined. */
+#define DEFAULT_FOR_S 30.0
+#define DEFAULT_HYSTERESIS 0.9
 
 struct sample {
 	double time;
@@ -63,7 +67,8 @@ struct alert_rule_state {
 
 struct alert_rule_params {
 	bool has_limit;
-	double limit;
+	double limit;	       /* what usage is compared with */
+	double reported_limit; /* what the alert says: the relative rule's own */
 	double for_s;
 	double hysteresis;
 	double window_s;
@@ -98,6 +103,7 @@ struct tenant_state {
 	size_t samples_capacity;
 
 	struct alert_rule_state plan_rule[RESOURCE_COUNT];
+	struct alert_rule_state relative_rule[RESOURCE_COUNT];
 };
 
 struct evaluator {
@@ -108,6 +114,13 @@ struct evaluator {
 	bool changed;
 	struct eval_transition *transitions;
 	size_t transitions_capacity;
+
+	bool has_relative;
+	struct relative_config relative;
+	/* Scratch for the relative pass, kept to spare an allocation a tick. */
+	struct tenant_state **input_tenants; /* by input; NULL: skipped this tick */
+	double *active_usage;		     /* sorted, one resource at a time */
+	size_t scratch_capacity;
 };
 
 bool resource_is_gauge(enum resource resource)
@@ -381,7 +394,7 @@ static enum alert_rule_change alert_rule_step(struct alert_rule_state *state, do
 {
 	if (!params->has_limit)
 		return alert_rule_resolve(state);
-	state->limit = params->limit;
+	state->limit = params->reported_limit;
 	state->window_s = params->window_s;
 	/* No data is no evidence either way. */
 	if (!has_usage)
@@ -462,19 +475,197 @@ static void evaluate_tenant(struct evaluator *evaluator, struct tenant_state *te
 
 		params.has_limit = limits && limits->has_limit[resource] && !input->gone;
 		params.limit = limits ? limits->limit[resource] : 0;
+		params.reported_limit = params.limit;
 		change = alert_rule_step(state, now, input->has_usage[resource],
 					 input->usage[resource], &params);
 		if (change != ALERT_RULE_UNCHANGED)
 			add_transition(evaluator, transition_count, tenant, resource, RULE_PLAN,
 				       state);
 		input->firing[resource] = state->firing;
+		/* As it stands, should the relative pass be skipped this tick. */
+		input->relative_firing[resource] = tenant->relative_rule[resource].firing;
 	}
 }
 
-/* Room for every transition this tick can make, so that none is lost later. */
+/* The relative rule */
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The first index of @value in @sorted (of @count), which holds it. */
+static size_t sorted_index(const double *sorted, size_t count, double value)
+{
+	size_t low = 0, high = count;
+
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (sorted[middle] < value)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	return low;
+}
+
+/*
+ * The median of @sorted (of @count) without its element at @skip (@count:
+ * none): the others stay in order, so it is read off by index. False when
+ * nothing is left.
+ */
+static bool median_without(const double *sorted, size_t count, size_t skip, double *median)
+{
+	size_t others = skip < count ? count - 1 : count, middle;
+	double upper;
+
+	if (!others)
+		return false;
+	middle = others / 2;
+	upper = sorted[middle < skip ? middle : middle + 1];
+	if (others % 2) {
+		*median = upper;
+	} else {
+		middle--;
+		*median = (sorted[middle < skip ? middle : middle + 1] + upper) / 2;
+	}
+	return true;
+}
+
+/* The relative rule's for, hysteresis and window: the plan's, else the contract's. */
+static void relative_params(const struct plan *limits, struct alert_rule_params *params)
+{
+	params->window_s = plan_window_s(limits);
+	params->for_s = limits ? limits->for_ms / 1000.0 : DEFAULT_FOR_S;
+	params->hysteresis = limits ? limits->hysteresis : DEFAULT_HYSTERESIS;
+}
+
+/*
+ * Room to remember each input's tenant and to sort the usages. Grown only:
+ * the number of tenants is about the same from tick to tick.
+ */
+static int reserve_relative(struct evaluator *evaluator, size_t input_count)
+{
+	struct tenant_state **input_tenants;
+	double *active_usage;
+
+	if (input_count <= evaluator->scratch_capacity)
+		return 0;
+	input_tenants = realloc(evaluator->input_tenants, input_count * sizeof(*input_tenants));
+	if (!input_tenants)
+		return -ENOMEM;
+	evaluator->input_tenants = input_tenants;
+	active_usage = realloc(evaluator->active_usage, input_count * sizeof(*active_usage));
+	if (!active_usage)
+		return -ENOMEM;
+	evaluator->active_usage = active_usage;
+	evaluator->scratch_capacity = input_count;
+	return 0;
+}
+
+/*
+ * One resource of the relative rule over every input evaluated this tick.
+ * Sorting the active usages once makes each tenant's median of the others
+ * an index away, so a tick stays O(n log n) with thousands of tenants.
+ */
+static void evaluate_relative_resource(struct evaluator *evaluator, double now,
+				       struct eval_input *inputs, size_t count,
+				       enum resource resource, size_t *transition_count)
+{
+	const struct relative_config *relative = &evaluator->relative;
+	bool enabled = evaluator->has_relative && relative->has_floor[resource];
+	double *sorted = evaluator->active_usage, usage_floor = relative->floor[resource];
+	/* A tenant this idle makes nobody look excessive. (factor > 0: checked when set.) */
+	double active_from = enabled ? usage_floor / relative->factor : 0;
+	size_t active = 0, i;
+
+	for (i = 0; enabled && i < count; i++) {
+		const struct eval_input *input = &inputs[i];
+
+		if (evaluator->input_tenants[i] && !input->gone && input->has_usage[resource] &&
+		    input->usage[resource] >= active_from)
+			sorted[active++] = input->usage[resource];
+	}
+	if (active > 1)
+		qsort(sorted, active, sizeof(*sorted), compare_doubles);
+
+	for (i = 0; i < count; i++) {
+		struct tenant_state *tenant = evaluator->input_tenants[i];
+		struct eval_input *input = &inputs[i];
+		double usage = input->usage[resource], median = 0;
+		struct alert_rule_params params = {0};
+		struct alert_rule_state *state;
+		size_t skip;
+
+		if (!tenant)
+			continue;
+		state = &tenant->relative_rule[resource];
+		if (enabled && !input->gone && !input->has_usage[resource]) {
+			/*
+			 * No evidence, not even that too few are active: just
+			 * after a restart nobody has a usage yet.
+			 */
+			input->relative_firing[resource] = state->firing;
+			continue;
+		}
+		relative_params(input->limits, &params);
+		if (enabled && !input->gone && active >= relative->min_tenants) {
+			/* Its own usage, when active, is not one of the others. */
+			skip = usage >= active_from ? sorted_index(sorted, active, usage) : active;
+			params.has_limit = median_without(sorted, active, skip, &median);
+		}
+		if (params.has_limit) {
+			/*
+			 * The others are all at least floor / factor, so the floor
+			 * binds only by rounding; the alert shows the contract's
+			 * factor x median all the same.
+			 */
+			params.reported_limit = relative->factor * median;
+			params.limit = fmax(usage_floor, params.reported_limit);
+		}
+		if (alert_rule_step(state, now, input->has_usage[resource], usage, &params) !=
+		    ALERT_RULE_UNCHANGED)
+			add_transition(evaluator, transition_count, tenant, resource, RULE_RELATIVE,
+				       state);
+		input->relative_firing[resource] = state->firing;
+	}
+}
+
+static void evaluate_relative(struct evaluator *evaluator, double now, struct eval_input *inputs,
+			      size_t count, size_t *transition_count)
+{
+	int resource;
+
+	for (resource = 0; resource < RESOURCE_COUNT; resource++)
+		evaluate_relative_resource(evaluator, now, inputs, count, resource,
+					   transition_count);
+}
+
+void evaluator_set_relative(struct evaluator *evaluator, const struct relative_config *relative)
+{
+	evaluator->has_relative = false;
+	if (!relative)
+		return;
+	/* The configuration makes it at least 1; 0 would make everyone abusive. */
+	if (!(relative->factor > 0)) {
+		pr_warn("evaluate: relative factor %g is not positive, no relative rule",
+			relative->factor);
+		return;
+	}
+	evaluator->relative = *relative;
+	evaluator->has_relative = true;
+}
+
+/*
+ * Room for every transition this tick can make, so that none is lost later:
+ * each rule on each resource of each tenant, known or new.
+ */
 static int reserve_transitions(struct evaluator *evaluator, size_t input_count)
 {
-	size_t needed = (input_count + evaluator->tenant_count) * RESOURCE_COUNT;
+	size_t needed = (input_count + evaluator->tenant_count) * RESOURCE_COUNT * 2;
 	struct eval_transition *transitions;
 
 	if (needed <= evaluator->transitions_capacity)
@@ -513,6 +704,10 @@ static struct tenant_state *drop_unseen(struct evaluator *evaluator, double now,
 				if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
 					add_transition(evaluator, transition_count, tenant,
 						       resource, RULE_PLAN, state);
+				state = &tenant->relative_rule[resource];
+				if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
+					add_transition(evaluator, transition_count, tenant,
+						       resource, RULE_RELATIVE, state);
 			}
 			*link = tenant->next;
 			evaluator->tenant_count--;
@@ -528,6 +723,7 @@ static void clear_outputs(struct eval_input *input)
 	memset(input->has_usage, 0, sizeof(input->has_usage));
 	memset(input->usage, 0, sizeof(input->usage));
 	memset(input->firing, 0, sizeof(input->firing));
+	memset(input->relative_firing, 0, sizeof(input->relative_firing));
 }
 
 void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *inputs,
@@ -535,6 +731,7 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *
 {
 	struct tenant_state *dropped, *tenant;
 	size_t transition_count = 0, i;
+	bool relative_pass = true;
 
 	evaluator->changed = false;
 	for (i = 0; i < count; i++)
@@ -543,12 +740,19 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *
 		pr_err("evaluate: out of memory, tick at %.3f skipped", now);
 		return;
 	}
+	/* Without it the relative alerts stand as they are: memory is no evidence. */
+	if (reserve_relative(evaluator, count)) {
+		pr_err("evaluate: out of memory, relative rule skipped at %.3f", now);
+		relative_pass = false;
+	}
 	evaluator->tick_number++;
 
 	for (i = 0; i < count; i++) {
 		struct eval_input *input = &inputs[i];
 		uint64_t hash = idmap_hash_string(input->tenant);
 
+		if (relative_pass)
+			evaluator->input_tenants[i] = NULL;
 		tenant = tenant_find(evaluator, input->tenant, hash);
 		if (!tenant)
 			tenant = tenant_add(evaluator, input->tenant, hash);
@@ -569,7 +773,12 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *
 			continue;
 		}
 		evaluate_tenant(evaluator, tenant, now, input, &transition_count);
+		if (relative_pass)
+			evaluator->input_tenants[i] = tenant;
 	}
+	/* Every usage is known now: the relative rule compares them. */
+	if (relative_pass)
+		evaluate_relative(evaluator, now, inputs, count, &transition_count);
 	dropped = drop_unseen(evaluator, now, &transition_count);
 
 	/* Resolved first: a consumer that counts firing alerts never sees too many. */
@@ -619,6 +828,8 @@ void evaluator_free(struct evaluator *evaluator)
 	}
 	free(evaluator->buckets);
 	free(evaluator->transitions);
+	free(evaluator->input_tenants);
+	free(evaluator->active_usage);
 	free(evaluator);
 }
 
@@ -652,8 +863,8 @@ static int add_double(struct json_object *object, const char *key, double value)
 }
 
 static struct json_object *alert_to_json(const struct tenant_state *tenant, enum resource resource,
-					 const struct alert_rule_state *state, double now_wall,
-					 double now)
+					 const char *rule, const struct alert_rule_state *state,
+					 double now_wall, double now)
 {
 	struct json_object *alert = json_object_new_object();
 
@@ -662,7 +873,7 @@ static struct json_object *alert_to_json(const struct tenant_state *tenant, enum
 	if (add_string(alert, "tenant", tenant->name) || add_string(alert, "plan", tenant->plan) ||
 	    add_string(alert, "cgroup", tenant->cgroup) ||
 	    add_string(alert, "resource", resource_name(resource)) ||
-	    add_string(alert, "rule", RULE_PLAN) || add_double(alert, "value", state->value) ||
+	    add_string(alert, "rule", rule) || add_double(alert, "value", state->value) ||
 	    add_double(alert, "limit", state->limit) ||
 	    add_double(alert, "window_s", state->window_s) ||
 	    /* Monotonic time means nothing to the next boot: store wall time. */
@@ -675,13 +886,34 @@ fail:
 	return NULL;
 }
 
+/* Appends @tenant's firing alerts of one rule, @states by resource, to @alerts. */
+static int add_firing(struct json_object *alerts, const struct tenant_state *tenant,
+		      const char *rule, const struct alert_rule_state *states, double now_wall,
+		      double now)
+{
+	struct json_object *alert;
+	int resource;
+
+	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+		if (!states[resource].firing)
+			continue;
+		alert = alert_to_json(tenant, resource, rule, &states[resource], now_wall, now);
+		if (!alert)
+			return -ENOMEM;
+		if (json_object_array_add(alerts, alert)) {
+			json_object_put(alert);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static struct json_object *firing_to_json(const struct evaluator *evaluator, double now_wall,
 					  double now)
 {
 	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
 	const struct tenant_state *tenant;
 	size_t bucket;
-	int resource;
 
 	if (!root || !alerts || json_object_object_add(root, "alerts", alerts)) {
 		json_object_put(alerts);
@@ -692,20 +924,11 @@ static struct json_object *firing_to_json(const struct evaluator *evaluator, dou
 		goto fail;
 	for (bucket = 0; bucket < evaluator->bucket_count; bucket++) {
 		for (tenant = evaluator->buckets[bucket]; tenant; tenant = tenant->next) {
-			for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-				const struct alert_rule_state *state = &tenant->plan_rule[resource];
-				struct json_object *alert;
-
-				if (!state->firing)
-					continue;
-				alert = alert_to_json(tenant, resource, state, now_wall, now);
-				if (!alert)
-					goto fail;
-				if (json_object_array_add(alerts, alert)) {
-					json_object_put(alert);
-					goto fail;
-				}
-			}
+			if (add_firing(alerts, tenant, RULE_PLAN, tenant->plan_rule, now_wall,
+				       now) ||
+			    add_firing(alerts, tenant, RULE_RELATIVE, tenant->relative_rule,
+				       now_wall, now))
+				goto fail;
 		}
 	}
 	return root;
@@ -841,8 +1064,8 @@ static int load_alert(struct evaluator *evaluator, struct json_object *alert, do
 	resource = resource_from_name(resource_text);
 	if (resource < 0)
 		return -EINVAL;
-	/* Only the plan rule exists yet; alerts of other rules are not ours. */
-	if (rule && strcmp(rule, RULE_PLAN))
+	/* No rule is the plan's, as saved before the relative rule existed. */
+	if (rule && strcmp(rule, RULE_PLAN) && strcmp(rule, RULE_RELATIVE))
 		return -EINVAL;
 
 	hash = idmap_hash_string(tenant_name);
@@ -856,7 +1079,10 @@ static int load_alert(struct evaluator *evaluator, struct json_object *alert, do
 	}
 	if (replace_string(&tenant->plan, plan) || replace_string(&tenant->cgroup, cgroup))
 		return -ENOMEM;
-	state = &tenant->plan_rule[resource];
+	if (rule && !strcmp(rule, RULE_RELATIVE))
+		state = &tenant->relative_rule[resource];
+	else
+		state = &tenant->plan_rule[resource];
 	if (state->firing)
 		return 0;
 	state->firing = true;

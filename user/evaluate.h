@@ -16,6 +16,18 @@
  *   limit, or when the tenant is gone.
  * State is kept by tenant name, so a reload that rebuilds tenants, or
  * changes plans, keeps windows and firing alerts.
+ *
+ * The relative rule (evaluator_set_relative) runs the same machine, with
+ * the tenant's plan's window, `for` and hysteresis (the contract's defaults
+ * 60 s, 30 s, 0.9 when its plan is undefined), on each resource that has a
+ * floor. A tenant is active on a resource when it is not gone and its
+ * windowed usage is at least floor / factor: one that idle can make nobody
+ * look excessive, so it neither counts toward min_tenants nor drags the
+ * median to zero. With at least min_tenants active tenants, a tenant's
+ * limit is factor x the median of the other active tenants (the mean of
+ * the middle two when they are even), and its alert starts when usage is
+ * strictly above both that limit and the floor. With fewer, or once the
+ * floor is removed, relative alerts resolve.
  */
 #ifndef ABUSEWATCH_EVALUATE_H
 #define ABUSEWATCH_EVALUATE_H
@@ -40,8 +52,9 @@ struct eval_input {
 
 	/* Filled by evaluator_tick: */
 	bool has_usage[RESOURCE_COUNT];
-	double usage[RESOURCE_COUNT]; /* cores, bytes/s, packets/s, ..., bytes, tasks */
-	bool firing[RESOURCE_COUNT];
+	double usage[RESOURCE_COUNT];	      /* cores, bytes/s, packets/s, ..., bytes, tasks */
+	bool firing[RESOURCE_COUNT];	      /* the plan rule */
+	bool relative_firing[RESOURCE_COUNT]; /* the relative rule */
 };
 
 struct eval_transition {
@@ -49,10 +62,10 @@ struct eval_transition {
 	const char *plan;
 	const char *cgroup;
 	enum resource resource;
-	const char *rule; /* "plan" */
+	const char *rule; /* "plan" or "relative" */
 	bool firing;	  /* else resolved */
 	double value;	  /* windowed usage (last known, for a tenant gone) */
-	double limit;
+	double limit;	  /* relative: factor x the median of the others */
 	double window_s;
 	double since; /* @now of the tick it started firing */
 };
@@ -63,6 +76,13 @@ struct evaluator;
 
 struct evaluator *evaluator_new(void);
 void evaluator_free(struct evaluator *evaluator);
+
+/*
+ * The relative rule's settings, copied; NULL, no floor at all or a factor
+ * not above 0: no relative rule (what fires resolves at the next tick).
+ * None until set.
+ */
+void evaluator_set_relative(struct evaluator *evaluator, const struct relative_config *relative);
 
 /*
  * One evaluation at @now (monotonic seconds) over every live tenant. A

@@ -35,6 +35,8 @@ static const struct tenant_counter tenant_counters[] = {
 	    "IP packets received by the tenant's sockets."),
     COUNTER("abusewatch_tenant_network_transmit_packets_total", tx_packets, 1,
 	    "IP packets sent by the tenant's sockets."),
+    COUNTER("abusewatch_tenant_connections_total", connects, 1,
+	    "Outbound connect() calls (TCP and UDP, IPv4 and IPv6) of the tenant's tasks."),
     COUNTER("abusewatch_tenant_forks_total", forks, 1, "Processes created by the tenant."),
     COUNTER("abusewatch_tenant_execs_total", execs, 1, "Programs executed by the tenant."),
 };
@@ -48,74 +50,125 @@ static double counter_value(const struct tenant_counter *counter, const struct t
 	return value * counter->scale;
 }
 
-static void write_memory(struct textfile *file, const struct metrics_snapshot *snapshot)
+/* One per-tenant gauge: false when the tenant has no value for it now. */
+struct tenant_gauge {
+	const char *name;
+	const char *help;
+	bool (*value)(const struct tenant *tenant, double *value);
+};
+
+static bool processes_value(const struct tenant *tenant, double *value)
+{
+	/* Tasks that predate a cgroup move can be uncharged twice; never show < 0. */
+	*value = tenant->tasks > 0 ? tenant->tasks : 0;
+	return true;
+}
+
+static bool memory_value(const struct tenant *tenant, double *value)
+{
+	*value = tenant->memory_bytes;
+	return tenant->has_memory;
+}
+
+static bool storage_value(const struct tenant *tenant, double *value)
+{
+	*value = tenant->storage_bytes;
+	return tenant->has_storage;
+}
+
+static const struct tenant_gauge tenant_gauges[] = {
+    {"abusewatch_tenant_processes", "Live tasks of the tenant.", processes_value},
+    {"abusewatch_tenant_memory_bytes", "Working set of the tenant's cgroups (memory controller).",
+     memory_value},
+    {"abusewatch_tenant_storage_bytes",
+     "Bytes allocated in the tenant's storage paths, as of the last complete pass.",
+     storage_value},
+};
+
+static void write_gauges(struct textfile *file, const struct metrics_snapshot *snapshot)
 {
 	struct label labels[2] = {{"tenant", NULL}, {"plan", NULL}};
-	size_t t;
+	const struct tenant_gauge *gauge;
+	double value;
+	size_t g, t;
 
-	textfile_family(file, "abusewatch_tenant_memory_bytes", "gauge",
-			"Working set of the tenant's cgroups (memory controller).");
-	for (t = 0; t < snapshot->tenant_count; t++) {
-		if (!snapshot->tenants[t]->has_memory)
-			continue;
-		labels[0].value = snapshot->tenants[t]->name;
-		labels[1].value = snapshot->tenants[t]->plan;
-		textfile_sample(file, "abusewatch_tenant_memory_bytes", labels, 2,
-				snapshot->tenants[t]->memory_bytes);
+	for (g = 0; g < sizeof(tenant_gauges) / sizeof(tenant_gauges[0]); g++) {
+		gauge = &tenant_gauges[g];
+		textfile_family(file, gauge->name, "gauge", gauge->help);
+		for (t = 0; t < snapshot->tenant_count; t++) {
+			if (!gauge->value(snapshot->tenants[t], &value))
+				continue;
+			labels[0].value = snapshot->tenants[t]->name;
+			labels[1].value = snapshot->tenants[t]->plan;
+			textfile_sample(file, gauge->name, labels, 2, value);
+		}
 	}
 }
 
-/* What the three limit families show for one tenant and resource, if anything. */
-static double limit_family_value(int family, const struct tenant *tenant, double limit,
-				 enum resource resource, bool *has)
+enum limit_family {
+	FAMILY_LIMIT,
+	FAMILY_USAGE_RATIO,
+	FAMILY_OVER_LIMIT,
+	FAMILY_COUNT,
+};
+
+/*
+ * What a limit family shows for one tenant and resource, if anything:
+ * _limit and _usage_ratio where the plan limits the resource, _over_limit
+ * also where the relative rule compares it (either rule's alert sets it).
+ */
+static bool limit_family_value(enum limit_family family, const struct tenant *tenant,
+			       const struct plan *plan, const struct relative_config *relative,
+			       enum resource resource, double *value)
 {
-	*has = true;
+	bool limited = plan && plan->has_limit[resource];
+
 	switch (family) {
-	case 0:
-		return limit;
-	case 1:
-		*has = tenant->has_usage[resource];
-		return tenant->usage[resource] / limit;
+	case FAMILY_LIMIT:
+		*value = limited ? plan->limit[resource] : 0;
+		return limited;
+	case FAMILY_USAGE_RATIO:
+		*value = limited ? tenant->usage[resource] / plan->limit[resource] : 0;
+		return limited && tenant->has_usage[resource];
 	default:
-		return tenant->firing[resource] ? 1 : 0;
+		*value = tenant->firing[resource] || tenant->relative_firing[resource];
+		return limited || relative->has_floor[resource] || *value;
 	}
 }
 
-/* _limit, _usage_ratio and _over_limit, for each resource the tenant's plan limits. */
 static void write_limits(struct textfile *file, const struct metrics_snapshot *snapshot)
 {
 	static const struct {
 		const char *name;
 		const char *help;
-	} families[] = {
-	    {"abusewatch_tenant_limit",
-	     "The plan's limit in base units: cores, bytes, tasks, bytes/s, per second."},
-	    {"abusewatch_tenant_usage_ratio", "Usage averaged over the plan's window / limit."},
-	    {"abusewatch_tenant_over_limit", "1 while an overuse alert fires."},
+	} families[FAMILY_COUNT] = {
+	    [FAMILY_LIMIT] = {"abusewatch_tenant_limit",
+			      "The plan's limit in base units: cores, bytes, tasks, bytes/s, per "
+			      "second."},
+	    [FAMILY_USAGE_RATIO] = {"abusewatch_tenant_usage_ratio",
+				    "Usage averaged over the plan's window / limit."},
+	    [FAMILY_OVER_LIMIT] = {"abusewatch_tenant_over_limit",
+				   "1 while an overuse alert (plan or relative) fires."},
 	};
 	struct label labels[3] = {{"tenant", NULL}, {"plan", NULL}, {"resource", NULL}};
 	const struct plan *plan;
-	size_t family, t;
+	enum limit_family family;
+	size_t t;
 	double value;
 	int resource;
-	bool has;
 
-	for (family = 0; family < sizeof(families) / sizeof(families[0]); family++) {
+	for (family = 0; family < FAMILY_COUNT; family++) {
 		textfile_family(file, families[family].name, "gauge", families[family].help);
 		for (t = 0; t < snapshot->tenant_count; t++) {
 			const struct tenant *tenant = snapshot->tenants[t];
 
 			plan = config_find_plan(snapshot->config, tenant->plan);
-			if (!plan)
-				continue;
 			labels[0].value = tenant->name;
 			labels[1].value = tenant->plan;
 			for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-				if (!plan->has_limit[resource])
-					continue;
-				value = limit_family_value(family, tenant, plan->limit[resource],
-							   resource, &has);
-				if (!has)
+				if (!limit_family_value(family, tenant, plan,
+							&snapshot->config->relative, resource,
+							&value))
 					continue;
 				labels[2].value = resource_name(resource);
 				textfile_sample(file, families[family].name, labels, 3, value);
@@ -146,15 +199,7 @@ int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 					counter_value(counter, snapshot->tenants[t]));
 		}
 	}
-	textfile_family(file, "abusewatch_tenant_processes", "gauge", "Live tasks of the tenant.");
-	for (t = 0; t < snapshot->tenant_count; t++) {
-		labels[0].value = snapshot->tenants[t]->name;
-		labels[1].value = snapshot->tenants[t]->plan;
-		/* Tasks that predate a cgroup move can be uncharged twice; never show < 0. */
-		textfile_sample(file, "abusewatch_tenant_processes", labels, 2,
-				snapshot->tenants[t]->tasks > 0 ? snapshot->tenants[t]->tasks : 0);
-	}
-	write_memory(file, snapshot);
+	write_gauges(file, snapshot);
 	write_limits(file, snapshot);
 	textfile_family(file, "abusewatch_alerts_total", "counter", "Alerts raised, by kind.");
 	for (kind = 0; kind < ALERT_KIND_COUNT; kind++) {

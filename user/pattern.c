@@ -623,3 +623,17 @@ cleanup:
 		out[0] = '\0';
 	return ret;
 }
+
+long path_dot_segment(const char *path)
+{
+	const char *segment;
+	size_t length;
+
+	for (segment = path; *segment; segment += length + (segment[length] == '/')) {
+		length = strcspn(segment, "/");
+		if ((length == 1 && segment[0] == '.') ||
+		    (length == 2 && segment[0] == '.' && segment[1] == '.'))
+			return segment - path;
+	}
+	return -1;
+}

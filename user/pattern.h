@@ -58,4 +58,10 @@ int template_validate(const char *tmpl, const struct pattern *pattern, char *err
  */
 int template_expand(const char *tmpl, const struct captures *caps, char *out, size_t outlen);
 
+/*
+ * The offset in @path of its first "." or ".." segment, or -1 when it has
+ * none: a path checked with this names one place however it is joined.
+ */
+long path_dot_segment(const char *path);
+
 #endif

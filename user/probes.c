@@ -29,8 +29,8 @@
 struct probes {
 	struct usage_bpf *usage;
 	struct net_bpf *net;
-	struct bpf_link *ingress_link;
-	struct bpf_link *egress_link;
+	/* cgroup_skb ingress/egress, cgroup/connect4 and connect6 on the v2 root. */
+	struct bpf_link *net_links[4];
 	struct ring_buffer *events;
 	cgroup_event_fn on_event;
 	void *ctx;
@@ -95,23 +95,29 @@ static bool kernel_has_cgroup_storage(void)
 
 static int attach_net(struct probes *probes, const char *v2_root)
 {
+	struct bpf_program *programs[] = {
+		probes->net->progs.count_ingress,
+		probes->net->progs.count_egress,
+		probes->net->progs.count_connect4,
+		probes->net->progs.count_connect6,
+	};
 	int cgroup_fd, err = 0;
+	size_t i;
 
+	_Static_assert(sizeof(programs) / sizeof(programs[0]) ==
+			       sizeof(probes->net_links) / sizeof(probes->net_links[0]),
+		       "one link per network program");
 	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgroup_fd < 0)
 		return -errno;
 	/* Links attach with BPF_F_ALLOW_MULTI semantics: other programs stay. */
-	probes->ingress_link = bpf_program__attach_cgroup(probes->net->progs.count_ingress,
-							  cgroup_fd);
-	if (!probes->ingress_link) {
-		err = -errno;
-		goto cleanup;
+	for (i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		probes->net_links[i] = bpf_program__attach_cgroup(programs[i], cgroup_fd);
+		if (!probes->net_links[i]) {
+			err = -errno;
+			break;
+		}
 	}
-	probes->egress_link = bpf_program__attach_cgroup(probes->net->progs.count_egress,
-							 cgroup_fd);
-	if (!probes->egress_link)
-		err = -errno;
-cleanup:
 	close(cgroup_fd);
 	return err;
 }
@@ -206,8 +212,8 @@ void probes_destroy(struct probes *probes)
 	if (!probes)
 		return;
 	ring_buffer__free(probes->events);
-	bpf_link__destroy(probes->egress_link);
-	bpf_link__destroy(probes->ingress_link);
+	for (size_t i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
+		bpf_link__destroy(probes->net_links[i]);
 	net_bpf__destroy(probes->net);
 	usage_bpf__destroy(probes->usage);
 	free(probes->net_values);
@@ -275,6 +281,7 @@ int probes_read_net(struct probes *probes, net_fn fn, void *ctx)
 				sum.tx_bytes += per_cpu[cpu].tx_bytes;
 				sum.rx_packets += per_cpu[cpu].rx_packets;
 				sum.tx_packets += per_cpu[cpu].tx_packets;
+				sum.connects += per_cpu[cpu].connects;
 			}
 			fn(probes->keys[i], &sum, ctx);
 		}

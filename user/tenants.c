@@ -23,6 +23,7 @@ struct tenant_set {
 	struct tenant **tenants;
 	size_t count;
 	size_t capacity;
+	uint64_t generation;
 };
 
 static bool name_rule(const struct tenant_rule *rule, const struct captures *caps,
@@ -71,6 +72,7 @@ bool tenants_match_path(const struct config *config, const char *path,
 			match->plan = tenant_rule->plan ? tenant_rule->plan : "default";
 			match->rule = rule;
 			match->root_length = end;
+			match->captures = caps;
 			return true;
 		}
 	}
@@ -96,6 +98,11 @@ struct tenant_set *tenant_set_new(const struct config *config)
 
 static void free_tenant(struct tenant *tenant)
 {
+	size_t i;
+
+	for (i = 0; i < tenant->storage_count; i++)
+		free(tenant->storage_paths[i]);
+	free(tenant->storage_paths);
 	free(tenant->name);
 	free(tenant->plan);
 	free(tenant->cgroup);
@@ -135,6 +142,34 @@ static struct tenant *find_tenant(struct tenant_set *set, const char *name)
 	return NULL;
 }
 
+/* The rule's storage templates over the tenant's captures; 0 or -ENOMEM. */
+static int expand_storage(struct tenant *tenant, const struct tenant_rule *rule,
+			  const struct captures *captures)
+{
+	char expanded[PATH_MAX];
+	size_t i;
+
+	if (!rule->storage_count)
+		return 0;
+	tenant->storage_paths = calloc(rule->storage_count, sizeof(*tenant->storage_paths));
+	if (!tenant->storage_paths)
+		return -ENOMEM;
+	for (i = 0; i < rule->storage_count; i++) {
+		/* The configuration checked the templates; this checks the captures. */
+		if (template_expand(rule->storage[i], captures, expanded, sizeof(expanded)) ||
+		    expanded[0] != '/' || path_dot_segment(expanded) >= 0) {
+			pr_warn("tenant %s: storage path \"%s\" does not expand to an absolute path; "
+				"not measured", tenant->name, rule->storage[i]);
+			continue;
+		}
+		tenant->storage_paths[tenant->storage_count] = strdup(expanded);
+		if (!tenant->storage_paths[tenant->storage_count])
+			return -ENOMEM;
+		tenant->storage_count++;
+	}
+	return 0;
+}
+
 static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_match *match,
 				    const char *path)
 {
@@ -156,7 +191,8 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 	tenant->name = strdup(match->name);
 	tenant->plan = strdup(match->plan);
 	tenant->cgroup = strndup(path, match->root_length);
-	if (!tenant->name || !tenant->plan || !tenant->cgroup) {
+	if (!tenant->name || !tenant->plan || !tenant->cgroup ||
+	    expand_storage(tenant, &set->config->tenants[match->rule], &match->captures)) {
 		free_tenant(tenant);
 		return NULL;
 	}
@@ -165,6 +201,7 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 		return NULL;
 	}
 	set->tenants[set->count++] = tenant;
+	set->generation++;
 	pr_info("tenant %s (plan %s) at %s", tenant->name, tenant->plan, tenant->cgroup);
 	return tenant;
 }
@@ -262,17 +299,10 @@ void tenant_set_add_memory(struct tenant *tenant, uint64_t bytes)
 
 void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks)
 {
-	struct usage_sample *total = &tenant->total;
+	size_t i;
 
-	total->cpu_ns += delta->cpu_ns;
-	total->disk_read_bytes += delta->disk_read_bytes;
-	total->disk_write_bytes += delta->disk_write_bytes;
-	total->forks += delta->forks;
-	total->execs += delta->execs;
-	total->rx_bytes += delta->rx_bytes;
-	total->tx_bytes += delta->tx_bytes;
-	total->rx_packets += delta->rx_packets;
-	total->tx_packets += delta->tx_packets;
+	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++)
+		tenant->total.field[i] += delta->field[i];
 	tenant->tasks += tasks;
 }
 
@@ -308,6 +338,7 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
 		unlink_tenant(set, tenant);
 		free_tenant(tenant);
 		set->tenants[i] = set->tenants[--set->count];
+		set->generation++;
 		dropped++;
 	}
 	return dropped;
@@ -332,4 +363,9 @@ size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
 size_t tenant_set_count(const struct tenant_set *set)
 {
 	return set->count;
+}
+
+uint64_t tenant_set_generation(const struct tenant_set *set)
+{
+	return set->generation;
 }

@@ -20,6 +20,7 @@ struct tenant_match {
 	const char *plan;	/* points into the config */
 	size_t rule;		/* index of the matching rule */
 	size_t root_length;	/* the path's prefix that matched, e.g. the container's cgroup */
+	struct captures captures;	/* of the rule's pattern, for its templates */
 };
 
 /*
@@ -37,12 +38,18 @@ struct tenant {
 	int64_t tasks;		/* live tasks, this tick */
 	unsigned int live_cgroups;
 	double gone_since;	/* monotonic seconds; 0 while it has cgroups */
+	/* Its rule's storage templates over its captures: absolute, no "." or "..". */
+	char **storage_paths;
+	size_t storage_count;
 	/* Set by the agent each tick: */
 	bool has_memory;
 	uint64_t memory_bytes;	/* working set of its root cgroups */
+	bool has_storage;	/* a pass over its storage paths has finished */
+	uint64_t storage_bytes;
 	bool has_usage[RESOURCE_COUNT];	/* windowed usage, see evaluate.h */
 	double usage[RESOURCE_COUNT];
-	bool firing[RESOURCE_COUNT];
+	bool firing[RESOURCE_COUNT];	/* plan rule */
+	bool relative_firing[RESOURCE_COUNT];
 };
 
 struct tenant_set;
@@ -77,5 +84,7 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry);
 /* Iteration in name order: fills @out (up to @max) and returns the count. */
 size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max);
 size_t tenant_set_count(const struct tenant_set *set);
+/* Changes whenever a tenant is created or dropped (storage targets follow it). */
+uint64_t tenant_set_generation(const struct tenant_set *set);
 
 #endif

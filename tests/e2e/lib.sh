@@ -272,7 +272,9 @@ trap 'exit 129' HUP
 # into $E2E_TMP/NAME. YAML, when given, replaces the plans and alerts
 # sections (default: plan "default" without limits, no Alertmanager). Sets
 # AW_CONFIG, AW_DIR, AW_EVENTS and AW_TEXTFILE (which is alone in its
-# directory, for node_exporter's textfile collector).
+# directory, for node_exporter's textfile collector). AW_AGENT_EXTRA and
+# AW_RULE_EXTRA, when set, are more lines for the agent section and for the
+# tenant rule (indented as they go: two and four spaces).
 write_config() {
 	local tail=${2:-}
 	AW_DIR=$E2E_TMP/$1
@@ -287,6 +289,7 @@ write_config() {
 alerts:
   alertmanager: []'
 	fi
+	# AW_AGENT_EXTRA / AW_RULE_EXTRA: more lines (indented) for agent: and the tenant rule.
 	cat >"$AW_CONFIG" <<EOF
 agent:
   interval: 200ms
@@ -294,9 +297,11 @@ agent:
   events_log: "$AW_EVENTS"
   state_dir: "$AW_DIR/state"
   hostname: e2e-node
+${AW_AGENT_EXTRA:-}
 tenants:
   - cgroup: "$AWTEST_REL/tenants/{tenant}/**"
     plan: default
+${AW_RULE_EXTRA:-}
 $tail
 EOF
 }
@@ -408,6 +413,23 @@ metric() {
 			}
 		}
 		END { exit !found }' "${3:-$AW_TEXTFILE}"
+}
+
+# wait_metric SECONDS NAME TENANT OP VALUE: waits until the textfile's
+# NAME{tenant=TENANT} compares OP VALUE (see num_cmp); prints the last value
+# read, status 1 on time-out.
+wait_metric() {
+	local limit=$1 name=$2 tenant=$3 op=$4 want=$5 value="" i
+	for ((i = 0; i < limit * 10; i++)); do
+		value=$(metric "$name" "$tenant")
+		num_cmp "$value" "$op" "$want" && {
+			printf '%s\n' "$value"
+			return 0
+		}
+		sleep 0.1
+	done
+	printf '%s\n' "${value:-missing}"
+	return 1
 }
 
 # metric_global NAME [FILE]: the value of the first sample of NAME (with or

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for user/evaluate.c: windows over counters and gauges, the
- * edges of `for` and hysteresis, tenants that go, plan changes, and the
- * saved state across a restart.
+ * edges of `for` and hysteresis, tenants that go, plan changes, the saved
+ * state across a restart, and the relative rule.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -651,6 +651,595 @@ static void test_many_tenants(void **state)
 	free(inputs);
 }
 
+/* The relative rule */
+
+#define GROUP_MAX 8
+
+/*
+ * Tenants side by side, ticked once a second with a window of 1 s, so that
+ * each one's usage is what it used in the last second. Factor 4, at least
+ * 3 active, a floor of 1 core (active from 0.25); plan limits out of reach.
+ */
+struct group {
+	struct evaluator *evaluator;
+	struct plan plan;
+	struct relative_config relative;
+	struct eval_input inputs[GROUP_MAX];
+	char names[GROUP_MAX][16];
+	double cpu[GROUP_MAX]; /* cumulative cpu seconds */
+	double rate[GROUP_MAX];
+	size_t count;
+	struct recorder recorder;
+	double now;
+};
+
+static void group_tick(struct group *group)
+{
+	size_t i;
+
+	for (i = 0; i < group->count; i++) {
+		group->inputs[i].has_value[RESOURCE_CPU] = true;
+		group->inputs[i].value[RESOURCE_CPU] = group->cpu[i];
+	}
+	evaluator_tick(group->evaluator, group->now, group->inputs, group->count, record,
+		       &group->recorder);
+}
+
+/* The first tick, at 0: no usage yet. */
+static void group_start(struct group *group, size_t count, double for_s, double hysteresis)
+{
+	size_t i;
+
+	memset(group, 0, sizeof(*group));
+	group->evaluator = evaluator_new();
+	assert_non_null(group->evaluator);
+	group->plan = make_plan(1, for_s, hysteresis);
+	group->plan.limit[RESOURCE_CPU] = 1000;
+	group->relative.factor = 4;
+	group->relative.min_tenants = 3;
+	group->relative.has_floor[RESOURCE_CPU] = true;
+	group->relative.floor[RESOURCE_CPU] = 1;
+	evaluator_set_relative(group->evaluator, &group->relative);
+	for (i = 0; i < GROUP_MAX; i++) {
+		snprintf(group->names[i], sizeof(group->names[i]), "t%zu", i);
+		init_input(&group->inputs[i], group->names[i], group->names[i], &group->plan);
+	}
+	group->count = count;
+	group_tick(group);
+	assert_int_equal(group->recorder.count, 0);
+}
+
+static void group_set_rates(struct group *group, const double *rates, size_t count)
+{
+	memcpy(group->rate, rates, count * sizeof(*rates));
+}
+
+/* Ticks once a second up to @until, each tenant using its rate meanwhile. */
+static void group_run(struct group *group, double until)
+{
+	size_t i;
+
+	while (group->now < until) {
+		group->now += 1;
+		for (i = 0; i < group->count; i++)
+			group->cpu[i] += group->rate[i];
+		group_tick(group);
+	}
+}
+
+/* Applies a changed group->relative. */
+static void group_set_relative(struct group *group)
+{
+	evaluator_set_relative(group->evaluator, &group->relative);
+}
+
+static void group_stop(struct group *group)
+{
+	evaluator_free(group->evaluator);
+}
+
+/* Exactly the tenants in @mask fire by the relative rule on cpu; none by the plan. */
+static void expect_relative_firing(const struct group *group, unsigned int mask)
+{
+	size_t i;
+
+	for (i = 0; i < group->count; i++) {
+		assert_int_equal(group->inputs[i].relative_firing[RESOURCE_CPU],
+				 !!(mask & (1u << i)));
+		assert_false(group->inputs[i].firing[RESOURCE_CPU]);
+	}
+}
+
+static void expect_relative(const struct recorder *recorder, size_t index, const char *tenant,
+			    bool firing, double value, double limit, double since)
+{
+	const struct recorded *item = &recorder->items[index];
+
+	assert_true(index < recorder->count);
+	assert_string_equal(item->tenant, tenant);
+	assert_int_equal(item->resource, RESOURCE_CPU);
+	assert_string_equal(item->rule, "relative");
+	assert_int_equal(item->firing, firing);
+	assert_near(item->value, value, 1e-9);
+	assert_near(item->limit, limit, 1e-9);
+	assert_near(item->since, since, 1e-9);
+}
+
+static void test_relative_one_busy_tenant(void **state)
+{
+	static const double rates[] = {0.5, 0.75, 0.5, 1, 3};
+	const struct recorded *item;
+	struct group group;
+
+	/* t4's others: 0.5 0.5 0.75 1, median 0.625; t3's: 0.5 0.5 0.75 3, the same. */
+	group_start(&group, 5, 0, 0.9);
+	group_set_rates(&group, rates, 5);
+	group_run(&group, 1);
+	assert_int_equal(group.recorder.count, 1);
+	assert_true(evaluator_changed(group.evaluator));
+	expect_relative(&group.recorder, 0, "t4", true, 3, 2.5, 1);
+	item = &group.recorder.items[0];
+	assert_string_equal(item->plan, "test");
+	assert_string_equal(item->cgroup, "t4");
+	assert_near(item->window_s, 1, 0);
+	expect_usage(&group.inputs[4], RESOURCE_CPU, 3);
+	expect_relative_firing(&group, 1u << 4);
+
+	group_run(&group, 20);
+	assert_int_equal(group.recorder.count, 1);
+	assert_false(evaluator_changed(group.evaluator));
+	expect_relative_firing(&group, 1u << 4);
+	group_stop(&group);
+}
+
+static void test_relative_equal_and_tie(void **state)
+{
+	static const double quiet_and_at_limit[] = {0.5, 0.5, 0.5, 0.5, 2};
+	static const double equal[] = {2, 2, 2, 2, 2};
+	static const double huge[] = {100, 100, 100, 100, 100};
+	struct group group;
+
+	/* Everyone equally busy, however busy, looks excessive to nobody. */
+	group_start(&group, 5, 0, 0.9);
+	group_set_rates(&group, equal, 5);
+	group_run(&group, 10);
+	group_set_rates(&group, huge, 5);
+	group_run(&group, 20);
+	assert_int_equal(group.recorder.count, 0);
+	expect_relative_firing(&group, 0);
+
+	/* Exactly factor x the median of the others is not over it. */
+	group_set_rates(&group, quiet_and_at_limit, 5);
+	group_run(&group, 30);
+	assert_int_equal(group.recorder.count, 0);
+	group.rate[4] = 2.25;
+	group_run(&group, 31);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t4", true, 2.25, 2, 31);
+	group_stop(&group);
+}
+
+static void test_relative_ties_among_others(void **state)
+{
+	static const double two_busy[] = {1, 1, 1, 5, 5};
+	struct group group;
+
+	/*
+	 * t3 and t4 leave out their own 5, not one of the 1s: each sees
+	 * 1 1 1 5, median 1, and fires over 4.
+	 */
+	group_start(&group, 5, 0, 0.9);
+	group_set_rates(&group, two_busy, 5);
+	group_run(&group, 1);
+	assert_int_equal(group.recorder.count, 2);
+	expect_relative(&group.recorder, 0, "t3", true, 5, 4, 1);
+	expect_relative(&group.recorder, 1, "t4", true, 5, 4, 1);
+	expect_relative_firing(&group, 1u << 3 | 1u << 4);
+
+	/* Three at 5: each sees 1 1 5 5, median 3, 12: both resolve, t2 never fires. */
+	group.rate[2] = 5;
+	group_run(&group, 2);
+	assert_int_equal(group.recorder.count, 4);
+	expect_relative(&group.recorder, 2, "t3", false, 5, 12, 1);
+	expect_relative(&group.recorder, 3, "t4", false, 5, 12, 1);
+	group_run(&group, 10);
+	assert_int_equal(group.recorder.count, 4);
+	expect_relative_firing(&group, 0);
+	group_stop(&group);
+}
+
+static void test_relative_min_tenants(void **state)
+{
+	static const double one_idle[] = {0.5, 0.125, 3};
+	struct group group;
+
+	/* Alone: fewer than 3; and with min_tenants 1, no others to compare with. */
+	group_start(&group, 1, 0, 0.9);
+	group.rate[0] = 100;
+	group_run(&group, 5);
+	group.relative.min_tenants = 1;
+	group_set_relative(&group);
+	group_run(&group, 10);
+	assert_int_equal(group.recorder.count, 0);
+	expect_relative_firing(&group, 0);
+	group_stop(&group);
+
+	/* Two active, one idle: one fewer than min_tenants. */
+	group_start(&group, 3, 0, 0.9);
+	group_set_rates(&group, one_idle, 3);
+	group_run(&group, 5);
+	assert_int_equal(group.recorder.count, 0);
+	/* Exactly min_tenants active: t2's others are 0.5 0.5. */
+	group.rate[1] = 0.5;
+	group_run(&group, 6);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t2", true, 3, 2, 6);
+	/* One fewer again: resolves. */
+	group.rate[1] = 0.125;
+	group_run(&group, 7);
+	assert_int_equal(group.recorder.count, 2);
+	expect_relative(&group.recorder, 1, "t2", false, 3, 2, 6);
+	expect_relative_firing(&group, 0);
+	group_stop(&group);
+}
+
+static void test_relative_idle_not_active(void **state)
+{
+	/* 0.25 is exactly floor / factor: active. 0 and 0.125 are not. */
+	static const double rates[] = {0, 0.125, 0.25, 0.5, 3};
+	struct group group;
+
+	/* t4's others are 0.25 0.5, not 0 0.125 0.25 0.5: 4 x 0.375. */
+	group_start(&group, 5, 0, 0.9);
+	group_set_rates(&group, rates, 5);
+	group_run(&group, 1);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t4", true, 3, 1.5, 1);
+	/* Only 3 are active, not 5. */
+	group.relative.min_tenants = 4;
+	group_set_relative(&group);
+	group_run(&group, 2);
+	assert_int_equal(group.recorder.count, 2);
+	expect_relative(&group.recorder, 1, "t4", false, 3, 1.5, 1);
+	group_stop(&group);
+}
+
+static void test_relative_floor(void **state)
+{
+	static const double rates[] = {0.25, 0.25, 0.25, 0.25, 0.75};
+	struct group group;
+	size_t i;
+
+	/* The others under floor / factor: t4 at 100 x their usage is alone. */
+	group_start(&group, 5, 0, 0.9);
+	for (i = 0; i < 4; i++)
+		group.rate[i] = 1.0 / 128;
+	group.rate[4] = 100.0 / 128;
+	group_run(&group, 10);
+	assert_int_equal(group.recorder.count, 0);
+	/* Under the floor of 1: 3 x the median, still nothing. */
+	group_set_rates(&group, rates, 5);
+	group_run(&group, 20);
+	assert_int_equal(group.recorder.count, 0);
+	expect_relative_firing(&group, 0);
+	/* Over both. */
+	group.rate[4] = 1.5;
+	group_run(&group, 21);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t4", true, 1.5, 1, 21);
+	group_stop(&group);
+}
+
+static void test_relative_tenants_come_and_go(void **state)
+{
+	static const double rates[] = {0.5, 1, 3, 0.5};
+	struct group group;
+
+	/* t2's others are 0.5 1: exactly at 3. */
+	group_start(&group, 3, 0, 0.9);
+	group_set_rates(&group, rates, 4);
+	group_run(&group, 5);
+	assert_int_equal(group.recorder.count, 0);
+	/* t3 joins: no usage at its first tick, then 0.5 0.5 1 make it 2. */
+	group.count = 4;
+	group_run(&group, 6);
+	assert_int_equal(group.recorder.count, 0);
+	group_run(&group, 7);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t2", true, 3, 2, 7);
+	expect_relative_firing(&group, 1u << 2);
+	/* t3 leaves: back to 3, which hysteresis keeps firing. */
+	group.count = 3;
+	group_run(&group, 8);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative_firing(&group, 1u << 2);
+	/* t1's cgroups go: two active, fewer than 3. The limit is the last one. */
+	group.inputs[1].gone = true;
+	group_run(&group, 9);
+	assert_int_equal(group.recorder.count, 2);
+	expect_relative(&group.recorder, 1, "t2", false, 3, 3, 7);
+	expect_relative_firing(&group, 0);
+	group_stop(&group);
+}
+
+static void test_relative_for_and_hysteresis(void **state)
+{
+	static const double band[] = {1.5, 1, 2, 3, 1};
+	struct group group;
+	size_t i;
+
+	/* for 5 s; limit 2, resolves strictly under 2 x 0.5. */
+	group_start(&group, 5, 5, 0.5);
+	for (i = 0; i < 5; i++)
+		group.rate[i] = 0.5;
+	group_run(&group, 10);
+	group.rate[4] = 3; /* over at 11..13: 3 s */
+	group_run(&group, 13);
+	group.rate[4] = 0.5;
+	group_run(&group, 20);
+	assert_int_equal(group.recorder.count, 0);
+	group.rate[4] = 3; /* over from 21 */
+	group_run(&group, 25);
+	assert_int_equal(group.recorder.count, 0);
+	group_run(&group, 26);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t4", true, 3, 2, 26);
+	for (i = 0; i < 20; i++) {
+		group.rate[4] = band[i % 5];
+		group_run(&group, group.now + 1);
+		expect_relative_firing(&group, 1u << 4);
+	}
+	assert_int_equal(group.recorder.count, 1);
+	group.rate[4] = 0.75;
+	group_run(&group, group.now + 1);
+	assert_int_equal(group.recorder.count, 2);
+	expect_relative(&group.recorder, 1, "t4", false, 0.75, 2, 26);
+	group_stop(&group);
+}
+
+static void test_relative_without_plan(void **state)
+{
+	struct group group;
+	double fired_at;
+	size_t i;
+
+	/* The contract's defaults: window 60 s, for 30 s, hysteresis 0.9. */
+	group_start(&group, 5, 0, 0.9);
+	for (i = 0; i < 5; i++) {
+		group.inputs[i].limits = NULL;
+		group.rate[i] = 0.5;
+	}
+	group.rate[4] = 3;
+	group_run(&group, 30);
+	assert_int_equal(group.recorder.count, 0);
+	group_run(&group, 31);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t4", true, 3, 2, 31);
+	assert_near(group.recorder.items[0].window_s, 60, 0);
+
+	/* Idle from 40: its mean over 60 s is (100 - now) / 20, under 1.8 after 64. */
+	group_run(&group, 40);
+	group.rate[4] = 0;
+	group_run(&group, 63);
+	assert_int_equal(group.recorder.count, 1);
+	while (group.recorder.count == 1 && group.now < 70)
+		group_run(&group, group.now + 1);
+	fired_at = group.now;
+	assert_true(fired_at >= 64 && fired_at <= 65);
+	expect_relative(&group.recorder, 1, "t4", false, (100 - fired_at) / 20, 2, 31);
+	group_stop(&group);
+}
+
+static void test_relative_rule_removed(void **state)
+{
+	struct group group;
+	size_t i;
+
+	group_start(&group, 5, 0, 0.9);
+	for (i = 0; i < 4; i++)
+		group.rate[i] = 0.5;
+	group.rate[4] = 3;
+	group_run(&group, 1);
+	assert_int_equal(group.recorder.count, 1);
+
+	/* A reload that compares memory only. */
+	group.relative.has_floor[RESOURCE_CPU] = false;
+	group.relative.has_floor[RESOURCE_MEMORY] = true;
+	group.relative.floor[RESOURCE_MEMORY] = 1;
+	group_set_relative(&group);
+	group_run(&group, 2);
+	assert_int_equal(group.recorder.count, 2);
+	expect_relative(&group.recorder, 1, "t4", false, 3, 2, 1);
+
+	/* Back, then no relative rule at all. */
+	group.relative.has_floor[RESOURCE_CPU] = true;
+	group_set_relative(&group);
+	group_run(&group, 3);
+	assert_int_equal(group.recorder.count, 3);
+	expect_relative(&group.recorder, 2, "t4", true, 3, 2, 3);
+	evaluator_set_relative(group.evaluator, NULL);
+	group_run(&group, 4);
+	assert_int_equal(group.recorder.count, 4);
+	expect_relative(&group.recorder, 3, "t4", false, 3, 2, 3);
+	group_run(&group, 10);
+	assert_int_equal(group.recorder.count, 4);
+
+	/* A factor of 0, which the configuration refuses, is no rule either. */
+	group_set_relative(&group);
+	group_run(&group, 11);
+	assert_int_equal(group.recorder.count, 5);
+	group.relative.factor = 0;
+	group_set_relative(&group);
+	group_run(&group, 12);
+	assert_int_equal(group.recorder.count, 6);
+	expect_relative(&group.recorder, 5, "t4", false, 3, 2, 11);
+	expect_relative_firing(&group, 0);
+	group_stop(&group);
+}
+
+static void test_relative_and_plan_together(void **state)
+{
+	struct group group;
+	size_t i;
+
+	group_start(&group, 5, 0, 0.9);
+	group.plan.limit[RESOURCE_CPU] = 2.5;
+	for (i = 0; i < 4; i++)
+		group.rate[i] = 0.5;
+	group.rate[4] = 3;
+	group_run(&group, 1);
+	/* Two alerts: the plan's first, as it is evaluated first. */
+	assert_int_equal(group.recorder.count, 2);
+	expect_transition(&group.recorder, 0, "t4", RESOURCE_CPU, true, 3, 1);
+	assert_near(group.recorder.items[0].limit, 2.5, 0);
+	expect_relative(&group.recorder, 1, "t4", true, 3, 2, 1);
+	assert_true(group.inputs[4].firing[RESOURCE_CPU]);
+	assert_true(group.inputs[4].relative_firing[RESOURCE_CPU]);
+
+	/* Each resolves on its own. */
+	group.relative.has_floor[RESOURCE_CPU] = false;
+	group_set_relative(&group);
+	group_run(&group, 2);
+	assert_int_equal(group.recorder.count, 3);
+	expect_relative(&group.recorder, 2, "t4", false, 3, 2, 1);
+	assert_true(group.inputs[4].firing[RESOURCE_CPU]);
+	assert_false(group.inputs[4].relative_firing[RESOURCE_CPU]);
+	group.rate[4] = 2;
+	group_run(&group, 3);
+	assert_int_equal(group.recorder.count, 4);
+	expect_transition(&group.recorder, 3, "t4", RESOURCE_CPU, false, 2, 1);
+	assert_false(group.inputs[4].firing[RESOURCE_CPU]);
+	group_stop(&group);
+}
+
+static void test_relative_save_load(void **state)
+{
+	char dir[] = "/tmp/test_evaluate.XXXXXX", path[256];
+	struct json_object *root, *alerts, *alert, *field;
+	struct group group;
+	FILE *file;
+	size_t i;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/alerts.json", dir);
+	group_start(&group, 5, 0, 0.9);
+	for (i = 0; i < 4; i++)
+		group.rate[i] = 0.5;
+	group.rate[4] = 3;
+	group_run(&group, 10);
+	assert_int_equal(group.recorder.count, 1);
+	assert_int_equal(evaluator_save(group.evaluator, path, 1000000, 10), 0);
+	evaluator_free(group.evaluator);
+
+	root = json_object_from_file(path);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "alerts", &alerts));
+	assert_int_equal(json_object_array_length(alerts), 1);
+	alert = json_object_array_get_idx(alerts, 0);
+	assert_true(json_object_object_get_ex(alert, "rule", &field));
+	assert_string_equal(json_object_get_string(field), "relative");
+	assert_true(json_object_object_get_ex(alert, "tenant", &field));
+	assert_string_equal(json_object_get_string(field), "t4");
+	assert_true(json_object_object_get_ex(alert, "limit", &field));
+	assert_near(json_object_get_double(field), 2, 0);
+	assert_true(json_object_object_get_ex(alert, "value", &field));
+	assert_near(json_object_get_double(field), 3, 1e-9);
+	json_object_put(root);
+
+	/* Restarted 100 s later at 500: no usage at first, which is no evidence. */
+	group.evaluator = evaluator_new();
+	assert_non_null(group.evaluator);
+	group_set_relative(&group);
+	memset(&group.recorder, 0, sizeof(group.recorder));
+	assert_int_equal(evaluator_load(group.evaluator, path, 1000100, 500, 30), 0);
+	assert_true(evaluator_changed(group.evaluator));
+	group.now = 500;
+	group_tick(&group);
+	assert_false(group.inputs[4].has_usage[RESOURCE_CPU]);
+	expect_relative_firing(&group, 1u << 4);
+	group_run(&group, 520);
+	assert_int_equal(group.recorder.count, 0);
+	expect_relative_firing(&group, 1u << 4);
+	/* Fired at 1, 9 s before the save: 391 on this clock. */
+	group.rate[4] = 0.5;
+	group_run(&group, 521);
+	assert_int_equal(group.recorder.count, 1);
+	expect_relative(&group.recorder, 0, "t4", false, 0.5, 2, 391);
+	group_stop(&group);
+
+	/* No rule is the plan's; an unknown one is skipped. */
+	file = fopen(path, "w");
+	assert_non_null(file);
+	fputs("{\"alerts\": [{\"tenant\": \"a\", \"plan\": \"p\", \"cgroup\": \"/a\", "
+	      "\"resource\": \"cpu\", \"value\": 3, \"limit\": 1, \"window_s\": 1, "
+	      "\"since\": 999990}, {\"tenant\": \"b\", \"plan\": \"p\", \"cgroup\": \"/b\", "
+	      "\"resource\": \"cpu\", \"rule\": \"other\", \"value\": 3, \"limit\": 1, "
+	      "\"window_s\": 1, \"since\": 999990}]}",
+	      file);
+	fclose(file);
+	memset(&group.recorder, 0, sizeof(group.recorder));
+	group.evaluator = evaluator_new();
+	assert_non_null(group.evaluator);
+	assert_int_equal(evaluator_load(group.evaluator, path, 1000000, 100, 30), 0);
+	evaluator_tick(group.evaluator, 130, NULL, 0, record, &group.recorder);
+	assert_int_equal(group.recorder.count, 1);
+	expect_transition(&group.recorder, 0, "a", RESOURCE_CPU, false, 3, 90);
+	group_stop(&group);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_relative_many_tenants(void **state)
+{
+	enum { TENANTS = 2000, TICKS = 20 };
+	struct relative_config relative = {.factor = 4, .min_tenants = 5};
+	struct evaluator *evaluator = evaluator_new();
+	struct plan plan = make_plan(1, 0, 0.9);
+	struct recorder recorder = {0};
+	struct eval_input *inputs;
+	char(*names)[32];
+	size_t i, count;
+	int now;
+
+	assert_non_null(evaluator);
+	relative.has_floor[RESOURCE_CPU] = true;
+	relative.floor[RESOURCE_CPU] = 1;
+	evaluator_set_relative(evaluator, &relative);
+	plan.limit[RESOURCE_CPU] = 1000;
+	inputs = calloc(TENANTS, sizeof(*inputs));
+	names = calloc(TENANTS, sizeof(*names));
+	assert_non_null(inputs);
+	assert_non_null(names);
+	for (i = 0; i < TENANTS; i++) {
+		snprintf(names[i], sizeof(names[i]), "tenant-%zu", i);
+		init_input(&inputs[i], names[i], names[i], &plan);
+	}
+	for (now = 0; now < TICKS; now++) {
+		/* Half of them leave at 10, the busy ones among them resolving. */
+		count = now < 10 ? TENANTS : TENANTS / 2;
+		for (i = 0; i < count; i++) {
+			/* 0.5 to 1.25, median 0.875; every hundredth at 10, over 3.5. */
+			inputs[i].has_value[RESOURCE_CPU] = true;
+			inputs[i].value[RESOURCE_CPU] = now * (i % 100 ? 0.5 + i % 7 * 0.125 : 10);
+		}
+		evaluator_tick(evaluator, now, inputs, count, record, &recorder);
+	}
+	assert_int_equal(recorder.fired, TENANTS / 100);
+	assert_int_equal(recorder.resolved, TENANTS / 200);
+	for (i = 0; i < recorder.count; i++) {
+		assert_string_equal(recorder.items[i].rule, "relative");
+		assert_near(recorder.items[i].limit, 3.5, 1e-9);
+	}
+	for (i = 0; i < TENANTS / 2; i++) {
+		assert_int_equal(inputs[i].relative_firing[RESOURCE_CPU], i % 100 == 0);
+		assert_false(inputs[i].firing[RESOURCE_CPU]);
+	}
+	evaluator_free(evaluator);
+	free(names);
+	free(inputs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +1259,19 @@ int main(void)
 	    cmocka_unit_test(test_resolved_before_fired),
 	    cmocka_unit_test(test_save_load),
 	    cmocka_unit_test(test_many_tenants),
+	    cmocka_unit_test(test_relative_one_busy_tenant),
+	    cmocka_unit_test(test_relative_equal_and_tie),
+	    cmocka_unit_test(test_relative_ties_among_others),
+	    cmocka_unit_test(test_relative_min_tenants),
+	    cmocka_unit_test(test_relative_idle_not_active),
+	    cmocka_unit_test(test_relative_floor),
+	    cmocka_unit_test(test_relative_tenants_come_and_go),
+	    cmocka_unit_test(test_relative_for_and_hysteresis),
+	    cmocka_unit_test(test_relative_without_plan),
+	    cmocka_unit_test(test_relative_rule_removed),
+	    cmocka_unit_test(test_relative_and_plan_together),
+	    cmocka_unit_test(test_relative_save_load),
+	    cmocka_unit_test(test_relative_many_tenants),
 	};
 
 	/* The invalid state file is warned about on purpose; keep TAP clean. */

@@ -241,6 +241,43 @@ static void expect_root(const char *mounts, int expected_err, const char *expect
 	unlink(path);
 }
 
+/* Storage templates expand over the captures of the cgroup that made the tenant. */
+static void test_storage_paths_expand(void **state)
+{
+	struct config *config = parse("tenants:\n"
+				      "  - cgroup: \"/ci/{org}/{tenant}/**\"\n"
+				      "    storage: [\"/builds/{org}/{tenant}\", \"/cache/{tenant}\"]\n"
+				      "  - cgroup: \"/other/{tenant}\"\n");
+	struct tenant_set *set = tenant_set_new(config);
+	struct tenant *tenant;
+	uint64_t generation;
+
+	assert_non_null(set);
+	generation = tenant_set_generation(set);
+	tenant = tenant_set_add_cgroup(set, 10, "/ci/acme/job7/step/1");
+	assert_non_null(tenant);
+	assert_string_equal(tenant->name, "job7");
+	assert_int_equal(tenant->storage_count, 2);
+	assert_string_equal(tenant->storage_paths[0], "/builds/acme/job7");
+	assert_string_equal(tenant->storage_paths[1], "/cache/job7");
+	assert_true(tenant_set_generation(set) != generation);
+	/* Another cgroup of the same tenant changes nothing. */
+	generation = tenant_set_generation(set);
+	assert_ptr_equal(tenant_set_add_cgroup(set, 11, "/ci/acme/job7/step/2"), tenant);
+	assert_int_equal(tenant_set_generation(set), generation);
+	/* A rule without storage: no paths. */
+	tenant = tenant_set_add_cgroup(set, 12, "/other/x");
+	assert_non_null(tenant);
+	assert_int_equal(tenant->storage_count, 0);
+	/* Dropped tenants change the generation too. */
+	tenant_set_remove_cgroup(set, 12, 1.0);
+	generation = tenant_set_generation(set);
+	assert_int_equal(tenant_set_expire(set, 100.0, 10.0), 1);
+	assert_true(tenant_set_generation(set) != generation);
+	tenant_set_free(set);
+	config_free(config);
+}
+
 static void test_v2_root_from_mounts(void **state)
 {
 	/* Hybrid hosts (these build machines): v1 controllers, v2 under unified/. */
@@ -264,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_default_config_runtimes),
 		cmocka_unit_test(test_tenant_sums_survive_cgroup_removal),
 		cmocka_unit_test(test_renamed_cgroup_changes_tenant),
+		cmocka_unit_test(test_storage_paths_expand),
 		cmocka_unit_test(test_v2_root_from_mounts),
 	};
 
