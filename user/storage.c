@@ -683,6 +683,8 @@ struct storage_scanner {
 	volatile bool abandon;	/* the pass in progress is not wanted any more */
 	uint64_t passes;
 	uint64_t entries;
+	/* No pass starts before this: the last one's CPU time paid off at cpu_budget. */
+	double budget_ready_at;
 };
 
 /* One pass, copied out of the lock. */
@@ -952,15 +954,18 @@ int storage_scanner_wait(struct storage_scanner *scanner, double timeout_s)
 	return err;
 }
 
+/*
+ * The budget is the scanner's, not each tenant's: however many tenants
+ * there are, walks take at most cpu_budget of a core on average.
+ */
 static double due_time(const struct storage_scanner *scanner, const struct scan_target *target)
 {
-	double after_interval, after_budget;
+	double after_interval = 0;
 
-	if (target->due_now || !target->has_run)
-		return 0;
-	after_interval = target->last_start + scanner->options.interval_s;
-	after_budget = target->last_end + target->last_cpu / scanner->options.cpu_budget;
-	return after_interval > after_budget ? after_interval : after_budget;
+	if (!target->due_now && target->has_run)
+		after_interval = target->last_start + scanner->options.interval_s;
+	return after_interval > scanner->budget_ready_at ? after_interval
+							 : scanner->budget_ready_at;
 }
 
 static struct scan_target *next_target(struct storage_scanner *scanner, double *due)
@@ -1043,6 +1048,7 @@ static void finish_pass(struct storage_scanner *scanner, struct pass *pass)
 
 	scanner->entries += pass->usage.entries;
 	scanner->running_id = 0;
+	scanner->budget_ready_at = pass->end + pass->cpu / scanner->options.cpu_budget;
 	pthread_cond_broadcast(&scanner->done);
 	target = find_target(scanner->targets, scanner->target_count, pass->tenant);
 	if (!target || target->id != pass->target_id)

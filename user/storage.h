@@ -18,11 +18,13 @@
  *   count as errors: each level holds a descriptor open.
  * - Walks run on one thread of their own, at idle CPU and I/O priority, in
  *   slices: after each slice the thread sleeps so that it is on CPU at most
- *   `duty_cycle` of the time a pass lasts, and the next pass of a tenant
- *   starts no sooner than `interval_s` after the last began, nor sooner than
- *   its last pass's CPU time divided by `cpu_budget` after it ended. So a
- *   tree of a million files is walked now and then, slowly, at a bounded
- *   average cost, and the agent's loop never waits for it.
+ *   `duty_cycle` of the time a pass lasts. The next pass of a tenant starts
+ *   no sooner than `interval_s` after its last began, and no pass starts
+ *   sooner than the last pass (of any tenant) took CPU time divided by
+ *   `cpu_budget` after it ended: all walks together use at most cpu_budget
+ *   of a core on average, however many tenants there are. So a tree of a
+ *   million files is walked now and then, slowly, at a bounded average
+ *   cost, and the agent's loop never waits for it.
  * - A tenant's figure is the result of its last complete pass; a pass that
  *   is abandoned part-way (stop, targets changed, out of memory) keeps the
  *   previous figure.

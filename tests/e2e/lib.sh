@@ -509,6 +509,23 @@ free_port() {
 	return 1
 }
 
+# disk_backed_dir NAME: makes and prints a new directory named after NAME
+# on a disk-backed file system (build/ or /var/tmp, not tmpfs), removed at
+# exit; status 1 when there is none.
+disk_backed_dir() {
+	local base dir
+	for base in "$E2E_REPO/build" /var/tmp; do
+		case $(stat -f -c %T "$base" 2>/dev/null) in
+		"" | tmpfs | ramfs) continue ;;
+		esac
+		dir=$(mktemp -d "$base/abusewatch-e2e-$1.XXXXXX") || continue
+		on_cleanup rm -rf "'$dir'"
+		printf '%s\n' "$dir"
+		return 0
+	done
+	return 1
+}
+
 # e2e_finish: ends the file normally (cleanup runs from the EXIT trap).
 e2e_finish() {
 	exit 0

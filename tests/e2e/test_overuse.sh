@@ -118,17 +118,12 @@ over=$(series abusewatch_tenant_over_limit 'tenant="calm",plan="default",resourc
 check overuse_benign_quiet "$?" "tenant calm: $(events_count "$AW_EVENTS" tenant=calm) records, in Alertmanager: $(am_alert tenant=calm >/dev/null && echo yes || echo no), over_limit{cpu} ${over:-missing} (want 0 records, no alert, 0)"
 
 # ---- disk writes: 64 MiB O_DIRECT on a 2 MiB/s plan
-data_dir=""
-for base in "$E2E_REPO/build" /var/tmp; do
-	case $(stat -f -c %T "$base" 2>/dev/null) in
-	"" | tmpfs | ramfs) continue ;;
-	esac
-	data_dir=$(mktemp -d "$base/abusewatch-e2e-overuse.XXXXXX") && break
-done
+# Not in a subshell: the directory's removal is registered here.
+disk_backed_dir overuse >"$E2E_TMP/data_dir"
+data_dir=$(cat "$E2E_TMP/data_dir")
 if [[ -z $data_dir ]]; then
 	skip overuse_disk_write "no disk-backed directory ($E2E_REPO/build, /var/tmp)"
 else
-	on_cleanup rm -rf "'$data_dir'"
 	start=$(date +%s.%N)
 	if "$AW_TOOLS/incg" "$WRITER" dd if=/dev/zero of="$data_dir/f" bs=1M count=64 \
 		oflag=direct conv=fsync 2>"$E2E_TMP/dd.err"; then

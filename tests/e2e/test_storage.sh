@@ -24,20 +24,15 @@ e2e_setup || e2e_finish
 WINDOW=2
 FOR=1
 
-STORE=""
-for base in "$E2E_REPO/build" /var/tmp; do
-	case $(stat -f -c %T "$base" 2>/dev/null) in
-	"" | tmpfs | ramfs) continue ;;
-	esac
-	STORE=$(mktemp -d "$base/abusewatch-e2e-storage.XXXXXX") && break
-done
+# Not in a subshell: the directory's removal is registered here.
+disk_backed_dir storage >"$E2E_TMP/store"
+STORE=$(cat "$E2E_TMP/store")
 if [[ -z $STORE ]]; then
 	skip_all "no disk-backed directory ($E2E_REPO/build, /var/tmp) to keep tenant files in"
 	e2e_finish
 fi
-on_cleanup umount -l "'$STORE/keeper/mnt'" 2>/dev/null
-on_cleanup umount -l "'$STORE/quota'" 2>/dev/null
-on_cleanup rm -rf "'$STORE'"
+# Cleanups run in order: these before the directory's removal would be too late.
+E2E_CLEANUPS=("umount -l '$STORE/keeper/mnt'" "umount -l '$STORE/quota'" "${E2E_CLEANUPS[@]}")
 
 if ! start_alertmanager; then
 	skip_all "Alertmanager ($AM_BIN) did not start on 127.0.0.1 (Debian package prometheus-alertmanager)"

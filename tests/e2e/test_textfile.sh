@@ -8,7 +8,8 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases textfile_promtool textfile_build_info textfile_node_exporter textfile_escaping \
+e2e_cases textfile_promtool textfile_build_info textfile_contract_families \
+	textfile_node_exporter textfile_escaping \
 	textfile_counters_monotonic textfile_tenant_expiry textfile_clean_exit
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn || e2e_finish
@@ -52,6 +53,25 @@ version=$(cat "$E2E_REPO/VERSION" 2>/dev/null)
 grep -qxF "abusewatch_build_info{version=\"$version\"} 1" "$snapshot" &&
 	metric_global abusewatch_events_lost_total "$snapshot" >/dev/null
 check textfile_build_info "$?" "want abusewatch_build_info{version=\"$version\"} 1 and abusewatch_events_lost_total; have: $(grep -E '^abusewatch_(build_info|events_lost_total)' "$snapshot" | tr '\n' ' ')"
+
+# ---- every family of the contract's metrics table, with its type
+missing=""
+for family in abusewatch_tenant_cpu_seconds_total:counter \
+	abusewatch_tenant_disk_read_bytes_total:counter abusewatch_tenant_disk_written_bytes_total:counter \
+	abusewatch_tenant_network_receive_bytes_total:counter \
+	abusewatch_tenant_network_transmit_bytes_total:counter \
+	abusewatch_tenant_network_receive_packets_total:counter \
+	abusewatch_tenant_network_transmit_packets_total:counter \
+	abusewatch_tenant_connections_total:counter abusewatch_tenant_storage_bytes:gauge \
+	abusewatch_tenant_forks_total:counter abusewatch_tenant_execs_total:counter \
+	abusewatch_tenant_processes:gauge abusewatch_tenant_memory_bytes:gauge \
+	abusewatch_tenant_limit:gauge abusewatch_tenant_usage_ratio:gauge \
+	abusewatch_tenant_over_limit:gauge abusewatch_alerts_total:counter \
+	abusewatch_events_lost_total:counter abusewatch_build_info:gauge; do
+	grep -qxF "# TYPE ${family%%:*} ${family##*:}" "$snapshot" || missing+=" $family"
+done
+[[ -z $missing ]]
+check textfile_contract_families "$?" "families missing or of another type:${missing}"
 
 # ---- node_exporter
 NE_BIN=$(command -v prometheus-node-exporter || command -v node_exporter)
