@@ -18,10 +18,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "net_events.h"
 #include "usage.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define AF_INET 2
+#define AF_INET6 10
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define IPV6_HEADER_LEN 40
@@ -35,6 +38,19 @@ struct {
 	__type(key, __u64);
 	__type(value, struct net_usage);
 } net_by_id SEC(".maps");
+
+/* Destinations of connect() calls, for user/netabuse.c (see net_events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} connect_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AW_RECENT_DESTINATIONS);
+	__type(key, struct destination_key);
+	__type(value, __u64);	/* when last sent, ns */
+} recent_destinations SEC(".maps");
 
 __u64 net_lost_events;
 
@@ -107,25 +123,70 @@ int count_egress(struct __sk_buff *skb)
 	return 1;
 }
 
-static __always_inline void count_connect(void)
+/*
+ * Counts the call and sends its destination on, unless this cgroup sent
+ * the same one less than a second ago: the ring buffer carries distinct
+ * destinations, not the volume of a flood (that is the counter's job).
+ */
+static __always_inline void count_connect(struct destination_key *key, __u16 family)
 {
-	struct net_usage *usage = usage_of(bpf_get_current_cgroup_id());
+	struct net_usage *usage = usage_of(key->cgroup_id);
+	struct connect_event *event;
+	__u64 now = bpf_ktime_get_ns(), *sent;
 
+	/* No tenant is in the root cgroup; a full map was counted as lost. */
+	if (!usage)
+		return;
 	/* Per-CPU value, and the caller cannot migrate under us: a plain add. */
-	if (usage)
-		usage->connects++;
+	usage->connects++;
+	sent = bpf_map_lookup_elem(&recent_destinations, key);
+	if (sent && now - *sent < AW_CONNECT_REPEAT_NS)
+		return;
+	/* An LRU map makes room by itself: no update fails for want of it. */
+	bpf_map_update_elem(&recent_destinations, key, &now, BPF_ANY);
+	event = bpf_ringbuf_reserve(&connect_events, sizeof(*event), 0);
+	if (!event) {
+		__sync_fetch_and_add(&net_lost_events, 1);
+		return;
+	}
+	event->cgroup_id = key->cgroup_id;
+	__builtin_memcpy(event->addr, key->addr, sizeof(event->addr));
+	event->port = key->port;
+	event->family = family;
+	event->unused = 0;
+	bpf_ringbuf_submit(event, 0);
 }
 
 SEC("cgroup/connect4")
 int count_connect4(struct bpf_sock_addr *ctx)
 {
-	count_connect();
+	struct destination_key key = {};
+	__u32 ip4 = ctx->user_ip4;
+
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	/* ::ffff:a.b.c.d, as an IPv6 socket connecting to IPv4 writes it. */
+	key.addr[10] = 0xff;
+	key.addr[11] = 0xff;
+	__builtin_memcpy(&key.addr[12], &ip4, sizeof(ip4));
+	key.port = bpf_ntohs((__u16)ctx->user_port);
+	count_connect(&key, AF_INET);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int count_connect6(struct bpf_sock_addr *ctx)
 {
-	count_connect();
+	struct destination_key key = {};
+	__u32 ip6[4];
+
+	key.cgroup_id = bpf_get_current_cgroup_id();
+	/* Loaded one word at a time: the context allows only 4-byte reads here. */
+	ip6[0] = ctx->user_ip6[0];
+	ip6[1] = ctx->user_ip6[1];
+	ip6[2] = ctx->user_ip6[2];
+	ip6[3] = ctx->user_ip6[3];
+	__builtin_memcpy(key.addr, ip6, sizeof(ip6));
+	key.port = bpf_ntohs((__u16)ctx->user_port);
+	count_connect(&key, AF_INET6);
 	return 1;
 }

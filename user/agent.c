@@ -33,6 +33,7 @@
 #include "log.h"
 #include "memory.h"
 #include "metrics.h"
+#include "netabuse.h"
 #include "probes.h"
 #include "storage.h"
 #include "tenants.h"
@@ -56,6 +57,7 @@ struct agent {
 	struct eval_input *inputs;
 	size_t inputs_capacity;
 	struct alerts *alerts;
+	struct netabuse *netabuse;
 	struct storage_scanner *storage;
 	uint64_t storage_generation;	/* of the tenant set the scanner's targets came from */
 	bool storage_stale;		/* targets to be sent again (a new tenant set) */
@@ -190,22 +192,40 @@ static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
 	}
 }
 
+/*
+ * The tenant of cgroup @id, also of one seen in the kernel's counts or
+ * events before its mkdir event arrived (start-up race, or a lost event).
+ * Sets *@vanished when the cgroup is gone already.
+ */
+static struct tenant *tenant_of_cgroup(struct agent *agent, uint64_t id, bool *vanished)
+{
+	struct tenant *tenant = tenant_set_of_cgroup(agent->tenants, id);
+	const char *path;
+
+	*vanished = false;
+	if (tenant || tenant_set_knows_cgroup(agent->tenants, id))
+		return tenant;
+	path = cgroup_tree_path(agent->tree, id);
+	if (!path) {
+		*vanished = true;
+		return NULL;
+	}
+	add_cgroup(agent, id, path);
+	return tenant_set_of_cgroup(agent->tenants, id);
+}
+
 static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t tasks, bool final,
 		       void *ctx)
 {
 	struct agent *agent = ctx;
-	struct tenant *tenant = tenant_set_of_cgroup(agent->tenants, id);
-	const char *path;
+	struct tenant *tenant;
+	bool vanished = false;
 
-	if (!tenant && !tenant_set_knows_cgroup(agent->tenants, id) && !final) {
-		/* Counted before we heard of it (start-up race, or a lost event). */
-		path = cgroup_tree_path(agent->tree, id);
-		if (!path) {
-			collector_retire(agent->collector, id);
-			return;
-		}
-		add_cgroup(agent, id, path);
-		tenant = tenant_set_of_cgroup(agent->tenants, id);
+	tenant = final ? tenant_set_of_cgroup(agent->tenants, id)
+		       : tenant_of_cgroup(agent, id, &vanished);
+	if (vanished) {
+		collector_retire(agent->collector, id);
+		return;
 	}
 	if (tenant)
 		tenant_set_add_usage(tenant, delta, tasks);
@@ -366,6 +386,68 @@ static void raise_overuse(const struct eval_transition *transition, void *ctx)
 	alerts_emit(tick->agent->alerts, &alert);
 }
 
+static void raise_network_abuse(const struct netabuse_alert *abuse, void *ctx)
+{
+	struct agent *agent = ctx;
+	const struct tenant *tenant = tenant_set_find(agent->tenants, abuse->tenant);
+	double now = monotonic_seconds(), now_wall = wall_seconds();
+	const char *rule = netabuse_rule_name(abuse->rule);
+	char reason[160];
+	struct alert alert = {
+		.kind = ALERT_NETWORK_ABUSE,
+		.firing = abuse->firing,
+		.time = now_wall,
+		.started_at = now_wall - (now - abuse->since),
+		.tenant = abuse->tenant,
+		.plan = tenant ? tenant->plan : "",
+		.cgroup = tenant ? tenant->cgroup : "",
+		.window_s = abuse->window_s,
+		.rule = rule,
+		.reason = reason,
+		.dst_port = abuse->dst_port,
+		.destinations = abuse->destinations,
+	};
+
+	switch (abuse->rule) {
+	case NETABUSE_POOL_PORT:
+		snprintf(reason, sizeof(reason), "connected to port %u, a mining pool port",
+			 abuse->dst_port);
+		break;
+	case NETABUSE_PORT_SCAN:
+		snprintf(reason, sizeof(reason),
+			 "%u distinct destinations (address, port) within %.0f s", abuse->destinations,
+			 abuse->window_s);
+		break;
+	default:
+		snprintf(reason, sizeof(reason),
+			 "%u distinct addresses on SMTP ports (25, 465, 587) within %.0f s",
+			 abuse->destinations, abuse->window_s);
+		break;
+	}
+	if (!abuse->firing)
+		snprintf(reason, sizeof(reason), "%s no longer seen", rule);
+	pr_info("network abuse %s: tenant %s, %s", abuse->firing ? "firing" : "resolved",
+		abuse->tenant, reason);
+	alerts_emit(agent->alerts, &alert);
+}
+
+/* A connect() to a destination: to the network abuse rules, if a tenant made it. */
+static void handle_connect_event(const struct connect_event *event, void *ctx)
+{
+	struct agent *agent = ctx;
+	struct tenant *tenant;
+	bool vanished;
+	int err;
+
+	tenant = tenant_of_cgroup(agent, event->cgroup_id, &vanished);
+	if (!tenant)
+		return;
+	err = netabuse_connect(agent->netabuse, tenant->name, event->addr, event->port,
+			       monotonic_seconds(), raise_network_abuse, agent);
+	if (err)
+		pr_debug("network abuse: connect not counted: %s", strerror(-err));
+}
+
 /* The values evaluation takes from a tenant: cumulative counters, current gauges. */
 static void fill_input(struct eval_input *input, const struct tenant *tenant,
 		       const struct config *config)
@@ -471,6 +553,7 @@ static void tick(struct agent *agent)
 	if (err)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));
 	read_memory(agent);
+	netabuse_tick(agent->netabuse, monotonic_seconds(), raise_network_abuse, agent);
 	tenant_set_expire(agent->tenants, monotonic_seconds(), agent->tenant_expiry_s);
 	/* Listed (sorted by name) once for all that follows. */
 	count = list_tenants(agent);
@@ -571,6 +654,7 @@ static void reload(struct agent *agent, int timer_fd)
 	storage_options_of(config, &storage_options);
 	storage_scanner_set_options(agent->storage, &storage_options);
 	evaluator_set_relative(agent->evaluator, &config->relative);
+	netabuse_configure(agent->netabuse, &config->network);
 	forget_all_memory(agent);
 	cgroup_tree_scan(agent->tree, visit_existing, agent);
 	carry_totals(old_tenants, tenants);
@@ -658,6 +742,7 @@ static int start(struct agent *agent)
 {
 	struct probes_options probe_options = {
 		.force_hash_fallback = agent->options->force_hash_fallback,
+		.on_connect = handle_connect_event,
 	};
 	struct storage_options storage_options;
 	char root[PATH_MAX], why[512];
@@ -682,6 +767,13 @@ static int start(struct agent *agent)
 		return EXIT_NO_PROBES;
 	}
 	probe_options.root_cgroup_id = root_id;
+	/* Before the probes: connect events may arrive as soon as they are attached. */
+	agent->netabuse = netabuse_new();
+	if (!agent->netabuse) {
+		pr_err("out of memory");
+		return EXIT_NO_PROBES;
+	}
+	netabuse_configure(agent->netabuse, &agent->config->network);
 	err = probes_load(&probe_options, handle_cgroup_event, agent, &agent->probes, why,
 			  sizeof(why));
 	if (err) {
@@ -721,6 +813,7 @@ static void stop(struct agent *agent)
 	}
 	memory_source_free(agent->memory);
 	storage_scanner_free(agent->storage);
+	netabuse_free(agent->netabuse);
 	evaluator_free(agent->evaluator);
 	free(agent->inputs);
 	alerts_free(agent->alerts);

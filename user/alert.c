@@ -464,6 +464,13 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 	 */
 	if (alert->kind != ALERT_OVERUSE || (present(alert->rule) && strcmp(alert->rule, "plan")))
 		err = err ?: add_label(labels, "rule", alert->rule);
+	/* Likewise two pool ports of one tenant are two alerts, not one. */
+	if (alert->kind == ALERT_NETWORK_ABUSE && alert->dst_port && !alert->destinations) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%d", alert->dst_port);
+		err = err ?: add_label(labels, "dst_port", port);
+	}
 	err = err ?: add_label(labels, "instance", alert->host);
 	err = err
 		  ?: add_label(labels, "severity",
@@ -519,6 +526,12 @@ int alert_fingerprint(const struct alert *alert, char *out, size_t size)
 	err = err ?: append_part(out, size, &used, alert->rule);
 	err = err ?: append_part(out, size, &used, alert->resource);
 	err = err ?: append_part(out, size, &used, alert->exe);
+	if (!err && alert->dst_port && !alert->destinations) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%d", alert->dst_port);
+		err = append_part(out, size, &used, port);
+	}
 	if (err)
 		return err;
 	return used;

@@ -82,7 +82,7 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 
 /*
  * Identity of an alert across firing/resolved and re-sends: kind, tenant,
- * rule, resource and exe. Writes a NUL-terminated string; returns its
+ * rule, resource and exe, and the port of a pool_port alert. Writes a NUL-terminated string; returns its
  * length, or -ENAMETOOLONG when @size is too small.
  */
 int alert_fingerprint(const struct alert *alert, char *out, size_t size);

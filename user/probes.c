@@ -33,6 +33,7 @@ struct probes {
 	struct bpf_link *net_links[4];
 	struct ring_buffer *events;
 	cgroup_event_fn on_event;
+	connect_event_fn on_connect;
 	void *ctx;
 	bool cgroup_storage;
 	int possible_cpus;
@@ -63,6 +64,16 @@ static int handle_cgroup_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct cgroup_event))
 		return 0;
 	probes->on_event(data, probes->ctx);
+	return 0;
+}
+
+static int handle_connect_event(void *ctx, void *data, size_t size)
+{
+	struct probes *probes = ctx;
+
+	if (size < sizeof(struct connect_event) || !probes->on_connect)
+		return 0;
+	probes->on_connect(data, probes->ctx);
 	return 0;
 }
 
@@ -134,6 +145,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	if (!probes)
 		return -ENOMEM;
 	probes->on_event = on_event;
+	probes->on_connect = options->on_connect;
 	probes->ctx = ctx;
 	probes->possible_cpus = libbpf_num_possible_cpus();
 	if (probes->possible_cpus <= 0) {
@@ -198,6 +210,12 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 		err = -errno;
 		goto fail;
 	}
+	/* One epoll fd for both streams. */
+	step = "opening the connect event ring buffer";
+	err = ring_buffer__add(probes->events, bpf_map__fd(probes->net->maps.connect_events),
+			       handle_connect_event, probes);
+	if (err)
+		goto fail;
 	*out = probes;
 	return 0;
 

@@ -10,14 +10,19 @@
 #include <stdint.h>
 #include <linux/types.h>
 
+#include "net_events.h"
 #include "usage.h"
 
 struct probes;
+
+/* Called for each destination a cgroup connects to (at most once a second each). */
+typedef void (*connect_event_fn)(const struct connect_event *event, void *ctx);
 
 struct probes_options {
 	bool force_hash_fallback;	/* hidden --no-cgroup-storage */
 	const char *v2_root;		/* mount point of the cgroup v2 tree */
 	uint64_t root_cgroup_id;
+	connect_event_fn on_connect;	/* NULL: destinations are dropped */
 };
 
 /* Called for each v2 cgroup created, removed or renamed. */
@@ -34,7 +39,7 @@ void probes_destroy(struct probes *probes);
 
 bool probes_use_cgroup_storage(const struct probes *probes);
 
-/* Epoll-able fd of the cgroup event ring buffer, and a drain that never blocks. */
+/* Epoll-able fd of the cgroup and connect event ring buffers, and a drain that never blocks. */
 int probes_event_fd(const struct probes *probes);
 int probes_drain_events(struct probes *probes);
 

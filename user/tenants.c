@@ -369,3 +369,8 @@ uint64_t tenant_set_generation(const struct tenant_set *set)
 {
 	return set->generation;
 }
+
+struct tenant *tenant_set_find(struct tenant_set *set, const char *name)
+{
+	return find_tenant(set, name);
+}

@@ -61,6 +61,8 @@ void tenant_set_free(struct tenant_set *set);
 struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const char *path);
 /* Cgroup @id was removed at @now: its tenant may start to expire. */
 void tenant_set_remove_cgroup(struct tenant_set *set, uint64_t id, double now);
+/* The tenant called @name, or NULL. */
+struct tenant *tenant_set_find(struct tenant_set *set, const char *name);
 /* The tenant of cgroup @id, or NULL (also for cgroups never added). */
 struct tenant *tenant_set_of_cgroup(struct tenant_set *set, uint64_t id);
 /* Forgets cgroup @id entirely (after its final counts were added). */

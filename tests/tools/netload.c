@@ -10,6 +10,11 @@
  *                                     127.0.0.1:PORT (no packet is sent)
  *   netload send4 PORT COUNT [RATE]   COUNT one-byte UDP datagrams to
  *                                     127.0.0.1:PORT from one socket
+ *   netload scan4 PORT COUNT [RATE]   TCP connect()s to 127.0.0.1 on ports
+ *                                     PORT, PORT+1, ... (COUNT of them)
+ *   netload fan4 PORT COUNT [RATE]    TCP connect()s to PORT on 127.0.0.1,
+ *                                     127.0.0.2, ... (COUNT addresses of
+ *                                     127.0.0.0/8, at most 65534)
  *
  * RATE is per second (0 or absent: as fast as it goes). The loads print
  * how many calls they made (connect() calls, whatever their outcome, or
@@ -21,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +41,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: netload listen PORT SECONDS\n"
-		"       netload tcp4|tcp6|udp4|send4 PORT COUNT [RATE]\n"
+		"       netload tcp4|tcp6|udp4|send4|scan4|fan4 PORT COUNT [RATE]\n"
 		"  loopback only; prints the number of connect() calls or datagrams made\n"
 		"example: netload tcp4 5201 1000 200\n");
 	return 2;
@@ -141,16 +147,29 @@ static void pace(double start, long done, long rate)
 	nanosleep(&ts, NULL);
 }
 
-static int run_connects(int family, int type, int port, long count, long rate)
+/* How the destination moves from one connect to the next. */
+enum spread {
+	SPREAD_NONE,	/* the same each time */
+	SPREAD_PORTS,	/* port + i */
+	SPREAD_ADDRESSES,	/* 127.0.0.1 + i */
+};
+
+static int run_connects(int family, int type, int port, long count, long rate,
+			enum spread spread)
 {
 	struct sockaddr_storage addr;
 	socklen_t length = loopback(family, port, &addr);
+	struct sockaddr_in *in = (struct sockaddr_in *)&addr;
 	double start = now();
 	long made = 0, failed = 0, i;
 	int fd;
 
 	for (i = 0; i < count; i++) {
 		pace(start, i, rate);
+		if (spread == SPREAD_PORTS)
+			in->sin_port = htons((unsigned short)(port + i));
+		else if (spread == SPREAD_ADDRESSES)
+			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)i);
 		fd = socket(family, type | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			perror("netload: socket");
@@ -208,11 +227,21 @@ int main(int argc, char **argv)
 	    (argc == 5 && parse_long(argv[4], 0, MAX_COUNT, &rate)))
 		return usage();
 	if (!strcmp(argv[1], "tcp4"))
-		return run_connects(AF_INET, SOCK_STREAM, (int)port, count, rate);
+		return run_connects(AF_INET, SOCK_STREAM, (int)port, count, rate, SPREAD_NONE);
 	if (!strcmp(argv[1], "tcp6"))
-		return run_connects(AF_INET6, SOCK_STREAM, (int)port, count, rate);
+		return run_connects(AF_INET6, SOCK_STREAM, (int)port, count, rate, SPREAD_NONE);
 	if (!strcmp(argv[1], "udp4"))
-		return run_connects(AF_INET, SOCK_DGRAM, (int)port, count, rate);
+		return run_connects(AF_INET, SOCK_DGRAM, (int)port, count, rate, SPREAD_NONE);
+	if (!strcmp(argv[1], "scan4")) {
+		if (port + count - 1 > 65535)
+			return usage();
+		return run_connects(AF_INET, SOCK_STREAM, (int)port, count, rate, SPREAD_PORTS);
+	}
+	if (!strcmp(argv[1], "fan4")) {
+		if (count > 65534)
+			return usage();
+		return run_connects(AF_INET, SOCK_STREAM, (int)port, count, rate, SPREAD_ADDRESSES);
+	}
 	if (!strcmp(argv[1], "send4"))
 		return run_datagrams((int)port, count, rate);
 	return usage();

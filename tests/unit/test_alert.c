@@ -387,6 +387,33 @@ static void test_alertmanager_network(void **state)
 	json_object_put(element);
 }
 
+/* Two pool ports of one tenant, or a relative and a plan alert, stay apart in Alertmanager. */
+static void test_alertmanager_apart(void **state)
+{
+	struct json_object *element, *labels;
+	struct alert alert = network;
+
+	alert.rule = "pool_port";
+	alert.dst_port = 3333;
+	alert.destinations = 0;
+	element = alert_to_alertmanager(&alert, 0);
+	assert_non_null(element);
+	labels = member(element, "labels");
+	assert_string_equal(member_string(labels, "rule"), "pool_port");
+	assert_string_equal(member_string(labels, "dst_port"), "3333");
+	json_object_put(element);
+
+	alert = overuse;
+	alert.rule = "relative";
+	element = alert_to_alertmanager(&alert, 0);
+	assert_non_null(element);
+	labels = member(element, "labels");
+	assert_int_equal(json_object_object_length(labels), 7);
+	assert_string_equal(member_string(labels, "resource"), "cpu");
+	assert_string_equal(member_string(labels, "rule"), "relative");
+	json_object_put(element);
+}
+
 static void fingerprint_of(const struct alert *alert, char *out, size_t size)
 {
 	int length = alert_fingerprint(alert, out, size);
@@ -431,6 +458,14 @@ static void test_fingerprint(void **state)
 	a = software;
 	b = software;
 	b.exe = "/tmp/other";
+	fingerprint_of(&a, first, sizeof(first));
+	fingerprint_of(&b, second, sizeof(second));
+	assert_string_not_equal(first, second);
+	/* The port of a pool_port alert, which has no destinations count. */
+	a = network;
+	a.destinations = 0;
+	b = a;
+	b.dst_port = a.dst_port + 1;
 	fingerprint_of(&a, first, sizeof(first));
 	fingerprint_of(&b, second, sizeof(second));
 	assert_string_not_equal(first, second);
@@ -493,6 +528,7 @@ int main(void)
 	    cmocka_unit_test(test_alertmanager_overuse),
 	    cmocka_unit_test(test_alertmanager_software),
 	    cmocka_unit_test(test_alertmanager_network),
+	    cmocka_unit_test(test_alertmanager_apart),
 	    cmocka_unit_test(test_fingerprint),
 	    cmocka_unit_test(test_kind_names),
 	};

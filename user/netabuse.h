@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Network abuse from the destinations of a tenant's connect() calls:
+ *
+ * - pool_port: a connect to one of network.pool_ports (mining pools).
+ *   Fires at the first such connect; resolves POOL_PORT_HOLD_S after the
+ *   last connect of the tenant to that port.
+ * - port_scan: more than scan.destinations distinct (address, port) pairs
+ *   within scan.window. Fires at once; resolves when the distinct count in
+ *   the last window is back at or under the threshold.
+ * - smtp_fanout: more than smtp.destinations distinct addresses on ports
+ *   25, 465 and 587 within smtp.window; fires and resolves like port_scan.
+ *
+ * One alert per tenant and rule (and port, for pool_port) while it fires:
+ * further evidence is counted (netabuse_suppressed), not alerted again.
+ * Memory per tenant is bounded: at most scan.destinations + 1 and
+ * smtp.destinations + 1 destinations are remembered (the oldest give way,
+ * which can only keep a count that is already over its threshold there),
+ * and at most NETABUSE_MAX_POOL_PORTS pool ports per tenant.
+ * Addresses are only compared, never logged.
+ */
+#ifndef ABUSEWATCH_NETABUSE_H
+#define ABUSEWATCH_NETABUSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define POOL_PORT_HOLD_S 300.0
+#define NETABUSE_MAX_POOL_PORTS 16
+
+enum netabuse_rule {
+	NETABUSE_POOL_PORT,
+	NETABUSE_PORT_SCAN,
+	NETABUSE_SMTP_FANOUT,
+	NETABUSE_RULE_COUNT,
+};
+
+/* "pool_port", "port_scan", "smtp_fanout": the alert's `rule`. */
+const char *netabuse_rule_name(enum netabuse_rule rule);
+
+struct netabuse_alert {
+	const char *tenant;
+	enum netabuse_rule rule;
+	bool firing;			/* else resolved */
+	uint16_t dst_port;		/* pool_port: the port; else 0 */
+	unsigned int destinations;	/* port_scan, smtp_fanout: distinct, in the window */
+	double window_s;		/* the rule's window (pool_port: the hold time) */
+	double since;			/* @now when it started firing */
+};
+
+typedef void (*netabuse_alert_fn)(const struct netabuse_alert *alert, void *ctx);
+
+struct netabuse;
+
+struct netabuse *netabuse_new(void);
+void netabuse_free(struct netabuse *netabuse);
+
+/*
+ * The rules' settings, copied (reload); windows already counted are kept,
+ * cut to the new capacities. Connects before the first call are not counted.
+ */
+void netabuse_configure(struct netabuse *netabuse, const struct network_config *network);
+
+/*
+ * A connect() of @tenant at @now (monotonic seconds) to @addr (16 bytes:
+ * IPv6, or IPv4 mapped as ::ffff:a.b.c.d) and @port. Alerts that fire are
+ * passed to @fn at once. 0, or -ENOMEM (the connect is not counted).
+ */
+int netabuse_connect(struct netabuse *netabuse, const char *tenant, const uint8_t addr[16],
+		     uint16_t port, double now, netabuse_alert_fn fn, void *ctx);
+
+/* Expires old destinations and resolves what no longer holds. */
+void netabuse_tick(struct netabuse *netabuse, double now, netabuse_alert_fn fn, void *ctx);
+
+/* @tenant is gone: what fires for it resolves, and its state is dropped. */
+void netabuse_forget(struct netabuse *netabuse, const char *tenant, double now,
+		     netabuse_alert_fn fn, void *ctx);
+
+/* Evidence seen while the same alert already fired, all tenants, since start. */
+uint64_t netabuse_suppressed(const struct netabuse *netabuse);
+
+/* Tenants with state: something firing or destinations in a window. */
+size_t netabuse_tenant_count(const struct netabuse *netabuse);
+
+#endif
