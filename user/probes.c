@@ -227,10 +227,12 @@ fail:
 
 void probes_destroy(struct probes *probes)
 {
+	size_t i;
+
 	if (!probes)
 		return;
 	ring_buffer__free(probes->events);
-	for (size_t i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
+	for (i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
 		bpf_link__destroy(probes->net_links[i]);
 	net_bpf__destroy(probes->net);
 	usage_bpf__destroy(probes->usage);
