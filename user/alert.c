@@ -419,10 +419,23 @@ static int add_owned_string(struct json_object *object, const char *key, char *t
 	return err;
 }
 
+/*
+ * A network alert about one port (pool_port) has no destinations count:
+ * its port is part of what the alert is, in labels and fingerprint alike.
+ * Writes the port as text into @text and returns true when so.
+ */
+static bool identity_port(const struct alert *alert, char *text, size_t size)
+{
+	if (alert->kind != ALERT_NETWORK_ABUSE || !alert->dst_port || alert->destinations)
+		return false;
+	snprintf(text, size, "%d", alert->dst_port);
+	return true;
+}
+
 struct json_object *alert_to_alertmanager(const struct alert *alert, double ends_at)
 {
 	struct json_object *element, *labels, *annotations;
-	char time[TIME_TEXT_SIZE];
+	char time[TIME_TEXT_SIZE], port[8];
 	int err = 0;
 
 	if (!alert_alertname(alert->kind)) {
@@ -465,12 +478,8 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 	if (alert->kind != ALERT_OVERUSE || (present(alert->rule) && strcmp(alert->rule, "plan")))
 		err = err ?: add_label(labels, "rule", alert->rule);
 	/* Likewise two pool ports of one tenant are two alerts, not one. */
-	if (alert->kind == ALERT_NETWORK_ABUSE && alert->dst_port && !alert->destinations) {
-		char port[8];
-
-		snprintf(port, sizeof(port), "%d", alert->dst_port);
+	if (identity_port(alert, port, sizeof(port)))
 		err = err ?: add_label(labels, "dst_port", port);
-	}
 	err = err ?: add_label(labels, "instance", alert->host);
 	err = err
 		  ?: add_label(labels, "severity",
@@ -513,6 +522,7 @@ static int append_part(char *out, size_t size, size_t *used, const char *part)
 int alert_fingerprint(const struct alert *alert, char *out, size_t size)
 {
 	const char *kind = alert_kind_name(alert->kind);
+	char port[8];
 	size_t used;
 	int err;
 
@@ -526,12 +536,8 @@ int alert_fingerprint(const struct alert *alert, char *out, size_t size)
 	err = err ?: append_part(out, size, &used, alert->rule);
 	err = err ?: append_part(out, size, &used, alert->resource);
 	err = err ?: append_part(out, size, &used, alert->exe);
-	if (!err && alert->dst_port && !alert->destinations) {
-		char port[8];
-
-		snprintf(port, sizeof(port), "%d", alert->dst_port);
+	if (!err && identity_port(alert, port, sizeof(port)))
 		err = append_part(out, size, &used, port);
-	}
 	if (err)
 		return err;
 	return used;
