@@ -509,6 +509,43 @@ free_port() {
 	return 1
 }
 
+# start_listener NAME TOOL ARGS...: starts build/tools/TOOL with ARGS,
+# where the argument PORT becomes a free port, outside every tenant, and
+# waits (<= 5 s) for it to print "listening" on stderr; its stdout and
+# stderr go to $E2E_TMP/NAME.out and NAME.err. Tries five ports. Sets
+# LISTEN_PORT and LISTEN_PID (the process is killed at exit). Status 1
+# when it did not start.
+start_listener() {
+	local name=$1 tool=$2 try i arg args
+	shift 2
+	LISTEN_PORT=""
+	LISTEN_PID=""
+	for ((try = 0; try < 5; try++)); do
+		LISTEN_PORT=$(free_port) || break
+		args=()
+		for arg in "$@"; do
+			[[ $arg == PORT ]] && arg=$LISTEN_PORT
+			args+=("$arg")
+		done
+		"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/$tool" "${args[@]}" \
+			>"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.err" &
+		LISTEN_PID=$!
+		for ((i = 0; i < 50; i++)); do
+			if grep -q '^listening' "$E2E_TMP/$name.err"; then
+				on_cleanup kill "$LISTEN_PID"
+				return 0
+			fi
+			kill -0 "$LISTEN_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$LISTEN_PID" 2>/dev/null
+		wait "$LISTEN_PID" 2>/dev/null
+	done
+	LISTEN_PORT=""
+	LISTEN_PID=""
+	return 1
+}
+
 # disk_backed_dir NAME: makes and prints a new directory named after NAME
 # on a disk-backed file system (build/ or /var/tmp, not tmpfs), removed at
 # exit; status 1 when there is none.
@@ -536,14 +573,19 @@ e2e_finish() {
 AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
 AM_PORT=""
 AM_PID=""
+AM_REASON=""
 
 # start_alertmanager [PORT]: Debian's Alertmanager on 127.0.0.1:PORT (a free
 # port by default), clustering off, its data under $E2E_TMP; waits (<= 20 s)
-# until it is ready. Sets AM_PORT and AM_PID. Non-zero when it did not start.
+# until it is ready. Sets AM_PORT and AM_PID. Non-zero when it did not
+# start, with the reason in AM_REASON.
 start_alertmanager() {
 	local dir=$E2E_TMP/alertmanager i
+	AM_REASON="(not installed)"
 	[[ -n $AM_BIN ]] || return 1
+	AM_REASON="(no free port)"
 	AM_PORT=${1:-$(free_port)} || return 1
+	AM_REASON="(cannot make $dir)"
 	mkdir -p "$dir/data" || return 1
 	cat >"$dir/alertmanager.yml" <<AMCONFIG
 route:
@@ -561,7 +603,16 @@ AMCONFIG
 		kill -0 "$AM_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	e2e_log "alertmanager did not start: $(tail -n 1 "$dir/log" 2>/dev/null)"
+	AM_REASON="on port $AM_PORT after $((i / 10)) s: $(tail -n 1 "$dir/log" 2>/dev/null)"
+	e2e_log "alertmanager did not start $AM_REASON"
+	return 1
+}
+
+# require_alertmanager: start_alertmanager, or every case of the file
+# skipped with the reason. Use: require_alertmanager || e2e_finish
+require_alertmanager() {
+	start_alertmanager && return 0
+	skip_all "Alertmanager ($AM_BIN, Debian package prometheus-alertmanager) did not start on 127.0.0.1 $AM_REASON"
 	return 1
 }
 

@@ -22,10 +22,7 @@ WINDOW=2
 FOR=1
 BOUND=$(awk -v w="$WINDOW" -v f="$FOR" -v i="$AW_INTERVAL" 'BEGIN { print w + f + 2 * i }')
 
-if ! start_alertmanager; then
-	skip_all "Alertmanager ($AM_BIN) did not start on 127.0.0.1 (Debian package prometheus-alertmanager)"
-	e2e_finish
-fi
+require_alertmanager || e2e_finish
 write_config connections "plans:
   default:
     connections: 100/s
@@ -46,24 +43,11 @@ DIALER=$(tenant_cgroup dialer) && SPRAYER=$(tenant_cgroup sprayer) &&
 }
 
 # A listener outside every tenant, on IPv4 and IPv6 loopback.
-PORT=""
-for ((try = 0; try < 5; try++)); do
-	PORT=$(free_port) || break
-	"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/netload" listen "$PORT" 120 \
-		2>"$E2E_TMP/listen.err" &
-	LISTENER_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^listening' "$E2E_TMP/listen.err" && break 2
-		sleep 0.1
-	done
-	kill "$LISTENER_PID" 2>/dev/null
-	PORT=""
-done
-if [[ -z $PORT ]]; then
+if ! start_listener listen netload listen PORT 120; then
 	fail_all "the listener did not start: $(tail -n 1 "$E2E_TMP/listen.err" 2>/dev/null)"
 	e2e_finish
 fi
-on_cleanup kill "$LISTENER_PID"
+PORT=$LISTEN_PORT
 # Datagrams go to a port nobody listens on: only what is sent matters.
 UDP_PORT=$(free_port)
 

@@ -19,29 +19,12 @@ NET=$(tenant_cgroup net) || { fail_all "cannot create cgroup net"; e2e_finish; }
 QUIET=$(tenant_cgroup quiet) || { fail_all "cannot create cgroup quiet"; e2e_finish; }
 agent_or_report "${E2E_CASES[*]}" "$AW_CONFIG" || e2e_finish
 
-# start_sink: tcpsink in the non-tenant cgroup on a free port; sets PORT, SINK_PID.
-start_sink() {
-	local try i
-	for ((try = 0; try < 5; try++)); do
-		PORT=$(free_port) || return 1
-		"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/tcpsink" "$PORT" 60 \
-			>"$E2E_TMP/sink.out" 2>"$E2E_TMP/sink.err" &
-		SINK_PID=$!
-		for ((i = 0; i < 50; i++)); do
-			grep -q '^listening' "$E2E_TMP/sink.err" && return 0
-			kill -0 "$SINK_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$SINK_PID" 2>/dev/null
-		wait "$SINK_PID" 2>/dev/null
-	done
-	return 1
-}
-
-if ! start_sink; then
+if ! start_listener sink tcpsink PORT 60; then
 	fail_all "tcpsink did not start: $(tail -n 1 "$E2E_TMP/sink.err" 2>/dev/null)"
 	e2e_finish
 fi
+PORT=$LISTEN_PORT
+SINK_PID=$LISTEN_PID
 "$AW_TOOLS/incg" "$QUIET" sleep 3 &
 QUIET_PID=$!
 sent=$("$AW_TOOLS/incg" "$NET" "$AW_TOOLS/tcpsend" "$PORT" "$SIZE")

@@ -21,28 +21,12 @@ e2e_require_root_bpf || e2e_finish
 e2e_require_build incg netload || e2e_finish
 e2e_setup || e2e_finish
 
-if ! start_alertmanager; then
-	skip_all "Alertmanager ($AM_BIN) did not start on 127.0.0.1 (Debian package prometheus-alertmanager)"
-	e2e_finish
-fi
-POOL=""
-for ((try = 0; try < 5; try++)); do
-	POOL=$(free_port) || break
-	"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/netload" listen "$POOL" 120 \
-		2>"$E2E_TMP/listen.err" &
-	LISTENER_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^listening' "$E2E_TMP/listen.err" && break 2
-		sleep 0.1
-	done
-	kill "$LISTENER_PID" 2>/dev/null
-	POOL=""
-done
-if [[ -z $POOL ]]; then
+require_alertmanager || e2e_finish
+if ! start_listener listen netload listen PORT 120; then
 	fail_all "the listener did not start: $(tail -n 1 "$E2E_TMP/listen.err" 2>/dev/null)"
 	e2e_finish
 fi
-on_cleanup kill "$LISTENER_PID"
+POOL=$LISTEN_PORT
 # A run of 300 ports nobody listens on, away from the listener's.
 SCAN_FROM=$((POOL < 40000 ? 50000 : 20000))
 

@@ -21,10 +21,7 @@ FOR=2
 # The issue's bound: window + for + two intervals.
 BOUND=$(awk -v w="$WINDOW" -v f="$FOR" -v i="$AW_INTERVAL" 'BEGIN { print w + f + 2 * i }')
 
-if ! start_alertmanager; then
-	skip_all "Alertmanager ($AM_BIN) did not start on 127.0.0.1 (Debian package prometheus-alertmanager)"
-	e2e_finish
-fi
+require_alertmanager || e2e_finish
 write_config overuse "plans:
   default:
     cpu: 0.5
@@ -138,23 +135,10 @@ else
 fi
 
 # ---- network: 256 MiB over loopback TCP on a 1 MiB/s plan
-PORT=""
-for ((try = 0; try < 5; try++)); do
-	PORT=$(free_port) || break
-	"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/tcpsink" "$PORT" 30 >"$E2E_TMP/sink.out" \
-		2>"$E2E_TMP/sink.err" &
-	SINK_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^listening' "$E2E_TMP/sink.err" && break 2
-		sleep 0.1
-	done
-	kill "$SINK_PID" 2>/dev/null
-	PORT=""
-done
-if [[ -z $PORT ]]; then
+if ! start_listener sink tcpsink PORT 30; then
 	fail overuse_net_tx "tcpsink did not start: $(tail -n 1 "$E2E_TMP/sink.err" 2>/dev/null)"
 else
-	on_cleanup kill "$SINK_PID"
+	PORT=$LISTEN_PORT
 	sent=$("$AW_TOOLS/incg" "$SENDER" "$AW_TOOLS/tcpsend" "$PORT" $((256 << 20)))
 	waited=$(wait_am_alert 15 alertname=AbusewatchOveruse tenant=sender resource=net_tx)
 	found=$?

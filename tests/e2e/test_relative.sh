@@ -21,10 +21,7 @@ WINDOW=3
 FOR=2
 QUIET="q1 q2 q3 q4 q5"
 
-if ! start_alertmanager; then
-	skip_all "Alertmanager ($AM_BIN) did not start on 127.0.0.1 (Debian package prometheus-alertmanager)"
-	e2e_finish
-fi
+require_alertmanager || e2e_finish
 write_config relative "plans:
   default:
     window: ${WINDOW}s

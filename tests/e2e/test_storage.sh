@@ -34,10 +34,7 @@ fi
 # Cleanups run in order: these before the directory's removal would be too late.
 E2E_CLEANUPS=("umount -l '$STORE/keeper/mnt'" "umount -l '$STORE/quota'" "${E2E_CLEANUPS[@]}")
 
-if ! start_alertmanager; then
-	skip_all "Alertmanager ($AM_BIN) did not start on 127.0.0.1 (Debian package prometheus-alertmanager)"
-	e2e_finish
-fi
+require_alertmanager || e2e_finish
 AW_AGENT_EXTRA="  storage_interval: 1s" AW_RULE_EXTRA="    storage: [\"$STORE/{tenant}\"]" \
 	write_config storage "plans:
   default:
