@@ -48,7 +48,7 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 MAIN_SRC   := user/main.c
 USER_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard user/*.c))
 USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) \
-	      $(OUTPUT)/user/default_config.o
+	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/software_data.o
 MAIN_OBJ   := $(OUTPUT)/user/main.o
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -104,6 +104,11 @@ $(OUTPUT)/user/%.o: user/%.c $(SKELETONS) | $(OUTPUT)/user
 $(OUTPUT)/user/default_config.o: user/default_config.S data/default.yaml | $(OUTPUT)/user
 	$(call msg,AS,$@)
 	$(Q)$(CC) -Idata -c $< -o $@
+
+# The built-in software name sets and command-line markers, likewise.
+$(OUTPUT)/user/software_data.o: user/software_data.S $(wildcard data/software/*.txt) | $(OUTPUT)/user
+	$(call msg,AS,$@)
+	$(Q)$(CC) -Idata/software -c $< -o $@
 
 $(OUTPUT)/abusewatch: $(MAIN_OBJ) $(USER_OBJS)
 	$(call msg,LINK,$@)

@@ -29,16 +29,20 @@
 #include "collect.h"
 #include "evaluate.h"
 #include "files.h"
+#include "guard.h"
 #include "idmap.h"
 #include "log.h"
 #include "memory.h"
 #include "metrics.h"
 #include "netabuse.h"
 #include "probes.h"
+#include "software.h"
 #include "storage.h"
 #include "tenants.h"
 
 #define DEFAULT_TENANT_EXPIRY_S 300.0
+/* Flood-control window of a tenant whose plan is undefined (the contract's default). */
+#define DEFAULT_WINDOW_S 60.0
 /* A firing alert loaded at start resolves if its tenant is not back by then. */
 #define FIRING_RESTORE_GRACE_S 30.0
 
@@ -58,6 +62,7 @@ struct agent {
 	size_t inputs_capacity;
 	struct alerts *alerts;
 	struct netabuse *netabuse;
+	struct guard *guard;
 	struct storage_scanner *storage;
 	uint64_t storage_generation;	/* of the tenant set the scanner's targets came from */
 	bool storage_stale;		/* targets to be sent again (a new tenant set) */
@@ -429,6 +434,7 @@ static void raise_network_abuse(const struct netabuse_alert *abuse, void *ctx)
 	pr_info("network abuse %s: tenant %s, %s", abuse->firing ? "firing" : "resolved",
 		abuse->tenant, reason);
 	alerts_emit(agent->alerts, &alert);
+	alerts_flush(agent->alerts);
 }
 
 /* A connect() to a destination: to the network abuse rules, if a tenant made it. */
@@ -446,6 +452,40 @@ static void handle_connect_event(const struct connect_event *event, void *ctx)
 			       monotonic_seconds(), raise_network_abuse, agent);
 	if (err)
 		pr_debug("network abuse: connect not counted: %s", strerror(-err));
+}
+
+static void raise_software(struct alert *alert, void *ctx)
+{
+	struct agent *agent = ctx;
+
+	alert->time = wall_seconds();
+	alerts_emit(agent->alerts, alert);
+	/* A discrete event: on disk now, not at the end of the interval. */
+	alerts_flush(agent->alerts);
+}
+
+/* An exec or miner behaviour: to the tenant's software policy, if a tenant did it. */
+static void handle_software_event(const struct software_event *event, void *ctx)
+{
+	struct agent *agent = ctx;
+	struct guard_tenant guard_tenant;
+	const struct plan *plan;
+	struct tenant *tenant;
+	bool vanished;
+
+	tenant = tenant_of_cgroup(agent, event->cgroup_id, &vanished);
+	if (!tenant)
+		return;
+	plan = config_find_plan(agent->config, tenant->plan);
+	guard_tenant = (struct guard_tenant){
+		.name = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->cgroup,
+		.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+		.policy = plan ? plan->software : NULL,
+		.window_s = plan ? plan->window_ms / 1000.0 : DEFAULT_WINDOW_S,
+	};
+	guard_event(agent->guard, event, &guard_tenant, monotonic_seconds());
 }
 
 /* The values evaluation takes from a tenant: cumulative counters, current gauges. */
@@ -532,6 +572,8 @@ static int write_textfile(struct agent *agent, size_t count)
 	snapshot.tenant_count = count;
 	snapshot.tenants = agent->tenant_list;
 	alerts_totals(agent->alerts, snapshot.alerts_total);
+	snapshot.alerts_suppressed[ALERT_NETWORK_ABUSE] = netabuse_suppressed(agent->netabuse);
+	snapshot.alerts_suppressed[ALERT_UNAUTHORIZED_SOFTWARE] = guard_suppressed(agent->guard);
 	err = metrics_write(agent->config->agent.textfile, &snapshot);
 	if (err && !agent->textfile_failed)
 		pr_err("cannot write textfile %s: %s", agent->config->agent.textfile,
@@ -554,6 +596,7 @@ static void tick(struct agent *agent)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));
 	read_memory(agent);
 	netabuse_tick(agent->netabuse, monotonic_seconds(), raise_network_abuse, agent);
+	guard_tick(agent->guard, monotonic_seconds());
 	tenant_set_expire(agent->tenants, monotonic_seconds(), agent->tenant_expiry_s);
 	/* Listed (sorted by name) once for all that follows. */
 	count = list_tenants(agent);
@@ -655,6 +698,8 @@ static void reload(struct agent *agent, int timer_fd)
 	storage_scanner_set_options(agent->storage, &storage_options);
 	evaluator_set_relative(agent->evaluator, &config->relative);
 	netabuse_configure(agent->netabuse, &config->network);
+	if (guard_configure(agent->guard, config))
+		pr_warn("reload: out of memory for the software policies; the old ones stay");
 	forget_all_memory(agent);
 	cgroup_tree_scan(agent->tree, visit_existing, agent);
 	carry_totals(old_tenants, tenants);
@@ -686,7 +731,8 @@ static int block_signals(void)
 	return pthread_sigmask(SIG_BLOCK, &signals, NULL) ? -EINVAL : 0;
 }
 
-static int setup_fds(int *signal_fd, int *timer_fd, int *epoll_fd, int events_fd)
+static int setup_fds(int *signal_fd, int *timer_fd, int *epoll_fd, int events_fd,
+		     int digests_fd)
 {
 	struct epoll_event event = { .events = EPOLLIN };
 	sigset_t signals;
@@ -705,6 +751,9 @@ static int setup_fds(int *signal_fd, int *timer_fd, int *epoll_fd, int events_fd
 		return -errno;
 	event.data.fd = events_fd;
 	if (epoll_ctl(*epoll_fd, EPOLL_CTL_ADD, events_fd, &event))
+		return -errno;
+	event.data.fd = digests_fd;
+	if (epoll_ctl(*epoll_fd, EPOLL_CTL_ADD, digests_fd, &event))
 		return -errno;
 	return 0;
 }
@@ -743,9 +792,13 @@ static int start(struct agent *agent)
 	struct probes_options probe_options = {
 		.force_hash_fallback = agent->options->force_hash_fallback,
 		.on_connect = handle_connect_event,
+		.on_software = handle_software_event,
 	};
+	struct argv_marker markers[AW_ARGV_MARKERS_MAX] = {};
+	const struct software_marker *software_markers_list;
 	struct storage_options storage_options;
 	char root[PATH_MAX], why[512];
+	size_t marker_count, i;
 	uint64_t root_id;
 	int err;
 
@@ -774,6 +827,18 @@ static int start(struct agent *agent)
 		return EXIT_NO_PROBES;
 	}
 	netabuse_configure(agent->netabuse, &agent->config->network);
+	agent->guard = guard_new(root, agent->config, raise_software, agent);
+	if (!agent->guard) {
+		pr_err("cannot start the software rules: %s", strerror(errno));
+		return EXIT_NO_PROBES;
+	}
+	software_markers_list = software_markers(&marker_count);
+	for (i = 0; i < marker_count && i < AW_ARGV_MARKERS_MAX; i++) {
+		markers[i].len = software_markers_list[i].len;
+		memcpy(markers[i].text, software_markers_list[i].text, markers[i].len);
+	}
+	probe_options.argv_markers = markers;
+	probe_options.argv_marker_count = i;
 	err = probes_load(&probe_options, handle_cgroup_event, agent, &agent->probes, why,
 			  sizeof(why));
 	if (err) {
@@ -814,6 +879,7 @@ static void stop(struct agent *agent)
 	memory_source_free(agent->memory);
 	storage_scanner_free(agent->storage);
 	netabuse_free(agent->netabuse);
+	guard_free(agent->guard);
 	evaluator_free(agent->evaluator);
 	free(agent->inputs);
 	alerts_free(agent->alerts);
@@ -850,7 +916,8 @@ int agent_run(const struct agent_options *options, struct config *config)
 	status = start(&agent);
 	if (status != EXIT_OK)
 		goto cleanup;
-	err = setup_fds(&signal_fd, &timer_fd, &epoll_fd, probes_event_fd(agent.probes));
+	err = setup_fds(&signal_fd, &timer_fd, &epoll_fd, probes_event_fd(agent.probes),
+			guard_notify_fd(agent.guard));
 	if (!err)
 		err = arm_timer(timer_fd, agent.interval_ms);
 	if (err) {
@@ -905,6 +972,8 @@ int agent_run(const struct agent_options *options, struct config *config)
 						running = false;
 					}
 				}
+			} else if (fd == guard_notify_fd(agent.guard)) {
+				guard_collect(agent.guard, monotonic_seconds());
 			} else {
 				probes_drain_events(agent.probes);
 			}

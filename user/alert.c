@@ -202,6 +202,8 @@ struct json_object *alert_to_json(const struct alert *alert)
 	err = err ?: add_string(record, "sha256", alert->sha256);
 	err = err ?: add_string(record, "comm", alert->comm);
 	err = err ?: add_int(record, "pid", alert->pid);
+	err = err ?: add_string(record, "action", alert->action);
+	err = err ?: add_string(record, "action_result", alert->action_result);
 	err = err ?: add_int(record, "dst_port", alert->dst_port);
 	err = err ?: add_int(record, "destinations", alert->destinations);
 	if (err) {
@@ -295,6 +297,8 @@ int alert_from_json(struct json_object *record, struct alert *alert)
 	err = err ?: get_string(record, "sha256", &parsed.sha256);
 	err = err ?: get_string(record, "comm", &parsed.comm);
 	err = err ?: get_integer(record, "pid", 1, 0x7fffffff, &pid);
+	err = err ?: get_string(record, "action", &parsed.action);
+	err = err ?: get_string(record, "action_result", &parsed.action_result);
 	err = err ?: get_integer(record, "dst_port", 1, 65535, &port);
 	err = err ?: get_integer(record, "destinations", 1, 0xffffffffu, &destinations);
 	if (err)
@@ -391,6 +395,10 @@ static char *description_text(const struct alert *alert)
 			fprintf(stream, " (port %d)", alert->dst_port);
 		else if (alert->destinations)
 			fprintf(stream, " (%u destinations)", alert->destinations);
+		if (present(alert->action))
+			fprintf(stream, "; action %s%s%s", alert->action,
+				present(alert->action_result) ? ": " : "",
+				present(alert->action_result) ? alert->action_result : "");
 	}
 	if (fclose(stream)) {
 		free(text);
@@ -486,6 +494,8 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 			       alert->kind == ALERT_OVERUSE ? "warning" : "critical");
 	err = err ?: add_owned_string(annotations, "summary", summary_text(alert));
 	err = err ?: add_owned_string(annotations, "description", description_text(alert));
+	if (present(alert->action))
+		err = err ?: add_string(annotations, "action", alert->action);
 	if (err)
 		goto put_element;
 	alert_format_time(alert->started_at ? alert->started_at : alert->time, time, sizeof(time));

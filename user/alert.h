@@ -45,6 +45,9 @@ struct alert {
 	const char *sha256;
 	const char *comm;
 	int pid; /* 0: absent */
+	/* What was done (software policy `action`): "alert", "kill", "freeze". */
+	const char *action;
+	const char *action_result; /* e.g. "killed", "frozen", "failed: ..." */
 	/* network_abuse */
 	int dst_port;		   /* 0: absent */
 	unsigned int destinations; /* 0: absent */
@@ -60,7 +63,8 @@ const char *alert_alertname(enum alert_kind kind);
 /*
  * The contract's record: time (RFC 3339 UTC, milliseconds), kind, state,
  * host, tenant, plan, cgroup, resource, value, limit, window_s, rule,
- * reason, exe, sha256, comm, pid, dst_port, destinations; absent fields are
+ * reason, exe, sha256, comm, pid, action, action_result, dst_port,
+ * destinations; absent fields are
  * left out. NULL (errno set) on failure; the caller puts the object.
  */
 struct json_object *alert_to_json(const struct alert *alert);
@@ -74,7 +78,7 @@ int alert_from_json(struct json_object *record, struct alert *alert);
 /*
  * One element of an Alertmanager v2 POST body: labels alertname, tenant,
  * plan, resource (overuse) or rule (other kinds), instance (host) and
- * severity; annotations summary and description; startsAt; endsAt =
+ * severity; annotations summary, description (and action when set); startsAt; endsAt =
  * @ends_at (wall clock seconds) when non-zero. Firing alerts pass a time
  * ahead of now, resolved ones their resolution time. NULL on failure.
  */

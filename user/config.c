@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "software.h"
 #include "units.h"
 
 #define CONFIG_PATH_MAX 256
@@ -128,8 +129,6 @@ static const struct resource_kind resource_kinds[RESOURCE_COUNT] = {
 	[RESOURCE_PROCESSES] = { "processes", config__parse_whole_number, "a whole number" },
 	[RESOURCE_FORKS] = { "forks", parse_count_rate, "a rate (like 100/s)" },
 };
-
-static const char *const builtin_software_sets[] = { "miners", "scanners", "flooders", "tunnels" };
 
 const char *resource_name(enum resource resource)
 {
@@ -638,14 +637,12 @@ static void check__sha256(struct parse_ctx *ctx, yaml_node_t *node, char *value,
 static void check__deny(struct parse_ctx *ctx, yaml_node_t *node, char *value, const char *path)
 {
 	static const char prefix[] = "builtin:";
-	size_t i;
+	size_t count;
 
-	if (strncmp(value, prefix, sizeof(prefix) - 1))
+	/* The sets are the data files software.c compiles in. */
+	if (strncmp(value, prefix, sizeof(prefix) - 1) ||
+	    software_builtin_set(value + sizeof(prefix) - 1, &count))
 		return;
-	for (i = 0; i < sizeof(builtin_software_sets) / sizeof(builtin_software_sets[0]); i++) {
-		if (!strcmp(value + sizeof(prefix) - 1, builtin_software_sets[i]))
-			return;
-	}
 	parse__error_at(ctx, parse__mark_inside(node, sizeof(prefix) - 1),
 			"%s: unknown builtin set \"%s\" (miners, scanners, flooders, tunnels)",
 			path, value + sizeof(prefix) - 1);

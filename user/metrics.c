@@ -208,6 +208,14 @@ int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 		textfile_sample(file, "abusewatch_alerts_total", &kind_label, 1,
 				snapshot->alerts_total[kind]);
 	}
+	textfile_family(file, "abusewatch_alerts_suppressed_total", "counter",
+			"Evidence for an alert already firing, not alerted again, by kind.");
+	for (kind = 0; kind < ALERT_KIND_COUNT; kind++) {
+		struct label kind_label = {"kind", alert_kind_name(kind)};
+
+		textfile_sample(file, "abusewatch_alerts_suppressed_total", &kind_label, 1,
+				snapshot->alerts_suppressed[kind]);
+	}
 	textfile_family(file, "abusewatch_events_lost_total", "counter",
 			"Kernel events not counted: a map or ring buffer was full.");
 	textfile_sample(file, "abusewatch_events_lost_total", NULL, 0, snapshot->events_lost);

@@ -15,6 +15,8 @@ struct metrics_snapshot {
 	struct tenant **tenants;
 	size_t tenant_count;
 	uint64_t alerts_total[ALERT_KIND_COUNT];
+	/* Evidence of an alert already firing, not alerted again (flood control). */
+	uint64_t alerts_suppressed[ALERT_KIND_COUNT];
 	uint64_t events_lost;
 	const char *version;
 };

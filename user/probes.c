@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Skeleton lifecycle for the usage and network probes: open, choose the
- * CPU accounting path, load, attach; then batched reads of their maps.
+ * Skeleton lifecycle for the usage, network and software probes: open,
+ * choose the CPU accounting path, load, attach; then batched reads of their
+ * maps and the event streams.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include "probes.h"
 #include "usage.skel.h"
 #include "net.skel.h"
+#include "software.skel.h"
 
 /* Not in Debian 12's uapi headers; part of the kernel ABI since 6.2. */
 #define MAP_TYPE_CGRP_STORAGE ((enum bpf_map_type)32)
@@ -31,9 +34,13 @@ struct probes {
 	struct net_bpf *net;
 	/* cgroup_skb ingress/egress, cgroup/connect4 and connect6 on the v2 root. */
 	struct bpf_link *net_links[4];
+	struct software_bpf *software;
+	/* cgroup/dev and cgroup/sysctl on the v2 root (the exec probe links itself). */
+	struct bpf_link *software_links[2];
 	struct ring_buffer *events;
 	cgroup_event_fn on_event;
 	connect_event_fn on_connect;
+	software_event_fn on_software;
 	void *ctx;
 	bool cgroup_storage;
 	int possible_cpus;
@@ -74,6 +81,16 @@ static int handle_connect_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct connect_event) || !probes->on_connect)
 		return 0;
 	probes->on_connect(data, probes->ctx);
+	return 0;
+}
+
+static int handle_software_event(void *ctx, void *data, size_t size)
+{
+	struct probes *probes = ctx;
+
+	if (size < sizeof(struct software_event) || !probes->on_software)
+		return 0;
+	probes->on_software(data, probes->ctx);
 	return 0;
 }
 
@@ -133,6 +150,70 @@ static int attach_net(struct probes *probes, const char *v2_root)
 	return err;
 }
 
+/*
+ * The markers go in as read-only data, with a bitmap of their first two
+ * bytes (lowercased, as the search compares) so that the search skips
+ * almost every position after one lookup.
+ */
+static int set_markers(struct software_bpf *software, const struct argv_marker *markers,
+		       size_t count)
+{
+	struct software_bpf__rodata *rodata = software->rodata;
+	size_t i, j;
+
+	if (count > AW_ARGV_MARKERS_MAX)
+		return -E2BIG;
+	for (i = 0; i < count; i++) {
+		unsigned int key;
+
+		if (!markers[i].len || markers[i].len >= AW_ARGV_MARKER_LEN)
+			return -EINVAL;
+		for (j = 0; j < markers[i].len; j++)
+			rodata->targ_markers[i].text[j] = (char)tolower((unsigned char)markers[i].text[j]);
+		rodata->targ_markers[i].len = markers[i].len;
+		key = (unsigned int)(unsigned char)rodata->targ_markers[i].text[0] << 8;
+		if (markers[i].len > 1)
+			key |= (unsigned char)rodata->targ_markers[i].text[1];
+		else
+			/* A one-byte marker: any second byte. */
+			for (j = 0; j < 256; j++)
+				rodata->targ_marker_prefixes[(key | j) >> 5] |= 1U << ((key | j) & 31);
+		rodata->targ_marker_prefixes[key >> 5] |= 1U << (key & 31);
+	}
+	rodata->targ_marker_count = (__u32)count;
+	return 0;
+}
+
+static int attach_software(struct probes *probes, const char *v2_root)
+{
+	struct bpf_program *programs[] = {
+		probes->software->progs.watch_devices,
+		probes->software->progs.watch_sysctl,
+	};
+	int cgroup_fd, err = 0;
+	size_t i;
+
+	_Static_assert(sizeof(programs) / sizeof(programs[0]) ==
+			       sizeof(probes->software_links) / sizeof(probes->software_links[0]),
+		       "one link per cgroup software program");
+	err = software_bpf__attach(probes->software);
+	if (err)
+		return err;
+	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0)
+		return -errno;
+	/* They only watch and always allow; other device and sysctl programs still decide. */
+	for (i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+		probes->software_links[i] = bpf_program__attach_cgroup(programs[i], cgroup_fd);
+		if (!probes->software_links[i]) {
+			err = -errno;
+			break;
+		}
+	}
+	close(cgroup_fd);
+	return err;
+}
+
 int probes_load(const struct probes_options *options, cgroup_event_fn on_event, void *ctx,
 		struct probes **out, char *why, size_t whylen)
 {
@@ -146,6 +227,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 		return -ENOMEM;
 	probes->on_event = on_event;
 	probes->on_connect = options->on_connect;
+	probes->on_software = options->on_software;
 	probes->ctx = ctx;
 	probes->possible_cpus = libbpf_num_possible_cpus();
 	if (probes->possible_cpus <= 0) {
@@ -203,6 +285,29 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	if (err)
 		goto fail;
 
+	step = "opening the software probes";
+	probes->software = software_bpf__open();
+	if (!probes->software) {
+		err = -errno;
+		goto fail;
+	}
+	/* cgroup/dev and cgroup/sysctl are attached by hand, to the v2 root. */
+	bpf_program__set_autoattach(probes->software->progs.watch_devices, false);
+	bpf_program__set_autoattach(probes->software->progs.watch_sysctl, false);
+	probes->software->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	step = "setting the command-line markers";
+	err = set_markers(probes->software, options->argv_markers, options->argv_marker_count);
+	if (err)
+		goto fail;
+	step = "loading the software probes";
+	err = software_bpf__load(probes->software);
+	if (err)
+		goto fail;
+	step = "attaching the exec, device and sysctl probes";
+	err = attach_software(probes, options->v2_root);
+	if (err)
+		goto fail;
+
 	step = "opening the cgroup event ring buffer";
 	probes->events = ring_buffer__new(bpf_map__fd(probes->usage->maps.cgroup_events),
 					  handle_cgroup_event, probes, NULL);
@@ -214,6 +319,11 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	step = "opening the connect event ring buffer";
 	err = ring_buffer__add(probes->events, bpf_map__fd(probes->net->maps.connect_events),
 			       handle_connect_event, probes);
+	if (err)
+		goto fail;
+	step = "opening the software event ring buffer";
+	err = ring_buffer__add(probes->events, bpf_map__fd(probes->software->maps.software_events),
+			       handle_software_event, probes);
 	if (err)
 		goto fail;
 	*out = probes;
@@ -234,6 +344,9 @@ void probes_destroy(struct probes *probes)
 	ring_buffer__free(probes->events);
 	for (i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
 		bpf_link__destroy(probes->net_links[i]);
+	for (i = 0; i < sizeof(probes->software_links) / sizeof(probes->software_links[0]); i++)
+		bpf_link__destroy(probes->software_links[i]);
+	software_bpf__destroy(probes->software);
 	net_bpf__destroy(probes->net);
 	usage_bpf__destroy(probes->usage);
 	free(probes->net_values);
@@ -378,7 +491,8 @@ int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
 
 uint64_t probes_lost_events(const struct probes *probes)
 {
-	uint64_t lost = probes->net->bss->net_lost_events;
+	uint64_t lost = probes->net->bss->net_lost_events +
+			probes->software->bss->software_lost_events;
 	int i;
 
 	for (i = 0; i < LOST_REASON_COUNT; i++)

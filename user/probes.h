@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel side: loads and attaches bpf/usage.bpf.c and bpf/net.bpf.c,
- * chooses cgroup storage or the hash-map fallback, and reads their maps.
+ * The kernel side: loads and attaches bpf/usage.bpf.c, bpf/net.bpf.c and
+ * bpf/software.bpf.c, chooses cgroup storage or the hash-map fallback, and
+ * reads their maps and event streams.
  */
 #ifndef ABUSEWATCH_PROBES_H
 #define ABUSEWATCH_PROBES_H
@@ -11,6 +12,7 @@
 #include <linux/types.h>
 
 #include "net_events.h"
+#include "software_events.h"
 #include "usage.h"
 
 struct probes;
@@ -18,11 +20,18 @@ struct probes;
 /* Called for each destination a cgroup connects to (at most once a second each). */
 typedef void (*connect_event_fn)(const struct connect_event *event, void *ctx);
 
+/* Called for each exec and miner behaviour of a task outside the root cgroup. */
+typedef void (*software_event_fn)(const struct software_event *event, void *ctx);
+
 struct probes_options {
 	bool force_hash_fallback;	/* hidden --no-cgroup-storage */
 	const char *v2_root;		/* mount point of the cgroup v2 tree */
 	uint64_t root_cgroup_id;
 	connect_event_fn on_connect;	/* NULL: destinations are dropped */
+	software_event_fn on_software;	/* NULL: software events are dropped */
+	/* Command-line markers searched at exec (bit i of argv_markers = [i]). */
+	const struct argv_marker *argv_markers;
+	size_t argv_marker_count;	/* at most AW_ARGV_MARKERS_MAX */
 };
 
 /* Called for each v2 cgroup created, removed or renamed. */
@@ -39,7 +48,7 @@ void probes_destroy(struct probes *probes);
 
 bool probes_use_cgroup_storage(const struct probes *probes);
 
-/* Epoll-able fd of the cgroup and connect event ring buffers, and a drain that never blocks. */
+/* Epoll-able fd of the cgroup, connect and software event ring buffers; a drain that never blocks. */
 int probes_event_fd(const struct probes *probes);
 int probes_drain_events(struct probes *probes);
 

@@ -274,7 +274,8 @@ trap 'exit 129' HUP
 # AW_CONFIG, AW_DIR, AW_EVENTS and AW_TEXTFILE (which is alone in its
 # directory, for node_exporter's textfile collector). AW_AGENT_EXTRA and
 # AW_RULE_EXTRA, when set, are more lines for the agent section and for the
-# tenant rule (indented as they go: two and four spaces).
+# tenant rule (indented as they go: two and four spaces); AW_RULES_EXTRA,
+# more tenant rules tried before it (indented two spaces, "- cgroup: ...").
 write_config() {
 	local tail=${2:-}
 	AW_DIR=$E2E_TMP/$1
@@ -299,6 +300,7 @@ agent:
   hostname: e2e-node
 ${AW_AGENT_EXTRA:-}
 tenants:
+${AW_RULES_EXTRA:-}
   - cgroup: "$AWTEST_REL/tenants/{tenant}/**"
     plan: default
 ${AW_RULE_EXTRA:-}

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for user/guard.c with real files and processes: the kernel's
+ * leaf-first paths decoded (memfd, cut paths, the /tmp flag), an exec of a
+ * real file decided after its digest comes back from the worker, the kill
+ * action on a real child (and not on a pid whose start time differs, as a
+ * reused pid's would), the freeze action on a directory standing in for a
+ * cgroup, and flood control across events.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "guard.h"
+#include "log.h"
+
+#define MAX_ALERTS 16
+
+struct seen_alert {
+	bool firing;
+	char rule[32];
+	char exe[256];
+	char sha256[72];
+	char action[16];
+	char action_result[64];
+	int pid;
+};
+
+struct recorder {
+	struct seen_alert alerts[MAX_ALERTS];
+	size_t count;
+};
+
+static void copy_text(char *out, size_t size, const char *text)
+{
+	snprintf(out, size, "%s", text ? text : "");
+}
+
+static void record_alert(struct alert *alert, void *ctx)
+{
+	struct recorder *recorder = ctx;
+	struct seen_alert *seen;
+
+	assert_int_equal(alert->kind, ALERT_UNAUTHORIZED_SOFTWARE);
+	if (recorder->count == MAX_ALERTS)
+		return;
+	seen = &recorder->alerts[recorder->count++];
+	seen->firing = alert->firing;
+	copy_text(seen->rule, sizeof(seen->rule), alert->rule);
+	copy_text(seen->exe, sizeof(seen->exe), alert->exe);
+	copy_text(seen->sha256, sizeof(seen->sha256), alert->sha256);
+	copy_text(seen->action, sizeof(seen->action), alert->action);
+	copy_text(seen->action_result, sizeof(seen->action_result), alert->action_result);
+	seen->pid = alert->pid;
+}
+
+/* Fills @event's path from components given root first. */
+static void set_path(struct software_event *event, const char *const *components, size_t count)
+{
+	size_t used = 0, i;
+
+	for (i = count; i-- > 0;) {
+		size_t length = strlen(components[i]) + 1;
+
+		memcpy(event->path + used, components[i], length);
+		used += length;
+	}
+	event->path_len = (__u32)used;
+}
+
+static void test_decode_paths(void **state)
+{
+	static const char *const usr_bin[] = { "usr", "bin", "xmrig" };
+	static const char *const tmp[] = { "tmp", "x" };
+	static const char *const var_tmp[] = { "var", "tmp", "a", "x" };
+	static const char *const shm[] = { "dev", "shm", "x" };
+	static const char *const tmpfoo[] = { "tmpfoo", "x" };
+	static const char *const memfd[] = { "memfd:payload" };
+	struct software_event event = {};
+	unsigned int flags;
+	char path[600];
+
+	set_path(&event, usr_bin, 3);
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, "/usr/bin/xmrig");
+	assert_int_equal(flags, 0);
+
+	set_path(&event, tmp, 2);
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, "/tmp/x");
+	assert_int_equal(flags, EXE_TMP);
+
+	set_path(&event, var_tmp, 4);
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, "/var/tmp/a/x");
+	assert_int_equal(flags, EXE_TMP);
+
+	set_path(&event, shm, 3);
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_int_equal(flags, EXE_TMP);
+
+	set_path(&event, tmpfoo, 2);
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, "/tmpfoo/x");
+	assert_int_equal(flags, 0);
+
+	set_path(&event, memfd, 1);
+	event.flags = EXE_MEMFD | EXE_DELETED;
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, "memfd:payload");
+
+	/* A path the kernel cut: marked, and the cut component left out. */
+	set_path(&event, usr_bin, 3);
+	event.flags = EXE_PATH_TRUNCATED;
+	event.path_len -= 2;	/* "usr" lost its last byte and NUL */
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, ".../bin/xmrig");
+
+	event = (struct software_event){};
+	flags = 0;
+	guard_decode_path(&event, path, sizeof(path), &flags);
+	assert_string_equal(path, "/");
+}
+
+struct fixture {
+	char dir[64];
+	char program[128];
+	struct config *config;
+	struct guard *guard;
+	struct recorder recorder;
+};
+
+static const char config_text[] =
+	"plans:\n"
+	"  default: {software: watch}\n"
+	"  killing: {software: kill}\n"
+	"  freezing: {software: freeze}\n"
+	"software:\n"
+	"  watch: {deny: [builtin:miners]}\n"
+	"  kill: {deny: [builtin:miners], action: kill}\n"
+	"  freeze: {deny: [builtin:miners], action: freeze}\n";
+
+static int setup(void **state)
+{
+	struct fixture *fixture = calloc(1, sizeof(*fixture));
+	char command[300];
+
+	if (!fixture)
+		return -1;
+	snprintf(fixture->dir, sizeof(fixture->dir), "/tmp/aw-guard.XXXXXX");
+	if (!mkdtemp(fixture->dir))
+		return -1;
+	/* A real program called xmrig: a copy of /bin/true. */
+	snprintf(fixture->program, sizeof(fixture->program), "%s/xmrig", fixture->dir);
+	snprintf(command, sizeof(command), "cp /bin/true %s", fixture->program);
+	if (system(command))
+		return -1;
+	if (config_parse("guard.yaml", config_text, sizeof(config_text) - 1, &fixture->config,
+			 NULL))
+		return -1;
+	/* The fixture's directory stands in for the cgroup v2 root. */
+	fixture->guard = guard_new(fixture->dir, fixture->config, record_alert, &fixture->recorder);
+	if (!fixture->guard)
+		return -1;
+	*state = fixture;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fixture = *state;
+	char command[128];
+
+	guard_free(fixture->guard);
+	config_free(fixture->config);
+	snprintf(command, sizeof(command), "rm -rf %s", fixture->dir);
+	if (system(command))
+		return -1;
+	free(fixture);
+	return 0;
+}
+
+static const struct guard_tenant tenant_watch = {
+	.name = "t1", .plan = "default", .cgroup = "/t1", .policy = "watch", .window_s = 60,
+};
+
+/* The event the kernel would send for an exec of @path by @pid. */
+static void exec_event(struct software_event *event, const char *path, int pid)
+{
+	static const char *components[8];
+	char *copy = strdup(path), *part, *saveptr = NULL;
+	size_t count = 0;
+	struct stat st;
+
+	assert_non_null(copy);
+	assert_int_equal(stat(path, &st), 0);
+	memset(event, 0, sizeof(*event));
+	event->type = SOFTWARE_EVENT_EXEC;
+	event->pid = (__u32)pid;
+	event->dev = (__u64)major(st.st_dev) << 20 | minor(st.st_dev);
+	event->ino = st.st_ino;
+	event->size = st.st_size;
+	event->mtime_sec = st.st_mtim.tv_sec;
+	event->mtime_nsec = (__u32)st.st_mtim.tv_nsec;
+	event->ctime_sec = st.st_ctim.tv_sec;
+	event->ctime_nsec = (__u32)st.st_ctim.tv_nsec;
+	snprintf(event->comm, sizeof(event->comm), "%s", strrchr(path, '/') + 1);
+	for (part = strtok_r(copy, "/", &saveptr); part && count < 8;
+	     part = strtok_r(NULL, "/", &saveptr))
+		components[count++] = part;
+	set_path(event, components, count);
+	free(copy);
+}
+
+static void wait_digests(struct guard *guard)
+{
+	struct pollfd poller = { .fd = guard_notify_fd(guard), .events = POLLIN };
+
+	assert_int_equal(poll(&poller, 1, 5000), 1);
+	guard_collect(guard, 1.0);
+}
+
+static void test_exec_waits_for_digest(void **state)
+{
+	struct fixture *fixture = *state;
+	struct software_event event;
+	char command[300], digest[72] = "";
+	FILE *sum;
+
+	exec_event(&event, fixture->program, 0);
+	guard_event(fixture->guard, &event, &tenant_watch, 1.0);
+	/* The digest is taken on the worker: no alert before it comes back. */
+	assert_int_equal(fixture->recorder.count, 0);
+	wait_digests(fixture->guard);
+	assert_int_equal(fixture->recorder.count, 1);
+	snprintf(command, sizeof(command), "sha256sum %s", fixture->program);
+	sum = popen(command, "r");
+	assert_non_null(sum);
+	assert_int_equal(fscanf(sum, "%64s", digest), 1);
+	pclose(sum);
+	assert_true(fixture->recorder.alerts[0].firing);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "name");
+	assert_string_equal(fixture->recorder.alerts[0].exe, fixture->program);
+	assert_string_equal(fixture->recorder.alerts[0].sha256, digest);
+	assert_string_equal(fixture->recorder.alerts[0].action, "alert");
+
+	/* The same executable again: a cache hit, decided at once, and suppressed. */
+	guard_event(fixture->guard, &event, &tenant_watch, 2.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_int_equal(guard_suppressed(fixture->guard), 1);
+}
+
+static void test_no_policy_no_alert(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event;
+
+	tenant.policy = NULL;
+	exec_event(&event, fixture->program, 0);
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	tenant.policy = "no such policy";
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 0);
+}
+
+static void test_benign_exec_not_hashed(void **state)
+{
+	struct fixture *fixture = *state;
+	struct software_event event;
+	struct pollfd poller;
+
+	/* /bin/true matches nothing, and the policy has no digest lists. */
+	exec_event(&event, "/bin/true", 0);
+	guard_event(fixture->guard, &event, &tenant_watch, 1.0);
+	poller = (struct pollfd){ .fd = guard_notify_fd(fixture->guard), .events = POLLIN };
+	assert_int_equal(poll(&poller, 1, 200), 0);
+	assert_int_equal(fixture->recorder.count, 0);
+}
+
+/* The boot-time ns the kernel would report for @pid's start (from /proc). */
+static uint64_t start_ns_of(int pid)
+{
+	char path[64], text[1024], *field;
+	unsigned long long ticks;
+	FILE *stat_file;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	stat_file = fopen(path, "r");
+	assert_non_null(stat_file);
+	assert_non_null(fgets(text, sizeof(text), stat_file));
+	fclose(stat_file);
+	field = strrchr(text, ')');
+	for (i = 2; field && i < 22; i++)
+		field = strchr(field + 1, ' ');
+	assert_non_null(field);
+	ticks = strtoull(field + 1, NULL, 10);
+	return ticks * (1000000000ULL / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+static int start_child(void)
+{
+	int pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void test_kill_checks_start_time(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event = { .type = SOFTWARE_EVENT_MSR_WRITE };
+	int child = start_child(), status;
+
+	tenant.policy = "kill";
+	snprintf(event.comm, sizeof(event.comm), "test_guard");
+	event.pid = (__u32)child;
+	/* A start time that is not the child's: as for a pid reused since. */
+	event.start_ns = start_ns_of(child) + 5000000000ULL;
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "miner_behavior");
+	assert_string_equal(fixture->recorder.alerts[0].action, "kill");
+	assert_string_equal(fixture->recorder.alerts[0].action_result, "process already exited");
+	assert_int_equal(waitpid(child, &status, WNOHANG), 0);
+
+	/* The right start time: killed, and the evidence is suppressed, not alerted. */
+	event.start_ns = start_ns_of(child);
+	guard_event(fixture->guard, &event, &tenant, 2.0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_int_equal(guard_suppressed(fixture->guard), 1);
+}
+
+static void test_freeze_writes_cgroup_freeze(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event = { .type = SOFTWARE_EVENT_HUGEPAGES };
+	char path[256], text[8] = "";
+	FILE *file;
+
+	/* Stand-ins for the tenant's cgroup and another cgroup the process is in. */
+	snprintf(path, sizeof(path), "%s/t1", fixture->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/other", fixture->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/t1/cgroup.freeze", fixture->dir);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/other/cgroup.freeze", fixture->dir);
+	fclose(fopen(path, "w"));
+	tenant.policy = "freeze";
+	tenant.event_cgroup = "/other";
+	event.pid = (__u32)getpid();
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_string_equal(fixture->recorder.alerts[0].action, "freeze");
+	assert_string_equal(fixture->recorder.alerts[0].action_result, "frozen");
+	file = fopen(path, "r");
+	assert_non_null(file);
+	assert_non_null(fgets(text, sizeof(text), file));
+	fclose(file);
+	assert_string_equal(text, "1");
+	snprintf(path, sizeof(path), "%s/t1/cgroup.freeze", fixture->dir);
+	file = fopen(path, "r");
+	assert_non_null(file);
+	assert_non_null(fgets(text, sizeof(text), file));
+	fclose(file);
+	assert_string_equal(text, "1");
+
+	/* No such cgroup: the failure is in the alert. */
+	tenant.name = "t2";
+	tenant.cgroup = "/gone";
+	tenant.event_cgroup = "/gone";
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 2);
+	assert_string_equal(fixture->recorder.alerts[1].action_result,
+			    "freeze failed: No such file or directory");
+}
+
+static void test_reload_keeps_pending(void **state)
+{
+	struct fixture *fixture = *state;
+	struct software_event event;
+	struct config *config;
+
+	exec_event(&event, fixture->program, 0);
+	guard_event(fixture->guard, &event, &tenant_watch, 1.0);
+	/* A reload that drops the policy: the waiting exec is decided against nothing. */
+	assert_int_equal(config_parse("new.yaml", "plans: {default: {}}\n", 21, &config, NULL), 0);
+	assert_int_equal(guard_configure(fixture->guard, config), 0);
+	wait_digests(fixture->guard);
+	assert_int_equal(fixture->recorder.count, 0);
+	config_free(config);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decode_paths),
+		cmocka_unit_test_setup_teardown(test_exec_waits_for_digest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_policy_no_alert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_benign_exec_not_hashed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_checks_start_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_freeze_writes_cgroup_freeze, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_keeps_pending, setup, teardown),
+	};
+
+	log_set_level(LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,808 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for user/software.c: the shipped data, the matcher's rules and
+ * their order, and the tracker's flood control, with a real child process
+ * for "the miner has exited".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "software.h"
+
+extern const char software_miners_txt[], software_miners_txt_end[];
+extern const char software_scanners_txt[], software_scanners_txt_end[];
+extern const char software_flooders_txt[], software_flooders_txt_end[];
+extern const char software_tunnels_txt[], software_tunnels_txt_end[];
+extern const char software_argv_markers_txt[], software_argv_markers_txt_end[];
+
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* Lines that are neither blank nor comments: what the loader must keep. */
+static size_t content_lines(const char *start, const char *end)
+{
+	size_t count = 0;
+
+	while (start < end) {
+		const char *stop = memchr(start, '\n', (size_t)(end - start));
+		const char *line = start;
+
+		if (!stop)
+			stop = end;
+		while (line < stop && (*line == ' ' || *line == '\t' || *line == '\r'))
+			line++;
+		if (line < stop && *line != '#')
+			count++;
+		start = stop + 1;
+	}
+	return count;
+}
+
+/* A policy over static lists; the matcher copies what it needs. */
+struct test_policy {
+	struct software_policy policy;
+	char *deny[8];
+	char *deny_sha256[4];
+	char *deny_paths[4];
+	char *allow_sha256[4];
+};
+
+static void policy_init(struct test_policy *test)
+{
+	memset(test, 0, sizeof(*test));
+	test->policy.name = "test";
+	test->policy.deny = test->deny;
+	test->policy.deny_sha256 = test->deny_sha256;
+	test->policy.deny_paths = test->deny_paths;
+	test->policy.allow_sha256 = test->allow_sha256;
+}
+
+static void deny(struct test_policy *test, char *name)
+{
+	test->deny[test->policy.deny_count++] = name;
+}
+
+static struct software_matcher *matcher_of(struct test_policy *test)
+{
+	struct software_matcher *matcher = software_matcher_new(&test->policy);
+
+	assert_non_null(matcher);
+	return matcher;
+}
+
+static struct software_facts exec_facts(const char *comm, const char *exe)
+{
+	return (struct software_facts){
+		.type = SOFTWARE_EVENT_EXEC,
+		.comm = comm,
+		.exe = exe,
+	};
+}
+
+static int marker_bit(const char *label, bool modprobe)
+{
+	const struct software_marker *markers;
+	size_t count, i;
+
+	markers = software_markers(&count);
+	for (i = 0; i < count; i++)
+		if (!strcmp(markers[i].label, label) && markers[i].modprobe == modprobe)
+			return (int)i;
+	fail_msg("no marker \"%s\"", label);
+	return -1;
+}
+
+static void test_rule_names(void **state)
+{
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_SHA256), "sha256");
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_NAME), "name");
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_PATH), "path");
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_ARGV), "argv");
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_MINER_BEHAVIOR), "miner_behavior");
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_COUNT), "unknown");
+}
+
+static void check_set(const char *set, const char *start, const char *end)
+{
+	const char *const *names;
+	size_t count, i, j;
+
+	names = software_builtin_set(set, &count);
+	assert_non_null(names);
+	assert_true(count > 0);
+	/* Every line of the shipped file loads: none was skipped as malformed or repeated. */
+	assert_int_equal(count, content_lines(start, end));
+	for (i = 0; i < count; i++) {
+		for (j = 0; names[i][j]; j++)
+			assert_false(names[i][j] >= 'A' && names[i][j] <= 'Z');
+		for (j = i + 1; j < count; j++)
+			if (!strcmp(names[i], names[j]))
+				fail_msg("%s: \"%s\" twice", set, names[i]);
+	}
+}
+
+static void test_builtin_sets(void **state)
+{
+	size_t count = 99;
+
+	check_set("miners", software_miners_txt, software_miners_txt_end);
+	check_set("scanners", software_scanners_txt, software_scanners_txt_end);
+	check_set("flooders", software_flooders_txt, software_flooders_txt_end);
+	check_set("tunnels", software_tunnels_txt, software_tunnels_txt_end);
+	assert_null(software_builtin_set("bitcoin", &count));
+	assert_int_equal(count, 0);
+	assert_null(software_builtin_set("builtin:miners", &count));
+}
+
+static void test_builtin_sets_spare_build_tools(void **state)
+{
+	static const char *const benign[] = {
+		"gcc", "cc1", "cc", "ld", "as", "make", "git", "python3", "sh", "bash",
+		"node", "java", "curl", "wget", "ssh", "nc", "netcat", "socat", "tar", "docker",
+	};
+	static const char *const sets[] = { "miners", "scanners", "flooders", "tunnels" };
+	const char *const *names;
+	size_t count, set, i, j;
+
+	for (set = 0; set < 4; set++) {
+		names = software_builtin_set(sets[set], &count);
+		for (i = 0; i < count; i++)
+			for (j = 0; j < sizeof(benign) / sizeof(benign[0]); j++)
+				if (!strcmp(names[i], benign[j]))
+					fail_msg("builtin:%s has \"%s\"", sets[set], benign[j]);
+	}
+}
+
+static void test_markers(void **state)
+{
+	const struct software_marker *markers;
+	size_t count, i, modprobe = 0;
+
+	markers = software_markers(&count);
+	assert_true(count > 0);
+	assert_true(count <= AW_ARGV_MARKERS_MAX);
+	assert_int_equal(count, content_lines(software_argv_markers_txt,
+					      software_argv_markers_txt_end));
+	for (i = 0; i < count; i++) {
+		assert_true(markers[i].len >= 1);
+		assert_true(markers[i].len < AW_ARGV_MARKER_LEN);
+		assert_non_null(markers[i].label);
+		assert_true(strlen(markers[i].label) > 0);
+		if (markers[i].modprobe) {
+			modprobe++;
+			assert_int_equal(markers[i].len, 5);
+			assert_memory_equal(markers[i].text, "\0msr\0", 5);
+			assert_string_equal(markers[i].label, "msr");
+		}
+	}
+	assert_int_equal(modprobe, 1);
+	i = (size_t)marker_bit("stratum+tcp://", false);
+	assert_int_equal(markers[i].len, strlen("stratum+tcp://"));
+	assert_memory_equal(markers[i].text, "stratum+tcp://", markers[i].len);
+	marker_bit("stratum+ssl://", false);
+	marker_bit("stratum+udp://", false);
+	marker_bit("stratum2+tcp://", false);
+	marker_bit("stratum2+ssl://", false);
+	marker_bit("--donate-level", false);
+	marker_bit("--nicehash", false);
+	/* An escaped NUL inside a marker shows as a space in its label. */
+	i = (size_t)marker_bit("--coin monero", false);
+	assert_memory_equal(markers[i].text, "--coin\0monero\0", markers[i].len);
+}
+
+static void test_name_by_comm_and_basename(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	deny(&test, "Foo");
+	matcher = matcher_of(&test);
+	assert_false(software_matcher_needs_sha256(matcher));
+
+	facts = exec_facts("xmrig", "/tmp/x/xmrig");
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_NAME);
+	assert_string_equal(verdict.reason, "name \"xmrig\" is in builtin:miners");
+
+	/* Renamed comm (prctl), real file name. */
+	facts = exec_facts("kworker/0:1", "/opt/XMRig");
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_string_equal(verdict.reason, "name \"xmrig\" is in builtin:miners");
+
+	facts = exec_facts("XMRig", NULL);
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_string_equal(verdict.reason, "name \"xmrig\" is in builtin:miners");
+
+	facts = exec_facts("foo", "/usr/bin/bar");
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_string_equal(verdict.reason, "name \"foo\" is on the deny list");
+
+	/* Only whole names count. */
+	facts = exec_facts("xmrigger", "/usr/bin/xmrig2");
+	assert_false(software_match(matcher, &facts, &verdict));
+	/* The basename of a file-less program is all of it. */
+	facts = exec_facts("3", "memfd:xmrig");
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+}
+
+static void test_comm_truncated(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	deny(&test, "averyverylongminer");
+	deny(&test, "builtin:flooders");
+	matcher = matcher_of(&test);
+
+	facts = exec_facts("averyverylongmi", NULL);
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_string_equal(verdict.reason, "name \"averyverylongminer\" is on the deny list");
+	facts = exec_facts("AVERYVERYLONGMI", NULL);
+	assert_true(software_match(matcher, &facts, &verdict));
+	/* Shorter than 15: not a cut comm. */
+	facts = exec_facts("averyverylongm", NULL);
+	assert_false(software_match(matcher, &facts, &verdict));
+	/* A basename is never cut. */
+	facts = exec_facts("x", "/bin/averyverylongmi");
+	assert_false(software_match(matcher, &facts, &verdict));
+	/* Debian's thc-ipv6 name, as comm shows it. */
+	facts = exec_facts("atk6-flood_rout", "/usr/bin/atk6-flood_router6");
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_string_equal(verdict.reason, "name \"atk6-flood_router6\" is in builtin:flooders");
+	software_matcher_free(matcher);
+}
+
+static void test_benign_names(void **state)
+{
+	static const char *const benign[] = { "gcc", "cc1", "git", "python3", "make",
+					      "ld", "as", "sh", "bash", "cc1plus" };
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+	char exe[64];
+	size_t i;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	deny(&test, "builtin:scanners");
+	deny(&test, "builtin:flooders");
+	deny(&test, "builtin:tunnels");
+	matcher = matcher_of(&test);
+	for (i = 0; i < sizeof(benign) / sizeof(benign[0]); i++) {
+		snprintf(exe, sizeof(exe), "/usr/bin/%s", benign[i]);
+		facts = exec_facts(benign[i], exe);
+		if (software_match(matcher, &facts, &verdict))
+			fail_msg("%s: %s", benign[i], verdict.reason);
+	}
+	software_matcher_free(matcher);
+}
+
+static void test_sha256(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_A;
+	matcher = matcher_of(&test);
+	assert_true(software_matcher_needs_sha256(matcher));
+
+	facts = exec_facts("innocent", "/usr/bin/innocent");
+	facts.sha256 = SHA_A;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_SHA256);
+	assert_string_equal(verdict.reason, "sha256 is on deny_sha256");
+	facts.sha256 = SHA_B;
+	assert_false(software_match(matcher, &facts, &verdict));
+	facts.sha256 = NULL;
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+
+	policy_init(&test);
+	test.allow_sha256[test.policy.allow_sha256_count++] = SHA_B;
+	matcher = matcher_of(&test);
+	assert_true(software_matcher_needs_sha256(matcher));
+	software_matcher_free(matcher);
+}
+
+static void test_rule_order(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_A;
+	test.deny_paths[test.policy.deny_paths_count++] = "/tmp/*";
+	matcher = matcher_of(&test);
+
+	facts = exec_facts("xmrig", "/tmp/xmrig");
+	facts.sha256 = SHA_A;
+	facts.argv_markers = 1u << marker_bit("stratum+tcp://", false);
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_SHA256);
+	facts.sha256 = SHA_B;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_NAME);
+	facts.comm = "renamed";
+	facts.exe = "/tmp/renamed";
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_PATH);
+	facts.exe = "/home/u/renamed";
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_ARGV);
+	software_matcher_free(matcher);
+}
+
+static void test_allow_wins(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	test.deny_paths[test.policy.deny_paths_count++] = "/opt/*";
+	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_A;
+	test.allow_sha256[test.policy.allow_sha256_count++] = SHA_A;
+	matcher = matcher_of(&test);
+
+	facts = exec_facts("xmrig", "/usr/bin/xmrig");
+	facts.sha256 = SHA_A;
+	assert_false(software_match(matcher, &facts, &verdict));
+	facts = exec_facts("tool", "/opt/tool");
+	facts.sha256 = SHA_A;
+	assert_false(software_match(matcher, &facts, &verdict));
+	facts = exec_facts("tool", "/usr/bin/tool");
+	facts.sha256 = SHA_A;
+	facts.argv_markers = 1u << marker_bit("--donate-level", false);
+	assert_false(software_match(matcher, &facts, &verdict));
+	/* Not allowed without its digest. */
+	facts.sha256 = NULL;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_ARGV);
+	software_matcher_free(matcher);
+}
+
+static void test_paths(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	test.deny_paths[test.policy.deny_paths_count++] = "/tmp/*";
+	test.deny_paths[test.policy.deny_paths_count++] = "memfd:*";
+	matcher = matcher_of(&test);
+
+	/* "*" crosses "/". */
+	facts = exec_facts("run", "/tmp/a/b/run");
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_PATH);
+	assert_string_equal(verdict.reason, "path matches deny_paths \"/tmp/*\"");
+	facts = exec_facts("3", "memfd:payload");
+	facts.flags = EXE_MEMFD;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_string_equal(verdict.reason, "path matches deny_paths \"memfd:*\"");
+	facts = exec_facts("run", "/var/tmp/run");
+	assert_false(software_match(matcher, &facts, &verdict));
+	facts = exec_facts("run", NULL);
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+}
+
+static void test_argv_needs_builtin_miners(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	facts = exec_facts("worker", "/srv/worker");
+	facts.argv_markers = 1u << marker_bit("stratum+tcp://", false);
+
+	policy_init(&test);
+	deny(&test, "builtin:scanners");
+	deny(&test, "other");
+	matcher = matcher_of(&test);
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	matcher = matcher_of(&test);
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_ARGV);
+	assert_string_equal(verdict.reason, "command line carries a miner marker (stratum+tcp://)");
+	/* The reason names our marker, never the tenant's command line or path. */
+	assert_null(strstr(verdict.reason, "/srv/worker"));
+	facts.argv_markers = 0;
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+}
+
+static void test_modprobe_marker(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+	uint32_t msr = 1u << marker_bit("msr", true);
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	matcher = matcher_of(&test);
+
+	/* Debian: modprobe is a link to kmod. */
+	facts = exec_facts("modprobe", "/usr/bin/kmod");
+	facts.argv_markers = msr;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_MINER_BEHAVIOR);
+	assert_string_equal(verdict.reason, "ran modprobe msr");
+	facts = exec_facts("kmod", "/sbin/insmod");
+	facts.argv_markers = msr;
+	assert_true(software_match(matcher, &facts, &verdict));
+	/* "msr" as an argument of anything else is not a marker. */
+	facts = exec_facts("grep", "/usr/bin/grep");
+	facts.argv_markers = msr;
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+
+	policy_init(&test);
+	deny(&test, "builtin:tunnels");
+	matcher = matcher_of(&test);
+	facts = exec_facts("modprobe", "/usr/bin/kmod");
+	facts.argv_markers = msr;
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+}
+
+static void test_miner_behavior(void **state)
+{
+	struct software_verdict verdict;
+	struct software_facts facts;
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	matcher = matcher_of(&test);
+
+	facts = exec_facts("worker", "/srv/worker");
+	facts.type = SOFTWARE_EVENT_MSR_WRITE;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_MINER_BEHAVIOR);
+	assert_string_equal(verdict.reason, "opened an MSR device (/dev/cpu/*/msr) for writing");
+	facts.type = SOFTWARE_EVENT_HUGEPAGES;
+	assert_true(software_match(matcher, &facts, &verdict));
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_MINER_BEHAVIOR);
+	assert_non_null(strstr(verdict.reason, "vm.nr_hugepages"));
+	facts.type = SOFTWARE_EVENT_EXEC;
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+
+	policy_init(&test);
+	deny(&test, "xmrig");
+	matcher = matcher_of(&test);
+	facts.type = SOFTWARE_EVENT_MSR_WRITE;
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+}
+
+static void test_empty_policy(void **state)
+{
+	struct software_facts facts = exec_facts("xmrig", "/usr/bin/xmrig");
+	struct software_matcher *matcher;
+	struct test_policy test;
+
+	policy_init(&test);
+	matcher = matcher_of(&test);
+	facts.type = SOFTWARE_EVENT_MSR_WRITE;
+	facts.argv_markers = UINT32_MAX;
+	assert_false(software_match(matcher, &facts, NULL));
+	software_matcher_free(matcher);
+	software_matcher_free(NULL);
+}
+
+/* Tracker */
+
+#define MAX_RESOLVED 8
+
+struct resolved {
+	size_t count;
+	char tenant[MAX_RESOLVED][32];
+	char exe[MAX_RESOLVED][64];
+	char reason[MAX_RESOLVED][64];
+	enum software_rule rule[MAX_RESOLVED];
+	bool has_sha256[MAX_RESOLVED];
+	int pid[MAX_RESOLVED];
+	double since[MAX_RESOLVED];
+};
+
+static void record(const struct software_alert_info *info, void *ctx)
+{
+	struct resolved *resolved = ctx;
+	size_t i = resolved->count++;
+
+	if (i >= MAX_RESOLVED)
+		return;
+	snprintf(resolved->tenant[i], sizeof(resolved->tenant[i]), "%s", info->tenant);
+	snprintf(resolved->exe[i], sizeof(resolved->exe[i]), "%s", info->exe);
+	snprintf(resolved->reason[i], sizeof(resolved->reason[i]), "%s", info->reason);
+	resolved->rule[i] = info->rule;
+	resolved->has_sha256[i] = info->sha256 != NULL;
+	resolved->pid[i] = info->pid;
+	resolved->since[i] = info->since;
+}
+
+static struct software_alert_info alert_info(const char *tenant, enum software_rule rule,
+					     const char *exe, int pid)
+{
+	return (struct software_alert_info){
+		.tenant = tenant,
+		.rule = rule,
+		.exe = exe,
+		.comm = "xmrig",
+		.reason = "name \"xmrig\" is in builtin:miners",
+		.pid = pid,
+	};
+}
+
+static pid_t spawn_sleeper(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (!pid) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+static void test_tracker_suppresses(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new();
+	struct software_alert_info info = alert_info("t1", SOFTWARE_RULE_NAME, "/usr/bin/xmrig", 0);
+
+	assert_non_null(tracker);
+	assert_int_equal(software_tracker_note(tracker, &info, 10, 60), 1);
+	assert_int_equal(software_tracker_note(tracker, &info, 11, 60), 0);
+	assert_int_equal(software_tracker_note(tracker, &info, 12, 60), 0);
+	assert_int_equal(software_tracker_suppressed(tracker), 2);
+	assert_int_equal(software_tracker_count(tracker), 1);
+
+	/* Another executable, rule or tenant is another alert. */
+	info.exe = "/tmp/xmrig";
+	assert_int_equal(software_tracker_note(tracker, &info, 12, 60), 1);
+	info.rule = SOFTWARE_RULE_PATH;
+	assert_int_equal(software_tracker_note(tracker, &info, 12, 60), 1);
+	info.tenant = "t2";
+	assert_int_equal(software_tracker_note(tracker, &info, 12, 60), 1);
+	/* An unknown executable is a key of its own. */
+	info.exe = NULL;
+	assert_int_equal(software_tracker_note(tracker, &info, 12, 60), 1);
+	assert_int_equal(software_tracker_note(tracker, &info, 13, 60), 0);
+	assert_int_equal(software_tracker_count(tracker), 5);
+	assert_int_equal(software_tracker_suppressed(tracker), 3);
+	software_tracker_free(tracker);
+	software_tracker_free(NULL);
+}
+
+static void test_tracker_resolves_after_window(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new();
+	struct software_alert_info info = alert_info("t1", SOFTWARE_RULE_NAME, "/usr/bin/xmrig", 0);
+	struct resolved resolved = { 0 };
+
+	info.sha256 = SHA_A;
+	assert_int_equal(software_tracker_note(tracker, &info, 100, 60), 1);
+	/* Evidence at 130 moves the window's start. */
+	assert_int_equal(software_tracker_note(tracker, &info, 130, 60), 0);
+	software_tracker_tick(tracker, 170, record, &resolved);
+	assert_int_equal(resolved.count, 0);
+	software_tracker_tick(tracker, 190, record, &resolved);
+	assert_int_equal(resolved.count, 1);
+	assert_string_equal(resolved.tenant[0], "t1");
+	assert_string_equal(resolved.exe[0], "/usr/bin/xmrig");
+	assert_string_equal(resolved.reason[0], "name \"xmrig\" is in builtin:miners");
+	assert_int_equal(resolved.rule[0], SOFTWARE_RULE_NAME);
+	assert_true(resolved.has_sha256[0]);
+	assert_true(resolved.since[0] == 100);
+	assert_int_equal(software_tracker_count(tracker), 0);
+
+	/* Resolved: new evidence is a new alert, and unknown exe reads "". */
+	info.exe = NULL;
+	info.sha256 = NULL;
+	assert_int_equal(software_tracker_note(tracker, &info, 200, 60), 1);
+	software_tracker_tick(tracker, 260, record, &resolved);
+	assert_int_equal(resolved.count, 2);
+	assert_string_equal(resolved.exe[1], "");
+	assert_false(resolved.has_sha256[1]);
+	software_tracker_free(tracker);
+}
+
+static void test_tracker_waits_for_exit(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new();
+	struct software_alert_info info;
+	struct resolved resolved = { 0 };
+	pid_t first = spawn_sleeper(), second = spawn_sleeper();
+
+	info = alert_info("t1", SOFTWARE_RULE_ARGV, "/srv/worker", first);
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 1);
+	software_tracker_tick(tracker, 100, record, &resolved);
+	assert_int_equal(resolved.count, 0);
+
+	/* New evidence: the process to outlive is now the second. */
+	info.pid = second;
+	assert_int_equal(software_tracker_note(tracker, &info, 100, 10), 0);
+	reap(first);
+	software_tracker_tick(tracker, 200, record, &resolved);
+	assert_int_equal(resolved.count, 0);
+
+	reap(second);
+	software_tracker_tick(tracker, 200, record, &resolved);
+	assert_int_equal(resolved.count, 1);
+	assert_int_equal(resolved.pid[0], second);
+	assert_int_equal(resolved.rule[0], SOFTWARE_RULE_ARGV);
+	assert_int_equal(software_tracker_count(tracker), 0);
+	software_tracker_free(tracker);
+}
+
+static void test_tracker_exited_process(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new();
+	struct software_alert_info info;
+	struct resolved resolved = { 0 };
+	pid_t pid = spawn_sleeper();
+
+	/* Gone before it was noted: only the window holds it. */
+	reap(pid);
+	info = alert_info("t1", SOFTWARE_RULE_NAME, "/usr/bin/xmrig", pid);
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 1);
+	software_tracker_tick(tracker, 5, record, &resolved);
+	assert_int_equal(resolved.count, 0);
+	software_tracker_tick(tracker, 10, record, &resolved);
+	assert_int_equal(resolved.count, 1);
+	software_tracker_free(tracker);
+}
+
+static void test_tracker_caps(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new();
+	struct software_alert_info info = alert_info("t0", SOFTWARE_RULE_NAME, NULL, 0);
+	char tenant[32], exe[32];
+	size_t t, e;
+
+	for (e = 0; e < SOFTWARE_TRACKER_MAX_PER_TENANT; e++) {
+		snprintf(exe, sizeof(exe), "/bin/m%zu", e);
+		info.exe = exe;
+		assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 1);
+	}
+	info.exe = "/bin/one-more";
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 0);
+	assert_int_equal(software_tracker_suppressed(tracker), 1);
+	/* Others are not held back by one tenant's cap. */
+	info.tenant = "t1";
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 1);
+	software_tracker_free(tracker);
+
+	tracker = software_tracker_new();
+	info.tenant = tenant;
+	info.exe = exe;
+	for (t = 0; t < SOFTWARE_TRACKER_MAX / SOFTWARE_TRACKER_MAX_PER_TENANT; t++) {
+		snprintf(tenant, sizeof(tenant), "tenant%zu", t);
+		for (e = 0; e < SOFTWARE_TRACKER_MAX_PER_TENANT; e++) {
+			snprintf(exe, sizeof(exe), "/bin/m%zu", e);
+			assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 1);
+		}
+	}
+	assert_int_equal(software_tracker_count(tracker), SOFTWARE_TRACKER_MAX);
+	snprintf(tenant, sizeof(tenant), "newcomer");
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 10), 0);
+	assert_int_equal(software_tracker_suppressed(tracker), 1);
+	/* A firing key still counts its evidence. */
+	snprintf(tenant, sizeof(tenant), "tenant0");
+	snprintf(exe, sizeof(exe), "/bin/m0");
+	assert_int_equal(software_tracker_note(tracker, &info, 1, 10), 0);
+	assert_int_equal(software_tracker_suppressed(tracker), 2);
+	/* Room again once alerts resolve. */
+	software_tracker_tick(tracker, 10.5, NULL, NULL);
+	assert_int_equal(software_tracker_count(tracker), 1);
+	snprintf(tenant, sizeof(tenant), "newcomer");
+	assert_int_equal(software_tracker_note(tracker, &info, 10.5, 10), 1);
+	software_tracker_free(tracker);
+}
+
+static void test_tracker_forget(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new();
+	struct software_alert_info info = alert_info("t1", SOFTWARE_RULE_NAME, "/bin/a", 0);
+	struct resolved resolved = { 0 };
+	pid_t pid = spawn_sleeper();
+
+	/* Forget resolves even while the process runs and the window is open. */
+	info.pid = pid;
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 60), 1);
+	info.exe = "/bin/b";
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 60), 1);
+	info.tenant = "t2";
+	assert_int_equal(software_tracker_note(tracker, &info, 0, 60), 1);
+	software_tracker_forget(tracker, "t1", record, &resolved);
+	assert_int_equal(resolved.count, 2);
+	assert_string_equal(resolved.tenant[0], "t1");
+	assert_string_equal(resolved.tenant[1], "t1");
+	assert_int_equal(software_tracker_count(tracker), 1);
+	software_tracker_forget(tracker, "nobody", record, &resolved);
+	assert_int_equal(resolved.count, 2);
+	/* Gone and forgotten: a new alert. */
+	info.tenant = "t1";
+	assert_int_equal(software_tracker_note(tracker, &info, 1, 60), 1);
+	software_tracker_free(tracker);
+	reap(pid);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rule_names),
+	    cmocka_unit_test(test_builtin_sets),
+	    cmocka_unit_test(test_builtin_sets_spare_build_tools),
+	    cmocka_unit_test(test_markers),
+	    cmocka_unit_test(test_name_by_comm_and_basename),
+	    cmocka_unit_test(test_comm_truncated),
+	    cmocka_unit_test(test_benign_names),
+	    cmocka_unit_test(test_sha256),
+	    cmocka_unit_test(test_rule_order),
+	    cmocka_unit_test(test_allow_wins),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_argv_needs_builtin_miners),
+	    cmocka_unit_test(test_modprobe_marker),
+	    cmocka_unit_test(test_miner_behavior),
+	    cmocka_unit_test(test_empty_policy),
+	    cmocka_unit_test(test_tracker_suppresses),
+	    cmocka_unit_test(test_tracker_resolves_after_window),
+	    cmocka_unit_test(test_tracker_waits_for_exit),
+	    cmocka_unit_test(test_tracker_exited_process),
+	    cmocka_unit_test(test_tracker_caps),
+	    cmocka_unit_test(test_tracker_forget),
+	};
+
+	log_set_level(LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

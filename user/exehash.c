@@ -1,0 +1,781 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SHA-256 of executables, cached by identity, hashed on a worker thread.
+ *
+ * Two tables, both fixed arrays allocated once, so that memory is bounded
+ * whatever tenants run:
+ *  - the cache: EXEHASH_CACHE_ENTRIES digests, chained buckets indexed by a
+ *    keyed hash (SipHash-2-4 under a random key: sizes and times are the
+ *    tenant's to choose, collisions must not be), and a list ordered by
+ *    last use, oldest first, that eviction pops;
+ *  - the jobs: EXEHASH_QUEUE_MAX slots, one per identity between the open
+ *    in exehash_get() and its delivery by exehash_collect(), also indexed
+ *    by identity so that a second request does not open the file again.
+ *
+ * Only the caller's thread touches the cache, the job index and the free
+ * jobs. The worker sees a job between taking it off the queue and putting
+ * it on the done list, both under the lock, which orders its writes to the
+ * job with the caller's reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "exehash.h"
+#include "log.h"
+
+#define NO_ENTRY UINT32_MAX
+#define READ_CHUNK (256 * 1024)
+/* Twice the entries, a power of two: chains stay about one long. */
+#define CACHE_BUCKETS 16384
+#define JOB_BUCKETS 512
+/* Other processes of a cgroup whose root is tried, and how much of cgroup.procs is read. */
+#define CGROUP_PIDS_TRIED 32
+#define CGROUP_PROCS_READ 1024
+#define WORKER_NICE 10
+
+_Static_assert(CACHE_BUCKETS >= EXEHASH_CACHE_ENTRIES &&
+		       (CACHE_BUCKETS & (CACHE_BUCKETS - 1)) == 0,
+	       "cache buckets: a power of two, no fewer than the entries");
+_Static_assert(JOB_BUCKETS >= EXEHASH_QUEUE_MAX && (JOB_BUCKETS & (JOB_BUCKETS - 1)) == 0,
+	       "job buckets: a power of two, no fewer than the jobs");
+
+struct cache_entry {
+	struct exe_identity id;
+	uint32_t bucket;
+	uint32_t chain;		/* next entry in the bucket */
+	uint32_t older;		/* use list */
+	uint32_t newer;
+	char hex[SHA256_HEX_LEN + 1];
+};
+
+struct job {
+	struct exe_identity id;
+	struct exe_identity opened;	/* fstat() at the open: a later ctime once unlinked */
+	int fd;				/* open until the worker has read it */
+	/* Written by the worker, read by the caller once the job is done. */
+	enum exehash_status status;
+	uint64_t bytes;
+	char hex[SHA256_HEX_LEN + 1];
+	/* The caller's: the identity index, and the free list. */
+	uint32_t bucket;
+	uint32_t chain;
+	/* Under the lock: the queue, then the done list. */
+	uint32_t next;
+};
+
+struct exehash {
+	uint64_t key[2];	/* SipHash key */
+
+	struct cache_entry *entries;
+	uint32_t *cache_buckets;
+	uint32_t cached;
+	uint32_t oldest;
+	uint32_t newest;
+
+	struct job jobs[EXEHASH_QUEUE_MAX];
+	uint32_t job_buckets[JOB_BUCKETS];
+	uint32_t free_jobs;	/* chained by job.chain */
+	uint32_t jobs_in_use;
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	uint32_t queue_head;
+	uint32_t queue_tail;
+	uint32_t done_head;
+	uint32_t done_tail;
+	atomic_bool stop;
+
+	pthread_t thread;
+	int event_fd;
+	EVP_MD_CTX *digest;	/* the worker's */
+	unsigned char *buffer;	/* the worker's, READ_CHUNK bytes */
+
+	struct exehash_stats stats;
+};
+
+uint64_t exehash_dev_from_kernel(uint64_t kernel_dev)
+{
+	return makedev(kernel_dev >> 20, kernel_dev & 0xfffff);
+}
+
+/* Identities */
+
+static bool identity_equal(const struct exe_identity *a, const struct exe_identity *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+	       a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
+}
+
+static uint64_t rotate_left(uint64_t x, int bits)
+{
+	return (x << bits) | (x >> (64 - bits));
+}
+
+#define SIPROUND(v0, v1, v2, v3)                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = rotate_left(v1, 13);                                                          \
+		v1 ^= v0;                                                                          \
+		v0 = rotate_left(v0, 32);                                                          \
+		v2 += v3;                                                                          \
+		v3 = rotate_left(v3, 16);                                                          \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = rotate_left(v3, 21);                                                          \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = rotate_left(v1, 17);                                                          \
+		v1 ^= v2;                                                                          \
+		v2 = rotate_left(v2, 32);                                                          \
+	} while (0)
+
+/* SipHash-2-4 over the identity's fields as six words (48 bytes). */
+static uint64_t identity_hash(const uint64_t key[2], const struct exe_identity *id)
+{
+	const uint64_t words[6] = {
+		id->dev,
+		id->ino,
+		(uint64_t)id->size,
+		(uint64_t)id->mtime_sec,
+		(uint64_t)id->ctime_sec,
+		(uint64_t)id->mtime_nsec | (uint64_t)id->ctime_nsec << 32,
+	};
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
+	uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
+	uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
+	uint64_t last = (uint64_t)sizeof(words) << 56;
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		v3 ^= words[i];
+		SIPROUND(v0, v1, v2, v3);
+		SIPROUND(v0, v1, v2, v3);
+		v0 ^= words[i];
+	}
+	v3 ^= last;
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	v0 ^= last;
+	v2 ^= 0xff;
+	for (i = 0; i < 4; i++)
+		SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void identity_from_stat(const struct stat *st, struct exe_identity *id)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_sec = st->st_mtim.tv_sec;
+	id->mtime_nsec = st->st_mtim.tv_nsec;
+	id->ctime_sec = st->st_ctim.tv_sec;
+	id->ctime_nsec = st->st_ctim.tv_nsec;
+}
+
+static bool stat_matches(const struct stat *st, const struct exe_identity *id)
+{
+	struct exe_identity now;
+
+	identity_from_stat(st, &now);
+	return S_ISREG(st->st_mode) && identity_equal(&now, id);
+}
+
+/*
+ * /proc/PID/exe of a file deleted since the exec: the unlink moved its
+ * ctime, and nothing else did. It is the very file the kernel ran, which
+ * nobody could write while the process ran (ETXTBSY), so its content is
+ * the one executed. The worker then holds it to this later ctime.
+ */
+static bool stat_matches_unlinked(const struct stat *st, const struct exe_identity *id)
+{
+	struct exe_identity now = *id;
+
+	if (!S_ISREG(st->st_mode) || st->st_nlink)
+		return false;
+	if (st->st_ctim.tv_sec < id->ctime_sec ||
+	    (st->st_ctim.tv_sec == id->ctime_sec && st->st_ctim.tv_nsec < id->ctime_nsec))
+		return false;
+	now.ctime_sec = st->st_ctim.tv_sec;
+	now.ctime_nsec = st->st_ctim.tv_nsec;
+	return stat_matches(st, &now);
+}
+
+/* The cache */
+
+static void cache_unlink_use(struct exehash *hash, uint32_t index)
+{
+	struct cache_entry *entry = &hash->entries[index];
+
+	if (entry->older != NO_ENTRY)
+		hash->entries[entry->older].newer = entry->newer;
+	else
+		hash->oldest = entry->newer;
+	if (entry->newer != NO_ENTRY)
+		hash->entries[entry->newer].older = entry->older;
+	else
+		hash->newest = entry->older;
+}
+
+static void cache_push_newest(struct exehash *hash, uint32_t index)
+{
+	struct cache_entry *entry = &hash->entries[index];
+
+	entry->older = hash->newest;
+	entry->newer = NO_ENTRY;
+	if (hash->newest != NO_ENTRY)
+		hash->entries[hash->newest].newer = index;
+	else
+		hash->oldest = index;
+	hash->newest = index;
+}
+
+static uint32_t cache_find(const struct exehash *hash, const struct exe_identity *id,
+			   uint32_t bucket)
+{
+	uint32_t index;
+
+	for (index = hash->cache_buckets[bucket]; index != NO_ENTRY;
+	     index = hash->entries[index].chain)
+		if (identity_equal(&hash->entries[index].id, id))
+			return index;
+	return NO_ENTRY;
+}
+
+static void cache_unchain(struct exehash *hash, uint32_t index)
+{
+	uint32_t *link = &hash->cache_buckets[hash->entries[index].bucket];
+
+	while (*link != index)
+		link = &hash->entries[*link].chain;
+	*link = hash->entries[index].chain;
+}
+
+static void cache_insert(struct exehash *hash, const struct exe_identity *id, const char *hex)
+{
+	uint32_t bucket = identity_hash(hash->key, id) & (CACHE_BUCKETS - 1);
+	uint32_t index = cache_find(hash, id, bucket);
+
+	if (index != NO_ENTRY) {
+		cache_unlink_use(hash, index);
+	} else {
+		if (hash->cached < EXEHASH_CACHE_ENTRIES) {
+			index = hash->cached++;
+		} else {
+			index = hash->oldest;
+			cache_unlink_use(hash, index);
+			cache_unchain(hash, index);
+		}
+		hash->entries[index].id = *id;
+		hash->entries[index].bucket = bucket;
+		hash->entries[index].chain = hash->cache_buckets[bucket];
+		hash->cache_buckets[bucket] = index;
+	}
+	memcpy(hash->entries[index].hex, hex, SHA256_HEX_LEN + 1);
+	cache_push_newest(hash, index);
+}
+
+/* Jobs: the caller's side */
+
+static uint32_t job_find(const struct exehash *hash, const struct exe_identity *id,
+			 uint32_t bucket)
+{
+	uint32_t index;
+
+	for (index = hash->job_buckets[bucket]; index != NO_ENTRY; index = hash->jobs[index].chain)
+		if (identity_equal(&hash->jobs[index].id, id))
+			return index;
+	return NO_ENTRY;
+}
+
+static uint32_t job_take(struct exehash *hash, const struct exe_identity *id,
+			 const struct exe_identity *opened, uint32_t bucket, int fd)
+{
+	uint32_t index = hash->free_jobs;
+	struct job *job = &hash->jobs[index];
+
+	hash->free_jobs = job->chain;
+	hash->jobs_in_use++;
+	job->id = *id;
+	job->opened = *opened;
+	job->fd = fd;
+	job->status = EXEHASH_UNAVAILABLE;
+	job->bytes = 0;
+	job->hex[0] = '\0';
+	job->bucket = bucket;
+	job->chain = hash->job_buckets[bucket];
+	hash->job_buckets[bucket] = index;
+	return index;
+}
+
+static void job_unchain(struct exehash *hash, uint32_t index)
+{
+	uint32_t *link = &hash->job_buckets[hash->jobs[index].bucket];
+
+	while (*link != index)
+		link = &hash->jobs[*link].chain;
+	*link = hash->jobs[index].chain;
+}
+
+static void job_release(struct exehash *hash, uint32_t index)
+{
+	hash->jobs[index].chain = hash->free_jobs;
+	hash->free_jobs = index;
+	hash->jobs_in_use--;
+}
+
+/* Finding the file */
+
+/*
+ * Opens @path only when it names a regular file with identity @id. The
+ * stat() first keeps devices and fifos from being opened at all; the
+ * fstat() after the open is the check that counts, for a file replaced in
+ * between. O_NONBLOCK still guards that window against a fifo.
+ */
+static int open_matching(const char *path, const struct exe_identity *id, bool proc_exe,
+			 struct exe_identity *opened)
+{
+	const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st))
+		return -errno;
+	if (!stat_matches(&st, id) && !(proc_exe && stat_matches_unlinked(&st, id)))
+		return -ESTALE;
+	fd = open(path, flags);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) ||
+	    (!stat_matches(&st, id) && !(proc_exe && stat_matches_unlinked(&st, id))))
+		goto stale;
+	/* Clears O_NONBLOCK, the one status flag set. */
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		goto stale;
+	identity_from_stat(&st, opened);
+	return fd;
+
+stale:
+	close(fd);
+	return -ESTALE;
+}
+
+static int open_under_root(int pid, const char *path, const struct exe_identity *id,
+			   struct exe_identity *opened)
+{
+	char full[PATH_MAX];
+	int length;
+
+	length = snprintf(full, sizeof(full), "/proc/%d/root%s", pid, path);
+	if (length < 0 || (size_t)length >= sizeof(full))
+		return -ENAMETOOLONG;
+	return open_matching(full, id, false, opened);
+}
+
+/* Through the roots of other processes of the cgroup: its shell or make outlives a compiler. */
+static int open_in_cgroup(const char *cgroup_dir, int pid, const char *path,
+			  const struct exe_identity *id, struct exe_identity *opened)
+{
+	char procs_path[PATH_MAX], procs[CGROUP_PROCS_READ + 1];
+	char *cursor, *end;
+	int procs_fd, length, tried = 0, fd = -ENOENT;
+	ssize_t got;
+	long other;
+
+	length = snprintf(procs_path, sizeof(procs_path), "%s/cgroup.procs", cgroup_dir);
+	if (length < 0 || (size_t)length >= sizeof(procs_path))
+		return -ENAMETOOLONG;
+	procs_fd = open(procs_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (procs_fd < 0)
+		return -errno;
+	got = read(procs_fd, procs, CGROUP_PROCS_READ);
+	close(procs_fd);
+	if (got < 0)
+		return -errno;
+	procs[got] = '\0';
+	/* A pid cut off at the end of what was read could name another process: drop it. */
+	if (got == CGROUP_PROCS_READ) {
+		end = strrchr(procs, '\n');
+		if (end)
+			end[1] = '\0';
+	}
+
+	for (cursor = procs; *cursor && tried < CGROUP_PIDS_TRIED; cursor = end) {
+		errno = 0;
+		other = strtol(cursor, &end, 10);
+		if (end == cursor || errno)
+			break;
+		if (other <= 0 || other > INT_MAX || other == pid)
+			continue;
+		tried++;
+		fd = open_under_root((int)other, path, id, opened);
+		if (fd >= 0)
+			break;
+	}
+	return fd;
+}
+
+static int open_identity(const struct exe_identity *id, const struct exe_location *where,
+			 struct exe_identity *opened)
+{
+	const char *path = where ? where->path : NULL;
+	int pid = where ? where->pid : 0;
+	bool absolute = path && path[0] == '/';
+	char exe[32];
+	int fd = -ENOENT;
+
+	if (pid > 0) {
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+		fd = open_matching(exe, id, true, opened);
+		if (fd >= 0)
+			return fd;
+	}
+	/* A relative path would resolve against the agent's directory: never the file. */
+	if (!absolute)
+		return fd;
+	if (pid > 0) {
+		fd = open_under_root(pid, path, id, opened);
+		if (fd >= 0)
+			return fd;
+	}
+	if (where->cgroup_dir) {
+		fd = open_in_cgroup(where->cgroup_dir, pid, path, id, opened);
+		if (fd >= 0)
+			return fd;
+	}
+	return open_matching(path, id, false, opened);
+}
+
+/* The worker */
+
+static void to_hex(const unsigned char *digest, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[digest[i] >> 4];
+		hex[2 * i + 1] = digits[digest[i] & 0xf];
+	}
+	hex[SHA256_HEX_LEN] = '\0';
+}
+
+/*
+ * Reads the whole file, which must be the size its identity says, and
+ * checks fstat() again after: a file changed since the open (its ctime
+ * moved) is not hashed under the identity it had.
+ */
+static void hash_job(struct exehash *hash, struct job *job)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_length = 0;
+	uint64_t total = 0;
+	struct stat st;
+	ssize_t got;
+
+	job->status = EXEHASH_UNAVAILABLE;
+	if (!EVP_DigestInit_ex(hash->digest, EVP_sha256(), NULL))
+		goto out;
+	for (;;) {
+		if (atomic_load(&hash->stop))
+			goto out;
+		got = read(job->fd, hash->buffer, READ_CHUNK);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			goto out;
+		if (!got)
+			break;
+		total += got;
+		job->bytes = total;
+		if (total > EXEHASH_MAX_BYTES) {
+			job->status = EXEHASH_TOO_LARGE;
+			goto out;
+		}
+		if (!EVP_DigestUpdate(hash->digest, hash->buffer, got))
+			goto out;
+	}
+	if (total != (uint64_t)job->id.size || fstat(job->fd, &st) ||
+	    !stat_matches(&st, &job->opened))
+		goto out;
+	if (!EVP_DigestFinal_ex(hash->digest, digest, &digest_length) || digest_length != 32)
+		goto out;
+	to_hex(digest, job->hex);
+	job->status = EXEHASH_DONE;
+out:
+	close(job->fd);
+	job->fd = -1;
+}
+
+static void *worker_main(void *arg)
+{
+	struct exehash *hash = arg;
+	const uint64_t one = 1;
+	uint32_t index;
+
+	/* Hashing waits; the agent's main loop should not. */
+	setpriority(PRIO_PROCESS, gettid(), WORKER_NICE);
+
+	pthread_mutex_lock(&hash->lock);
+	for (;;) {
+		while (!atomic_load(&hash->stop) && hash->queue_head == NO_ENTRY)
+			pthread_cond_wait(&hash->wake, &hash->lock);
+		if (atomic_load(&hash->stop))
+			break;
+		index = hash->queue_head;
+		hash->queue_head = hash->jobs[index].next;
+		if (hash->queue_head == NO_ENTRY)
+			hash->queue_tail = NO_ENTRY;
+		pthread_mutex_unlock(&hash->lock);
+
+		hash_job(hash, &hash->jobs[index]);
+
+		pthread_mutex_lock(&hash->lock);
+		hash->jobs[index].next = NO_ENTRY;
+		if (hash->done_tail != NO_ENTRY)
+			hash->jobs[hash->done_tail].next = index;
+		else
+			hash->done_head = index;
+		hash->done_tail = index;
+		/* Only EAGAIN can fail, at a counter near 2^64: it is readable then anyway. */
+		if (write(hash->event_fd, &one, sizeof(one)) < 0)
+			pr_debug("exehash: eventfd write: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&hash->lock);
+	return NULL;
+}
+
+/* The interface */
+
+enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity *id,
+				const struct exe_location *where, char *hex)
+{
+	struct exe_identity opened;
+	uint32_t bucket, index;
+	int fd;
+
+	bucket = identity_hash(hash->key, id) & (CACHE_BUCKETS - 1);
+	index = cache_find(hash, id, bucket);
+	if (index != NO_ENTRY) {
+		cache_unlink_use(hash, index);
+		cache_push_newest(hash, index);
+		memcpy(hex, hash->entries[index].hex, SHA256_HEX_LEN + 1);
+		hash->stats.hits++;
+		return EXEHASH_DONE;
+	}
+
+	bucket &= JOB_BUCKETS - 1;
+	if (job_find(hash, id, bucket) != NO_ENTRY)
+		return EXEHASH_PENDING;
+	if (id->size < 0 || (uint64_t)id->size > EXEHASH_MAX_BYTES)
+		return id->size < 0 ? EXEHASH_UNAVAILABLE : EXEHASH_TOO_LARGE;
+	/* Busy before the open: a full queue should cost nothing. */
+	if (hash->jobs_in_use >= EXEHASH_QUEUE_MAX) {
+		hash->stats.busy++;
+		return EXEHASH_BUSY;
+	}
+
+	fd = open_identity(id, where, &opened);
+	if (fd < 0) {
+		/* The path is the tenant's: not in the log. */
+		pr_debug("exehash: pid %d: no file with dev %llu:%llu inode %llu: %s",
+			 where ? where->pid : 0, (unsigned long long)major(id->dev),
+			 (unsigned long long)minor(id->dev), (unsigned long long)id->ino,
+			 strerror(-fd));
+		hash->stats.unavailable++;
+		return EXEHASH_UNAVAILABLE;
+	}
+
+	index = job_take(hash, id, &opened, bucket, fd);
+	pthread_mutex_lock(&hash->lock);
+	hash->jobs[index].next = NO_ENTRY;
+	if (hash->queue_tail != NO_ENTRY)
+		hash->jobs[hash->queue_tail].next = index;
+	else
+		hash->queue_head = index;
+	hash->queue_tail = index;
+	pthread_cond_signal(&hash->wake);
+	pthread_mutex_unlock(&hash->lock);
+	return EXEHASH_PENDING;
+}
+
+int exehash_notify_fd(const struct exehash *hash)
+{
+	return hash->event_fd;
+}
+
+void exehash_collect(struct exehash *hash, exehash_result_fn fn, void *ctx)
+{
+	uint64_t count;
+	uint32_t index, next;
+	struct job *job;
+
+	/*
+	 * Cleared under the lock, as the worker sets it: readable exactly while
+	 * results wait, with no stale wakeup left over.
+	 */
+	pthread_mutex_lock(&hash->lock);
+	if (read(hash->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		pr_debug("exehash: eventfd read: %s", strerror(errno));
+	index = hash->done_head;
+	hash->done_head = NO_ENTRY;
+	hash->done_tail = NO_ENTRY;
+	pthread_mutex_unlock(&hash->lock);
+
+	for (; index != NO_ENTRY; index = next) {
+		job = &hash->jobs[index];
+		next = job->next;
+		job_unchain(hash, index);
+		hash->stats.bytes += job->bytes;
+		if (job->status == EXEHASH_DONE) {
+			hash->stats.hashed++;
+			cache_insert(hash, &job->id, job->hex);
+		} else if (job->status == EXEHASH_UNAVAILABLE) {
+			hash->stats.unavailable++;
+		}
+		/* Released after the call: @fn may ask for more, which must not reuse the job. */
+		if (fn)
+			fn(&job->id, job->status == EXEHASH_DONE ? job->hex : NULL, job->status,
+			   ctx);
+		job_release(hash, index);
+	}
+}
+
+void exehash_stats(const struct exehash *hash, struct exehash_stats *stats)
+{
+	*stats = hash->stats;
+	stats->cached = hash->cached;
+}
+
+static void random_key(uint64_t key[2])
+{
+	struct timespec ts;
+
+	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) == 2 * sizeof(key[0]))
+		return;
+	/* Early boot without entropy yet: worse, but collisions only cost time. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	key[0] = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
+	key[1] = rotate_left(key[0], 29) ^ (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
+}
+
+struct exehash *exehash_new(void)
+{
+	struct exehash *hash = calloc(1, sizeof(*hash));
+	sigset_t all, previous;
+	uint32_t i;
+	int err;
+
+	if (!hash)
+		return NULL;
+	random_key(hash->key);
+	hash->event_fd = -1;
+	hash->oldest = hash->newest = NO_ENTRY;
+	hash->queue_head = hash->queue_tail = NO_ENTRY;
+	hash->done_head = hash->done_tail = NO_ENTRY;
+	atomic_init(&hash->stop, false);
+	for (i = 0; i < JOB_BUCKETS; i++)
+		hash->job_buckets[i] = NO_ENTRY;
+	for (i = 0; i < EXEHASH_QUEUE_MAX; i++) {
+		hash->jobs[i].fd = -1;
+		hash->jobs[i].chain = i + 1 < EXEHASH_QUEUE_MAX ? i + 1 : NO_ENTRY;
+	}
+	hash->free_jobs = 0;
+
+	hash->entries = calloc(EXEHASH_CACHE_ENTRIES, sizeof(*hash->entries));
+	hash->cache_buckets = malloc(CACHE_BUCKETS * sizeof(*hash->cache_buckets));
+	hash->buffer = malloc(READ_CHUNK);
+	if (!hash->entries || !hash->cache_buckets || !hash->buffer) {
+		err = -ENOMEM;
+		goto free_memory;
+	}
+	for (i = 0; i < CACHE_BUCKETS; i++)
+		hash->cache_buckets[i] = NO_ENTRY;
+	hash->digest = EVP_MD_CTX_new();
+	if (!hash->digest) {
+		err = -ENOMEM;
+		goto free_memory;
+	}
+	hash->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (hash->event_fd < 0) {
+		err = -errno;
+		goto free_digest;
+	}
+
+	err = -pthread_mutex_init(&hash->lock, NULL);
+	if (err)
+		goto close_event;
+	err = -pthread_cond_init(&hash->wake, NULL);
+	if (err)
+		goto destroy_lock;
+	/* Born with every signal blocked: they are the main loop's signalfd's, with no window. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &previous);
+	err = -pthread_create(&hash->thread, NULL, worker_main, hash);
+	pthread_sigmask(SIG_SETMASK, &previous, NULL);
+	if (err)
+		goto destroy_wake;
+	return hash;
+
+destroy_wake:
+	pthread_cond_destroy(&hash->wake);
+destroy_lock:
+	pthread_mutex_destroy(&hash->lock);
+close_event:
+	close(hash->event_fd);
+free_digest:
+	EVP_MD_CTX_free(hash->digest);
+free_memory:
+	free(hash->buffer);
+	free(hash->cache_buckets);
+	free(hash->entries);
+	free(hash);
+	pr_warn("exehash: cannot start: %s", strerror(-err));
+	errno = -err;
+	return NULL;
+}
+
+void exehash_free(struct exehash *hash)
+{
+	uint32_t i;
+
+	if (!hash)
+		return;
+	pthread_mutex_lock(&hash->lock);
+	atomic_store(&hash->stop, true);
+	pthread_cond_signal(&hash->wake);
+	pthread_mutex_unlock(&hash->lock);
+	pthread_join(hash->thread, NULL);
+
+	/* Queued files were never read; a job being read was closed by the worker. */
+	for (i = 0; i < EXEHASH_QUEUE_MAX; i++)
+		if (hash->jobs[i].fd >= 0)
+			close(hash->jobs[i].fd);
+	pthread_cond_destroy(&hash->wake);
+	pthread_mutex_destroy(&hash->lock);
+	close(hash->event_fd);
+	EVP_MD_CTX_free(hash->digest);
+	free(hash->buffer);
+	free(hash->cache_buckets);
+	free(hash->entries);
+	free(hash);
+}

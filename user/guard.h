@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Unauthorized software, end to end: from the software probes' events
+ * (software_events.h) through the tenant's policy (software.h) and the
+ * executable's sha256 (exehash.h) to the policy's action and one alert per
+ * tenant, rule and executable (flood control in software.h).
+ *
+ * Actions: `alert` does nothing more; `kill` sends SIGKILL to the offending
+ * process through a pidfd, after checking that the pid still names the
+ * process the kernel reported (its start time), at every piece of evidence;
+ * `freeze` writes 1 to cgroup.freeze of the tenant's cgroup, and of the
+ * offending process's own cgroup when that is elsewhere. What was done is
+ * in the alert's action and action_result.
+ */
+#ifndef ABUSEWATCH_GUARD_H
+#define ABUSEWATCH_GUARD_H
+
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "alert.h"
+#include "config.h"
+#include "software_events.h"
+
+/* Bounds the execs that wait for their digest; beyond, they are decided without it. */
+#define GUARD_PENDING_MAX 1024
+
+/* What the agent knows of an event's tenant. Strings are borrowed for the call. */
+struct guard_tenant {
+	const char *name;
+	const char *plan;
+	const char *cgroup;		/* the tenant's cgroup, relative to the v2 root */
+	const char *event_cgroup;	/* the process's cgroup, relative; NULL if unknown */
+	const char *policy;		/* its plan's software policy; NULL: none */
+	double window_s;		/* its plan's window: flood control */
+};
+
+/* Receives each alert (host and time are the caller's to fill, see alerts_emit). */
+typedef void (*guard_alert_fn)(struct alert *alert, void *ctx);
+
+struct guard;
+
+/* NULL (errno set) on failure. @v2_root is the cgroup v2 mount point. */
+struct guard *guard_new(const char *v2_root, const struct config *config, guard_alert_fn emit,
+			void *ctx);
+void guard_free(struct guard *guard);
+
+/* Policies of a new configuration. 0, or -ENOMEM (the old ones stay). */
+int guard_configure(struct guard *guard, const struct config *config);
+
+/* One event of a tenant's process, at @now (monotonic seconds). */
+void guard_event(struct guard *guard, const struct software_event *event,
+		 const struct guard_tenant *tenant, double now);
+
+/* Readable when digests are ready: then call guard_collect(). */
+int guard_notify_fd(const struct guard *guard);
+void guard_collect(struct guard *guard, double now);
+
+/*
+ * Resolves alerts whose evidence is over (see software_tracker_tick); a
+ * tenant that is gone has no processes left, so its alerts resolve too.
+ */
+void guard_tick(struct guard *guard, double now);
+
+/* Evidence not alerted again (flood control), since start. */
+uint64_t guard_suppressed(const struct guard *guard);
+
+/* The kernel's leaf-first path (software_events.h) as "/usr/bin/x"; flags gain EXE_TMP. */
+void guard_decode_path(const struct software_event *event, char *out, size_t size,
+		       unsigned int *flags);
+
+#endif
