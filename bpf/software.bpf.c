@@ -30,7 +30,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define NAME_BYTES 256		/* NAME_MAX + NUL */
 #define PATH_SCRATCH (AW_EXE_PATH_MAX + NAME_BYTES)
 
-/* Set by userspace before load: the markers, and a bitmap of their first two bytes. */
+/* Set by userspace before load: the markers, and the bitmap of their prefixes. */
 const volatile __u32 targ_marker_count = 0;
 const volatile struct argv_marker targ_markers[AW_ARGV_MARKERS_MAX] = {};
 const volatile __u32 targ_marker_prefixes[65536 / 32] = {};
@@ -58,6 +58,8 @@ struct {
 
 /* Events the ring buffer had no room for; read through the skeleton's .bss. */
 __u64 software_lost_events;
+/* When the exec probe last let the ring buffer wake its reader. */
+__u64 last_wakeup_ns;
 
 static __always_inline char lower(char c)
 {
@@ -86,24 +88,39 @@ static __always_inline bool marker_at(const char *args, __u32 at, __u32 len, __u
 	return true;
 }
 
-/* bpf_loop callback: the markers that start at position @at. */
-static long search_at(__u64 at, void *data)
+/* The markers that start at @at (a position whose first two bytes one has). */
+static __noinline void check_markers(struct argv_search *search, __u32 at)
 {
-	struct argv_search *search = data;
-	const char *args = search->scratch->args;
-	__u32 i = at & (AW_ARGV_SCAN_MAX - 1), key, m;
+	__u32 m;
 
-	if (i >= search->len)
-		return 1;
-	/* Most positions start no marker: two bytes and one bit say so. */
-	key = (__u32)(__u8)lower(args[i]) << 8 | (__u8)lower(args[i + 1]);
-	if (!(targ_marker_prefixes[key >> 5] & (1U << (key & 31))))
-		return 0;
+	if (!search || at >= search->len)
+		return;
 	for (m = 0; m < AW_ARGV_MARKERS_MAX; m++) {
 		if (m >= targ_marker_count)
 			break;
-		if (!(search->found & (1U << m)) && marker_at(args, i, search->len, m))
+		if (!(search->found & (1U << m)) && marker_at(search->scratch->args, at, search->len, m))
 			search->found |= 1U << m;
+	}
+}
+
+#define SEARCH_BLOCK 8
+
+/*
+ * bpf_loop callback over SEARCH_BLOCK positions: most start no marker, and
+ * four bytes and one bit of the prefix bitmap say so (software_events.h).
+ */
+static long search_block(__u64 block, void *data)
+{
+	struct argv_search *search = data;
+	const char *args = search->scratch->args;
+	__u32 base = (block * SEARCH_BLOCK) & (AW_ARGV_SCAN_MAX - 1), at, key, i;
+
+#pragma unroll
+	for (i = 0; i < SEARCH_BLOCK; i++) {
+		at = base + i;
+		key = aw_marker_prefix_key(args[at], args[at + 1], args[at + 2], args[at + 3]);
+		if (targ_marker_prefixes[key >> 5] & (1U << (key & 31)))
+			check_markers(search, at);
 	}
 	return 0;
 }
@@ -130,10 +147,9 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 	}
 	if (bpf_probe_read_user(scratch->args, len & (2 * AW_ARGV_SCAN_MAX - 1), (void *)start))
 		return 0;
-	/* The byte after the last, read as a marker's second byte, is never a match. */
-	scratch->args[len & (2 * AW_ARGV_SCAN_MAX - 1)] = '\0';
+	/* Bytes after the last may be read as a prefix's: never a match, as checked. */
 	search.len = len;
-	bpf_loop(len, search_at, &search, 0);
+	bpf_loop((len + SEARCH_BLOCK - 1) / SEARCH_BLOCK, search_block, &search, 0);
 	return search.found;
 }
 
@@ -222,6 +238,21 @@ static __always_inline void read_times(struct inode *inode, struct software_even
 	}
 }
 
+/*
+ * A build runs thousands of execs a second: wake the reader at most once per
+ * AW_WAKEUP_INTERVAL_NS (see software_events.h). Races between CPUs only
+ * wake it once more.
+ */
+static __always_inline __u64 exec_wakeup_flags(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - last_wakeup_ns < AW_WAKEUP_INTERVAL_NS)
+		return BPF_RB_NO_WAKEUP;
+	last_wakeup_ns = now;
+	return 0;
+}
+
 static __always_inline struct software_event *reserve(__u32 type, __u64 cgroup_id)
 {
 	struct software_event *event;
@@ -271,7 +302,7 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	len = build_path(file, scratch, &event->flags);
 	event->path_len = len;
 	bpf_probe_read_kernel(event->path, sizeof(event->path), scratch->path);
-	bpf_ringbuf_submit(event, 0);
+	bpf_ringbuf_submit(event, exec_wakeup_flags());
 	return 0;
 }
 

@@ -18,9 +18,31 @@
 #define AW_EXE_PATH_DEPTH 32
 /* Bytes of the command line searched for markers (power of two). */
 #define AW_ARGV_SCAN_MAX 4096
-/* Markers, and bytes of each (with its NUL). */
+/* Markers, and bytes of each (with its NUL); at least AW_ARGV_MARKER_MIN bytes. */
 #define AW_ARGV_MARKERS_MAX 32
 #define AW_ARGV_MARKER_LEN 32
+#define AW_ARGV_MARKER_MIN 4
+
+/*
+ * Bit of the 65,536-bit prefix bitmap for four bytes: a position of the
+ * command line whose four bytes have no bit set starts no marker. The
+ * bitmap has every case variant of the markers' first four bytes, so the
+ * search folds no case before a hit.
+ */
+static inline __u32 aw_marker_prefix_key(__u8 b0, __u8 b1, __u8 b2, __u8 b3)
+{
+	__u32 word = (__u32)b0 | (__u32)b1 << 8 | (__u32)b2 << 16 | (__u32)b3 << 24;
+
+	return (word * 2654435761U) >> 16;
+}
+
+/*
+ * Waking the reader costs a self-IPI (about 20 us measured in a VM here,
+ * against 0.2 us for the rest of the exec probe), so the exec probe wakes
+ * it at most once per this interval; the reader drains once more this long
+ * after each wake-up, so no event waits longer.
+ */
+#define AW_WAKEUP_INTERVAL_NS 5000000ULL
 
 /* MSR device (/dev/cpu/N/msr) character major. */
 #define AW_MSR_MAJOR 202

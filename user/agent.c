@@ -758,6 +758,12 @@ static int setup_fds(int *signal_fd, int *timer_fd, int *epoll_fd, int events_fd
 	return 0;
 }
 
+/* When to drain the ring buffers once more after a wake-up (software_events.h). */
+static double straggler_deadline(void)
+{
+	return monotonic_seconds() + AW_WAKEUP_INTERVAL_NS / 1e9 + 0.001;
+}
+
 /* One watched cgroup, one fd: allow as many as the hard limit lets us. */
 static void raise_fd_limit(void)
 {
@@ -900,7 +906,7 @@ int agent_run(const struct agent_options *options, struct config *config)
 								 DEFAULT_TENANT_EXPIRY_S,
 	};
 	int signal_fd = -1, timer_fd = -1, epoll_fd = -1, status, err, n, i;
-	double deadline = 0;
+	double deadline = 0, drain_at = 0;
 	bool running = true;
 
 	agent.interval_ms = effective_interval(options, config);
@@ -944,7 +950,17 @@ int agent_run(const struct agent_options *options, struct config *config)
 				break;
 			timeout_ms = (int)(left * 1000) + 1;
 		}
+		if (drain_at) {
+			double left = drain_at - monotonic_seconds();
+			int drain_ms = left > 0 ? (int)(left * 1000) + 1 : 0;
+
+			if (timeout_ms < 0 || drain_ms < timeout_ms)
+				timeout_ms = drain_ms;
+		}
 		n = epoll_wait(epoll_fd, events, 4, timeout_ms);
+		/* Exec events the probe did not wake us for (software_events.h). */
+		if (drain_at && monotonic_seconds() >= drain_at)
+			drain_at = probes_drain_events(agent.probes) > 0 ? straggler_deadline() : 0;
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s", strerror(errno));
 			status = EXIT_NO_PROBES;
@@ -976,6 +992,7 @@ int agent_run(const struct agent_options *options, struct config *config)
 				guard_collect(agent.guard, monotonic_seconds());
 			} else {
 				probes_drain_events(agent.probes);
+				drain_at = straggler_deadline();
 			}
 		}
 	}

@@ -150,10 +150,30 @@ static int attach_net(struct probes *probes, const char *v2_root)
 	return err;
 }
 
+/* Sets the prefix bits of @text[0..3] in every case variant of its ASCII letters. */
+static void set_prefixes(__u32 *prefixes, const char *text)
+{
+	unsigned char variants[4][2];
+	unsigned int combination, key, i;
+
+	for (i = 0; i < 4; i++) {
+		variants[i][0] = (unsigned char)tolower((unsigned char)text[i]);
+		variants[i][1] = (unsigned char)toupper((unsigned char)text[i]);
+	}
+	for (combination = 0; combination < 16; combination++) {
+		key = aw_marker_prefix_key(variants[0][combination & 1],
+					   variants[1][combination >> 1 & 1],
+					   variants[2][combination >> 2 & 1],
+					   variants[3][combination >> 3 & 1]);
+		prefixes[key >> 5] |= 1U << (key & 31);
+	}
+}
+
 /*
- * The markers go in as read-only data, with a bitmap of their first two
- * bytes (lowercased, as the search compares) so that the search skips
- * almost every position after one lookup.
+ * The markers go in as read-only data, lowercased (the search compares
+ * ASCII letters case-insensitively), with the bitmap of their prefixes
+ * (software_events.h), so that the search rules out almost every position
+ * with one lookup and no case folding.
  */
 static int set_markers(struct software_bpf *software, const struct argv_marker *markers,
 		       size_t count)
@@ -164,21 +184,12 @@ static int set_markers(struct software_bpf *software, const struct argv_marker *
 	if (count > AW_ARGV_MARKERS_MAX)
 		return -E2BIG;
 	for (i = 0; i < count; i++) {
-		unsigned int key;
-
-		if (!markers[i].len || markers[i].len >= AW_ARGV_MARKER_LEN)
+		if (markers[i].len < AW_ARGV_MARKER_MIN || markers[i].len >= AW_ARGV_MARKER_LEN)
 			return -EINVAL;
 		for (j = 0; j < markers[i].len; j++)
 			rodata->targ_markers[i].text[j] = (char)tolower((unsigned char)markers[i].text[j]);
 		rodata->targ_markers[i].len = markers[i].len;
-		key = (unsigned int)(unsigned char)rodata->targ_markers[i].text[0] << 8;
-		if (markers[i].len > 1)
-			key |= (unsigned char)rodata->targ_markers[i].text[1];
-		else
-			/* A one-byte marker: any second byte. */
-			for (j = 0; j < 256; j++)
-				rodata->targ_marker_prefixes[(key | j) >> 5] |= 1U << ((key | j) & 31);
-		rodata->targ_marker_prefixes[key >> 5] |= 1U << (key & 31);
+		set_prefixes(rodata->targ_marker_prefixes, markers[i].text);
 	}
 	rodata->targ_marker_count = (__u32)count;
 	return 0;
@@ -365,9 +376,7 @@ int probes_event_fd(const struct probes *probes)
 
 int probes_drain_events(struct probes *probes)
 {
-	int err = ring_buffer__consume(probes->events);
-
-	return err < 0 ? err : 0;
+	return ring_buffer__consume(probes->events);
 }
 
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx)

@@ -50,6 +50,7 @@ bool probes_use_cgroup_storage(const struct probes *probes);
 
 /* Epoll-able fd of the cgroup, connect and software event ring buffers; a drain that never blocks. */
 int probes_event_fd(const struct probes *probes);
+/* Events handled (>= 0), or -errno. */
 int probes_drain_events(struct probes *probes);
 
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);

@@ -209,8 +209,11 @@ static size_t unescape_marker(const char *text, const char *text_end, char *out)
 			printable = true;
 		out[length++] = c;
 	}
-	/* Only NULs would match between any two arguments. */
-	return printable ? length : 0;
+	/*
+	 * Only NULs would match between any two arguments; the kernel's
+	 * prefix filter needs four bytes.
+	 */
+	return printable && length >= AW_ARGV_MARKER_MIN ? length : 0;
 }
 
 /* The printable form: NULs become spaces, and leading and trailing ones go. */

@@ -40,7 +40,7 @@ const char *const *software_builtin_set(const char *set, size_t *count);
 
 struct software_marker {
 	const char *text;	/* may hold NUL bytes: see software_events.h */
-	size_t len;		/* 1 .. AW_ARGV_MARKER_LEN - 1 */
+	size_t len;		/* AW_ARGV_MARKER_MIN .. AW_ARGV_MARKER_LEN - 1 */
 	const char *label;	/* printable form for reasons, e.g. "stratum+tcp://", "msr" */
 	bool modprobe;		/* counts only when the program is modprobe or insmod */
 };

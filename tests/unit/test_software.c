@@ -175,7 +175,7 @@ static void test_markers(void **state)
 	assert_int_equal(count, content_lines(software_argv_markers_txt,
 					      software_argv_markers_txt_end));
 	for (i = 0; i < count; i++) {
-		assert_true(markers[i].len >= 1);
+		assert_true(markers[i].len >= AW_ARGV_MARKER_MIN);
 		assert_true(markers[i].len < AW_ARGV_MARKER_LEN);
 		assert_non_null(markers[i].label);
 		assert_true(strlen(markers[i].label) > 0);
