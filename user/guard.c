@@ -324,6 +324,19 @@ static const char *take_action(const struct guard *guard, enum software_action a
 	}
 }
 
+/* What the kernel said of the file, for the operator reading the reason. */
+static void describe_file(unsigned int flags, char *reason, size_t size)
+{
+	size_t used = strlen(reason);
+	const char *what = flags & EXE_MEMFD	 ? "file-less (memfd)"
+			   : flags & EXE_DELETED ? "deleted when it ran"
+			   : flags & EXE_TMP	 ? "run from a temporary directory"
+						 : NULL;
+
+	if (what && used < size)
+		snprintf(reason + used, size - used, "; the executable was %s", what);
+}
+
 static void decide(struct guard *guard, struct decision *decision, double now)
 {
 	const struct policy_matcher *policy = find_policy(guard, decision->policy);
@@ -359,6 +372,7 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 				decision->tenant, software_rule_name(verdict.rule), result);
 		return;
 	}
+	describe_file(decision->facts.flags, verdict.reason, sizeof(verdict.reason));
 	pr_info("unauthorized software firing: tenant %s, rule %s, %s%s%s",
 		decision->tenant, software_rule_name(verdict.rule), verdict.reason,
 		result ? "; " : "", result ? result : "");

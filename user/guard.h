@@ -23,7 +23,7 @@
 #include "software_events.h"
 
 /* Bounds the execs that wait for their digest; beyond, they are decided without it. */
-#define GUARD_PENDING_MAX 1024
+#define GUARD_PENDING_MAX 512
 
 /* What the agent knows of an event's tenant. Strings are borrowed for the call. */
 struct guard_tenant {
