@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -39,6 +38,7 @@
 
 #include "exehash.h"
 #include "log.h"
+#include "seed.h"
 
 #define NO_ENTRY UINT32_MAX
 #define READ_CHUNK (256 * 1024)
@@ -666,18 +666,6 @@ void exehash_stats(const struct exehash *hash, struct exehash_stats *stats)
 	stats->cached = hash->cached;
 }
 
-static void random_key(uint64_t key[2])
-{
-	struct timespec ts;
-
-	if (getrandom(key, 2 * sizeof(key[0]), GRND_NONBLOCK) == 2 * sizeof(key[0]))
-		return;
-	/* Early boot without entropy yet: worse, but collisions only cost time. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	key[0] = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
-	key[1] = rotate_left(key[0], 29) ^ (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
-}
-
 struct exehash *exehash_new(void)
 {
 	struct exehash *hash = calloc(1, sizeof(*hash));
@@ -687,7 +675,7 @@ struct exehash *exehash_new(void)
 
 	if (!hash)
 		return NULL;
-	random_key(hash->key);
+	random_seed(hash->key, sizeof(hash->key));
 	hash->event_fd = -1;
 	hash->oldest = hash->newest = NO_ENTRY;
 	hash->queue_head = hash->queue_tail = NO_ENTRY;

@@ -17,12 +17,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "idmap.h"
 #include "log.h"
 #include "netabuse.h"
+#include "seed.h"
 
 #define NO_ENTRY UINT32_MAX
 #define MIN_SET_ALLOCATION 8
@@ -475,18 +475,6 @@ static void pool_port_alert(const struct tenant_state *tenant, const struct pool
 
 /* Lifetime and settings */
 
-static uint64_t random_seed(void)
-{
-	struct timespec ts;
-	uint64_t seed;
-
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed))
-		return seed;
-	/* Early boot without entropy yet: worse, but collisions only cost time. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
-}
-
 struct netabuse *netabuse_new(void)
 {
 	struct netabuse *netabuse = calloc(1, sizeof(*netabuse));
@@ -498,7 +486,7 @@ struct netabuse *netabuse_new(void)
 		free(netabuse);
 		return NULL;
 	}
-	netabuse->seed = random_seed();
+	random_seed(&netabuse->seed, sizeof(netabuse->seed));
 	return netabuse;
 }
 

@@ -22,12 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "seed.h"
 #include "software.h"
 
 #ifndef SYS_pidfd_open
@@ -846,18 +846,6 @@ static uint64_t alert_hash(const struct software_tracker *tracker, const char *t
 	return hash_finish(hash);
 }
 
-static uint64_t random_seed(void)
-{
-	struct timespec ts;
-	uint64_t seed;
-
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed))
-		return seed;
-	/* Early boot without entropy yet: worse, but collisions only cost time. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec;
-}
-
 struct software_tracker *software_tracker_new(void)
 {
 	struct software_tracker *tracker = calloc(1, sizeof(*tracker));
@@ -870,7 +858,7 @@ struct software_tracker *software_tracker_new(void)
 	tracker->tenant_buckets = calloc(TENANT_BUCKETS, sizeof(*tracker->tenant_buckets));
 	if (!tracker->tenant_buckets)
 		goto cleanup;
-	tracker->seed = random_seed();
+	random_seed(&tracker->seed, sizeof(tracker->seed));
 	return tracker;
 
 cleanup:

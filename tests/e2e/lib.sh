@@ -498,12 +498,15 @@ wait_intervals() {
 	sleep "$(awk -v n="$1" -v i="$AW_INTERVAL" 'BEGIN { print n * i }')"
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 that no socket uses now, below the ephemeral
+# range (where outgoing connections would take it while a server starts).
 free_port() {
-	local port i
+	local port i low
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	((${low:-0} > 12000)) || low=32768
 	for ((i = 0; i < 100; i++)); do
-		port=$((20000 + RANDOM % 40000))
-		if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+		port=$((10000 + RANDOM % (low - 10000)))
+		if ! ss -Hatn "sport = :$port" 2>/dev/null | grep -q .; then
 			printf '%s\n' "$port"
 			return 0
 		fi
@@ -613,7 +616,13 @@ AMCONFIG
 # require_alertmanager: start_alertmanager, or every case of the file
 # skipped with the reason. Use: require_alertmanager || e2e_finish
 require_alertmanager() {
-	start_alertmanager && return 0
+	local try
+	for ((try = 0; try < 3; try++)); do
+		start_alertmanager && return 0
+		# A port taken between choosing and binding: another one.
+		[[ $AM_REASON == *"address already in use"* ]] || break
+		stop_alertmanager
+	done
 	skip_all "Alertmanager ($AM_BIN, Debian package prometheus-alertmanager) did not start on 127.0.0.1 $AM_REASON"
 	return 1
 }
