@@ -352,6 +352,8 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		return;
 	info = (struct software_alert_info){
 		.tenant = decision->tenant,
+		.plan = decision->plan,
+		.cgroup = decision->event_cgroup[0] ? decision->event_cgroup : decision->cgroup,
 		.rule = verdict.rule,
 		.exe = decision->exe,
 		.comm = decision->comm,
@@ -380,8 +382,8 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
 		.firing = true,
 		.tenant = decision->tenant,
-		.plan = decision->plan,
-		.cgroup = decision->event_cgroup[0] ? decision->event_cgroup : decision->cgroup,
+		.plan = info.plan,
+		.cgroup = info.cgroup,
 		.window_s = decision->window_s,
 		.rule = software_rule_name(verdict.rule),
 		.reason = verdict.reason,
@@ -538,6 +540,8 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
 		.firing = false,
 		.tenant = info->tenant,
+		.plan = info->plan,
+		.cgroup = info->cgroup,
 		.rule = software_rule_name(info->rule),
 		.reason = reason,
 		.exe = info->exe && info->exe[0] ? info->exe : NULL,

@@ -779,6 +779,8 @@ struct tracked_alert {
 	uint64_t hash;
 	enum software_rule rule;
 	const char *exe;	/* these point into strings[] */
+	const char *plan;
+	const char *cgroup;
 	const char *comm;
 	const char *sha256;	/* NULL when unknown */
 	const char *reason;
@@ -1011,16 +1013,21 @@ static struct tracked_alert *alert_new(const struct software_alert_info *info, c
 {
 	const char *comm = info->comm ? info->comm : "";
 	const char *reason = info->reason ? info->reason : "";
+	const char *plan = info->plan ? info->plan : "";
+	const char *cgroup = info->cgroup ? info->cgroup : "";
 	struct tracked_alert *alert;
 	char *cursor;
 
 	/* One allocation for the record and its strings. */
 	alert = calloc(1, sizeof(*alert) + string_size(exe) + string_size(comm) +
-				  string_size(info->sha256) + string_size(reason));
+				  string_size(info->sha256) + string_size(reason) +
+				  string_size(plan) + string_size(cgroup));
 	if (!alert)
 		return NULL;
 	cursor = alert->strings;
 	alert->exe = store_string(&cursor, exe);
+	alert->plan = store_string(&cursor, plan);
+	alert->cgroup = store_string(&cursor, cgroup);
 	alert->comm = store_string(&cursor, comm);
 	alert->sha256 = info->sha256 ? store_string(&cursor, info->sha256) : NULL;
 	alert->reason = store_string(&cursor, reason);
@@ -1091,6 +1098,8 @@ static void alert_resolve(struct software_tracker *tracker, struct tracked_alert
 	struct tracked_alert **link = &tracker->alert_buckets[alert->hash % ALERT_BUCKETS];
 	struct software_alert_info info = {
 		.tenant = tenant->name,
+		.plan = alert->plan,
+		.cgroup = alert->cgroup,
 		.rule = alert->rule,
 		.exe = alert->exe,
 		.comm = alert->comm,

@@ -102,6 +102,8 @@ bool software_match(const struct software_matcher *matcher, const struct softwar
 
 struct software_alert_info {
 	const char *tenant;
+	const char *plan;	/* kept for the resolved record (Alertmanager's labels) */
+	const char *cgroup;
 	enum software_rule rule;
 	const char *exe;	/* "" when unknown */
 	const char *comm;
