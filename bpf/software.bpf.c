@@ -88,7 +88,7 @@ static __always_inline bool marker_at(const char *args, __u32 at, __u32 len, __u
 	return true;
 }
 
-/* The markers that start at @at (a position whose first two bytes one has). */
+/* The markers that start at @at (a position the prefix bitmap let through). */
 static __noinline void check_markers(struct argv_search *search, __u32 at)
 {
 	__u32 m;

@@ -369,8 +369,9 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		pr_warn("unauthorized software: tenant %s, rule %s: not tracked: %s",
 			decision->tenant, software_rule_name(verdict.rule), strerror(-fired));
 	if (fired == 0) {
+		/* Counted as suppressed; a restart loop must not flood the log either. */
 		if (result)
-			pr_info("unauthorized software: tenant %s, rule %s: %s (alert already firing)",
+			pr_debug("unauthorized software: tenant %s, rule %s: %s (alert already firing)",
 				decision->tenant, software_rule_name(verdict.rule), result);
 		return;
 	}

@@ -121,6 +121,28 @@ static bool kernel_has_cgroup_storage(void)
 	return libbpf_probe_bpf_map_type(MAP_TYPE_CGRP_STORAGE, NULL) == 1;
 }
 
+/* Attaches @count programs to the cgroup v2 root, with BPF_F_ALLOW_MULTI semantics. */
+static int attach_to_v2_root(struct bpf_program **programs, struct bpf_link **links, size_t count,
+			     const char *v2_root)
+{
+	int cgroup_fd, err = 0;
+	size_t i;
+
+	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgroup_fd < 0)
+		return -errno;
+	/* Links keep other programs attached there: ours only add to them. */
+	for (i = 0; i < count; i++) {
+		links[i] = bpf_program__attach_cgroup(programs[i], cgroup_fd);
+		if (!links[i]) {
+			err = -errno;
+			break;
+		}
+	}
+	close(cgroup_fd);
+	return err;
+}
+
 static int attach_net(struct probes *probes, const char *v2_root)
 {
 	struct bpf_program *programs[] = {
@@ -129,25 +151,12 @@ static int attach_net(struct probes *probes, const char *v2_root)
 		probes->net->progs.count_connect4,
 		probes->net->progs.count_connect6,
 	};
-	int cgroup_fd, err = 0;
-	size_t i;
 
 	_Static_assert(sizeof(programs) / sizeof(programs[0]) ==
 			       sizeof(probes->net_links) / sizeof(probes->net_links[0]),
 		       "one link per network program");
-	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgroup_fd < 0)
-		return -errno;
-	/* Links attach with BPF_F_ALLOW_MULTI semantics: other programs stay. */
-	for (i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
-		probes->net_links[i] = bpf_program__attach_cgroup(programs[i], cgroup_fd);
-		if (!probes->net_links[i]) {
-			err = -errno;
-			break;
-		}
-	}
-	close(cgroup_fd);
-	return err;
+	return attach_to_v2_root(programs, probes->net_links, sizeof(programs) / sizeof(programs[0]),
+				 v2_root);
 }
 
 /* Sets the prefix bits of @text[0..3] in every case variant of its ASCII letters. */
@@ -201,8 +210,7 @@ static int attach_software(struct probes *probes, const char *v2_root)
 		probes->software->progs.watch_devices,
 		probes->software->progs.watch_sysctl,
 	};
-	int cgroup_fd, err = 0;
-	size_t i;
+	int err;
 
 	_Static_assert(sizeof(programs) / sizeof(programs[0]) ==
 			       sizeof(probes->software_links) / sizeof(probes->software_links[0]),
@@ -210,19 +218,9 @@ static int attach_software(struct probes *probes, const char *v2_root)
 	err = software_bpf__attach(probes->software);
 	if (err)
 		return err;
-	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgroup_fd < 0)
-		return -errno;
 	/* They only watch and always allow; other device and sysctl programs still decide. */
-	for (i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
-		probes->software_links[i] = bpf_program__attach_cgroup(programs[i], cgroup_fd);
-		if (!probes->software_links[i]) {
-			err = -errno;
-			break;
-		}
-	}
-	close(cgroup_fd);
-	return err;
+	return attach_to_v2_root(programs, probes->software_links,
+				 sizeof(programs) / sizeof(programs[0]), v2_root);
 }
 
 int probes_load(const struct probes_options *options, cgroup_event_fn on_event, void *ctx,
