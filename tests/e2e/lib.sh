@@ -690,6 +690,22 @@ except FileNotFoundError:
 print(count)' "$file" "$@"
 }
 
+# first_record_check KIND TENANT RULE PYTHON-CONDITION: "ok" when the first
+# firing record of TENANT and RULE in $AW_EVENTS is of KIND and satisfies
+# the condition on r, else "bad: RECORD" or "missing".
+first_record_check() {
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("tenant") == sys.argv[3] and r.get("rule") == sys.argv[4] and r.get("state") == "firing":
+        ok = r["kind"] == sys.argv[2] and eval(sys.argv[5])
+        print("ok" if ok else "bad: " + line.strip())
+        break
+else:
+    print("missing")' "$AW_EVENTS" "$@" 2>&1
+}
+
 # wait_events SECONDS FILE FIELD=VALUE...: waits until such a record is in
 # the events log; prints the seconds waited, status 1 on time-out.
 wait_events() {

@@ -49,20 +49,7 @@ MINER=$(tenant_cgroup miner) && SCANNER=$(tenant_cgroup scanner) &&
 }
 agent_or_report "${E2E_CASES[*]}" "$AW_CONFIG" || e2e_finish
 
-# record_check TENANT RULE PYTHON-CONDITION: "ok" when the first firing
-# record of TENANT and RULE satisfies the condition on r, else why not.
-record_check() {
-	python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r.get("tenant") == sys.argv[2] and r.get("rule") == sys.argv[3] and r.get("state") == "firing":
-        ok = r["kind"] == "network_abuse" and eval(sys.argv[4])
-        print("ok" if ok else "bad: " + line.strip())
-        break
-else:
-    print("missing")' "$AW_EVENTS" "$@" 2>&1
-}
+record_check() { first_record_check network_abuse "$@"; }
 
 # ---- a pool port
 start=$(date +%s.%N)

@@ -99,20 +99,7 @@ done
 T=$AW_TENANTS
 agent_or_report "${E2E_CASES[*]}" "$AW_CONFIG" || e2e_finish
 
-# record_check TENANT RULE PYTHON-CONDITION: "ok" when the first firing
-# software record of TENANT and RULE satisfies the condition on r.
-record_check() {
-	python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r.get("tenant") == sys.argv[2] and r.get("rule") == sys.argv[3] and r.get("state") == "firing":
-        ok = r["kind"] == "unauthorized_software" and eval(sys.argv[4])
-        print("ok" if ok else "bad: " + line.strip())
-        break
-else:
-    print("missing")' "$AW_EVENTS" "$@" 2>&1
-}
+record_check() { first_record_check unauthorized_software "$@"; }
 
 # found_software TENANT RULE CONDITION: waits (<= 10 s) for the firing
 # record and for the alert in Alertmanager; prints a description, status 0
