@@ -129,18 +129,7 @@ const char *netabuse_rule_name(enum netabuse_rule rule)
 
 static uint32_t destination_hash(uint64_t seed, const struct destination_key *key)
 {
-	uint64_t hash = seed ^ 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < sizeof(key->bytes); i++) {
-		hash ^= key->bytes[i];
-		hash *= 0x100000001b3ULL;
-	}
-	/* FNV leaves the low bits, which pick the slot, poorly mixed. */
-	hash ^= hash >> 33;
-	hash *= 0xff51afd7ed558ccdULL;
-	hash ^= hash >> 33;
-	return (uint32_t)hash;
+	return (uint32_t)hash_finish(hash_add(hash_start(seed), key->bytes, sizeof(key->bytes)));
 }
 
 static void set_init(struct destination_set *set, uint32_t capacity)

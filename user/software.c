@@ -810,41 +810,20 @@ struct software_tracker {
 	uint64_t seed;
 };
 
-static uint64_t hash_bytes(uint64_t hash, const void *data, size_t length)
-{
-	const unsigned char *bytes = data;
-	size_t i;
-
-	for (i = 0; i < length; i++) {
-		hash ^= bytes[i];
-		hash *= 0x100000001b3ULL;
-	}
-	return hash;
-}
-
-static uint64_t hash_finish(uint64_t hash)
-{
-	hash ^= hash >> 33;
-	hash *= 0xff51afd7ed558ccdULL;
-	hash ^= hash >> 33;
-	return hash;
-}
-
 static uint64_t tenant_hash(const struct software_tracker *tracker, const char *tenant)
 {
-	return hash_finish(hash_bytes(tracker->seed ^ 0xcbf29ce484222325ULL, tenant,
-				      strlen(tenant) + 1));
+	return hash_finish(hash_add(hash_start(tracker->seed), tenant, strlen(tenant) + 1));
 }
 
 static uint64_t alert_hash(const struct software_tracker *tracker, const char *tenant,
 			   enum software_rule rule, const char *exe)
 {
-	uint64_t hash = tracker->seed ^ 0xcbf29ce484222325ULL;
+	uint64_t hash = hash_start(tracker->seed);
 	uint32_t rule_number = (uint32_t)rule;
 
-	hash = hash_bytes(hash, tenant, strlen(tenant) + 1);
-	hash = hash_bytes(hash, &rule_number, sizeof(rule_number));
-	hash = hash_bytes(hash, exe, strlen(exe) + 1);
+	hash = hash_add(hash, tenant, strlen(tenant) + 1);
+	hash = hash_add(hash, &rule_number, sizeof(rule_number));
+	hash = hash_add(hash, exe, strlen(exe) + 1);
 	return hash_finish(hash);
 }
 
