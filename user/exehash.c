@@ -181,8 +181,9 @@ static uint64_t identity_hash(const uint64_t key[2], const struct exe_identity *
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static void identity_from_stat(const struct stat *st, struct exe_identity *id)
+void exehash_identity_from_stat(const struct stat *st, struct exe_identity *id)
 {
+	memset(id, 0, sizeof(*id));
 	id->dev = st->st_dev;
 	id->ino = st->st_ino;
 	id->size = st->st_size;
@@ -196,7 +197,7 @@ static bool stat_matches(const struct stat *st, const struct exe_identity *id)
 {
 	struct exe_identity now;
 
-	identity_from_stat(st, &now);
+	exehash_identity_from_stat(st, &now);
 	return S_ISREG(st->st_mode) && identity_equal(&now, id);
 }
 
@@ -371,7 +372,7 @@ static int open_matching(const char *path, const struct exe_identity *id, bool p
 	/* Clears O_NONBLOCK, the one status flag set. */
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		goto stale;
-	identity_from_stat(&st, opened);
+	exehash_identity_from_stat(&st, opened);
 	return fd;
 
 stale:

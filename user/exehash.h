@@ -50,6 +50,11 @@ struct exe_identity {
 	uint32_t ctime_nsec;
 };
 
+struct stat;
+
+/* The identity of a file fstat()/stat() described. */
+void exehash_identity_from_stat(const struct stat *st, struct exe_identity *id);
+
 /* Converts the kernel's dev_t (major << 20 | minor) into a userspace one. */
 uint64_t exehash_dev_from_kernel(uint64_t kernel_dev);
 

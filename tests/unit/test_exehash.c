@@ -109,24 +109,12 @@ static void copy_file(const char *from, const char *to)
 	assert_int_equal(close(out), 0);
 }
 
-static void identity_from_stat(const struct stat *st, struct exe_identity *id)
-{
-	memset(id, 0, sizeof(*id));
-	id->dev = st->st_dev;
-	id->ino = st->st_ino;
-	id->size = st->st_size;
-	id->mtime_sec = st->st_mtim.tv_sec;
-	id->mtime_nsec = st->st_mtim.tv_nsec;
-	id->ctime_sec = st->st_ctim.tv_sec;
-	id->ctime_nsec = st->st_ctim.tv_nsec;
-}
-
 static void identity_of(const char *path, struct exe_identity *id)
 {
 	struct stat st;
 
 	assert_int_equal(stat(path, &st), 0);
-	identity_from_stat(&st, id);
+	exehash_identity_from_stat(&st, id);
 }
 
 static void hex_of(const unsigned char *digest, char *hex)
