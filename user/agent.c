@@ -41,8 +41,6 @@
 #include "tenants.h"
 
 #define DEFAULT_TENANT_EXPIRY_S 300.0
-/* Flood-control window of a tenant whose plan is undefined (the contract's default). */
-#define DEFAULT_WINDOW_S 60.0
 /* A firing alert loaded at start resolves if its tenant is not back by then. */
 #define FIRING_RESTORE_GRACE_S 30.0
 
@@ -483,7 +481,7 @@ static void handle_software_event(const struct software_event *event, void *ctx)
 		.cgroup = tenant->cgroup,
 		.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
 		.policy = plan ? plan->software : NULL,
-		.window_s = plan ? plan->window_ms / 1000.0 : DEFAULT_WINDOW_S,
+		.window_s = plan_window_s(plan),
 	};
 	guard_event(agent->guard, event, &guard_tenant, monotonic_seconds());
 }

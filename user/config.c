@@ -752,9 +752,9 @@ static void *config__add_plan(struct parse_ctx *ctx, const char *name, int line)
 	plan->name = parse__strdup(ctx, name);
 	if (!plan->name)
 		return NULL;
-	plan->window_ms = 60000;
-	plan->for_ms = 30000;
-	plan->hysteresis = 0.9;
+	plan->window_ms = PLAN_DEFAULT_WINDOW_MS;
+	plan->for_ms = PLAN_DEFAULT_FOR_MS;
+	plan->hysteresis = PLAN_DEFAULT_HYSTERESIS;
 	plan->line = line;
 	ctx->config->plan_count++;
 	return plan;
@@ -1377,4 +1377,11 @@ const struct plan *config_find_plan(const struct config *config, const char *nam
 			return &config->plans[i];
 	}
 	return NULL;
+}
+
+double plan_window_s(const struct plan *plan)
+{
+	if (!plan || !plan->window_ms)
+		return PLAN_DEFAULT_WINDOW_MS / 1000.0;
+	return plan->window_ms / 1000.0;
 }

@@ -35,6 +35,11 @@ const char *resource_name(enum resource resource);
 /* The resource for a plan key, or -1. */
 int resource_from_name(const char *name);
 
+/* The contract's plan defaults; also what a tenant whose plan is undefined gets. */
+#define PLAN_DEFAULT_WINDOW_MS 60000
+#define PLAN_DEFAULT_FOR_MS 30000
+#define PLAN_DEFAULT_HYSTERESIS 0.9
+
 struct plan {
 	char *name;
 	bool has_limit[RESOURCE_COUNT];
@@ -141,5 +146,8 @@ void config_free(struct config *config);
 
 /* The plan called @name, or NULL. */
 const struct plan *config_find_plan(const struct config *config, const char *name);
+
+/* @plan's averaging window in seconds; the default's for NULL (an undefined plan). */
+double plan_window_s(const struct plan *plan);
 
 #endif

@@ -28,8 +28,6 @@
 #include "idmap.h"
 #include "log.h"
 
-/* The contract's default window, for tenants whose plan is undefined. */
-#define DEFAULT_WINDOW_S 60.0
 /* 68 minutes of 1 s samples; longer windows thin their older samples. */
 #define MAX_SAMPLES 4096
 #define MIN_SAMPLES 8
@@ -39,9 +37,6 @@
 #define STATE_FORMAT_VERSION 1
 #define RULE_PLAN "plan"
 #define RULE_RELATIVE "relative"
-/* The contract's defaults, for the relative rule of tenants whose plan is undefined. */
-#define DEFAULT_FOR_S 30.0
-#define DEFAULT_HYSTERESIS 0.9
 
 struct sample {
 	double time;
@@ -440,13 +435,6 @@ static void add_transition(struct evaluator *evaluator, size_t *count,
 	transition->since = state->firing_since;
 }
 
-static double plan_window_s(const struct plan *limits)
-{
-	if (!limits || !limits->window_ms)
-		return DEFAULT_WINDOW_S;
-	return limits->window_ms / 1000.0;
-}
-
 static void evaluate_tenant(struct evaluator *evaluator, struct tenant_state *tenant, double now,
 			    struct eval_input *input, size_t *transition_count)
 {
@@ -539,8 +527,9 @@ static bool median_without(const double *sorted, size_t count, size_t skip, doub
 static void relative_params(const struct plan *limits, struct alert_rule_params *params)
 {
 	params->window_s = plan_window_s(limits);
-	params->for_s = limits ? limits->for_ms / 1000.0 : DEFAULT_FOR_S;
-	params->hysteresis = limits ? limits->hysteresis : DEFAULT_HYSTERESIS;
+	/* A tenant whose plan is undefined gets the contract's defaults (config.h). */
+	params->for_s = (limits ? limits->for_ms : PLAN_DEFAULT_FOR_MS) / 1000.0;
+	params->hysteresis = limits ? limits->hysteresis : PLAN_DEFAULT_HYSTERESIS;
 }
 
 /*
