@@ -19,24 +19,12 @@
 
 #include <json-c/json.h>
 
+#include "assert_near.h"
 #include "config.h"
 #include "evaluate.h"
 #include "log.h"
 
 #define MAX_RECORDED 64
-
-/* cmocka 1.1 compares floats only, as float: too coarse for times and sums. */
-#define assert_near(actual, expected, epsilon)                                                     \
-	check_near((actual), (expected), (epsilon), #actual, __FILE__, __LINE__)
-
-static void check_near(double actual, double expected, double epsilon, const char *text,
-		       const char *file, int line)
-{
-	if (fabs(actual - expected) > epsilon) {
-		print_error("%s is %.12g, not %.12g\n", text, actual, expected);
-		_fail(file, line);
-	}
-}
 
 struct recorded {
 	char tenant[32];
