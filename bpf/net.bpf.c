@@ -18,6 +18,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "maps.bpf.h"
 #include "net_events.h"
 #include "usage.h"
 
@@ -81,11 +82,7 @@ static __always_inline struct net_usage *usage_of(__u64 id)
 
 	if (!id || id == targ_root_cgroup_id)
 		return NULL;
-	usage = bpf_map_lookup_elem(&net_by_id, &id);
-	if (usage)
-		return usage;
-	bpf_map_update_elem(&net_by_id, &id, &zero, BPF_NOEXIST);
-	usage = bpf_map_lookup_elem(&net_by_id, &id);
+	usage = lookup_or_create(&net_by_id, &id, &zero);
 	if (!usage)
 		__sync_fetch_and_add(&net_lost_events, 1);
 	return usage;

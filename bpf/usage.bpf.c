@@ -17,6 +17,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+#include "maps.bpf.h"
 #include "usage.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -69,12 +70,7 @@ static __always_inline struct cgroup_usage *usage_of(__u64 id)
 	struct cgroup_usage zero = {};
 	struct cgroup_usage *usage;
 
-	usage = bpf_map_lookup_elem(&usage_by_id, &id);
-	if (usage)
-		return usage;
-	/* -EEXIST here only means another CPU created it first. */
-	bpf_map_update_elem(&usage_by_id, &id, &zero, BPF_NOEXIST);
-	usage = bpf_map_lookup_elem(&usage_by_id, &id);
+	usage = lookup_or_create(&usage_by_id, &id, &zero);
 	if (!usage)
 		count_lost(LOST_USAGE_MAP_FULL);
 	return usage;
