@@ -27,7 +27,10 @@ PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	    -D_GNU_SOURCE -DABUSEWATCH_VERSION='"$(VERSION)"'
-CPPFLAGS += -Iinclude -Iuser -I$(OUTPUT) -MMD -MP
+# user/ is the pipeline: probes/ -> tenancy/ -> rules/ -> sinks/, with lib/
+# for the helpers they share; headers are included by name from every folder.
+USER_DIRS := user user/lib user/probes user/tenancy user/rules user/sinks
+CPPFLAGS += -Iinclude $(addprefix -I,$(USER_DIRS)) -I$(OUTPUT) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	    -Iinclude -I$(OUTPUT) -MMD -MP
 
@@ -44,12 +47,17 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-# Every module but main.c is linked into the unit tests as well.
-MAIN_SRC   := user/main.c
-USER_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard user/*.c))
-USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) \
-	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/software_data.o
-MAIN_OBJ   := $(OUTPUT)/user/main.o
+# Only the probe loader needs the skeletons (and so clang, bpftool and BTF);
+# the collector and the agent need the loader. Everything else is pure logic
+# that the unit tests link without them.
+PROBE_SRCS := user/probes/probes.c
+AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c $(PROBE_SRCS)
+LIB_SRCS   := $(filter-out $(AGENT_SRCS),$(wildcard $(addsuffix /*.c,$(USER_DIRS))))
+obj_of      = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
+LIB_OBJS   := $(call obj_of,$(LIB_SRCS)) \
+	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/rules/software_data.o
+AGENT_OBJS := $(call obj_of,$(AGENT_SRCS))
+PROBE_OBJS := $(call obj_of,$(PROBE_SRCS))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
@@ -79,7 +87,7 @@ test: deps
 unit-tests: $(UNIT_BINS)
 test-tools: $(TOOL_BINS)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/tools:
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -95,28 +103,34 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-# User objects include the skeletons; build them all first.
-$(OUTPUT)/user/%.o: user/%.c $(SKELETONS) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
+# The loader includes the skeletons: they are built first.
+$(PROBE_OBJS): $(SKELETONS)
+
 # The default configuration is compiled in as data (see user/default_config.S).
-$(OUTPUT)/user/default_config.o: user/default_config.S data/default.yaml | $(OUTPUT)/user
+$(OUTPUT)/user/default_config.o: user/default_config.S data/default.yaml
 	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -Idata -c $< -o $@
 
 # The built-in software name sets and command-line markers, likewise.
-$(OUTPUT)/user/software_data.o: user/software_data.S $(wildcard data/software/*.txt) | $(OUTPUT)/user
+$(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data/software/*.txt)
 	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -Idata/software -c $< -o $@
 
-$(OUTPUT)/abusewatch: $(MAIN_OBJ) $(USER_OBJS)
+$(OUTPUT)/abusewatch: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(USER_OBJS) | $(OUTPUT)/tests
+# Unit tests link the pure-logic modules only: no BPF toolchain needed.
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(USER_OBJS) \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) \
 		$(PKG_LIBS) -lcmocka -o $@
 
 $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
@@ -131,4 +145,4 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))

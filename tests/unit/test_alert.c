@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for user/alert.c: the record, its round trip, Alertmanager's form, fingerprints. */
+/* Unit tests for user/sinks/alert.c: the record, its round trip, Alertmanager's form, fingerprints. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/delivery.c against a real HTTP server on 127.0.0.1,
+ * Unit tests for user/sinks/delivery.c against a real HTTP server on 127.0.0.1,
  * run in a thread of this test: it records every request and answers 200,
  * 400 or 500, never answers, or is not there at all (connection refused).
  * ABUSEWATCH_TEST_BACKOFF_MS and ABUSEWATCH_TEST_RESEND_MS shorten the

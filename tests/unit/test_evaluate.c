@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/evaluate.c: windows over counters and gauges, the
+ * Unit tests for user/rules/evaluate.c: windows over counters and gauges, the
  * edges of `for` and hysteresis, tenants that go, plan changes, the saved
  * state across a restart, and the relative rule.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/exehash.c, on real files in a temporary directory and
+ * Unit tests for user/rules/exehash.c, on real files in a temporary directory and
  * real processes: the digests are checked against OpenSSL's one-shot
  * SHA256() over the file's bytes read here, and once against sha256sum.
  * Results are awaited with poll() on the notify fd, never longer than 5 s

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/memory.c: which files a cgroup's memory comes from
+ * Unit tests for user/tenancy/memory.c: which files a cgroup's memory comes from
  * (v2, else v1 at the same path) and the working set taken from them. The
  * trees are laid out in a temporary directory like cgroupfs; the real
  * controller is exercised by tests/e2e/test_memory.sh.

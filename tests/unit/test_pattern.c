@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for cgroup path patterns and tenant templates (user/pattern.c). */
+/* Unit tests for cgroup path patterns and tenant templates (user/tenancy/pattern.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

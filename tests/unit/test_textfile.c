@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for the node_exporter textfile writer (user/textfile.c). */
+/* Unit tests for the node_exporter textfile writer (user/sinks/textfile.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for user/units.c: every suffix, and what must be refused. */
+/* Unit tests for user/lib/units.c: every suffix, and what must be refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
