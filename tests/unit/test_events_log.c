@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/events_log.c: what reaches the file and when, that
+ * Unit tests for user/sinks/events_log.c: what reaches the file and when, that
  * every record stays one parseable line, rotation and compression, and
  * recovery when the file goes away or the disk fills.
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for user/files.c, in a temporary directory. */
+/* Unit tests for user/lib/files.c, in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

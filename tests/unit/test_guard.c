@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/guard.c with real files and processes: the kernel's
+ * Unit tests for user/rules/guard.c with real files and processes: the kernel's
  * leaf-first paths decoded (memfd, cut paths, the /tmp flag), an exec of a
  * real file decided after its digest comes back from the worker, the kill
  * action on a real child (and not on a pid whose start time differs, as a

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/netabuse.c: pool ports, port scans and SMTP fan-out,
+ * Unit tests for user/rules/netabuse.c: pool ports, port scans and SMTP fan-out,
  * their windows, one alert while firing, bounded memory, reloads, and
  * tenants that go.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/software.c: the shipped data, the matcher's rules and
+ * Unit tests for user/rules/software.c: the shipped data, the matcher's rules and
  * their order, and the tracker's flood control, with a real child process
  * for "the miner has exited".
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/storage.c, on trees made in a temporary directory. The expected
+ * Unit tests for user/tenancy/storage.c, on trees made in a temporary directory. The expected
  * figures come from the kernel: nftw(FTW_PHYS) and st_blocks, summed here independently.
  * STORAGE_TEST_QUICK=1 leaves out the cases that build a tree of 20,000 files (valgrind).
  */
