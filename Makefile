@@ -51,7 +51,8 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # the collector and the agent need the loader. Everything else is pure logic
 # that the unit tests link without them.
 PROBE_SRCS := user/probes/probes.c
-AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c $(PROBE_SRCS)
+AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c user/tenancy/tracker.c \
+	      $(PROBE_SRCS)
 LIB_SRCS   := $(filter-out $(AGENT_SRCS),$(wildcard $(addsuffix /*.c,$(USER_DIRS))))
 obj_of      = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
 LIB_OBJS   := $(call obj_of,$(LIB_SRCS)) \

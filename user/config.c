@@ -83,6 +83,8 @@ struct field {
 	const struct field *fields;	/* FIELD_SECTION */
 	field_handler handler;	/* FIELD_CUSTOM */
 	int arg;
+	/* A family of keys (every resource): true for a member, setting .arg. */
+	bool (*match)(const char *key, int *arg);
 };
 
 #define FIELD_AT(key_name, field_kind, type, member)                                           \
@@ -98,55 +100,6 @@ struct field {
 
 #define member_of(base, offset, type) ((type *)((char *)(base) + (offset)))
 
-/* How each resource is written in a plan and in relative.floor. */
-struct resource_kind {
-	const char *name;
-	int (*parse)(const char *text, double *value);
-	const char *what;
-};
-
-static int config__parse_whole_number(const char *text, double *value)
-{
-	int err;
-
-	err = parse_number(text, value);
-	if (!err && *value != (double)(uint64_t)*value)
-		err = -EINVAL;
-	return err;
-}
-
-static const struct resource_kind resource_kinds[RESOURCE_COUNT] = {
-	[RESOURCE_CPU] = { "cpu", parse_number, "a number of cores (like 2)" },
-	[RESOURCE_MEMORY] = { "memory", parse_size, "a size (like 4GiB)" },
-	[RESOURCE_DISK_READ] = { "disk_read", parse_byte_rate, "a byte rate (like 50MiB/s)" },
-	[RESOURCE_DISK_WRITE] = { "disk_write", parse_byte_rate, "a byte rate (like 50MiB/s)" },
-	[RESOURCE_NET_RX] = { "net_rx", parse_byte_rate, "a byte rate (like 50MiB/s)" },
-	[RESOURCE_NET_TX] = { "net_tx", parse_byte_rate, "a byte rate (like 50MiB/s)" },
-	[RESOURCE_NET_RX_PACKETS] = { "net_rx_packets", parse_count_rate, "a rate (like 20000/s)" },
-	[RESOURCE_NET_TX_PACKETS] = { "net_tx_packets", parse_count_rate, "a rate (like 20000/s)" },
-	[RESOURCE_CONNECTIONS] = { "connections", parse_count_rate, "a rate (like 200/s)" },
-	[RESOURCE_STORAGE] = { "storage", parse_size, "a size (like 20GiB)" },
-	[RESOURCE_PROCESSES] = { "processes", config__parse_whole_number, "a whole number" },
-	[RESOURCE_FORKS] = { "forks", parse_count_rate, "a rate (like 100/s)" },
-};
-
-const char *resource_name(enum resource resource)
-{
-	if ((int)resource < 0 || resource >= RESOURCE_COUNT)
-		return NULL;
-	return resource_kinds[resource].name;
-}
-
-int resource_from_name(const char *name)
-{
-	int i;
-
-	for (i = 0; name && i < RESOURCE_COUNT; i++) {
-		if (!strcmp(name, resource_kinds[i].name))
-			return i;
-	}
-	return -1;
-}
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -459,7 +412,7 @@ static void parse__count(struct parse_ctx *ctx, yaml_node_t *node, unsigned int 
 
 	if (!text)
 		return;
-	if (config__parse_whole_number(text, &value) || value > (double)UINT32_MAX) {
+	if (parse_whole_number(text, &value) || value > (double)UINT32_MAX) {
 		parse__bad_value(ctx, node, path, "a whole number");
 		return;
 	}
@@ -548,6 +501,28 @@ static void parse__field(struct parse_ctx *ctx, yaml_node_t *node, const struct 
 }
 
 /*
+ * The field of @fields for @key, or NULL. A field that matches a family of
+ * keys is copied to @matched with its .arg set to the member found.
+ */
+static const struct field *parse__find_field(const struct field *fields, const char *key,
+					     struct field *matched)
+{
+	int arg;
+
+	for (; fields->key; fields++) {
+		if (!fields->match) {
+			if (!strcmp(fields->key, key))
+				return fields;
+		} else if (fields->match(key, &arg)) {
+			*matched = *fields;
+			matched->arg = arg;
+			return matched;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Walks a mapping against @fields (ended by a NULL key). @path names values
  * in messages ("plans.default"), @where names the mapping itself
  * ("plan \"default\"").
@@ -558,6 +533,7 @@ static void parse__mapping(struct parse_ctx *ctx, yaml_node_t *node, const struc
 	char child[CONFIG_PATH_MAX];
 	yaml_node_pair_t *pair;
 	const struct field *field;
+	struct field matched;
 	const char *key;
 
 	if (parse__is_null(node) || !parse__expect(ctx, node, YAML_MAPPING_NODE, where))
@@ -568,9 +544,8 @@ static void parse__mapping(struct parse_ctx *ctx, yaml_node_t *node, const struc
 		key = parse__pair_key(ctx, node, pair, where);
 		if (!key)
 			continue;
-		for (field = fields; field->key && strcmp(field->key, key); field++)
-			;
-		if (!field->key) {
+		field = parse__find_field(fields, key, &matched);
+		if (!field) {
 			parse__error(ctx, parse__node(ctx, pair->key), "unknown key \"%s\" in %s",
 				     key, where);
 			continue;
@@ -650,17 +625,18 @@ static void check__deny(struct parse_ctx *ctx, yaml_node_t *node, char *value, c
 
 /* ---- plans ------------------------------------------------------------- */
 
+/* Any resource of the table (resource.h) is a plan key: `.arg` is which. */
 static void handle__limit(struct parse_ctx *ctx, yaml_node_t *node, void *base,
 			  const struct field *field, const char *path)
 {
-	const struct resource_kind *kind = &resource_kinds[field->arg];
+	const struct resource_info *resource = resource_info(field->arg);
 	struct plan *plan = base;
 	const char *text = parse__scalar(ctx, node, path);
 
 	if (!text)
 		return;
-	if (kind->parse(text, &plan->limit[field->arg])) {
-		parse__bad_value(ctx, node, path, kind->what);
+	if (resource->parse_limit(text, &plan->limit[field->arg])) {
+		parse__bad_value(ctx, node, path, resource->limit_syntax);
 		return;
 	}
 	plan->has_limit[field->arg] = true;
@@ -696,22 +672,15 @@ static void handle__plan_software(struct parse_ctx *ctx, yaml_node_t *node, void
 		parse__add_reference(ctx, REFERENCE_SOFTWARE, node, path);
 }
 
-#define PLAN_LIMIT(resource, key_name)                                                         \
-	{ .key = key_name, .kind = FIELD_CUSTOM, .handler = handle__limit, .arg = resource }
+static bool match_resource(const char *key, int *arg)
+{
+	*arg = resource_from_name(key);
+	return *arg >= 0;
+}
 
 static const struct field plan_fields[] = {
-	PLAN_LIMIT(RESOURCE_CPU, "cpu"),
-	PLAN_LIMIT(RESOURCE_MEMORY, "memory"),
-	PLAN_LIMIT(RESOURCE_DISK_READ, "disk_read"),
-	PLAN_LIMIT(RESOURCE_DISK_WRITE, "disk_write"),
-	PLAN_LIMIT(RESOURCE_NET_RX, "net_rx"),
-	PLAN_LIMIT(RESOURCE_NET_TX, "net_tx"),
-	PLAN_LIMIT(RESOURCE_NET_RX_PACKETS, "net_rx_packets"),
-	PLAN_LIMIT(RESOURCE_NET_TX_PACKETS, "net_tx_packets"),
-	PLAN_LIMIT(RESOURCE_CONNECTIONS, "connections"),
-	PLAN_LIMIT(RESOURCE_STORAGE, "storage"),
-	PLAN_LIMIT(RESOURCE_PROCESSES, "processes"),
-	PLAN_LIMIT(RESOURCE_FORKS, "forks"),
+	{ .key = "<resource>", .kind = FIELD_CUSTOM, .handler = handle__limit,
+	  .match = match_resource },
 	FIELD_AT("window", FIELD_INTERVAL, struct plan, window_ms),
 	FIELD_AT("for", FIELD_DURATION, struct plan, for_ms),
 	FIELD_CALL("hysteresis", handle__hysteresis),
@@ -997,8 +966,8 @@ static void handle__floor(struct parse_ctx *ctx, yaml_node_t *node, void *base,
 		text = parse__scalar(ctx, value, child);
 		if (!text)
 			continue;
-		if (resource_kinds[resource].parse(text, &relative->floor[resource]))
-			parse__bad_value(ctx, value, child, resource_kinds[resource].what);
+		if (resource_info(resource)->parse_limit(text, &relative->floor[resource]))
+			parse__bad_value(ctx, value, child, resource_info(resource)->limit_syntax);
 		else
 			relative->has_floor[resource] = true;
 	}
@@ -1028,7 +997,7 @@ static void handle__pool_ports(struct parse_ctx *ctx, yaml_node_t *node, void *b
 		text = parse__scalar(ctx, value, child);
 		if (!text)
 			continue;
-		if (config__parse_whole_number(text, &port) || port < 1 || port > 65535) {
+		if (parse_whole_number(text, &port) || port < 1 || port > 65535) {
 			parse__error(ctx, value, "%s: \"%s\" is not a port (1..65535)", child,
 				     text);
 			continue;

@@ -12,28 +12,7 @@
 #include <stdint.h>
 
 #include "pattern.h"
-
-/* Resources a plan can limit; names as in the contract's `resource` label. */
-enum resource {
-	RESOURCE_CPU,
-	RESOURCE_MEMORY,
-	RESOURCE_DISK_READ,
-	RESOURCE_DISK_WRITE,
-	RESOURCE_NET_RX,
-	RESOURCE_NET_TX,
-	RESOURCE_NET_RX_PACKETS,
-	RESOURCE_NET_TX_PACKETS,
-	RESOURCE_CONNECTIONS,
-	RESOURCE_STORAGE,
-	RESOURCE_PROCESSES,
-	RESOURCE_FORKS,
-	RESOURCE_COUNT,
-};
-
-/* "cpu", "memory", ..., as the plan key and the metric label; NULL if out of range. */
-const char *resource_name(enum resource resource);
-/* The resource for a plan key, or -1. */
-int resource_from_name(const char *name);
+#include "resource.h"
 
 /* The contract's plan defaults; also what a tenant whose plan is undefined gets. */
 #define PLAN_DEFAULT_WINDOW_MS 60000

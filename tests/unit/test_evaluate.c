@@ -22,6 +22,7 @@
 #include "assert_near.h"
 #include "config.h"
 #include "evaluate.h"
+#include "evaluate_state.h"
 #include "log.h"
 
 #define MAX_RECORDED 64
@@ -47,7 +48,8 @@ struct recorder {
 	size_t resolved;
 };
 
-static void record(const struct eval_transition *transition, void *ctx)
+/* Alerts as every rule hands them out (alert_fn). */
+static void record(struct alert *transition, void *ctx)
 {
 	struct recorder *recorder = ctx;
 	struct recorded *item;
@@ -63,7 +65,9 @@ static void record(const struct eval_transition *transition, void *ctx)
 	snprintf(item->plan, sizeof(item->plan), "%s", transition->plan);
 	snprintf(item->cgroup, sizeof(item->cgroup), "%s", transition->cgroup);
 	snprintf(item->rule, sizeof(item->rule), "%s", transition->rule);
-	item->resource = transition->resource;
+	item->resource = resource_from_name(transition->resource);
+	assert_int_equal(transition->kind, ALERT_OVERUSE);
+	assert_non_null(transition->reason);
 	item->firing = transition->firing;
 	item->value = transition->value;
 	item->limit = transition->limit;
@@ -87,7 +91,7 @@ static struct plan make_plan(double window_s, double for_s, double hysteresis)
 	return plan;
 }
 
-static void init_input(struct eval_input *input, const char *tenant, const char *cgroup,
+static void init_input(struct tenant_row *input, const char *tenant, const char *cgroup,
 		       const struct plan *plan)
 {
 	memset(input, 0, sizeof(*input));
@@ -101,7 +105,7 @@ static void init_input(struct eval_input *input, const char *tenant, const char 
 struct driver {
 	struct evaluator *evaluator;
 	struct plan plan;
-	struct eval_input input;
+	struct tenant_row input;
 	struct recorder recorder;
 	double now;
 	double cpu; /* cumulative cpu seconds */
@@ -144,7 +148,7 @@ static void driver_stop(struct driver *driver)
 	evaluator_free(driver->evaluator);
 }
 
-static void expect_usage(const struct eval_input *input, enum resource resource, double usage)
+static void expect_usage(const struct tenant_row *input, enum resource resource, double usage)
 {
 	assert_true(input->has_usage[resource]);
 	assert_near(input->usage[resource], usage, 1e-9);
@@ -464,7 +468,7 @@ static void test_resolved_before_fired(void **state)
 	struct evaluator *evaluator = evaluator_new();
 	struct plan plan = make_plan(1, 0, 0.9);
 	struct recorder recorder = {0};
-	struct eval_input inputs[2];
+	struct tenant_row inputs[2];
 	int now;
 
 	assert_non_null(evaluator);
@@ -491,7 +495,7 @@ static void test_save_load(void **state)
 	struct recorder recorder = {0};
 	struct json_object *root, *alerts, *alert, *field;
 	struct evaluator *evaluator;
-	struct eval_input inputs[2];
+	struct tenant_row inputs[2];
 	double cpu = 0;
 	size_t i;
 	int now;
@@ -604,7 +608,7 @@ static void test_many_tenants(void **state)
 	struct evaluator *evaluator = evaluator_new();
 	struct plan plan = make_plan(10, 5, 0.9);
 	struct recorder recorder = {0};
-	struct eval_input *inputs;
+	struct tenant_row *inputs;
 	char(*names)[32];
 	size_t i, count;
 	int now;
@@ -652,7 +656,7 @@ struct group {
 	struct evaluator *evaluator;
 	struct plan plan;
 	struct relative_config relative;
-	struct eval_input inputs[GROUP_MAX];
+	struct tenant_row inputs[GROUP_MAX];
 	char names[GROUP_MAX][16];
 	double cpu[GROUP_MAX]; /* cumulative cpu seconds */
 	double rate[GROUP_MAX];
@@ -1185,7 +1189,7 @@ static void test_relative_many_tenants(void **state)
 	struct evaluator *evaluator = evaluator_new();
 	struct plan plan = make_plan(1, 0, 0.9);
 	struct recorder recorder = {0};
-	struct eval_input *inputs;
+	struct tenant_row *inputs;
 	char(*names)[32];
 	size_t i, count;
 	int now;

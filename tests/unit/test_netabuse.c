@@ -40,7 +40,20 @@ struct recorder {
 	size_t resolved;
 };
 
-static void record(const struct netabuse_alert *alert, void *ctx)
+/* The rule's enum from the name an alert carries. */
+static enum netabuse_rule rule_of(const char *name)
+{
+	int rule;
+
+	for (rule = 0; rule < NETABUSE_RULE_COUNT; rule++)
+		if (!strcmp(netabuse_rule_name(rule), name))
+			return rule;
+	fail_msg("unknown rule %s", name);
+	return NETABUSE_RULE_COUNT;
+}
+
+/* Alerts as every rule hands them out (alert_fn): finished, with a reason. */
+static void record(struct alert *alert, void *ctx)
 {
 	struct recorder *recorder = ctx;
 	struct recorded *item;
@@ -53,7 +66,11 @@ static void record(const struct netabuse_alert *alert, void *ctx)
 		return;
 	item = &recorder->items[recorder->count++];
 	snprintf(item->tenant, sizeof(item->tenant), "%s", alert->tenant);
-	item->rule = alert->rule;
+	item->rule = rule_of(alert->rule);
+	assert_int_equal(alert->kind, ALERT_NETWORK_ABUSE);
+	assert_non_null(alert->reason);
+	assert_string_equal(alert->plan, "p");
+	assert_string_equal(alert->cgroup, "/c");
 	item->firing = alert->firing;
 	item->dst_port = alert->dst_port;
 	item->destinations = alert->destinations;
@@ -132,7 +149,7 @@ static void connect_to(struct netabuse *netabuse, const char *tenant, uint32_t n
 	uint8_t addr[16];
 
 	ipv6_address(addr, n);
-	assert_int_equal(netabuse_connect(netabuse, tenant, addr, port, now, record, recorder), 0);
+	assert_int_equal(netabuse_connect(netabuse, &(struct netabuse_tenant){ tenant, "p", "/c" }, addr, port, now, record, recorder), 0);
 }
 
 static void test_rule_names(void **state)
@@ -312,6 +329,7 @@ static void test_port_scan_resolves(void **state)
 static void test_ipv4_mapped_and_ipv6_apart(void **state)
 {
 	struct netabuse *netabuse = start(1, 10, 20, 60);
+	struct netabuse_tenant t1 = { "t1", "p", "/c" };
 	struct recorder recorder = {};
 	uint8_t mapped[16], compatible[16];
 
@@ -320,10 +338,10 @@ static void test_ipv4_mapped_and_ipv6_apart(void **state)
 	memcpy(compatible, mapped, 16);
 	compatible[10] = 0;
 	compatible[11] = 0;
-	assert_int_equal(netabuse_connect(netabuse, "t1", mapped, 80, 0, record, &recorder), 0);
-	assert_int_equal(netabuse_connect(netabuse, "t1", mapped, 80, 1, record, &recorder), 0);
+	assert_int_equal(netabuse_connect(netabuse, &t1, mapped, 80, 0, record, &recorder), 0);
+	assert_int_equal(netabuse_connect(netabuse, &t1, mapped, 80, 1, record, &recorder), 0);
 	assert_int_equal(recorder.count, 0);
-	assert_int_equal(netabuse_connect(netabuse, "t1", compatible, 80, 2, record, &recorder),
+	assert_int_equal(netabuse_connect(netabuse, &t1, compatible, 80, 2, record, &recorder),
 			 0);
 	assert_int_equal(recorder.count, 1);
 	expect_alert(&recorder, 0, "t1", NETABUSE_PORT_SCAN, true, 2, 2);

@@ -186,3 +186,13 @@ int parse_number(const char *text, double *value)
 		*value = number;
 	return err;
 }
+
+int parse_whole_number(const char *text, double *value)
+{
+	int err;
+
+	err = parse_number(text, value);
+	if (!err && *value != (double)(uint64_t)*value)
+		err = -EINVAL;
+	return err;
+}

@@ -19,5 +19,7 @@ int parse_byte_rate(const char *text, double *bytes_per_second);
 int parse_count_rate(const char *text, double *per_second);
 /* "2", "0.5" -> a plain non-negative number. */
 int parse_number(const char *text, double *value);
+/* "512" -> a whole non-negative number (no fraction, no unit). */
+int parse_whole_number(const char *text, double *value);
 
 #endif

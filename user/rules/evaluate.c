@@ -13,18 +13,13 @@
  * only the precision of where the window starts.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <json-c/json.h>
-
+#include "config.h"
 #include "evaluate.h"
-#include "files.h"
 #include "idmap.h"
 #include "log.h"
 
@@ -34,7 +29,6 @@
 #define MIN_BUCKETS 64
 /* Ticks come a little early or late: do not wait a whole extra tick for `for`. */
 #define FOR_SLACK_S 1e-6
-#define STATE_FORMAT_VERSION 1
 #define RULE_PLAN "plan"
 #define RULE_RELATIVE "relative"
 
@@ -101,6 +95,20 @@ struct tenant_state {
 	struct alert_rule_state relative_rule[RESOURCE_COUNT];
 };
 
+/* A rule that changed state this tick, handed out as an alert once all are known. */
+struct eval_transition {
+	const char *tenant;
+	const char *plan;
+	const char *cgroup;
+	enum resource resource;
+	const char *rule; /* RULE_PLAN or RULE_RELATIVE */
+	bool firing;	  /* else resolved */
+	double value;	  /* windowed usage (last known, for a tenant gone) */
+	double limit;	  /* relative: factor x the median of the others */
+	double window_s;
+	double since; /* @now of the tick it started firing */
+};
+
 struct evaluator {
 	struct tenant_state **buckets;
 	size_t bucket_count; /* a power of two */
@@ -113,16 +121,10 @@ struct evaluator {
 	bool has_relative;
 	struct relative_config relative;
 	/* Scratch for the relative pass, kept to spare an allocation a tick. */
-	struct tenant_state **input_tenants; /* by input; NULL: skipped this tick */
+	struct tenant_state **row_tenants; /* by row; NULL: skipped this tick */
 	double *active_usage;		     /* sorted, one resource at a time */
 	size_t scratch_capacity;
 };
-
-bool resource_is_gauge(enum resource resource)
-{
-	return resource == RESOURCE_MEMORY || resource == RESOURCE_PROCESSES ||
-	       resource == RESOURCE_STORAGE;
-}
 
 /* Tenant table: names hashed into chained buckets. */
 
@@ -291,14 +293,14 @@ static void clear_samples(struct tenant_state *tenant)
 }
 
 /* Adds this tick's measured values to the running sums. */
-static void accumulate(struct tenant_state *tenant, double now, const struct eval_input *input)
+static void accumulate(struct tenant_state *tenant, double now, const struct tenant_row *row)
 {
 	int resource;
 
 	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-		double value = input->value[resource], elapsed;
+		double value = row->value[resource], elapsed;
 
-		if (!input->has_value[resource])
+		if (!row->has_value[resource])
 			continue;
 		if (tenant->has_last[resource]) {
 			elapsed = fmax(0, now - tenant->last_time[resource]);
@@ -352,7 +354,7 @@ static bool window_start(struct tenant_state *tenant, double now, double window_
 }
 
 static void compute_usage(struct tenant_state *tenant, double now, double window_s,
-			  struct eval_input *input)
+			  struct tenant_row *row)
 {
 	double start_sum[RESOURCE_COUNT], start_covered[RESOURCE_COUNT];
 	const struct sample *newest;
@@ -365,10 +367,10 @@ static void compute_usage(struct tenant_state *tenant, double now, double window
 		double covered = newest->covered[resource] - start_covered[resource];
 
 		/* Missing this tick: the last usage would be stale, say nothing. */
-		if (!input->has_value[resource] || covered <= 0)
+		if (!row->has_value[resource] || covered <= 0)
 			continue;
-		input->has_usage[resource] = true;
-		input->usage[resource] = (newest->sum[resource] - start_sum[resource]) / covered;
+		row->has_usage[resource] = true;
+		row->usage[resource] = (newest->sum[resource] - start_sum[resource]) / covered;
 	}
 }
 
@@ -436,22 +438,22 @@ static void add_transition(struct evaluator *evaluator, size_t *count,
 }
 
 static void evaluate_tenant(struct evaluator *evaluator, struct tenant_state *tenant, double now,
-			    struct eval_input *input, size_t *transition_count)
+			    struct tenant_row *row, size_t *transition_count)
 {
-	const struct plan *limits = input->limits;
+	const struct plan *limits = row->limits;
 	struct alert_rule_params params;
 	const struct sample *newest;
 	int resource;
 
-	if (input->gone) {
+	if (row->gone) {
 		/* Its counters went with its cgroups: a return starts afresh. */
 		clear_samples(tenant);
 	} else {
-		accumulate(tenant, now, input);
+		accumulate(tenant, now, row);
 		newest = newest_sample(tenant);
 		if (!newest || newest->time < now)
 			append_sample(tenant, now);
-		compute_usage(tenant, now, plan_window_s(limits), input);
+		compute_usage(tenant, now, plan_window_s(limits), row);
 	}
 
 	params.window_s = plan_window_s(limits);
@@ -461,17 +463,17 @@ static void evaluate_tenant(struct evaluator *evaluator, struct tenant_state *te
 		struct alert_rule_state *state = &tenant->plan_rule[resource];
 		enum alert_rule_change change;
 
-		params.has_limit = limits && limits->has_limit[resource] && !input->gone;
+		params.has_limit = limits && limits->has_limit[resource] && !row->gone;
 		params.limit = limits ? limits->limit[resource] : 0;
 		params.reported_limit = params.limit;
-		change = alert_rule_step(state, now, input->has_usage[resource],
-					 input->usage[resource], &params);
+		change = alert_rule_step(state, now, row->has_usage[resource],
+					 row->usage[resource], &params);
 		if (change != ALERT_RULE_UNCHANGED)
 			add_transition(evaluator, transition_count, tenant, resource, RULE_PLAN,
 				       state);
-		input->firing[resource] = state->firing;
+		row->firing[resource] = state->firing;
 		/* As it stands, should the relative pass be skipped this tick. */
-		input->relative_firing[resource] = tenant->relative_rule[resource].firing;
+		row->relative_firing[resource] = tenant->relative_rule[resource].firing;
 	}
 }
 
@@ -533,35 +535,35 @@ static void relative_params(const struct plan *limits, struct alert_rule_params 
 }
 
 /*
- * Room to remember each input's tenant and to sort the usages. Grown only:
+ * Room to remember each row's tenant and to sort the usages. Grown only:
  * the number of tenants is about the same from tick to tick.
  */
-static int reserve_relative(struct evaluator *evaluator, size_t input_count)
+static int reserve_relative(struct evaluator *evaluator, size_t row_count)
 {
-	struct tenant_state **input_tenants;
+	struct tenant_state **row_tenants;
 	double *active_usage;
 
-	if (input_count <= evaluator->scratch_capacity)
+	if (row_count <= evaluator->scratch_capacity)
 		return 0;
-	input_tenants = realloc(evaluator->input_tenants, input_count * sizeof(*input_tenants));
-	if (!input_tenants)
+	row_tenants = realloc(evaluator->row_tenants, row_count * sizeof(*row_tenants));
+	if (!row_tenants)
 		return -ENOMEM;
-	evaluator->input_tenants = input_tenants;
-	active_usage = realloc(evaluator->active_usage, input_count * sizeof(*active_usage));
+	evaluator->row_tenants = row_tenants;
+	active_usage = realloc(evaluator->active_usage, row_count * sizeof(*active_usage));
 	if (!active_usage)
 		return -ENOMEM;
 	evaluator->active_usage = active_usage;
-	evaluator->scratch_capacity = input_count;
+	evaluator->scratch_capacity = row_count;
 	return 0;
 }
 
 /*
- * One resource of the relative rule over every input evaluated this tick.
+ * One resource of the relative rule over every row evaluated this tick.
  * Sorting the active usages once makes each tenant's median of the others
  * an index away, so a tick stays O(n log n) with thousands of tenants.
  */
 static void evaluate_relative_resource(struct evaluator *evaluator, double now,
-				       struct eval_input *inputs, size_t count,
+				       struct tenant_row *rows, size_t count,
 				       enum resource resource, size_t *transition_count)
 {
 	const struct relative_config *relative = &evaluator->relative;
@@ -572,19 +574,19 @@ static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 	size_t active = 0, i;
 
 	for (i = 0; enabled && i < count; i++) {
-		const struct eval_input *input = &inputs[i];
+		const struct tenant_row *row = &rows[i];
 
-		if (evaluator->input_tenants[i] && !input->gone && input->has_usage[resource] &&
-		    input->usage[resource] >= active_from)
-			sorted[active++] = input->usage[resource];
+		if (evaluator->row_tenants[i] && !row->gone && row->has_usage[resource] &&
+		    row->usage[resource] >= active_from)
+			sorted[active++] = row->usage[resource];
 	}
 	if (active > 1)
 		qsort(sorted, active, sizeof(*sorted), compare_doubles);
 
 	for (i = 0; i < count; i++) {
-		struct tenant_state *tenant = evaluator->input_tenants[i];
-		struct eval_input *input = &inputs[i];
-		double usage = input->usage[resource], median = 0;
+		struct tenant_state *tenant = evaluator->row_tenants[i];
+		struct tenant_row *row = &rows[i];
+		double usage = row->usage[resource], median = 0;
 		struct alert_rule_params params = {0};
 		struct alert_rule_state *state;
 		size_t skip;
@@ -592,16 +594,16 @@ static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 		if (!tenant)
 			continue;
 		state = &tenant->relative_rule[resource];
-		if (enabled && !input->gone && !input->has_usage[resource]) {
+		if (enabled && !row->gone && !row->has_usage[resource]) {
 			/*
 			 * No evidence, not even that too few are active: just
 			 * after a restart nobody has a usage yet.
 			 */
-			input->relative_firing[resource] = state->firing;
+			row->relative_firing[resource] = state->firing;
 			continue;
 		}
-		relative_params(input->limits, &params);
-		if (enabled && !input->gone && active >= relative->min_tenants) {
+		relative_params(row->limits, &params);
+		if (enabled && !row->gone && active >= relative->min_tenants) {
 			/* Its own usage, when active, is not one of the others. */
 			skip = usage >= active_from ? sorted_index(sorted, active, usage) : active;
 			params.has_limit = median_without(sorted, active, skip, &median);
@@ -615,21 +617,21 @@ static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 			params.reported_limit = relative->factor * median;
 			params.limit = fmax(usage_floor, params.reported_limit);
 		}
-		if (alert_rule_step(state, now, input->has_usage[resource], usage, &params) !=
+		if (alert_rule_step(state, now, row->has_usage[resource], usage, &params) !=
 		    ALERT_RULE_UNCHANGED)
 			add_transition(evaluator, transition_count, tenant, resource, RULE_RELATIVE,
 				       state);
-		input->relative_firing[resource] = state->firing;
+		row->relative_firing[resource] = state->firing;
 	}
 }
 
-static void evaluate_relative(struct evaluator *evaluator, double now, struct eval_input *inputs,
+static void evaluate_relative(struct evaluator *evaluator, double now, struct tenant_row *rows,
 			      size_t count, size_t *transition_count)
 {
 	int resource;
 
 	for (resource = 0; resource < RESOURCE_COUNT; resource++)
-		evaluate_relative_resource(evaluator, now, inputs, count, resource,
+		evaluate_relative_resource(evaluator, now, rows, count, resource,
 					   transition_count);
 }
 
@@ -652,9 +654,9 @@ void evaluator_set_relative(struct evaluator *evaluator, const struct relative_c
  * Room for every transition this tick can make, so that none is lost later:
  * each rule on each resource of each tenant, known or new.
  */
-static int reserve_transitions(struct evaluator *evaluator, size_t input_count)
+static int reserve_transitions(struct evaluator *evaluator, size_t row_count)
 {
-	size_t needed = (input_count + evaluator->tenant_count) * RESOURCE_COUNT * 2;
+	size_t needed = (row_count + evaluator->tenant_count) * RESOURCE_COUNT * 2;
 	struct eval_transition *transitions;
 
 	if (needed <= evaluator->transitions_capacity)
@@ -707,16 +709,54 @@ static struct tenant_state *drop_unseen(struct evaluator *evaluator, double now,
 	return dropped;
 }
 
-static void clear_outputs(struct eval_input *input)
+static void clear_outputs(struct tenant_row *row)
 {
-	memset(input->has_usage, 0, sizeof(input->has_usage));
-	memset(input->usage, 0, sizeof(input->usage));
-	memset(input->firing, 0, sizeof(input->firing));
-	memset(input->relative_firing, 0, sizeof(input->relative_firing));
+	memset(row->has_usage, 0, sizeof(row->has_usage));
+	memset(row->usage, 0, sizeof(row->usage));
+	memset(row->firing, 0, sizeof(row->firing));
+	memset(row->relative_firing, 0, sizeof(row->relative_firing));
 }
 
-void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *inputs,
-		    size_t count, eval_transition_fn fn, void *ctx)
+/* The overuse record of @transition, with its reason, to @fn. */
+static void raise_overuse(const struct evaluator *evaluator,
+			  const struct eval_transition *transition, alert_fn fn, void *ctx)
+{
+	const char *resource = resource_name(transition->resource);
+	char reason[160];
+	struct alert alert = {
+		.kind = ALERT_OVERUSE,
+		.firing = transition->firing,
+		.since = transition->since,
+		.tenant = transition->tenant,
+		.plan = transition->plan,
+		.cgroup = transition->cgroup,
+		.resource = resource,
+		.value = transition->value,
+		.limit = transition->limit,
+		.window_s = transition->window_s,
+		.rule = transition->rule,
+		.reason = reason,
+	};
+
+	if (transition->firing && !strcmp(transition->rule, RULE_RELATIVE))
+		snprintf(reason, sizeof(reason),
+			 "%s averaged over %.0f s is more than %.6g times the median of the other "
+			 "active tenants, and above the floor",
+			 resource, transition->window_s, evaluator->relative.factor);
+	else if (transition->firing)
+		snprintf(reason, sizeof(reason), "%s averaged over %.0f s is above the plan's limit",
+			 resource, transition->window_s);
+	else
+		snprintf(reason, sizeof(reason), "%s is back under the limit, or the tenant is gone",
+			 resource);
+	pr_info("overuse %s: tenant %s, %s %.6g (%s limit %.6g)",
+		transition->firing ? "firing" : "resolved", transition->tenant, resource,
+		transition->value, transition->rule, transition->limit);
+	fn(&alert, ctx);
+}
+
+void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *rows,
+		    size_t count, alert_fn fn, void *ctx)
 {
 	struct tenant_state *dropped, *tenant;
 	size_t transition_count = 0, i;
@@ -724,7 +764,7 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *
 
 	evaluator->changed = false;
 	for (i = 0; i < count; i++)
-		clear_outputs(&inputs[i]);
+		clear_outputs(&rows[i]);
 	if (reserve_transitions(evaluator, count)) {
 		pr_err("evaluate: out of memory, tick at %.3f skipped", now);
 		return;
@@ -737,46 +777,46 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *
 	evaluator->tick_number++;
 
 	for (i = 0; i < count; i++) {
-		struct eval_input *input = &inputs[i];
-		uint64_t hash = idmap_hash_string(input->tenant);
+		struct tenant_row *row = &rows[i];
+		uint64_t hash = idmap_hash_string(row->tenant);
 
 		if (relative_pass)
-			evaluator->input_tenants[i] = NULL;
-		tenant = tenant_find(evaluator, input->tenant, hash);
+			evaluator->row_tenants[i] = NULL;
+		tenant = tenant_find(evaluator, row->tenant, hash);
 		if (!tenant)
-			tenant = tenant_add(evaluator, input->tenant, hash);
+			tenant = tenant_add(evaluator, row->tenant, hash);
 		if (!tenant) {
-			pr_err("evaluate: no memory for tenant %s", input->tenant);
+			pr_err("evaluate: no memory for tenant %s", row->tenant);
 			continue;
 		}
 		if (tenant->seen_tick == evaluator->tick_number) {
 			pr_debug("evaluate: tenant %s twice in one tick, the second ignored",
-				 input->tenant);
+				 row->tenant);
 			continue;
 		}
 		tenant->seen_tick = evaluator->tick_number;
 		tenant->loaded = false;
-		if (replace_string(&tenant->plan, input->plan) ||
-		    replace_string(&tenant->cgroup, input->cgroup)) {
-			pr_err("evaluate: no memory for tenant %s", input->tenant);
+		if (replace_string(&tenant->plan, row->plan) ||
+		    replace_string(&tenant->cgroup, row->cgroup)) {
+			pr_err("evaluate: no memory for tenant %s", row->tenant);
 			continue;
 		}
-		evaluate_tenant(evaluator, tenant, now, input, &transition_count);
+		evaluate_tenant(evaluator, tenant, now, row, &transition_count);
 		if (relative_pass)
-			evaluator->input_tenants[i] = tenant;
+			evaluator->row_tenants[i] = tenant;
 	}
 	/* Every usage is known now: the relative rule compares them. */
 	if (relative_pass)
-		evaluate_relative(evaluator, now, inputs, count, &transition_count);
+		evaluate_relative(evaluator, now, rows, count, &transition_count);
 	dropped = drop_unseen(evaluator, now, &transition_count);
 
 	/* Resolved first: a consumer that counts firing alerts never sees too many. */
 	for (i = 0; fn && i < transition_count; i++)
 		if (!evaluator->transitions[i].firing)
-			fn(&evaluator->transitions[i], ctx);
+			raise_overuse(evaluator, &evaluator->transitions[i], fn, ctx);
 	for (i = 0; fn && i < transition_count; i++)
 		if (evaluator->transitions[i].firing)
-			fn(&evaluator->transitions[i], ctx);
+			raise_overuse(evaluator, &evaluator->transitions[i], fn, ctx);
 	evaluator->changed = transition_count > 0;
 
 	while (dropped) {
@@ -817,7 +857,7 @@ void evaluator_free(struct evaluator *evaluator)
 	}
 	free(evaluator->buckets);
 	free(evaluator->transitions);
-	free(evaluator->input_tenants);
+	free(evaluator->row_tenants);
 	free(evaluator->active_usage);
 	free(evaluator);
 }
@@ -827,306 +867,90 @@ bool evaluator_changed(const struct evaluator *evaluator)
 	return evaluator->changed;
 }
 
-/* Saving and loading firing alerts */
 
-static int add_string(struct json_object *object, const char *key, const char *value)
+/* What survives a restart: firing alerts, handed out and taken back one by one. */
+
+static int each_firing_of(struct tenant_state *tenant, const char *rule,
+			  const struct alert_rule_state *states, firing_alert_fn fn, void *ctx)
 {
-	struct json_object *string = json_object_new_string(value ? value : "");
-
-	if (!string || json_object_object_add(object, key, string)) {
-		json_object_put(string);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_double(struct json_object *object, const char *key, double value)
-{
-	struct json_object *number = json_object_new_double(value);
-
-	if (!number || json_object_object_add(object, key, number)) {
-		json_object_put(number);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static struct json_object *alert_to_json(const struct tenant_state *tenant, enum resource resource,
-					 const char *rule, const struct alert_rule_state *state,
-					 double now_wall, double now)
-{
-	struct json_object *alert = json_object_new_object();
-
-	if (!alert)
-		goto fail;
-	if (add_string(alert, "tenant", tenant->name) || add_string(alert, "plan", tenant->plan) ||
-	    add_string(alert, "cgroup", tenant->cgroup) ||
-	    add_string(alert, "resource", resource_name(resource)) ||
-	    add_string(alert, "rule", rule) || add_double(alert, "value", state->value) ||
-	    add_double(alert, "limit", state->limit) ||
-	    add_double(alert, "window_s", state->window_s) ||
-	    /* Monotonic time means nothing to the next boot: store wall time. */
-	    add_double(alert, "since", now_wall - (now - state->firing_since)))
-		goto fail;
-	return alert;
-fail:
-	json_object_put(alert);
-	errno = ENOMEM;
-	return NULL;
-}
-
-/* Appends @tenant's firing alerts of one rule, @states by resource, to @alerts. */
-static int add_firing(struct json_object *alerts, const struct tenant_state *tenant,
-		      const char *rule, const struct alert_rule_state *states, double now_wall,
-		      double now)
-{
-	struct json_object *alert;
-	int resource;
+	struct firing_alert alert = {
+		.tenant = tenant->name,
+		/* NULL only when a copy failed for want of memory. */
+		.plan = tenant->plan ? tenant->plan : "",
+		.cgroup = tenant->cgroup ? tenant->cgroup : "",
+		.rule = rule,
+	};
+	int resource, err;
 
 	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
 		if (!states[resource].firing)
 			continue;
-		alert = alert_to_json(tenant, resource, rule, &states[resource], now_wall, now);
-		if (!alert)
-			return -ENOMEM;
-		if (json_object_array_add(alerts, alert)) {
-			json_object_put(alert);
-			return -ENOMEM;
-		}
+		alert.resource = resource;
+		alert.value = states[resource].value;
+		alert.limit = states[resource].limit;
+		alert.window_s = states[resource].window_s;
+		alert.since = states[resource].firing_since;
+		err = fn(&alert, ctx);
+		if (err)
+			return err;
 	}
 	return 0;
 }
 
-static struct json_object *firing_to_json(const struct evaluator *evaluator, double now_wall,
-					  double now)
+int evaluator_each_firing(const struct evaluator *evaluator, firing_alert_fn fn, void *ctx)
 {
-	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
-	const struct tenant_state *tenant;
+	struct tenant_state *tenant;
 	size_t bucket;
+	int err;
 
-	if (!root || !alerts || json_object_object_add(root, "alerts", alerts)) {
-		json_object_put(alerts);
-		goto fail;
-	}
-	if (json_object_object_add(root, "version", json_object_new_int(STATE_FORMAT_VERSION)) ||
-	    add_double(root, "saved_at", now_wall))
-		goto fail;
 	for (bucket = 0; bucket < evaluator->bucket_count; bucket++) {
 		for (tenant = evaluator->buckets[bucket]; tenant; tenant = tenant->next) {
-			if (add_firing(alerts, tenant, RULE_PLAN, tenant->plan_rule, now_wall,
-				       now) ||
-			    add_firing(alerts, tenant, RULE_RELATIVE, tenant->relative_rule,
-				       now_wall, now))
-				goto fail;
+			err = each_firing_of(tenant, RULE_PLAN, tenant->plan_rule, fn, ctx);
+			if (!err)
+				err = each_firing_of(tenant, RULE_RELATIVE, tenant->relative_rule,
+						     fn, ctx);
+			if (err)
+				return err;
 		}
 	}
-	return root;
-fail:
-	json_object_put(root);
-	errno = ENOMEM;
-	return NULL;
-}
-
-/* The saved text and its closing newline. */
-static int write_text(int fd, void *ctx)
-{
-	const char *text = ctx;
-	int err;
-
-	err = files_write_all(fd, text, strlen(text));
-	return err ? err : files_write_all(fd, "\n", 1);
-}
-
-int evaluator_save(const struct evaluator *evaluator, const char *path, double now_wall, double now)
-{
-	struct json_object *root;
-	const char *text;
-	int err;
-
-	root = firing_to_json(evaluator, now_wall, now);
-	if (!root)
-		return -ENOMEM;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text) {
-		err = -ENOMEM;
-		goto free_json;
-	}
-	/* Tenant names and cgroups are for the operator only: mode 0600. */
-	err = files_replace(path, 0600, write_text, (void *)text);
-	if (err)
-		pr_warn("evaluate: cannot save %s: %s", path, strerror(-err));
-free_json:
-	json_object_put(root);
-	return err;
-}
-
-static int read_file(const char *path, char **out)
-{
-	size_t len = 0, capacity = 4096;
-	char *text = malloc(capacity), *bigger;
-	ssize_t got;
-	int fd, err = 0;
-
-	if (!text)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto free_text;
-	}
-	for (;;) {
-		if (len + 1 >= capacity) {
-			bigger = realloc(text, capacity * 2);
-			if (!bigger) {
-				err = -ENOMEM;
-				goto close_fd;
-			}
-			text = bigger;
-			capacity *= 2;
-		}
-		got = read(fd, text + len, capacity - len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			goto close_fd;
-		}
-		if (!got)
-			break;
-		len += got;
-	}
-	text[len] = '\0';
-	close(fd);
-	*out = text;
 	return 0;
-
-close_fd:
-	close(fd);
-free_text:
-	free(text);
-	return err;
 }
 
-static const char *get_string(struct json_object *object, const char *key)
+int evaluator_restore_firing(struct evaluator *evaluator, const struct firing_alert *alert,
+			     double deadline)
 {
-	struct json_object *value;
-
-	if (!json_object_object_get_ex(object, key, &value) ||
-	    !json_object_is_type(value, json_type_string))
-		return NULL;
-	return json_object_get_string(value);
-}
-
-static bool get_number(struct json_object *object, const char *key, double *number)
-{
-	struct json_object *value;
-
-	if (!json_object_object_get_ex(object, key, &value) ||
-	    (!json_object_is_type(value, json_type_double) &&
-	     !json_object_is_type(value, json_type_int)))
-		return false;
-	*number = json_object_get_double(value);
-	return isfinite(*number);
-}
-
-/* 1 when a new alert was loaded, 0 when it was already known, or -errno. */
-static int load_alert(struct evaluator *evaluator, struct json_object *alert, double now_wall,
-		      double now, double grace_s)
-{
-	const char *tenant_name, *plan, *cgroup, *resource_text, *rule;
-	double value, limit, window_s, since_wall;
 	struct alert_rule_state *state;
 	struct tenant_state *tenant;
 	uint64_t hash;
-	int resource;
 
-	tenant_name = get_string(alert, "tenant");
-	plan = get_string(alert, "plan");
-	cgroup = get_string(alert, "cgroup");
-	resource_text = get_string(alert, "resource");
-	rule = get_string(alert, "rule");
-	if (!tenant_name || !plan || !cgroup || !resource_text ||
-	    !get_number(alert, "value", &value) || !get_number(alert, "limit", &limit) ||
-	    !get_number(alert, "window_s", &window_s) || !get_number(alert, "since", &since_wall))
+	if ((int)alert->resource < 0 || alert->resource >= RESOURCE_COUNT ||
+	    (alert->rule && strcmp(alert->rule, RULE_PLAN) && strcmp(alert->rule, RULE_RELATIVE)))
 		return -EINVAL;
-	resource = resource_from_name(resource_text);
-	if (resource < 0)
-		return -EINVAL;
-	/* No rule is the plan's, as saved before the relative rule existed. */
-	if (rule && strcmp(rule, RULE_PLAN) && strcmp(rule, RULE_RELATIVE))
-		return -EINVAL;
-
-	hash = idmap_hash_string(tenant_name);
-	tenant = tenant_find(evaluator, tenant_name, hash);
+	hash = idmap_hash_string(alert->tenant);
+	tenant = tenant_find(evaluator, alert->tenant, hash);
 	if (!tenant) {
-		tenant = tenant_add(evaluator, tenant_name, hash);
+		tenant = tenant_add(evaluator, alert->tenant, hash);
 		if (!tenant)
 			return -ENOMEM;
 		tenant->loaded = true;
-		tenant->loaded_deadline = now + grace_s;
+		tenant->loaded_deadline = deadline;
 	}
-	if (replace_string(&tenant->plan, plan) || replace_string(&tenant->cgroup, cgroup))
+	if (replace_string(&tenant->plan, alert->plan) ||
+	    replace_string(&tenant->cgroup, alert->cgroup))
 		return -ENOMEM;
-	if (rule && !strcmp(rule, RULE_RELATIVE))
-		state = &tenant->relative_rule[resource];
+	/* No rule is the plan's, as saved before the relative rule existed. */
+	if (alert->rule && !strcmp(alert->rule, RULE_RELATIVE))
+		state = &tenant->relative_rule[alert->resource];
 	else
-		state = &tenant->plan_rule[resource];
+		state = &tenant->plan_rule[alert->resource];
 	if (state->firing)
 		return 0;
 	state->firing = true;
 	state->pending = false;
-	/* A wall clock set back since the save must not put the start in the future. */
-	state->firing_since = now - fmax(0, now_wall - since_wall);
-	state->value = value;
-	state->limit = limit;
-	state->window_s = window_s;
+	state->firing_since = alert->since;
+	state->value = alert->value;
+	state->limit = alert->limit;
+	state->window_s = alert->window_s;
+	evaluator->changed = true;
 	return 1;
-}
-
-int evaluator_load(struct evaluator *evaluator, const char *path, double now_wall, double now,
-		   double grace_s)
-{
-	struct json_object *root = NULL, *alerts;
-	enum json_tokener_error parse_error;
-	size_t i, count, loaded = 0;
-	char *text = NULL;
-	int err;
-
-	err = read_file(path, &text);
-	if (err) {
-		if (err != -ENOENT)
-			pr_warn("evaluate: cannot read %s: %s", path, strerror(-err));
-		return err;
-	}
-	root = json_tokener_parse_verbose(text, &parse_error);
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "alerts", &alerts) ||
-	    !json_object_is_type(alerts, json_type_array)) {
-		pr_warn("evaluate: %s: not a state file (%s), its alerts are lost", path,
-			root ? "no alerts array" : json_tokener_error_desc(parse_error));
-		err = -EINVAL;
-		goto cleanup;
-	}
-	count = json_object_array_length(alerts);
-	for (i = 0; i < count; i++) {
-		int ret = load_alert(evaluator, json_object_array_get_idx(alerts, i), now_wall, now,
-				     grace_s);
-
-		if (ret == -ENOMEM) {
-			err = ret;
-			goto cleanup;
-		}
-		if (ret < 0)
-			pr_warn("evaluate: %s: alert %zu is not valid, skipped", path, i);
-		else
-			loaded += ret;
-	}
-	pr_debug("evaluate: %zu firing alerts loaded from %s", loaded, path);
-
-cleanup:
-	evaluator->changed = loaded > 0;
-	json_object_put(root);
-	free(text);
-	return err;
 }

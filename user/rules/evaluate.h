@@ -35,42 +35,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "alert.h"
 #include "config.h"
-
-/* True for memory, processes and storage: values, not counters. */
-bool resource_is_gauge(enum resource resource);
-
-struct eval_input {
-	const char *tenant;
-	const char *plan;		/* name, for the alert */
-	const struct plan *limits;	/* NULL: no limits (undefined plan) */
-	const char *cgroup;		/* the tenant's cgroup, for the alert */
-	bool gone;			/* no cgroups left: whatever fires resolves */
-	bool has_value[RESOURCE_COUNT]; /* measured this tick */
-	double
-	    value[RESOURCE_COUNT]; /* base units: seconds, bytes, packets, connects, tasks, forks */
-
-	/* Filled by evaluator_tick: */
-	bool has_usage[RESOURCE_COUNT];
-	double usage[RESOURCE_COUNT];	      /* cores, bytes/s, packets/s, ..., bytes, tasks */
-	bool firing[RESOURCE_COUNT];	      /* the plan rule */
-	bool relative_firing[RESOURCE_COUNT]; /* the relative rule */
-};
-
-struct eval_transition {
-	const char *tenant;
-	const char *plan;
-	const char *cgroup;
-	enum resource resource;
-	const char *rule; /* "plan" or "relative" */
-	bool firing;	  /* else resolved */
-	double value;	  /* windowed usage (last known, for a tenant gone) */
-	double limit;	  /* relative: factor x the median of the others */
-	double window_s;
-	double since; /* @now of the tick it started firing */
-};
-
-typedef void (*eval_transition_fn)(const struct eval_transition *transition, void *ctx);
+#include "tenant_row.h"
 
 struct evaluator;
 
@@ -85,25 +52,43 @@ void evaluator_free(struct evaluator *evaluator);
 void evaluator_set_relative(struct evaluator *evaluator, const struct relative_config *relative);
 
 /*
- * One evaluation at @now (monotonic seconds) over every live tenant. A
- * tenant known from earlier ticks but missing from @inputs is gone: its
- * firing alerts resolve and its state is dropped. @fn is called for each
- * transition, firing ones after resolved ones.
+ * One evaluation at @now (monotonic seconds) over every live tenant: reads each row's identity and values, writes its usage
+ * and firing columns. A tenant known from earlier ticks but missing from
+ * @rows is gone: its firing alerts resolve and its state is dropped. Each
+ * overuse alert that fires or resolves goes to @fn (rule "plan" or
+ * "relative", with its reason), resolved ones before firing ones.
  */
-void evaluator_tick(struct evaluator *evaluator, double now, struct eval_input *inputs,
-		    size_t count, eval_transition_fn fn, void *ctx);
+void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *rows,
+		    size_t count, alert_fn fn, void *ctx);
 
 /*
- * Firing alerts survive a restart: saved (atomically, JSON) after each tick
- * that changed them, and loaded at start. A loaded alert keeps firing
- * until its tenant's usage resolves it, or resolves if the tenant has not
- * appeared by @grace_s seconds after the load. @now_wall / @now are the
- * wall clock and monotonic clock at load time. 0 or -errno (-ENOENT: none).
+ * Firing alerts survive a restart (evaluate_state.h keeps them in a file):
+ * handed out one by one, and taken back at start.
  */
-int evaluator_save(const struct evaluator *evaluator, const char *path, double now_wall,
-		   double now);
-int evaluator_load(struct evaluator *evaluator, const char *path, double now_wall, double now,
-		   double grace_s);
+struct firing_alert {
+	const char *tenant;
+	const char *plan;
+	const char *cgroup;
+	enum resource resource;
+	const char *rule;	/* "plan" or "relative"; NULL: plan */
+	double value;
+	double limit;
+	double window_s;
+	double since;		/* monotonic seconds when it started firing */
+};
+
+/* Stops at the first error @fn returns, and returns it. */
+typedef int (*firing_alert_fn)(const struct firing_alert *alert, void *ctx);
+int evaluator_each_firing(const struct evaluator *evaluator, firing_alert_fn fn, void *ctx);
+
+/*
+ * Fires @alert again without waiting for `for`. It keeps firing until its
+ * tenant's usage resolves it, or resolves if the tenant has not appeared in
+ * a tick by @deadline (monotonic). 1 when it was loaded, 0 when it already
+ * fired, -EINVAL (not a resource or rule) or -ENOMEM.
+ */
+int evaluator_restore_firing(struct evaluator *evaluator, const struct firing_alert *alert,
+			     double deadline);
 
 /* Whether the last tick changed which alerts fire (so a save is due). */
 bool evaluator_changed(const struct evaluator *evaluator);

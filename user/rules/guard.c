@@ -54,7 +54,7 @@ struct guard {
 	struct software_tracker *tracker;
 	struct decision *pending;
 	size_t pending_count;
-	guard_alert_fn emit;
+	alert_fn emit;
 	void *ctx;
 };
 
@@ -109,7 +109,7 @@ static const struct policy_matcher *find_policy(const struct guard *guard, const
 	return NULL;
 }
 
-struct guard *guard_new(const char *v2_root, const struct config *config, guard_alert_fn emit,
+struct guard *guard_new(const char *v2_root, const struct config *config, alert_fn emit,
 			void *ctx)
 {
 	struct guard *guard = calloc(1, sizeof(*guard));

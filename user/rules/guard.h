@@ -35,13 +35,10 @@ struct guard_tenant {
 	double window_s;		/* its plan's window: flood control */
 };
 
-/* Receives each alert (host and time are the caller's to fill, see alerts_emit). */
-typedef void (*guard_alert_fn)(struct alert *alert, void *ctx);
-
 struct guard;
 
 /* NULL (errno set) on failure. @v2_root is the cgroup v2 mount point. */
-struct guard *guard_new(const char *v2_root, const struct config *config, guard_alert_fn emit,
+struct guard *guard_new(const char *v2_root, const struct config *config, alert_fn emit,
 			void *ctx);
 void guard_free(struct guard *guard);
 

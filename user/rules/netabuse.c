@@ -15,6 +15,7 @@
  * the rules ask of the count.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,6 +96,9 @@ struct tenant_state {
 	struct tenant_state *next; /* another tenant whose name hashes the same */
 	uint64_t hash;
 	char *name;
+	/* As of its last connect, for its alerts. */
+	char *plan;
+	char *cgroup;
 	struct destination_watch watch[WATCH_COUNT];
 	struct pool_port_state pool_ports[NETABUSE_MAX_POOL_PORTS];
 	unsigned int pool_port_count;
@@ -365,6 +369,8 @@ static void tenant_free(struct tenant_state *tenant)
 	for (kind = 0; kind < WATCH_COUNT; kind++)
 		set_release(&tenant->watch[kind].set);
 	free(tenant->name);
+	free(tenant->plan);
+	free(tenant->cgroup);
 	free(tenant);
 }
 
@@ -425,41 +431,84 @@ static bool tenant_idle(const struct tenant_state *tenant)
 
 /* Alerts */
 
+/* Copies @text into *@field unless equal: most connects change nothing. */
+static int keep_string(char **field, const char *text)
+{
+	char *copy;
+
+	if (!text)
+		text = "";
+	if (*field && !strcmp(*field, text))
+		return 0;
+	copy = strdup(text);
+	if (!copy)
+		return -ENOMEM;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+static void raise_alert(const struct tenant_state *tenant, struct alert *alert, alert_fn fn,
+			void *ctx)
+{
+	alert->kind = ALERT_NETWORK_ABUSE;
+	alert->tenant = tenant->name;
+	alert->plan = tenant->plan ? tenant->plan : "";
+	alert->cgroup = tenant->cgroup ? tenant->cgroup : "";
+	pr_info("network abuse %s: tenant %s, %s", alert->firing ? "firing" : "resolved",
+		tenant->name, alert->reason);
+	if (fn)
+		fn(alert, ctx);
+}
+
 static void watch_alert(const struct netabuse *netabuse, const struct tenant_state *tenant,
-			enum watch_kind kind, bool firing, netabuse_alert_fn fn, void *ctx)
+			enum watch_kind kind, bool firing, alert_fn fn, void *ctx)
 {
 	const struct destination_watch *watch = &tenant->watch[kind];
-	struct netabuse_alert alert = {
-		.tenant = tenant->name,
-		.rule = watch_rule[kind],
+	const char *rule = netabuse_rule_name(watch_rule[kind]);
+	char reason[160];
+	struct alert alert = {
 		.firing = firing,
+		.rule = rule,
+		.reason = reason,
 		.destinations = watch->set.count,
 		.window_s = netabuse->watch[kind].window_s,
 		.since = watch->since,
 	};
 
-	pr_debug("network abuse: tenant %s %s %s at %u destinations", tenant->name,
-		 netabuse_rule_name(alert.rule), firing ? "fires" : "resolves", alert.destinations);
-	if (fn)
-		fn(&alert, ctx);
+	if (!firing)
+		snprintf(reason, sizeof(reason), "%s no longer seen", rule);
+	else if (kind == WATCH_SCAN)
+		snprintf(reason, sizeof(reason),
+			 "%u distinct destinations (address, port) within %.0f s",
+			 alert.destinations, alert.window_s);
+	else
+		snprintf(reason, sizeof(reason),
+			 "%u distinct addresses on SMTP ports (25, 465, 587) within %.0f s",
+			 alert.destinations, alert.window_s);
+	raise_alert(tenant, &alert, fn, ctx);
 }
 
 static void pool_port_alert(const struct tenant_state *tenant, const struct pool_port_state *state,
-			    bool firing, netabuse_alert_fn fn, void *ctx)
+			    bool firing, alert_fn fn, void *ctx)
 {
-	struct netabuse_alert alert = {
-		.tenant = tenant->name,
-		.rule = NETABUSE_POOL_PORT,
+	const char *rule = netabuse_rule_name(NETABUSE_POOL_PORT);
+	char reason[160];
+	struct alert alert = {
 		.firing = firing,
+		.rule = rule,
+		.reason = reason,
 		.dst_port = state->port,
 		.window_s = POOL_PORT_HOLD_S,
 		.since = state->since,
 	};
 
-	pr_debug("network abuse: tenant %s pool_port %u %s", tenant->name, state->port,
-		 firing ? "fires" : "resolves");
-	if (fn)
-		fn(&alert, ctx);
+	if (firing)
+		snprintf(reason, sizeof(reason), "connected to port %u, a mining pool port",
+			 state->port);
+	else
+		snprintf(reason, sizeof(reason), "%s no longer seen", rule);
+	raise_alert(tenant, &alert, fn, ctx);
 }
 
 /* Lifetime and settings */
@@ -541,7 +590,7 @@ static bool is_smtp_port(uint16_t port)
 
 /* After a destination was recorded: fire once over the threshold; later, only count. */
 static void watch_check(struct netabuse *netabuse, struct tenant_state *tenant,
-			enum watch_kind kind, double now, netabuse_alert_fn fn, void *ctx)
+			enum watch_kind kind, double now, alert_fn fn, void *ctx)
 {
 	struct destination_watch *watch = &tenant->watch[kind];
 
@@ -557,7 +606,7 @@ static void watch_check(struct netabuse *netabuse, struct tenant_state *tenant,
 }
 
 static void pool_port_connect(struct netabuse *netabuse, struct tenant_state *tenant,
-			      uint16_t port, double now, netabuse_alert_fn fn, void *ctx)
+			      uint16_t port, double now, alert_fn fn, void *ctx)
 {
 	struct pool_port_state *state;
 	unsigned int i;
@@ -581,9 +630,10 @@ static void pool_port_connect(struct netabuse *netabuse, struct tenant_state *te
 	pool_port_alert(tenant, state, true, fn, ctx);
 }
 
-int netabuse_connect(struct netabuse *netabuse, const char *tenant_name, const uint8_t addr[16],
-		     uint16_t port, double now, netabuse_alert_fn fn, void *ctx)
+int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *who,
+		     const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx)
 {
+	const char *tenant_name = who->name;
 	uint64_t name_hash = idmap_hash_string(tenant_name);
 	struct destination_key keys[WATCH_COUNT] = {};
 	bool watched[WATCH_COUNT] = {true, is_smtp_port(port)};
@@ -599,6 +649,11 @@ int netabuse_connect(struct netabuse *netabuse, const char *tenant_name, const u
 		if (!tenant)
 			return -ENOMEM;
 	}
+	err = keep_string(&tenant->plan, who->plan);
+	if (!err)
+		err = keep_string(&tenant->cgroup, who->cgroup);
+	if (err)
+		goto cleanup;
 
 	memcpy(keys[WATCH_SCAN].bytes, addr, 16);
 	keys[WATCH_SCAN].bytes[16] = port >> 8;
@@ -634,7 +689,7 @@ cleanup:
 
 /* Resolves what no longer holds for @tenant; all of it when @forget. */
 static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenant, double now,
-			   bool forget, netabuse_alert_fn fn, void *ctx)
+			   bool forget, alert_fn fn, void *ctx)
 {
 	struct destination_watch *watch;
 	unsigned int i, kept = 0;
@@ -662,7 +717,7 @@ static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenan
 	tenant->pool_port_count = kept;
 }
 
-void netabuse_tick(struct netabuse *netabuse, double now, netabuse_alert_fn fn, void *ctx)
+void netabuse_tick(struct netabuse *netabuse, double now, alert_fn fn, void *ctx)
 {
 	struct tenant_state *tenant, *next;
 	size_t cursor = 0;
@@ -679,7 +734,7 @@ void netabuse_tick(struct netabuse *netabuse, double now, netabuse_alert_fn fn, 
 }
 
 void netabuse_forget(struct netabuse *netabuse, const char *tenant_name, double now,
-		     netabuse_alert_fn fn, void *ctx)
+		     alert_fn fn, void *ctx)
 {
 	struct tenant_state *tenant;
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "config.h"
 
 #define POOL_PORT_HOLD_S 300.0
@@ -41,17 +42,12 @@ enum netabuse_rule {
 /* "pool_port", "port_scan", "smtp_fanout": the alert's `rule`. */
 const char *netabuse_rule_name(enum netabuse_rule rule);
 
-struct netabuse_alert {
-	const char *tenant;
-	enum netabuse_rule rule;
-	bool firing;			/* else resolved */
-	uint16_t dst_port;		/* pool_port: the port; else 0 */
-	unsigned int destinations;	/* port_scan, smtp_fanout: distinct, in the window */
-	double window_s;		/* the rule's window (pool_port: the hold time) */
-	double since;			/* @now when it started firing */
+/* The tenant of a connect; strings borrowed for the call. */
+struct netabuse_tenant {
+	const char *name;
+	const char *plan;	/* for its alerts; NULL: "" */
+	const char *cgroup;
 };
-
-typedef void (*netabuse_alert_fn)(const struct netabuse_alert *alert, void *ctx);
 
 struct netabuse;
 
@@ -67,17 +63,18 @@ void netabuse_configure(struct netabuse *netabuse, const struct network_config *
 /*
  * A connect() of @tenant at @now (monotonic seconds) to @addr (16 bytes:
  * IPv6, or IPv4 mapped as ::ffff:a.b.c.d) and @port. Alerts that fire are
- * passed to @fn at once. 0, or -ENOMEM (the connect is not counted).
+ * passed to @fn at once, finished: rule, reason, destinations or port, and
+ * since (monotonic). 0, or -ENOMEM (the connect is not counted).
  */
-int netabuse_connect(struct netabuse *netabuse, const char *tenant, const uint8_t addr[16],
-		     uint16_t port, double now, netabuse_alert_fn fn, void *ctx);
+int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *tenant,
+		     const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx);
 
 /* Expires old destinations and resolves what no longer holds. */
-void netabuse_tick(struct netabuse *netabuse, double now, netabuse_alert_fn fn, void *ctx);
+void netabuse_tick(struct netabuse *netabuse, double now, alert_fn fn, void *ctx);
 
 /* @tenant is gone: what fires for it resolves, and its state is dropped. */
 void netabuse_forget(struct netabuse *netabuse, const char *tenant, double now,
-		     netabuse_alert_fn fn, void *ctx);
+		     alert_fn fn, void *ctx);
 
 /* Evidence seen while the same alert already fired, all tenants, since start. */
 uint64_t netabuse_suppressed(const struct netabuse *netabuse);

@@ -1155,3 +1155,16 @@ size_t software_tracker_count(const struct software_tracker *tracker)
 {
 	return tracker ? tracker->count : 0;
 }
+
+size_t software_argv_markers(struct argv_marker *out, size_t max)
+{
+	const struct software_marker *list;
+	size_t count, i;
+
+	list = software_markers(&count);
+	for (i = 0; i < count && i < max; i++) {
+		out[i].len = list[i].len;
+		memcpy(out[i].text, list[i].text, list[i].len);
+	}
+	return i;
+}

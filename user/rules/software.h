@@ -50,6 +50,8 @@ struct software_marker {
  * the bits of software_event.argv_markers. Loaded into the kernel as they are.
  */
 const struct software_marker *software_markers(size_t *count);
+/* The same markers in the exec probe's form (@max slots): returns how many. */
+size_t software_argv_markers(struct argv_marker *out, size_t max);
 
 /* What is known of one event of a tenant's process. */
 struct software_facts {

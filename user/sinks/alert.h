@@ -28,6 +28,12 @@ struct alert {
 	bool firing;	   /* state: firing, else resolved */
 	double time;	   /* wall clock, seconds since the epoch */
 	double started_at; /* wall clock when it began to fire; 0: same as time */
+	/*
+	 * Monotonic seconds when it began to fire, as rules count time; 0:
+	 * unknown. Not part of the record: alerts_publish() turns it into
+	 * started_at.
+	 */
+	double since;
 	const char *host;
 	const char *tenant;
 	const char *plan;
@@ -52,6 +58,12 @@ struct alert {
 	int dst_port;		   /* 0: absent */
 	unsigned int destinations; /* 0: absent */
 };
+
+/*
+ * Where every rule (overuse, relative, network, software) hands its finished
+ * alerts (alerts_publish): host, time and started_at are the receiver's.
+ */
+typedef void (*alert_fn)(struct alert *alert, void *ctx);
 
 /* "overuse", "unauthorized_software", "network_abuse"; NULL if out of range. */
 const char *alert_kind_name(enum alert_kind kind);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alerts.h"
+#include "clock.h"
 #include "delivery.h"
 #include "events_log.h"
 #include "log.h"
@@ -130,6 +131,20 @@ void alerts_emit(struct alerts *alerts, struct alert *alert)
 	if (err)
 		pr_err("cannot add to the events log: %s", strerror(-err));
 	json_object_put(record);
+}
+
+void alerts_publish(struct alert *alert, void *ctx)
+{
+	struct alerts *alerts = ctx;
+	double now_wall = clock_wall();
+
+	if (!alert->time)
+		alert->time = now_wall;
+	if (alert->since && !alert->started_at)
+		alert->started_at = now_wall - (clock_monotonic() - alert->since);
+	alerts_emit(alerts, alert);
+	if (alert->kind != ALERT_OVERUSE)
+		alerts_flush(alerts);
 }
 
 void alerts_flush(struct alerts *alerts)

@@ -27,6 +27,14 @@ const char *alerts_host(const struct alerts *alerts);
 /* Sends @alert (its host is filled in here) to every sink. */
 void alerts_emit(struct alerts *alerts, struct alert *alert);
 
+/*
+ * The alert_fn every rule hands its alerts to (@ctx: struct alerts): stamps
+ * time (when 0) and started_at (from since) on the wall clock, emits it, and
+ * flushes at once an unauthorized software or network abuse alert, which are
+ * discrete events; overuse alerts are flushed with the tick.
+ */
+void alerts_publish(struct alert *alert, void *ctx);
+
 /* End of a tick: the events log is written and synced. */
 void alerts_flush(struct alerts *alerts);
 

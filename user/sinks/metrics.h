@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The node_exporter textfile: every metric of the contract this agent has. */
+/*
+ * The node_exporter textfile: every metric family the agent has (see
+ * docs/metrics.md), written from the tick's rows, which it only reads.
+ */
 #ifndef ABUSEWATCH_METRICS_H
 #define ABUSEWATCH_METRICS_H
 
@@ -7,13 +10,15 @@
 #include <stdint.h>
 
 #include "alert.h"
-#include "config.h"
-#include "tenants.h"
+#include "tenant_row.h"
+
+struct relative_config;
 
 struct metrics_snapshot {
-	const struct config *config; /* the plans, for limits */
-	struct tenant **tenants;
-	size_t tenant_count;
+	const struct tenant_row *rows;	/* in name order */
+	size_t row_count;
+	/* _over_limit is shown where the relative rule compares a resource. */
+	const struct relative_config *relative;
 	uint64_t alerts_total[ALERT_KIND_COUNT];
 	/* Evidence of an alert already firing, not alerted again (flood control). */
 	uint64_t alerts_suppressed[ALERT_KIND_COUNT];

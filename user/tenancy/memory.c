@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cgroups.h"
+#include "clock.h"
+#include "idmap.h"
 #include "memory.h"
 
 struct memory_source {
@@ -111,4 +113,142 @@ void memory_close(struct memory_files *files)
 	if (files->stat_fd >= 0)
 		close(files->stat_fd);
 	files->usage_fd = files->stat_fd = -1;
+}
+
+/* The watcher: one entry per tenant root cgroup. */
+
+/* A runtime may make the v1 memory cgroup just after the v2 one. */
+#define MEMORY_RETRY_S 5.0
+
+struct memory_watch {
+	struct memory_files files;
+	char *path;
+	bool open;
+	double retry_at;	/* monotonic seconds */
+};
+
+struct memory_watcher {
+	struct memory_source *source;
+	struct idmap *watches;	/* root cgroup id -> struct memory_watch */
+};
+
+struct memory_watcher *memory_watcher_new(const char *v2_root, const char *mounts_file)
+{
+	struct memory_watcher *watcher = calloc(1, sizeof(*watcher));
+
+	if (!watcher)
+		return NULL;
+	watcher->source = memory_source_new(v2_root, mounts_file);
+	watcher->watches = idmap_new();
+	if (!watcher->source || !watcher->watches) {
+		memory_watcher_free(watcher);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return watcher;
+}
+
+void memory_watcher_free(struct memory_watcher *watcher)
+{
+	if (!watcher)
+		return;
+	if (watcher->watches) {
+		memory_watcher_clear(watcher);
+		idmap_free(watcher->watches);
+	}
+	memory_source_free(watcher->source);
+	free(watcher);
+}
+
+static void open_watch(struct memory_watcher *watcher, struct memory_watch *watch)
+{
+	watch->open = !memory_open(watcher->source, watch->path, &watch->files);
+	if (!watch->open)
+		watch->retry_at = clock_monotonic() + MEMORY_RETRY_S;
+}
+
+static void close_watch(struct memory_watch *watch, double retry_at)
+{
+	if (watch->open)
+		memory_close(&watch->files);
+	watch->open = false;
+	watch->retry_at = retry_at;
+}
+
+void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char *path)
+{
+	struct memory_watch *watch = idmap_get(watcher->watches, id);
+	char *copy;
+
+	if (watch) {
+		/* Renamed: the new path is where a retry opens it. */
+		if (strcmp(watch->path, path) && (copy = strdup(path))) {
+			free(watch->path);
+			watch->path = copy;
+		}
+		return;
+	}
+	watch = calloc(1, sizeof(*watch));
+	if (!watch)
+		return;
+	watch->path = strdup(path);
+	if (!watch->path || idmap_put(watcher->watches, id, watch)) {
+		free(watch->path);
+		free(watch);
+		return;
+	}
+	open_watch(watcher, watch);
+}
+
+void memory_watcher_remove(struct memory_watcher *watcher, uint64_t id)
+{
+	struct memory_watch *watch = idmap_remove(watcher->watches, id);
+
+	if (!watch)
+		return;
+	close_watch(watch, 0);
+	free(watch->path);
+	free(watch);
+}
+
+void memory_watcher_clear(struct memory_watcher *watcher)
+{
+	size_t cursor = 0;
+	uint64_t id;
+
+	while (idmap_next(watcher->watches, &cursor, &id))
+		memory_watcher_remove(watcher, id);
+}
+
+void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants)
+{
+	double now = clock_monotonic();
+	struct memory_watch *watch;
+	struct tenant_row *row;
+	struct tenant *tenant;
+	size_t cursor = 0;
+	uint64_t id, bytes;
+
+	while ((watch = idmap_next(watcher->watches, &cursor, &id))) {
+		tenant = tenant_set_of_cgroup(tenants, id);
+		if (!tenant) {
+			memory_watcher_remove(watcher, id);
+			continue;
+		}
+		if (!watch->open && now >= watch->retry_at)
+			open_watch(watcher, watch);
+		if (!watch->open)
+			continue;
+		if (memory_read(&watch->files, &bytes)) {
+			/* Removed: its rmdir event is on the way. */
+			close_watch(watch, now + MEMORY_RETRY_S);
+			continue;
+		}
+		row = tenant->row;
+		if (!row)
+			continue;
+		/* A tenant of several root cgroups: their sum. */
+		row->has_value[RESOURCE_MEMORY] = true;
+		row->value[RESOURCE_MEMORY] += bytes;
+	}
 }

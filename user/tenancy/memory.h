@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "tenants.h"
+
 struct memory_source;
 
 /* @v2_root: the cgroup2 mount; @mounts_file (/proc/mounts) finds the v1 memory mount. */
@@ -32,5 +34,26 @@ int memory_open(const struct memory_source *source, const char *path, struct mem
 /* Working set in bytes. 0 or -errno (the cgroup went away: -ENODEV/-ENOENT). */
 int memory_read(const struct memory_files *files, uint64_t *bytes);
 void memory_close(struct memory_files *files);
+
+/*
+ * The agent's memory readings: one per tenant root cgroup (a cgroup a rule
+ * matched itself; memory is hierarchical, so its children are included).
+ * Files that cannot be opened yet are retried every few seconds.
+ */
+struct memory_watcher;
+
+struct memory_watcher *memory_watcher_new(const char *v2_root, const char *mounts_file);
+void memory_watcher_free(struct memory_watcher *watcher);
+/* Root cgroup @id exists at @path (again, after a rename). */
+void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char *path);
+void memory_watcher_remove(struct memory_watcher *watcher, uint64_t id);
+/* Forgets every cgroup (a reload matches them all again). */
+void memory_watcher_clear(struct memory_watcher *watcher);
+/*
+ * Adds each watched cgroup's working set to its tenant's row, from the
+ * table tenant_set_fill_rows() just made. Cgroups whose tenant is gone are
+ * forgotten.
+ */
+void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants);
 
 #endif

@@ -685,6 +685,9 @@ struct storage_scanner {
 	uint64_t entries;
 	/* No pass starts before this: the last one's CPU time paid off at cpu_budget. */
 	double budget_ready_at;
+	/* The caller's thread only: the tenant set generation targets came from. */
+	bool has_rows_generation;
+	uint64_t rows_generation;
 };
 
 /* One pass, copied out of the lock. */
@@ -879,6 +882,8 @@ void storage_scanner_set_options(struct storage_scanner *scanner,
 	normalize_options(options, &scanner->options);
 	pthread_cond_broadcast(&scanner->wake);
 	pthread_mutex_unlock(&scanner->lock);
+	/* A reload: a new tenant set counts its generations afresh. */
+	scanner->has_rows_generation = false;
 }
 
 int storage_scanner_get(struct storage_scanner *scanner, const char *tenant, uint64_t *bytes)
@@ -1249,4 +1254,51 @@ void storage_scanner_free(struct storage_scanner *scanner)
 	pthread_cond_destroy(&scanner->wake);
 	pthread_cond_destroy(&scanner->done);
 	free(scanner);
+}
+
+/* The tenants with storage paths, whenever the set of tenants changed. */
+static void follow_rows(struct storage_scanner *scanner, const struct tenant_row *rows,
+			size_t count, uint64_t generation)
+{
+	struct storage_target *targets;
+	size_t i, used = 0;
+	int err;
+
+	if (scanner->has_rows_generation && generation == scanner->rows_generation)
+		return;
+	targets = calloc(count ? count : 1, sizeof(*targets));
+	if (!targets)
+		return;
+	for (i = 0; i < count; i++) {
+		if (!rows[i].storage_count)
+			continue;
+		targets[used].tenant = rows[i].tenant;
+		targets[used].paths = rows[i].storage_paths;
+		targets[used].path_count = rows[i].storage_count;
+		used++;
+	}
+	err = storage_scanner_set_targets(scanner, targets, used);
+	free(targets);
+	if (err) {
+		pr_warn("storage: cannot update what is measured: %s", strerror(-err));
+		return;
+	}
+	scanner->has_rows_generation = true;
+	scanner->rows_generation = generation;
+}
+
+void storage_scanner_fill_rows(struct storage_scanner *scanner, struct tenant_row *rows,
+			       size_t count, uint64_t generation)
+{
+	uint64_t bytes;
+	size_t i;
+
+	follow_rows(scanner, rows, count, generation);
+	for (i = 0; i < count; i++) {
+		if (!rows[i].storage_count ||
+		    storage_scanner_get(scanner, rows[i].tenant, &bytes))
+			continue;
+		rows[i].has_value[RESOURCE_STORAGE] = true;
+		rows[i].value[RESOURCE_STORAGE] = bytes;
+	}
 }

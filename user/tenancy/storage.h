@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tenant_row.h"
+
 /* The result of measuring a set of paths. */
 struct storage_usage {
 	uint64_t bytes;		/* allocated bytes, hard links once */
@@ -117,6 +119,15 @@ int storage_scanner_set_targets(struct storage_scanner *scanner,
  * has finished, -ENOENT when it is not a target.
  */
 int storage_scanner_get(struct storage_scanner *scanner, const char *tenant, uint64_t *bytes);
+
+/*
+ * Each interval: the tenants of @rows with storage paths become the targets
+ * whenever @generation (tenant_set_generation) moved, or after
+ * storage_scanner_set_options (a reload); then every such row gets its last
+ * complete figure as its storage gauge. The caller's thread only.
+ */
+void storage_scanner_fill_rows(struct storage_scanner *scanner, struct tenant_row *rows,
+			       size_t count, uint64_t generation);
 
 struct storage_stats {
 	uint64_t passes;	/* complete passes, all tenants */

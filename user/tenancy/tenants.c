@@ -284,17 +284,8 @@ void tenant_set_begin_tick(struct tenant_set *set)
 {
 	size_t i;
 
-	for (i = 0; i < set->count; i++) {
+	for (i = 0; i < set->count; i++)
 		set->tenants[i]->tasks = 0;
-		set->tenants[i]->has_memory = false;
-		set->tenants[i]->memory_bytes = 0;
-	}
-}
-
-void tenant_set_add_memory(struct tenant *tenant, uint64_t bytes)
-{
-	tenant->has_memory = true;
-	tenant->memory_bytes += bytes;
 }
 
 void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks)
@@ -360,6 +351,70 @@ size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
 	return count;
 }
 
+static void fill_row(struct tenant_row *row, const struct tenant *tenant,
+		     const struct config *config)
+{
+	const char *totals = (const char *)&tenant->total;
+	int resource;
+
+	memset(row, 0, sizeof(*row));
+	row->tenant = tenant->name;
+	row->plan = tenant->plan;
+	row->limits = config_find_plan(config, tenant->plan);
+	row->cgroup = tenant->cgroup;
+	row->gone = tenant->live_cgroups == 0;
+	row->storage_paths = (const char *const *)tenant->storage_paths;
+	row->storage_count = tenant->storage_count;
+	row->execs = tenant->total.execs;
+	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+		const struct resource_info *info = resource_info(resource);
+		uint64_t total;
+
+		switch (info->source) {
+		case SOURCE_TOTALS:
+			memcpy(&total, totals + info->total_offset, sizeof(total));
+			row->value[resource] = total * info->scale;
+			row->has_value[resource] = true;
+			break;
+		case SOURCE_TASKS:
+			/* Tasks that predate a cgroup move can be uncharged twice: never < 0. */
+			row->value[resource] = tenant->tasks > 0 ? tenant->tasks : 0;
+			row->has_value[resource] = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table)
+{
+	struct tenant_row *rows;
+	size_t i;
+
+	table->count = 0;
+	if (set->count > table->capacity) {
+		rows = realloc(table->rows, set->count * sizeof(*rows));
+		if (!rows)
+			return -ENOMEM;
+		table->rows = rows;
+		table->capacity = set->count;
+	}
+	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	for (i = 0; i < set->count; i++) {
+		fill_row(&table->rows[i], set->tenants[i], set->config);
+		set->tenants[i]->row = &table->rows[i];
+	}
+	table->count = set->count;
+	return 0;
+}
+
+void tenant_table_free(struct tenant_table *table)
+{
+	free(table->rows);
+	memset(table, 0, sizeof(*table));
+}
+
 size_t tenant_set_count(const struct tenant_set *set)
 {
 	return set->count;
@@ -373,4 +428,23 @@ uint64_t tenant_set_generation(const struct tenant_set *set)
 struct tenant *tenant_set_find(struct tenant_set *set, const char *name)
 {
 	return find_tenant(set, name);
+}
+
+void tenant_set_carry_totals(struct tenant_set *old, struct tenant_set *new)
+{
+	size_t i, j;
+
+	/* Both in name order: one merge pass. */
+	qsort(old->tenants, old->count, sizeof(*old->tenants), compare_names);
+	qsort(new->tenants, new->count, sizeof(*new->tenants), compare_names);
+	for (i = 0, j = 0; i < old->count && j < new->count;) {
+		int order = strcmp(old->tenants[i]->name, new->tenants[j]->name);
+
+		if (order == 0)
+			new->tenants[j++]->total = old->tenants[i++]->total;
+		else if (order < 0)
+			i++;
+		else
+			j++;
+	}
 }

@@ -14,6 +14,7 @@
 
 #include "collect.h"
 #include "config.h"
+#include "tenant_row.h"
 
 struct tenant_match {
 	char name[PATTERN_MAX_VALUE];
@@ -41,15 +42,8 @@ struct tenant {
 	/* Its rule's storage templates over its captures: absolute, no "." or "..". */
 	char **storage_paths;
 	size_t storage_count;
-	/* Set by the agent each tick: */
-	bool has_memory;
-	uint64_t memory_bytes;	/* working set of its root cgroups */
-	bool has_storage;	/* a pass over its storage paths has finished */
-	uint64_t storage_bytes;
-	bool has_usage[RESOURCE_COUNT];	/* windowed usage, see evaluate.h */
-	double usage[RESOURCE_COUNT];
-	bool firing[RESOURCE_COUNT];	/* plan rule */
-	bool relative_firing[RESOURCE_COUNT];
+	/* Its row in the last table tenant_set_fill_rows() made; NULL before. */
+	struct tenant_row *row;
 };
 
 struct tenant_set;
@@ -78,14 +72,31 @@ bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
 /* Starts a tick: live task counts are summed afresh. */
 void tenant_set_begin_tick(struct tenant_set *set);
 void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks);
-/* Adds the memory of one of its root cgroups, this tick. */
-void tenant_set_add_memory(struct tenant *tenant, uint64_t bytes);
 /* Drops tenants gone for longer than @expiry seconds; returns how many. */
 size_t tenant_set_expire(struct tenant_set *set, double now, double expiry);
+
+/* The tick's table: rows grown as needed, @count of them in use. */
+struct tenant_table {
+	struct tenant_row *rows;
+	size_t count;
+	size_t capacity;
+};
+
+/*
+ * Fills @table with one row per tenant, in name order: identity, plan and
+ * limits, counters from the totals and live tasks, in base units (the
+ * resource table says which total each counter is). Memory and storage are
+ * left unmeasured for their modules to fill; each tenant's row pointer is
+ * set. 0, or -ENOMEM (the table is then empty).
+ */
+int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table);
+void tenant_table_free(struct tenant_table *table);
 
 /* Iteration in name order: fills @out (up to @max) and returns the count. */
 size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max);
 size_t tenant_set_count(const struct tenant_set *set);
+/* A reload made @new from live cgroups: each tenant's totals carry over by name. */
+void tenant_set_carry_totals(struct tenant_set *old, struct tenant_set *new);
 /* Changes whenever a tenant is created or dropped (storage targets follow it). */
 uint64_t tenant_set_generation(const struct tenant_set *set);
 

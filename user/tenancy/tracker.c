@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "tracker.h"
+
+struct cgroup_tracker {
+	struct cgroup_tree *tree;
+	struct memory_watcher *memory;
+	struct tenant_set *tenants;
+	struct probes *probes;
+	struct collector *collector;
+	bool seeding;		/* start-up scan: charge tasks already there */
+};
+
+struct cgroup_tracker *cgroup_tracker_new(struct cgroup_tree *tree,
+					  struct memory_watcher *memory)
+{
+	struct cgroup_tracker *tracker = calloc(1, sizeof(*tracker));
+
+	if (!tracker)
+		return NULL;
+	tracker->tree = tree;
+	tracker->memory = memory;
+	return tracker;
+}
+
+void cgroup_tracker_free(struct cgroup_tracker *tracker)
+{
+	free(tracker);
+}
+
+void cgroup_tracker_attach(struct cgroup_tracker *tracker, struct probes *probes,
+			   struct collector *collector)
+{
+	tracker->probes = probes;
+	tracker->collector = collector;
+}
+
+/* A cgroup exists: give it to its tenant and, if it has one, start reading it. */
+static void add_cgroup(struct cgroup_tracker *tracker, uint64_t id, const char *path)
+{
+	struct tenant *tenant = tenant_set_add_cgroup(tracker->tenants, id, path);
+	int64_t seeded = 0;
+	int fd, err;
+
+	if (!tenant)
+		return;
+	if (tenant_set_cgroup_is_root(tracker->tenants, id))
+		memory_watcher_add(tracker->memory, id, path);
+	fd = cgroup_tree_open(tracker->tree, id);
+	if (fd < 0) {
+		pr_debug("cgroup %s vanished before it could be opened", path);
+		return;
+	}
+	if (tracker->seeding) {
+		seeded = probes_seed_tasks(tracker->probes, fd, id);
+		if (seeded < 0)
+			seeded = 0;
+	}
+	if (!probes_use_cgroup_storage(tracker->probes)) {
+		close(fd);
+		fd = -1;
+	}
+	err = collector_watch(tracker->collector, id, fd, seeded);
+	if (err)
+		pr_warn("cannot watch cgroup %s: %s", path, strerror(-err));
+}
+
+static void visit_existing(uint64_t id, const char *path, void *ctx)
+{
+	add_cgroup(ctx, id, path);
+}
+
+void cgroup_tracker_event(struct cgroup_tracker *tracker, const struct cgroup_event *event)
+{
+	const char *path = event->path;
+	size_t length = strnlen(event->path, sizeof(event->path));
+
+	switch (event->kind) {
+	case CGROUP_EVENT_MKDIR:
+	case CGROUP_EVENT_RENAME:
+		/* A path that filled the event may be cut short: ask the kernel. */
+		if (!length || length >= sizeof(event->path) - 1) {
+			cgroup_tree_remove(tracker->tree, event->id);
+			path = cgroup_tree_path(tracker->tree, event->id);
+			if (!path)
+				return;
+		} else if (cgroup_tree_set(tracker->tree, event->id, path)) {
+			return;
+		}
+		add_cgroup(tracker, event->id, path);
+		break;
+	case CGROUP_EVENT_RMDIR:
+		tenant_set_remove_cgroup(tracker->tenants, event->id, clock_monotonic());
+		collector_retire(tracker->collector, event->id);
+		break;
+	}
+}
+
+/* See cgroup_tracker_tenant_of(); sets *@vanished when the cgroup is gone already. */
+static struct tenant *tenant_of_cgroup(struct cgroup_tracker *tracker, uint64_t id, bool *vanished)
+{
+	struct tenant *tenant = tenant_set_of_cgroup(tracker->tenants, id);
+	const char *path;
+
+	*vanished = false;
+	if (tenant || tenant_set_knows_cgroup(tracker->tenants, id))
+		return tenant;
+	path = cgroup_tree_path(tracker->tree, id);
+	if (!path) {
+		*vanished = true;
+		return NULL;
+	}
+	add_cgroup(tracker, id, path);
+	return tenant_set_of_cgroup(tracker->tenants, id);
+}
+
+static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t tasks, bool final,
+		       void *ctx)
+{
+	struct cgroup_tracker *tracker = ctx;
+	struct tenant *tenant;
+	bool vanished = false;
+
+	tenant = final ? tenant_set_of_cgroup(tracker->tenants, id)
+		       : tenant_of_cgroup(tracker, id, &vanished);
+	if (vanished) {
+		collector_retire(tracker->collector, id);
+		return;
+	}
+	if (tenant)
+		tenant_set_add_usage(tenant, delta, tasks);
+	if (final) {
+		memory_watcher_remove(tracker->memory, id);
+		tenant_set_forget_cgroup(tracker->tenants, id);
+		cgroup_tree_remove(tracker->tree, id);
+	}
+}
+
+
+int cgroup_tracker_scan(struct cgroup_tracker *tracker, struct tenant_set *tenants, bool seed)
+{
+	int err;
+
+	tracker->tenants = tenants;
+	/* Whose root cgroups they are may have changed: watched afresh as they are found. */
+	memory_watcher_clear(tracker->memory);
+	tracker->seeding = seed;
+	err = cgroup_tree_scan(tracker->tree, visit_existing, tracker);
+	tracker->seeding = false;
+	return err;
+}
+
+struct tenant *cgroup_tracker_tenant_of(struct cgroup_tracker *tracker, uint64_t id)
+{
+	bool vanished;
+
+	return tenant_of_cgroup(tracker, id, &vanished);
+}
+
+int cgroup_tracker_collect(struct cgroup_tracker *tracker)
+{
+	return collector_tick(tracker->collector, take_delta, tracker);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The tick as data: each interval the agent builds one array of tenant
+ * rows, in name order, and each stage fills its own columns:
+ *
+ *   tenants.c   identity, plan, totals of the counters, live tasks
+ *   memory.c    the memory gauge
+ *   storage.c   the storage gauge
+ *   evaluate.c  windowed usage and firing state
+ *
+ * metrics.c only reads the rows. Strings point into the tenant set and the
+ * configuration, valid until the tenant set changes (the next tick).
+ */
+#ifndef ABUSEWATCH_TENANT_ROW_H
+#define ABUSEWATCH_TENANT_ROW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resource.h"
+
+struct plan;
+
+struct tenant_row {
+	/* Identity (tenants.c). */
+	const char *tenant;
+	const char *plan;		/* name, as the tenant rule gave it */
+	const struct plan *limits;	/* NULL: the plan is undefined, no limits */
+	const char *cgroup;		/* the tenant's top-most matched cgroup */
+	bool gone;			/* no cgroups left: whatever fires resolves */
+	const char *const *storage_paths;	/* for storage.c */
+	size_t storage_count;
+	uint64_t execs;			/* counted and shown, limited by no plan */
+
+	/*
+	 * Values in base units (resource.h): counters cumulative since the
+	 * agent started, gauges as of now. has_value: measured this tick.
+	 */
+	bool has_value[RESOURCE_COUNT];
+	double value[RESOURCE_COUNT];
+
+	/* Evaluation (evaluate.c). */
+	bool has_usage[RESOURCE_COUNT];
+	double usage[RESOURCE_COUNT];	/* cores, bytes/s, ..., bytes, tasks */
+	bool firing[RESOURCE_COUNT];	/* the plan rule */
+	bool relative_firing[RESOURCE_COUNT];
+};
+
+#endif
