@@ -11,11 +11,20 @@ BPFTOOL    ?= bpftool
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
-VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 	-e 's/ppc64le/powerpc/' -e 's/riscv64/riscv/' -e 's/s390x/s390/')
+
+# The BPF programs are compiled against the kernel types in the tree,
+# vmlinux/$(ARCH)/vmlinux.h, not against the build host's kernel: a package
+# builds the same on any host, and CO-RE fits the objects to the running
+# kernel at load. `make vmlinux` regenerates this architecture's header from
+# the host's BTF (VMLINUX_BTF); scripts/gen-vmlinux makes one for another
+# architecture from a kernel image. See vmlinux/README.md.
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+VMLINUX_DIR := vmlinux/$(ARCH)
+VMLINUX_H   := $(VMLINUX_DIR)/vmlinux.h
 
 # Libraries are looked up only when a C file is actually compiled, so that
 # `make run` on a bare machine can install them before anything needs them.
@@ -32,7 +41,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 USER_DIRS := user user/lib user/probes user/tenancy user/rules user/sinks
 CPPFLAGS += -Iinclude $(addprefix -I,$(USER_DIRS)) -I$(OUTPUT) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-	    -Iinclude -I$(OUTPUT) -MMD -MP
+	    -Iinclude -I$(VMLINUX_DIR) -MMD -MP
 
 ifeq ($(V),1)
 Q =
@@ -67,7 +76,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test unit-tests test-tools clean install
+.PHONY: all deps run test unit-tests test-tools clean install vmlinux
 
 all: $(OUTPUT)/abusewatch
 
@@ -91,11 +100,21 @@ test-tools: $(TOOL_BINS)
 $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/tools:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/vmlinux.h: | $(OUTPUT)
-	$(call msg,GEN,$@)
-	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+# Regenerates the shipped header from this host's kernel; commit the result
+# and update vmlinux/README.md.
+vmlinux:
+	$(call msg,GEN,$(VMLINUX_H))
+	$(Q)BPFTOOL=$(BPFTOOL) scripts/gen-vmlinux $(ARCH) $(VMLINUX_BTF)
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
+# An architecture without a shipped header stops the build. Falling back to
+# the host's BTF would bring back what the shipped headers remove: objects
+# that depend on whichever kernel the build machine runs.
+$(VMLINUX_H):
+	@echo "error: no $@ for ARCH=$(ARCH): run 'make vmlinux' on such a" \
+		"host (or scripts/gen-vmlinux $(ARCH) KERNEL_IMAGE) and commit it" >&2
+	@exit 1
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@ 2>/dev/null || true
