@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Configuration: YAML (libyaml) to a validated, immutable struct config.
- * Every key of ../shared/CONTRACT.md is known here, also those that later
- * modules give effect to. Errors name FILE:LINE:COL (1-based).
+ * Every key of docs/configuration.md is known here (test_docs holds the two
+ * together). Errors name FILE:LINE:COL (1-based).
  */
 #ifndef ABUSEWATCH_CONFIG_H
 #define ABUSEWATCH_CONFIG_H
@@ -13,7 +13,7 @@
 
 #include "pattern.h"
 
-/* Resources a plan can limit; names as in the contract's `resource` label. */
+/* Resources a plan can limit; names as in the `resource` label (docs/metrics.md). */
 enum resource {
 	RESOURCE_CPU,
 	RESOURCE_MEMORY,
@@ -35,7 +35,7 @@ const char *resource_name(enum resource resource);
 /* The resource for a plan key, or -1. */
 int resource_from_name(const char *name);
 
-/* The contract's plan defaults; also what a tenant whose plan is undefined gets. */
+/* A plan's defaults (docs/configuration.md); also what a tenant whose plan is undefined gets. */
 #define PLAN_DEFAULT_WINDOW_MS 60000
 #define PLAN_DEFAULT_FOR_MS 30000
 #define PLAN_DEFAULT_HYSTERESIS 0.9
@@ -149,5 +149,12 @@ const struct plan *config_find_plan(const struct config *config, const char *nam
 
 /* @plan's averaging window in seconds; the default's for NULL (an undefined plan). */
 double plan_window_s(const struct plan *plan);
+
+/*
+ * Calls @fn with every leaf key the parser accepts, dotted: "agent.interval",
+ * "tenants[].storage", "plans.*.cpu", "relative.floor.cpu". Read from the
+ * parser's own tables, so that a test can hold the documentation to them.
+ */
+void config_each_key(void (*fn)(const char *dotted_key, void *ctx), void *ctx);
 
 #endif
