@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The node_exporter textfile: every metric of the contract this agent has. */
+/* The node_exporter textfile: every metric family of docs/metrics.md. */
 #ifndef ABUSEWATCH_METRICS_H
 #define ABUSEWATCH_METRICS_H
 
