@@ -40,7 +40,7 @@ struct {
 	__type(value, struct net_usage);
 } net_by_id SEC(".maps");
 
-/* Destinations of connect() calls, for user/netabuse.c (see net_events.h). */
+/* Destinations of connect() calls, for user/rules/netabuse.c (see net_events.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What programs tenants run, for user/software.c: every exec (the file's
+ * What programs tenants run, for user/rules/software.c: every exec (the file's
  * identity and path, the task's comm, whether the file is a memfd or
  * deleted, which command-line markers appear), and two miner behaviours:
  * opening an MSR device (/dev/cpu/N/msr) for writing, and writing a

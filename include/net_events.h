@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Destinations of connect() calls, streamed from bpf/net.bpf.c to
- * user/netabuse.c through a ring buffer. Only __u types: shared by BPF and
+ * user/rules/netabuse.c through a ring buffer. Only __u types: shared by BPF and
  * user code. A cgroup's connect to one destination is sent at most once a
  * second, so a flood to one address costs one event a second, and a scan
  * one event per destination.

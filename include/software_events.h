@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What bpf/software.bpf.c tells user/software.c about the programs tenants
+ * What bpf/software.bpf.c tells user/rules/software.c about the programs tenants
  * run: every exec, and the miner behaviours (opening an MSR device for
  * writing, writing a huge-page sysctl). Only __u types: shared by BPF and
  * user code.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Per-cgroup usage counters shared by bpf/usage.bpf.c, bpf/net.bpf.c and
- * user/collect.c. Only __u32/__u64 types: this header is included by both
+ * user/probes/collect.c. Only __u32/__u64 types: this header is included by both
  * BPF and user code. Every counter is cumulative since the probes were
  * loaded; userspace turns them into deltas.
  */

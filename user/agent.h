@@ -8,7 +8,7 @@
 
 #include "config.h"
 
-/* Exit codes of the contract. */
+/* Exit codes, as docs/cli.md lists them. */
 enum {
 	EXIT_OK = 0,
 	EXIT_BAD_CONFIG = 1,

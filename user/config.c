@@ -1354,3 +1354,73 @@ double plan_window_s(const struct plan *plan)
 		return PLAN_DEFAULT_WINDOW_MS / 1000.0;
 	return plan->window_ms / 1000.0;
 }
+
+/* ---- keys, for the documentation test ------------------------------------ */
+
+/*
+ * The custom handlers that walk a table of their own: list items are named
+ * "[]" in a dotted key, the entries of a mapping of names ".*". A handler
+ * missing here would have its whole subtree listed as one leaf key.
+ */
+struct nested_table {
+	field_handler handler;
+	const char *entry;
+	const struct field *fields;
+};
+
+static const struct nested_table nested_tables[] = {
+	{ handle__tenants, "[]", tenant_fields },
+	{ handle__plans, ".*", plan_fields },
+	{ handle__software, ".*", software_fields },
+};
+
+static const struct nested_table *config__nested_table(const struct field *field)
+{
+	size_t i;
+
+	if (field->kind != FIELD_CUSTOM)
+		return NULL;
+	for (i = 0; i < sizeof(nested_tables) / sizeof(nested_tables[0]); i++) {
+		if (field->handler == nested_tables[i].handler)
+			return &nested_tables[i];
+	}
+	return NULL;
+}
+
+static void config__each_key(const struct field *fields, const char *prefix,
+			     void (*fn)(const char *dotted_key, void *ctx), void *ctx)
+{
+	char key[CONFIG_PATH_MAX], child[CONFIG_PATH_MAX];
+	const struct nested_table *nested;
+	const struct field *field;
+	int resource;
+
+	for (field = fields; field->key; field++) {
+		parse__child_path(key, prefix, field->key);
+		nested = config__nested_table(field);
+		if (field->kind == FIELD_SECTION) {
+			config__each_key(field->fields, key, fn, ctx);
+		} else if (nested) {
+			parse__path(child, "%s%s", key, nested->entry);
+			config__each_key(nested->fields, child, fn, ctx);
+		} else if (field->match || field->handler == handle__floor) {
+			/*
+			 * A family of keys (a plan's limits), or relative.floor's
+			 * keys: the resources, as a plan names them.
+			 */
+			for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+				parse__path(child, "%s%s%s", field->match ? prefix : key,
+					    field->match && !prefix[0] ? "" : ".",
+					    resource_name(resource));
+				fn(child, ctx);
+			}
+		} else {
+			fn(key, ctx);
+		}
+	}
+}
+
+void config_each_key(void (*fn)(const char *dotted_key, void *ctx), void *ctx)
+{
+	config__each_key(top_fields, "", fn, ctx);
+}

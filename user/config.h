@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Configuration: YAML (libyaml) to a validated, immutable struct config.
- * Every key of ../shared/CONTRACT.md is known here, also those that later
- * modules give effect to. Errors name FILE:LINE:COL (1-based).
+ * Every key of docs/configuration.md is known here (test_docs holds the two
+ * together). Errors name FILE:LINE:COL (1-based).
  */
 #ifndef ABUSEWATCH_CONFIG_H
 #define ABUSEWATCH_CONFIG_H
@@ -14,7 +14,7 @@
 #include "pattern.h"
 #include "resource.h"
 
-/* The contract's plan defaults; also what a tenant whose plan is undefined gets. */
+/* A plan's defaults (docs/configuration.md); also what a tenant whose plan is undefined gets. */
 #define PLAN_DEFAULT_WINDOW_MS 60000
 #define PLAN_DEFAULT_FOR_MS 30000
 #define PLAN_DEFAULT_HYSTERESIS 0.9
@@ -128,5 +128,12 @@ const struct plan *config_find_plan(const struct config *config, const char *nam
 
 /* @plan's averaging window in seconds; the default's for NULL (an undefined plan). */
 double plan_window_s(const struct plan *plan);
+
+/*
+ * Calls @fn with every leaf key the parser accepts, dotted: "agent.interval",
+ * "tenants[].storage", "plans.*.cpu", "relative.floor.cpu". Read from the
+ * parser's own tables, so that a test can hold the documentation to them.
+ */
+void config_each_key(void (*fn)(const char *dotted_key, void *ctx), void *ctx);
 
 #endif

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The textfile as its consumers see it: promtool accepts it, node_exporter's
+# The textfile as its consumers see it: promtool accepts it, its families are
+# those docs/metrics.md lists (with their types, both ways), node_exporter's
 # textfile collector serves it without a scrape error (also with a tenant
 # name that needs escaping), counters survive the removal of one of a
 # tenant's cgroups, a vanished tenant expires, and SIGTERM exits cleanly.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases textfile_promtool textfile_build_info textfile_contract_families \
+e2e_cases textfile_promtool textfile_build_info textfile_documented_families \
 	textfile_node_exporter textfile_escaping \
 	textfile_counters_monotonic textfile_tenant_expiry textfile_clean_exit
 e2e_require_root_bpf || e2e_finish
@@ -54,24 +55,23 @@ grep -qxF "abusewatch_build_info{version=\"$version\"} 1" "$snapshot" &&
 	metric_global abusewatch_events_lost_total "$snapshot" >/dev/null
 check textfile_build_info "$?" "want abusewatch_build_info{version=\"$version\"} 1 and abusewatch_events_lost_total; have: $(grep -E '^abusewatch_(build_info|events_lost_total)' "$snapshot" | tr '\n' ' ')"
 
-# ---- every family of the contract's metrics table, with its type
-missing=""
-for family in abusewatch_tenant_cpu_seconds_total:counter \
-	abusewatch_tenant_disk_read_bytes_total:counter abusewatch_tenant_disk_written_bytes_total:counter \
-	abusewatch_tenant_network_receive_bytes_total:counter \
-	abusewatch_tenant_network_transmit_bytes_total:counter \
-	abusewatch_tenant_network_receive_packets_total:counter \
-	abusewatch_tenant_network_transmit_packets_total:counter \
-	abusewatch_tenant_connections_total:counter abusewatch_tenant_storage_bytes:gauge \
-	abusewatch_tenant_forks_total:counter abusewatch_tenant_execs_total:counter \
-	abusewatch_tenant_processes:gauge abusewatch_tenant_memory_bytes:gauge \
-	abusewatch_tenant_limit:gauge abusewatch_tenant_usage_ratio:gauge \
-	abusewatch_tenant_over_limit:gauge abusewatch_alerts_total:counter \
-	abusewatch_events_lost_total:counter abusewatch_build_info:gauge; do
-	grep -qxF "# TYPE ${family%%:*} ${family##*:}" "$snapshot" || missing+=" $family"
-done
-[[ -z $missing ]]
-check textfile_contract_families "$?" "families missing or of another type:${missing}"
+# ---- every family in the file is in docs/metrics.md with its type, and back
+# Documented families are the table rows that start "| `abusewatch_...` | TYPE |".
+METRICS_DOC=$E2E_REPO/docs/metrics.md
+if [[ ! -r $METRICS_DOC ]]; then
+	fail textfile_documented_families "$METRICS_DOC is missing"
+else
+	written=$(awk '$1 == "#" && $2 == "TYPE" { print $3, $4 }' "$snapshot" | LC_ALL=C sort -u)
+	documented=$(awk -F'|' '/^\| `abusewatch_[a-z0-9_]*` \|/ {
+		name = $2; type = $3
+		gsub(/[ `]/, "", name); gsub(/ /, "", type)
+		print name, type
+	}' "$METRICS_DOC" | LC_ALL=C sort -u)
+	undocumented=$(LC_ALL=C comm -23 <(printf '%s\n' "$written") <(printf '%s\n' "$documented") | paste -sd, -)
+	unwritten=$(LC_ALL=C comm -13 <(printf '%s\n' "$written") <(printf '%s\n' "$documented") | paste -sd, -)
+	[[ -n $written && -z $undocumented && -z $unwritten ]]
+	check textfile_documented_families "$?" "written but not in docs/metrics.md (or of another type there): ${undocumented:-none}; in docs/metrics.md but not written: ${unwritten:-none}; $(wc -l <<<"$written") families written"
+fi
 
 # ---- node_exporter
 NE_BIN=$(command -v prometheus-node-exporter || command -v node_exporter)

@@ -72,7 +72,7 @@ static const struct alert network = {
     .destinations = 120,
 };
 
-/* The record as a line, checked whole: field order is part of the contract. */
+/* The record as a line, checked whole: field order is documented (docs/alerts.md). */
 static void check_record(const struct alert *alert, const char *expected)
 {
 	struct json_object *record = alert_to_json(alert);

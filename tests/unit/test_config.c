@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/config.c: the contract's example, the defaults, and
+ * Unit tests for user/config.c: the example configuration, the defaults, and
  * for each kind of mistake the exact NAME:LINE:COL it is reported at.
  */
 #include <stdarg.h>

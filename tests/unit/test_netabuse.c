@@ -419,7 +419,7 @@ static void test_memory_bound(void **state)
 		clock_gettime(CLOCK_MONOTONIC, &start_time);
 		for (i = 0; i < 100000; i++)
 			connect_to(netabuse, "t1", i, 80 + i % 7, i * 1e-5, &recorder);
-		/* Generous: valgrind runs it too. A linear scan takes minutes there. */
+		/* Generous, so that a loaded machine passes: the bound is on the cost, not a benchmark. */
 		assert_true(elapsed_since(&start_time) < 10);
 		assert_int_equal(recorder.count, 1);
 		expect_alert(&recorder, 0, "t1", NETABUSE_PORT_SCAN, true, thresholds[t] + 1,

@@ -2,7 +2,7 @@
 /*
  * Unit tests for user/tenancy/storage.c, on trees made in a temporary directory. The expected
  * figures come from the kernel: nftw(FTW_PHYS) and st_blocks, summed here independently.
- * STORAGE_TEST_QUICK=1 leaves out the cases that build a tree of 20,000 files (valgrind).
+ * STORAGE_TEST_QUICK=1 leaves out the cases that build a tree of 20,000 files (quick runs).
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -43,7 +43,7 @@ static const struct unit duration_units[] = {
 /* 10^22 is the largest power of ten a double holds exactly. */
 #define UNITS_MAX_FRACTION_DIGITS 22
 
-/* Exact for 0..22, and without libm, which the build does not link. */
+/* Exact for 0..22, as every product is a double exactly; pow() does not promise that. */
 static double units__power_of_ten(int exponent)
 {
 	double result = 1.0;

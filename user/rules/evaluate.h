@@ -18,7 +18,7 @@
  * changes plans, keeps windows and firing alerts.
  *
  * The relative rule (evaluator_set_relative) runs the same machine, with
- * the tenant's plan's window, `for` and hysteresis (the contract's defaults
+ * the tenant's plan's window, `for` and hysteresis (the plan defaults
  * 60 s, 30 s, 0.9 when its plan is undefined), on each resource that has a
  * floor. A tenant is active on a resource when it is not gone and its
  * windowed usage is at least floor / factor: one that idle can make nobody

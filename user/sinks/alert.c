@@ -65,7 +65,7 @@ void alert_format_time(double time, char *out, size_t size)
 	/* Nothing sensible to print for these; the epoch at least parses. */
 	if (!isfinite(time) || time < 0 || time > 253402300799.0)
 		time = 0;
-	/* Rounded by hand: libm is not among the agent's libraries. */
+	/* To the nearest millisecond: adding 0.5 rounds, as time is not negative here. */
 	milliseconds = (long long)(time * 1000 + 0.5);
 	seconds = milliseconds / 1000;
 	gmtime_r(&seconds, &tm);
@@ -478,7 +478,7 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 	if (alert->kind == ALERT_OVERUSE)
 		err = err ?: add_label(labels, "resource", alert->resource);
 	/*
-	 * Overuse by the plan has exactly the contract's labels. A relative
+	 * Overuse by the plan has exactly the labels of docs/alerts.md. A relative
 	 * alert on the same resource carries its rule too: without it,
 	 * Alertmanager would take the two for one alert, and resolving either
 	 * would resolve both.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The alert record of ../shared/CONTRACT.md ("Alert records") and its two
- * wire forms: the JSON line every sink shares, and one element of an
- * Alertmanager API v2 POST. Pure functions, no I/O.
+ * The alert record of docs/alerts.md and its two wire forms: the JSON line
+ * every sink shares, and one element of an Alertmanager API v2 POST. Pure
+ * functions, no I/O.
  */
 #ifndef ABUSEWATCH_ALERT_H
 #define ABUSEWATCH_ALERT_H
@@ -73,7 +73,7 @@ int alert_kind_from_name(const char *name);
 const char *alert_alertname(enum alert_kind kind);
 
 /*
- * The contract's record: time (RFC 3339 UTC, milliseconds), kind, state,
+ * The record of docs/alerts.md: time (RFC 3339 UTC, milliseconds), kind, state,
  * host, tenant, plan, cgroup, resource, value, limit, window_s, rule,
  * reason, exe, sha256, comm, pid, action, action_result, dst_port,
  * destinations; absent fields are
