@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -33,7 +32,6 @@
 #include "tenants.h"
 #include "tracker.h"
 
-#define DEFAULT_TENANT_EXPIRY_S 300.0
 /* A firing alert loaded at start resolves if its tenant is not back by then. */
 #define FIRING_RESTORE_GRACE_S 30.0
 
@@ -143,9 +141,7 @@ static void tick(void *ctx)
 	now = clock_monotonic();
 	netabuse_tick(agent->netabuse, now, alerts_publish, agent->alerts);
 	guard_tick(agent->guard, now);
-	tenant_set_expire(agent->tenants, now, agent->options->tenant_expiry_s > 0 ?
-						   agent->options->tenant_expiry_s :
-						   DEFAULT_TENANT_EXPIRY_S);
+	tenant_set_expire(agent->tenants, now, agent->options->tenant_expiry_s);
 	/* Out of memory: a short table would look like tenants gone, resolving their alerts. */
 	if (tenant_set_fill_rows(agent->tenants, &agent->table)) {
 		pr_err("out of memory: no evaluation this interval");
@@ -261,17 +257,6 @@ static void handle_signal(int signo, void *ctx)
 	loop_stop(agent->loop);
 }
 
-/* One watched cgroup, one fd: allow as many as the hard limit lets us. */
-static void raise_fd_limit(void)
-{
-	struct rlimit limit;
-
-	if (!getrlimit(RLIMIT_NOFILE, &limit) && limit.rlim_cur < limit.rlim_max) {
-		limit.rlim_cur = limit.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &limit);
-	}
-}
-
 static int start(struct agent *agent)
 {
 	struct argv_marker markers[AW_ARGV_MARKERS_MAX] = {};
@@ -362,7 +347,6 @@ int agent_run(const struct agent_options *options, struct config *config)
 	struct agent agent = { .options = options, .config = config };
 	int status, err;
 
-	raise_fd_limit();
 	/* Before any thread starts (the sinks' worker): see loop_new(). */
 	agent.loop = loop_new(handle_signal, &agent);
 	if (!agent.loop) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "collect.h"
@@ -24,12 +25,24 @@ struct collector {
 	struct idmap *states;
 };
 
+/* One watched cgroup, one fd: allow as many as the hard limit lets us. */
+static void raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (!getrlimit(RLIMIT_NOFILE, &limit) && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
+}
+
 struct collector *collector_new(struct probes *probes)
 {
 	struct collector *collector = calloc(1, sizeof(*collector));
 
 	if (!collector)
 		return NULL;
+	raise_fd_limit();
 	collector->probes = probes;
 	collector->states = idmap_new();
 	if (!collector->states) {

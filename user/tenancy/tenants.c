@@ -317,6 +317,8 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
 {
 	size_t i = 0, dropped = 0;
 
+	if (expiry <= 0)
+		expiry = TENANT_EXPIRY_DEFAULT_S;
 	while (i < set->count) {
 		struct tenant *tenant = set->tenants[i];
 

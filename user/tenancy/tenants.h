@@ -72,7 +72,9 @@ bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
 /* Starts a tick: live task counts are summed afresh. */
 void tenant_set_begin_tick(struct tenant_set *set);
 void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks);
-/* Drops tenants gone for longer than @expiry seconds; returns how many. */
+/* How long a tenant with no cgroups left keeps its totals, by default. */
+#define TENANT_EXPIRY_DEFAULT_S 300.0
+/* Drops tenants gone for longer than @expiry seconds (0: the default); returns how many. */
 size_t tenant_set_expire(struct tenant_set *set, double now, double expiry);
 
 /* The tick's table: rows grown as needed, @count of them in use. */
