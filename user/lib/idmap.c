@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "idmap.h"
+#include "seed.h"
 
 /* Slots are empty (value NULL, not deleted), used, or deleted (tombstone). */
 struct slot {
@@ -151,11 +152,5 @@ void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id)
 
 uint64_t idmap_hash_string(const char *text)
 {
-	uint64_t hash = 0xcbf29ce484222325ULL;
-
-	for (; *text; text++) {
-		hash ^= (unsigned char)*text;
-		hash *= 0x100000001b3ULL;
-	}
-	return hash;
+	return hash_string(hash_key_process(), text);
 }

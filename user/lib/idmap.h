@@ -26,7 +26,7 @@ void *idmap_remove(struct idmap *map, uint64_t id);
  */
 void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id);
 
-/* FNV-1a over a string, for maps keyed by names. */
+/* seed.h's hash_string() under the process's key, for maps keyed by names. */
 uint64_t idmap_hash_string(const char *text);
 
 #endif

@@ -81,7 +81,7 @@ struct job {
 };
 
 struct exehash {
-	uint64_t key[2];	/* SipHash key */
+	struct hash_key key;
 
 	struct cache_entry *entries;
 	uint32_t *cache_buckets;
@@ -124,31 +124,12 @@ static bool identity_equal(const struct exe_identity *a, const struct exe_identi
 	       a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
 
-static uint64_t rotate_left(uint64_t x, int bits)
-{
-	return (x << bits) | (x >> (64 - bits));
-}
-
-#define SIPROUND(v0, v1, v2, v3)                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = rotate_left(v1, 13);                                                          \
-		v1 ^= v0;                                                                          \
-		v0 = rotate_left(v0, 32);                                                          \
-		v2 += v3;                                                                          \
-		v3 = rotate_left(v3, 16);                                                          \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = rotate_left(v3, 21);                                                          \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = rotate_left(v1, 17);                                                          \
-		v1 ^= v2;                                                                          \
-		v2 = rotate_left(v2, 32);                                                          \
-	} while (0)
-
-/* SipHash-2-4 over the identity's fields as six words (48 bytes). */
-static uint64_t identity_hash(const uint64_t key[2], const struct exe_identity *id)
+/*
+ * The identity's fields as six words (48 bytes, no padding), under the
+ * table's key: sizes and times are the tenant's to choose, collisions must
+ * not be.
+ */
+static uint64_t identity_hash(const struct hash_key *key, const struct exe_identity *id)
 {
 	const uint64_t words[6] = {
 		id->dev,
@@ -158,27 +139,8 @@ static uint64_t identity_hash(const uint64_t key[2], const struct exe_identity *
 		(uint64_t)id->ctime_sec,
 		(uint64_t)id->mtime_nsec | (uint64_t)id->ctime_nsec << 32,
 	};
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
-	uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
-	uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
-	uint64_t last = (uint64_t)sizeof(words) << 56;
-	size_t i;
 
-	for (i = 0; i < 6; i++) {
-		v3 ^= words[i];
-		SIPROUND(v0, v1, v2, v3);
-		SIPROUND(v0, v1, v2, v3);
-		v0 ^= words[i];
-	}
-	v3 ^= last;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	v0 ^= last;
-	v2 ^= 0xff;
-	for (i = 0; i < 4; i++)
-		SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	return hash_bytes(key, words, sizeof(words));
 }
 
 void exehash_identity_from_stat(const struct stat *st, struct exe_identity *id)
@@ -273,7 +235,7 @@ static void cache_unchain(struct exehash *hash, uint32_t index)
 
 static void cache_insert(struct exehash *hash, const struct exe_identity *id, const char *hex)
 {
-	uint32_t bucket = identity_hash(hash->key, id) & (CACHE_BUCKETS - 1);
+	uint32_t bucket = identity_hash(&hash->key, id) & (CACHE_BUCKETS - 1);
 	uint32_t index = cache_find(hash, id, bucket);
 
 	if (index != NO_ENTRY) {
@@ -574,7 +536,7 @@ enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity 
 	uint32_t bucket, index;
 	int fd;
 
-	bucket = identity_hash(hash->key, id) & (CACHE_BUCKETS - 1);
+	bucket = identity_hash(&hash->key, id) & (CACHE_BUCKETS - 1);
 	index = cache_find(hash, id, bucket);
 	if (index != NO_ENTRY) {
 		cache_unlink_use(hash, index);
@@ -676,7 +638,7 @@ struct exehash *exehash_new(void)
 
 	if (!hash)
 		return NULL;
-	random_seed(hash->key, sizeof(hash->key));
+	hash_key_random(&hash->key);
 	hash->event_fd = -1;
 	hash->oldest = hash->newest = NO_ENTRY;
 	hash->queue_head = hash->queue_tail = NO_ENTRY;

@@ -105,7 +105,7 @@ struct netabuse {
 	size_t tenant_count;
 	bool configured;
 	/* Destinations are chosen by tenants: keep them from picking index collisions. */
-	uint64_t seed;
+	struct hash_key key;
 	uint64_t suppressed;
 	struct watch_params watch[WATCH_COUNT];
 	uint64_t pool_ports[65536 / 64]; /* a bit per port */
@@ -127,9 +127,9 @@ const char *netabuse_rule_name(enum netabuse_rule rule)
 
 /* Destination sets */
 
-static uint32_t destination_hash(uint64_t seed, const struct destination_key *key)
+static uint32_t destination_hash(const struct hash_key *seed, const struct destination_key *key)
 {
-	return (uint32_t)hash_finish(hash_add(hash_start(seed), key->bytes, sizeof(key->bytes)));
+	return (uint32_t)hash_bytes(seed, key->bytes, sizeof(key->bytes));
 }
 
 static void set_init(struct destination_set *set, uint32_t capacity)
@@ -475,7 +475,7 @@ struct netabuse *netabuse_new(void)
 		free(netabuse);
 		return NULL;
 	}
-	random_seed(&netabuse->seed, sizeof(netabuse->seed));
+	hash_key_random(&netabuse->key);
 	return netabuse;
 }
 
@@ -609,7 +609,7 @@ int netabuse_connect(struct netabuse *netabuse, const char *tenant_name, const u
 	for (kind = 0; kind < WATCH_COUNT; kind++) {
 		if (!watched[kind])
 			continue;
-		hashes[kind] = destination_hash(netabuse->seed, &keys[kind]);
+		hashes[kind] = destination_hash(&netabuse->key, &keys[kind]);
 		set_expire(&tenant->watch[kind].set, now, netabuse->watch[kind].window_s);
 		err = set_reserve(&tenant->watch[kind].set, &keys[kind], hashes[kind]);
 		if (err)

@@ -362,17 +362,20 @@ struct string_set {
 	size_t size; /* 0 or a power of two over twice the entries */
 };
 
+/* seed.h's hash of @text lowercased, fed through a small buffer: names have no bound. */
 static uint64_t hash_lowercase(const char *text, size_t length)
 {
-	uint64_t hash = 0xcbf29ce484222325ULL;
-	size_t i;
+	struct hash_state state;
+	char lower[64];
+	size_t done, i;
 
-	for (i = 0; i < length; i++) {
-		hash ^= (unsigned char)tolower((unsigned char)text[i]);
-		hash *= 0x100000001b3ULL;
+	hash_start(&state, hash_key_process());
+	for (done = 0; done < length; done += i) {
+		for (i = 0; i < sizeof(lower) && done + i < length; i++)
+			lower[i] = (char)tolower((unsigned char)text[done + i]);
+		hash_add(&state, lower, i);
 	}
-	hash ^= hash >> 33;
-	return hash;
+	return hash_finish(&state);
 }
 
 static int string_set_init(struct string_set *set, size_t capacity)
@@ -807,24 +810,25 @@ struct software_tracker {
 	size_t count;
 	uint64_t suppressed;
 	/* Executable paths are chosen by tenants: keep them from picking collisions. */
-	uint64_t seed;
+	struct hash_key key;
 };
 
 static uint64_t tenant_hash(const struct software_tracker *tracker, const char *tenant)
 {
-	return hash_finish(hash_add(hash_start(tracker->seed), tenant, strlen(tenant) + 1));
+	return hash_bytes(&tracker->key, tenant, strlen(tenant) + 1);
 }
 
 static uint64_t alert_hash(const struct software_tracker *tracker, const char *tenant,
 			   enum software_rule rule, const char *exe)
 {
-	uint64_t hash = hash_start(tracker->seed);
 	uint32_t rule_number = (uint32_t)rule;
+	struct hash_state state;
 
-	hash = hash_add(hash, tenant, strlen(tenant) + 1);
-	hash = hash_add(hash, &rule_number, sizeof(rule_number));
-	hash = hash_add(hash, exe, strlen(exe) + 1);
-	return hash_finish(hash);
+	hash_start(&state, &tracker->key);
+	hash_add(&state, tenant, strlen(tenant) + 1);
+	hash_add(&state, &rule_number, sizeof(rule_number));
+	hash_add(&state, exe, strlen(exe) + 1);
+	return hash_finish(&state);
 }
 
 struct software_tracker *software_tracker_new(void)
@@ -839,7 +843,7 @@ struct software_tracker *software_tracker_new(void)
 	tracker->tenant_buckets = calloc(TENANT_BUCKETS, sizeof(*tracker->tenant_buckets));
 	if (!tracker->tenant_buckets)
 		goto cleanup;
-	random_seed(&tracker->seed, sizeof(tracker->seed));
+	hash_key_random(&tracker->key);
 	return tracker;
 
 cleanup:
