@@ -21,7 +21,9 @@
 #include <linux/openat2.h>
 #include <linux/quota.h>
 
+#include "hashtable.h"
 #include "log.h"
+#include "seed.h"
 #include "storage.h"
 
 #ifndef SYS_openat2
@@ -55,17 +57,28 @@
 #define STATUS_QUOTA 1
 #define STATUS_UNKNOWN 2
 
+/* Entries come in blocks: a tree of hard links (a backup) may hold millions. */
+#define INODE_BLOCK_ENTRIES 1024
+
 struct inode_key {
 	uint64_t dev;
 	uint64_t ino;
 };
 
-/* Open addressing; (0, 0) marks a free slot, so that key is kept aside. */
-struct inode_set {
-	struct inode_key *slots;
-	size_t capacity;	/* a power of two, or 0 */
+struct inode_entry {
+	struct hashtable_node node;
+	struct inode_key key;
+};
+
+struct inode_block {
+	struct inode_block *next;
 	size_t used;
-	bool has_zero;
+	struct inode_entry entries[INODE_BLOCK_ENTRIES];
+};
+
+struct inode_set {
+	struct hashtable table;
+	struct inode_block *blocks;	/* the newest first */
 };
 
 struct dir_frame {
@@ -117,75 +130,53 @@ static uint64_t statx_dev(const struct statx *stx)
 	return (uint64_t)stx->stx_dev_major << 32 | stx->stx_dev_minor;
 }
 
-static uint64_t mix_key(uint64_t dev, uint64_t ino)
+static bool inode_entry_is(const struct hashtable_node *node, const void *key)
 {
-	uint64_t x = ino ^ (dev * 0x9e3779b97f4a7c15ULL);
-
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return !memcmp(&hashtable_entry(node, struct inode_entry, node)->key, key,
+		       sizeof(struct inode_key));
 }
 
-static bool inode_slot_free(const struct inode_key *slot)
+static void inode_set_init(struct inode_set *set)
 {
-	return !slot->dev && !slot->ino;
-}
-
-static int inode_set_grow(struct inode_set *set)
-{
-	size_t capacity = set->capacity ? set->capacity * 2 : 64;
-	struct inode_key *slots = calloc(capacity, sizeof(*slots));
-	size_t i, j;
-
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < set->capacity; i++) {
-		if (inode_slot_free(&set->slots[i]))
-			continue;
-		j = mix_key(set->slots[i].dev, set->slots[i].ino) & (capacity - 1);
-		while (!inode_slot_free(&slots[j]))
-			j = (j + 1) & (capacity - 1);
-		slots[j] = set->slots[i];
-	}
-	free(set->slots);
-	set->slots = slots;
-	set->capacity = capacity;
-	return 0;
+	hashtable_init(&set->table, inode_entry_is);
+	set->blocks = NULL;
 }
 
 /* 1 when added, 0 when it was there already, or -ENOMEM. */
 static int inode_set_add(struct inode_set *set, uint64_t dev, uint64_t ino)
 {
-	size_t mask, i;
-	int err;
+	const struct inode_key key = { .dev = dev, .ino = ino };
+	uint64_t hash = hash_bytes(hash_key_process(), &key, sizeof(key));
+	struct inode_block *block = set->blocks;
+	struct inode_entry *entry;
 
-	if (!dev && !ino) {
-		if (set->has_zero)
-			return 0;
-		set->has_zero = true;
-		return 1;
+	if (hashtable_find(&set->table, hash, &key))
+		return 0;
+	if (!block || block->used == INODE_BLOCK_ENTRIES) {
+		block = malloc(sizeof(*block));
+		if (!block)
+			return -ENOMEM;
+		block->used = 0;
+		block->next = set->blocks;
+		set->blocks = block;
 	}
-	if ((set->used + 1) * 2 > set->capacity) {
-		err = inode_set_grow(set);
-		if (err)
-			return err;
-	}
-	mask = set->capacity - 1;
-	for (i = mix_key(dev, ino) & mask; !inode_slot_free(&set->slots[i]); i = (i + 1) & mask)
-		if (set->slots[i].dev == dev && set->slots[i].ino == ino)
-			return 0;
-	set->slots[i].dev = dev;
-	set->slots[i].ino = ino;
-	set->used++;
+	entry = &block->entries[block->used];
+	entry->key = key;
+	if (hashtable_insert(&set->table, &entry->node, hash))
+		return -ENOMEM;
+	block->used++;
 	return 1;
 }
 
 static void inode_set_free(struct inode_set *set)
 {
-	free(set->slots);
-	memset(set, 0, sizeof(*set));
+	struct inode_block *block;
+
+	while ((block = set->blocks)) {
+		set->blocks = block->next;
+		free(block);
+	}
+	hashtable_release(&set->table);
 }
 
 /* Without openat2: one component at a time, none of them allowed to be a symlink. */
@@ -597,6 +588,8 @@ static int measure_paths(const char *const *paths, size_t count,
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
+	inode_set_init(&m.linked);
+	inode_set_init(&m.projects);
 	m.slice_entries = throttle && throttle->slice_entries ? throttle->slice_entries
 							      : DEFAULT_SLICE_ENTRIES;
 	m.slice_cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
