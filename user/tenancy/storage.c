@@ -21,6 +21,7 @@
 #include <linux/openat2.h>
 #include <linux/quota.h>
 
+#include "clock.h"
 #include "hashtable.h"
 #include "log.h"
 #include "seed.h"
@@ -115,15 +116,6 @@ struct measure {
 	size_t max_depth;
 	bool depth_logged;
 };
-
-static double clock_seconds(clockid_t clock)
-{
-	struct timespec now;
-
-	if (clock_gettime(clock, &now))
-		return 0;
-	return now.tv_sec + now.tv_nsec / 1e9;
-}
 
 static uint64_t statx_dev(const struct statx *stx)
 {
@@ -294,8 +286,7 @@ static int pause_for(double seconds, const struct storage_throttle *throttle)
 		if (stop_requested(throttle))
 			return -ECANCELED;
 		length = seconds < PAUSE_STEP_S ? seconds : PAUSE_STEP_S;
-		step.tv_sec = (time_t)length;
-		step.tv_nsec = (long)((length - step.tv_sec) * 1e9);
+		step = clock_timespec(length);
 		nanosleep(&step, NULL);
 		seconds -= length;
 	}
@@ -314,9 +305,9 @@ static int end_slice(struct measure *m)
 	duty = throttle ? throttle->duty_cycle : 0;
 	if (duty <= 0 || duty >= 1)
 		return 0;
-	used = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - m->slice_cpu_start;
+	used = clock_cpu(CLOCK_THREAD_CPUTIME_ID) - m->slice_cpu_start;
 	err = pause_for(used * (1 - duty) / duty, throttle);
-	m->slice_cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+	m->slice_cpu_start = clock_cpu(CLOCK_THREAD_CPUTIME_ID);
 	return err;
 }
 
@@ -592,7 +583,7 @@ static int measure_paths(const char *const *paths, size_t count,
 	inode_set_init(&m.projects);
 	m.slice_entries = throttle && throttle->slice_entries ? throttle->slice_entries
 							      : DEFAULT_SLICE_ENTRIES;
-	m.slice_cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+	m.slice_cpu_start = clock_cpu(CLOCK_THREAD_CPUTIME_ID);
 	m.roots = calloc(count ? count : 1, sizeof(*m.roots));
 	blocks = calloc(count ? count : 1, sizeof(*blocks));
 	if (!m.roots || !blocks) {
@@ -897,20 +888,17 @@ void storage_scanner_stats(struct storage_scanner *scanner, struct storage_stats
 	out->passes = scanner->passes;
 	out->entries = scanner->entries;
 	pthread_mutex_unlock(&scanner->lock);
-	out->cpu_seconds = scanner->has_thread_clock ? clock_seconds(scanner->thread_clock) : 0;
+	out->cpu_seconds = scanner->has_thread_clock ? clock_cpu(scanner->thread_clock) : 0;
 }
 
 static int wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, double deadline)
 {
-	double latest = clock_seconds(CLOCK_MONOTONIC) + LONGEST_WAIT_S;
+	double latest = clock_monotonic() + LONGEST_WAIT_S;
 	struct timespec at;
 
 	if (deadline > latest)
 		deadline = latest;
-	at.tv_sec = (time_t)deadline;
-	at.tv_nsec = (long)((deadline - at.tv_sec) * 1e9);
-	if (at.tv_nsec > 999999999)
-		at.tv_nsec = 999999999;
+	at = clock_timespec(deadline);
 	return pthread_cond_timedwait(cond, lock, &at);
 }
 
@@ -926,7 +914,7 @@ static bool all_measured_since(const struct storage_scanner *scanner, uint64_t s
 
 int storage_scanner_wait(struct storage_scanner *scanner, double timeout_s)
 {
-	double deadline = clock_seconds(CLOCK_MONOTONIC) + (timeout_s > 0 ? timeout_s : 0);
+	double deadline = clock_monotonic() + (timeout_s > 0 ? timeout_s : 0);
 	uint64_t started;
 	int err = 0;
 	size_t i;
@@ -937,7 +925,7 @@ int storage_scanner_wait(struct storage_scanner *scanner, double timeout_s)
 		scanner->targets[i].due_now = true;
 	pthread_cond_broadcast(&scanner->wake);
 	while (!all_measured_since(scanner, started)) {
-		if (clock_seconds(CLOCK_MONOTONIC) >= deadline) {
+		if (clock_monotonic() >= deadline) {
 			err = -ETIMEDOUT;
 			break;
 		}
@@ -1024,13 +1012,13 @@ static void run_pass(struct storage_scanner *scanner, struct pass *pass)
 		.duty_cycle = pass->duty_cycle,
 		.stop = &scanner->abandon,
 	};
-	double cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+	double cpu_start = clock_cpu(CLOCK_THREAD_CPUTIME_ID);
 
-	pass->start = clock_seconds(CLOCK_MONOTONIC);
+	pass->start = clock_monotonic();
 	pass->err = measure_paths((const char *const *)pass->paths, pass->path_count, &throttle,
 				  &pass->usage, pass->statuses);
-	pass->end = clock_seconds(CLOCK_MONOTONIC);
-	pass->cpu = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+	pass->end = clock_monotonic();
+	pass->cpu = clock_cpu(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
 }
 
 /* Under the lock: the result to its target, unless the target changed or the pass failed. */
@@ -1143,7 +1131,7 @@ static void *scanner_main(void *arg)
 			pthread_cond_wait(&scanner->wake, &scanner->lock);
 			continue;
 		}
-		now = clock_seconds(CLOCK_MONOTONIC);
+		now = clock_monotonic();
 		if (due > now) {
 			wait_until(&scanner->wake, &scanner->lock, due);
 			continue;
