@@ -38,6 +38,17 @@ static struct item *find(const struct hashtable *table, int key, uint64_t hash)
 	return hashtable_entry(hashtable_find(table, hash, &key), struct item, node);
 }
 
+/* Items keyed 0 to @count - 1, inserted in that order. */
+static void insert_items(struct hashtable *table, struct item *items, int count)
+{
+	int i;
+
+	for (i = 0; i < count; i++) {
+		items[i].key = i;
+		assert_int_equal(hashtable_insert(table, &items[i].node, spread(i)), 0);
+	}
+}
+
 /* The keys in iteration order, oldest first, into @keys; returns how many. */
 static size_t keys_in_order(const struct hashtable *table, int *keys, size_t size)
 {
@@ -75,7 +86,7 @@ static void test_insert_find_remove(void **state)
 	/* Back in again. */
 	assert_int_equal(hashtable_insert(&table, &items[1].node, spread(2)), 0);
 	assert_ptr_equal(find(&table, 2, spread(2)), &items[1]);
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
 	assert_int_equal(hashtable_count(&table), 0);
 	assert_null(find(&table, 1, spread(1)));
 }
@@ -89,10 +100,7 @@ static void test_growth(void **state)
 
 	assert_non_null(items);
 	hashtable_init(&table, item_has_key);
-	for (i = 0; i < count; i++) {
-		items[i].key = i;
-		assert_int_equal(hashtable_insert(&table, &items[i].node, spread(i)), 0);
-	}
+	insert_items(&table, items, count);
 	assert_int_equal(hashtable_count(&table), count);
 	/* Chains stay short: the buckets grew with the entries. */
 	assert_true(table.bucket_count >= (size_t)count);
@@ -111,7 +119,7 @@ static void test_growth(void **state)
 	/* Empty and without buckets, it still takes entries. */
 	assert_int_equal(hashtable_insert(&table, &items[0].node, spread(0)), 0);
 	assert_ptr_equal(find(&table, 0, spread(0)), &items[0]);
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
 	free(items);
 }
 
@@ -125,7 +133,7 @@ static void test_reserve(void **state)
 	/* Never smaller by a reservation. */
 	assert_int_equal(hashtable_reserve(&table, 10), 0);
 	assert_true(table.bucket_count >= 1000);
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
 }
 
 static void test_iteration_removes(void **state)
@@ -136,10 +144,7 @@ static void test_iteration_removes(void **state)
 	int keys[10], i;
 
 	hashtable_init(&table, item_has_key);
-	for (i = 0; i < 10; i++) {
-		items[i].key = i;
-		assert_int_equal(hashtable_insert(&table, &items[i].node, spread(i)), 0);
-	}
+	insert_items(&table, items, 10);
 	/* Insertion order, and every odd key removed as it is seen. */
 	i = 0;
 	hashtable_for_each_safe(&table, node, next) {
@@ -158,20 +163,17 @@ static void test_iteration_removes(void **state)
 		hashtable_remove(&table, node);
 	assert_int_equal(hashtable_count(&table), 0);
 	assert_null(hashtable_oldest(&table));
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
 }
 
 static void test_use_order(void **state)
 {
 	struct item items[4];
 	struct hashtable table;
-	int keys[4], i;
+	int keys[4];
 
 	hashtable_init(&table, item_has_key);
-	for (i = 0; i < 4; i++) {
-		items[i].key = i;
-		assert_int_equal(hashtable_insert(&table, &items[i].node, spread(i)), 0);
-	}
+	insert_items(&table, items, 4);
 	hashtable_touch(&table, &items[1].node);
 	hashtable_touch(&table, &items[0].node);
 	/* The newest touched again changes nothing. */
@@ -183,7 +185,7 @@ static void test_use_order(void **state)
 	assert_int_equal(keys[3], 0);
 	hashtable_remove(&table, &items[2].node);
 	assert_ptr_equal(hashtable_oldest(&table), &items[3].node);
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
 }
 
 static void test_evict(void **state)
@@ -221,7 +223,7 @@ static void test_evict(void **state)
 	assert_null(hashtable_evict(&table, 0));
 	assert_int_equal(hashtable_count(&table), 1);
 	assert_ptr_equal(find(&table, 3, spread(3)), &items[3]);
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
 }
 
 static void test_collisions(void **state)
@@ -246,7 +248,39 @@ static void test_collisions(void **state)
 		assert_ptr_equal(find(&table, i, 42), i < 10 || i >= 40 ? &items[i] : NULL);
 	hashtable_for_each_safe(&table, node, next)
 		hashtable_remove(&table, node);
-	hashtable_release(&table);
+	hashtable_release(&table, NULL);
+}
+
+static int freed;
+
+static void free_item(struct hashtable_node *node)
+{
+	free(hashtable_entry(node, struct item, node));
+	freed++;
+}
+
+static void test_release_frees(void **state)
+{
+	struct hashtable table;
+	struct item *item;
+	int i;
+
+	hashtable_init(&table, item_has_key);
+	for (i = 0; i < 20; i++) {
+		item = calloc(1, sizeof(*item));
+		assert_non_null(item);
+		item->key = i;
+		assert_int_equal(hashtable_insert(&table, &item->node, spread(i)), 0);
+	}
+	freed = 0;
+	hashtable_release(&table, free_item);
+	assert_int_equal(freed, 20);
+	assert_int_equal(hashtable_count(&table), 0);
+	assert_null(hashtable_oldest(&table));
+	/* Released, it is an empty table still. */
+	assert_null(find(&table, 3, spread(3)));
+	hashtable_release(&table, free_item);
+	assert_int_equal(freed, 20);
 }
 
 static void test_keyed_hash(void **state)
@@ -317,6 +351,7 @@ int main(void)
 	    cmocka_unit_test(test_use_order),
 	    cmocka_unit_test(test_evict),
 	    cmocka_unit_test(test_collisions),
+	    cmocka_unit_test(test_release_frees),
 	    cmocka_unit_test(test_keyed_hash),
 	    cmocka_unit_test(test_idmap),
 	};

@@ -12,8 +12,14 @@ void hashtable_init(struct hashtable *table, hashtable_match_fn match)
 	*table = (struct hashtable){ .match = match };
 }
 
-void hashtable_release(struct hashtable *table)
+void hashtable_release(struct hashtable *table, hashtable_free_fn free_entry)
 {
+	struct hashtable_node *node, *next;
+
+	for (node = table->oldest; free_entry && node; node = next) {
+		next = node->newer;
+		free_entry(node);
+	}
 	free(table->buckets);
 	hashtable_init(table, table->match);
 }

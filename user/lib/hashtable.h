@@ -32,6 +32,9 @@ struct hashtable_node {
 /* Whether the entry of @node has the key @key; only asked when the hashes are equal. */
 typedef bool (*hashtable_match_fn)(const struct hashtable_node *node, const void *key);
 
+/* Frees the entry of @node, which is out of the table already. */
+typedef void (*hashtable_free_fn)(struct hashtable_node *node);
+
 /* To embed; its fields belong to the functions below. */
 struct hashtable {
 	struct hashtable_node **buckets;
@@ -54,10 +57,10 @@ struct hashtable {
 void hashtable_init(struct hashtable *table, hashtable_match_fn match);
 
 /*
- * Frees the buckets and forgets the entries, which are the owner's: free
- * them first (iterating) if they were allocated. The table is empty after.
+ * Empties the table and frees its buckets. Each entry goes to @free_entry,
+ * oldest first; NULL when their memory is freed otherwise (a fixed array).
  */
-void hashtable_release(struct hashtable *table);
+void hashtable_release(struct hashtable *table, hashtable_free_fn free_entry);
 
 /*
  * Sizes the buckets for @entries entries now: inserts up to that count

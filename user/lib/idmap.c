@@ -47,15 +47,16 @@ struct idmap *idmap_new(void)
 	return map;
 }
 
+static void free_entry(struct hashtable_node *node)
+{
+	free(hashtable_entry(node, struct idmap_entry, node));
+}
+
 void idmap_free(struct idmap *map)
 {
-	struct hashtable_node *node, *next;
-
 	if (!map)
 		return;
-	hashtable_for_each_safe(&map->table, node, next)
-		free(hashtable_entry(node, struct idmap_entry, node));
-	hashtable_release(&map->table);
+	hashtable_release(&map->table, free_entry);
 	free(map);
 }
 

@@ -626,8 +626,8 @@ close_event:
 free_digest:
 	EVP_MD_CTX_free(hash->digest);
 free_memory:
-	hashtable_release(&hash->jobs_by_identity);
-	hashtable_release(&hash->cache);
+	hashtable_release(&hash->jobs_by_identity, NULL);
+	hashtable_release(&hash->cache, NULL);
 	free(hash->buffer);
 	free(hash->entries);
 	free(hash);
@@ -656,8 +656,8 @@ void exehash_free(struct exehash *hash)
 	pthread_mutex_destroy(&hash->lock);
 	close(hash->event_fd);
 	EVP_MD_CTX_free(hash->digest);
-	hashtable_release(&hash->jobs_by_identity);
-	hashtable_release(&hash->cache);
+	hashtable_release(&hash->jobs_by_identity, NULL);
+	hashtable_release(&hash->cache, NULL);
 	free(hash->buffer);
 	free(hash->entries);
 	free(hash);

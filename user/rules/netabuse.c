@@ -146,13 +146,14 @@ static void watch_trim(struct destination_watch *watch)
 	watch->spare = NULL;
 }
 
+static void destination_free(struct hashtable_node *node)
+{
+	free(hashtable_entry(node, struct destination, node));
+}
+
 static void watch_release(struct destination_watch *watch)
 {
-	struct hashtable_node *node, *next;
-
-	hashtable_for_each_safe(&watch->set, node, next)
-		free(hashtable_entry(node, struct destination, node));
-	hashtable_release(&watch->set);
+	hashtable_release(&watch->set, destination_free);
 	free(watch->spare);
 	watch->spare = NULL;
 }
@@ -226,7 +227,7 @@ static void set_rebound(struct destination_watch *watch, uint32_t capacity)
 
 	hashtable_set_limit(&watch->set, capacity);
 	while ((evicted = hashtable_evict(&watch->set, 0)))
-		free(hashtable_entry(evicted, struct destination, node));
+		destination_free(evicted);
 	hashtable_shrink(&watch->set);
 }
 
@@ -254,6 +255,11 @@ static void tenant_free(struct tenant_state *tenant)
 		watch_release(&tenant->watch[kind]);
 	free(tenant->name);
 	free(tenant);
+}
+
+static void tenant_free_node(struct hashtable_node *node)
+{
+	tenant_free(hashtable_entry(node, struct tenant_state, node));
 }
 
 static struct tenant_state *tenant_add(struct netabuse *netabuse, const char *name,
@@ -348,13 +354,9 @@ struct netabuse *netabuse_new(void)
 
 void netabuse_free(struct netabuse *netabuse)
 {
-	struct hashtable_node *node, *next;
-
 	if (!netabuse)
 		return;
-	hashtable_for_each_safe(&netabuse->tenants, node, next)
-		tenant_free(hashtable_entry(node, struct tenant_state, node));
-	hashtable_release(&netabuse->tenants);
+	hashtable_release(&netabuse->tenants, tenant_free_node);
 	free(netabuse);
 }
 

@@ -406,7 +406,7 @@ static int string_set_init(struct string_set *set, size_t capacity)
 
 static void string_set_release(struct string_set *set)
 {
-	hashtable_release(&set->table);
+	hashtable_release(&set->table, NULL);
 	free(set->entries);
 	set->entries = NULL;
 	set->count = 0;
@@ -785,8 +785,6 @@ struct tenant_alerts;
 
 struct tracked_alert {
 	struct hashtable_node node;	/* in the tracker's alerts, by tenant, rule and exe */
-	struct tracked_alert *tenant_prev;
-	struct tracked_alert *tenant_next;
 	struct tenant_alerts *tenant;
 	enum software_rule rule;
 	const char *exe;	/* these point into strings[] */
@@ -810,10 +808,10 @@ struct alert_key {
 	const char *exe;
 };
 
+/* A tenant with alerts: its name, shared by them, and how many there are. */
 struct tenant_alerts {
 	struct hashtable_node node;	/* in the tracker's tenants, by name */
 	size_t count;
-	struct tracked_alert *alerts;
 	char name[];
 };
 
@@ -884,25 +882,25 @@ static void alert_close_pidfd(struct tracked_alert *alert)
 	alert->pidfd = -1;
 }
 
+static void alert_free(struct hashtable_node *node)
+{
+	struct tracked_alert *alert = hashtable_entry(node, struct tracked_alert, node);
+
+	alert_close_pidfd(alert);
+	free(alert);
+}
+
+static void tenant_free(struct hashtable_node *node)
+{
+	free(hashtable_entry(node, struct tenant_alerts, node));
+}
+
 void software_tracker_free(struct software_tracker *tracker)
 {
-	struct hashtable_node *node, *next_node;
-	struct tracked_alert *alert, *next_alert;
-	struct tenant_alerts *tenant;
-
 	if (!tracker)
 		return;
-	hashtable_for_each_safe(&tracker->tenants, node, next_node) {
-		tenant = hashtable_entry(node, struct tenant_alerts, node);
-		for (alert = tenant->alerts; alert; alert = next_alert) {
-			next_alert = alert->tenant_next;
-			alert_close_pidfd(alert);
-			free(alert);
-		}
-		free(tenant);
-	}
-	hashtable_release(&tracker->tenants);
-	hashtable_release(&tracker->alerts);
+	hashtable_release(&tracker->alerts, alert_free);
+	hashtable_release(&tracker->tenants, tenant_free);
 	free(tracker);
 }
 
@@ -929,11 +927,6 @@ static struct tenant_alerts *tenant_add(struct software_tracker *tracker, const 
 	return tenant;
 }
 
-static void tenant_remove(struct software_tracker *tracker, struct tenant_alerts *tenant)
-{
-	hashtable_remove(&tracker->tenants, &tenant->node);
-	free(tenant);
-}
 
 static struct tracked_alert *alert_find(const struct software_tracker *tracker,
 					const struct tenant_alerts *tenant,
@@ -1074,10 +1067,6 @@ int software_tracker_note(struct software_tracker *tracker, const struct softwar
 	alert_watch(alert, info->pid);
 	/* Under the bound, for which the buckets were reserved: cannot fail. */
 	hashtable_insert(&tracker->alerts, &alert->node, hash);
-	alert->tenant_next = tenant->alerts;
-	if (tenant->alerts)
-		tenant->alerts->tenant_prev = alert;
-	tenant->alerts = alert;
 	tenant->count++;
 	return 1;
 }
@@ -1105,51 +1094,48 @@ static void alert_resolve(struct software_tracker *tracker, struct tracked_alert
 	if (fn)
 		fn(&info, ctx);
 	hashtable_remove(&tracker->alerts, &alert->node);
-	if (alert->tenant_prev)
-		alert->tenant_prev->tenant_next = alert->tenant_next;
-	else
-		tenant->alerts = alert->tenant_next;
-	if (alert->tenant_next)
-		alert->tenant_next->tenant_prev = alert->tenant_prev;
-	alert_close_pidfd(alert);
-	free(alert);
-	if (!--tenant->count)
-		tenant_remove(tracker, tenant);
+	alert_free(&alert->node);
+	if (!--tenant->count) {
+		hashtable_remove(&tracker->tenants, &tenant->node);
+		tenant_free(&tenant->node);
+	}
 }
 
 void software_tracker_tick(struct software_tracker *tracker, double now, software_resolved_fn fn,
 			   void *ctx)
 {
-	struct hashtable_node *node, *next_node;
-	struct tracked_alert *alert, *next_alert;
-	struct tenant_alerts *tenant;
+	struct hashtable_node *node, *next;
+	struct tracked_alert *alert;
 
-	hashtable_for_each_safe(&tracker->tenants, node, next_node) {
-		tenant = hashtable_entry(node, struct tenant_alerts, node);
-		/* The tenant goes with its last alert: nothing reads it after that. */
-		for (alert = tenant->alerts; alert; alert = next_alert) {
-			next_alert = alert->tenant_next;
-			if (now - alert->last_evidence >= alert->window_s &&
-			    alert_process_exited(alert))
-				alert_resolve(tracker, alert, fn, ctx);
-		}
+	hashtable_for_each_safe(&tracker->alerts, node, next) {
+		alert = hashtable_entry(node, struct tracked_alert, node);
+		if (now - alert->last_evidence >= alert->window_s && alert_process_exited(alert))
+			alert_resolve(tracker, alert, fn, ctx);
 	}
 }
 
 void software_tracker_forget(struct software_tracker *tracker, const char *tenant_name,
 			     software_resolved_fn fn, void *ctx)
 {
+	struct hashtable_node *node, *next;
 	struct tenant_alerts *tenant;
-	struct tracked_alert *alert, *next_alert;
+	struct tracked_alert *alert;
+	size_t left;
 
 	if (!tenant_name)
 		return;
 	tenant = tenant_find(tracker, tenant_name, tenant_hash(tracker, tenant_name));
 	if (!tenant)
 		return;
-	for (alert = tenant->alerts; alert; alert = next_alert) {
-		next_alert = alert->tenant_next;
+	/* The tenant goes with its last alert: the loop ends there, before it is read again. */
+	left = tenant->count;
+	hashtable_for_each_safe(&tracker->alerts, node, next) {
+		alert = hashtable_entry(node, struct tracked_alert, node);
+		if (alert->tenant != tenant)
+			continue;
 		alert_resolve(tracker, alert, fn, ctx);
+		if (!--left)
+			break;
 	}
 }
 

@@ -168,7 +168,7 @@ static void inode_set_free(struct inode_set *set)
 		set->blocks = block->next;
 		free(block);
 	}
-	hashtable_release(&set->table);
+	hashtable_release(&set->table, NULL);
 }
 
 /* Without openat2: one component at a time, none of them allowed to be a symlink. */
