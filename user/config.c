@@ -13,13 +13,15 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "files.h"
 #include "log.h"
 #include "software.h"
 #include "units.h"
 
 #define CONFIG_PATH_MAX 256
 #define CONFIG_MESSAGE_MAX 512
-#define CONFIG_READ_CHUNK 65536
+/* Far more than any configuration; a larger file is a mistake (-EFBIG). */
+#define CONFIG_FILE_MAX (64u << 20)
 #define CONFIG_DEFAULT_TEXTFILE "/var/lib/node_exporter/textfile_collector/abusewatch.prom"
 
 struct config_error {
@@ -1242,38 +1244,17 @@ cleanup:
 
 int config_load_file(const char *path, struct config **out, char **errors)
 {
-	size_t size = 0, got;
-	char *text = NULL, *bigger;
-	FILE *file;
+	char *text = NULL;
+	size_t size;
 	int err;
 
 	if (errors)
 		*errors = NULL;
-	file = fopen(path, "re");
-	if (!file) {
-		err = -errno;
-		goto cleanup;
-	}
 	/* A configuration is small: read it whole, then parse it from memory. */
-	do {
-		bigger = realloc(text, size + CONFIG_READ_CHUNK);
-		if (!bigger) {
-			err = -ENOMEM;
-			goto close_file;
-		}
-		text = bigger;
-		got = fread(text + size, 1, CONFIG_READ_CHUNK, file);
-		size += got;
-	} while (got == CONFIG_READ_CHUNK);
-	if (ferror(file)) {
-		err = -EIO;
-		goto close_file;
-	}
-	err = config_parse(path, text, size, out, errors);
+	err = files_read_all(path, CONFIG_FILE_MAX, &text, &size);
+	if (!err)
+		err = config_parse(path, text, size, out, errors);
 
-close_file:
-	fclose(file);
-cleanup:
 	/* config_parse() explains -EINVAL itself; the rest is about the file. */
 	if (err && err != -EINVAL && errors && !*errors &&
 	    asprintf(errors, "%s: cannot read: %s\n", path, strerror(-err)) < 0)

@@ -126,12 +126,71 @@ static void test_replace(void **state)
 	assert_int_equal(files_replace(path, 0600, write_hello, "x"), -ENOENT);
 }
 
+static void write_text(const char *path, const char *text, size_t length)
+{
+	FILE *file = fopen(path, "w");
+
+	assert_non_null(file);
+	assert_int_equal(fwrite(text, 1, length, file), length);
+	assert_int_equal(fclose(file), 0);
+}
+
+static void test_read_all(void **state)
+{
+	char path[PATH_MAX * 2], *text, *large;
+	size_t length, i;
+
+	path_of(path, sizeof(path), "small");
+	write_text(path, "hello\n", 6);
+	assert_int_equal(files_read_all(path, 100, &text, &length), 0);
+	assert_int_equal(length, 6);
+	assert_string_equal(text, "hello\n");
+	free(text);
+	/* Exactly the bound is fine; one byte less is not. */
+	assert_int_equal(files_read_all(path, 6, &text, NULL), 0);
+	free(text);
+	assert_int_equal(files_read_all(path, 5, &text, NULL), -EFBIG);
+	assert_null(text);
+
+	path_of(path, sizeof(path), "empty");
+	write_text(path, "", 0);
+	assert_int_equal(files_read_all(path, 0, &text, &length), 0);
+	assert_int_equal(length, 0);
+	assert_string_equal(text, "");
+	free(text);
+
+	/* Larger than the first read of a file of unknown size. */
+	large = malloc(100000);
+	assert_non_null(large);
+	for (i = 0; i < 100000; i++)
+		large[i] = (char)('a' + i % 26);
+	path_of(path, sizeof(path), "large");
+	write_text(path, large, 100000);
+	assert_int_equal(files_read_all(path, 1 << 20, &text, &length), 0);
+	assert_int_equal(length, 100000);
+	assert_memory_equal(text, large, 100000);
+	assert_int_equal(text[100000], '\0');
+	free(text);
+	assert_int_equal(files_read_all(path, 99999, &text, NULL), -EFBIG);
+	free(large);
+
+	/* /proc says size 0: read to the end all the same. */
+	assert_int_equal(files_read_all("/proc/self/stat", 4096, &text, &length), 0);
+	assert_true(length > 0 && strlen(text) == length);
+	free(text);
+
+	path_of(path, sizeof(path), "missing");
+	assert_int_equal(files_read_all(path, 100, &text, NULL), -ENOENT);
+	assert_null(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_make_dirs),
 	    cmocka_unit_test(test_make_parent_dirs),
 	    cmocka_unit_test(test_replace),
+	    cmocka_unit_test(test_read_all),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

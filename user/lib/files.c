@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,6 +72,66 @@ int files_write_all(int fd, const void *data, size_t length)
 		length -= written;
 	}
 	return 0;
+}
+
+/* What a file of unknown size (/proc, sysfs) is first read into. */
+#define READ_FIRST_SIZE 4096
+
+int files_read_all(const char *path, size_t max_size, char **text, size_t *length)
+{
+	size_t limit = max_size < SIZE_MAX ? max_size + 1 : SIZE_MAX;
+	size_t used = 0, capacity = READ_FIRST_SIZE;
+	char *buffer = NULL, *bigger;
+	struct stat st;
+	ssize_t got;
+	int fd, err = 0;
+
+	*text = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	/* A regular file tells its size: one read, and one more that sees the end. */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && (size_t)st.st_size >= capacity)
+		capacity = (size_t)st.st_size + 1;
+	/* One byte past @max_size is read at most: enough to know the file is larger. */
+	if (capacity > limit)
+		capacity = limit;
+	for (;;) {
+		if (!buffer || used == capacity) {
+			if (buffer && capacity == limit) {
+				err = -EFBIG;
+				goto cleanup;
+			}
+			if (buffer)
+				capacity = capacity < limit / 2 ? capacity * 2 : limit;
+			bigger = realloc(buffer, capacity + 1);
+			if (!bigger) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buffer = bigger;
+		}
+		got = read(fd, buffer + used, capacity - used);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+		if (!got)
+			break;
+		used += got;
+	}
+	buffer[used] = '\0';
+	*text = buffer;
+	buffer = NULL;
+	if (length)
+		*length = used;
+
+cleanup:
+	free(buffer);
+	close(fd);
+	return err;
 }
 
 int files_sync_parent_dir(const char *path)

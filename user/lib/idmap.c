@@ -2,160 +2,124 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "hashtable.h"
 #include "idmap.h"
+#include "seed.h"
 
-/* Slots are empty (value NULL, not deleted), used, or deleted (tombstone). */
-struct slot {
+/* A cursor past the last entry; 0 is one before the first. */
+#define CURSOR_END SIZE_MAX
+
+_Static_assert(sizeof(size_t) >= sizeof(uintptr_t), "a cursor holds an entry's address");
+
+struct idmap_entry {
+	struct hashtable_node node;
 	uint64_t id;
 	void *value;
-	int deleted;
 };
 
 struct idmap {
-	struct slot *slots;
-	size_t capacity;	/* a power of two */
-	size_t used;		/* live entries */
-	size_t occupied;	/* live entries and tombstones */
+	struct hashtable table;
 };
 
-static size_t slot_index(uint64_t id, size_t capacity)
+static bool entry_has_id(const struct hashtable_node *node, const void *id)
 {
-	/* Cgroup ids are dense small integers: mix before masking. */
-	id ^= id >> 33;
-	id *= 0xff51afd7ed558ccdULL;
-	id ^= id >> 33;
-	return id & (capacity - 1);
+	return hashtable_entry(node, struct idmap_entry, node)->id == *(const uint64_t *)id;
+}
+
+/* Cgroup ids are dense small integers: hashed, so that the low bits differ. */
+static uint64_t id_hash(uint64_t id)
+{
+	return hash_bytes(hash_key_process(), &id, sizeof(id));
+}
+
+static struct idmap_entry *find_entry(const struct idmap *map, uint64_t id)
+{
+	return hashtable_entry(hashtable_find(&map->table, id_hash(id), &id), struct idmap_entry,
+			       node);
 }
 
 struct idmap *idmap_new(void)
 {
 	struct idmap *map = calloc(1, sizeof(*map));
 
-	if (!map)
-		return NULL;
-	map->capacity = 64;
-	map->slots = calloc(map->capacity, sizeof(*map->slots));
-	if (!map->slots) {
-		free(map);
-		return NULL;
-	}
+	if (map)
+		hashtable_init(&map->table, entry_has_id);
 	return map;
+}
+
+static void free_entry(struct hashtable_node *node)
+{
+	free(hashtable_entry(node, struct idmap_entry, node));
 }
 
 void idmap_free(struct idmap *map)
 {
 	if (!map)
 		return;
-	free(map->slots);
+	hashtable_release(&map->table, free_entry);
 	free(map);
-}
-
-static struct slot *find_slot(const struct idmap *map, uint64_t id)
-{
-	size_t i = slot_index(id, map->capacity);
-
-	for (;;) {
-		struct slot *slot = &map->slots[i];
-
-		if (!slot->value && !slot->deleted)
-			return NULL;
-		if (slot->value && slot->id == id)
-			return slot;
-		i = (i + 1) & (map->capacity - 1);
-	}
-}
-
-static int grow(struct idmap *map)
-{
-	size_t capacity = map->used * 4 > map->capacity ? map->capacity * 2 : map->capacity;
-	struct slot *old = map->slots;
-	size_t old_capacity = map->capacity, i;
-
-	map->slots = calloc(capacity, sizeof(*map->slots));
-	if (!map->slots) {
-		map->slots = old;
-		return -ENOMEM;
-	}
-	map->capacity = capacity;
-	map->used = 0;
-	map->occupied = 0;
-	for (i = 0; i < old_capacity; i++)
-		if (old[i].value)
-			idmap_put(map, old[i].id, old[i].value);
-	free(old);
-	return 0;
 }
 
 int idmap_put(struct idmap *map, uint64_t id, void *value)
 {
-	struct slot *slot = find_slot(map, id);
-	size_t i;
-	int err;
+	struct idmap_entry *entry = find_entry(map, id);
 
-	if (slot) {
-		slot->value = value;
+	if (entry) {
+		entry->value = value;
 		return 0;
 	}
-	/* Keep at least a quarter free so probes stay short and terminate. */
-	if ((map->occupied + 1) * 4 > map->capacity * 3) {
-		err = grow(map);
-		if (err)
-			return err;
+	entry = malloc(sizeof(*entry));
+	if (!entry)
+		return -ENOMEM;
+	entry->id = id;
+	entry->value = value;
+	if (hashtable_insert(&map->table, &entry->node, id_hash(id))) {
+		free(entry);
+		return -ENOMEM;
 	}
-	i = slot_index(id, map->capacity);
-	while (map->slots[i].value)
-		i = (i + 1) & (map->capacity - 1);
-	if (!map->slots[i].deleted)
-		map->occupied++;
-	map->slots[i].id = id;
-	map->slots[i].value = value;
-	map->slots[i].deleted = 0;
-	map->used++;
 	return 0;
 }
 
 void *idmap_get(const struct idmap *map, uint64_t id)
 {
-	struct slot *slot = find_slot(map, id);
+	struct idmap_entry *entry = find_entry(map, id);
 
-	return slot ? slot->value : NULL;
+	return entry ? entry->value : NULL;
 }
 
 void *idmap_remove(struct idmap *map, uint64_t id)
 {
-	struct slot *slot = find_slot(map, id);
+	struct idmap_entry *entry = find_entry(map, id);
 	void *value;
 
-	if (!slot)
+	if (!entry)
 		return NULL;
-	value = slot->value;
-	slot->value = NULL;
-	slot->deleted = 1;
-	map->used--;
+	value = entry->value;
+	hashtable_remove(&map->table, &entry->node);
+	free(entry);
 	return value;
 }
 
 void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id)
 {
-	while (*cursor < map->capacity) {
-		struct slot *slot = &map->slots[(*cursor)++];
+	struct hashtable_node *node, *next;
+	struct idmap_entry *entry;
 
-		if (slot->value) {
-			if (id)
-				*id = slot->id;
-			return slot->value;
-		}
+	if (*cursor == CURSOR_END)
+		return NULL;
+	if (*cursor)
+		node = (struct hashtable_node *)(uintptr_t)*cursor;
+	else
+		node = hashtable_oldest(&map->table);
+	if (!node) {
+		*cursor = CURSOR_END;
+		return NULL;
 	}
-	return NULL;
-}
-
-uint64_t idmap_hash_string(const char *text)
-{
-	uint64_t hash = 0xcbf29ce484222325ULL;
-
-	for (; *text; text++) {
-		hash ^= (unsigned char)*text;
-		hash *= 0x100000001b3ULL;
-	}
-	return hash;
+	/* The successor is taken now: the caller may remove (and so free) this entry. */
+	next = hashtable_newer(node);
+	*cursor = next ? (size_t)(uintptr_t)next : CURSOR_END;
+	entry = hashtable_entry(node, struct idmap_entry, node);
+	if (id)
+		*id = entry->id;
+	return entry->value;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A hash table from 64-bit ids (cgroup ids, name hashes) to pointers, with
- * open addressing. The table owns no values.
+ * A map from 64-bit ids (cgroup ids, name hashes) to pointers, for the
+ * modules that want no entry type of their own: a thin layer over
+ * hashtable.h that allocates the entries. The map owns no values.
  */
 #ifndef ABUSEWATCH_IDMAP_H
 #define ABUSEWATCH_IDMAP_H
@@ -12,7 +13,7 @@
 struct idmap;
 
 struct idmap *idmap_new(void);
-/* Frees the table, not the values. */
+/* Frees the map, not the values. */
 void idmap_free(struct idmap *map);
 /* Sets @id to @value (not NULL), replacing any old value. 0 or -ENOMEM. */
 int idmap_put(struct idmap *map, uint64_t id, void *value);
@@ -25,8 +26,5 @@ void *idmap_remove(struct idmap *map, uint64_t id);
  * NULL at the end. Removing the entry just returned is allowed.
  */
 void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id);
-
-/* FNV-1a over a string, for maps keyed by names. */
-uint64_t idmap_hash_string(const char *text);
 
 #endif

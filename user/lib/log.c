@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 static enum log_level current_level = LOG_LEVEL_INFO;
@@ -28,7 +29,7 @@ enum log_level log_get_level(void)
 void log_message(enum log_level level, const char *fmt, ...)
 {
 	char line[2048];
-	struct timespec now;
+	struct timespec now = clock_timespec(clock_wall());
 	struct tm tm;
 	va_list ap;
 	size_t len;
@@ -45,7 +46,6 @@ void log_message(enum log_level level, const char *fmt, ...)
 	len = strlen(line);
 	while (len && line[len - 1] == ' ')
 		line[--len] = '\0';
-	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s\n", tm.tm_year + 1900,
 		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,

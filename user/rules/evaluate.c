@@ -20,13 +20,14 @@
 
 #include "config.h"
 #include "evaluate.h"
-#include "idmap.h"
+#include "hashtable.h"
 #include "log.h"
+#include "seed.h"
+#include "text.h"
 
 /* 68 minutes of 1 s samples; longer windows thin their older samples. */
 #define MAX_SAMPLES 4096
 #define MIN_SAMPLES 8
-#define MIN_BUCKETS 64
 /* Ticks come a little early or late: do not wait a whole extra tick for `for`. */
 #define FOR_SLACK_S 1e-6
 #define RULE_PLAN "plan"
@@ -70,8 +71,8 @@ enum alert_rule_change {
 };
 
 struct tenant_state {
-	struct tenant_state *next; /* hash chain, then the list of dropped tenants */
-	uint64_t hash;
+	struct hashtable_node node; /* in evaluator->tenants, by name */
+	struct tenant_state *next_dropped;
 	char *name;
 	char *plan;
 	char *cgroup;
@@ -110,9 +111,9 @@ struct eval_transition {
 };
 
 struct evaluator {
-	struct tenant_state **buckets;
-	size_t bucket_count; /* a power of two */
-	size_t tenant_count;
+	struct hashtable tenants;
+	/* Tenant names come from paths tenants choose: keep them from picking collisions. */
+	struct hash_key key;
 	unsigned long tick_number;
 	bool changed;
 	struct eval_transition *transitions;
@@ -126,41 +127,25 @@ struct evaluator {
 	size_t scratch_capacity;
 };
 
-/* Tenant table: names hashed into chained buckets. */
+/* Tenant table: by name. */
+
+static bool tenant_matches(const struct hashtable_node *node, const void *name)
+{
+	return !strcmp(hashtable_entry(node, struct tenant_state, node)->name, name);
+}
 
 static struct tenant_state *tenant_find(const struct evaluator *evaluator, const char *name,
 					uint64_t hash)
 {
-	struct tenant_state *tenant = evaluator->buckets[hash & (evaluator->bucket_count - 1)];
-
-	for (; tenant; tenant = tenant->next)
-		if (tenant->hash == hash && !strcmp(tenant->name, name))
-			return tenant;
-	return NULL;
+	return hashtable_entry(hashtable_find(&evaluator->tenants, hash, name), struct tenant_state,
+			       node);
 }
 
-static int tenant_table_grow(struct evaluator *evaluator)
+static void tenant_free(struct tenant_state *tenant);
+
+static void tenant_free_node(struct hashtable_node *node)
 {
-	size_t new_count = evaluator->bucket_count * 2, i;
-	struct tenant_state **buckets = calloc(new_count, sizeof(*buckets));
-
-	if (!buckets)
-		return -ENOMEM;
-	for (i = 0; i < evaluator->bucket_count; i++) {
-		struct tenant_state *tenant = evaluator->buckets[i], *next;
-
-		for (; tenant; tenant = next) {
-			size_t index = tenant->hash & (new_count - 1);
-
-			next = tenant->next;
-			tenant->next = buckets[index];
-			buckets[index] = tenant;
-		}
-	}
-	free(evaluator->buckets);
-	evaluator->buckets = buckets;
-	evaluator->bucket_count = new_count;
-	return 0;
+	tenant_free(hashtable_entry(node, struct tenant_state, node));
 }
 
 static void tenant_free(struct tenant_state *tenant)
@@ -174,31 +159,10 @@ static void tenant_free(struct tenant_state *tenant)
 	free(tenant);
 }
 
-/* Replaces *@field by a copy of @text unless equal: most ticks change nothing. */
-static int replace_string(char **field, const char *text)
-{
-	char *copy;
-
-	if (!text)
-		text = "";
-	if (*field && !strcmp(*field, text))
-		return 0;
-	copy = strdup(text);
-	if (!copy)
-		return -ENOMEM;
-	free(*field);
-	*field = copy;
-	return 0;
-}
-
 static struct tenant_state *tenant_add(struct evaluator *evaluator, const char *name, uint64_t hash)
 {
 	struct tenant_state *tenant;
-	size_t index;
 
-	if (evaluator->tenant_count >= evaluator->bucket_count)
-		/* A full table only gets slower; keep going with longer chains. */
-		(void)tenant_table_grow(evaluator);
 	tenant = calloc(1, sizeof(*tenant));
 	if (!tenant)
 		return NULL;
@@ -208,11 +172,11 @@ static struct tenant_state *tenant_add(struct evaluator *evaluator, const char *
 		errno = ENOMEM;
 		return NULL;
 	}
-	tenant->hash = hash;
-	index = hash & (evaluator->bucket_count - 1);
-	tenant->next = evaluator->buckets[index];
-	evaluator->buckets[index] = tenant;
-	evaluator->tenant_count++;
+	if (hashtable_insert(&evaluator->tenants, &tenant->node, hash)) {
+		tenant_free(tenant);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return tenant;
 }
 
@@ -656,7 +620,7 @@ void evaluator_set_relative(struct evaluator *evaluator, const struct relative_c
  */
 static int reserve_transitions(struct evaluator *evaluator, size_t row_count)
 {
-	size_t needed = (row_count + evaluator->tenant_count) * RESOURCE_COUNT * 2;
+	size_t needed = (row_count + hashtable_count(&evaluator->tenants)) * RESOURCE_COUNT * 2;
 	struct eval_transition *transitions;
 
 	if (needed <= evaluator->transitions_capacity)
@@ -677,34 +641,29 @@ static int reserve_transitions(struct evaluator *evaluator, size_t row_count)
 static struct tenant_state *drop_unseen(struct evaluator *evaluator, double now,
 					size_t *transition_count)
 {
-	struct tenant_state *dropped = NULL, **link, *tenant;
-	size_t bucket;
+	struct tenant_state *dropped = NULL, *tenant;
+	struct hashtable_node *node, *next;
 	int resource;
 
-	for (bucket = 0; bucket < evaluator->bucket_count; bucket++) {
-		link = &evaluator->buckets[bucket];
-		while ((tenant = *link)) {
-			if (tenant->seen_tick == evaluator->tick_number ||
-			    (tenant->loaded && now < tenant->loaded_deadline)) {
-				link = &tenant->next;
-				continue;
-			}
-			for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-				struct alert_rule_state *state = &tenant->plan_rule[resource];
+	hashtable_for_each_safe(&evaluator->tenants, node, next) {
+		tenant = hashtable_entry(node, struct tenant_state, node);
+		if (tenant->seen_tick == evaluator->tick_number ||
+		    (tenant->loaded && now < tenant->loaded_deadline))
+			continue;
+		for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+			struct alert_rule_state *state = &tenant->plan_rule[resource];
 
-				if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
-					add_transition(evaluator, transition_count, tenant,
-						       resource, RULE_PLAN, state);
-				state = &tenant->relative_rule[resource];
-				if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
-					add_transition(evaluator, transition_count, tenant,
-						       resource, RULE_RELATIVE, state);
-			}
-			*link = tenant->next;
-			evaluator->tenant_count--;
-			tenant->next = dropped;
-			dropped = tenant;
+			if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
+				add_transition(evaluator, transition_count, tenant, resource,
+					       RULE_PLAN, state);
+			state = &tenant->relative_rule[resource];
+			if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
+				add_transition(evaluator, transition_count, tenant, resource,
+					       RULE_RELATIVE, state);
 		}
+		hashtable_remove(&evaluator->tenants, node);
+		tenant->next_dropped = dropped;
+		dropped = tenant;
 	}
 	return dropped;
 }
@@ -778,7 +737,7 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 
 	for (i = 0; i < count; i++) {
 		struct tenant_row *row = &rows[i];
-		uint64_t hash = idmap_hash_string(row->tenant);
+		uint64_t hash = hash_string(&evaluator->key, row->tenant);
 
 		if (relative_pass)
 			evaluator->row_tenants[i] = NULL;
@@ -796,8 +755,8 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 		}
 		tenant->seen_tick = evaluator->tick_number;
 		tenant->loaded = false;
-		if (replace_string(&tenant->plan, row->plan) ||
-		    replace_string(&tenant->cgroup, row->cgroup)) {
+		if (text_replace(&tenant->plan, row->plan) ||
+		    text_replace(&tenant->cgroup, row->cgroup)) {
 			pr_err("evaluate: no memory for tenant %s", row->tenant);
 			continue;
 		}
@@ -820,7 +779,7 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 	evaluator->changed = transition_count > 0;
 
 	while (dropped) {
-		tenant = dropped->next;
+		tenant = dropped->next_dropped;
 		tenant_free(dropped);
 		dropped = tenant;
 	}
@@ -832,30 +791,16 @@ struct evaluator *evaluator_new(void)
 
 	if (!evaluator)
 		return NULL;
-	evaluator->bucket_count = MIN_BUCKETS;
-	evaluator->buckets = calloc(evaluator->bucket_count, sizeof(*evaluator->buckets));
-	if (!evaluator->buckets) {
-		free(evaluator);
-		errno = ENOMEM;
-		return NULL;
-	}
+	hashtable_init(&evaluator->tenants, tenant_matches);
+	hash_key_random(&evaluator->key);
 	return evaluator;
 }
 
 void evaluator_free(struct evaluator *evaluator)
 {
-	struct tenant_state *tenant, *next;
-	size_t bucket;
-
 	if (!evaluator)
 		return;
-	for (bucket = 0; bucket < evaluator->bucket_count; bucket++) {
-		for (tenant = evaluator->buckets[bucket]; tenant; tenant = next) {
-			next = tenant->next;
-			tenant_free(tenant);
-		}
-	}
-	free(evaluator->buckets);
+	hashtable_release(&evaluator->tenants, tenant_free_node);
 	free(evaluator->transitions);
 	free(evaluator->row_tenants);
 	free(evaluator->active_usage);
@@ -900,18 +845,15 @@ static int each_firing_of(struct tenant_state *tenant, const char *rule,
 int evaluator_each_firing(const struct evaluator *evaluator, firing_alert_fn fn, void *ctx)
 {
 	struct tenant_state *tenant;
-	size_t bucket;
+	struct hashtable_node *node, *next;
 	int err;
 
-	for (bucket = 0; bucket < evaluator->bucket_count; bucket++) {
-		for (tenant = evaluator->buckets[bucket]; tenant; tenant = tenant->next) {
-			err = each_firing_of(tenant, RULE_PLAN, tenant->plan_rule, fn, ctx);
-			if (!err)
-				err = each_firing_of(tenant, RULE_RELATIVE, tenant->relative_rule,
-						     fn, ctx);
-			if (err)
-				return err;
-		}
+	hashtable_for_each_safe(&evaluator->tenants, node, next) {
+		tenant = hashtable_entry(node, struct tenant_state, node);
+		err = each_firing_of(tenant, RULE_PLAN, tenant->plan_rule, fn, ctx) ?:
+		      each_firing_of(tenant, RULE_RELATIVE, tenant->relative_rule, fn, ctx);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -926,7 +868,7 @@ int evaluator_restore_firing(struct evaluator *evaluator, const struct firing_al
 	if ((int)alert->resource < 0 || alert->resource >= RESOURCE_COUNT ||
 	    (alert->rule && strcmp(alert->rule, RULE_PLAN) && strcmp(alert->rule, RULE_RELATIVE)))
 		return -EINVAL;
-	hash = idmap_hash_string(alert->tenant);
+	hash = hash_string(&evaluator->key, alert->tenant);
 	tenant = tenant_find(evaluator, alert->tenant, hash);
 	if (!tenant) {
 		tenant = tenant_add(evaluator, alert->tenant, hash);
@@ -935,8 +877,8 @@ int evaluator_restore_firing(struct evaluator *evaluator, const struct firing_al
 		tenant->loaded = true;
 		tenant->loaded_deadline = deadline;
 	}
-	if (replace_string(&tenant->plan, alert->plan) ||
-	    replace_string(&tenant->cgroup, alert->cgroup))
+	if (text_replace(&tenant->plan, alert->plan) ||
+	    text_replace(&tenant->cgroup, alert->cgroup))
 		return -ENOMEM;
 	/* No rule is the plan's, as saved before the relative rule existed. */
 	if (alert->rule && !strcmp(alert->rule, RULE_RELATIVE))

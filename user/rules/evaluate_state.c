@@ -1,41 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <json-c/json.h>
 
 #include "evaluate_state.h"
 #include "files.h"
+#include "json.h"
 #include "log.h"
 
 #define STATE_FORMAT_VERSION 1
-
-static int add_string(struct json_object *object, const char *key, const char *value)
-{
-	struct json_object *string = json_object_new_string(value ? value : "");
-
-	if (!string || json_object_object_add(object, key, string)) {
-		json_object_put(string);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_double(struct json_object *object, const char *key, double value)
-{
-	struct json_object *number = json_object_new_double(value);
-
-	if (!number || json_object_object_add(object, key, number)) {
-		json_object_put(number);
-		return -ENOMEM;
-	}
-	return 0;
-}
+/* Thousands of tenants, each resource firing under both rules: far less than this. */
+#define STATE_FILE_MAX (256u << 20)
 
 struct save_ctx {
 	struct json_object *alerts;
@@ -47,23 +23,25 @@ static int add_alert(const struct firing_alert *firing, void *ctx)
 {
 	struct save_ctx *save = ctx;
 	struct json_object *alert = json_object_new_object();
+	int err;
 
 	if (!alert)
 		return -ENOMEM;
-	if (add_string(alert, "tenant", firing->tenant) ||
-	    add_string(alert, "plan", firing->plan) ||
-	    add_string(alert, "cgroup", firing->cgroup) ||
-	    add_string(alert, "resource", resource_name(firing->resource)) ||
-	    add_string(alert, "rule", firing->rule) || add_double(alert, "value", firing->value) ||
-	    add_double(alert, "limit", firing->limit) ||
-	    add_double(alert, "window_s", firing->window_s) ||
-	    /* Monotonic time means nothing to the next boot: store wall time. */
-	    add_double(alert, "since", save->now_wall - (save->now - firing->since)) ||
-	    json_object_array_add(save->alerts, alert)) {
+	err = json_add_string(alert, "tenant", firing->tenant) ?:
+	      json_add_string(alert, "plan", firing->plan) ?:
+	      json_add_string(alert, "cgroup", firing->cgroup) ?:
+	      json_add_string(alert, "resource", resource_name(firing->resource)) ?:
+	      json_add_string(alert, "rule", firing->rule) ?:
+	      json_add_double(alert, "value", firing->value) ?:
+	      json_add_double(alert, "limit", firing->limit) ?:
+	      json_add_double(alert, "window_s", firing->window_s) ?:
+	      /* Monotonic time means nothing to the next boot: store wall time. */
+	      json_add_double(alert, "since", save->now_wall - (save->now - firing->since));
+	if (err) {
 		json_object_put(alert);
-		return -ENOMEM;
+		return err;
 	}
-	return 0;
+	return json_append(save->alerts, alert);
 }
 
 static struct json_object *firing_to_json(const struct evaluator *evaluator, double now_wall,
@@ -71,20 +49,23 @@ static struct json_object *firing_to_json(const struct evaluator *evaluator, dou
 {
 	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
 	struct save_ctx save = { .alerts = alerts, .now_wall = now_wall, .now = now };
+	int err;
 
-	if (!root || !alerts || json_object_object_add(root, "alerts", alerts)) {
+	if (!root) {
 		json_object_put(alerts);
-		goto fail;
+		errno = ENOMEM;
+		return NULL;
 	}
-	if (json_object_object_add(root, "version", json_object_new_int(STATE_FORMAT_VERSION)) ||
-	    add_double(root, "saved_at", now_wall) ||
-	    evaluator_each_firing(evaluator, add_alert, &save))
-		goto fail;
+	err = json_add(root, "alerts", alerts) ?:
+	      json_add_int(root, "version", STATE_FORMAT_VERSION) ?:
+	      json_add_double(root, "saved_at", now_wall) ?:
+	      evaluator_each_firing(evaluator, add_alert, &save);
+	if (err) {
+		json_object_put(root);
+		errno = -err;
+		return NULL;
+	}
 	return root;
-fail:
-	json_object_put(root);
-	errno = ENOMEM;
-	return NULL;
 }
 
 /* The saved text and its closing newline. */
@@ -104,8 +85,11 @@ int evaluator_save(const struct evaluator *evaluator, const char *path, double n
 	int err;
 
 	root = firing_to_json(evaluator, now_wall, now);
-	if (!root)
-		return -ENOMEM;
+	if (!root) {
+		err = -errno;
+		pr_warn("firing state: cannot save %s: %s", path, strerror(-err));
+		return err;
+	}
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text) {
@@ -121,75 +105,6 @@ free_json:
 	return err;
 }
 
-static int read_file(const char *path, char **out)
-{
-	size_t len = 0, capacity = 4096;
-	char *text = malloc(capacity), *bigger;
-	ssize_t got;
-	int fd, err = 0;
-
-	if (!text)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto free_text;
-	}
-	for (;;) {
-		if (len + 1 >= capacity) {
-			bigger = realloc(text, capacity * 2);
-			if (!bigger) {
-				err = -ENOMEM;
-				goto close_fd;
-			}
-			text = bigger;
-			capacity *= 2;
-		}
-		got = read(fd, text + len, capacity - len - 1);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			goto close_fd;
-		}
-		if (!got)
-			break;
-		len += got;
-	}
-	text[len] = '\0';
-	close(fd);
-	*out = text;
-	return 0;
-
-close_fd:
-	close(fd);
-free_text:
-	free(text);
-	return err;
-}
-
-static const char *get_string(struct json_object *object, const char *key)
-{
-	struct json_object *value;
-
-	if (!json_object_object_get_ex(object, key, &value) ||
-	    !json_object_is_type(value, json_type_string))
-		return NULL;
-	return json_object_get_string(value);
-}
-
-static bool get_number(struct json_object *object, const char *key, double *number)
-{
-	struct json_object *value;
-
-	if (!json_object_object_get_ex(object, key, &value) ||
-	    (!json_object_is_type(value, json_type_double) &&
-	     !json_object_is_type(value, json_type_int)))
-		return false;
-	*number = json_object_get_double(value);
-	return isfinite(*number);
-}
-
 /* 1 when a new alert was loaded, 0 when it was already known, or -errno. */
 static int load_alert(struct evaluator *evaluator, struct json_object *alert, double now_wall,
 		      double now, double grace_s)
@@ -197,17 +112,21 @@ static int load_alert(struct evaluator *evaluator, struct json_object *alert, do
 	const char *resource_text;
 	struct firing_alert firing;
 	double since_wall;
+	int err;
 
-	firing.tenant = get_string(alert, "tenant");
-	firing.plan = get_string(alert, "plan");
-	firing.cgroup = get_string(alert, "cgroup");
-	resource_text = get_string(alert, "resource");
-	firing.rule = get_string(alert, "rule");
-	if (!firing.tenant || !firing.plan || !firing.cgroup || !resource_text ||
-	    !get_number(alert, "value", &firing.value) ||
-	    !get_number(alert, "limit", &firing.limit) ||
-	    !get_number(alert, "window_s", &firing.window_s) ||
-	    !get_number(alert, "since", &since_wall))
+	/* No rule is the plan's, as saved before the relative rule existed. */
+	err = json_get_string(alert, "rule", &firing.rule);
+	if (err == -ENOENT)
+		err = 0;
+	err = err ?: json_get_string(alert, "tenant", &firing.tenant) ?:
+	      json_get_string(alert, "plan", &firing.plan) ?:
+	      json_get_string(alert, "cgroup", &firing.cgroup) ?:
+	      json_get_string(alert, "resource", &resource_text) ?:
+	      json_get_double(alert, "value", &firing.value) ?:
+	      json_get_double(alert, "limit", &firing.limit) ?:
+	      json_get_double(alert, "window_s", &firing.window_s) ?:
+	      json_get_double(alert, "since", &since_wall);
+	if (err)
 		return -EINVAL;
 	firing.resource = resource_from_name(resource_text);
 	/* A wall clock set back since the save must not put the start in the future. */
@@ -224,7 +143,7 @@ int evaluator_load(struct evaluator *evaluator, const char *path, double now_wal
 	char *text = NULL;
 	int err;
 
-	err = read_file(path, &text);
+	err = files_read_all(path, STATE_FILE_MAX, &text, NULL);
 	if (err) {
 		if (err != -ENOENT)
 			pr_warn("firing state: cannot read %s: %s", path, strerror(-err));

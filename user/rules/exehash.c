@@ -2,12 +2,11 @@
 /*
  * SHA-256 of executables, cached by identity, hashed on a worker thread.
  *
- * Two tables, both fixed arrays allocated once, so that memory is bounded
+ * Two tables (lib/hashtable, under a random key), their entries in fixed
+ * arrays and their buckets allocated once, so that memory is bounded
  * whatever tenants run:
- *  - the cache: EXEHASH_CACHE_ENTRIES digests, chained buckets indexed by a
- *    keyed hash (SipHash-2-4 under a random key: sizes and times are the
- *    tenant's to choose, collisions must not be), and a list ordered by
- *    last use, oldest first, that eviction pops;
+ *  - the cache: EXEHASH_CACHE_ENTRIES digests, with the table's limit and
+ *    use order: the least recently used gives way;
  *  - the jobs: EXEHASH_QUEUE_MAX slots, one per identity between the open
  *    in exehash_get() and its delivery by exehash_collect(), also indexed
  *    by identity so that a second request does not open the file again.
@@ -31,41 +30,30 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "exehash.h"
+#include "hashtable.h"
 #include "log.h"
 #include "seed.h"
 
 #define NO_ENTRY UINT32_MAX
 #define READ_CHUNK (256 * 1024)
-/* Twice the entries, a power of two: chains stay about one long. */
-#define CACHE_BUCKETS 16384
-#define JOB_BUCKETS 512
 /* Other processes of a cgroup whose root is tried, and how much of cgroup.procs is read. */
 #define CGROUP_PIDS_TRIED 32
 #define CGROUP_PROCS_READ 1024
 #define WORKER_NICE 10
 
-_Static_assert(CACHE_BUCKETS >= EXEHASH_CACHE_ENTRIES &&
-		       (CACHE_BUCKETS & (CACHE_BUCKETS - 1)) == 0,
-	       "cache buckets: a power of two, no fewer than the entries");
-_Static_assert(JOB_BUCKETS >= EXEHASH_QUEUE_MAX && (JOB_BUCKETS & (JOB_BUCKETS - 1)) == 0,
-	       "job buckets: a power of two, no fewer than the jobs");
-
 struct cache_entry {
+	struct hashtable_node node;
 	struct exe_identity id;
-	uint32_t bucket;
-	uint32_t chain;		/* next entry in the bucket */
-	uint32_t older;		/* use list */
-	uint32_t newer;
 	char hex[SHA256_HEX_LEN + 1];
 };
 
 struct job {
+	struct hashtable_node node;	/* the caller's: the identity index */
 	struct exe_identity id;
 	struct exe_identity opened;	/* fstat() at the open: a later ctime once unlinked */
 	int fd;				/* open until the worker has read it */
@@ -73,26 +61,22 @@ struct job {
 	enum exehash_status status;
 	uint64_t bytes;
 	char hex[SHA256_HEX_LEN + 1];
-	/* The caller's: the identity index, and the free list. */
-	uint32_t bucket;
-	uint32_t chain;
+	uint32_t free_next;		/* the caller's: the free list */
 	/* Under the lock: the queue, then the done list. */
 	uint32_t next;
 };
 
 struct exehash {
-	uint64_t key[2];	/* SipHash key */
+	struct hash_key key;
 
+	struct hashtable cache;
 	struct cache_entry *entries;
-	uint32_t *cache_buckets;
-	uint32_t cached;
-	uint32_t oldest;
-	uint32_t newest;
+	uint32_t entries_used;	/* taken from entries[]; when all are, the oldest is reused */
 
 	struct job jobs[EXEHASH_QUEUE_MAX];
-	uint32_t job_buckets[JOB_BUCKETS];
-	uint32_t free_jobs;	/* chained by job.chain */
-	uint32_t jobs_in_use;
+	struct hashtable jobs_by_identity;
+	uint32_t free_jobs;	/* chained by job.free_next */
+	uint32_t jobs_in_use;	/* also those out of the index, being delivered */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -124,31 +108,12 @@ static bool identity_equal(const struct exe_identity *a, const struct exe_identi
 	       a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
 
-static uint64_t rotate_left(uint64_t x, int bits)
-{
-	return (x << bits) | (x >> (64 - bits));
-}
-
-#define SIPROUND(v0, v1, v2, v3)                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = rotate_left(v1, 13);                                                          \
-		v1 ^= v0;                                                                          \
-		v0 = rotate_left(v0, 32);                                                          \
-		v2 += v3;                                                                          \
-		v3 = rotate_left(v3, 16);                                                          \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = rotate_left(v3, 21);                                                          \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = rotate_left(v1, 17);                                                          \
-		v1 ^= v2;                                                                          \
-		v2 = rotate_left(v2, 32);                                                          \
-	} while (0)
-
-/* SipHash-2-4 over the identity's fields as six words (48 bytes). */
-static uint64_t identity_hash(const uint64_t key[2], const struct exe_identity *id)
+/*
+ * The identity's fields as six words (48 bytes, no padding), under the
+ * table's key: sizes and times are the tenant's to choose, collisions must
+ * not be.
+ */
+static uint64_t identity_hash(const struct hash_key *key, const struct exe_identity *id)
 {
 	const uint64_t words[6] = {
 		id->dev,
@@ -158,27 +123,8 @@ static uint64_t identity_hash(const uint64_t key[2], const struct exe_identity *
 		(uint64_t)id->ctime_sec,
 		(uint64_t)id->mtime_nsec | (uint64_t)id->ctime_nsec << 32,
 	};
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
-	uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
-	uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
-	uint64_t last = (uint64_t)sizeof(words) << 56;
-	size_t i;
 
-	for (i = 0; i < 6; i++) {
-		v3 ^= words[i];
-		SIPROUND(v0, v1, v2, v3);
-		SIPROUND(v0, v1, v2, v3);
-		v0 ^= words[i];
-	}
-	v3 ^= last;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	v0 ^= last;
-	v2 ^= 0xff;
-	for (i = 0; i < 4; i++)
-		SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	return hash_bytes(key, words, sizeof(words));
 }
 
 void exehash_identity_from_stat(const struct stat *st, struct exe_identity *id)
@@ -223,98 +169,56 @@ static bool stat_matches_unlinked(const struct stat *st, const struct exe_identi
 
 /* The cache */
 
-static void cache_unlink_use(struct exehash *hash, uint32_t index)
+static bool cache_entry_is(const struct hashtable_node *node, const void *id)
 {
-	struct cache_entry *entry = &hash->entries[index];
-
-	if (entry->older != NO_ENTRY)
-		hash->entries[entry->older].newer = entry->newer;
-	else
-		hash->oldest = entry->newer;
-	if (entry->newer != NO_ENTRY)
-		hash->entries[entry->newer].older = entry->older;
-	else
-		hash->newest = entry->older;
+	return identity_equal(&hashtable_entry(node, struct cache_entry, node)->id, id);
 }
 
-static void cache_push_newest(struct exehash *hash, uint32_t index)
+static struct cache_entry *cache_find(const struct exehash *hash, const struct exe_identity *id,
+				      uint64_t id_hash)
 {
-	struct cache_entry *entry = &hash->entries[index];
-
-	entry->older = hash->newest;
-	entry->newer = NO_ENTRY;
-	if (hash->newest != NO_ENTRY)
-		hash->entries[hash->newest].newer = index;
-	else
-		hash->oldest = index;
-	hash->newest = index;
-}
-
-static uint32_t cache_find(const struct exehash *hash, const struct exe_identity *id,
-			   uint32_t bucket)
-{
-	uint32_t index;
-
-	for (index = hash->cache_buckets[bucket]; index != NO_ENTRY;
-	     index = hash->entries[index].chain)
-		if (identity_equal(&hash->entries[index].id, id))
-			return index;
-	return NO_ENTRY;
-}
-
-static void cache_unchain(struct exehash *hash, uint32_t index)
-{
-	uint32_t *link = &hash->cache_buckets[hash->entries[index].bucket];
-
-	while (*link != index)
-		link = &hash->entries[*link].chain;
-	*link = hash->entries[index].chain;
+	return hashtable_entry(hashtable_find(&hash->cache, id_hash, id), struct cache_entry, node);
 }
 
 static void cache_insert(struct exehash *hash, const struct exe_identity *id, const char *hex)
 {
-	uint32_t bucket = identity_hash(hash->key, id) & (CACHE_BUCKETS - 1);
-	uint32_t index = cache_find(hash, id, bucket);
+	uint64_t id_hash = identity_hash(&hash->key, id);
+	struct cache_entry *entry = cache_find(hash, id, id_hash);
 
-	if (index != NO_ENTRY) {
-		cache_unlink_use(hash, index);
+	if (entry) {
+		hashtable_touch(&hash->cache, &entry->node);
 	} else {
-		if (hash->cached < EXEHASH_CACHE_ENTRIES) {
-			index = hash->cached++;
-		} else {
-			index = hash->oldest;
-			cache_unlink_use(hash, index);
-			cache_unchain(hash, index);
-		}
-		hash->entries[index].id = *id;
-		hash->entries[index].bucket = bucket;
-		hash->entries[index].chain = hash->cache_buckets[bucket];
-		hash->cache_buckets[bucket] = index;
+		entry = hashtable_entry(hashtable_evict(&hash->cache, 1), struct cache_entry, node);
+		if (!entry)
+			entry = &hash->entries[hash->entries_used++];
+		entry->id = *id;
+		/* Reserved for every entry at the start: cannot fail. */
+		hashtable_insert(&hash->cache, &entry->node, id_hash);
 	}
-	memcpy(hash->entries[index].hex, hex, SHA256_HEX_LEN + 1);
-	cache_push_newest(hash, index);
+	memcpy(entry->hex, hex, SHA256_HEX_LEN + 1);
 }
 
 /* Jobs: the caller's side */
 
-static uint32_t job_find(const struct exehash *hash, const struct exe_identity *id,
-			 uint32_t bucket)
+static bool job_is(const struct hashtable_node *node, const void *id)
 {
-	uint32_t index;
+	return identity_equal(&hashtable_entry(node, struct job, node)->id, id);
+}
 
-	for (index = hash->job_buckets[bucket]; index != NO_ENTRY; index = hash->jobs[index].chain)
-		if (identity_equal(&hash->jobs[index].id, id))
-			return index;
-	return NO_ENTRY;
+static struct job *job_find(const struct exehash *hash, const struct exe_identity *id,
+			    uint64_t id_hash)
+{
+	return hashtable_entry(hashtable_find(&hash->jobs_by_identity, id_hash, id), struct job,
+			       node);
 }
 
 static uint32_t job_take(struct exehash *hash, const struct exe_identity *id,
-			 const struct exe_identity *opened, uint32_t bucket, int fd)
+			 const struct exe_identity *opened, uint64_t id_hash, int fd)
 {
 	uint32_t index = hash->free_jobs;
 	struct job *job = &hash->jobs[index];
 
-	hash->free_jobs = job->chain;
+	hash->free_jobs = job->free_next;
 	hash->jobs_in_use++;
 	job->id = *id;
 	job->opened = *opened;
@@ -322,24 +226,14 @@ static uint32_t job_take(struct exehash *hash, const struct exe_identity *id,
 	job->status = EXEHASH_UNAVAILABLE;
 	job->bytes = 0;
 	job->hex[0] = '\0';
-	job->bucket = bucket;
-	job->chain = hash->job_buckets[bucket];
-	hash->job_buckets[bucket] = index;
+	/* Reserved for every job at the start: cannot fail. */
+	hashtable_insert(&hash->jobs_by_identity, &job->node, id_hash);
 	return index;
-}
-
-static void job_unchain(struct exehash *hash, uint32_t index)
-{
-	uint32_t *link = &hash->job_buckets[hash->jobs[index].bucket];
-
-	while (*link != index)
-		link = &hash->jobs[*link].chain;
-	*link = hash->jobs[index].chain;
 }
 
 static void job_release(struct exehash *hash, uint32_t index)
 {
-	hash->jobs[index].chain = hash->free_jobs;
+	hash->jobs[index].free_next = hash->free_jobs;
 	hash->free_jobs = index;
 	hash->jobs_in_use--;
 }
@@ -570,22 +464,21 @@ static void *worker_main(void *arg)
 enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity *id,
 				const struct exe_location *where, char *hex)
 {
+	uint64_t id_hash = identity_hash(&hash->key, id);
 	struct exe_identity opened;
-	uint32_t bucket, index;
+	struct cache_entry *entry;
+	uint32_t index;
 	int fd;
 
-	bucket = identity_hash(hash->key, id) & (CACHE_BUCKETS - 1);
-	index = cache_find(hash, id, bucket);
-	if (index != NO_ENTRY) {
-		cache_unlink_use(hash, index);
-		cache_push_newest(hash, index);
-		memcpy(hex, hash->entries[index].hex, SHA256_HEX_LEN + 1);
+	entry = cache_find(hash, id, id_hash);
+	if (entry) {
+		hashtable_touch(&hash->cache, &entry->node);
+		memcpy(hex, entry->hex, SHA256_HEX_LEN + 1);
 		hash->stats.hits++;
 		return EXEHASH_DONE;
 	}
 
-	bucket &= JOB_BUCKETS - 1;
-	if (job_find(hash, id, bucket) != NO_ENTRY)
+	if (job_find(hash, id, id_hash))
 		return EXEHASH_PENDING;
 	if (id->size < 0 || (uint64_t)id->size > EXEHASH_MAX_BYTES)
 		return id->size < 0 ? EXEHASH_UNAVAILABLE : EXEHASH_TOO_LARGE;
@@ -606,7 +499,7 @@ enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity 
 		return EXEHASH_UNAVAILABLE;
 	}
 
-	index = job_take(hash, id, &opened, bucket, fd);
+	index = job_take(hash, id, &opened, id_hash, fd);
 	pthread_mutex_lock(&hash->lock);
 	hash->jobs[index].next = NO_ENTRY;
 	if (hash->queue_tail != NO_ENTRY)
@@ -645,7 +538,7 @@ void exehash_collect(struct exehash *hash, exehash_result_fn fn, void *ctx)
 	for (; index != NO_ENTRY; index = next) {
 		job = &hash->jobs[index];
 		next = job->next;
-		job_unchain(hash, index);
+		hashtable_remove(&hash->jobs_by_identity, &job->node);
 		hash->stats.bytes += job->bytes;
 		if (job->status == EXEHASH_DONE) {
 			hash->stats.hashed++;
@@ -664,7 +557,7 @@ void exehash_collect(struct exehash *hash, exehash_result_fn fn, void *ctx)
 void exehash_stats(const struct exehash *hash, struct exehash_stats *stats)
 {
 	*stats = hash->stats;
-	stats->cached = hash->cached;
+	stats->cached = hashtable_count(&hash->cache);
 }
 
 struct exehash *exehash_new(void)
@@ -676,29 +569,28 @@ struct exehash *exehash_new(void)
 
 	if (!hash)
 		return NULL;
-	random_seed(hash->key, sizeof(hash->key));
+	hash_key_random(&hash->key);
 	hash->event_fd = -1;
-	hash->oldest = hash->newest = NO_ENTRY;
+	hashtable_init(&hash->cache, cache_entry_is);
+	hashtable_set_limit(&hash->cache, EXEHASH_CACHE_ENTRIES);
+	hashtable_init(&hash->jobs_by_identity, job_is);
 	hash->queue_head = hash->queue_tail = NO_ENTRY;
 	hash->done_head = hash->done_tail = NO_ENTRY;
 	atomic_init(&hash->stop, false);
-	for (i = 0; i < JOB_BUCKETS; i++)
-		hash->job_buckets[i] = NO_ENTRY;
 	for (i = 0; i < EXEHASH_QUEUE_MAX; i++) {
 		hash->jobs[i].fd = -1;
-		hash->jobs[i].chain = i + 1 < EXEHASH_QUEUE_MAX ? i + 1 : NO_ENTRY;
+		hash->jobs[i].free_next = i + 1 < EXEHASH_QUEUE_MAX ? i + 1 : NO_ENTRY;
 	}
 	hash->free_jobs = 0;
 
 	hash->entries = calloc(EXEHASH_CACHE_ENTRIES, sizeof(*hash->entries));
-	hash->cache_buckets = malloc(CACHE_BUCKETS * sizeof(*hash->cache_buckets));
 	hash->buffer = malloc(READ_CHUNK);
-	if (!hash->entries || !hash->cache_buckets || !hash->buffer) {
+	if (!hash->entries || !hash->buffer ||
+	    hashtable_reserve(&hash->cache, EXEHASH_CACHE_ENTRIES) ||
+	    hashtable_reserve(&hash->jobs_by_identity, EXEHASH_QUEUE_MAX)) {
 		err = -ENOMEM;
 		goto free_memory;
 	}
-	for (i = 0; i < CACHE_BUCKETS; i++)
-		hash->cache_buckets[i] = NO_ENTRY;
 	hash->digest = EVP_MD_CTX_new();
 	if (!hash->digest) {
 		err = -ENOMEM;
@@ -734,8 +626,9 @@ close_event:
 free_digest:
 	EVP_MD_CTX_free(hash->digest);
 free_memory:
+	hashtable_release(&hash->jobs_by_identity, NULL);
+	hashtable_release(&hash->cache, NULL);
 	free(hash->buffer);
-	free(hash->cache_buckets);
 	free(hash->entries);
 	free(hash);
 	pr_warn("exehash: cannot start: %s", strerror(-err));
@@ -763,8 +656,9 @@ void exehash_free(struct exehash *hash)
 	pthread_mutex_destroy(&hash->lock);
 	close(hash->event_fd);
 	EVP_MD_CTX_free(hash->digest);
+	hashtable_release(&hash->jobs_by_identity, NULL);
+	hashtable_release(&hash->cache, NULL);
 	free(hash->buffer);
-	free(hash->cache_buckets);
 	free(hash->entries);
 	free(hash);
 }

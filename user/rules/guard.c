@@ -18,9 +18,13 @@
 #include <unistd.h>
 
 #include "exehash.h"
+#include "files.h"
 #include "guard.h"
 #include "log.h"
 #include "software.h"
+
+/* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
+#define PROC_STAT_MAX 4096
 
 struct policy_matcher {
 	char *name;
@@ -207,26 +211,20 @@ void guard_decode_path(const struct software_event *event, char *out, size_t siz
 /* The start time /proc gives, in clock ticks; 0 when unreadable. */
 static unsigned long long proc_start_ticks(int pid)
 {
-	char path[64], text[1024], *field;
 	unsigned long long ticks = 0;
-	ssize_t length;
-	int fd, i;
+	char path[64], *text, *field;
+	int i;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (files_read_all(path, PROC_STAT_MAX, &text, NULL))
 		return 0;
-	length = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (length <= 0)
-		return 0;
-	text[length] = '\0';
 	/* After the comm, which may hold spaces and parentheses: field 3 on. */
 	field = strrchr(text, ')');
 	for (i = 2; field && i < 22; i++)
 		field = strchr(field + 1, ' ');
 	if (field)
 		ticks = strtoull(field + 1, NULL, 10);
+	free(text);
 	return ticks;
 }
 

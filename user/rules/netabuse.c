@@ -4,11 +4,12 @@
  *
  * Each tenant keeps one destination set per counting rule: (address, port)
  * pairs for port_scan, addresses on SMTP ports for smtp_fanout. A set is a
- * list ordered by when each destination was last seen, oldest first, with
- * an open-addressing index over it. Connects come in time order, so moving
- * a destination to the newest end when it is seen again keeps the list
- * sorted: expiry pops from the oldest end, and so does eviction when the set
- * is full. Recording, expiry and eviction are O(1) amortised.
+ * hash table (lib/hashtable) whose use order is the order in which the
+ * destinations were last seen, oldest first. Connects come in time order,
+ * so touching a destination when it is seen again keeps that order sorted:
+ * expiry pops from the oldest end, and so does eviction when the set is
+ * full (the table's limit). Recording, expiry and eviction are O(1)
+ * amortised.
  *
  * A set holds threshold + 1 destinations. Evicting the oldest for a new one
  * then keeps a count that is over the threshold over it, which is all that
@@ -18,18 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "idmap.h"
+#include "hashtable.h"
 #include "log.h"
 #include "netabuse.h"
 #include "seed.h"
+#include "text.h"
 
-#define NO_ENTRY UINT32_MAX
-#define MIN_SET_ALLOCATION 8
 /*
- * Index slots are 32 bits and twice the entries. A configured threshold at
- * or above this never fires: the set cannot count past it.
+ * The most destinations a set holds, whatever the configuration: a
+ * threshold at or above this never fires, the set cannot count past it.
  */
 #define MAX_SET_CAPACITY (1u << 24)
 
@@ -53,28 +52,14 @@ struct destination_key {
 };
 
 struct destination {
+	struct hashtable_node node;
 	struct destination_key key;
-	uint32_t hash;
-	uint32_t older;	/* list links; a free entry links the free list by newer */
-	uint32_t newer;
 	double last_seen;
 };
 
-struct destination_set {
-	struct destination *entries;
-	uint32_t allocated;
-	uint32_t used;		/* entries [0, used) are live or on the free list */
-	uint32_t free_head;
-	uint32_t *index;	/* entry + 1, 0: empty; linear probing */
-	uint32_t index_size;	/* 0, or a power of two at least twice allocated */
-	uint32_t oldest;
-	uint32_t newest;
-	uint32_t count;
-	uint32_t capacity;
-};
-
 struct destination_watch {
-	struct destination_set set;
+	struct hashtable set;		/* of struct destination, limited to the capacity */
+	struct destination *spare;	/* allocated ahead: recording then cannot fail */
 	bool firing;
 	double since;
 };
@@ -93,8 +78,7 @@ struct pool_port_state {
 };
 
 struct tenant_state {
-	struct tenant_state *next; /* another tenant whose name hashes the same */
-	uint64_t hash;
+	struct hashtable_node node;	/* in netabuse->tenants, by name */
 	char *name;
 	/* As of its last connect, for its alerts. */
 	char *plan;
@@ -105,11 +89,10 @@ struct tenant_state {
 };
 
 struct netabuse {
-	struct idmap *tenants; /* name hash -> chain of tenant_state */
-	size_t tenant_count;
+	struct hashtable tenants;
 	bool configured;
 	/* Destinations are chosen by tenants: keep them from picking index collisions. */
-	uint64_t seed;
+	struct hash_key key;
 	uint64_t suppressed;
 	struct watch_params watch[WATCH_COUNT];
 	uint64_t pool_ports[65536 / 64]; /* a bit per port */
@@ -131,233 +114,140 @@ const char *netabuse_rule_name(enum netabuse_rule rule)
 
 /* Destination sets */
 
-static uint32_t destination_hash(uint64_t seed, const struct destination_key *key)
+static bool destination_is(const struct hashtable_node *node, const void *key)
 {
-	return (uint32_t)hash_finish(hash_add(hash_start(seed), key->bytes, sizeof(key->bytes)));
+	return !memcmp(&hashtable_entry(node, struct destination, node)->key, key,
+		       sizeof(struct destination_key));
 }
 
-static void set_init(struct destination_set *set, uint32_t capacity)
+static uint64_t destination_hash(const struct hash_key *seed, const struct destination_key *key)
 {
-	memset(set, 0, sizeof(*set));
-	set->free_head = NO_ENTRY;
-	set->oldest = NO_ENTRY;
-	set->newest = NO_ENTRY;
-	set->capacity = capacity;
+	return hash_bytes(seed, key->bytes, sizeof(key->bytes));
 }
 
-static void set_release(struct destination_set *set)
+static void watch_init(struct destination_watch *watch, uint32_t capacity)
 {
-	free(set->entries);
-	free(set->index);
-	set_init(set, set->capacity);
+	memset(watch, 0, sizeof(*watch));
+	hashtable_init(&watch->set, destination_is);
+	hashtable_set_limit(&watch->set, capacity);
 }
 
-static uint32_t set_find(const struct destination_set *set, const struct destination_key *key,
-			 uint32_t hash)
+/* A destination out of the set: kept as the spare if there is none, else freed. */
+static void destination_drop(struct destination_watch *watch, struct destination *destination)
 {
-	uint32_t mask = set->index_size - 1, i;
-
-	if (!set->index_size)
-		return NO_ENTRY;
-	for (i = hash & mask; set->index[i]; i = (i + 1) & mask) {
-		const struct destination *entry = &set->entries[set->index[i] - 1];
-
-		if (entry->hash == hash && !memcmp(&entry->key, key, sizeof(*key)))
-			return set->index[i] - 1;
-	}
-	return NO_ENTRY;
-}
-
-static void index_insert(uint32_t *index, uint32_t index_size, uint32_t hash, uint32_t entry)
-{
-	uint32_t mask = index_size - 1, i;
-
-	for (i = hash & mask; index[i]; i = (i + 1) & mask)
-		;
-	index[i] = entry + 1;
-}
-
-/* Whether @slot lies in (@low, @high], going round the end of the index. */
-static bool cyclically_within(uint32_t low, uint32_t slot, uint32_t high)
-{
-	if (low <= high)
-		return low < slot && slot <= high;
-	return low < slot || slot <= high;
-}
-
-static void index_remove(struct destination_set *set, uint32_t entry)
-{
-	uint32_t mask = set->index_size - 1, hole, i, home;
-
-	hole = set->entries[entry].hash & mask;
-	while (set->index[hole] != entry + 1)
-		hole = (hole + 1) & mask;
-	/* Shift back what probed past the hole instead of leaving tombstones to grow. */
-	for (i = (hole + 1) & mask; set->index[i]; i = (i + 1) & mask) {
-		home = set->entries[set->index[i] - 1].hash & mask;
-		if (!cyclically_within(hole, home, i)) {
-			set->index[hole] = set->index[i];
-			hole = i;
-		}
-	}
-	set->index[hole] = 0;
-}
-
-static void list_unlink(struct destination_set *set, uint32_t entry)
-{
-	struct destination *destination = &set->entries[entry];
-
-	if (destination->older != NO_ENTRY)
-		set->entries[destination->older].newer = destination->newer;
+	if (watch->spare)
+		free(destination);
 	else
-		set->oldest = destination->newer;
-	if (destination->newer != NO_ENTRY)
-		set->entries[destination->newer].older = destination->older;
-	else
-		set->newest = destination->older;
+		watch->spare = destination;
 }
 
-static void list_append(struct destination_set *set, uint32_t entry)
+/* An empty set gives back its memory: tenants come and go. */
+static void watch_trim(struct destination_watch *watch)
 {
-	struct destination *destination = &set->entries[entry];
-
-	destination->older = set->newest;
-	destination->newer = NO_ENTRY;
-	if (set->newest != NO_ENTRY)
-		set->entries[set->newest].newer = entry;
-	else
-		set->oldest = entry;
-	set->newest = entry;
+	if (hashtable_count(&watch->set))
+		return;
+	hashtable_shrink(&watch->set);
+	free(watch->spare);
+	watch->spare = NULL;
 }
 
-static void set_remove(struct destination_set *set, uint32_t entry)
+static void destination_free(struct hashtable_node *node)
 {
-	index_remove(set, entry);
-	list_unlink(set, entry);
-	set->entries[entry].newer = set->free_head;
-	set->free_head = entry;
-	set->count--;
+	free(hashtable_entry(node, struct destination, node));
+}
+
+static void watch_release(struct destination_watch *watch)
+{
+	hashtable_release(&watch->set, destination_free);
+	free(watch->spare);
+	watch->spare = NULL;
 }
 
 /*
- * Drops what was last seen a window or more ago. The list is in time order
- * as long as @now never goes back; were it to, some entries would only
- * expire late.
+ * Drops what was last seen a window or more ago. The use order is time
+ * order as long as @now never goes back; were it to, some entries would
+ * only expire late.
  */
-static void set_expire(struct destination_set *set, double now, double window_s)
+static void set_expire(struct destination_watch *watch, double now, double window_s)
 {
-	while (set->oldest != NO_ENTRY && now - set->entries[set->oldest].last_seen >= window_s)
-		set_remove(set, set->oldest);
-}
+	struct hashtable_node *node;
+	struct destination *oldest;
 
-static int set_grow(struct destination_set *set)
-{
-	uint32_t allocated = set->allocated ? set->allocated * 2 : MIN_SET_ALLOCATION;
-	uint32_t index_size = set->index_size ? set->index_size : 1, entry, *index;
-	struct destination *entries;
-
-	if (allocated > set->capacity)
-		allocated = set->capacity;
-	entries = realloc(set->entries, (size_t)allocated * sizeof(*entries));
-	if (!entries)
-		return -ENOMEM;
-	set->entries = entries;
-	if (index_size < 2 * allocated) {
-		while (index_size < 2 * allocated)
-			index_size *= 2;
-		index = calloc(index_size, sizeof(*index));
-		/* The entries may stay larger than counted: realloc cannot be undone. */
-		if (!index)
-			return -ENOMEM;
-		for (entry = set->oldest; entry != NO_ENTRY; entry = entries[entry].newer)
-			index_insert(index, index_size, entries[entry].hash, entry);
-		free(set->index);
-		set->index = index;
-		set->index_size = index_size;
+	while ((node = hashtable_oldest(&watch->set))) {
+		oldest = hashtable_entry(node, struct destination, node);
+		if (now - oldest->last_seen < window_s)
+			break;
+		hashtable_remove(&watch->set, node);
+		destination_drop(watch, oldest);
 	}
-	set->allocated = allocated;
-	return 0;
 }
 
-/* Makes sure that set_record() of @key will not need memory. 0 or -ENOMEM. */
-static int set_reserve(struct destination_set *set, const struct destination_key *key,
-		       uint32_t hash)
+/*
+ * Makes sure that set_record() of @key will not need memory: a spare
+ * destination and the buckets for one more, unless @key is there already
+ * or the set is full (the oldest is reused then). 0 or -ENOMEM.
+ */
+static int set_reserve(struct destination_watch *watch, uint32_t capacity,
+		       const struct destination_key *key, uint64_t hash)
 {
-	if (set->free_head != NO_ENTRY || set->used < set->allocated ||
-	    set->count >= set->capacity)
+	size_t count = hashtable_count(&watch->set);
+
+	if (count >= capacity || hashtable_find(&watch->set, hash, key))
 		return 0;
-	if (set_find(set, key, hash) != NO_ENTRY)
-		return 0;
-	return set_grow(set);
+	if (!watch->spare) {
+		watch->spare = malloc(sizeof(*watch->spare));
+		if (!watch->spare)
+			return -ENOMEM;
+	}
+	return hashtable_reserve(&watch->set, count + 1);
 }
 
 /* Records @key as seen at @now; set_reserve() must have made room. */
-static void set_record(struct destination_set *set, const struct destination_key *key,
-		       uint32_t hash, double now)
+static void set_record(struct destination_watch *watch, const struct destination_key *key,
+		       uint64_t hash, double now)
 {
-	uint32_t entry = set_find(set, key, hash);
 	struct destination *destination;
 
-	if (entry != NO_ENTRY) {
-		set->entries[entry].last_seen = now;
-		list_unlink(set, entry);
-		list_append(set, entry);
+	destination = hashtable_entry(hashtable_find(&watch->set, hash, key), struct destination,
+				      node);
+	if (destination) {
+		destination->last_seen = now;
+		hashtable_touch(&watch->set, &destination->node);
 		return;
 	}
-	if (set->count >= set->capacity)
-		set_remove(set, set->oldest);
-	if (set->free_head != NO_ENTRY) {
-		entry = set->free_head;
-		set->free_head = set->entries[entry].newer;
-	} else {
-		entry = set->used++;
+	destination = hashtable_entry(hashtable_evict(&watch->set, 1), struct destination, node);
+	if (!destination) {
+		destination = watch->spare;
+		watch->spare = NULL;
 	}
-	destination = &set->entries[entry];
 	destination->key = *key;
-	destination->hash = hash;
 	destination->last_seen = now;
-	index_insert(set->index, set->index_size, hash, entry);
-	list_append(set, entry);
-	set->count++;
+	hashtable_insert(&watch->set, &destination->node, hash);
 }
 
-/* A new capacity: the oldest give way, and memory shrinks with it if it can. */
-static void set_rebound(struct destination_set *set, uint32_t capacity)
+/* A new capacity: the oldest give way, and memory shrinks with it. */
+static void set_rebound(struct destination_watch *watch, uint32_t capacity)
 {
-	struct destination_set fresh;
-	uint32_t entry;
+	struct hashtable_node *evicted;
 
-	set->capacity = capacity;
-	while (set->count > capacity)
-		set_remove(set, set->oldest);
-	if (set->allocated <= capacity)
-		return;
-	set_init(&fresh, capacity);
-	for (entry = set->oldest; entry != NO_ENTRY; entry = set->entries[entry].newer) {
-		const struct destination *destination = &set->entries[entry];
-
-		if (set_reserve(&fresh, &destination->key, destination->hash)) {
-			/* Still bounded by the count, only not yet smaller. */
-			set_release(&fresh);
-			return;
-		}
-		set_record(&fresh, &destination->key, destination->hash, destination->last_seen);
-	}
-	set_release(set);
-	*set = fresh;
+	hashtable_set_limit(&watch->set, capacity);
+	while ((evicted = hashtable_evict(&watch->set, 0)))
+		destination_free(evicted);
+	hashtable_shrink(&watch->set);
 }
 
 /* Tenants */
 
+static bool tenant_is(const struct hashtable_node *node, const void *name)
+{
+	return !strcmp(hashtable_entry(node, struct tenant_state, node)->name, name);
+}
+
 static struct tenant_state *tenant_find(const struct netabuse *netabuse, const char *name,
 					uint64_t hash)
 {
-	struct tenant_state *tenant = idmap_get(netabuse->tenants, hash);
-
-	for (; tenant; tenant = tenant->next)
-		if (!strcmp(tenant->name, name))
-			return tenant;
-	return NULL;
+	return hashtable_entry(hashtable_find(&netabuse->tenants, hash, name), struct tenant_state,
+			       node);
 }
 
 static void tenant_free(struct tenant_state *tenant)
@@ -367,11 +257,16 @@ static void tenant_free(struct tenant_state *tenant)
 	if (!tenant)
 		return;
 	for (kind = 0; kind < WATCH_COUNT; kind++)
-		set_release(&tenant->watch[kind].set);
+		watch_release(&tenant->watch[kind]);
 	free(tenant->name);
 	free(tenant->plan);
 	free(tenant->cgroup);
 	free(tenant);
+}
+
+static void tenant_free_node(struct hashtable_node *node)
+{
+	tenant_free(hashtable_entry(node, struct tenant_state, node));
 }
 
 static struct tenant_state *tenant_add(struct netabuse *netabuse, const char *name,
@@ -383,15 +278,12 @@ static struct tenant_state *tenant_add(struct netabuse *netabuse, const char *na
 	if (!tenant)
 		return NULL;
 	for (kind = 0; kind < WATCH_COUNT; kind++)
-		set_init(&tenant->watch[kind].set, netabuse->watch[kind].capacity);
-	tenant->hash = hash;
+		watch_init(&tenant->watch[kind], netabuse->watch[kind].capacity);
 	tenant->name = strdup(name);
 	if (!tenant->name)
 		goto cleanup;
-	tenant->next = idmap_get(netabuse->tenants, hash);
-	if (idmap_put(netabuse->tenants, hash, tenant))
+	if (hashtable_insert(&netabuse->tenants, &tenant->node, hash))
 		goto cleanup;
-	netabuse->tenant_count++;
 	return tenant;
 
 cleanup:
@@ -399,23 +291,9 @@ cleanup:
 	return NULL;
 }
 
-/* Unlinks and frees @tenant; safe while idmap_next() just returned its chain. */
 static void tenant_drop(struct netabuse *netabuse, struct tenant_state *tenant)
 {
-	struct tenant_state *head = idmap_get(netabuse->tenants, tenant->hash), *prev;
-
-	if (head == tenant) {
-		if (tenant->next)
-			/* The id is there: this replaces the value in place. */
-			idmap_put(netabuse->tenants, tenant->hash, tenant->next);
-		else
-			idmap_remove(netabuse->tenants, tenant->hash);
-	} else {
-		for (prev = head; prev->next != tenant; prev = prev->next)
-			;
-		prev->next = tenant->next;
-	}
-	netabuse->tenant_count--;
+	hashtable_remove(&netabuse->tenants, &tenant->node);
 	tenant_free(tenant);
 }
 
@@ -424,29 +302,12 @@ static bool tenant_idle(const struct tenant_state *tenant)
 	int kind;
 
 	for (kind = 0; kind < WATCH_COUNT; kind++)
-		if (tenant->watch[kind].firing || tenant->watch[kind].set.count)
+		if (tenant->watch[kind].firing || hashtable_count(&tenant->watch[kind].set))
 			return false;
 	return !tenant->pool_port_count;
 }
 
 /* Alerts */
-
-/* Copies @text into *@field unless equal: most connects change nothing. */
-static int keep_string(char **field, const char *text)
-{
-	char *copy;
-
-	if (!text)
-		text = "";
-	if (*field && !strcmp(*field, text))
-		return 0;
-	copy = strdup(text);
-	if (!copy)
-		return -ENOMEM;
-	free(*field);
-	*field = copy;
-	return 0;
-}
 
 static void raise_alert(const struct tenant_state *tenant, struct alert *alert, alert_fn fn,
 			void *ctx)
@@ -471,7 +332,7 @@ static void watch_alert(const struct netabuse *netabuse, const struct tenant_sta
 		.firing = firing,
 		.rule = rule,
 		.reason = reason,
-		.destinations = watch->set.count,
+		.destinations = hashtable_count(&watch->set),
 		.window_s = netabuse->watch[kind].window_s,
 		.since = watch->since,
 	};
@@ -519,29 +380,16 @@ struct netabuse *netabuse_new(void)
 
 	if (!netabuse)
 		return NULL;
-	netabuse->tenants = idmap_new();
-	if (!netabuse->tenants) {
-		free(netabuse);
-		return NULL;
-	}
-	random_seed(&netabuse->seed, sizeof(netabuse->seed));
+	hashtable_init(&netabuse->tenants, tenant_is);
+	hash_key_random(&netabuse->key);
 	return netabuse;
 }
 
 void netabuse_free(struct netabuse *netabuse)
 {
-	struct tenant_state *tenant, *next;
-	size_t cursor = 0;
-
 	if (!netabuse)
 		return;
-	while ((tenant = idmap_next(netabuse->tenants, &cursor, NULL))) {
-		for (; tenant; tenant = next) {
-			next = tenant->next;
-			tenant_free(tenant);
-		}
-	}
-	idmap_free(netabuse->tenants);
+	hashtable_release(&netabuse->tenants, tenant_free_node);
 	free(netabuse);
 }
 
@@ -555,8 +403,9 @@ static void set_watch_params(struct watch_params *params, const struct destinati
 
 void netabuse_configure(struct netabuse *netabuse, const struct network_config *network)
 {
+	struct hashtable_node *node;
 	struct tenant_state *tenant;
-	size_t cursor = 0, i;
+	size_t i;
 	int kind;
 
 	memset(netabuse->pool_ports, 0, sizeof(netabuse->pool_ports));
@@ -567,13 +416,11 @@ void netabuse_configure(struct netabuse *netabuse, const struct network_config *
 	set_watch_params(&netabuse->watch[WATCH_SMTP], &network->smtp);
 	netabuse->configured = true;
 
-	while ((tenant = idmap_next(netabuse->tenants, &cursor, NULL)))
-		for (; tenant; tenant = tenant->next)
-			for (kind = 0; kind < WATCH_COUNT; kind++)
-				if (tenant->watch[kind].set.capacity !=
-				    netabuse->watch[kind].capacity)
-					set_rebound(&tenant->watch[kind].set,
-						    netabuse->watch[kind].capacity);
+	for (node = hashtable_oldest(&netabuse->tenants); node; node = hashtable_newer(node)) {
+		tenant = hashtable_entry(node, struct tenant_state, node);
+		for (kind = 0; kind < WATCH_COUNT; kind++)
+			set_rebound(&tenant->watch[kind], netabuse->watch[kind].capacity);
+	}
 }
 
 /* Connects */
@@ -598,7 +445,7 @@ static void watch_check(struct netabuse *netabuse, struct tenant_state *tenant,
 		netabuse->suppressed++;
 		return;
 	}
-	if (watch->set.count <= netabuse->watch[kind].threshold)
+	if (hashtable_count(&watch->set) <= netabuse->watch[kind].threshold)
 		return;
 	watch->firing = true;
 	watch->since = now;
@@ -634,10 +481,10 @@ int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *wh
 		     const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx)
 {
 	const char *tenant_name = who->name;
-	uint64_t name_hash = idmap_hash_string(tenant_name);
+	uint64_t name_hash = hash_string(&netabuse->key, tenant_name);
 	struct destination_key keys[WATCH_COUNT] = {};
 	bool watched[WATCH_COUNT] = {true, is_smtp_port(port)};
-	uint32_t hashes[WATCH_COUNT];
+	uint64_t hashes[WATCH_COUNT];
 	struct tenant_state *tenant;
 	int kind, err = 0;
 
@@ -649,9 +496,9 @@ int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *wh
 		if (!tenant)
 			return -ENOMEM;
 	}
-	err = keep_string(&tenant->plan, who->plan);
+	err = text_replace(&tenant->plan, who->plan);
 	if (!err)
-		err = keep_string(&tenant->cgroup, who->cgroup);
+		err = text_replace(&tenant->cgroup, who->cgroup);
 	if (err)
 		goto cleanup;
 
@@ -664,16 +511,17 @@ int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *wh
 	for (kind = 0; kind < WATCH_COUNT; kind++) {
 		if (!watched[kind])
 			continue;
-		hashes[kind] = destination_hash(netabuse->seed, &keys[kind]);
-		set_expire(&tenant->watch[kind].set, now, netabuse->watch[kind].window_s);
-		err = set_reserve(&tenant->watch[kind].set, &keys[kind], hashes[kind]);
+		hashes[kind] = destination_hash(&netabuse->key, &keys[kind]);
+		set_expire(&tenant->watch[kind], now, netabuse->watch[kind].window_s);
+		err = set_reserve(&tenant->watch[kind], netabuse->watch[kind].capacity, &keys[kind],
+				  hashes[kind]);
 		if (err)
 			goto cleanup;
 	}
 	for (kind = 0; kind < WATCH_COUNT; kind++) {
 		if (!watched[kind])
 			continue;
-		set_record(&tenant->watch[kind].set, &keys[kind], hashes[kind], now);
+		set_record(&tenant->watch[kind], &keys[kind], hashes[kind], now);
 		watch_check(netabuse, tenant, kind, now, fn, ctx);
 	}
 	if (is_pool_port(netabuse, port))
@@ -697,14 +545,13 @@ static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenan
 
 	for (kind = 0; kind < WATCH_COUNT; kind++) {
 		watch = &tenant->watch[kind];
-		set_expire(&watch->set, now, netabuse->watch[kind].window_s);
+		set_expire(watch, now, netabuse->watch[kind].window_s);
 		if (watch->firing &&
-		    (forget || watch->set.count <= netabuse->watch[kind].threshold)) {
+		    (forget || hashtable_count(&watch->set) <= netabuse->watch[kind].threshold)) {
 			watch->firing = false;
 			watch_alert(netabuse, tenant, kind, false, fn, ctx);
 		}
-		if (!watch->set.count)
-			set_release(&watch->set);
+		watch_trim(watch);
 	}
 	for (i = 0; i < tenant->pool_port_count; i++) {
 		const struct pool_port_state *state = &tenant->pool_ports[i];
@@ -719,17 +566,15 @@ static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenan
 
 void netabuse_tick(struct netabuse *netabuse, double now, alert_fn fn, void *ctx)
 {
-	struct tenant_state *tenant, *next;
-	size_t cursor = 0;
+	struct hashtable_node *node, *next;
+	struct tenant_state *tenant;
 
-	while ((tenant = idmap_next(netabuse->tenants, &cursor, NULL))) {
-		for (; tenant; tenant = next) {
-			next = tenant->next;
-			tenant_resolve(netabuse, tenant, now, false, fn, ctx);
-			/* Tenants come and go: keep none that has nothing left. */
-			if (tenant_idle(tenant))
-				tenant_drop(netabuse, tenant);
-		}
+	hashtable_for_each_safe(&netabuse->tenants, node, next) {
+		tenant = hashtable_entry(node, struct tenant_state, node);
+		tenant_resolve(netabuse, tenant, now, false, fn, ctx);
+		/* Tenants come and go: keep none that has nothing left. */
+		if (tenant_idle(tenant))
+			tenant_drop(netabuse, tenant);
 	}
 }
 
@@ -738,7 +583,7 @@ void netabuse_forget(struct netabuse *netabuse, const char *tenant_name, double 
 {
 	struct tenant_state *tenant;
 
-	tenant = tenant_find(netabuse, tenant_name, idmap_hash_string(tenant_name));
+	tenant = tenant_find(netabuse, tenant_name, hash_string(&netabuse->key, tenant_name));
 	if (!tenant)
 		return;
 	tenant_resolve(netabuse, tenant, now, true, fn, ctx);
@@ -752,5 +597,5 @@ uint64_t netabuse_suppressed(const struct netabuse *netabuse)
 
 size_t netabuse_tenant_count(const struct netabuse *netabuse)
 {
-	return netabuse->tenant_count;
+	return hashtable_count(&netabuse->tenants);
 }

@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "hashtable.h"
 #include "log.h"
 #include "seed.h"
 #include "software.h"
@@ -348,80 +348,95 @@ const char *software_rule_name(enum software_rule rule)
 /* ---- string sets ------------------------------------------------------- */
 
 /*
- * Open addressing over borrowed strings, compared case-insensitively on
- * their first key_length bytes. Sized once for what it will hold.
+ * Borrowed strings, compared case-insensitively on their first key_length
+ * bytes. The entries are allocated once, for what the set will hold.
  */
 struct string_entry {
-	const char *key;	/* NULL: empty slot */
+	struct hashtable_node node;
+	const char *key;
 	size_t key_length;
 	const char *origin;	/* "builtin:miners", or NULL for the deny list itself */
 };
 
 struct string_set {
-	struct string_entry *slots;
-	size_t size; /* 0 or a power of two over twice the entries */
+	struct hashtable table;
+	struct string_entry *entries;
+	size_t count;
 };
 
+struct string_key {
+	const char *text;
+	size_t length;
+};
+
+/* seed.h's hash of @text lowercased, fed through a small buffer: names have no bound. */
 static uint64_t hash_lowercase(const char *text, size_t length)
 {
-	uint64_t hash = 0xcbf29ce484222325ULL;
-	size_t i;
+	struct hash_state state;
+	char lower[64];
+	size_t done, i;
 
-	for (i = 0; i < length; i++) {
-		hash ^= (unsigned char)tolower((unsigned char)text[i]);
-		hash *= 0x100000001b3ULL;
+	hash_start(&state, hash_key_process());
+	for (done = 0; done < length; done += i) {
+		for (i = 0; i < sizeof(lower) && done + i < length; i++)
+			lower[i] = (char)tolower((unsigned char)text[done + i]);
+		hash_add(&state, lower, i);
 	}
-	hash ^= hash >> 33;
-	return hash;
+	return hash_finish(&state);
+}
+
+static bool string_entry_matches(const struct hashtable_node *node, const void *key)
+{
+	const struct string_entry *entry = hashtable_entry(node, struct string_entry, node);
+	const struct string_key *wanted = key;
+
+	return entry->key_length == wanted->length &&
+	       !strncasecmp(entry->key, wanted->text, wanted->length);
 }
 
 static int string_set_init(struct string_set *set, size_t capacity)
 {
-	size_t size = 4;
-
-	while (size < 2 * capacity + 1)
-		size *= 2;
-	set->slots = calloc(size, sizeof(*set->slots));
-	if (!set->slots)
+	hashtable_init(&set->table, string_entry_matches);
+	set->count = 0;
+	set->entries = calloc(capacity ? capacity : 1, sizeof(*set->entries));
+	if (!set->entries)
 		return -ENOMEM;
-	set->size = size;
-	return 0;
+	return hashtable_reserve(&set->table, capacity);
 }
 
 static void string_set_release(struct string_set *set)
 {
-	free(set->slots);
-	set->slots = NULL;
-	set->size = 0;
+	hashtable_release(&set->table, NULL);
+	free(set->entries);
+	set->entries = NULL;
+	set->count = 0;
 }
 
 static const struct string_entry *string_set_find(const struct string_set *set,
 						  const char *text, size_t length)
 {
-	size_t mask = set->size - 1, i;
+	const struct string_key key = { text, length };
 
-	if (!set->size)
-		return NULL;
-	for (i = hash_lowercase(text, length) & mask; set->slots[i].key; i = (i + 1) & mask) {
-		const struct string_entry *entry = &set->slots[i];
-
-		if (entry->key_length == length && !strncasecmp(entry->key, text, length))
-			return entry;
-	}
-	return NULL;
+	return hashtable_entry(hashtable_find(&set->table, hash_lowercase(text, length), &key),
+			       struct string_entry, node);
 }
 
-/* The first entry for a key wins. The set never fills: see string_set_init(). */
+/*
+ * The first entry for a key wins. The set never fills, nor fails: its
+ * entries and buckets were sized by string_set_init().
+ */
 static void string_set_add(struct string_set *set, const char *key, size_t key_length,
 			   const char *origin)
 {
-	size_t mask = set->size - 1, i;
+	const struct string_key wanted = { key, key_length };
+	uint64_t hash = hash_lowercase(key, key_length);
+	struct string_entry *entry;
 
-	if (string_set_find(set, key, key_length))
+	if (hashtable_find(&set->table, hash, &wanted))
 		return;
-	for (i = hash_lowercase(key, key_length) & mask; set->slots[i].key; i = (i + 1) & mask)
-		;
-	set->slots[i] = (struct string_entry){ key, key_length, origin };
+	entry = &set->entries[set->count++];
+	*entry = (struct string_entry){ .key = key, .key_length = key_length, .origin = origin };
+	hashtable_insert(&set->table, &entry->node, hash);
 }
 
 /* ---- matcher ----------------------------------------------------------- */
@@ -766,17 +781,11 @@ bool software_match(const struct software_matcher *matcher, const struct softwar
 
 /* ---- tracker ----------------------------------------------------------- */
 
-#define ALERT_BUCKETS (2 * SOFTWARE_TRACKER_MAX)
-#define TENANT_BUCKETS 1024
-
 struct tenant_alerts;
 
 struct tracked_alert {
-	struct tracked_alert *bucket_next;
-	struct tracked_alert *tenant_prev;
-	struct tracked_alert *tenant_next;
+	struct hashtable_node node;	/* in the tracker's alerts, by tenant, rule and exe */
 	struct tenant_alerts *tenant;
-	uint64_t hash;
 	enum software_rule rule;
 	const char *exe;	/* these point into strings[] */
 	const char *plan;
@@ -793,38 +802,57 @@ struct tracked_alert {
 	char strings[];
 };
 
+struct alert_key {
+	const struct tenant_alerts *tenant;
+	enum software_rule rule;
+	const char *exe;
+};
+
+/* A tenant with alerts: its name, shared by them, and how many there are. */
 struct tenant_alerts {
-	struct tenant_alerts *bucket_next;
-	uint64_t hash;
+	struct hashtable_node node;	/* in the tracker's tenants, by name */
 	size_t count;
-	struct tracked_alert *alerts;
 	char name[];
 };
 
 struct software_tracker {
-	struct tracked_alert **alert_buckets;
-	struct tenant_alerts **tenant_buckets;
-	size_t count;
+	struct hashtable alerts;
+	struct hashtable tenants;
 	uint64_t suppressed;
 	/* Executable paths are chosen by tenants: keep them from picking collisions. */
-	uint64_t seed;
+	struct hash_key key;
 };
 
 static uint64_t tenant_hash(const struct software_tracker *tracker, const char *tenant)
 {
-	return hash_finish(hash_add(hash_start(tracker->seed), tenant, strlen(tenant) + 1));
+	return hash_bytes(&tracker->key, tenant, strlen(tenant) + 1);
 }
 
 static uint64_t alert_hash(const struct software_tracker *tracker, const char *tenant,
 			   enum software_rule rule, const char *exe)
 {
-	uint64_t hash = hash_start(tracker->seed);
 	uint32_t rule_number = (uint32_t)rule;
+	struct hash_state state;
 
-	hash = hash_add(hash, tenant, strlen(tenant) + 1);
-	hash = hash_add(hash, &rule_number, sizeof(rule_number));
-	hash = hash_add(hash, exe, strlen(exe) + 1);
-	return hash_finish(hash);
+	hash_start(&state, &tracker->key);
+	hash_add(&state, tenant, strlen(tenant) + 1);
+	hash_add(&state, &rule_number, sizeof(rule_number));
+	hash_add(&state, exe, strlen(exe) + 1);
+	return hash_finish(&state);
+}
+
+static bool tenant_is(const struct hashtable_node *node, const void *name)
+{
+	return !strcmp(hashtable_entry(node, struct tenant_alerts, node)->name, name);
+}
+
+static bool alert_is(const struct hashtable_node *node, const void *key)
+{
+	const struct tracked_alert *alert = hashtable_entry(node, struct tracked_alert, node);
+	const struct alert_key *wanted = key;
+
+	return alert->tenant == wanted->tenant && alert->rule == wanted->rule &&
+	       !strcmp(alert->exe, wanted->exe);
 }
 
 struct software_tracker *software_tracker_new(void)
@@ -833,13 +861,12 @@ struct software_tracker *software_tracker_new(void)
 
 	if (!tracker)
 		goto cleanup;
-	tracker->alert_buckets = calloc(ALERT_BUCKETS, sizeof(*tracker->alert_buckets));
-	if (!tracker->alert_buckets)
+	hashtable_init(&tracker->alerts, alert_is);
+	hashtable_init(&tracker->tenants, tenant_is);
+	/* All the buckets the bound allows, now: noting an alert then cannot fail on them. */
+	if (hashtable_reserve(&tracker->alerts, SOFTWARE_TRACKER_MAX))
 		goto cleanup;
-	tracker->tenant_buckets = calloc(TENANT_BUCKETS, sizeof(*tracker->tenant_buckets));
-	if (!tracker->tenant_buckets)
-		goto cleanup;
-	random_seed(&tracker->seed, sizeof(tracker->seed));
+	hash_key_random(&tracker->key);
 	return tracker;
 
 cleanup:
@@ -855,39 +882,33 @@ static void alert_close_pidfd(struct tracked_alert *alert)
 	alert->pidfd = -1;
 }
 
+static void alert_free(struct hashtable_node *node)
+{
+	struct tracked_alert *alert = hashtable_entry(node, struct tracked_alert, node);
+
+	alert_close_pidfd(alert);
+	free(alert);
+}
+
+static void tenant_free(struct hashtable_node *node)
+{
+	free(hashtable_entry(node, struct tenant_alerts, node));
+}
+
 void software_tracker_free(struct software_tracker *tracker)
 {
-	struct tenant_alerts *tenant, *next_tenant;
-	struct tracked_alert *alert, *next_alert;
-	size_t i;
-
 	if (!tracker)
 		return;
-	for (i = 0; tracker->tenant_buckets && i < TENANT_BUCKETS; i++) {
-		for (tenant = tracker->tenant_buckets[i]; tenant; tenant = next_tenant) {
-			next_tenant = tenant->bucket_next;
-			for (alert = tenant->alerts; alert; alert = next_alert) {
-				next_alert = alert->tenant_next;
-				alert_close_pidfd(alert);
-				free(alert);
-			}
-			free(tenant);
-		}
-	}
-	free(tracker->tenant_buckets);
-	free(tracker->alert_buckets);
+	hashtable_release(&tracker->alerts, alert_free);
+	hashtable_release(&tracker->tenants, tenant_free);
 	free(tracker);
 }
 
 static struct tenant_alerts *tenant_find(const struct software_tracker *tracker,
 					 const char *name, uint64_t hash)
 {
-	struct tenant_alerts *tenant = tracker->tenant_buckets[hash % TENANT_BUCKETS];
-
-	for (; tenant; tenant = tenant->bucket_next)
-		if (tenant->hash == hash && !strcmp(tenant->name, name))
-			return tenant;
-	return NULL;
+	return hashtable_entry(hashtable_find(&tracker->tenants, hash, name),
+			       struct tenant_alerts, node);
 }
 
 static struct tenant_alerts *tenant_add(struct software_tracker *tracker, const char *name,
@@ -895,38 +916,26 @@ static struct tenant_alerts *tenant_add(struct software_tracker *tracker, const 
 {
 	size_t length = strlen(name) + 1;
 	struct tenant_alerts *tenant = calloc(1, sizeof(*tenant) + length);
-	struct tenant_alerts **bucket = &tracker->tenant_buckets[hash % TENANT_BUCKETS];
 
 	if (!tenant)
 		return NULL;
 	memcpy(tenant->name, name, length);
-	tenant->hash = hash;
-	tenant->bucket_next = *bucket;
-	*bucket = tenant;
+	if (hashtable_insert(&tracker->tenants, &tenant->node, hash)) {
+		free(tenant);
+		return NULL;
+	}
 	return tenant;
 }
 
-static void tenant_remove(struct software_tracker *tracker, struct tenant_alerts *tenant)
-{
-	struct tenant_alerts **link = &tracker->tenant_buckets[tenant->hash % TENANT_BUCKETS];
-
-	while (*link != tenant)
-		link = &(*link)->bucket_next;
-	*link = tenant->bucket_next;
-	free(tenant);
-}
 
 static struct tracked_alert *alert_find(const struct software_tracker *tracker,
 					const struct tenant_alerts *tenant,
 					enum software_rule rule, const char *exe, uint64_t hash)
 {
-	struct tracked_alert *alert = tracker->alert_buckets[hash % ALERT_BUCKETS];
+	const struct alert_key key = { .tenant = tenant, .rule = rule, .exe = exe };
 
-	for (; alert; alert = alert->bucket_next)
-		if (alert->hash == hash && alert->tenant == tenant && alert->rule == rule &&
-		    !strcmp(alert->exe, exe))
-			return alert;
-	return NULL;
+	return hashtable_entry(hashtable_find(&tracker->alerts, hash, &key), struct tracked_alert,
+			       node);
 }
 
 /*
@@ -1023,7 +1032,7 @@ int software_tracker_note(struct software_tracker *tracker, const struct softwar
 	uint64_t hash = alert_hash(tracker, tenant_name, info->rule, exe);
 	uint64_t hash_of_tenant = tenant_hash(tracker, tenant_name);
 	struct tenant_alerts *tenant = tenant_find(tracker, tenant_name, hash_of_tenant);
-	struct tracked_alert *alert = NULL, **bucket;
+	struct tracked_alert *alert = NULL;
 
 	if (tenant)
 		alert = alert_find(tracker, tenant, info->rule, exe, hash);
@@ -1035,7 +1044,7 @@ int software_tracker_note(struct software_tracker *tracker, const struct softwar
 		tracker->suppressed++;
 		return 0;
 	}
-	if (tracker->count >= SOFTWARE_TRACKER_MAX ||
+	if (hashtable_count(&tracker->alerts) >= SOFTWARE_TRACKER_MAX ||
 	    (tenant && tenant->count >= SOFTWARE_TRACKER_MAX_PER_TENANT)) {
 		pr_debug("software: tracker full for tenant %s, alert suppressed", tenant_name);
 		tracker->suppressed++;
@@ -1052,20 +1061,13 @@ int software_tracker_note(struct software_tracker *tracker, const struct softwar
 		}
 	}
 	alert->tenant = tenant;
-	alert->hash = hash;
 	alert->since = now;
 	alert->last_evidence = now;
 	alert->window_s = window_s;
 	alert_watch(alert, info->pid);
-	bucket = &tracker->alert_buckets[hash % ALERT_BUCKETS];
-	alert->bucket_next = *bucket;
-	*bucket = alert;
-	alert->tenant_next = tenant->alerts;
-	if (tenant->alerts)
-		tenant->alerts->tenant_prev = alert;
-	tenant->alerts = alert;
+	/* Under the bound, for which the buckets were reserved: cannot fail. */
+	hashtable_insert(&tracker->alerts, &alert->node, hash);
 	tenant->count++;
-	tracker->count++;
 	return 1;
 }
 
@@ -1074,7 +1076,6 @@ static void alert_resolve(struct software_tracker *tracker, struct tracked_alert
 			  software_resolved_fn fn, void *ctx)
 {
 	struct tenant_alerts *tenant = alert->tenant;
-	struct tracked_alert **link = &tracker->alert_buckets[alert->hash % ALERT_BUCKETS];
 	struct software_alert_info info = {
 		.tenant = tenant->name,
 		.plan = alert->plan,
@@ -1092,57 +1093,49 @@ static void alert_resolve(struct software_tracker *tracker, struct tracked_alert
 		 software_rule_name(alert->rule));
 	if (fn)
 		fn(&info, ctx);
-	while (*link != alert)
-		link = &(*link)->bucket_next;
-	*link = alert->bucket_next;
-	if (alert->tenant_prev)
-		alert->tenant_prev->tenant_next = alert->tenant_next;
-	else
-		tenant->alerts = alert->tenant_next;
-	if (alert->tenant_next)
-		alert->tenant_next->tenant_prev = alert->tenant_prev;
-	alert_close_pidfd(alert);
-	free(alert);
-	tracker->count--;
-	if (!--tenant->count)
-		tenant_remove(tracker, tenant);
+	hashtable_remove(&tracker->alerts, &alert->node);
+	alert_free(&alert->node);
+	if (!--tenant->count) {
+		hashtable_remove(&tracker->tenants, &tenant->node);
+		tenant_free(&tenant->node);
+	}
 }
 
 void software_tracker_tick(struct software_tracker *tracker, double now, software_resolved_fn fn,
 			   void *ctx)
 {
-	struct tenant_alerts *tenant, *next_tenant;
-	struct tracked_alert *alert, *next_alert;
-	size_t i;
+	struct hashtable_node *node, *next;
+	struct tracked_alert *alert;
 
-	for (i = 0; i < TENANT_BUCKETS; i++) {
-		for (tenant = tracker->tenant_buckets[i]; tenant; tenant = next_tenant) {
-			next_tenant = tenant->bucket_next;
-			/* The tenant goes with its last alert: nothing reads it after that. */
-			for (alert = tenant->alerts; alert; alert = next_alert) {
-				next_alert = alert->tenant_next;
-				if (now - alert->last_evidence >= alert->window_s &&
-				    alert_process_exited(alert))
-					alert_resolve(tracker, alert, fn, ctx);
-			}
-		}
+	hashtable_for_each_safe(&tracker->alerts, node, next) {
+		alert = hashtable_entry(node, struct tracked_alert, node);
+		if (now - alert->last_evidence >= alert->window_s && alert_process_exited(alert))
+			alert_resolve(tracker, alert, fn, ctx);
 	}
 }
 
 void software_tracker_forget(struct software_tracker *tracker, const char *tenant_name,
 			     software_resolved_fn fn, void *ctx)
 {
+	struct hashtable_node *node, *next;
 	struct tenant_alerts *tenant;
-	struct tracked_alert *alert, *next_alert;
+	struct tracked_alert *alert;
+	size_t left;
 
 	if (!tenant_name)
 		return;
 	tenant = tenant_find(tracker, tenant_name, tenant_hash(tracker, tenant_name));
 	if (!tenant)
 		return;
-	for (alert = tenant->alerts; alert; alert = next_alert) {
-		next_alert = alert->tenant_next;
+	/* The tenant goes with its last alert: the loop ends there, before it is read again. */
+	left = tenant->count;
+	hashtable_for_each_safe(&tracker->alerts, node, next) {
+		alert = hashtable_entry(node, struct tracked_alert, node);
+		if (alert->tenant != tenant)
+			continue;
 		alert_resolve(tracker, alert, fn, ctx);
+		if (!--left)
+			break;
 	}
 }
 
@@ -1153,7 +1146,7 @@ uint64_t software_tracker_suppressed(const struct software_tracker *tracker)
 
 size_t software_tracker_count(const struct software_tracker *tracker)
 {
-	return tracker ? tracker->count : 0;
+	return tracker ? hashtable_count(&tracker->alerts) : 0;
 }
 
 size_t software_argv_markers(struct argv_marker *out, size_t max)

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
 #include "alert.h"
+#include "json.h"
 
 #define TIME_TEXT_SIZE 32
 
@@ -110,59 +109,10 @@ static int parse_time(const char *text, double *time)
 	return 0;
 }
 
-/*
- * A double as its shortest text that reads back to the same value: the
- * record stays readable (0.1, not 0.10000000000000001) and the spool exact.
- */
-static struct json_object *new_double(double value)
+/* Ids and counts are left out when 0: there is none. */
+static int add_nonzero(struct json_object *object, const char *key, long long value)
 {
-	char text[32];
-	int precision;
-
-	if (!isfinite(value)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	for (precision = 15; precision < 17; precision++) {
-		snprintf(text, sizeof(text), "%.*g", precision, value);
-		if (strtod(text, NULL) == value)
-			break;
-	}
-	if (precision == 17)
-		snprintf(text, sizeof(text), "%.17g", value);
-	return json_object_new_double_s(value, text);
-}
-
-/* Adds @value under @key, taking it over; 0 or -errno (then @value is put). */
-static int add_value(struct json_object *object, const char *key, struct json_object *value)
-{
-	if (!value)
-		return errno ? -errno : -ENOMEM;
-	if (json_object_object_add(object, key, value)) {
-		json_object_put(value);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_string(struct json_object *object, const char *key, const char *value)
-{
-	if (!value)
-		return 0;
-	return add_value(object, key, json_object_new_string(value));
-}
-
-static int add_double(struct json_object *object, const char *key, double value)
-{
-	errno = 0;
-	return add_value(object, key, new_double(value));
-}
-
-static int add_int(struct json_object *object, const char *key, long long value)
-{
-	if (!value)
-		return 0;
-	return add_value(object, key, json_object_new_int64(value));
+	return value ? json_add_int(object, key, value) : 0;
 }
 
 struct json_object *alert_to_json(const struct alert *alert)
@@ -182,30 +132,30 @@ struct json_object *alert_to_json(const struct alert *alert)
 		return NULL;
 	}
 	alert_format_time(alert->time, time, sizeof(time));
-	err = err ?: add_string(record, "time", time);
-	err = err ?: add_string(record, "kind", kind);
-	err = err ?: add_string(record, "state", alert->firing ? "firing" : "resolved");
-	err = err ?: add_string(record, "host", alert->host);
-	err = err ?: add_string(record, "tenant", alert->tenant);
-	err = err ?: add_string(record, "plan", alert->plan);
-	err = err ?: add_string(record, "cgroup", alert->cgroup);
-	err = err ?: add_string(record, "resource", alert->resource);
+	err = err ?: json_add_string(record, "time", time);
+	err = err ?: json_add_string(record, "kind", kind);
+	err = err ?: json_add_string(record, "state", alert->firing ? "firing" : "resolved");
+	err = err ?: json_add_string(record, "host", alert->host);
+	err = err ?: json_add_string(record, "tenant", alert->tenant);
+	err = err ?: json_add_string(record, "plan", alert->plan);
+	err = err ?: json_add_string(record, "cgroup", alert->cgroup);
+	err = err ?: json_add_string(record, "resource", alert->resource);
 	/* The measurement is part of every overuse record, zero included. */
 	if (alert->kind == ALERT_OVERUSE) {
-		err = err ?: add_double(record, "value", alert->value);
-		err = err ?: add_double(record, "limit", alert->limit);
-		err = err ?: add_double(record, "window_s", alert->window_s);
+		err = err ?: json_add_double(record, "value", alert->value);
+		err = err ?: json_add_double(record, "limit", alert->limit);
+		err = err ?: json_add_double(record, "window_s", alert->window_s);
 	}
-	err = err ?: add_string(record, "rule", alert->rule);
-	err = err ?: add_string(record, "reason", alert->reason);
-	err = err ?: add_string(record, "exe", alert->exe);
-	err = err ?: add_string(record, "sha256", alert->sha256);
-	err = err ?: add_string(record, "comm", alert->comm);
-	err = err ?: add_int(record, "pid", alert->pid);
-	err = err ?: add_string(record, "action", alert->action);
-	err = err ?: add_string(record, "action_result", alert->action_result);
-	err = err ?: add_int(record, "dst_port", alert->dst_port);
-	err = err ?: add_int(record, "destinations", alert->destinations);
+	err = err ?: json_add_string(record, "rule", alert->rule);
+	err = err ?: json_add_string(record, "reason", alert->reason);
+	err = err ?: json_add_string(record, "exe", alert->exe);
+	err = err ?: json_add_string(record, "sha256", alert->sha256);
+	err = err ?: json_add_string(record, "comm", alert->comm);
+	err = err ?: add_nonzero(record, "pid", alert->pid);
+	err = err ?: json_add_string(record, "action", alert->action);
+	err = err ?: json_add_string(record, "action_result", alert->action_result);
+	err = err ?: add_nonzero(record, "dst_port", alert->dst_port);
+	err = err ?: add_nonzero(record, "destinations", alert->destinations);
 	if (err) {
 		json_object_put(record);
 		errno = -err;
@@ -214,49 +164,10 @@ struct json_object *alert_to_json(const struct alert *alert)
 	return record;
 }
 
-/* An optional string field: absent leaves NULL, another type is refused. */
-static int get_string(struct json_object *record, const char *key, const char **value)
+/* Fields other than time, kind and state may be absent: they read as NULL or 0. */
+static int optional(int err)
 {
-	struct json_object *field;
-
-	*value = NULL;
-	if (!json_object_object_get_ex(record, key, &field))
-		return 0;
-	if (!json_object_is_type(field, json_type_string))
-		return -EINVAL;
-	*value = json_object_get_string(field);
-	return 0;
-}
-
-static int get_double(struct json_object *record, const char *key, double *value)
-{
-	struct json_object *field;
-
-	*value = 0;
-	if (!json_object_object_get_ex(record, key, &field))
-		return 0;
-	if (!json_object_is_type(field, json_type_double) &&
-	    !json_object_is_type(field, json_type_int))
-		return -EINVAL;
-	*value = json_object_get_double(field);
-	return isfinite(*value) ? 0 : -EINVAL;
-}
-
-static int get_integer(struct json_object *record, const char *key, long long min, long long max,
-		       long long *value)
-{
-	struct json_object *field;
-
-	*value = 0;
-	if (!json_object_object_get_ex(record, key, &field))
-		return 0;
-	if (!json_object_is_type(field, json_type_int))
-		return -EINVAL;
-	errno = 0;
-	*value = json_object_get_int64(field);
-	if (errno || *value < min || *value > max)
-		return -EINVAL;
-	return 0;
+	return err == -ENOENT ? 0 : err;
 }
 
 int alert_from_json(struct json_object *record, struct alert *alert)
@@ -268,9 +179,9 @@ int alert_from_json(struct json_object *record, struct alert *alert)
 
 	if (!record || !json_object_is_type(record, json_type_object))
 		return -EINVAL;
-	err = get_string(record, "time", &time);
-	err = err ?: get_string(record, "kind", &kind);
-	err = err ?: get_string(record, "state", &state);
+	err = json_get_string(record, "time", &time);
+	err = err ?: json_get_string(record, "kind", &kind);
+	err = err ?: json_get_string(record, "state", &state);
 	if (err || !time || !kind || !state)
 		return -EINVAL;
 	if (parse_time(time, &parsed.time))
@@ -283,24 +194,24 @@ int alert_from_json(struct json_object *record, struct alert *alert)
 		parsed.firing = true;
 	else if (strcmp(state, "resolved") != 0)
 		return -EINVAL;
-	err = get_string(record, "host", &parsed.host);
-	err = err ?: get_string(record, "tenant", &parsed.tenant);
-	err = err ?: get_string(record, "plan", &parsed.plan);
-	err = err ?: get_string(record, "cgroup", &parsed.cgroup);
-	err = err ?: get_string(record, "resource", &parsed.resource);
-	err = err ?: get_double(record, "value", &parsed.value);
-	err = err ?: get_double(record, "limit", &parsed.limit);
-	err = err ?: get_double(record, "window_s", &parsed.window_s);
-	err = err ?: get_string(record, "rule", &parsed.rule);
-	err = err ?: get_string(record, "reason", &parsed.reason);
-	err = err ?: get_string(record, "exe", &parsed.exe);
-	err = err ?: get_string(record, "sha256", &parsed.sha256);
-	err = err ?: get_string(record, "comm", &parsed.comm);
-	err = err ?: get_integer(record, "pid", 1, 0x7fffffff, &pid);
-	err = err ?: get_string(record, "action", &parsed.action);
-	err = err ?: get_string(record, "action_result", &parsed.action_result);
-	err = err ?: get_integer(record, "dst_port", 1, 65535, &port);
-	err = err ?: get_integer(record, "destinations", 1, 0xffffffffu, &destinations);
+	err = optional(json_get_string(record, "host", &parsed.host));
+	err = err ?: optional(json_get_string(record, "tenant", &parsed.tenant));
+	err = err ?: optional(json_get_string(record, "plan", &parsed.plan));
+	err = err ?: optional(json_get_string(record, "cgroup", &parsed.cgroup));
+	err = err ?: optional(json_get_string(record, "resource", &parsed.resource));
+	err = err ?: optional(json_get_double(record, "value", &parsed.value));
+	err = err ?: optional(json_get_double(record, "limit", &parsed.limit));
+	err = err ?: optional(json_get_double(record, "window_s", &parsed.window_s));
+	err = err ?: optional(json_get_string(record, "rule", &parsed.rule));
+	err = err ?: optional(json_get_string(record, "reason", &parsed.reason));
+	err = err ?: optional(json_get_string(record, "exe", &parsed.exe));
+	err = err ?: optional(json_get_string(record, "sha256", &parsed.sha256));
+	err = err ?: optional(json_get_string(record, "comm", &parsed.comm));
+	err = err ?: optional(json_get_int(record, "pid", 1, 0x7fffffff, &pid));
+	err = err ?: optional(json_get_string(record, "action", &parsed.action));
+	err = err ?: optional(json_get_string(record, "action_result", &parsed.action_result));
+	err = err ?: optional(json_get_int(record, "dst_port", 1, 65535, &port));
+	err = err ?: optional(json_get_int(record, "destinations", 1, 0xffffffffu, &destinations));
 	if (err)
 		return -EINVAL;
 	parsed.pid = pid;
@@ -412,7 +323,7 @@ static int add_label(struct json_object *labels, const char *key, const char *va
 {
 	if (!present(value))
 		return 0;
-	return add_string(labels, key, value);
+	return json_add_string(labels, key, value);
 }
 
 /* Adds @text (heap, may be NULL on failure) under @key and frees it. */
@@ -422,7 +333,7 @@ static int add_owned_string(struct json_object *object, const char *key, char *t
 
 	if (!text)
 		return -ENOMEM;
-	err = add_string(object, key, text);
+	err = json_add_string(object, key, text);
 	free(text);
 	return err;
 }
@@ -451,27 +362,19 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 		return NULL;
 	}
 	element = json_object_new_object();
-	labels = json_object_new_object();
-	annotations = json_object_new_object();
-	if (!element || !labels || !annotations) {
-		json_object_put(annotations);
-		json_object_put(labels);
-		json_object_put(element);
+	if (!element) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Attached first, so putting @element alone cleans up on any failure. */
-	if (json_object_object_add(element, "labels", labels)) {
-		json_object_put(annotations);
-		json_object_put(labels);
-		err = -ENOMEM;
+	/* Attached at once, so putting @element alone cleans up on any failure. */
+	labels = json_object_new_object();
+	err = json_add(element, "labels", labels);
+	if (err)
 		goto put_element;
-	}
-	if (json_object_object_add(element, "annotations", annotations)) {
-		json_object_put(annotations);
-		err = -ENOMEM;
+	annotations = json_object_new_object();
+	err = json_add(element, "annotations", annotations);
+	if (err)
 		goto put_element;
-	}
 	err = add_label(labels, "alertname", alert_alertname(alert->kind));
 	err = err ?: add_label(labels, "tenant", alert->tenant);
 	err = err ?: add_label(labels, "plan", alert->plan);
@@ -495,14 +398,14 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 	err = err ?: add_owned_string(annotations, "summary", summary_text(alert));
 	err = err ?: add_owned_string(annotations, "description", description_text(alert));
 	if (present(alert->action))
-		err = err ?: add_string(annotations, "action", alert->action);
+		err = err ?: json_add_string(annotations, "action", alert->action);
 	if (err)
 		goto put_element;
 	alert_format_time(alert->started_at ? alert->started_at : alert->time, time, sizeof(time));
-	err = add_string(element, "startsAt", time);
+	err = json_add_string(element, "startsAt", time);
 	if (!err && ends_at) {
 		alert_format_time(ends_at, time, sizeof(time));
-		err = add_string(element, "endsAt", time);
+		err = json_add_string(element, "endsAt", time);
 	}
 	if (err)
 		goto put_element;

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "files.h"
+#include "json.h"
 #include "log.h"
 #include "spool.h"
 
@@ -159,13 +160,11 @@ static char *record_to_line(const struct spool_record *record)
 		return NULL;
 	}
 	if (record->webhook_id[0])
-		err = json_object_object_add(line, "webhook_id",
-					     json_object_new_string(record->webhook_id));
+		err = json_add_string(line, "webhook_id", record->webhook_id);
 	if (!err && record->started_at)
-		err = json_object_object_add(line, "started_at",
-					     json_object_new_double(record->started_at));
+		err = json_add_double(line, "started_at", record->started_at);
 	if (!err)
-		err = json_object_object_add(line, "record", body);
+		err = json_add(line, "record", body);
 	else
 		json_object_put(body);
 	if (!err && asprintf(&text, "%s\n", json_object_to_json_string_ext(line, JSON_FLAGS)) < 0)

@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "files.h"
 #include "log.h"
 #include "webhook.h"
 
@@ -164,34 +165,21 @@ void webhook_fill_ids(struct spool_list *list, size_t *skipped)
 
 int webhook_read_secret(const char *path, unsigned char *key, size_t size, size_t *length)
 {
-	char text[SECRET_FILE_MAX + 1];
+	char *text = NULL;
 	size_t used = 0;
-	ssize_t got;
-	int fd, err = 0;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (used < sizeof(text) - 1) {
-		got = read(fd, text + used, sizeof(text) - 1 - used);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (!got)
-			break;
-		used += got;
-	}
-	text[used] = '\0';
-	if (used == sizeof(text) - 1 || strlen(text) != used)
-		err = -EINVAL; /* too long for a key file, or binary */
+	err = files_read_all(path, SECRET_FILE_MAX, &text, &used);
+	if (err == -EFBIG)
+		return -EINVAL; /* too long for a key file */
+	if (err)
+		return err;
+	if (strlen(text) != used)
+		err = -EINVAL; /* binary */
 	else
 		err = webhook_parse_secret(text, key, size, length);
-cleanup:
-	OPENSSL_cleanse(text, sizeof(text));
-	close(fd);
+	OPENSSL_cleanse(text, used);
+	free(text);
 	return err;
 }
 

@@ -21,7 +21,10 @@
 #include <linux/openat2.h>
 #include <linux/quota.h>
 
+#include "clock.h"
+#include "hashtable.h"
 #include "log.h"
+#include "seed.h"
 #include "storage.h"
 
 #ifndef SYS_openat2
@@ -55,17 +58,28 @@
 #define STATUS_QUOTA 1
 #define STATUS_UNKNOWN 2
 
+/* Entries come in blocks: a tree of hard links (a backup) may hold millions. */
+#define INODE_BLOCK_ENTRIES 1024
+
 struct inode_key {
 	uint64_t dev;
 	uint64_t ino;
 };
 
-/* Open addressing; (0, 0) marks a free slot, so that key is kept aside. */
-struct inode_set {
-	struct inode_key *slots;
-	size_t capacity;	/* a power of two, or 0 */
+struct inode_entry {
+	struct hashtable_node node;
+	struct inode_key key;
+};
+
+struct inode_block {
+	struct inode_block *next;
 	size_t used;
-	bool has_zero;
+	struct inode_entry entries[INODE_BLOCK_ENTRIES];
+};
+
+struct inode_set {
+	struct hashtable table;
+	struct inode_block *blocks;	/* the newest first */
 };
 
 struct dir_frame {
@@ -103,89 +117,58 @@ struct measure {
 	bool depth_logged;
 };
 
-static double clock_seconds(clockid_t clock)
-{
-	struct timespec now;
-
-	if (clock_gettime(clock, &now))
-		return 0;
-	return now.tv_sec + now.tv_nsec / 1e9;
-}
-
 static uint64_t statx_dev(const struct statx *stx)
 {
 	return (uint64_t)stx->stx_dev_major << 32 | stx->stx_dev_minor;
 }
 
-static uint64_t mix_key(uint64_t dev, uint64_t ino)
+static bool inode_entry_is(const struct hashtable_node *node, const void *key)
 {
-	uint64_t x = ino ^ (dev * 0x9e3779b97f4a7c15ULL);
-
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return !memcmp(&hashtable_entry(node, struct inode_entry, node)->key, key,
+		       sizeof(struct inode_key));
 }
 
-static bool inode_slot_free(const struct inode_key *slot)
+static void inode_set_init(struct inode_set *set)
 {
-	return !slot->dev && !slot->ino;
-}
-
-static int inode_set_grow(struct inode_set *set)
-{
-	size_t capacity = set->capacity ? set->capacity * 2 : 64;
-	struct inode_key *slots = calloc(capacity, sizeof(*slots));
-	size_t i, j;
-
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < set->capacity; i++) {
-		if (inode_slot_free(&set->slots[i]))
-			continue;
-		j = mix_key(set->slots[i].dev, set->slots[i].ino) & (capacity - 1);
-		while (!inode_slot_free(&slots[j]))
-			j = (j + 1) & (capacity - 1);
-		slots[j] = set->slots[i];
-	}
-	free(set->slots);
-	set->slots = slots;
-	set->capacity = capacity;
-	return 0;
+	hashtable_init(&set->table, inode_entry_is);
+	set->blocks = NULL;
 }
 
 /* 1 when added, 0 when it was there already, or -ENOMEM. */
 static int inode_set_add(struct inode_set *set, uint64_t dev, uint64_t ino)
 {
-	size_t mask, i;
-	int err;
+	const struct inode_key key = { .dev = dev, .ino = ino };
+	uint64_t hash = hash_bytes(hash_key_process(), &key, sizeof(key));
+	struct inode_block *block = set->blocks;
+	struct inode_entry *entry;
 
-	if (!dev && !ino) {
-		if (set->has_zero)
-			return 0;
-		set->has_zero = true;
-		return 1;
+	if (hashtable_find(&set->table, hash, &key))
+		return 0;
+	if (!block || block->used == INODE_BLOCK_ENTRIES) {
+		block = malloc(sizeof(*block));
+		if (!block)
+			return -ENOMEM;
+		block->used = 0;
+		block->next = set->blocks;
+		set->blocks = block;
 	}
-	if ((set->used + 1) * 2 > set->capacity) {
-		err = inode_set_grow(set);
-		if (err)
-			return err;
-	}
-	mask = set->capacity - 1;
-	for (i = mix_key(dev, ino) & mask; !inode_slot_free(&set->slots[i]); i = (i + 1) & mask)
-		if (set->slots[i].dev == dev && set->slots[i].ino == ino)
-			return 0;
-	set->slots[i].dev = dev;
-	set->slots[i].ino = ino;
-	set->used++;
+	entry = &block->entries[block->used];
+	entry->key = key;
+	if (hashtable_insert(&set->table, &entry->node, hash))
+		return -ENOMEM;
+	block->used++;
 	return 1;
 }
 
 static void inode_set_free(struct inode_set *set)
 {
-	free(set->slots);
-	memset(set, 0, sizeof(*set));
+	struct inode_block *block;
+
+	while ((block = set->blocks)) {
+		set->blocks = block->next;
+		free(block);
+	}
+	hashtable_release(&set->table, NULL);
 }
 
 /* Without openat2: one component at a time, none of them allowed to be a symlink. */
@@ -303,8 +286,7 @@ static int pause_for(double seconds, const struct storage_throttle *throttle)
 		if (stop_requested(throttle))
 			return -ECANCELED;
 		length = seconds < PAUSE_STEP_S ? seconds : PAUSE_STEP_S;
-		step.tv_sec = (time_t)length;
-		step.tv_nsec = (long)((length - step.tv_sec) * 1e9);
+		step = clock_timespec(length);
 		nanosleep(&step, NULL);
 		seconds -= length;
 	}
@@ -323,9 +305,9 @@ static int end_slice(struct measure *m)
 	duty = throttle ? throttle->duty_cycle : 0;
 	if (duty <= 0 || duty >= 1)
 		return 0;
-	used = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - m->slice_cpu_start;
+	used = clock_cpu(CLOCK_THREAD_CPUTIME_ID) - m->slice_cpu_start;
 	err = pause_for(used * (1 - duty) / duty, throttle);
-	m->slice_cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+	m->slice_cpu_start = clock_cpu(CLOCK_THREAD_CPUTIME_ID);
 	return err;
 }
 
@@ -597,9 +579,11 @@ static int measure_paths(const char *const *paths, size_t count,
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
+	inode_set_init(&m.linked);
+	inode_set_init(&m.projects);
 	m.slice_entries = throttle && throttle->slice_entries ? throttle->slice_entries
 							      : DEFAULT_SLICE_ENTRIES;
-	m.slice_cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+	m.slice_cpu_start = clock_cpu(CLOCK_THREAD_CPUTIME_ID);
 	m.roots = calloc(count ? count : 1, sizeof(*m.roots));
 	blocks = calloc(count ? count : 1, sizeof(*blocks));
 	if (!m.roots || !blocks) {
@@ -909,20 +893,17 @@ void storage_scanner_stats(struct storage_scanner *scanner, struct storage_stats
 	out->passes = scanner->passes;
 	out->entries = scanner->entries;
 	pthread_mutex_unlock(&scanner->lock);
-	out->cpu_seconds = scanner->has_thread_clock ? clock_seconds(scanner->thread_clock) : 0;
+	out->cpu_seconds = scanner->has_thread_clock ? clock_cpu(scanner->thread_clock) : 0;
 }
 
 static int wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, double deadline)
 {
-	double latest = clock_seconds(CLOCK_MONOTONIC) + LONGEST_WAIT_S;
+	double latest = clock_monotonic() + LONGEST_WAIT_S;
 	struct timespec at;
 
 	if (deadline > latest)
 		deadline = latest;
-	at.tv_sec = (time_t)deadline;
-	at.tv_nsec = (long)((deadline - at.tv_sec) * 1e9);
-	if (at.tv_nsec > 999999999)
-		at.tv_nsec = 999999999;
+	at = clock_timespec(deadline);
 	return pthread_cond_timedwait(cond, lock, &at);
 }
 
@@ -938,7 +919,7 @@ static bool all_measured_since(const struct storage_scanner *scanner, uint64_t s
 
 int storage_scanner_wait(struct storage_scanner *scanner, double timeout_s)
 {
-	double deadline = clock_seconds(CLOCK_MONOTONIC) + (timeout_s > 0 ? timeout_s : 0);
+	double deadline = clock_monotonic() + (timeout_s > 0 ? timeout_s : 0);
 	uint64_t started;
 	int err = 0;
 	size_t i;
@@ -949,7 +930,7 @@ int storage_scanner_wait(struct storage_scanner *scanner, double timeout_s)
 		scanner->targets[i].due_now = true;
 	pthread_cond_broadcast(&scanner->wake);
 	while (!all_measured_since(scanner, started)) {
-		if (clock_seconds(CLOCK_MONOTONIC) >= deadline) {
+		if (clock_monotonic() >= deadline) {
 			err = -ETIMEDOUT;
 			break;
 		}
@@ -1036,13 +1017,13 @@ static void run_pass(struct storage_scanner *scanner, struct pass *pass)
 		.duty_cycle = pass->duty_cycle,
 		.stop = &scanner->abandon,
 	};
-	double cpu_start = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+	double cpu_start = clock_cpu(CLOCK_THREAD_CPUTIME_ID);
 
-	pass->start = clock_seconds(CLOCK_MONOTONIC);
+	pass->start = clock_monotonic();
 	pass->err = measure_paths((const char *const *)pass->paths, pass->path_count, &throttle,
 				  &pass->usage, pass->statuses);
-	pass->end = clock_seconds(CLOCK_MONOTONIC);
-	pass->cpu = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+	pass->end = clock_monotonic();
+	pass->cpu = clock_cpu(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
 }
 
 /* Under the lock: the result to its target, unless the target changed or the pass failed. */
@@ -1155,7 +1136,7 @@ static void *scanner_main(void *arg)
 			pthread_cond_wait(&scanner->wake, &scanner->lock);
 			continue;
 		}
-		now = clock_seconds(CLOCK_MONOTONIC);
+		now = clock_monotonic();
 		if (due > now) {
 			wait_until(&scanner->wake, &scanner->lock, due);
 			continue;

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashtable.h"
 #include "idmap.h"
 #include "log.h"
+#include "seed.h"
 #include "tenants.h"
 
 /* What the set knows of one cgroup; @tenant is NULL for cgroups of no tenant. */
@@ -19,12 +21,29 @@ struct cgroup_link {
 struct tenant_set {
 	const struct config *config;
 	struct idmap *cgroups;	/* id -> struct cgroup_link */
-	struct idmap *by_name;	/* idmap_hash_string(name) -> struct tenant */
+	struct hashtable by_name;	/* of struct tenant_entry */
+	struct hash_key key;	/* tenants name themselves through their paths */
 	struct tenant **tenants;
 	size_t count;
 	size_t capacity;
 	uint64_t generation;
 };
+
+/* A tenant and its place in the set's table by name. */
+struct tenant_entry {
+	struct hashtable_node node;
+	struct tenant tenant;
+};
+
+static struct tenant_entry *entry_of(struct tenant *tenant)
+{
+	return (struct tenant_entry *)((char *)tenant - offsetof(struct tenant_entry, tenant));
+}
+
+static bool name_matches(const struct hashtable_node *node, const void *name)
+{
+	return !strcmp(hashtable_entry(node, struct tenant_entry, node)->tenant.name, name);
+}
 
 static bool name_rule(const struct tenant_rule *rule, const struct captures *caps,
 		      const char *path, char *name, size_t len)
@@ -87,8 +106,9 @@ struct tenant_set *tenant_set_new(const struct config *config)
 		return NULL;
 	set->config = config;
 	set->cgroups = idmap_new();
-	set->by_name = idmap_new();
-	if (!set->cgroups || !set->by_name) {
+	hashtable_init(&set->by_name, name_matches);
+	hash_key_random(&set->key);
+	if (!set->cgroups) {
 		tenant_set_free(set);
 		errno = ENOMEM;
 		return NULL;
@@ -106,7 +126,7 @@ static void free_tenant(struct tenant *tenant)
 	free(tenant->name);
 	free(tenant->plan);
 	free(tenant->cgroup);
-	free(tenant);
+	free(entry_of(tenant));
 }
 
 void tenant_set_free(struct tenant_set *set)
@@ -121,7 +141,8 @@ void tenant_set_free(struct tenant_set *set)
 			free(link);
 		idmap_free(set->cgroups);
 	}
-	idmap_free(set->by_name);
+	/* The entries are freed with their tenants. */
+	hashtable_release(&set->by_name, NULL);
 	for (i = 0; i < set->count; i++)
 		free_tenant(set->tenants[i]);
 	free(set->tenants);
@@ -130,16 +151,11 @@ void tenant_set_free(struct tenant_set *set)
 
 static struct tenant *find_tenant(struct tenant_set *set, const char *name)
 {
-	struct tenant *tenant = idmap_get(set->by_name, idmap_hash_string(name));
-	size_t i;
+	struct tenant_entry *entry;
 
-	if (!tenant || !strcmp(tenant->name, name))
-		return tenant;
-	/* Two names with one hash: astronomically rare, so a scan is fine. */
-	for (i = 0; i < set->count; i++)
-		if (!strcmp(set->tenants[i]->name, name))
-			return set->tenants[i];
-	return NULL;
+	entry = hashtable_entry(hashtable_find(&set->by_name, hash_string(&set->key, name), name),
+				struct tenant_entry, node);
+	return entry ? &entry->tenant : NULL;
 }
 
 /* The rule's storage templates over the tenant's captures; 0 or -ENOMEM. */
@@ -173,8 +189,8 @@ static int expand_storage(struct tenant *tenant, const struct tenant_rule *rule,
 static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_match *match,
 				    const char *path)
 {
+	struct tenant_entry *entry;
 	struct tenant *tenant, **grown;
-	uint64_t hash = idmap_hash_string(match->name);
 
 	if (set->count == set->capacity) {
 		size_t capacity = set->capacity ? set->capacity * 2 : 16;
@@ -185,9 +201,10 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 		set->tenants = grown;
 		set->capacity = capacity;
 	}
-	tenant = calloc(1, sizeof(*tenant));
-	if (!tenant)
+	entry = calloc(1, sizeof(*entry));
+	if (!entry)
 		return NULL;
+	tenant = &entry->tenant;
 	tenant->name = strdup(match->name);
 	tenant->plan = strdup(match->plan);
 	tenant->cgroup = strndup(path, match->root_length);
@@ -196,7 +213,7 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 		free_tenant(tenant);
 		return NULL;
 	}
-	if (!idmap_get(set->by_name, hash) && idmap_put(set->by_name, hash, tenant)) {
+	if (hashtable_insert(&set->by_name, &entry->node, hash_string(&set->key, tenant->name))) {
 		free_tenant(tenant);
 		return NULL;
 	}
@@ -309,8 +326,7 @@ static void unlink_tenant(struct tenant_set *set, struct tenant *tenant)
 			free(link);
 		}
 	}
-	if (idmap_get(set->by_name, idmap_hash_string(tenant->name)) == tenant)
-		idmap_remove(set->by_name, idmap_hash_string(tenant->name));
+	hashtable_remove(&set->by_name, &entry_of(tenant)->node);
 }
 
 size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
