@@ -18,6 +18,7 @@
 
 #include "assert_near.h"
 #include "config.h"
+#include "files.h"
 #include "metrics.h"
 #include "resource.h"
 #include "tenants.h"
@@ -185,8 +186,6 @@ static char *write_and_read(const struct metrics_snapshot *snapshot)
 {
 	char path[] = "/tmp/abusewatch-rows-XXXXXX";
 	char file[64], *text;
-	FILE *stream;
-	long size;
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
@@ -195,14 +194,7 @@ static char *write_and_read(const struct metrics_snapshot *snapshot)
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(file, sizeof(file), "%s/t.prom", path);
 	assert_int_equal(metrics_write(file, snapshot), 0);
-	stream = fopen(file, "r");
-	assert_non_null(stream);
-	fseek(stream, 0, SEEK_END);
-	size = ftell(stream);
-	rewind(stream);
-	text = calloc(1, size + 1);
-	assert_int_equal(fread(text, 1, size, stream), (size_t)size);
-	fclose(stream);
+	assert_int_equal(files_read_all(file, 1 << 20, &text, NULL), 0);
 	unlink(file);
 	rmdir(path);
 	return text;
