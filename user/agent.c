@@ -27,7 +27,7 @@
 #include "metrics.h"
 #include "netabuse.h"
 #include "probes.h"
-#include "software.h"
+#include "software_builtin.h"
 #include "storage.h"
 #include "tenants.h"
 #include "tracker.h"

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "files.h"
 #include "log.h"
-#include "software.h"
+#include "software_builtin.h"
 #include "units.h"
 
 #define CONFIG_PATH_MAX 256

@@ -19,6 +19,8 @@
 #include "config.h"
 #include "log.h"
 #include "software.h"
+#include "software_builtin.h"
+#include "software_tracker.h"
 
 extern const char software_miners_txt[], software_miners_txt_end[];
 extern const char software_scanners_txt[], software_scanners_txt_end[];

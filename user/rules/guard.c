@@ -22,6 +22,7 @@
 #include "guard.h"
 #include "log.h"
 #include "software.h"
+#include "software_tracker.h"
 
 /* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
 #define PROC_STAT_MAX 4096

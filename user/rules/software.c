@@ -1,331 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unauthorized-software rules: the built-in name sets and command-line
- * markers (the .txt files of data/software, compiled in), the matcher of a software
- * policy, and the flood control of its alerts.
- *
- * The data is parsed once, on first use. It is ours, so a malformed line is
- * a bug: it is logged and skipped rather than failing the agent, and a unit
- * test checks that every shipped line parses.
- *
- * The tracker holds a pidfd of the last process each alert was seen in: a
- * pid alone could be reused, and an alert must not resolve while its miner
- * still runs, even one that stays frozen for longer than the window.
+ * The matcher of a software policy: its deny names (builtin sets expanded),
+ * digests and path globs, compiled into case-insensitive string sets on the
+ * shared hash table, and the rules tried against each event in turn.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "hashtable.h"
 #include "log.h"
 #include "seed.h"
 #include "software.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434 /* the same on every architecture */
-#endif
+#include "software_builtin.h"
 
 /* TASK_COMM_LEN - 1: a longer name shows in comm cut to this. */
 #define COMM_MAX 15
-#define NAME_LEN_MAX 255 /* NAME_MAX: a name is one path component */
-
-/* Embedded by user/software_data.S. */
-extern const char software_miners_txt[], software_miners_txt_end[];
-extern const char software_scanners_txt[], software_scanners_txt_end[];
-extern const char software_flooders_txt[], software_flooders_txt_end[];
-extern const char software_tunnels_txt[], software_tunnels_txt_end[];
-extern const char software_argv_markers_txt[], software_argv_markers_txt_end[];
-
-/* ---- built-in data ----------------------------------------------------- */
-
-struct builtin_set {
-	const char *name;	/* "miners" */
-	const char *origin;	/* "builtin:miners", for reasons */
-	const char *start;
-	const char *end;
-	char *text;		/* a copy of the file, split into names in place */
-	const char **names;
-	size_t count;
-};
-
-static struct builtin_set builtin_sets[] = {
-#define BUILTIN_SET(set_name)                                                                      \
-	{ .name = #set_name, .origin = "builtin:" #set_name, .start = software_##set_name##_txt,   \
-	  .end = software_##set_name##_txt_end }
-	BUILTIN_SET(miners),
-	BUILTIN_SET(scanners),
-	BUILTIN_SET(flooders),
-	BUILTIN_SET(tunnels),
-#undef BUILTIN_SET
-};
-
-#define BUILTIN_SET_COUNT (sizeof(builtin_sets) / sizeof(builtin_sets[0]))
-
-/* Markers need no allocation: their sizes are bounded by the kernel's map. */
-static struct software_marker markers[AW_ARGV_MARKERS_MAX];
-static char marker_text[AW_ARGV_MARKERS_MAX][AW_ARGV_MARKER_LEN];
-static char marker_label[AW_ARGV_MARKERS_MAX][AW_ARGV_MARKER_LEN];
-static size_t marker_count;
-
-static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/*
- * The next line of [*cursor, end), without its newline and surrounding
- * blanks, in [*line, *line_end). False at the end.
- */
-static bool next_line(const char **cursor, const char *end, const char **line,
-		      const char **line_end)
-{
-	const char *start = *cursor, *stop;
-
-	if (start >= end)
-		return false;
-	stop = memchr(start, '\n', (size_t)(end - start));
-	if (!stop)
-		stop = end;
-	*cursor = stop < end ? stop + 1 : end;
-	while (start < stop && is_blank(*start))
-		start++;
-	while (stop > start && is_blank(stop[-1]))
-		stop--;
-	*line = start;
-	*line_end = stop;
-	return true;
-}
-
-static bool is_content(const char *line, const char *line_end)
-{
-	return line < line_end && *line != '#';
-}
-
-static bool valid_name(const char *name, size_t length)
-{
-	size_t i;
-
-	if (!length || length > NAME_LEN_MAX)
-		return false;
-	for (i = 0; i < length; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-' || c == '+'))
-			return false;
-	}
-	return true;
-}
-
-static bool set_has_name(const struct builtin_set *set, const char *name)
-{
-	size_t i;
-
-	/* Loaded once from a short file: quadratic is fine here. */
-	for (i = 0; i < set->count; i++)
-		if (!strcmp(set->names[i], name))
-			return true;
-	return false;
-}
-
-static int load_set(struct builtin_set *set)
-{
-	const char *cursor = set->start, *line, *line_end;
-	size_t length = (size_t)(set->end - set->start), lines = 0, offset;
-	int line_number = 0;
-
-	set->text = malloc(length + 1);
-	if (!set->text)
-		return -ENOMEM;
-	memcpy(set->text, set->start, length);
-	set->text[length] = '\0';
-	while (next_line(&cursor, set->end, &line, &line_end))
-		lines++;
-	set->names = calloc(lines ? lines : 1, sizeof(*set->names));
-	if (!set->names) {
-		free(set->text);
-		set->text = NULL;
-		return -ENOMEM;
-	}
-	cursor = set->start;
-	while (next_line(&cursor, set->end, &line, &line_end)) {
-		line_number++;
-		if (!is_content(line, line_end))
-			continue;
-		if (!valid_name(line, (size_t)(line_end - line))) {
-			pr_warn("software: %s.txt:%d: not a lowercase program name, skipped",
-				set->name, line_number);
-			continue;
-		}
-		offset = (size_t)(line - set->start);
-		set->text[offset + (size_t)(line_end - line)] = '\0';
-		if (set_has_name(set, set->text + offset)) {
-			pr_warn("software: %s.txt:%d: \"%s\" again, skipped", set->name,
-				line_number, set->text + offset);
-			continue;
-		}
-		set->names[set->count++] = set->text + offset;
-	}
-	return 0;
-}
-
-/*
- * Unescapes a marker's TEXT into @out (\0 and \\ only). Returns its length,
- * or 0 when malformed or too long.
- */
-static size_t unescape_marker(const char *text, const char *text_end, char *out)
-{
-	size_t length = 0;
-	bool printable = false;
-
-	while (text < text_end) {
-		char c = *text++;
-
-		if (c == '\\') {
-			if (text == text_end)
-				return 0;
-			c = *text++;
-			if (c == '0')
-				c = '\0';
-			else if (c != '\\')
-				return 0;
-		} else if (c < ' ' || c > '~') {
-			return 0;
-		}
-		if (length == AW_ARGV_MARKER_LEN - 1)
-			return 0;
-		if (c)
-			printable = true;
-		out[length++] = c;
-	}
-	/*
-	 * Only NULs would match between any two arguments; the kernel's
-	 * prefix filter needs four bytes.
-	 */
-	return printable && length >= AW_ARGV_MARKER_MIN ? length : 0;
-}
-
-/* The printable form: NULs become spaces, and leading and trailing ones go. */
-static void marker_make_label(const char *text, size_t length, char *label)
-{
-	size_t start = 0, end = length, i;
-
-	while (start < end && !text[start])
-		start++;
-	while (end > start && !text[end - 1])
-		end--;
-	for (i = start; i < end; i++)
-		*label++ = text[i] ? text[i] : ' ';
-	*label = '\0';
-}
-
-static void load_markers(void)
-{
-	static const char argv_prefix[] = "argv ", modprobe_prefix[] = "modprobe ";
-	const char *cursor = software_argv_markers_txt, *end = software_argv_markers_txt_end;
-	const char *line, *line_end, *text;
-	int line_number = 0;
-	bool modprobe;
-	size_t length;
-
-	while (next_line(&cursor, end, &line, &line_end)) {
-		line_number++;
-		if (!is_content(line, line_end))
-			continue;
-		length = (size_t)(line_end - line);
-		if (length > sizeof(argv_prefix) - 1 &&
-		    !memcmp(line, argv_prefix, sizeof(argv_prefix) - 1)) {
-			modprobe = false;
-			text = line + sizeof(argv_prefix) - 1;
-		} else if (length > sizeof(modprobe_prefix) - 1 &&
-			   !memcmp(line, modprobe_prefix, sizeof(modprobe_prefix) - 1)) {
-			modprobe = true;
-			text = line + sizeof(modprobe_prefix) - 1;
-		} else {
-			pr_warn("software: argv_markers.txt:%d: not \"argv TEXT\" or "
-				"\"modprobe TEXT\", skipped", line_number);
-			continue;
-		}
-		if (marker_count == AW_ARGV_MARKERS_MAX) {
-			pr_warn("software: argv_markers.txt:%d: more than %d markers, skipped",
-				line_number, AW_ARGV_MARKERS_MAX);
-			continue;
-		}
-		length = unescape_marker(text, line_end, marker_text[marker_count]);
-		if (!length) {
-			pr_warn("software: argv_markers.txt:%d: bad or too long marker, skipped",
-				line_number);
-			continue;
-		}
-		marker_make_label(marker_text[marker_count], length, marker_label[marker_count]);
-		markers[marker_count] = (struct software_marker){
-			.text = marker_text[marker_count],
-			.len = length,
-			.label = marker_label[marker_count],
-			.modprobe = modprobe,
-		};
-		marker_count++;
-	}
-}
-
-static void load_builtin(void)
-{
-	size_t i;
-
-	for (i = 0; i < BUILTIN_SET_COUNT; i++) {
-		/* Left without names: a matcher that needs the set then fails to build. */
-		if (load_set(&builtin_sets[i]))
-			pr_err("software: out of memory loading builtin:%s", builtin_sets[i].name);
-	}
-	load_markers();
-}
-
-static const struct builtin_set *builtin_find(const char *name)
-{
-	size_t i;
-
-	pthread_once(&builtin_once, load_builtin);
-	for (i = 0; i < BUILTIN_SET_COUNT; i++)
-		if (!strcmp(builtin_sets[i].name, name))
-			return &builtin_sets[i];
-	return NULL;
-}
-
-const char *const *software_builtin_set(const char *set, size_t *count)
-{
-	const struct builtin_set *found = set ? builtin_find(set) : NULL;
-
-	if (count)
-		*count = found ? found->count : 0;
-	if (!found)
-		return NULL;
-	/* An empty set, even one that failed to load, is not an unknown one. */
-	if (!found->names) {
-		static const char *const none[1];
-
-		return none;
-	}
-	return found->names;
-}
-
-const struct software_marker *software_markers(size_t *count)
-{
-	pthread_once(&builtin_once, load_builtin);
-	if (count)
-		*count = marker_count;
-	return markers;
-}
 
 const char *software_rule_name(enum software_rule rule)
 {
@@ -446,7 +140,7 @@ struct software_matcher {
 	struct string_set long_names;	/* deny names over COMM_MAX, on their first COMM_MAX */
 	struct string_set deny_sha256;
 	struct string_set allow_sha256;
-	char **owned;			/* lowercased copies the sets point into */
+	char **owned;			/* lowercased copies the sets point into: one a policy entry at most */
 	size_t owned_count;
 	size_t sha256_count;		/* on deny_sha256 and allow_sha256 */
 	char **deny_paths;
@@ -490,15 +184,14 @@ static void matcher_add_name(struct software_matcher *matcher, const char *name,
 /* How many names deny expands to, counting each builtin set whole. */
 static size_t deny_name_count(const struct software_policy *policy)
 {
-	const struct builtin_set *set;
-	size_t i, count = 0;
+	size_t i, set_count, count = 0;
 
 	for (i = 0; i < policy->deny_count; i++) {
 		const char *entry = policy->deny[i];
 
 		if (!strncmp(entry, builtin_prefix, sizeof(builtin_prefix) - 1)) {
-			set = builtin_find(entry + sizeof(builtin_prefix) - 1);
-			count += set ? set->count : 0;
+			software_builtin_set(entry + sizeof(builtin_prefix) - 1, &set_count);
+			count += set_count;
 		} else {
 			count++;
 		}
@@ -508,9 +201,11 @@ static size_t deny_name_count(const struct software_policy *policy)
 
 static int matcher_add_deny(struct software_matcher *matcher, const struct software_policy *policy)
 {
-	const struct builtin_set *set;
-	size_t i, j;
+	const char *const *names;
+	const char *set, *origin;
+	size_t i, j, count;
 	char *name;
+	int err;
 
 	for (i = 0; i < policy->deny_count; i++) {
 		const char *entry = policy->deny[i];
@@ -522,19 +217,24 @@ static int matcher_add_deny(struct software_matcher *matcher, const struct softw
 			matcher_add_name(matcher, name, NULL);
 			continue;
 		}
-		set = builtin_find(entry + sizeof(builtin_prefix) - 1);
-		if (!set) {
+		set = entry + sizeof(builtin_prefix) - 1;
+		err = software_builtin_names(set, &names, &count);
+		if (err == -ENOENT) {
 			/* The configuration checks set names: this is a bug, not a policy. */
 			pr_warn("software: policy %s: unknown set \"%s\", ignored",
 				policy->name ? policy->name : "?", entry);
 			continue;
 		}
-		if (!set->names)
-			return -ENOMEM; /* the set failed to load: denying less is not safe */
-		if (!strcmp(set->name, "miners"))
+		if (err)
+			return err; /* the set failed to load: denying less is not safe */
+		/* Reasons name the set as deny does ("builtin:miners"); the policy is not kept. */
+		origin = matcher_own(matcher, entry);
+		if (!origin)
+			return -ENOMEM;
+		if (!strcmp(set, "miners"))
 			matcher->miners = true;
-		for (j = 0; j < set->count; j++)
-			matcher_add_name(matcher, set->names[j], set->origin);
+		for (j = 0; j < count; j++)
+			matcher_add_name(matcher, names[j], origin);
 	}
 	return 0;
 }
@@ -567,7 +267,6 @@ struct software_matcher *software_matcher_new(const struct software_policy *poli
 
 	if (!matcher)
 		goto cleanup;
-	pthread_once(&builtin_once, load_builtin);
 	names = deny_name_count(policy);
 	matcher->owned = calloc(policy->deny_count + policy->deny_sha256_count +
 					policy->allow_sha256_count + 1,
@@ -777,387 +476,4 @@ bool software_match(const struct software_matcher *matcher, const struct softwar
 		return true;
 	}
 	return match_behavior(facts, verdict);
-}
-
-/* ---- tracker ----------------------------------------------------------- */
-
-struct tenant_alerts;
-
-struct tracked_alert {
-	struct hashtable_node node;	/* in the tracker's alerts, by tenant, rule and exe */
-	struct tenant_alerts *tenant;
-	enum software_rule rule;
-	const char *exe;	/* these point into strings[] */
-	const char *plan;
-	const char *cgroup;
-	const char *comm;
-	const char *sha256;	/* NULL when unknown */
-	const char *reason;
-	int pid;
-	int pidfd;		/* -1: none open */
-	bool exited;		/* the last process is known to be gone (or there was none) */
-	double since;
-	double last_evidence;
-	double window_s;
-	char strings[];
-};
-
-struct alert_key {
-	const struct tenant_alerts *tenant;
-	enum software_rule rule;
-	const char *exe;
-};
-
-/* A tenant with alerts: its name, shared by them, and how many there are. */
-struct tenant_alerts {
-	struct hashtable_node node;	/* in the tracker's tenants, by name */
-	size_t count;
-	char name[];
-};
-
-struct software_tracker {
-	struct hashtable alerts;
-	struct hashtable tenants;
-	uint64_t suppressed;
-	/* Executable paths are chosen by tenants: keep them from picking collisions. */
-	struct hash_key key;
-};
-
-static uint64_t tenant_hash(const struct software_tracker *tracker, const char *tenant)
-{
-	return hash_bytes(&tracker->key, tenant, strlen(tenant) + 1);
-}
-
-static uint64_t alert_hash(const struct software_tracker *tracker, const char *tenant,
-			   enum software_rule rule, const char *exe)
-{
-	uint32_t rule_number = (uint32_t)rule;
-	struct hash_state state;
-
-	hash_start(&state, &tracker->key);
-	hash_add(&state, tenant, strlen(tenant) + 1);
-	hash_add(&state, &rule_number, sizeof(rule_number));
-	hash_add(&state, exe, strlen(exe) + 1);
-	return hash_finish(&state);
-}
-
-static bool tenant_is(const struct hashtable_node *node, const void *name)
-{
-	return !strcmp(hashtable_entry(node, struct tenant_alerts, node)->name, name);
-}
-
-static bool alert_is(const struct hashtable_node *node, const void *key)
-{
-	const struct tracked_alert *alert = hashtable_entry(node, struct tracked_alert, node);
-	const struct alert_key *wanted = key;
-
-	return alert->tenant == wanted->tenant && alert->rule == wanted->rule &&
-	       !strcmp(alert->exe, wanted->exe);
-}
-
-struct software_tracker *software_tracker_new(void)
-{
-	struct software_tracker *tracker = calloc(1, sizeof(*tracker));
-
-	if (!tracker)
-		goto cleanup;
-	hashtable_init(&tracker->alerts, alert_is);
-	hashtable_init(&tracker->tenants, tenant_is);
-	/* All the buckets the bound allows, now: noting an alert then cannot fail on them. */
-	if (hashtable_reserve(&tracker->alerts, SOFTWARE_TRACKER_MAX))
-		goto cleanup;
-	hash_key_random(&tracker->key);
-	return tracker;
-
-cleanup:
-	software_tracker_free(tracker);
-	errno = ENOMEM;
-	return NULL;
-}
-
-static void alert_close_pidfd(struct tracked_alert *alert)
-{
-	if (alert->pidfd >= 0)
-		close(alert->pidfd);
-	alert->pidfd = -1;
-}
-
-static void alert_free(struct hashtable_node *node)
-{
-	struct tracked_alert *alert = hashtable_entry(node, struct tracked_alert, node);
-
-	alert_close_pidfd(alert);
-	free(alert);
-}
-
-static void tenant_free(struct hashtable_node *node)
-{
-	free(hashtable_entry(node, struct tenant_alerts, node));
-}
-
-void software_tracker_free(struct software_tracker *tracker)
-{
-	if (!tracker)
-		return;
-	hashtable_release(&tracker->alerts, alert_free);
-	hashtable_release(&tracker->tenants, tenant_free);
-	free(tracker);
-}
-
-static struct tenant_alerts *tenant_find(const struct software_tracker *tracker,
-					 const char *name, uint64_t hash)
-{
-	return hashtable_entry(hashtable_find(&tracker->tenants, hash, name),
-			       struct tenant_alerts, node);
-}
-
-static struct tenant_alerts *tenant_add(struct software_tracker *tracker, const char *name,
-					uint64_t hash)
-{
-	size_t length = strlen(name) + 1;
-	struct tenant_alerts *tenant = calloc(1, sizeof(*tenant) + length);
-
-	if (!tenant)
-		return NULL;
-	memcpy(tenant->name, name, length);
-	if (hashtable_insert(&tracker->tenants, &tenant->node, hash)) {
-		free(tenant);
-		return NULL;
-	}
-	return tenant;
-}
-
-
-static struct tracked_alert *alert_find(const struct software_tracker *tracker,
-					const struct tenant_alerts *tenant,
-					enum software_rule rule, const char *exe, uint64_t hash)
-{
-	const struct alert_key key = { .tenant = tenant, .rule = rule, .exe = exe };
-
-	return hashtable_entry(hashtable_find(&tracker->alerts, hash, &key), struct tracked_alert,
-			       node);
-}
-
-/*
- * Watches @pid as the last process of @alert. Without a pidfd (an old
- * kernel, no descriptors left) the pid itself is asked later: a reused pid
- * then only keeps the alert firing longer.
- */
-static void alert_watch(struct tracked_alert *alert, int pid)
-{
-	int fd;
-
-	alert_close_pidfd(alert);
-	alert->pid = pid;
-	alert->exited = pid <= 0;
-	if (pid <= 0)
-		return;
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
-	if (fd >= 0) {
-		alert->pidfd = fd;
-		return;
-	}
-	if (errno == ESRCH)
-		alert->exited = true;
-	else
-		pr_debug("software: pidfd_open(%d): %s; watching the pid", pid, strerror(errno));
-}
-
-static bool alert_process_exited(struct tracked_alert *alert)
-{
-	struct pollfd pollfd = { .fd = alert->pidfd, .events = POLLIN };
-
-	if (alert->exited)
-		return true;
-	if (alert->pidfd >= 0) {
-		/* A pidfd turns readable when its process exits, reaped or not. */
-		if (poll(&pollfd, 1, 0) > 0 && (pollfd.revents & (POLLIN | POLLHUP))) {
-			alert->exited = true;
-			alert_close_pidfd(alert);
-		}
-		return alert->exited;
-	}
-	if (kill(alert->pid, 0) && errno == ESRCH)
-		alert->exited = true;
-	return alert->exited;
-}
-
-static size_t string_size(const char *text)
-{
-	return text ? strlen(text) + 1 : 0;
-}
-
-static const char *store_string(char **cursor, const char *text)
-{
-	char *stored = *cursor;
-	size_t size = strlen(text) + 1;
-
-	memcpy(stored, text, size);
-	*cursor += size;
-	return stored;
-}
-
-static struct tracked_alert *alert_new(const struct software_alert_info *info, const char *exe)
-{
-	const char *comm = info->comm ? info->comm : "";
-	const char *reason = info->reason ? info->reason : "";
-	const char *plan = info->plan ? info->plan : "";
-	const char *cgroup = info->cgroup ? info->cgroup : "";
-	struct tracked_alert *alert;
-	char *cursor;
-
-	/* One allocation for the record and its strings. */
-	alert = calloc(1, sizeof(*alert) + string_size(exe) + string_size(comm) +
-				  string_size(info->sha256) + string_size(reason) +
-				  string_size(plan) + string_size(cgroup));
-	if (!alert)
-		return NULL;
-	cursor = alert->strings;
-	alert->exe = store_string(&cursor, exe);
-	alert->plan = store_string(&cursor, plan);
-	alert->cgroup = store_string(&cursor, cgroup);
-	alert->comm = store_string(&cursor, comm);
-	alert->sha256 = info->sha256 ? store_string(&cursor, info->sha256) : NULL;
-	alert->reason = store_string(&cursor, reason);
-	alert->rule = info->rule;
-	alert->pidfd = -1;
-	return alert;
-}
-
-int software_tracker_note(struct software_tracker *tracker, const struct software_alert_info *info,
-			  double now, double window_s)
-{
-	const char *tenant_name = info->tenant ? info->tenant : "";
-	const char *exe = info->exe ? info->exe : "";
-	uint64_t hash = alert_hash(tracker, tenant_name, info->rule, exe);
-	uint64_t hash_of_tenant = tenant_hash(tracker, tenant_name);
-	struct tenant_alerts *tenant = tenant_find(tracker, tenant_name, hash_of_tenant);
-	struct tracked_alert *alert = NULL;
-
-	if (tenant)
-		alert = alert_find(tracker, tenant, info->rule, exe, hash);
-	if (alert) {
-		/* Still firing: the window starts again, with the newest process to outlive. */
-		alert->last_evidence = now;
-		alert->window_s = window_s;
-		alert_watch(alert, info->pid);
-		tracker->suppressed++;
-		return 0;
-	}
-	if (hashtable_count(&tracker->alerts) >= SOFTWARE_TRACKER_MAX ||
-	    (tenant && tenant->count >= SOFTWARE_TRACKER_MAX_PER_TENANT)) {
-		pr_debug("software: tracker full for tenant %s, alert suppressed", tenant_name);
-		tracker->suppressed++;
-		return 0;
-	}
-	alert = alert_new(info, exe);
-	if (!alert)
-		return -ENOMEM;
-	if (!tenant) {
-		tenant = tenant_add(tracker, tenant_name, hash_of_tenant);
-		if (!tenant) {
-			free(alert);
-			return -ENOMEM;
-		}
-	}
-	alert->tenant = tenant;
-	alert->since = now;
-	alert->last_evidence = now;
-	alert->window_s = window_s;
-	alert_watch(alert, info->pid);
-	/* Under the bound, for which the buckets were reserved: cannot fail. */
-	hashtable_insert(&tracker->alerts, &alert->node, hash);
-	tenant->count++;
-	return 1;
-}
-
-/* Reports @alert resolved and drops it, and its tenant with its last alert. */
-static void alert_resolve(struct software_tracker *tracker, struct tracked_alert *alert,
-			  software_resolved_fn fn, void *ctx)
-{
-	struct tenant_alerts *tenant = alert->tenant;
-	struct software_alert_info info = {
-		.tenant = tenant->name,
-		.plan = alert->plan,
-		.cgroup = alert->cgroup,
-		.rule = alert->rule,
-		.exe = alert->exe,
-		.comm = alert->comm,
-		.sha256 = alert->sha256,
-		.reason = alert->reason,
-		.pid = alert->pid,
-		.since = alert->since,
-	};
-
-	pr_debug("software: tenant %s %s alert resolves", tenant->name,
-		 software_rule_name(alert->rule));
-	if (fn)
-		fn(&info, ctx);
-	hashtable_remove(&tracker->alerts, &alert->node);
-	alert_free(&alert->node);
-	if (!--tenant->count) {
-		hashtable_remove(&tracker->tenants, &tenant->node);
-		tenant_free(&tenant->node);
-	}
-}
-
-void software_tracker_tick(struct software_tracker *tracker, double now, software_resolved_fn fn,
-			   void *ctx)
-{
-	struct hashtable_node *node, *next;
-	struct tracked_alert *alert;
-
-	hashtable_for_each_safe(&tracker->alerts, node, next) {
-		alert = hashtable_entry(node, struct tracked_alert, node);
-		if (now - alert->last_evidence >= alert->window_s && alert_process_exited(alert))
-			alert_resolve(tracker, alert, fn, ctx);
-	}
-}
-
-void software_tracker_forget(struct software_tracker *tracker, const char *tenant_name,
-			     software_resolved_fn fn, void *ctx)
-{
-	struct hashtable_node *node, *next;
-	struct tenant_alerts *tenant;
-	struct tracked_alert *alert;
-	size_t left;
-
-	if (!tenant_name)
-		return;
-	tenant = tenant_find(tracker, tenant_name, tenant_hash(tracker, tenant_name));
-	if (!tenant)
-		return;
-	/* The tenant goes with its last alert: the loop ends there, before it is read again. */
-	left = tenant->count;
-	hashtable_for_each_safe(&tracker->alerts, node, next) {
-		alert = hashtable_entry(node, struct tracked_alert, node);
-		if (alert->tenant != tenant)
-			continue;
-		alert_resolve(tracker, alert, fn, ctx);
-		if (!--left)
-			break;
-	}
-}
-
-uint64_t software_tracker_suppressed(const struct software_tracker *tracker)
-{
-	return tracker ? tracker->suppressed : 0;
-}
-
-size_t software_tracker_count(const struct software_tracker *tracker)
-{
-	return tracker ? hashtable_count(&tracker->alerts) : 0;
-}
-
-size_t software_argv_markers(struct argv_marker *out, size_t max)
-{
-	const struct software_marker *list;
-	size_t count, i;
-
-	list = software_markers(&count);
-	for (i = 0; i < count && i < max; i++) {
-		out[i].len = list[i].len;
-		memcpy(out[i].text, list[i].text, list[i].len);
-	}
-	return i;
 }

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Flood control of the software rules' alerts (software.h): which alerts
+ * fire, which evidence they suppress, and when they resolve.
+ *
+ * One alert per tenant, rule and executable while it fires. An alert fires
+ * at the first evidence; later evidence with the same key is counted as
+ * suppressed. It resolves once @window_s has passed since the last evidence
+ * and the last process it was seen in has exited (a running or frozen miner
+ * keeps it firing). After that, new evidence is a new alert. No I/O but
+ * pidfds, no threads.
+ */
+#ifndef ABUSEWATCH_SOFTWARE_TRACKER_H
+#define ABUSEWATCH_SOFTWARE_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "software.h"
+
+#define SOFTWARE_TRACKER_MAX 4096		/* keys, all tenants */
+#define SOFTWARE_TRACKER_MAX_PER_TENANT 64
+
+struct software_alert_info {
+	const char *tenant;
+	const char *plan;	/* kept for the resolved record (Alertmanager's labels) */
+	const char *cgroup;
+	enum software_rule rule;
+	const char *exe;	/* "" when unknown */
+	const char *comm;
+	const char *sha256;	/* NULL when unknown */
+	const char *reason;
+	int pid;		/* the last process seen */
+	double since;		/* @now of the first evidence */
+};
+
+struct software_tracker;
+
+struct software_tracker *software_tracker_new(void);
+void software_tracker_free(struct software_tracker *tracker);
+
+/*
+ * Evidence at @now (monotonic seconds) in process @pid (0: none). Returns
+ * 1 when a new alert fires (the caller raises it), 0 when it is suppressed
+ * (an alert for the key already fires, or the tracker is full: counted),
+ * -ENOMEM. Strings of @info are copied.
+ */
+int software_tracker_note(struct software_tracker *tracker, const struct software_alert_info *info,
+			  double now, double window_s);
+
+typedef void (*software_resolved_fn)(const struct software_alert_info *info, void *ctx);
+
+/* Resolves what no longer holds (see above), calling @fn for each. */
+void software_tracker_tick(struct software_tracker *tracker, double now, software_resolved_fn fn,
+			   void *ctx);
+/* @tenant is gone: its alerts resolve now. */
+void software_tracker_forget(struct software_tracker *tracker, const char *tenant,
+			     software_resolved_fn fn, void *ctx);
+
+uint64_t software_tracker_suppressed(const struct software_tracker *tracker);
+size_t software_tracker_count(const struct software_tracker *tracker);
+
+#endif
