@@ -616,7 +616,7 @@ static void check__deny(struct parse_ctx *ctx, yaml_node_t *node, char *value, c
 	static const char prefix[] = "builtin:";
 	size_t count;
 
-	/* The sets are the data files software.c compiles in. */
+	/* The sets are the data files software_builtin.c compiles in. */
 	if (strncmp(value, prefix, sizeof(prefix) - 1) ||
 	    software_builtin_set(value + sizeof(prefix) - 1, &count))
 		return;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests for user/rules/software.c: the shipped data, the matcher's rules and
- * their order, and the tracker's flood control, with a real child process
- * for "the miner has exited".
+ * Unit tests for the software rules: the shipped data (software_builtin.c),
+ * the matcher's rules and their order (software.c), and the tracker's flood
+ * control (software_tracker.c), with a real child process for "the miner
+ * has exited".
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * Unauthorized software, end to end: from the software probes' events
  * (software_events.h) through the tenant's policy (software.h) and the
  * executable's sha256 (exehash.h) to the policy's action and one alert per
- * tenant, rule and executable (flood control in software.h).
+ * tenant, rule and executable (flood control in software_tracker.h).
  *
  * Actions: `alert` does nothing more; `kill` sends SIGKILL to the offending
  * process through a pidfd, after checking that the pid still names the
