@@ -69,7 +69,7 @@ struct loop *loop_new(loop_signal_fn on_signal, void *ctx)
 
 	if (!loop)
 		return NULL;
-	loop->signal_fd = loop->timer_fd = -1;
+	loop->epoll_fd = loop->signal_fd = loop->timer_fd = -1;
 	loop->on_signal = on_signal;
 	loop->signal_ctx = ctx;
 	loop_signals(&signals);
