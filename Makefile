@@ -76,7 +76,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test unit-tests test-tools clean install vmlinux
+.PHONY: all deps run test bench unit-tests test-tools clean install vmlinux
 
 all: $(OUTPUT)/abusewatch
 
@@ -93,6 +93,13 @@ run:
 test: deps
 	$(Q)$(MAKE) all unit-tests test-tools
 	$(Q)tests/run-tests
+
+# What the agent costs, side by side in one run (tests/bench/, scripts/bench):
+# a table, and build/bench.json.
+bench:
+	$(Q)scripts/install-deps --bench
+	$(Q)$(MAKE) all test-tools
+	$(Q)scripts/bench $(BENCH_PARTS)
 
 unit-tests: $(UNIT_BINS)
 test-tools: $(TOOL_BINS)
