@@ -9,8 +9,10 @@
  * scheduler's own sum_exec_runtime minus that value is charged. This is exact
  * (unlike se.prev_sum_exec_runtime, which the scheduler resets when it
  * re-picks the running task without a switch), reads no clock and takes no
- * lock. The charge goes to BPF_MAP_TYPE_CGRP_STORAGE, which avoids a hash
- * lookup; kernels before 6.2 (or --no-cgroup-storage) use the hash instead.
+ * lock. The charge is batched in the same slot while the CPU keeps running
+ * the same cgroup (a plain add to a line no other CPU writes: no helper, no
+ * atomic); only when it charges another cgroup does the batch go to the
+ * hash, with one lookup. Userspace adds the batches to what it reads.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,8 +24,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by userspace before load: charge CPU to cgroup storage, else to the hash. */
-const volatile bool targ_cgroup_storage = true;
+/* Set by userspace before load: how many CPU slots can be in use. */
+const volatile __u32 targ_nr_cpus = AW_MAX_CPUS;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -31,13 +33,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct cgroup_usage);
 } usage_by_id SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct cgroup_cpu);
-} cpu_storage SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -54,7 +49,7 @@ struct {
 /* Read by userspace through the skeleton's .bss; atomics keep CPUs apart. */
 __u64 lost_events[LOST_REASON_COUNT];
 
-/* The task last switched in on each CPU (see struct cpu_slot). */
+/* The task last switched in on each CPU and its batch of CPU time (see struct cpu_slot). */
 struct cpu_slot cpu_slots[AW_MAX_CPUS];
 
 #define REQ_OP_BITS_MASK 0xff
@@ -93,28 +88,42 @@ static __always_inline bool is_fair_policy(unsigned int policy)
 	return policy == 0 || policy == 3 || policy == 5;
 }
 
-static __always_inline void charge_cpu(struct task_struct *task, __u64 delta_ns)
+static __always_inline void charge_cpu(struct cpu_slot *slot, struct task_struct *task,
+				       __u64 delta_ns)
 {
 	struct cgroup *cgrp = task->cgroups->dfl_cgrp;
 	struct cgroup_usage *usage;
-	struct cgroup_cpu *cpu;
+	__u64 id;
 
-	/* Nothing in the root is a tenant: skip the busiest cgroup of all. */
-	if (!cgrp || is_v2_root(cgrp))
-		return;
-	if (targ_cgroup_storage) {
-		cpu = bpf_cgrp_storage_get(&cpu_storage, cgrp, 0,
-					   BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (!cpu) {
-			count_lost(LOST_CPU_STORAGE);
-			return;
-		}
-		__sync_fetch_and_add(&cpu->cpu_ns, delta_ns);
+	/* The hot path: the same cgroup as last time on this CPU (never the root). */
+	if ((__u64)cgrp == slot->pending_cgroup) {
+		slot->pending_ns += delta_ns;
 		return;
 	}
-	usage = usage_of(cgrp->kn->id);
-	if (usage)
-		__sync_fetch_and_add(&usage->cpu_ns, delta_ns);
+	/* Nothing in the root is a tenant: skip the busiest cgroup of all. */
+	if (!cgrp || is_v2_root(cgrp) || !delta_ns)
+		return;
+	id = cgrp->kn->id;
+	if (id == slot->pending_id) {
+		/* Its hint was cleared (see watch_rmdir): the same batch goes on. */
+		slot->pending_cgroup = (__u64)cgrp;
+		slot->pending_ns += delta_ns;
+		return;
+	}
+	/* Another cgroup on this CPU: the batch of the last one goes to its counters. */
+	if (slot->pending_ns) {
+		usage = usage_of(slot->pending_id);
+		if (usage)
+			__sync_fetch_and_add(&usage->cpu_ns, slot->pending_ns);
+	}
+	/*
+	 * Userspace reads id, time, id again and skips a slot whose id changed
+	 * under it: the id is written last, after the time it owns.
+	 */
+	slot->pending_ns = delta_ns;
+	barrier();
+	slot->pending_id = id;
+	slot->pending_cgroup = (__u64)cgrp;
 }
 
 /*
@@ -151,19 +160,23 @@ int BPF_PROG(account_cpu, bool preempt, struct task_struct *prev, struct task_st
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct cpu_slot *slot;
 	__u64 runtime_ns;
-	__u32 prev_pid;
 
 	if (cpu >= AW_MAX_CPUS)
 		return 0;
 	slot = &cpu_slots[cpu];
-	prev_pid = prev->pid;
-	runtime_ns = prev->se.sum_exec_runtime;
 	/* pid 0 is the idle task, never charged. */
-	if (prev_pid && slot->pid == prev_pid)
-		charge_cpu(prev, runtime_ns - slot->runtime_ns);
-	else if (prev_pid)
-		charge_cpu(prev, slice_since_arrival(prev, runtime_ns));
-	slot->pid = next->pid;
+	if (prev->pid) {
+		runtime_ns = prev->se.sum_exec_runtime;
+		/*
+		 * The task switched in here last, by address: a running task
+		 * cannot be freed, and next's pid would cost a cache line.
+		 */
+		if (slot->task == (__u64)prev)
+			charge_cpu(slot, prev, runtime_ns - slot->runtime_ns);
+		else
+			charge_cpu(slot, prev, slice_since_arrival(prev, runtime_ns));
+	}
+	slot->task = (__u64)next;
 	slot->runtime_ns = next->se.sum_exec_runtime;
 	return 0;
 }
@@ -343,27 +356,23 @@ int BPF_PROG(watch_rename, struct cgroup *cgrp, const char *path)
 	return 0;
 }
 
+/*
+ * A removed cgroup's batches may still sit in CPU slots: userspace counts
+ * them in its final read, and drops what reaches the hash after (collect.c).
+ * Its address must stop matching the slots' hints before the memory can
+ * hold another cgroup. The cgroup is empty, so no CPU is charging it; a CPU
+ * that changes its slot meanwhile only takes the slower path once more.
+ */
 SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(watch_rmdir, struct cgroup *cgrp, const char *path)
 {
-	struct cgroup_usage *usage;
-	struct cgroup_cpu *cpu;
-	__u64 cpu_ns;
+	__u32 cpu;
 
 	if (!on_v2_hierarchy(cgrp))
 		return 0;
-	/*
-	 * Cgroup storage dies with the cgroup: move its CPU time into the
-	 * hash first, so the event below never overtakes the final count.
-	 */
-	if (targ_cgroup_storage) {
-		cpu = bpf_cgrp_storage_get(&cpu_storage, cgrp, 0, 0);
-		if (cpu) {
-			cpu_ns = __sync_lock_test_and_set(&cpu->cpu_ns, 0);
-			usage = usage_of(cgrp->kn->id);
-			if (usage && cpu_ns)
-				__sync_fetch_and_add(&usage->cpu_ns, cpu_ns);
-		}
+	for (cpu = 0; cpu < targ_nr_cpus && cpu < AW_MAX_CPUS; cpu++) {
+		if (cpu_slots[cpu].pending_cgroup == (__u64)cgrp)
+			cpu_slots[cpu].pending_cgroup = 0;
 	}
 	emit_cgroup_event(cgrp, path, CGROUP_EVENT_RMDIR);
 	return 0;

@@ -17,9 +17,8 @@
 
 /*
  * Counters keyed by cgroup v2 id (the kernfs node id, also the inode number
- * of the cgroup directory on 64-bit hosts). CPU time lives here only in the
- * hash-map fallback, and for cgroups that were removed (their cgroup-storage
- * counters are moved here when the directory goes away).
+ * of the cgroup directory on 64-bit hosts). CPU time arrives here in
+ * batches from the per-CPU slots (struct cpu_slot).
  */
 struct cgroup_usage {
 	__u64 cpu_ns;
@@ -28,11 +27,6 @@ struct cgroup_usage {
 	__u64 forks;		/* new processes, not threads */
 	__u64 execs;
 	__s64 tasks;		/* live tasks charged here (see usage.bpf.c) */
-};
-
-/* Fast-path CPU counter kept in BPF_MAP_TYPE_CGRP_STORAGE. */
-struct cgroup_cpu {
-	__u64 cpu_ns;
 };
 
 /*
@@ -48,15 +42,26 @@ struct net_usage {
 };
 
 /*
- * The task last switched in on a CPU and its runtime then, so that its
- * switch-out charges exactly what it ran. A cache line each, so that CPUs
- * never share one on the hot path.
+ * Per CPU: the task last switched in and its runtime then, so that its
+ * switch-out charges exactly what it ran; and the CPU time charged on this
+ * CPU to one cgroup (pending_id) and not yet added to its counters. Runs of
+ * the same cgroup on a CPU only add to pending_ns; it goes to the cgroup's
+ * counters when the CPU charges another cgroup, and userspace adds what is
+ * pending to its reads (see collect.c), so totals stay exact. A cache line
+ * each, so that CPUs never share one on the hot path.
  */
 struct cpu_slot {
 	__u64 runtime_ns;
-	__u32 pid;
-	__u32 unused;
-	__u64 pad[6];
+	__u64 task;		/* its address, as a tag */
+	__u64 pending_id;
+	__u64 pending_ns;
+	/*
+	 * The address of the pending cgroup, a hint for the hot path (one
+	 * compare instead of following the cgroup to its id); cleared when
+	 * that cgroup is removed, before its memory can be reused.
+	 */
+	__u64 pending_cgroup;
+	__u64 pad[3];
 };
 
 /* Live-task bookkeeping in task storage: which cgroup a task is charged to. */
@@ -67,7 +72,7 @@ struct task_charge {
 /* Why a kernel event was not counted; summed into abusewatch_events_lost_total. */
 enum lost_reason {
 	LOST_USAGE_MAP_FULL,
-	LOST_CPU_STORAGE,
+	LOST_CPU_STORAGE,	/* unused since CPU time is batched per CPU; kept for the order */
 	LOST_TASK_STORAGE,
 	LOST_CGROUP_EVENTS,
 	LOST_NET_MAP_FULL,

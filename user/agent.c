@@ -261,7 +261,6 @@ static int start(struct agent *agent)
 {
 	struct argv_marker markers[AW_ARGV_MARKERS_MAX] = {};
 	struct probes_options probe_options = {
-		.force_hash_fallback = agent->options->force_hash_fallback,
 		.on_connect = handle_connect_event,
 		.on_software = handle_software_event,
 		.argv_markers = markers,

@@ -20,7 +20,6 @@ struct agent_options {
 	double duration_s;		/* 0: until a signal */
 	uint64_t interval_ms;		/* 0: from the configuration */
 	bool once;			/* one interval, then exit */
-	bool force_hash_fallback;	/* hidden --no-cgroup-storage */
 	double tenant_expiry_s;		/* hidden --tenant-expiry; default 300 */
 };
 

@@ -89,7 +89,6 @@ enum {
 	OPT_DURATION = 0x100,
 	OPT_INTERVAL,
 	OPT_ONCE,
-	OPT_NO_CGROUP_STORAGE,
 	OPT_TENANT_EXPIRY,
 };
 
@@ -101,8 +100,7 @@ static int do_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "verbose", no_argument, NULL, 'v' },
-		/* Hidden: for tests of the fallback path and of tenant expiry. */
-		{ "no-cgroup-storage", no_argument, NULL, OPT_NO_CGROUP_STORAGE },
+		/* Hidden: for tests of tenant expiry. */
 		{ "tenant-expiry", required_argument, NULL, OPT_TENANT_EXPIRY },
 		{ 0 },
 	};
@@ -134,9 +132,6 @@ static int do_run(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			run.once = true;
-			break;
-		case OPT_NO_CGROUP_STORAGE:
-			run.force_hash_fallback = true;
 			break;
 		case OPT_TENANT_EXPIRY:
 			if (parse_seconds(optarg, "--tenant-expiry", &run.tenant_expiry_s))

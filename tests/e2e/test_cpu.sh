@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# CPU time per tenant against the cgroup's own cpu.stat usage_usec, with
-# cgroup storage (default) and with the hash-map fallback; and an idle
+# CPU time per tenant against the cgroup's own cpu.stat usage_usec: one
+# tenant alone, two tenants taking turns on one CPU (every switch changes
+# cgroup, so each CPU's batch goes to the hash at every switch), and an idle
 # tenant that must show (almost) nothing.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases cpu_default cpu_no_cgroup_storage cpu_idle_tenant
+e2e_cases cpu_default cpu_shared_cpu cpu_idle_tenant
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn || e2e_finish
 e2e_setup || e2e_finish
@@ -69,6 +70,33 @@ cpu_case() {
 	[[ -n $idle ]] && check_idle idle
 }
 
+# cpu_shared_cpu: two tenants burn 2 s each on CPU 0 at once.
+cpu_shared_cpu() {
+	local first second tenant expected actual problems="" pids=()
+	write_config cpu_shared_cpu || { fail cpu_shared_cpu "cannot write the configuration"; return; }
+	first=$(tenant_cgroup turn-a) && second=$(tenant_cgroup turn-b) ||
+		{ fail cpu_shared_cpu "cannot create the cgroups"; return; }
+	agent_or_report cpu_shared_cpu "$AW_CONFIG" || return
+	"$AW_TOOLS/incg" "$first" taskset -c 0 "$AW_TOOLS/burn" 2 &
+	pids+=($!)
+	"$AW_TOOLS/incg" "$second" taskset -c 0 "$AW_TOOLS/burn" 2 &
+	pids+=($!)
+	wait "${pids[@]}"
+	wait_intervals 3
+	stop_agent
+	for tenant in turn-a turn-b; do
+		expected=$(cgroup_cpu_seconds "$(tenant_cgroup "$tenant")")
+		actual=$(metric abusewatch_tenant_cpu_seconds_total "$tenant")
+		within_pct "$actual" "$expected" 1 ||
+			problems+=" $tenant: ${actual:-missing} vs cpu.stat $expected"
+	done
+	if [[ -z $problems ]]; then
+		pass cpu_shared_cpu
+	else
+		fail cpu_shared_cpu "want within 1% of cpu.stat:$problems"
+	fi
+}
+
 cpu_case cpu_default busy
-cpu_case cpu_no_cgroup_storage busy-hash --no-cgroup-storage
+cpu_shared_cpu
 e2e_finish

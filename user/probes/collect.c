@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "collect.h"
@@ -11,10 +10,16 @@
 
 struct cgroup_state {
 	uint64_t id;
-	int fd;			/* for cgroup-storage reads; -1 if not watched */
 	int64_t seeded_tasks;
-	bool retired;
-	bool seen;		/* present in a map this tick */
+	bool retired;		/* removed: its final counts go out at the next tick */
+	/*
+	 * Its final counts went out; kept while a CPU slot may still hold a
+	 * batch of its CPU time, which must not count again (cgroup ids are
+	 * never reused, so nothing else can be mistaken for it).
+	 */
+	bool finished;
+	bool in_maps;		/* present in a map this tick */
+	bool in_slots;		/* a CPU slot holds a batch of its CPU time this tick */
 	struct usage_sample last;	/* cumulative, as last reported */
 	struct usage_sample now;	/* cumulative, read this tick */
 	int64_t tasks;
@@ -25,24 +30,12 @@ struct collector {
 	struct idmap *states;
 };
 
-/* One watched cgroup, one fd: allow as many as the hard limit lets us. */
-static void raise_fd_limit(void)
-{
-	struct rlimit limit;
-
-	if (!getrlimit(RLIMIT_NOFILE, &limit) && limit.rlim_cur < limit.rlim_max) {
-		limit.rlim_cur = limit.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &limit);
-	}
-}
-
 struct collector *collector_new(struct probes *probes)
 {
 	struct collector *collector = calloc(1, sizeof(*collector));
 
 	if (!collector)
 		return NULL;
-	raise_fd_limit();
 	collector->probes = probes;
 	collector->states = idmap_new();
 	if (!collector->states) {
@@ -53,13 +46,6 @@ struct collector *collector_new(struct probes *probes)
 	return collector;
 }
 
-static void free_state(struct cgroup_state *state)
-{
-	if (state->fd >= 0)
-		close(state->fd);
-	free(state);
-}
-
 void collector_free(struct collector *collector)
 {
 	struct cgroup_state *state;
@@ -68,7 +54,7 @@ void collector_free(struct collector *collector)
 	if (!collector)
 		return;
 	while ((state = idmap_next(collector->states, &cursor, NULL)))
-		free_state(state);
+		free(state);
 	idmap_free(collector->states);
 	free(collector);
 }
@@ -83,7 +69,6 @@ static struct cgroup_state *state_of(struct collector *collector, uint64_t id)
 	if (!state)
 		return NULL;
 	state->id = id;
-	state->fd = -1;
 	if (idmap_put(collector->states, id, state)) {
 		free(state);
 		return NULL;
@@ -91,18 +76,17 @@ static struct cgroup_state *state_of(struct collector *collector, uint64_t id)
 	return state;
 }
 
-int collector_watch(struct collector *collector, uint64_t id, int cgroup_fd,
-		    int64_t seeded_tasks)
+int collector_watch(struct collector *collector, uint64_t id, int64_t seeded_tasks)
 {
 	struct cgroup_state *state = state_of(collector, id);
 
-	if (!state) {
-		close(cgroup_fd);
+	if (!state)
 		return -ENOMEM;
+	if (state->finished) {
+		/* Taken for gone too early: its map entries were dropped, counts start over. */
+		memset(&state->last, 0, sizeof(state->last));
+		state->finished = false;
 	}
-	if (state->fd >= 0)
-		close(state->fd);
-	state->fd = cgroup_fd;
 	state->seeded_tasks += seeded_tasks;
 	state->retired = false;
 	return 0;
@@ -122,7 +106,7 @@ static void take_usage(uint64_t id, const struct cgroup_usage *usage, void *ctx)
 
 	if (!state)
 		return;
-	state->seen = true;
+	state->in_maps = true;
 	state->now.cpu_ns += usage->cpu_ns;
 	state->now.disk_read_bytes = usage->disk_read_bytes;
 	state->now.disk_write_bytes = usage->disk_write_bytes;
@@ -137,12 +121,22 @@ static void take_net(uint64_t id, const struct net_usage *usage, void *ctx)
 
 	if (!state)
 		return;
-	state->seen = true;
+	state->in_maps = true;
 	state->now.rx_bytes = usage->rx_bytes;
 	state->now.tx_bytes = usage->tx_bytes;
 	state->now.rx_packets = usage->rx_packets;
 	state->now.tx_packets = usage->tx_packets;
 	state->now.connects = usage->connects;
+}
+
+static void take_pending(uint64_t id, uint64_t cpu_ns, void *ctx)
+{
+	struct cgroup_state *state = state_of(ctx, id);
+
+	if (!state)
+		return;
+	state->in_slots = true;
+	state->now.cpu_ns += cpu_ns;
 }
 
 /* now - last per counter, never negative; last keeps the highest value seen. */
@@ -161,47 +155,57 @@ static void compute_delta(struct cgroup_state *state, struct usage_sample *delta
 		advance(&state->last.field[i], state->now.field[i], &delta->field[i]);
 }
 
+/*
+ * A cgroup whose final counts went out: what still reaches the hash from a
+ * CPU slot was counted then, so it is dropped; the state goes once no slot
+ * holds a batch of it. True when the state was freed.
+ */
+static bool settle_finished(struct collector *collector, struct cgroup_state *state)
+{
+	if (state->in_maps)
+		probes_forget_cgroup(collector->probes, state->id);
+	if (state->in_slots || state->in_maps)
+		return false;
+	idmap_remove(collector->states, state->id);
+	free(state);
+	return true;
+}
+
 int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 {
 	struct cgroup_state *state;
 	struct usage_sample delta;
 	size_t cursor = 0;
-	uint64_t id, cpu_ns;
+	uint64_t id;
 	int64_t tasks;
 	int err;
 
 	while ((state = idmap_next(collector->states, &cursor, NULL))) {
 		memset(&state->now, 0, sizeof(state->now));
 		state->tasks = 0;
-		state->seen = false;
+		state->in_maps = false;
+		state->in_slots = false;
 	}
-	/*
-	 * The hash before cgroup storage: a removed cgroup's CPU time moves
-	 * from storage to hash, and reading in this order can only miss it
-	 * for one tick, never count it twice.
-	 */
+	/* The hash before the slots: see probes_read_pending_cpu(). */
 	err = probes_read_usage(collector->probes, take_usage, collector);
 	if (err)
 		return err;
-	cursor = 0;
-	while ((state = idmap_next(collector->states, &cursor, NULL))) {
-		if (state->fd < 0)
-			continue;
-		if (probes_read_cpu_storage(collector->probes, state->fd, &cpu_ns))
-			continue;
-		state->now.cpu_ns += cpu_ns;
-		state->seen = state->seen || cpu_ns;
-	}
+	probes_read_pending_cpu(collector->probes, take_pending, collector);
 	err = probes_read_net(collector->probes, take_net, collector);
 	if (err)
 		return err;
 
 	cursor = 0;
 	while ((state = idmap_next(collector->states, &cursor, &id))) {
-		if (!state->seen && !state->retired && state->fd < 0 && !state->seeded_tasks) {
-			/* Nothing in the maps, nothing to watch or remember: drop the state. */
+		if (state->finished) {
+			settle_finished(collector, state);
+			continue;
+		}
+		if (!state->in_maps && !state->in_slots && !state->retired &&
+		    !state->seeded_tasks) {
+			/* Nothing in the maps or slots, nothing to remember: drop the state. */
 			idmap_remove(collector->states, id);
-			free_state(state);
+			free(state);
 			continue;
 		}
 		compute_delta(state, &delta);
@@ -209,8 +213,8 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 		fn(id, &delta, tasks, state->retired, ctx);
 		if (state->retired) {
 			probes_forget_cgroup(collector->probes, id);
-			idmap_remove(collector->states, id);
-			free_state(state);
+			state->finished = true;
+			state->retired = false;
 		}
 	}
 	return 0;

@@ -44,12 +44,8 @@ struct collector;
 struct collector *collector_new(struct probes *probes);
 void collector_free(struct collector *collector);
 
-/*
- * Reads cgroup @id's storage-held CPU time through @cgroup_fd from now on
- * (the collector owns the fd), and adds @seeded_tasks to its live tasks.
- */
-int collector_watch(struct collector *collector, uint64_t id, int cgroup_fd,
-		    int64_t seeded_tasks);
+/* Cgroup @id exists: adds @seeded_tasks (already there at start) to its live tasks. */
+int collector_watch(struct collector *collector, uint64_t id, int64_t seeded_tasks);
 
 /* Cgroup @id was removed: report its final counts at the next tick, then forget it. */
 void collector_retire(struct collector *collector, uint64_t id);

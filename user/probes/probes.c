@@ -23,8 +23,6 @@
 #include "net.skel.h"
 #include "software.skel.h"
 
-/* Not in Debian 12's uapi headers; part of the kernel ABI since 6.2. */
-#define MAP_TYPE_CGRP_STORAGE ((enum bpf_map_type)32)
 /* pidfd_open() flag for a thread rather than a process (6.9+). */
 #define PIDFD_THREAD_FLAG O_EXCL
 #define READ_BATCH 256
@@ -42,7 +40,6 @@ struct probes {
 	connect_event_fn on_connect;
 	software_event_fn on_software;
 	void *ctx;
-	bool cgroup_storage;
 	int possible_cpus;
 	__u64 keys[READ_BATCH];
 	struct cgroup_usage usage_values[READ_BATCH];
@@ -114,11 +111,6 @@ static void explain_failure(int err, const char *step, char *why, size_t whylen)
 	else
 		snprintf(why, whylen, "%s: %s: the kernel is too old or lacks a needed feature",
 			 step, strerror(-err));
-}
-
-static bool kernel_has_cgroup_storage(void)
-{
-	return libbpf_probe_bpf_map_type(MAP_TYPE_CGRP_STORAGE, NULL) == 1;
 }
 
 /* Attaches @count programs to the cgroup v2 root, with BPF_F_ALLOW_MULTI semantics. */
@@ -258,16 +250,8 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 		err = -errno;
 		goto fail;
 	}
-	probes->cgroup_storage = !options->force_hash_fallback && kernel_has_cgroup_storage();
-	probes->usage->rodata->targ_cgroup_storage = probes->cgroup_storage;
-	if (!probes->cgroup_storage)
-		bpf_map__set_autocreate(probes->usage->maps.cpu_storage, false);
-	if (options->force_hash_fallback)
-		pr_info("CPU accounting: hash map keyed by cgroup id (forced by --no-cgroup-storage)");
-	else if (!probes->cgroup_storage)
-		pr_warn("CPU accounting: this kernel has no cgroup storage (6.2+); using the slower hash map");
-	else
-		pr_info("CPU accounting: cgroup storage");
+	probes->usage->rodata->targ_nr_cpus = probes->possible_cpus;
+	pr_info("CPU accounting: batched per CPU, to a hash map keyed by cgroup id");
 
 	step = "loading the usage probes";
 	err = usage_bpf__load(probes->usage);
@@ -362,11 +346,6 @@ void probes_destroy(struct probes *probes)
 	free(probes);
 }
 
-bool probes_use_cgroup_storage(const struct probes *probes)
-{
-	return probes->cgroup_storage;
-}
-
 int probes_event_fd(const struct probes *probes)
 {
 	return ring_buffer__epoll_fd(probes->events);
@@ -430,21 +409,26 @@ int probes_read_net(struct probes *probes, net_fn fn, void *ctx)
 	return 0;
 }
 
-int probes_read_cpu_storage(struct probes *probes, int cgroup_fd, uint64_t *cpu_ns)
+int probes_read_pending_cpu(struct probes *probes, pending_cpu_fn fn, void *ctx)
 {
-	struct cgroup_cpu value;
-	int err;
+	const volatile struct cpu_slot *slots = probes->usage->bss->cpu_slots;
+	uint64_t id, again, cpu_ns;
+	int cpu;
 
-	*cpu_ns = 0;
-	if (!probes->cgroup_storage)
-		return 0;
-	err = bpf_map_lookup_elem(bpf_map__fd(probes->usage->maps.cpu_storage), &cgroup_fd,
-				  &value);
-	if (err == -ENOENT)
-		return 0;
-	if (err)
-		return err;
-	*cpu_ns = value.cpu_ns;
+	for (cpu = 0; cpu < probes->possible_cpus && cpu < AW_MAX_CPUS; cpu++) {
+		/*
+		 * The probe writes the time, then the id that owns it: an id
+		 * that changed under us means the batch just went to the hash,
+		 * where the next read finds it.
+		 */
+		id = slots[cpu].pending_id;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		cpu_ns = slots[cpu].pending_ns;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		again = slots[cpu].pending_id;
+		if (id && cpu_ns && id == again)
+			fn(id, cpu_ns, ctx);
+	}
 	return 0;
 }
 

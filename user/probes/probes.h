@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The kernel side: loads and attaches bpf/usage.bpf.c, bpf/net.bpf.c and
- * bpf/software.bpf.c, chooses cgroup storage or the hash-map fallback, and
- * reads their maps and event streams.
+ * bpf/software.bpf.c, and reads their maps, the per-CPU batches of CPU
+ * time and their event streams.
  */
 #ifndef ABUSEWATCH_PROBES_H
 #define ABUSEWATCH_PROBES_H
@@ -24,7 +24,6 @@ typedef void (*connect_event_fn)(const struct connect_event *event, void *ctx);
 typedef void (*software_event_fn)(const struct software_event *event, void *ctx);
 
 struct probes_options {
-	bool force_hash_fallback;	/* hidden --no-cgroup-storage */
 	const char *v2_root;		/* mount point of the cgroup v2 tree */
 	uint64_t root_cgroup_id;
 	connect_event_fn on_connect;	/* NULL: destinations are dropped */
@@ -46,8 +45,6 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 		struct probes **out, char *why, size_t whylen);
 void probes_destroy(struct probes *probes);
 
-bool probes_use_cgroup_storage(const struct probes *probes);
-
 /* Epoll-able fd of the cgroup, connect and software event ring buffers; a drain that never blocks. */
 int probes_event_fd(const struct probes *probes);
 /* Events handled (>= 0), or -errno. */
@@ -60,8 +57,14 @@ typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx);
 /* Every entry of the network map, summed over CPUs. 0 or -errno. */
 int probes_read_net(struct probes *probes, net_fn fn, void *ctx);
-/* The cgroup-storage CPU time of the cgroup open at @cgroup_fd; 0 if none yet. */
-int probes_read_cpu_storage(struct probes *probes, int cgroup_fd, uint64_t *cpu_ns);
+typedef void (*pending_cpu_fn)(uint64_t cgroup_id, uint64_t cpu_ns, void *ctx);
+/*
+ * The CPU time batched per CPU and not yet in the hash (struct cpu_slot):
+ * @fn once per CPU with a batch. Read after probes_read_usage(): a batch
+ * that moves to the hash in between is missed for one read, never counted
+ * twice. 0.
+ */
+int probes_read_pending_cpu(struct probes *probes, pending_cpu_fn fn, void *ctx);
 
 /* Drops the map entries of a removed cgroup once its final values were read. */
 void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id);

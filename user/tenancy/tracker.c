@@ -52,21 +52,19 @@ static void add_cgroup(struct cgroup_tracker *tracker, uint64_t id, const char *
 		return;
 	if (tenant_set_cgroup_is_root(tracker->tenants, id))
 		memory_watcher_add(tracker->memory, id, path);
-	fd = cgroup_tree_open(tracker->tree, id);
-	if (fd < 0) {
-		pr_debug("cgroup %s vanished before it could be opened", path);
-		return;
-	}
+	/* Tasks already there at start: the probes only see tasks fork or move. */
 	if (tracker->seeding) {
+		fd = cgroup_tree_open(tracker->tree, id);
+		if (fd < 0) {
+			pr_debug("cgroup %s vanished before it could be opened", path);
+			return;
+		}
 		seeded = probes_seed_tasks(tracker->probes, fd, id);
 		if (seeded < 0)
 			seeded = 0;
-	}
-	if (!probes_use_cgroup_storage(tracker->probes)) {
 		close(fd);
-		fd = -1;
 	}
-	err = collector_watch(tracker->collector, id, fd, seeded);
+	err = collector_watch(tracker->collector, id, seeded);
 	if (err)
 		pr_warn("cannot watch cgroup %s: %s", path, strerror(-err));
 }
