@@ -115,16 +115,29 @@ void memory_close(struct memory_files *files)
 	files->usage_fd = files->stat_fd = -1;
 }
 
-/* The watcher: one entry per tenant root cgroup. */
+/*
+ * The watcher: one entry per tenant root cgroup. It holds no file open (a
+ * node of 10,000 tenants must not hold 20,000 descriptors) and reads a
+ * cgroup only when it can have changed: when its tenant used CPU since the
+ * last reading (memory is charged by the tenant's own tasks), and otherwise
+ * now and then, for what reclaim took back. Readings of idle cgroups are
+ * spread over that period.
+ */
 
-/* A runtime may make the v1 memory cgroup just after the v2 one. */
+/* A runtime may make the v1 memory cgroup just after the v2 one: retry soon, then less often. */
 #define MEMORY_RETRY_S 5.0
+#define MEMORY_RETRY_MAX_S 300.0
+/* An idle cgroup is read again after this long, plus up to as much again, by its id. */
+#define MEMORY_IDLE_REFRESH_S 30.0
 
 struct memory_watch {
-	struct memory_files files;
+	uint64_t id;
 	char *path;
-	bool open;
-	double retry_at;	/* monotonic seconds */
+	bool has_bytes;		/* the last reading worked */
+	uint64_t bytes;
+	double cpu_seconds;	/* its tenant's CPU time at that reading */
+	double read_at;		/* monotonic: the next reading is due */
+	double retry_s;		/* after a failed one */
 };
 
 struct memory_watcher {
@@ -160,19 +173,29 @@ void memory_watcher_free(struct memory_watcher *watcher)
 	free(watcher);
 }
 
-static void open_watch(struct memory_watcher *watcher, struct memory_watch *watch)
+/* Opens, reads and closes the cgroup's files; schedules the next reading. */
+static void read_watch(struct memory_watcher *watcher, struct memory_watch *watch, double now,
+		       double cpu_seconds)
 {
-	watch->open = !memory_open(watcher->source, watch->path, &watch->files);
-	if (!watch->open)
-		watch->retry_at = clock_monotonic() + MEMORY_RETRY_S;
-}
+	struct memory_files files;
+	int err;
 
-static void close_watch(struct memory_watch *watch, double retry_at)
-{
-	if (watch->open)
-		memory_close(&watch->files);
-	watch->open = false;
-	watch->retry_at = retry_at;
+	err = memory_open(watcher->source, watch->path, &files);
+	if (!err) {
+		err = memory_read(&files, &watch->bytes);
+		memory_close(&files);
+	}
+	watch->has_bytes = !err;
+	if (err) {
+		/* No memory controller for it (yet), or removed: its rmdir event is on the way. */
+		watch->read_at = now + watch->retry_s;
+		watch->retry_s = watch->retry_s * 2 < MEMORY_RETRY_MAX_S ? watch->retry_s * 2 :
+									   MEMORY_RETRY_MAX_S;
+		return;
+	}
+	watch->cpu_seconds = cpu_seconds;
+	watch->retry_s = MEMORY_RETRY_S;
+	watch->read_at = now + MEMORY_IDLE_REFRESH_S * (1 + (watch->id % 1000) / 1000.0);
 }
 
 void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char *path)
@@ -181,7 +204,7 @@ void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char 
 	char *copy;
 
 	if (watch) {
-		/* Renamed: the new path is where a retry opens it. */
+		/* Renamed: the new path is where it is read. */
 		if (strcmp(watch->path, path) && (copy = strdup(path))) {
 			free(watch->path);
 			watch->path = copy;
@@ -191,13 +214,13 @@ void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char 
 	watch = calloc(1, sizeof(*watch));
 	if (!watch)
 		return;
+	watch->id = id;
+	watch->retry_s = MEMORY_RETRY_S;
 	watch->path = strdup(path);
 	if (!watch->path || idmap_put(watcher->watches, id, watch)) {
 		free(watch->path);
 		free(watch);
-		return;
 	}
-	open_watch(watcher, watch);
 }
 
 void memory_watcher_remove(struct memory_watcher *watcher, uint64_t id)
@@ -206,7 +229,6 @@ void memory_watcher_remove(struct memory_watcher *watcher, uint64_t id)
 
 	if (!watch)
 		return;
-	close_watch(watch, 0);
 	free(watch->path);
 	free(watch);
 }
@@ -222,12 +244,12 @@ void memory_watcher_clear(struct memory_watcher *watcher)
 
 void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants)
 {
-	double now = clock_monotonic();
+	double now = clock_monotonic(), cpu_seconds;
 	struct memory_watch *watch;
 	struct tenant_row *row;
 	struct tenant *tenant;
 	size_t cursor = 0;
-	uint64_t id, bytes;
+	uint64_t id;
 
 	while ((watch = idmap_next(watcher->watches, &cursor, &id))) {
 		tenant = tenant_set_of_cgroup(tenants, id);
@@ -235,20 +257,16 @@ void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set 
 			memory_watcher_remove(watcher, id);
 			continue;
 		}
-		if (!watch->open && now >= watch->retry_at)
-			open_watch(watcher, watch);
-		if (!watch->open)
-			continue;
-		if (memory_read(&watch->files, &bytes)) {
-			/* Removed: its rmdir event is on the way. */
-			close_watch(watch, now + MEMORY_RETRY_S);
-			continue;
-		}
 		row = tenant->row;
-		if (!row)
+		cpu_seconds = row ? row->value[RESOURCE_CPU] : 0;
+		/* A failed reading waits for its retry, busy or not. */
+		if (now >= watch->read_at ||
+		    (watch->has_bytes && cpu_seconds != watch->cpu_seconds))
+			read_watch(watcher, watch, now, cpu_seconds);
+		if (!row || !watch->has_bytes)
 			continue;
 		/* A tenant of several root cgroups: their sum. */
 		row->has_value[RESOURCE_MEMORY] = true;
-		row->value[RESOURCE_MEMORY] += bytes;
+		row->value[RESOURCE_MEMORY] += watch->bytes;
 	}
 }

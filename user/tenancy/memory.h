@@ -38,7 +38,9 @@ void memory_close(struct memory_files *files);
 /*
  * The agent's memory readings: one per tenant root cgroup (a cgroup a rule
  * matched itself; memory is hierarchical, so its children are included).
- * Files that cannot be opened yet are retried every few seconds.
+ * No file stays open. A cgroup is read when its tenant used CPU since the
+ * last reading, else every 30 to 60 s; one that cannot be read yet is
+ * retried after 5 s, then less often (up to 5 minutes).
  */
 struct memory_watcher;
 
