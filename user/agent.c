@@ -134,7 +134,6 @@ static void tick(void *ctx)
 	int err;
 
 	probes_drain_events(agent->probes);
-	tenant_set_begin_tick(agent->tenants);
 	err = cgroup_tracker_collect(agent->tracker);
 	if (err)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));

@@ -137,7 +137,6 @@ static void test_rows_from_totals(void **state)
 	alpha = tenant_set_add_cgroup(set, 11, "/ci/alpha");
 	assert_non_null(zed);
 	assert_non_null(alpha);
-	tenant_set_begin_tick(set);
 	tenant_set_add_usage(zed, &delta, 3);
 	/* Tasks that predate a move can be uncharged twice: never below zero. */
 	tenant_set_add_usage(alpha, &(struct usage_sample){ 0 }, -1);

@@ -4,7 +4,6 @@
 
 #include "hashtable.h"
 #include "idmap.h"
-#include "seed.h"
 
 /* A cursor past the last entry; 0 is one before the first. */
 #define CURSOR_END SIZE_MAX
@@ -26,10 +25,18 @@ static bool entry_has_id(const struct hashtable_node *node, const void *id)
 	return hashtable_entry(node, struct idmap_entry, node)->id == *(const uint64_t *)id;
 }
 
-/* Cgroup ids are dense small integers: hashed, so that the low bits differ. */
+/*
+ * Cgroup ids are dense small integers the kernel hands out, not chosen by
+ * tenants: a cheap bijective mix (splitmix64's finalizer) spreads them over
+ * the low bits, where a keyed hash of each id cost more than the lookup.
+ */
 static uint64_t id_hash(uint64_t id)
 {
-	return hash_bytes(hash_key_process(), &id, sizeof(id));
+	id ^= id >> 30;
+	id *= 0xbf58476d1ce4e5b9ULL;
+	id ^= id >> 27;
+	id *= 0x94d049bb133111ebULL;
+	return id ^ (id >> 31);
 }
 
 static struct idmap_entry *find_entry(const struct idmap *map, uint64_t id)

@@ -22,7 +22,8 @@ struct cgroup_state {
 	bool in_slots;		/* a CPU slot holds a batch of its CPU time this tick */
 	struct usage_sample last;	/* cumulative, as last reported */
 	struct usage_sample now;	/* cumulative, read this tick */
-	int64_t tasks;
+	int64_t tasks;		/* live, read this tick */
+	int64_t reported_tasks;	/* live, as last reported */
 };
 
 struct collector {
@@ -147,12 +148,17 @@ static void advance(uint64_t *last, uint64_t now, uint64_t *delta)
 		*last = now;
 }
 
-static void compute_delta(struct cgroup_state *state, struct usage_sample *delta)
+/* True when any counter moved. */
+static bool compute_delta(struct cgroup_state *state, struct usage_sample *delta)
 {
+	bool changed = false;
 	size_t i;
 
-	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++)
+	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++) {
 		advance(&state->last.field[i], state->now.field[i], &delta->field[i]);
+		changed |= delta->field[i] != 0;
+	}
+	return changed;
 }
 
 /*
@@ -171,6 +177,15 @@ static bool settle_finished(struct collector *collector, struct cgroup_state *st
 	return true;
 }
 
+void collector_report_again(struct collector *collector)
+{
+	struct cgroup_state *state;
+	size_t cursor = 0;
+
+	while ((state = idmap_next(collector->states, &cursor, NULL)))
+		state->reported_tasks = 0;
+}
+
 int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 {
 	struct cgroup_state *state;
@@ -178,6 +193,7 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 	size_t cursor = 0;
 	uint64_t id;
 	int64_t tasks;
+	bool changed;
 	int err;
 
 	while ((state = idmap_next(collector->states, &cursor, NULL))) {
@@ -208,9 +224,13 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 			free(state);
 			continue;
 		}
-		compute_delta(state, &delta);
+		changed = compute_delta(state, &delta);
 		tasks = state->retired ? 0 : state->tasks + state->seeded_tasks;
-		fn(id, &delta, tasks, state->retired, ctx);
+		/* Most cgroups of a node are idle most of the time: nothing to say. */
+		if (!changed && tasks == state->reported_tasks && !state->retired)
+			continue;
+		fn(id, &delta, tasks - state->reported_tasks, state->retired, ctx);
+		state->reported_tasks = tasks;
 		if (state->retired) {
 			probes_forget_cgroup(collector->probes, id);
 			state->finished = true;

@@ -51,11 +51,16 @@ int collector_watch(struct collector *collector, uint64_t id, int64_t seeded_tas
 void collector_retire(struct collector *collector, uint64_t id);
 
 /*
- * Called per cgroup with a change or live tasks: @delta since the last tick,
- * @tasks live now; @final when the cgroup is reported for the last time.
+ * Called per cgroup whose counters or live tasks changed (idle ones are not
+ * called): @delta of each counter and @tasks_delta of its live tasks since
+ * the last report; @final when the cgroup is reported for the last time
+ * (its tasks then leave: the delta takes them all back).
  */
-typedef void (*collect_fn)(uint64_t id, const struct usage_sample *delta, int64_t tasks,
+typedef void (*collect_fn)(uint64_t id, const struct usage_sample *delta, int64_t tasks_delta,
 			   bool final, void *ctx);
+
+/* The next tick reports every cgroup's live tasks whole, as if never reported (a reload). */
+void collector_report_again(struct collector *collector);
 
 int collector_tick(struct collector *collector, collect_fn fn, void *ctx);
 

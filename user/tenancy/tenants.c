@@ -27,6 +27,8 @@ struct tenant_set {
 	size_t count;
 	size_t capacity;
 	uint64_t generation;
+	uint64_t sorted_generation;	/* tenants[] is in name order as of this one */
+	bool sorted;
 };
 
 /* A tenant and its place in the set's table by name. */
@@ -297,21 +299,14 @@ void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id)
 	free(idmap_remove(set->cgroups, id));
 }
 
-void tenant_set_begin_tick(struct tenant_set *set)
-{
-	size_t i;
-
-	for (i = 0; i < set->count; i++)
-		set->tenants[i]->tasks = 0;
-}
-
-void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks)
+void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta,
+			  int64_t tasks_delta)
 {
 	size_t i;
 
 	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++)
 		tenant->total.field[i] += delta->field[i];
-	tenant->tasks += tasks;
+	tenant->tasks += tasks_delta;
 }
 
 static void unlink_tenant(struct tenant_set *set, struct tenant *tenant)
@@ -360,11 +355,21 @@ static int compare_names(const void *a, const void *b)
 	return strcmp((*left)->name, (*right)->name);
 }
 
+/* Name order, sorted again only when tenants came or went (most ticks: none). */
+static void sort_tenants(struct tenant_set *set)
+{
+	if (set->sorted && set->sorted_generation == set->generation)
+		return;
+	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	set->sorted = true;
+	set->sorted_generation = set->generation;
+}
+
 size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
 {
 	size_t count = set->count < max ? set->count : max;
 
-	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	sort_tenants(set);
 	memcpy(out, set->tenants, count * sizeof(*out));
 	return count;
 }
@@ -418,7 +423,7 @@ int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table)
 		table->rows = rows;
 		table->capacity = set->count;
 	}
-	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	sort_tenants(set);
 	for (i = 0; i < set->count; i++) {
 		fill_row(&table->rows[i], set->tenants[i], set->config);
 		set->tenants[i]->row = &table->rows[i];
@@ -453,8 +458,8 @@ void tenant_set_carry_totals(struct tenant_set *old, struct tenant_set *new)
 	size_t i, j;
 
 	/* Both in name order: one merge pass. */
-	qsort(old->tenants, old->count, sizeof(*old->tenants), compare_names);
-	qsort(new->tenants, new->count, sizeof(*new->tenants), compare_names);
+	sort_tenants(old);
+	sort_tenants(new);
 	for (i = 0, j = 0; i < old->count && j < new->count;) {
 		int order = strcmp(old->tenants[i]->name, new->tenants[j]->name);
 

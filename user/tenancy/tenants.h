@@ -36,7 +36,7 @@ struct tenant {
 	char *plan;
 	char *cgroup;		/* the tenant's top-most matched cgroup path */
 	struct usage_sample total;	/* cumulative since the agent started */
-	int64_t tasks;		/* live tasks, this tick */
+	int64_t tasks;		/* live tasks, the sum of its cgroups' */
 	unsigned int live_cgroups;
 	double gone_since;	/* monotonic seconds; 0 while it has cgroups */
 	/* Its rule's storage templates over its captures: absolute, no "." or "..". */
@@ -69,9 +69,9 @@ bool tenant_set_cgroup_is_root(struct tenant_set *set, uint64_t id);
 /* True when cgroup @id was added (tenant or not). */
 bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
 
-/* Starts a tick: live task counts are summed afresh. */
-void tenant_set_begin_tick(struct tenant_set *set);
-void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta, int64_t tasks);
+/* Adds one cgroup's counter deltas and the change of its live tasks. */
+void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta,
+			  int64_t tasks_delta);
 /* How long a tenant with no cgroups left keeps its totals, by default. */
 #define TENANT_EXPIRY_DEFAULT_S 300.0
 /* Drops tenants gone for longer than @expiry seconds (0: the default); returns how many. */

@@ -118,8 +118,8 @@ static struct tenant *tenant_of_cgroup(struct cgroup_tracker *tracker, uint64_t 
 	return tenant_set_of_cgroup(tracker->tenants, id);
 }
 
-static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t tasks, bool final,
-		       void *ctx)
+static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t tasks_delta,
+		       bool final, void *ctx)
 {
 	struct cgroup_tracker *tracker = ctx;
 	struct tenant *tenant;
@@ -132,14 +132,13 @@ static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t ta
 		return;
 	}
 	if (tenant)
-		tenant_set_add_usage(tenant, delta, tasks);
+		tenant_set_add_usage(tenant, delta, tasks_delta);
 	if (final) {
 		memory_watcher_remove(tracker->memory, id);
 		tenant_set_forget_cgroup(tracker->tenants, id);
 		cgroup_tree_remove(tracker->tree, id);
 	}
 }
-
 
 int cgroup_tracker_scan(struct cgroup_tracker *tracker, struct tenant_set *tenants, bool seed)
 {
@@ -148,6 +147,9 @@ int cgroup_tracker_scan(struct cgroup_tracker *tracker, struct tenant_set *tenan
 	tracker->tenants = tenants;
 	/* Whose root cgroups they are may have changed: watched afresh as they are found. */
 	memory_watcher_clear(tracker->memory);
+	/* A new set counts live tasks from nothing: every cgroup's are reported whole again. */
+	if (tracker->collector)
+		collector_report_again(tracker->collector);
 	tracker->seeding = seed;
 	err = cgroup_tree_scan(tracker->tree, visit_existing, tracker);
 	tracker->seeding = false;
