@@ -76,7 +76,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test bench unit-tests test-tools clean install vmlinux
+.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install vmlinux
 
 all: $(OUTPUT)/abusewatch
 
@@ -98,7 +98,7 @@ test: deps
 # a table, and build/bench.json.
 bench:
 	$(Q)scripts/install-deps --bench
-	$(Q)$(MAKE) all test-tools
+	$(Q)$(MAKE) all test-tools bench-tools
 	$(Q)scripts/bench $(BENCH_PARTS)
 
 unit-tests: $(UNIT_BINS)
@@ -164,6 +164,34 @@ $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# ---------------------------------------------------------------- bench
+# Programs of `make bench` (tests/bench/) beside the test tools. A bench
+# program links the pure-logic modules, as the unit tests do, to time one of
+# them alone (textfile_bench: metrics_write at 10,000 tenants).
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+
+bench-tools: $(BENCH_BINS)
+
+$(OUTPUT)/bench:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bench/%: tests/bench/%.c $(LIB_OBJS) | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@
+
+# exit0 is what the exec bursts run: without a C library where it can be
+# (see tests/tools/exit0.c), so that an exec costs what the kernel and the
+# probes make it cost.
+ifneq ($(filter x86 arm64,$(ARCH)),)
+EXIT0_FLAGS := -DAW_EXIT0_NOLIBC -static -nostdlib -fno-stack-protector -fno-pie -no-pie
+endif
+
+$(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(EXIT0_FLAGS) $< -o $@
+# ---------------------------------------------------------------- end bench
+
 install: $(OUTPUT)/abusewatch
 	install -D -m 0755 $(OUTPUT)/abusewatch $(DESTDIR)$(PREFIX)/sbin/abusewatch
 	install -D -m 0644 data/default.yaml $(DESTDIR)$(PREFIX)/share/abusewatch/abusewatch.yaml
@@ -172,4 +200,4 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d $(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))
