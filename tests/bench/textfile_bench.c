@@ -75,7 +75,6 @@ static int make_tenants(struct tenant_set *set, long count)
 		if (!tenant_set_add_cgroup(set, 1000 + i, path))
 			return -ENOMEM;
 	}
-	tenant_set_begin_tick(set);
 	for (i = 0; i < count; i++) {
 		struct usage_sample delta = {
 			.cpu_ns = 1234567891ULL * (i % 97 + 1),
