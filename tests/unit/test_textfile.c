@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -336,6 +337,113 @@ static void test_value_formatting(void **state)
 	expect_formatted(-INFINITY, "-Inf");
 }
 
+/* The digit-by-digit path for integers prints what "%.0f" does. */
+static void expect_integer(double value)
+{
+	char have[TEXTFILE_VALUE_MAX], want[64];
+	size_t length = textfile_format_value(value, have);
+
+	if (value == 0)
+		strcpy(want, "0");
+	else
+		snprintf(want, sizeof(want), "%.0f", value);
+	assert_string_equal(have, want);
+	assert_int_equal(length, strlen(want));
+}
+
+static void test_integer_format(void **state)
+{
+	uint64_t random = 0x9e3779b97f4a7c15ull;
+	double power = 1;
+	int i;
+
+	for (i = 0; i < 53; i++, power *= 2) {
+		expect_integer(power);
+		expect_integer(power - 1);
+		expect_integer(-power);
+		expect_integer(1 - power);
+	}
+	for (power = 1; power < 1e16; power *= 10) {
+		expect_integer(power);
+		expect_integer(power - 1);
+		expect_integer(-power + 1);
+	}
+	expect_integer(9007199254740991.0);
+	expect_integer(-9007199254740991.0);
+	for (i = 0; i < 100000; i++) {
+		/* xorshift: integers of every length below 2^53, either sign. */
+		random ^= random << 13;
+		random ^= random >> 7;
+		random ^= random << 17;
+		expect_integer((double)(int64_t)((random >> 11) >> (random % 53)) *
+			       (random & 1 ? -1 : 1));
+	}
+}
+
+static void test_touch(void **state)
+{
+	struct temp_dir *temp = *state;
+	struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+	struct stat before, after;
+	struct textfile *file;
+
+	file = textfile_open(temp->path);
+	assert_non_null(file);
+	textfile_sample(file, "a", NULL, 0, 1);
+	assert_int_equal(textfile_commit(file), 0);
+	assert_int_equal(utimensat(AT_FDCWD, temp->path, old, 0), 0);
+	assert_int_equal(stat(temp->path, &before), 0);
+
+	assert_int_equal(textfile_touch(temp->path), 0);
+	assert_int_equal(stat(temp->path, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_true(after.st_mtime > before.st_mtime);
+	assert_int_equal(after.st_size, before.st_size);
+
+	assert_int_equal(unlink(temp->path), 0);
+	assert_int_equal(textfile_touch(temp->path), -ENOENT);
+	assert_false(exists(temp->path));
+	assert_int_equal(textfile_touch(""), -EINVAL);
+}
+
+/* Lines in place, pieces larger than the buffer, and everything in order. */
+static void test_space_and_large_writes(void **state)
+{
+	struct temp_dir *temp = *state;
+	size_t large = (3 << 20) + 17, i, offset = 0, lines = 50000;
+	char *expected = malloc(large + lines * 16), *text, *space;
+	struct textfile *file;
+
+	assert_non_null(expected);
+	file = textfile_open(temp->path);
+	assert_non_null(file);
+	for (i = 0; i < lines; i++) {
+		char line[16];
+		int length = snprintf(line, sizeof(line), "l %zu\n", i);
+
+		space = textfile_space(file, (size_t)length);
+		assert_non_null(space);
+		memcpy(space, line, (size_t)length);
+		memcpy(expected + offset, line, (size_t)length);
+		offset += (size_t)length;
+		if (i == lines / 2) {
+			/* Past a whole buffer: no room to hand out, written through instead. */
+			assert_null(textfile_space(file, large));
+			memset(expected + offset, '#', large);
+			textfile_write(file, expected + offset, large);
+			offset += large;
+		}
+	}
+	assert_int_equal(textfile_commit(file), 0);
+	expected[offset] = '\0';
+	text = read_whole(temp->path);
+	assert_non_null(text);
+	assert_int_equal(strlen(text), offset);
+	assert_true(memcmp(text, expected, offset) == 0);
+	free(text);
+	free(expected);
+}
+
 static void test_promtool(void **state)
 {
 	struct temp_dir *temp = *state;
@@ -389,6 +497,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_write_error_reported_by_commit, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test(test_value_formatting),
+	    cmocka_unit_test(test_integer_format),
+	    cmocka_unit_test_setup_teardown(test_touch, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_space_and_large_writes, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_promtool, setup_dir, teardown_dir),
 	};
 

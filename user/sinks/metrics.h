@@ -2,6 +2,9 @@
 /*
  * The node_exporter textfile: every metric family the agent has (see
  * docs/metrics.md), written from the tick's rows, which it only reads.
+ * Lines are kept from one write to the next and only what changed is
+ * formatted again; a file in which nothing would change is not rewritten
+ * but touched (its mtime), so it still shows a live agent.
  */
 #ifndef ABUSEWATCH_METRICS_H
 #define ABUSEWATCH_METRICS_H
@@ -26,7 +29,16 @@ struct metrics_snapshot {
 	const char *version;
 };
 
-/* Writes the whole file atomically. 0 or -errno. */
+/*
+ * Writes the whole file atomically, or when it would be the same as the one
+ * last written there, only sets its mtime to now. 0 or -errno.
+ */
 int metrics_write(const char *path, const struct metrics_snapshot *snapshot);
+
+/* Frees the lines kept between writes; the next write is a whole one. */
+void metrics_forget(void);
+
+/* How many tenants' lines are kept: those of the last write's rows, no more. */
+size_t metrics_cached_tenants(void);
 
 #endif
