@@ -645,6 +645,192 @@ static void test_many_tenants(void **state)
 	free(inputs);
 }
 
+/*
+ * Windowed usage the way the top of evaluate.c defines it, from the sums
+ * at every tick, for 1 s ticks from 0 and a whole window: what the
+ * evaluator must match however few samples it keeps.
+ */
+struct reference {
+	bool has_last;
+	double last_value;
+	double last_time;
+	double sum[512];
+	double covered[512];
+};
+
+static void reference_tick(struct reference *reference, bool gauge, int now, bool has_value,
+			   double value)
+{
+	double sum = now ? reference->sum[now - 1] : 0;
+	double covered = now ? reference->covered[now - 1] : 0;
+
+	if (has_value && reference->has_last) {
+		double elapsed = now - reference->last_time;
+
+		if (gauge)
+			sum += (reference->last_value + value) / 2 * elapsed;
+		else if (value > reference->last_value)
+			sum += value - reference->last_value;
+		covered += elapsed;
+	}
+	if (has_value) {
+		reference->has_last = true;
+		reference->last_value = value;
+		reference->last_time = now;
+	}
+	reference->sum[now] = sum;
+	reference->covered[now] = covered;
+}
+
+static void expect_reference(const struct tenant_row *input, enum resource resource,
+			     const struct reference *reference, int now, int window_s)
+{
+	int start = now > window_s ? now - window_s : 0;
+	double covered = reference->covered[now] - reference->covered[start];
+
+	if (!input->has_value[resource] || covered <= 0) {
+		assert_false(input->has_usage[resource]);
+		return;
+	}
+	assert_true(input->has_usage[resource]);
+	assert_near(input->usage[resource], (reference->sum[now] - reference->sum[start]) / covered,
+		    1e-9 * (1 + fabs(input->usage[resource])));
+}
+
+/*
+ * Busy, idle past a whole window (quiet), waking, unmeasured for a while,
+ * idle again: the usage is the one of every sample kept, at every tick.
+ */
+static void test_windows_match_every_sample(void **state)
+{
+	enum { TICKS = 500, WINDOW = 60 };
+	static struct reference cpu, memory;
+	struct plan plan = make_plan(WINDOW, 0, 0.9);
+	struct recorder recorder = {0};
+	struct evaluator *evaluator;
+	struct tenant_row input;
+	uint32_t random = 1;
+	int now;
+
+	memset(&cpu, 0, sizeof(cpu));
+	memset(&memory, 0, sizeof(memory));
+	plan.limit[RESOURCE_CPU] = 1e9;
+	plan.limit[RESOURCE_MEMORY] = 1e18;
+	evaluator = evaluator_new();
+	assert_non_null(evaluator);
+	init_input(&input, "t1", "/t1", &plan);
+	for (now = 0; now < TICKS; now++) {
+		bool busy = now < 100 || (now >= 250 && now < 300) || (now >= 420 && now < 425);
+		bool unmeasured = now >= 300 && now < 306;
+
+		random = random * 1103515245 + 12345;
+		if (busy) {
+			input.value[RESOURCE_CPU] += (random >> 16) % 1000 / 250.0;
+			input.value[RESOURCE_MEMORY] = (random >> 8) % 4096;
+		}
+		input.has_value[RESOURCE_CPU] = !unmeasured;
+		input.has_value[RESOURCE_MEMORY] = !(unmeasured && now % 2);
+		evaluator_tick(evaluator, now, &input, 1, record, &recorder);
+		reference_tick(&cpu, false, now, input.has_value[RESOURCE_CPU],
+			       input.value[RESOURCE_CPU]);
+		reference_tick(&memory, true, now, input.has_value[RESOURCE_MEMORY],
+			       input.value[RESOURCE_MEMORY]);
+		expect_reference(&input, RESOURCE_CPU, &cpu, now, WINDOW);
+		expect_reference(&input, RESOURCE_MEMORY, &memory, now, WINDOW);
+	}
+	assert_int_equal(recorder.count, 0);
+	evaluator_free(evaluator);
+}
+
+/*
+ * Only what is compared has a window. A limit that comes with a reload
+ * starts its window then; one taken away keeps it one window more.
+ */
+static void test_window_follows_limits(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 10, 0, 0.9);
+	driver.plan.has_limit[RESOURCE_MEMORY] = false;
+	driver.input.has_value[RESOURCE_MEMORY] = true;
+	driver.input.has_value[RESOURCE_DISK_READ] = true;
+	driver.input.value[RESOURCE_MEMORY] = 100;
+	run_cpu(&driver, 14, 0.5);
+	expect_usage(&driver.input, RESOURCE_CPU, 0.5);
+	assert_false(driver.input.has_usage[RESOURCE_MEMORY]);
+	assert_false(driver.input.has_usage[RESOURCE_DISK_READ]);
+
+	/* Memory limited from 20: its mean from 20 on, 300 only. */
+	driver.input.value[RESOURCE_MEMORY] = 300;
+	run_cpu(&driver, 19, 0.5);
+	assert_false(driver.input.has_usage[RESOURCE_MEMORY]);
+	driver.plan.has_limit[RESOURCE_MEMORY] = true;
+	run_cpu(&driver, 20, 0.5);
+	assert_false(driver.input.has_usage[RESOURCE_MEMORY]);
+	assert_int_equal(driver.recorder.count, 0);
+	run_cpu(&driver, 21, 0.5);
+	expect_usage(&driver.input, RESOURCE_MEMORY, 300);
+	assert_int_equal(driver.recorder.count, 1);
+	expect_transition(&driver.recorder, 0, "t1", RESOURCE_MEMORY, true, 300, 21);
+
+	/* Taken away at 30: resolved, the window kept until 40, then gone. */
+	run_cpu(&driver, 29, 0.5);
+	assert_int_equal(driver.recorder.count, 1);
+	driver.plan.has_limit[RESOURCE_MEMORY] = false;
+	run_cpu(&driver, 30, 0.5);
+	assert_int_equal(driver.recorder.count, 2);
+	expect_transition(&driver.recorder, 1, "t1", RESOURCE_MEMORY, false, 300, 21);
+	run_cpu(&driver, 40, 0.5);
+	expect_usage(&driver.input, RESOURCE_MEMORY, 300);
+	run_cpu(&driver, 41, 0.5);
+	assert_false(driver.input.has_usage[RESOURCE_MEMORY]);
+	expect_usage(&driver.input, RESOURCE_CPU, 0.5);
+	driver_stop(&driver);
+}
+
+/*
+ * Rows in name order are paired with the last tick's tenants by a walk;
+ * one gone between others, a new one, or rows out of order still find
+ * their own history.
+ */
+static void test_rows_change_between_ticks(void **state)
+{
+	static const char *const names[] = {"a", "b", "c", "d", "e", "f"};
+	/* Row by row, which tenant. */
+	static const int ticks[][5] = {
+	    {0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}, {0, 2, 3, 5, -1}, {3, 0, 5, 2, -1}, {0, 2, 3, 5, -1},
+	};
+	struct plan plan = make_plan(10, 0, 0.9);
+	struct recorder recorder = {0};
+	struct tenant_row inputs[5];
+	static const double rates[] = {1, 20, 3, 4, 5, 6};
+	double cpu[6] = {0};
+	struct evaluator *evaluator = evaluator_new();
+	size_t now, i, count;
+
+	assert_non_null(evaluator);
+	/* Only b is over. */
+	plan.limit[RESOURCE_CPU] = 10;
+	for (now = 0; now < 5; now++) {
+		for (count = 0; count < 5 && ticks[now][count] >= 0; count++) {
+			int tenant = ticks[now][count];
+
+			init_input(&inputs[count], names[tenant], names[tenant], &plan);
+			inputs[count].has_value[RESOURCE_CPU] = true;
+			inputs[count].value[RESOURCE_CPU] = cpu[tenant];
+			cpu[tenant] += rates[tenant];
+		}
+		evaluator_tick(evaluator, now, inputs, count, record, &recorder);
+	}
+	/* b fired at 1 and resolved at 2, gone; e went quietly; f is new. */
+	assert_int_equal(recorder.count, 2);
+	expect_transition(&recorder, 0, "b", RESOURCE_CPU, true, 20, 1);
+	expect_transition(&recorder, 1, "b", RESOURCE_CPU, false, 20, 1);
+	for (i = 0; i < count; i++)
+		expect_usage(&inputs[i], RESOURCE_CPU, rates[inputs[i].tenant[0] - 'a']);
+	evaluator_free(evaluator);
+}
+
 /* The relative rule */
 
 #define GROUP_MAX 8
@@ -1345,6 +1531,9 @@ int main(void)
 	    cmocka_unit_test(test_resolved_before_fired),
 	    cmocka_unit_test(test_save_load),
 	    cmocka_unit_test(test_many_tenants),
+	    cmocka_unit_test(test_windows_match_every_sample),
+	    cmocka_unit_test(test_window_follows_limits),
+	    cmocka_unit_test(test_rows_change_between_ticks),
 	    cmocka_unit_test(test_relative_one_busy_tenant),
 	    cmocka_unit_test(test_relative_equal_and_tie),
 	    cmocka_unit_test(test_relative_ties_among_others),
