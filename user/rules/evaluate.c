@@ -2,18 +2,38 @@
 /*
  * Windows and the firing/resolved state machine.
  *
- * Every resource of a tenant is kept as a running sum that only grows: for
- * counters the sum of their increases, for gauges the time-integral of the
- * value (trapezoids between samples). Next to it runs the number of seconds
- * the sum covers, which leaves out the time a resource was not measured.
- * A sample records both at one tick, so the usage over any span between
- * two samples is (sum[end] - sum[start]) / (covered[end] - covered[start]):
- * a rate for counters, a time-weighted mean for gauges. Samples in between
- * add nothing to that, which is why thinning them (to bound memory) costs
- * only the precision of where the window starts.
+ * Every resource a tenant is compared on is kept as a running sum that only
+ * grows: for counters the sum of their increases, for gauges the
+ * time-integral of the value (trapezoids between samples). Next to it runs
+ * the number of seconds the sum covers, which leaves out the time a
+ * resource was not measured. A sample records both at one tick, so the
+ * usage over any span between two samples is
+ * (sum[end] - sum[start]) / (covered[end] - covered[start]): a rate for
+ * counters, a time-weighted mean for gauges. Samples in between add nothing
+ * to that, which is why thinning them (to bound memory) costs only the
+ * precision of where the window starts.
+ *
+ * What that buys, with thousands of tenants mostly idle:
+ * - Only the resources compared have sums and samples (a sample is their
+ *   sums, not all of them), and only while they are compared.
+ * - A tenant keeps at most MAX_SAMPLES samples whatever its window; up to
+ *   that many ticks in a window, every one is kept and windows are exact.
+ * - Between two samples usage is read as a straight line. A tick that
+ *   leaves every value as it was continues the line the newest sample
+ *   ends, so that sample moves forward instead of a new one: an idle
+ *   tenant holds two samples.
+ * - Once a tenant's whole window lies on that line, its usage is known
+ *   without its window (no rate, the gauge's value): it is quiet, and a
+ *   tick only checks that its values are still the same. Its sums stay as
+ *   they were when it went quiet and catch up when it wakes.
+ * - Rule states exist only while something is pending or firing.
+ * - The rows come in name order, as do the tenants of the last tick's
+ *   rows: a merge walk pairs them without hashing; the hash table serves
+ *   new tenants, restored ones and rows out of order.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +45,34 @@
 #include "seed.h"
 #include "text.h"
 
-/* 68 minutes of 1 s samples; longer windows thin their older samples. */
-#define MAX_SAMPLES 4096
-#define MIN_SAMPLES 8
+/*
+ * Samples a tenant keeps, whatever its window. 1 s ticks over the default
+ * 60 s window need 62 (one at or before the start, one appended before the
+ * oldest goes): those windows are exact. Longer ones lose the precision of
+ * where they start, spread evenly over the window.
+ */
+#define MAX_SAMPLES 64
+#define MIN_SAMPLES 4
 /* Ticks come a little early or late: do not wait a whole extra tick for `for`. */
 #define FOR_SLACK_S 1e-6
 #define RULE_PLAN "plan"
 #define RULE_RELATIVE "relative"
+#define MIN_TRANSITIONS 16
 
-struct sample {
-	double time;
-	double sum[RESOURCE_COUNT];
-	double covered[RESOURCE_COUNT];
-};
+typedef uint16_t resource_mask;
+
+#define RESOURCE_BIT(resource) ((resource_mask)1 << (resource))
+
+/* The lowest resource of a non-empty @mask. */
+static int first_resource(resource_mask mask)
+{
+	return __builtin_ctz(mask);
+}
+
+static unsigned int resource_count(resource_mask mask)
+{
+	return __builtin_popcount(mask);
+}
 
 /*
  * One alert rule on one resource of one tenant. Kept apart from the plan so
@@ -70,30 +105,63 @@ enum alert_rule_change {
 	ALERT_RULE_RESOLVED,
 };
 
+/*
+ * A tenant's rules while one of them is pending or firing; a tenant with
+ * none has no rule state at all, since a rule at rest is all zeros. The
+ * plan and cgroup are copies for the alerts: a tenant gone from the rows
+ * still resolves, and a firing alert is saved, with them.
+ */
+struct tenant_alerts {
+	char *plan;
+	char *cgroup;
+	struct alert_rule_state plan_rule[RESOURCE_COUNT];
+	struct alert_rule_state relative_rule[RESOURCE_COUNT];
+};
+
+/* One resource of a tenant with a window: its running sums. */
+struct track {
+	bool has_last;
+	double last_value;
+	double last_time;
+	double sum;
+	double covered;
+	/* When no rule compared it any more: it lingers one window. */
+	double unneeded_since;
+};
+
 struct tenant_state {
 	struct hashtable_node node; /* in evaluator->tenants, by name */
 	struct tenant_state *next_dropped;
-	char *name;
-	char *plan;
-	char *cgroup;
 	unsigned long seen_tick; /* evaluator tick number it was last in */
 	/* Loaded from the state file and not seen in a tick since. */
 	bool loaded;
 	double loaded_deadline;
+	struct tenant_alerts *alerts; /* NULL: nothing pending or firing */
 
-	bool has_last[RESOURCE_COUNT];
-	double last_value[RESOURCE_COUNT];
-	double last_time[RESOURCE_COUNT];
-	double sum[RESOURCE_COUNT];
-	double covered[RESOURCE_COUNT];
+	/* Resources with a window; those compared at the last tick, the rest linger. */
+	resource_mask tracked;
+	resource_mask needed;
+	struct track *tracks; /* one per tracked resource, in resource order */
 
-	struct sample *samples; /* ring, oldest at samples_head */
-	size_t samples_head;
-	size_t samples_count;
-	size_t samples_capacity;
+	/*
+	 * A ring, oldest at samples_head, each sample 1 + 2 * tracks doubles:
+	 * the time, then each track's sum and covered.
+	 */
+	double *samples;
+	uint8_t samples_head;
+	uint8_t samples_count;
+	uint8_t samples_capacity;
+	/* Every tick since the sample before the newest left all values as they were. */
+	bool newest_steady;
+	/*
+	 * The whole window lies on that line, from steady_since: the sums and
+	 * the newest sample are as of the last tick that was not quiet, and
+	 * every tick since left the values as they were.
+	 */
+	bool quiet;
+	double steady_since;
 
-	struct alert_rule_state plan_rule[RESOURCE_COUNT];
-	struct alert_rule_state relative_rule[RESOURCE_COUNT];
+	char name[];
 };
 
 /* A rule that changed state this tick, handed out as an alert once all are known. */
@@ -110,20 +178,39 @@ struct eval_transition {
 	double since; /* @now of the tick it started firing */
 };
 
+/* What a row's plan asks for, kept for the rows of one tick that share it. */
+struct plan_memo {
+	unsigned long tick;
+	const struct plan *limits;
+	resource_mask limited; /* by the plan */
+	resource_mask needed;  /* limited, or with a relative floor */
+	double window_s;
+};
+
 struct evaluator {
 	struct hashtable tenants;
 	/* Tenant names come from paths tenants choose: keep them from picking collisions. */
 	struct hash_key key;
 	unsigned long tick_number;
+	double last_now; /* of the last tick */
+	resource_mask gauges;
 	bool changed;
 	struct eval_transition *transitions;
+	size_t transition_count;
 	size_t transitions_capacity;
+	struct plan_memo memo;
 
 	bool has_relative;
 	struct relative_config relative;
-	/* Scratch for the relative pass, kept to spare an allocation a tick. */
+	resource_mask relative_floors; /* 0 without a relative rule */
+	/* Relative rules pending or firing this tick, to resolve where a floor went. */
+	resource_mask relative_live;
+
+	/* Kept to spare allocations a tick; all of scratch_capacity. */
 	struct tenant_state **row_tenants; /* by row; NULL: skipped this tick */
-	double *active_usage;		     /* sorted, one resource at a time */
+	struct tenant_state **order;	   /* those of the last tick's rows, in their order */
+	size_t order_count;
+	double *active_usage; /* sorted, one resource at a time */
 	size_t scratch_capacity;
 };
 
@@ -141,37 +228,40 @@ static struct tenant_state *tenant_find(const struct evaluator *evaluator, const
 			       node);
 }
 
-static void tenant_free(struct tenant_state *tenant);
-
-static void tenant_free_node(struct hashtable_node *node)
+static void alerts_free(struct tenant_alerts *alerts)
 {
-	tenant_free(hashtable_entry(node, struct tenant_state, node));
+	if (!alerts)
+		return;
+	free(alerts->plan);
+	free(alerts->cgroup);
+	free(alerts);
 }
 
 static void tenant_free(struct tenant_state *tenant)
 {
 	if (!tenant)
 		return;
-	free(tenant->name);
-	free(tenant->plan);
-	free(tenant->cgroup);
+	alerts_free(tenant->alerts);
+	free(tenant->tracks);
 	free(tenant->samples);
 	free(tenant);
 }
 
+static void tenant_free_node(struct hashtable_node *node)
+{
+	tenant_free(hashtable_entry(node, struct tenant_state, node));
+}
+
 static struct tenant_state *tenant_add(struct evaluator *evaluator, const char *name, uint64_t hash)
 {
+	size_t length = strlen(name);
 	struct tenant_state *tenant;
 
-	tenant = calloc(1, sizeof(*tenant));
+	/* The name in the same allocation: one fewer per tenant. */
+	tenant = calloc(1, sizeof(*tenant) + length + 1);
 	if (!tenant)
 		return NULL;
-	tenant->name = strdup(name);
-	if (!tenant->name) {
-		free(tenant);
-		errno = ENOMEM;
-		return NULL;
-	}
+	memcpy(tenant->name, name, length + 1);
 	if (hashtable_insert(&evaluator->tenants, &tenant->node, hash)) {
 		tenant_free(tenant);
 		errno = ENOMEM;
@@ -180,37 +270,93 @@ static struct tenant_state *tenant_add(struct evaluator *evaluator, const char *
 	return tenant;
 }
 
-/* Samples */
+/* Rule states */
 
-static struct sample *sample_at(const struct tenant_state *tenant, size_t position)
+static bool alerts_live(const struct tenant_alerts *alerts)
 {
-	return &tenant->samples[(tenant->samples_head + position) % tenant->samples_capacity];
+	int resource;
+
+	for (resource = 0; resource < RESOURCE_COUNT; resource++)
+		if (alerts->plan_rule[resource].pending || alerts->plan_rule[resource].firing ||
+		    alerts->relative_rule[resource].pending ||
+		    alerts->relative_rule[resource].firing)
+			return true;
+	return false;
 }
 
-static struct sample *newest_sample(const struct tenant_state *tenant)
+static resource_mask relative_live_mask(const struct tenant_alerts *alerts)
+{
+	resource_mask mask = 0;
+	int resource;
+
+	for (resource = 0; resource < RESOURCE_COUNT; resource++)
+		if (alerts->relative_rule[resource].pending ||
+		    alerts->relative_rule[resource].firing)
+			mask |= RESOURCE_BIT(resource);
+	return mask;
+}
+
+/* The plan and cgroup as the alerts name them; NULL only for want of memory. */
+static int alerts_label(struct tenant_alerts *alerts, const char *plan, const char *cgroup)
+{
+	return text_replace(&alerts->plan, plan) ?: text_replace(&alerts->cgroup, cgroup);
+}
+
+static int alerts_new(struct tenant_state *tenant, const char *plan, const char *cgroup)
+{
+	tenant->alerts = calloc(1, sizeof(*tenant->alerts));
+	if (!tenant->alerts)
+		return -ENOMEM;
+	/* Without its labels an alert still goes out, with empty ones. */
+	alerts_label(tenant->alerts, plan, cgroup);
+	return 0;
+}
+
+/* Samples */
+
+static size_t sample_size(const struct tenant_state *tenant)
+{
+	return 1 + 2 * resource_count(tenant->tracked);
+}
+
+static double *sample_at(const struct tenant_state *tenant, unsigned int position)
+{
+	unsigned int slot = tenant->samples_head + position;
+
+	if (slot >= tenant->samples_capacity)
+		slot -= tenant->samples_capacity;
+	return &tenant->samples[slot * sample_size(tenant)];
+}
+
+static double *newest_sample(const struct tenant_state *tenant)
 {
 	return tenant->samples_count ? sample_at(tenant, tenant->samples_count - 1) : NULL;
 }
 
-static void drop_oldest_sample(struct tenant_state *tenant)
+/* The running sums now, into @sample. */
+static void write_sample(const struct tenant_state *tenant, double *sample, double now)
 {
-	tenant->samples_head = (tenant->samples_head + 1) % tenant->samples_capacity;
-	tenant->samples_count--;
+	unsigned int i, count = resource_count(tenant->tracked);
+
+	sample[0] = now;
+	for (i = 0; i < count; i++) {
+		sample[1 + 2 * i] = tenant->tracks[i].sum;
+		sample[2 + 2 * i] = tenant->tracks[i].covered;
+	}
 }
 
-static int grow_samples(struct tenant_state *tenant)
+/* Room for @capacity samples (at least the ones there are), oldest first. */
+static int resize_samples(struct tenant_state *tenant, unsigned int capacity)
 {
-	size_t capacity = tenant->samples_capacity ? tenant->samples_capacity * 2 : MIN_SAMPLES;
-	struct sample *samples;
-	size_t i;
+	size_t size = sample_size(tenant) * sizeof(double);
+	double *samples;
+	unsigned int i;
 
-	if (capacity > MAX_SAMPLES)
-		capacity = MAX_SAMPLES;
-	samples = malloc(capacity * sizeof(*samples));
+	samples = malloc(capacity * size);
 	if (!samples)
 		return -ENOMEM;
 	for (i = 0; i < tenant->samples_count; i++)
-		samples[i] = *sample_at(tenant, i);
+		memcpy((char *)samples + i * size, sample_at(tenant, i), size);
 	free(tenant->samples);
 	tenant->samples = samples;
 	tenant->samples_capacity = capacity;
@@ -218,124 +364,349 @@ static int grow_samples(struct tenant_state *tenant)
 	return 0;
 }
 
+static void drop_oldest_sample(struct tenant_state *tenant)
+{
+	tenant->samples_head++;
+	if (tenant->samples_head == tenant->samples_capacity)
+		tenant->samples_head = 0;
+	tenant->samples_count--;
+}
+
 /*
- * Keeps every other sample, and the newest: the window still finds a start
- * at or before it, only less exactly placed.
+ * Makes room by removing the inner sample whose neighbours are closest:
+ * the window still finds a start at or before it, and the samples stay
+ * about evenly spread over the window, wherever it will start.
  */
 static void thin_samples(struct tenant_state *tenant)
 {
-	size_t count = tenant->samples_count, kept = 0, i;
+	unsigned int count = tenant->samples_count, victim = 1, i;
+	size_t size = sample_size(tenant) * sizeof(double);
+	double narrowest = INFINITY;
 
-	for (i = 0; i < count; i += 2)
-		*sample_at(tenant, kept++) = *sample_at(tenant, i);
-	if ((count - 1) % 2)
-		*sample_at(tenant, kept++) = *sample_at(tenant, count - 1);
-	tenant->samples_count = kept;
+	for (i = 1; i + 1 < count; i++) {
+		double span = sample_at(tenant, i + 1)[0] - sample_at(tenant, i - 1)[0];
+
+		if (span < narrowest) {
+			narrowest = span;
+			victim = i;
+		}
+	}
+	for (i = victim; i + 1 < count; i++)
+		memcpy(sample_at(tenant, i), sample_at(tenant, i + 1), size);
+	tenant->samples_count--;
+	/* The newest now follows an older sample, maybe across a change. */
+	if (victim + 2 == count)
+		tenant->newest_steady = false;
 }
 
-static void append_sample(struct tenant_state *tenant, double now)
+/*
+ * The newest sample holds the running sums at @now. After a steady tick
+ * it continues the line it already ended, so it moves forward; otherwise a
+ * new sample comes, room made by thinning when there are MAX_SAMPLES.
+ */
+static void record_sample(struct tenant_state *tenant, double now, bool steady)
 {
-	struct sample *sample;
+	double *newest = newest_sample(tenant);
+	unsigned int capacity = tenant->samples_capacity;
 
-	if (tenant->samples_count == tenant->samples_capacity &&
-	    (tenant->samples_capacity >= MAX_SAMPLES || grow_samples(tenant))) {
-		if (!tenant->samples_capacity)
+	/* A second tick at the same time only updates it. */
+	if (newest && (newest[0] >= now || (steady && tenant->newest_steady))) {
+		if (newest[0] <= now)
+			write_sample(tenant, newest, now);
+		tenant->newest_steady = tenant->newest_steady && steady;
+		return;
+	}
+	if (tenant->samples_count == capacity &&
+	    (capacity >= MAX_SAMPLES ||
+	     resize_samples(tenant, capacity ? 2 * capacity : MIN_SAMPLES))) {
+		/* Out of memory with too few to thin: the newest moves, it is all there is. */
+		if (tenant->samples_count < 3) {
+			if (newest)
+				write_sample(tenant, newest, now);
+			tenant->newest_steady = false;
 			return;
+		}
 		thin_samples(tenant);
 	}
-	sample = sample_at(tenant, tenant->samples_count++);
-	sample->time = now;
-	memcpy(sample->sum, tenant->sum, sizeof(sample->sum));
-	memcpy(sample->covered, tenant->covered, sizeof(sample->covered));
+	write_sample(tenant, sample_at(tenant, tenant->samples_count++), now);
+	tenant->newest_steady = steady;
 }
 
-static void clear_samples(struct tenant_state *tenant)
+/* Its cgroups are gone, and its counters with them: a return starts afresh. */
+static void forget_windows(struct tenant_state *tenant)
 {
-	memset(tenant->has_last, 0, sizeof(tenant->has_last));
+	unsigned int i, count = resource_count(tenant->tracked);
+
+	for (i = 0; i < count; i++)
+		tenant->tracks[i].has_last = false;
 	tenant->samples_count = 0;
 	tenant->samples_head = 0;
+	tenant->newest_steady = false;
+	tenant->quiet = false;
 }
 
-/* Adds this tick's measured values to the running sums. */
-static void accumulate(struct tenant_state *tenant, double now, const struct tenant_row *row)
+/*
+ * Windows for the resources of @want: those kept keep their sums and
+ * samples, a new one starts from nothing (its sums 0 in the older samples,
+ * so spans before it cover no time: its window is the history it has).
+ */
+static int retrack(struct tenant_state *tenant, resource_mask want)
 {
-	int resource;
+	unsigned int count = resource_count(want), capacity = tenant->samples_count;
+	unsigned int old_index = 0, index = 0, i;
+	size_t size = 1 + 2 * count;
+	struct track *tracks = NULL;
+	double *samples = NULL;
+	resource_mask bits;
 
-	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+	if (capacity && capacity < MIN_SAMPLES)
+		capacity = MIN_SAMPLES;
+	if (count) {
+		tracks = calloc(count, sizeof(*tracks));
+		samples = capacity ? malloc(capacity * size * sizeof(*samples)) : NULL;
+		if (!tracks || (capacity && !samples)) {
+			free(tracks);
+			free(samples);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; count && i < tenant->samples_count; i++)
+		samples[i * size] = sample_at(tenant, i)[0];
+	for (bits = tenant->tracked | want; bits; bits &= bits - 1) {
+		resource_mask bit = bits & -bits;
+
+		if (want & bit) {
+			if (tenant->tracked & bit)
+				tracks[index] = tenant->tracks[old_index];
+			for (i = 0; i < tenant->samples_count; i++) {
+				const double *old = sample_at(tenant, i);
+				double *sample = &samples[i * size];
+				bool kept = tenant->tracked & bit;
+
+				sample[1 + 2 * index] = kept ? old[1 + 2 * old_index] : 0;
+				sample[2 + 2 * index] = kept ? old[2 + 2 * old_index] : 0;
+			}
+			index++;
+		}
+		if (tenant->tracked & bit)
+			old_index++;
+	}
+	free(tenant->tracks);
+	free(tenant->samples);
+	tenant->tracks = tracks;
+	tenant->samples = samples;
+	tenant->tracked = want;
+	tenant->samples_head = 0;
+	tenant->samples_capacity = samples ? capacity : 0;
+	if (!samples)
+		tenant->samples_count = 0;
+	tenant->newest_steady = false;
+	return 0;
+}
+
+/*
+ * Windows follow what is compared: @needed now. A resource no longer
+ * compared keeps its window one window more, so that a reload that takes a
+ * limit away and gives it back loses nothing; one newly compared starts
+ * its window now.
+ */
+static int update_tracks(struct tenant_state *tenant, double now, double window_s,
+			 resource_mask needed)
+{
+	resource_mask want = needed, bits;
+
+	for (bits = tenant->tracked & ~needed; bits; bits &= bits - 1) {
+		resource_mask bit = bits & -bits;
+		struct track *track = &tenant->tracks[resource_count(tenant->tracked & (bit - 1))];
+
+		if (tenant->needed & bit)
+			track->unneeded_since = now;
+		if (now - track->unneeded_since <= window_s)
+			want |= bit;
+	}
+	tenant->needed = needed;
+	return want == tenant->tracked ? 0 : retrack(tenant, want);
+}
+
+/*
+ * Adds this tick's measured values to the running sums. Steady: every
+ * tracked value measured now and at the newest sample, and unchanged, so
+ * that the sums went on as straight lines (counters flat, gauges at their
+ * value).
+ */
+static bool accumulate(struct tenant_state *tenant, resource_mask gauges, double now,
+		       const struct tenant_row *row)
+{
+	const double *newest = newest_sample(tenant);
+	bool steady = newest != NULL;
+	resource_mask bits;
+	unsigned int i;
+
+	for (bits = tenant->tracked, i = 0; bits; bits &= bits - 1, i++) {
+		int resource = first_resource(bits);
+		struct track *track = &tenant->tracks[i];
 		double value = row->value[resource], elapsed;
 
-		if (!row->has_value[resource])
+		if (!row->has_value[resource]) {
+			steady = false;
 			continue;
-		if (tenant->has_last[resource]) {
-			elapsed = fmax(0, now - tenant->last_time[resource]);
-			if (resource_is_gauge(resource)) {
-				tenant->sum[resource] +=
-				    (tenant->last_value[resource] + value) / 2 * elapsed;
-			} else if (value > tenant->last_value[resource]) {
+		}
+		if (track->has_last) {
+			elapsed = fmax(0, now - track->last_time);
+			if (gauges & RESOURCE_BIT(resource)) {
+				track->sum += (track->last_value + value) / 2 * elapsed;
+			} else if (value > track->last_value) {
 				/*
 				 * A counter that went down lost the cgroups that
 				 * counted; their count is not a negative usage.
 				 */
-				tenant->sum[resource] += value - tenant->last_value[resource];
+				track->sum += value - track->last_value;
 			}
-			tenant->covered[resource] += elapsed;
+			track->covered += elapsed;
+			if (value != track->last_value || track->last_time != newest[0])
+				steady = false;
+		} else {
+			steady = false;
 		}
-		tenant->has_last[resource] = true;
-		tenant->last_value[resource] = value;
-		tenant->last_time[resource] = now;
+		track->has_last = true;
+		track->last_value = value;
+		track->last_time = now;
 	}
+	return steady;
 }
 
 /*
  * Forgets what lies before the window, except the sample at or just before
- * its start, then puts the running sums at the start into @sum and @covered
- * (between the two samples around it, linearly).
+ * its start, then puts usage into @row: between the sums at the newest
+ * sample and at the start (between the two samples around it, linearly).
  */
-static bool window_start(struct tenant_state *tenant, double now, double window_s, double *sum,
-			 double *covered)
-{
-	double start = now - window_s, fraction;
-	const struct sample *before, *after;
-	int resource;
-
-	while (tenant->samples_count >= 2 && sample_at(tenant, 1)->time <= start)
-		drop_oldest_sample(tenant);
-	if (tenant->samples_count < 2)
-		return false;
-	before = sample_at(tenant, 0);
-	after = sample_at(tenant, 1);
-	fraction = 0;
-	if (before->time < start && after->time > before->time)
-		fraction = (start - before->time) / (after->time - before->time);
-	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-		sum[resource] = before->sum[resource] +
-				(after->sum[resource] - before->sum[resource]) * fraction;
-		covered[resource] =
-		    before->covered[resource] +
-		    (after->covered[resource] - before->covered[resource]) * fraction;
-	}
-	return true;
-}
-
 static void compute_usage(struct tenant_state *tenant, double now, double window_s,
 			  struct tenant_row *row)
 {
-	double start_sum[RESOURCE_COUNT], start_covered[RESOURCE_COUNT];
-	const struct sample *newest;
-	int resource;
+	double start = now - window_s, fraction = 0;
+	const double *before, *after, *newest;
+	resource_mask bits;
+	unsigned int i;
 
-	if (!window_start(tenant, now, window_s, start_sum, start_covered))
+	while (tenant->samples_count >= 2 && sample_at(tenant, 1)[0] <= start)
+		drop_oldest_sample(tenant);
+	if (tenant->samples_count < 2)
 		return;
+	before = sample_at(tenant, 0);
+	after = sample_at(tenant, 1);
 	newest = newest_sample(tenant);
-	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-		double covered = newest->covered[resource] - start_covered[resource];
+	if (before[0] < start && after[0] > before[0])
+		fraction = (start - before[0]) / (after[0] - before[0]);
+	for (bits = tenant->tracked, i = 0; bits; bits &= bits - 1, i++) {
+		int resource = first_resource(bits);
+		double start_sum =
+		    before[1 + 2 * i] + (after[1 + 2 * i] - before[1 + 2 * i]) * fraction;
+		double start_covered =
+		    before[2 + 2 * i] + (after[2 + 2 * i] - before[2 + 2 * i]) * fraction;
+		double covered = newest[2 + 2 * i] - start_covered;
 
 		/* Missing this tick: the last usage would be stale, say nothing. */
 		if (!row->has_value[resource] || covered <= 0)
 			continue;
 		row->has_usage[resource] = true;
-		row->usage[resource] = (newest->sum[resource] - start_sum[resource]) / covered;
+		row->usage[resource] = (newest[1 + 2 * i] - start_sum) / covered;
 	}
+}
+
+/*
+ * Quiet from now on when the window holds nothing but the steady line: two
+ * samples, the older at or before the window's start. Whatever lingers
+ * must go first, which takes the window.
+ */
+static void maybe_quiet(struct tenant_state *tenant, double now, double window_s)
+{
+	if (!tenant->newest_steady || tenant->samples_count != 2 ||
+	    sample_at(tenant, 0)[0] > now - window_s || tenant->needed != tenant->tracked)
+		return;
+	tenant->quiet = true;
+	tenant->steady_since = sample_at(tenant, 0)[0];
+	/* Two is all it needs until it wakes; keep the memory if realloc fails. */
+	if (tenant->samples_capacity > 2)
+		resize_samples(tenant, 2);
+}
+
+/*
+ * A quiet tenant whose values are still the same, with the same resources
+ * and a window that still starts on the line: its usage is no rate and
+ * each gauge's value, known without its window. False when it must wake.
+ */
+static bool quiet_usage(const struct tenant_state *tenant, resource_mask gauges, double now,
+			const struct plan_memo *memo, struct tenant_row *row)
+{
+	resource_mask bits;
+	unsigned int i;
+
+	if (memo->needed != tenant->tracked || tenant->steady_since > now - memo->window_s)
+		return false;
+	for (bits = tenant->tracked, i = 0; bits; bits &= bits - 1, i++) {
+		int resource = first_resource(bits);
+
+		if (!row->has_value[resource] ||
+		    row->value[resource] != tenant->tracks[i].last_value)
+			return false;
+	}
+	for (bits = tenant->tracked, i = 0; bits; bits &= bits - 1, i++) {
+		int resource = first_resource(bits);
+
+		row->has_usage[resource] = true;
+		row->usage[resource] =
+		    gauges & RESOURCE_BIT(resource) ? tenant->tracks[i].last_value : 0;
+	}
+	return true;
+}
+
+/*
+ * Catches the sums up with the quiet ticks, the last at @until: each one
+ * was steady, so each gauge added its value for the time, and the newest
+ * sample moves along its line to @until.
+ */
+static void wake(struct tenant_state *tenant, resource_mask gauges, double until)
+{
+	resource_mask bits;
+	unsigned int i;
+
+	for (bits = tenant->tracked, i = 0; bits; bits &= bits - 1, i++) {
+		struct track *track = &tenant->tracks[i];
+		double elapsed = fmax(0, until - track->last_time);
+
+		if (gauges & bits & -bits)
+			track->sum += track->last_value * elapsed;
+		track->covered += elapsed;
+		track->last_time = until;
+	}
+	if (tenant->samples_count)
+		write_sample(tenant, newest_sample(tenant), until);
+	tenant->quiet = false;
+}
+
+/* The windowed usage of @row's tracked resources, into @row. */
+static void update_windows(struct evaluator *evaluator, struct tenant_state *tenant, double now,
+			   const struct plan_memo *memo, struct tenant_row *row)
+{
+	bool steady;
+
+	if (row->gone) {
+		forget_windows(tenant);
+		return;
+	}
+	if (tenant->quiet) {
+		if (quiet_usage(tenant, evaluator->gauges, now, memo, row))
+			return;
+		/* It was in every tick since it went quiet, each one steady, the last just before. */
+		wake(tenant, evaluator->gauges, evaluator->last_now);
+	}
+	if (update_tracks(tenant, now, memo->window_s, memo->needed))
+		/* Without the new windows the ones there are go on. */
+		pr_err("evaluate: no memory for the windows of tenant %s", tenant->name);
+	steady = accumulate(tenant, evaluator->gauges, now, row);
+	record_sample(tenant, now, steady);
+	compute_usage(tenant, now, memo->window_s, row);
+	maybe_quiet(tenant, now, memo->window_s);
 }
 
 /* The state machine */
@@ -382,16 +753,37 @@ static enum alert_rule_change alert_rule_step(struct alert_rule_state *state, do
 	return ALERT_RULE_FIRED;
 }
 
-static void add_transition(struct evaluator *evaluator, size_t *count,
-			   const struct tenant_state *tenant, enum resource resource,
-			   const char *rule, const struct alert_rule_state *state)
+/* Room for @more transitions: grown as they come, so that none is lost once made. */
+static int reserve_transitions(struct evaluator *evaluator, size_t more)
 {
-	struct eval_transition *transition = &evaluator->transitions[(*count)++];
+	size_t needed = evaluator->transition_count + more, capacity;
+	struct eval_transition *transitions;
+
+	if (needed <= evaluator->transitions_capacity)
+		return 0;
+	capacity =
+	    evaluator->transitions_capacity ? evaluator->transitions_capacity : MIN_TRANSITIONS;
+	while (capacity < needed)
+		capacity *= 2;
+	transitions = realloc(evaluator->transitions, capacity * sizeof(*transitions));
+	if (!transitions)
+		return -ENOMEM;
+	evaluator->transitions = transitions;
+	evaluator->transitions_capacity = capacity;
+	return 0;
+}
+
+/* Room reserved: the tenant has alerts, since the rule fires or was firing. */
+static void add_transition(struct evaluator *evaluator, const struct tenant_state *tenant,
+			   enum resource resource, const char *rule,
+			   const struct alert_rule_state *state)
+{
+	struct eval_transition *transition = &evaluator->transitions[evaluator->transition_count++];
 
 	transition->tenant = tenant->name;
 	/* NULL only when a copy failed for want of memory. */
-	transition->plan = tenant->plan ? tenant->plan : "";
-	transition->cgroup = tenant->cgroup ? tenant->cgroup : "";
+	transition->plan = tenant->alerts->plan ? tenant->alerts->plan : "";
+	transition->cgroup = tenant->alerts->cgroup ? tenant->alerts->cgroup : "";
 	transition->resource = resource;
 	transition->rule = rule;
 	transition->firing = state->firing;
@@ -401,43 +793,114 @@ static void add_transition(struct evaluator *evaluator, size_t *count,
 	transition->since = state->firing_since;
 }
 
-static void evaluate_tenant(struct evaluator *evaluator, struct tenant_state *tenant, double now,
-			    struct tenant_row *row, size_t *transition_count)
+/*
+ * One step of one rule of @row's tenant. A rule at rest has no state: it
+ * steps on zeros, and gets a place only when it comes out pending or
+ * firing. Without memory for that, or for the transition, nothing
+ * changes: memory is no evidence.
+ */
+static void step_rule(struct evaluator *evaluator, struct tenant_state *tenant,
+		      const struct tenant_row *row, enum resource resource, bool relative,
+		      double now, const struct alert_rule_params *params)
 {
-	const struct plan *limits = row->limits;
-	struct alert_rule_params params;
-	const struct sample *newest;
+	struct alert_rule_state scratch = {0}, *state = &scratch;
+	enum alert_rule_change change;
+
+	if (tenant->alerts)
+		state = relative ? &tenant->alerts->relative_rule[resource]
+				 : &tenant->alerts->plan_rule[resource];
+	if (reserve_transitions(evaluator, 1)) {
+		pr_err("evaluate: no memory for the alerts of tenant %s", tenant->name);
+		return;
+	}
+	change =
+	    alert_rule_step(state, now, row->has_usage[resource], row->usage[resource], params);
+	if (state == &scratch) {
+		if (!scratch.pending && !scratch.firing)
+			return;
+		if (alerts_new(tenant, row->plan, row->cgroup)) {
+			pr_err("evaluate: no memory for the alerts of tenant %s", tenant->name);
+			return;
+		}
+		state = relative ? &tenant->alerts->relative_rule[resource]
+				 : &tenant->alerts->plan_rule[resource];
+		*state = scratch;
+	}
+	if (change != ALERT_RULE_UNCHANGED)
+		add_transition(evaluator, tenant, resource, relative ? RULE_RELATIVE : RULE_PLAN,
+			       state);
+}
+
+/* What @limits asks for, worked out once for the rows that share it this tick. */
+static const struct plan_memo *plan_memo(struct evaluator *evaluator, const struct plan *limits)
+{
+	struct plan_memo *memo = &evaluator->memo;
 	int resource;
 
-	if (row->gone) {
-		/* Its counters went with its cgroups: a return starts afresh. */
-		clear_samples(tenant);
-	} else {
-		accumulate(tenant, now, row);
-		newest = newest_sample(tenant);
-		if (!newest || newest->time < now)
-			append_sample(tenant, now);
-		compute_usage(tenant, now, plan_window_s(limits), row);
+	if (memo->tick == evaluator->tick_number && memo->limits == limits)
+		return memo;
+	memo->tick = evaluator->tick_number;
+	memo->limits = limits;
+	memo->limited = 0;
+	for (resource = 0; limits && resource < RESOURCE_COUNT; resource++)
+		if (limits->has_limit[resource])
+			memo->limited |= RESOURCE_BIT(resource);
+	memo->needed = memo->limited | evaluator->relative_floors;
+	memo->window_s = plan_window_s(limits);
+	return memo;
+}
+
+static void evaluate_tenant(struct evaluator *evaluator, struct tenant_state *tenant, double now,
+			    struct tenant_row *row)
+{
+	const struct plan *limits = row->limits;
+	const struct plan_memo *memo = plan_memo(evaluator, limits);
+	struct alert_rule_params params;
+	resource_mask steps, bits;
+	int resource;
+
+	/* What resolved last tick has been handed out. */
+	if (tenant->alerts && !alerts_live(tenant->alerts)) {
+		alerts_free(tenant->alerts);
+		tenant->alerts = NULL;
+	}
+	if (tenant->alerts && alerts_label(tenant->alerts, row->plan, row->cgroup))
+		pr_err("evaluate: no memory for the alerts of tenant %s", tenant->name);
+	update_windows(evaluator, tenant, now, memo, row);
+
+	/* A rule at rest over a resource at or under its limit stays at rest. */
+	steps = 0;
+	for (bits = row->gone ? 0 : memo->limited; bits; bits &= bits - 1) {
+		resource = first_resource(bits);
+		if (row->has_usage[resource] && row->usage[resource] > limits->limit[resource])
+			steps |= RESOURCE_BIT(resource);
+	}
+	if (tenant->alerts) {
+		for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+			const struct alert_rule_state *state = &tenant->alerts->plan_rule[resource];
+
+			if (state->pending || state->firing)
+				steps |= RESOURCE_BIT(resource);
+		}
+		evaluator->relative_live |= relative_live_mask(tenant->alerts);
 	}
 
-	params.window_s = plan_window_s(limits);
+	params.window_s = memo->window_s;
 	params.for_s = limits ? limits->for_ms / 1000.0 : 0;
 	params.hysteresis = limits ? limits->hysteresis : 1;
-	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-		struct alert_rule_state *state = &tenant->plan_rule[resource];
-		enum alert_rule_change change;
-
+	for (; steps; steps &= steps - 1) {
+		resource = first_resource(steps);
 		params.has_limit = limits && limits->has_limit[resource] && !row->gone;
 		params.limit = limits ? limits->limit[resource] : 0;
 		params.reported_limit = params.limit;
-		change = alert_rule_step(state, now, row->has_usage[resource],
-					 row->usage[resource], &params);
-		if (change != ALERT_RULE_UNCHANGED)
-			add_transition(evaluator, transition_count, tenant, resource, RULE_PLAN,
-				       state);
-		row->firing[resource] = state->firing;
+		step_rule(evaluator, tenant, row, resource, false, now, &params);
+	}
+	if (!tenant->alerts)
+		return;
+	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
+		row->firing[resource] = tenant->alerts->plan_rule[resource].firing;
 		/* As it stands, should the relative pass be skipped this tick. */
-		row->relative_firing[resource] = tenant->relative_rule[resource].firing;
+		row->relative_firing[resource] = tenant->alerts->relative_rule[resource].firing;
 	}
 }
 
@@ -499,20 +962,25 @@ static void relative_params(const struct plan *limits, struct alert_rule_params 
 }
 
 /*
- * Room to remember each row's tenant and to sort the usages. Grown only:
- * the number of tenants is about the same from tick to tick.
+ * Room to remember each row's tenant, the last tick's order and to sort
+ * the usages. Grown only: the number of tenants is about the same from
+ * tick to tick.
  */
-static int reserve_relative(struct evaluator *evaluator, size_t row_count)
+static int reserve_rows(struct evaluator *evaluator, size_t row_count)
 {
-	struct tenant_state **row_tenants;
+	struct tenant_state **tenants;
 	double *active_usage;
 
 	if (row_count <= evaluator->scratch_capacity)
 		return 0;
-	row_tenants = realloc(evaluator->row_tenants, row_count * sizeof(*row_tenants));
-	if (!row_tenants)
+	tenants = realloc(evaluator->row_tenants, row_count * sizeof(*tenants));
+	if (!tenants)
 		return -ENOMEM;
-	evaluator->row_tenants = row_tenants;
+	evaluator->row_tenants = tenants;
+	tenants = realloc(evaluator->order, row_count * sizeof(*tenants));
+	if (!tenants)
+		return -ENOMEM;
+	evaluator->order = tenants;
 	active_usage = realloc(evaluator->active_usage, row_count * sizeof(*active_usage));
 	if (!active_usage)
 		return -ENOMEM;
@@ -525,18 +993,22 @@ static int reserve_relative(struct evaluator *evaluator, size_t row_count)
  * One resource of the relative rule over every row evaluated this tick.
  * Sorting the active usages once makes each tenant's median of the others
  * an index away, so a tick stays O(n log n) with thousands of tenants.
+ * Without a floor on it, only what is pending or firing has a step to
+ * take: it resolves.
  */
 static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 				       struct tenant_row *rows, size_t count,
-				       enum resource resource, size_t *transition_count)
+				       enum resource resource)
 {
 	const struct relative_config *relative = &evaluator->relative;
-	bool enabled = evaluator->has_relative && relative->has_floor[resource];
+	bool enabled = evaluator->relative_floors & RESOURCE_BIT(resource);
 	double *sorted = evaluator->active_usage, usage_floor = relative->floor[resource];
 	/* A tenant this idle makes nobody look excessive. (factor > 0: checked when set.) */
 	double active_from = enabled ? usage_floor / relative->factor : 0;
 	size_t active = 0, i;
 
+	if (!enabled && !(evaluator->relative_live & RESOURCE_BIT(resource)))
+		return;
 	for (i = 0; enabled && i < count; i++) {
 		const struct tenant_row *row = &rows[i];
 
@@ -552,18 +1024,21 @@ static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 		struct tenant_row *row = &rows[i];
 		double usage = row->usage[resource], median = 0;
 		struct alert_rule_params params = {0};
-		struct alert_rule_state *state;
+		const struct alert_rule_state *state;
 		size_t skip;
 
 		if (!tenant)
 			continue;
-		state = &tenant->relative_rule[resource];
+		state = tenant->alerts ? &tenant->alerts->relative_rule[resource] : NULL;
+		/* At rest, and no limit could be under its usage (none is under the floor). */
+		if (!state && (!enabled || row->gone || !row->has_usage[resource] ||
+			       !(usage > usage_floor)))
+			continue;
 		if (enabled && !row->gone && !row->has_usage[resource]) {
 			/*
 			 * No evidence, not even that too few are active: just
 			 * after a restart nobody has a usage yet.
 			 */
-			row->relative_firing[resource] = state->firing;
 			continue;
 		}
 		relative_params(row->limits, &params);
@@ -581,27 +1056,29 @@ static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 			params.reported_limit = relative->factor * median;
 			params.limit = fmax(usage_floor, params.reported_limit);
 		}
-		if (alert_rule_step(state, now, row->has_usage[resource], usage, &params) !=
-		    ALERT_RULE_UNCHANGED)
-			add_transition(evaluator, transition_count, tenant, resource, RULE_RELATIVE,
-				       state);
-		row->relative_firing[resource] = state->firing;
+		/* At rest and at or under the limit: it stays at rest. */
+		if (state || (params.has_limit && row->has_usage[resource] && usage > params.limit))
+			step_rule(evaluator, tenant, row, resource, true, now, &params);
+		row->relative_firing[resource] =
+		    tenant->alerts && tenant->alerts->relative_rule[resource].firing;
 	}
 }
 
 static void evaluate_relative(struct evaluator *evaluator, double now, struct tenant_row *rows,
-			      size_t count, size_t *transition_count)
+			      size_t count)
 {
 	int resource;
 
 	for (resource = 0; resource < RESOURCE_COUNT; resource++)
-		evaluate_relative_resource(evaluator, now, rows, count, resource,
-					   transition_count);
+		evaluate_relative_resource(evaluator, now, rows, count, resource);
 }
 
 void evaluator_set_relative(struct evaluator *evaluator, const struct relative_config *relative)
 {
+	int resource;
+
 	evaluator->has_relative = false;
+	evaluator->relative_floors = 0;
 	if (!relative)
 		return;
 	/* The configuration makes it at least 1; 0 would make everyone abusive. */
@@ -612,34 +1089,18 @@ void evaluator_set_relative(struct evaluator *evaluator, const struct relative_c
 	}
 	evaluator->relative = *relative;
 	evaluator->has_relative = true;
-}
-
-/*
- * Room for every transition this tick can make, so that none is lost later:
- * each rule on each resource of each tenant, known or new.
- */
-static int reserve_transitions(struct evaluator *evaluator, size_t row_count)
-{
-	size_t needed = (row_count + hashtable_count(&evaluator->tenants)) * RESOURCE_COUNT * 2;
-	struct eval_transition *transitions;
-
-	if (needed <= evaluator->transitions_capacity)
-		return 0;
-	transitions = realloc(evaluator->transitions, needed * sizeof(*transitions));
-	if (!transitions)
-		return -ENOMEM;
-	evaluator->transitions = transitions;
-	evaluator->transitions_capacity = needed;
-	return 0;
+	for (resource = 0; resource < RESOURCE_COUNT; resource++)
+		if (relative->has_floor[resource])
+			evaluator->relative_floors |= RESOURCE_BIT(resource);
 }
 
 /*
  * Takes the tenants not seen this tick out of the table, resolving what
  * fires, and returns them as a list to free once the transitions are out.
- * Loaded tenants get until their deadline to show up.
+ * Loaded tenants get until their deadline to show up; one whose resolved
+ * alerts find no memory stays until they do.
  */
-static struct tenant_state *drop_unseen(struct evaluator *evaluator, double now,
-					size_t *transition_count)
+static struct tenant_state *drop_unseen(struct evaluator *evaluator, double now)
 {
 	struct tenant_state *dropped = NULL, *tenant;
 	struct hashtable_node *node, *next;
@@ -650,16 +1111,19 @@ static struct tenant_state *drop_unseen(struct evaluator *evaluator, double now,
 		if (tenant->seen_tick == evaluator->tick_number ||
 		    (tenant->loaded && now < tenant->loaded_deadline))
 			continue;
-		for (resource = 0; resource < RESOURCE_COUNT; resource++) {
-			struct alert_rule_state *state = &tenant->plan_rule[resource];
+		if (tenant->alerts && reserve_transitions(evaluator, 2 * RESOURCE_COUNT)) {
+			pr_err("evaluate: no memory to resolve the alerts of tenant %s",
+			       tenant->name);
+			continue;
+		}
+		for (resource = 0; tenant->alerts && resource < RESOURCE_COUNT; resource++) {
+			struct alert_rule_state *state = &tenant->alerts->plan_rule[resource];
 
 			if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
-				add_transition(evaluator, transition_count, tenant, resource,
-					       RULE_PLAN, state);
-			state = &tenant->relative_rule[resource];
+				add_transition(evaluator, tenant, resource, RULE_PLAN, state);
+			state = &tenant->alerts->relative_rule[resource];
 			if (alert_rule_resolve(state) == ALERT_RULE_RESOLVED)
-				add_transition(evaluator, transition_count, tenant, resource,
-					       RULE_RELATIVE, state);
+				add_transition(evaluator, tenant, resource, RULE_RELATIVE, state);
 		}
 		hashtable_remove(&evaluator->tenants, node);
 		tenant->next_dropped = dropped;
@@ -714,36 +1178,81 @@ static void raise_overuse(const struct evaluator *evaluator,
 	fn(&alert, ctx);
 }
 
+/*
+ * The rows come in name order, and so did the last tick's: the tenant of a
+ * row is most likely the next of the last tick's, found by one compare
+ * instead of a hash. Names before it in that order are tenants gone (or
+ * rows out of order, which the hash table still finds); NULL when the
+ * walk has nothing for @name.
+ */
+static struct tenant_state *next_in_order(struct evaluator *evaluator, size_t *cursor,
+					  const char *name)
+{
+	while (*cursor < evaluator->order_count) {
+		struct tenant_state *tenant = evaluator->order[*cursor];
+		int cmp = strcmp(tenant->name, name);
+
+		if (cmp > 0)
+			return NULL;
+		(*cursor)++;
+		if (!cmp)
+			return tenant;
+	}
+	return NULL;
+}
+
+static struct tenant_state *row_tenant(struct evaluator *evaluator, size_t *cursor,
+				       const char *name)
+{
+	struct tenant_state *tenant = next_in_order(evaluator, cursor, name);
+	uint64_t hash;
+
+	if (tenant)
+		return tenant;
+	hash = hash_string(&evaluator->key, name);
+	tenant = tenant_find(evaluator, name, hash);
+	return tenant ? tenant : tenant_add(evaluator, name, hash);
+}
+
+/* This tick's tenants, in row order, for the next tick's walk. */
+static void keep_order(struct evaluator *evaluator, size_t count)
+{
+	struct tenant_state **order = evaluator->row_tenants;
+	size_t kept = 0, i;
+
+	for (i = 0; i < count; i++)
+		if (order[i])
+			order[kept++] = order[i];
+	evaluator->row_tenants = evaluator->order;
+	evaluator->order = order;
+	evaluator->order_count = kept;
+}
+
 void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *rows,
 		    size_t count, alert_fn fn, void *ctx)
 {
 	struct tenant_state *dropped, *tenant;
-	size_t transition_count = 0, i;
-	bool relative_pass = true;
+	size_t seen = 0, cursor = 0, i;
+	bool by_row = true;
 
 	evaluator->changed = false;
-	for (i = 0; i < count; i++)
-		clear_outputs(&rows[i]);
-	if (reserve_transitions(evaluator, count)) {
-		pr_err("evaluate: out of memory, tick at %.3f skipped", now);
-		return;
-	}
+	evaluator->transition_count = 0;
+	evaluator->relative_live = 0;
 	/* Without it the relative alerts stand as they are: memory is no evidence. */
-	if (reserve_relative(evaluator, count)) {
+	if (reserve_rows(evaluator, count)) {
 		pr_err("evaluate: out of memory, relative rule skipped at %.3f", now);
-		relative_pass = false;
+		by_row = false;
+		evaluator->order_count = 0;
 	}
 	evaluator->tick_number++;
 
 	for (i = 0; i < count; i++) {
 		struct tenant_row *row = &rows[i];
-		uint64_t hash = hash_string(&evaluator->key, row->tenant);
 
-		if (relative_pass)
+		clear_outputs(row);
+		if (by_row)
 			evaluator->row_tenants[i] = NULL;
-		tenant = tenant_find(evaluator, row->tenant, hash);
-		if (!tenant)
-			tenant = tenant_add(evaluator, row->tenant, hash);
+		tenant = row_tenant(evaluator, &cursor, row->tenant);
 		if (!tenant) {
 			pr_err("evaluate: no memory for tenant %s", row->tenant);
 			continue;
@@ -755,28 +1264,28 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 		}
 		tenant->seen_tick = evaluator->tick_number;
 		tenant->loaded = false;
-		if (text_replace(&tenant->plan, row->plan) ||
-		    text_replace(&tenant->cgroup, row->cgroup)) {
-			pr_err("evaluate: no memory for tenant %s", row->tenant);
-			continue;
-		}
-		evaluate_tenant(evaluator, tenant, now, row, &transition_count);
-		if (relative_pass)
+		seen++;
+		evaluate_tenant(evaluator, tenant, now, row);
+		if (by_row)
 			evaluator->row_tenants[i] = tenant;
 	}
 	/* Every usage is known now: the relative rule compares them. */
-	if (relative_pass)
-		evaluate_relative(evaluator, now, rows, count, &transition_count);
-	dropped = drop_unseen(evaluator, now, &transition_count);
+	if (by_row) {
+		evaluate_relative(evaluator, now, rows, count);
+		keep_order(evaluator, count);
+	}
+	/* Each tenant seen is in the table: any other is gone, or loaded. */
+	dropped = seen < hashtable_count(&evaluator->tenants) ? drop_unseen(evaluator, now) : NULL;
 
 	/* Resolved first: a consumer that counts firing alerts never sees too many. */
-	for (i = 0; fn && i < transition_count; i++)
+	for (i = 0; fn && i < evaluator->transition_count; i++)
 		if (!evaluator->transitions[i].firing)
 			raise_overuse(evaluator, &evaluator->transitions[i], fn, ctx);
-	for (i = 0; fn && i < transition_count; i++)
+	for (i = 0; fn && i < evaluator->transition_count; i++)
 		if (evaluator->transitions[i].firing)
 			raise_overuse(evaluator, &evaluator->transitions[i], fn, ctx);
-	evaluator->changed = transition_count > 0;
+	evaluator->changed = evaluator->transition_count > 0;
+	evaluator->last_now = now;
 
 	while (dropped) {
 		tenant = dropped->next_dropped;
@@ -788,11 +1297,15 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 struct evaluator *evaluator_new(void)
 {
 	struct evaluator *evaluator = calloc(1, sizeof(*evaluator));
+	int resource;
 
 	if (!evaluator)
 		return NULL;
 	hashtable_init(&evaluator->tenants, tenant_matches);
 	hash_key_random(&evaluator->key);
+	for (resource = 0; resource < RESOURCE_COUNT; resource++)
+		if (resource_is_gauge(resource))
+			evaluator->gauges |= RESOURCE_BIT(resource);
 	return evaluator;
 }
 
@@ -803,6 +1316,7 @@ void evaluator_free(struct evaluator *evaluator)
 	hashtable_release(&evaluator->tenants, tenant_free_node);
 	free(evaluator->transitions);
 	free(evaluator->row_tenants);
+	free(evaluator->order);
 	free(evaluator->active_usage);
 	free(evaluator);
 }
@@ -815,14 +1329,14 @@ bool evaluator_changed(const struct evaluator *evaluator)
 
 /* What survives a restart: firing alerts, handed out and taken back one by one. */
 
-static int each_firing_of(struct tenant_state *tenant, const char *rule,
+static int each_firing_of(const struct tenant_state *tenant, const char *rule,
 			  const struct alert_rule_state *states, firing_alert_fn fn, void *ctx)
 {
 	struct firing_alert alert = {
 		.tenant = tenant->name,
 		/* NULL only when a copy failed for want of memory. */
-		.plan = tenant->plan ? tenant->plan : "",
-		.cgroup = tenant->cgroup ? tenant->cgroup : "",
+		.plan = tenant->alerts->plan ? tenant->alerts->plan : "",
+		.cgroup = tenant->alerts->cgroup ? tenant->alerts->cgroup : "",
 		.rule = rule,
 	};
 	int resource, err;
@@ -850,8 +1364,10 @@ int evaluator_each_firing(const struct evaluator *evaluator, firing_alert_fn fn,
 
 	hashtable_for_each_safe(&evaluator->tenants, node, next) {
 		tenant = hashtable_entry(node, struct tenant_state, node);
-		err = each_firing_of(tenant, RULE_PLAN, tenant->plan_rule, fn, ctx) ?:
-		      each_firing_of(tenant, RULE_RELATIVE, tenant->relative_rule, fn, ctx);
+		if (!tenant->alerts)
+			continue;
+		err = each_firing_of(tenant, RULE_PLAN, tenant->alerts->plan_rule, fn, ctx) ?:
+		      each_firing_of(tenant, RULE_RELATIVE, tenant->alerts->relative_rule, fn, ctx);
 		if (err)
 			return err;
 	}
@@ -877,14 +1393,15 @@ int evaluator_restore_firing(struct evaluator *evaluator, const struct firing_al
 		tenant->loaded = true;
 		tenant->loaded_deadline = deadline;
 	}
-	if (text_replace(&tenant->plan, alert->plan) ||
-	    text_replace(&tenant->cgroup, alert->cgroup))
+	if (!tenant->alerts && alerts_new(tenant, alert->plan, alert->cgroup))
+		return -ENOMEM;
+	if (alerts_label(tenant->alerts, alert->plan, alert->cgroup))
 		return -ENOMEM;
 	/* No rule is the plan's, as saved before the relative rule existed. */
 	if (alert->rule && !strcmp(alert->rule, RULE_RELATIVE))
-		state = &tenant->relative_rule[alert->resource];
+		state = &tenant->alerts->relative_rule[alert->resource];
 	else
-		state = &tenant->plan_rule[alert->resource];
+		state = &tenant->alerts->plan_rule[alert->resource];
 	if (state->firing)
 		return 0;
 	state->firing = true;

@@ -9,6 +9,12 @@
  *   windowed usage is their time-weighted mean over the window.
  * - A window longer than the tenant's history uses the history it has
  *   (at least two samples); before that there is no usage yet.
+ * - Only what is compared has a window, and a usage in the rows: the
+ *   resources the tenant's plan limits, and those with a relative floor.
+ *   One that comes to be compared (a reload gives the plan a limit) starts
+ *   its window then, so its usage is at first that of the history since.
+ *   One no longer compared keeps its window one window more: a limit
+ *   taken away and given back meanwhile has lost nothing.
  * - Usage strictly above the limit starts `for`; still above once `for`
  *   has passed, the alert fires (for 0: at once). Back at or under the
  *   limit before that, nothing fires. A firing alert resolves when usage
