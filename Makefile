@@ -76,7 +76,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test bench unit-tests test-tools clean install vmlinux
+.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install vmlinux
 
 all: $(OUTPUT)/abusewatch
 
@@ -98,7 +98,7 @@ test: deps
 # a table, and build/bench.json.
 bench:
 	$(Q)scripts/install-deps --bench
-	$(Q)$(MAKE) all test-tools
+	$(Q)$(MAKE) all test-tools bench-tools
 	$(Q)scripts/bench $(BENCH_PARTS)
 
 unit-tests: $(UNIT_BINS)
@@ -164,6 +164,29 @@ $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# ---------------------------------------------------------------- bench
+# Built for `make bench` only (tests/bench/): the empty reference programs
+# that probes.sh measures the agent's probes against, and their loader.
+# Same BPF flags as the agent's objects, so the comparison is like for like.
+BENCH_DIR  := $(OUTPUT)/bench
+BENCH_BPF  := $(BENCH_DIR)/empty.bpf.o
+BENCH_BINS := $(BENCH_DIR)/attach_empty
+
+bench-tools: $(BENCH_BPF) $(BENCH_BINS)
+
+$(BENCH_DIR):
+	$(Q)mkdir -p $@
+
+$(BENCH_DIR)/%.bpf.o: tests/bench/%.bpf.c $(VMLINUX_H) | $(BENCH_DIR)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ 2>/dev/null || true
+
+$(BENCH_DIR)/attach_empty: tests/bench/attach_empty.c | $(BENCH_DIR)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(PKG_LIBS) -o $@
+# ---------------------------------------------------------------- end bench
+
 install: $(OUTPUT)/abusewatch
 	install -D -m 0755 $(OUTPUT)/abusewatch $(DESTDIR)$(PREFIX)/sbin/abusewatch
 	install -D -m 0644 data/default.yaml $(DESTDIR)$(PREFIX)/share/abusewatch/abusewatch.yaml
@@ -172,4 +195,5 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d \
+	$(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))
