@@ -133,7 +133,15 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(print_libbpf);
 
-	/* Signals are read from a descriptor, so that the detach always runs. */
+	/*
+	 * Signals are read from a descriptor, so that the detach always runs.
+	 * A shell starts background commands with SIGINT ignored, and an
+	 * ignored signal is dropped even while blocked: back to the default
+	 * first.
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);

@@ -17,14 +17,17 @@
 #    switches in the same window: account_cpu's ns/event over bpftrace's.
 # 4. Throughput of six loads in a tenant with the agent running over
 #    without it, alternating (A B, then B A) over several short rounds:
-#    the median of the rounds' ratios. bpf_stats is off again here.
+#    the median of the rounds' ratios. bpf_stats is off again here. The
+#    verdict is given only when a 90% range of that median lies on one side
+#    of the budget; the note adds the same ratio per CPU-second of the load
+#    and the agent, which other work on the machine disturbs much less.
 #
 # The agent's programs, ours and bpftrace's are told from any other loaded
 # at the same time (another agent, another bench) by the process holding
 # them (/proc/PID/fdinfo), never by name alone.
 #
-# Knobs (environment): PROBES_ROUNDS (throughput rounds, default 6),
-# PROBES_SECONDS (seconds per throughput run, default 0.4; three runs of each
+# Knobs (environment): PROBES_ROUNDS (throughput rounds, default 8),
+# PROBES_SECONDS (seconds per throughput run, default 0.3; three runs of each
 # load per state and round), PROBES_EXEC_ROUNDS (default 5). Everything it
 # starts is bounded in time and goes away at exit.
 # shellcheck disable=SC2317 # functions reached from the EXIT trap and as load_$NAME
@@ -33,8 +36,8 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-ROUNDS=${PROBES_ROUNDS:-6}
-LOAD_SECONDS=${PROBES_SECONDS:-0.4}
+ROUNDS=${PROBES_ROUNDS:-8}
+LOAD_SECONDS=${PROBES_SECONDS:-0.3}
 # Runs of each load per state and round; their median is the state's value.
 # Other work on a shared machine comes in bursts of a second or two (another
 # agent loading its probes takes a whole CPU that long): one run caught in a
@@ -82,15 +85,11 @@ declare -A WHAT=(
 	[tput_odirect]="throughput with / without agent: O_DIRECT writes (dd, 16 KiB)"
 )
 declare -A UNIT=([exec_ns]=ns)
-declare -A BUDGET=(
-	[switch_ratio]="<= 1.5x" [bio_ratio]="<= 2.0x" [skb_ingress_ratio]="<= 2.0x"
-	[skb_egress_ratio]="<= 2.0x" [connect4_ratio]="<= 2.0x" [connect6_ratio]="<= 2.0x"
-	[exec_hook_ratio]="none (exec_ns has the budget)" [exec_ns]="<= 1500 ns median"
-	[bpftrace_ratio]="<= 0.3"
-	[tput_ctxsw]=">= 0.98" [tput_forkexec]=">= 0.98" [tput_tcp]=">= 0.98"
-	[tput_udp]=">= 0.98" [tput_connect]=">= 0.98" [tput_odirect]=">= 0.98"
-)
-# The verdict: "<= N" or ">= N" against the value, nothing for "none".
+# The budgets (from the issue), as "<= N" or ">= N" against the value:
+# sched_switch 1.5x the empty program, every other per-packet, per-bio or
+# per-call probe 2.0x (connect() is per call; the issue lists it with the
+# others), both exec probes 1500 ns, bpftrace's cost at least 1/0.3 of ours,
+# throughput at least 0.98 of what it is without the agent.
 declare -A LIMIT=(
 	[switch_ratio]="<= 1.5" [bio_ratio]="<= 2.0" [skb_ingress_ratio]="<= 2.0"
 	[skb_egress_ratio]="<= 2.0" [connect4_ratio]="<= 2.0" [connect6_ratio]="<= 2.0"
@@ -98,6 +97,7 @@ declare -A LIMIT=(
 	[tput_ctxsw]=">= 0.98" [tput_forkexec]=">= 0.98" [tput_tcp]=">= 0.98"
 	[tput_udp]=">= 0.98" [tput_connect]=">= 0.98" [tput_odirect]=">= 0.98"
 )
+declare -A NO_BUDGET=([exec_hook_ratio]="none (exec_ns has the budget)")
 
 TMP=""
 BENCH_CG=""
@@ -117,23 +117,32 @@ DD_FILE=""
 
 # ---------------------------------------------------------------- figures
 
-# figure ID VALUE [NOTE]: reports ID once, with the verdict from LIMIT.
+# meets ID VALUE: true or false against LIMIT[ID], or null (no number, or
+# no budget to meet).
+meets() {
+	local limit=${LIMIT[$1]:-}
+	if [[ ! $2 =~ ^[0-9.eE+-]+$ || -z $limit ]]; then
+		echo null
+	elif awk -v v="$2" -v op="${limit%% *}" -v b="${limit#* }" \
+		'BEGIN { exit !(op == "<=" ? v <= b : v >= b) }'; then
+		echo true
+	else
+		echo false
+	fi
+}
+
+# figure ID VALUE [NOTE [OK]]: reports ID once; OK, when given, replaces the
+# verdict against LIMIT.
 figure() {
-	local id=$1 value=${2:-null} note=${3:-} ok=null limit
+	local id=$1 value=${2:-null} note=${3:-} ok budget
 	[[ -n ${REPORTED[$id]:-} ]] && return 0
 	REPORTED[$id]=1
 	[[ $value =~ ^[0-9.eE+-]+$ ]] || value=null
-	limit=${LIMIT[$id]:-}
-	if [[ $value != null && -n $limit ]]; then
-		if awk -v v="$value" -v op="${limit%% *}" -v b="${limit#* }" \
-			'BEGIN { exit !(op == "<=" ? v <= b : v >= b) }'; then
-			ok=true
-		else
-			ok=false
-		fi
-	fi
+	ok=${4:-$(meets "$id" "$value")}
+	[[ $value == null ]] && ok=null
 	bench_log "$id = $value${note:+ ($note)}"
-	bench_figure "$id" "${WHAT[$id]}" "$value" "${UNIT[$id]:-x}" "${BUDGET[$id]}" "$ok" "$note"
+	budget=${NO_BUDGET[$id]:-"${LIMIT[$id]} ${UNIT[$id]:-x}"}
+	bench_figure "$id" "${WHAT[$id]}" "$value" "${UNIT[$id]:-x}" "$budget" "$ok" "$note"
 }
 
 # not_measured REASON [ID...]: every figure given (default: every one not
@@ -165,6 +174,29 @@ median() {
 		END {
 			if (!NR) { print "null"; exit }
 			printf "%.4g\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		}'
+}
+
+# median_range < NUMBERS: "LOW HIGH", a range that holds the true median
+# with at least 90% confidence whatever the distribution (order statistics
+# x(k) and x(n+1-k) for the largest k the binomial allows); with 6 rounds it
+# is their minimum and maximum, with 8 the second and the seventh (fewer
+# than 5 rounds: minimum and maximum, below 90%).
+median_range() {
+	grep -E '^[0-9.eE+-]+$' | sort -g | awk '
+		{ v[NR] = $1 }
+		END {
+			if (!NR) { print "null null"; exit }
+			# [x(k), x(NR+1-k)] holds the median with probability
+			# 1 - 2 P(Bin(NR, 1/2) <= k - 1); term is P(Bin = j).
+			k = 1; cdf = 0; term = 0.5 ^ NR
+			for (j = 0; j < NR / 2; j++) {
+				cdf += term
+				if (1 - 2 * cdf < 0.9) break
+				k = j + 1
+				term = term * (NR - j) / (j + 1)
+			}
+			print v[k], v[NR + 1 - k]
 		}'
 }
 
@@ -314,22 +346,27 @@ stop_empty() {
 	EMPTY_PID=""
 }
 
-# The same per-cgroup CPU accounting in bpftrace: at each switch, the time
-# since the last switch on this CPU goes to the cgroup of the task leaving
-# it (current, at sched_switch). It ends itself after 5 minutes.
+# The same per-cgroup CPU accounting in bpftrace: at each switch the task
+# leaving the CPU (current, at sched_switch) is charged the scheduler's own
+# runtime since it was last seen, to its cgroup, as account_cpu does. bpftrace
+# 0.17 has no rawtracepoint and fentry is refused here, so it is a tracepoint.
+# Variants timing with nsecs (since the last switch on the CPU, or since the
+# task's switch-in) charge time between switches rather than CPU time; alone
+# on this 2-core VM they cost 165-230 ns/event, this one ~195. It ends itself
+# after 5 minutes.
 # shellcheck disable=SC2016 # bpftrace's variables, not the shell's
 BPFTRACE_PROG='
 tracepoint:sched:sched_switch
 {
-	$now = nsecs;
-	$last = @switched_in[cpu];
-	if ($last) {
-		@cpu_ns[cgroup] = sum($now - $last);
+	$runtime = curtask->se.sum_exec_runtime;
+	$seen = @seen[tid];
+	if ($seen) {
+		@cpu_ns[cgroup] = sum($runtime - $seen);
 	}
-	@switched_in[cpu] = $now;
+	@seen[tid] = $runtime;
 }
 interval:s:300 { exit(); }
-END { clear(@switched_in); clear(@cpu_ns); }'
+END { clear(@seen); clear(@cpu_ns); }'
 
 # start_bpftrace: mounts tracefs when it is not (its tracepoints need it),
 # starts bpftrace and waits (<= 30 s) until its sched_switch program runs.
@@ -628,8 +665,8 @@ if ! command -v bpftool >/dev/null; then
 	exit 0
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/abusewatch-bench.XXXXXX") || exit 1
-BENCH_CG=$(v2_root)/abusewatch-bench-$$-$RANDOM
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/abusewatch-bench-probes.XXXXXX") || exit 1
+BENCH_CG=$(v2_root)/abusewatch-bench-probes-$$-$RANDOM
 TENANT=$BENCH_CG/tenants/load
 AGENT_CG=$BENCH_CG/agent
 if ! mkdir -p "$TENANT" "$AGENT_CG"; then
@@ -690,6 +727,7 @@ for ((w = 0; w < 3; w++)); do
 	stats_snapshot "$TMP/a.snap"
 	in_tenant "$AW_TOOLS/benchload" pingpong 1 >/dev/null
 	stats_snapshot "$TMP/b.snap"
+	bt_ns=n/a
 	read -r aw_ns aw_n < <(stats_delta "$TMP/a.snap" "$TMP/b.snap" agent "name:$PROG_SWITCH")
 	read -r em_ns _ < <(stats_delta "$TMP/a.snap" "$TMP/b.snap" empty name:empty_switch)
 	sw_ratio+=("$(ratio "$aw_ns" "$em_ns")")
@@ -699,7 +737,7 @@ for ((w = 0; w < 3; w++)); do
 		bt_ratio+=("$(ratio "$aw_ns" "$bt_ns")")
 		bt_notes+=("$aw_ns/$bt_ns")
 	fi
-	bench_log "switch window $w: $PROG_SWITCH $aw_ns ns, empty $em_ns ns, bpftrace ${bt_ns:-n/a} ns, $aw_n events"
+	bench_log "switch window $w: $PROG_SWITCH $aw_ns ns, empty $em_ns ns, bpftrace $bt_ns ns, $aw_n events"
 done
 switch_median=$(printf '%s\n' "${sw_ratio[@]}" | median)
 figure switch_ratio "$switch_median" \
@@ -831,7 +869,17 @@ for load in "${LOADS[@]}"; do
 	fi
 	with_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[A,$load,$r]:-}"; done | median)
 	without_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[B,$load,$r]:-}"; done | median)
+	# A verdict only when the median is surely on one side of the budget:
+	# these loads share the machine with whatever else runs on it.
+	read -r low high < <(median_range <<<"$walls")
+	ok=$(meets "tput_$load" "$low")
+	verdict=""
+	if [[ $ok != "$(meets "tput_$load" "$high")" ]]; then
+		ok=null
+		verdict="no verdict: the median's 90% range $low-$high straddles the budget; "
+	fi
 	figure "tput_$load" "$(median <<<"$walls")" \
-		"median of $count rounds, $(spread <<<"$walls"); per CPU-second of load and agent $(median <<<"$cpus") ($(spread <<<"$cpus")); /s with $with_rate, without $without_rate$SHARED_NOTE"
+		"${verdict}median of $count rounds, $(spread <<<"$walls"); per CPU-second of load and agent $(median <<<"$cpus") ($(spread <<<"$cpus")); /s with $with_rate, without $without_rate$SHARED_NOTE" \
+		"$ok"
 done
 exit 0
