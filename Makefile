@@ -165,18 +165,32 @@ $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # ---------------------------------------------------------------- bench
-# Programs of `make bench` (tests/bench/) beside the test tools. A bench
-# program links the pure-logic modules, as the unit tests do, to time one of
-# them alone (textfile_bench: metrics_write at 10,000 tenants).
-BENCH_SRCS := $(wildcard tests/bench/*.c)
-BENCH_BINS := $(patsubst tests/bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+# Programs of `make bench` (tests/bench/). A bench program links the
+# pure-logic modules, as the unit tests do, to time one of them alone
+# (textfile_bench: metrics_write at 10,000 tenants). The empty reference
+# programs that probes.sh measures the agent's probes against are built with
+# the agent's BPF flags, so the comparison is like for like; their loader
+# needs only libbpf.
+BENCH_DIR  := $(OUTPUT)/bench
+BENCH_SRCS := $(filter-out %.bpf.c tests/bench/attach_empty.c,$(wildcard tests/bench/*.c))
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BENCH_DIR)/%,$(BENCH_SRCS)) $(BENCH_DIR)/attach_empty
+BENCH_BPF  := $(patsubst tests/bench/%.bpf.c,$(BENCH_DIR)/%.bpf.o,$(wildcard tests/bench/*.bpf.c))
 
-bench-tools: $(BENCH_BINS)
+bench-tools: $(BENCH_BINS) $(BENCH_BPF)
 
-$(OUTPUT)/bench:
+$(BENCH_DIR):
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/bench/%: tests/bench/%.c $(LIB_OBJS) | $(OUTPUT)/bench
+$(BENCH_DIR)/%.bpf.o: tests/bench/%.bpf.c $(VMLINUX_H) | $(BENCH_DIR)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ 2>/dev/null || true
+
+$(BENCH_DIR)/attach_empty: tests/bench/attach_empty.c | $(BENCH_DIR)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(PKG_LIBS) -o $@
+
+$(BENCH_DIR)/%: tests/bench/%.c $(LIB_OBJS) | $(BENCH_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) $(PKG_LIBS) -o $@
 
@@ -200,4 +214,5 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d $(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d \
+	$(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))

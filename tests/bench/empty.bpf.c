@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One empty program on each hook the agent uses, for `make bench`
+ * (tests/bench/probes.sh): with bpf_stats on, its run_time_ns / run_cnt is
+ * what the kernel charges any program on that hook (the dispatch, the
+ * statistics' own clock reads), so a probe's cost divided by it is what the
+ * probe's body adds, comparable across machines. Loaded and attached by
+ * tests/bench/attach_empty.c; the names are what the bench looks for.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("tp_btf/sched_switch")
+int empty_switch(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/block_bio_queue")
+int empty_bio(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int empty_exec(void *ctx)
+{
+	return 0;
+}
+
+/* cgroup_skb and cgroup/connect: 1 lets the packet or the call through. */
+SEC("cgroup_skb/ingress")
+int empty_ingress(struct __sk_buff *skb)
+{
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int empty_egress(struct __sk_buff *skb)
+{
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int empty_connect4(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int empty_connect6(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
