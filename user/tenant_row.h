@@ -24,6 +24,7 @@ struct plan;
 
 struct tenant_row {
 	/* Identity (tenants.c). */
+	uint64_t serial;		/* never reused in this process: same tenant, same strings */
 	const char *tenant;
 	const char *plan;		/* name, as the tenant rule gave it */
 	const struct plan *limits;	/* NULL: the plan is undefined, no limits */

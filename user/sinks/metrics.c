@@ -78,6 +78,7 @@ struct sample {
 struct tenant_lines {
 	struct hashtable_node node;	/* in cache.tenants, by name */
 	unsigned long written;		/* the number of the last write it was in */
+	uint64_t serial;		/* of the row it was last matched to (tenant_row.h) */
 	size_t position;		/* its row in that write */
 	const char *plan;		/* in @names, after the tenant's */
 	/*
@@ -390,7 +391,7 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 {
 	struct hashtable_node *node, *next;
 	struct tenant_lines *tenant;
-	bool changed = snapshot->row_count != cache.row_count;
+	bool changed = snapshot->row_count != cache.row_count, same;
 	size_t i, cached = 0;
 
 	cache.write_number++;
@@ -404,7 +405,9 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 		 * tenant of this row last time is checked first, sparing the hash.
 		 */
 		tenant = i < cache.row_count ? cache.rows[i] : NULL;
-		if (!tenant || strcmp(tenant->name, name))
+		/* The same serial is the same tenant, name and plan: nothing to compare. */
+		same = tenant && row->serial && tenant->serial == row->serial;
+		if (!same && (!tenant || strcmp(tenant->name, name)))
 			tenant = hashtable_entry(hashtable_find(&cache.tenants,
 								hash_string(&cache.key, name), name),
 						 struct tenant_lines, node);
@@ -415,7 +418,7 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 			continue;
 		}
 		/* Another plan (a reload): another prefix, so new lines throughout. */
-		if (tenant && strcmp(tenant->plan, plan)) {
+		if (tenant && !same && strcmp(tenant->plan, plan)) {
 			tenant_drop(tenant, i);
 			tenant = NULL;
 		}
@@ -432,6 +435,7 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 			continue;
 		}
 		tenant->written = cache.write_number;
+		tenant->serial = row->serial;
 		tenant->position = i;
 		cache.rows[i] = tenant;
 		cached++;

@@ -31,6 +31,9 @@ struct tenant_set {
 	bool sorted;
 };
 
+/* Every tenant of every set gets the next one (see struct tenant). */
+static uint64_t tenant_serials;
+
 /* A tenant and its place in the set's table by name. */
 struct tenant_entry {
 	struct hashtable_node node;
@@ -207,6 +210,8 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 	if (!entry)
 		return NULL;
 	tenant = &entry->tenant;
+	/* Rows carry it, so a reader can tell "the same tenant" without comparing names. */
+	tenant->serial = ++tenant_serials;
 	tenant->name = strdup(match->name);
 	tenant->plan = strdup(match->plan);
 	tenant->cgroup = strndup(path, match->root_length);
@@ -215,6 +220,8 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 		free_tenant(tenant);
 		return NULL;
 	}
+	/* The set's configuration never changes: the plan is looked up once. */
+	tenant->limits = config_find_plan(set->config, tenant->plan);
 	if (hashtable_insert(&set->by_name, &entry->node, hash_string(&set->key, tenant->name))) {
 		free_tenant(tenant);
 		return NULL;
@@ -381,9 +388,10 @@ static void fill_row(struct tenant_row *row, const struct tenant *tenant,
 	int resource;
 
 	memset(row, 0, sizeof(*row));
+	row->serial = tenant->serial;
 	row->tenant = tenant->name;
 	row->plan = tenant->plan;
-	row->limits = config_find_plan(config, tenant->plan);
+	row->limits = tenant->limits;
 	row->cgroup = tenant->cgroup;
 	row->gone = tenant->live_cgroups == 0;
 	row->storage_paths = (const char *const *)tenant->storage_paths;

@@ -32,8 +32,10 @@ bool tenants_match_path(const struct config *config, const char *path,
 			struct tenant_match *match);
 
 struct tenant {
+	uint64_t serial;	/* never reused in this process */
 	char *name;
 	char *plan;
+	const struct plan *limits;	/* its plan in the set's configuration; NULL: undefined */
 	char *cgroup;		/* the tenant's top-most matched cgroup path */
 	struct usage_sample total;	/* cumulative since the agent started */
 	int64_t tasks;		/* live tasks, the sum of its cgroups' */
