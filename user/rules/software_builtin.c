@@ -331,3 +331,142 @@ size_t software_argv_markers(struct argv_marker *out, size_t max)
 	}
 	return i;
 }
+
+/*
+ * The window of the marker @text (@len bytes, lowercased) that starts
+ * @offset bytes from its start, folded as the search folds what it reads;
+ * bytes off the marker are wild (mask 0).
+ */
+static struct argv_wild marker_window(const unsigned char *text, int len, int offset)
+{
+	unsigned char bytes[AW_ARGV_WINDOW], mask[AW_ARGV_WINDOW];
+	struct argv_wild window = { .offset = (__s8)offset, .len = (__u8)len };
+	int i, at;
+
+	for (i = 0; i < AW_ARGV_WINDOW; i++) {
+		at = offset + i;
+		if (at < 0 || at >= len) {
+			bytes[i] = 0;
+			mask[i] = 0;
+		} else {
+			bytes[i] = text[at] | 0x20;
+			mask[i] = 0xff;
+		}
+	}
+	/* As the kernel loads them: a native __u32, in either byte order. */
+	memcpy(&window.bytes, bytes, sizeof(bytes));
+	memcpy(&window.mask, mask, sizeof(mask));
+	return window;
+}
+
+/*
+ * Sets the bitmap bit of @window; for a wild one, the bit of every value
+ * the search can read there: any byte, folded (bit 5 set), 128 values.
+ */
+static void set_window_bits(struct argv_filter *filter, const struct argv_wild *window)
+{
+	unsigned char bytes[AW_ARGV_WINDOW], mask[AW_ARGV_WINDOW];
+	unsigned int wild[AW_ARGV_WINDOW], wild_count = 0, i;
+	unsigned long combination, combinations;
+	__u32 value, key;
+
+	memcpy(bytes, &window->bytes, sizeof(bytes));
+	memcpy(mask, &window->mask, sizeof(mask));
+	for (i = 0; i < AW_ARGV_WINDOW; i++)
+		if (!mask[i])
+			wild[wild_count++] = i;
+	combinations = 1UL << (7 * wild_count);
+	for (combination = 0; combination < combinations; combination++) {
+		for (i = 0; i < wild_count; i++) {
+			unsigned int seven = (unsigned int)(combination >> (7 * i)) & 0x7f;
+
+			/* Seven free bits around bit 5, which folding always sets. */
+			bytes[wild[i]] = (unsigned char)((seven & 0x1f) | 0x20 | (seven & 0x60) << 1);
+		}
+		memcpy(&value, bytes, sizeof(value));
+		key = aw_argv_key(value);
+		filter->bitmap[key / 64] |= 1ULL << (key % 64);
+	}
+}
+
+/* Puts a window inside a marker in the first free slot from its own. */
+static void add_slot(struct argv_filter *filter, const struct argv_wild *window, __u8 marker)
+{
+	unsigned int mask = (1U << AW_ARGV_SLOT_BITS) - 1;
+	unsigned int slot = aw_argv_key(window->bytes) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
+	unsigned int probe = 1;
+
+	/* At most half full (software_events.h): a free slot is always found. */
+	while (filter->slots[slot].bytes) {
+		slot = (slot + 1) & mask;
+		probe++;
+	}
+	filter->slots[slot] = (struct argv_window){
+		.bytes = window->bytes,
+		.marker = marker,
+		.offset = (__u8)window->offset,
+		.len = window->len,
+	};
+	if (probe > filter->probe_max)
+		filter->probe_max = probe;
+}
+
+/* The marker @text (@len bytes, lowercased) as the kernel compares it: words and masks. */
+static void set_marker_words(struct argv_marker_words *words, const unsigned char *text, int len)
+{
+	unsigned char bytes[AW_ARGV_MARKER_LEN] = { 0 }, mask[AW_ARGV_MARKER_LEN] = { 0 };
+
+	memcpy(bytes, text, (size_t)len);
+	memset(mask, 0xff, (size_t)len);
+	memcpy(words->text, bytes, sizeof(words->text));
+	memcpy(words->mask, mask, sizeof(words->mask));
+}
+
+int software_argv_filter(const struct argv_marker *list, size_t count,
+			 struct argv_filter *filter)
+{
+	unsigned char text[AW_ARGV_MARKER_LEN];
+	int offset, lead, trail, need, len, j;
+	struct argv_wild window;
+	unsigned int i;
+
+	if (count > AW_ARGV_MARKERS_MAX)
+		return -E2BIG;
+	for (i = 0; i < count; i++)
+		if (list[i].len < AW_ARGV_MARKER_MIN || list[i].len >= AW_ARGV_MARKER_LEN)
+			return -EINVAL;
+	memset(filter, 0, sizeof(*filter));
+	filter->marker_count = (__u32)count;
+	for (i = 0; i < count; i++) {
+		len = (int)list[i].len;
+		for (j = 0; j < len; j++) {
+			char c = list[i].text[j];
+
+			text[j] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+		}
+		set_marker_words(&filter->markers[i], text, len);
+		/* Every window inside the marker: len - 3 consecutive positions. */
+		for (offset = 0; offset + AW_ARGV_WINDOW <= len; offset++) {
+			window = marker_window(text, len, offset);
+			set_window_bits(filter, &window);
+			add_slot(filter, &window, (__u8)i);
+		}
+		/*
+		 * Too short to put one on every AW_ARGV_STEP-th position: the
+		 * windows running off its end, then its start, in turn, until
+		 * AW_ARGV_STEP consecutive positions have one.
+		 */
+		need = AW_ARGV_STEP - (len - AW_ARGV_WINDOW + 1);
+		for (lead = 0, trail = 0; need > 0; need--) {
+			if (trail <= lead)
+				offset = len - AW_ARGV_WINDOW + ++trail;
+			else
+				offset = -++lead;
+			window = marker_window(text, len, offset);
+			window.marker = (__u8)i;
+			set_window_bits(filter, &window);
+			filter->wild[filter->wild_count++] = window;
+		}
+	}
+	return 0;
+}
