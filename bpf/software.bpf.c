@@ -155,8 +155,9 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 					 __u32 *flags)
 {
 	struct mm_struct *mm = task->mm;
-	__u32 found = 0, base, window, key, hits, lowest, i, n;
+	__u32 found = 0, base, window, product, hits, lowest, i, n;
 	unsigned long start, end;
+	__u64 word;
 	const char *block;
 	__u64 len;
 
@@ -180,9 +181,17 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 		hits = 0;
 #pragma unroll
 		for (i = 0; i < SEARCH_WINDOWS; i++) {
-			window = *(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD;
-			key = aw_argv_key(window);
-			hits |= (__u32)(targ_argv.bitmap[key / 64] >> (key % 64) & 1) << i;
+			/*
+			 * aw_argv_key(window) % AW_ARGV_BITMAP_WORDS as a byte
+			 * offset, and / AW_ARGV_BITMAP_WORDS, straight from the
+			 * product: one operation each.
+			 */
+			product = (*(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD) *
+				  AW_ARGV_HASH;
+			word = *(const __u64 *)((const char *)targ_argv.bitmap +
+						(product >> (32 - AW_ARGV_KEY_BITS - 3) &
+						 (AW_ARGV_BITMAP_WORDS - 1) * 8));
+			hits |= (__u32)(word >> (product >> (32 - 6)) & 1) << i;
 		}
 		/*
 		 * The last round reads older bytes after the arguments: no window

@@ -28,10 +28,11 @@
  * command line: it reads the four bytes (a "window") at every fourth one,
  * and most windows are in no marker, which one bit of a bitmap says. A
  * marker of L bytes puts L - 3 of its windows at consecutive positions, so
- * one of them falls on a tested position when L >= 7. A shorter marker
- * ("\0msr\0", 5 bytes) also gets the windows that run one byte (or more)
- * off its end or start, the bytes off it matching anything: four
- * consecutive windows again.
+ * one of four consecutive ones falls on a tested position when L >= 7:
+ * the bitmap has the four that ordinary command lines have least. A
+ * shorter marker ("\0msr\0", 5 bytes) also gets the windows that run one
+ * byte (or more) off its end or start, the bytes off it matching anything:
+ * four consecutive windows again.
  *
  * Case: a window is folded before it is looked up, every byte ORed with
  * 0x20 ('A' becomes 'a', and a few non-letters collide: NUL and space,
@@ -51,17 +52,25 @@
 _Static_assert((1U << AW_ARGV_SLOT_BITS) >=
 		       2 * AW_ARGV_MARKERS_MAX * (AW_ARGV_MARKER_LEN - AW_ARGV_WINDOW),
 	       "room for every window inside the markers");
-/* Bitmap bits; a window's slot is where its probe starts: the key's top bits. */
+/*
+ * Bitmap bits. A key's bit is bit key / AW_ARGV_BITMAP_WORDS of word
+ * key % AW_ARGV_BITMAP_WORDS, so that each comes from the product with one
+ * or two operations. A window's slot, where its probe starts, is the key's
+ * top bits.
+ */
 #define AW_ARGV_KEY_BITS 16
+#define AW_ARGV_BITMAP_WORDS ((1U << AW_ARGV_KEY_BITS) / 64)
 
 /*
  * The key of a folded window, read from memory as a native __u32 (so the
  * byte order is the same in the kernel and in userspace): its bit in the
  * bitmap, and its slot in the top bits.
  */
+#define AW_ARGV_HASH 2654435761U
+
 static inline __u32 aw_argv_key(__u32 window)
 {
-	return (window * 2654435761U) >> (32 - AW_ARGV_KEY_BITS);
+	return (window * AW_ARGV_HASH) >> (32 - AW_ARGV_KEY_BITS);
 }
 
 /*
@@ -121,7 +130,7 @@ struct argv_filter {
 	__u32 probe_max;		/* slots the longest probe reads */
 	__u32 unused;
 	struct argv_wild wild[AW_ARGV_WILD_MAX];
-	__u64 bitmap[(1U << AW_ARGV_KEY_BITS) / 64];
+	__u64 bitmap[AW_ARGV_BITMAP_WORDS];
 	struct argv_window slots[1U << AW_ARGV_SLOT_BITS];
 	struct argv_marker_words markers[AW_ARGV_MARKERS_MAX] __attribute__((aligned(64)));
 };

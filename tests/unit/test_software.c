@@ -257,7 +257,7 @@ static uint32_t probe_search(const struct argv_filter *filter, const unsigned ch
 		window = window_at(args + at);
 		key = aw_argv_key(window);
 		(*lookups)++;
-		if (!(filter->bitmap[key / 64] >> (key % 64) & 1))
+		if (!(filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1))
 			continue;
 		(*hits)++;
 		slot = key >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
@@ -343,67 +343,81 @@ static bool key_set(const struct argv_filter *filter, uint32_t window)
 {
 	uint32_t key = aw_argv_key(window);
 
-	return filter->bitmap[key / 64] >> (key % 64) & 1;
+	return filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1;
 }
 
 static void test_argv_filter_windows(void **state)
 {
+	unsigned char text[AW_ARGV_MARKER_LEN], bytes[AW_ARGV_WINDOW], mask[AW_ARGV_WINDOW];
 	struct argv_marker markers[AW_ARGV_MARKERS_MAX];
-	unsigned char text[AW_ARGV_MARKER_LEN], bytes[AW_ARGV_WINDOW];
-	uint32_t window, slot, n, covered;
+	bool has[AW_ARGV_MARKER_LEN + AW_ARGV_STEP];
+	uint32_t window, home, n, run, slot;
+	const struct argv_window *inside;
 	struct argv_filter *filter;
 	size_t count, m, j;
-	unsigned int wild_value;
+	unsigned int value;
 	int offset, i;
-	bool found;
+	bool reached;
 
 	count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX);
 	assert_true(count > 0);
 	filter = filter_of(markers, count);
 	assert_int_equal(filter->marker_count, count);
-	assert_true(filter->probe_max >= 1);
 	for (m = 0; m < count; m++) {
 		for (j = 0; j < markers[m].len; j++)
 			text[j] = ascii_lower((unsigned char)markers[m].text[j]);
-		/* Every window inside the marker: in the bitmap and in a slot its probe reaches. */
-		for (offset = 0; offset + AW_ARGV_WINDOW <= (int)markers[m].len; offset++) {
-			window = window_at(text + offset);
+		memset(has, 0, sizeof(has));
+		/* Its windows inside it: its bytes there, in the bitmap, where a probe finds them. */
+		for (slot = 0; slot < (1U << AW_ARGV_SLOT_BITS); slot++) {
+			inside = &filter->slots[slot];
+			if (!inside->bytes || inside->marker != m)
+				continue;
+			assert_int_equal(inside->len, markers[m].len);
+			assert_true(inside->offset + AW_ARGV_WINDOW <= (int)markers[m].len);
+			window = window_at(text + inside->offset);
+			assert_int_equal(inside->bytes, window);
 			assert_true(key_set(filter, window));
-			slot = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
-			found = false;
-			for (n = 0; n < filter->probe_max && !found; n++) {
-				const struct argv_window *inside =
-					&filter->slots[(slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)];
-
-				assert_true(inside->bytes != 0);
-				found = inside->bytes == window && inside->marker == m &&
-					inside->offset == offset && inside->len == markers[m].len;
+			home = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
+			for (reached = false, n = 0; n < filter->probe_max && !reached; n++) {
+				assert_true(filter->slots[(home + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)].bytes);
+				reached = ((home + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)) == slot;
 			}
-			if (!found)
-				fail_msg("marker %zu: window at %d not in its slots", m, offset);
+			assert_true(reached);
+			has[inside->offset + AW_ARGV_STEP] = true;
 		}
-		/*
-		 * With the wild ones, AW_ARGV_STEP consecutive positions have a
-		 * window of the marker; every value of a wild byte is in the bitmap.
-		 */
-		covered = markers[m].len - AW_ARGV_WINDOW + 1;
+		/* Those running off it: its bytes where they overlap, and any byte off it. */
 		for (i = 0; i < (int)filter->wild_count; i++) {
 			const struct argv_wild *wild = &filter->wild[i];
 
 			if (wild->marker != m)
 				continue;
-			covered++;
+			assert_int_equal(wild->len, markers[m].len);
 			assert_true(wild->offset < 0 ||
 				    wild->offset + AW_ARGV_WINDOW > (int)markers[m].len);
-			for (wild_value = 0; wild_value < 256; wild_value++) {
-				memcpy(bytes, &wild->bytes, sizeof(bytes));
-				for (j = 0; j < AW_ARGV_WINDOW; j++)
-					if (!((const unsigned char *)&wild->mask)[j])
-						bytes[j] = (unsigned char)wild_value;
-				assert_true(key_set(filter, window_at(bytes)));
+			assert_true(wild->offset > -AW_ARGV_STEP);
+			memcpy(mask, &wild->mask, sizeof(mask));
+			for (value = 0; value < 256; value++) {
+				for (j = 0; j < AW_ARGV_WINDOW; j++) {
+					offset = wild->offset + (int)j;
+					if (offset < 0 || offset >= (int)markers[m].len) {
+						assert_int_equal(mask[j], 0);
+						bytes[j] = (unsigned char)value;
+					} else {
+						assert_int_equal(mask[j], 0xff);
+						bytes[j] = text[offset];
+					}
+				}
+				window = window_at(bytes);
+				assert_int_equal(window & wild->mask, wild->bytes);
+				assert_true(key_set(filter, window));
 			}
+			has[wild->offset + AW_ARGV_STEP] = true;
 		}
-		assert_true(covered >= AW_ARGV_STEP);
+		/* So that one of them starts on every AW_ARGV_STEP-th position. */
+		for (run = 0, j = 0; j < sizeof(has) && run < AW_ARGV_STEP; j++)
+			run = has[j] ? run + 1 : 0;
+		if (run < AW_ARGV_STEP)
+			fail_msg("marker %zu: no %d consecutive windows", m, AW_ARGV_STEP);
 	}
 	free(filter);
 }
