@@ -30,10 +30,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define NAME_BYTES 256		/* NAME_MAX + NUL */
 #define PATH_SCRATCH (AW_EXE_PATH_MAX + NAME_BYTES)
 
-/* Set by userspace before load: the markers, and the bitmap of their prefixes. */
-const volatile __u32 targ_marker_count = 0;
-const volatile struct argv_marker targ_markers[AW_ARGV_MARKERS_MAX] = {};
-const volatile __u32 targ_marker_prefixes[65536 / 32] = {};
+/* Set by userspace before load: the markers and their filter (software_events.h). */
+const volatile struct argv_filter targ_argv = {};
 
 /* Tasks of the root cgroup belong to no tenant: not reported. */
 const volatile __u64 targ_root_cgroup_id = 1;
@@ -43,7 +41,11 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } software_events SEC(".maps");
 
-/* Per-CPU room for the command line and the path being built. */
+/*
+ * Per-CPU room for the command line and the path being built. The
+ * arguments may be followed by a marker's length of older bytes: a
+ * comparison never reads past the array.
+ */
 struct scratch {
 	char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
 	char path[PATH_SCRATCH];
@@ -61,80 +63,105 @@ __u64 software_lost_events;
 /* When the exec probe last let the ring buffer wake its reader. */
 __u64 last_wakeup_ns;
 
-static __always_inline char lower(char c)
+/*
+ * ASCII letters of @x lowered, eight bytes at once: bit 7 of each byte of
+ * @ge_a and @gt_z says whether its low seven bits are >= 'A' and > 'Z'
+ * (no carry crosses bytes); bytes >= 0x80 are left alone.
+ */
+static __always_inline __u64 lower8(__u64 x)
 {
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+	__u64 low7 = x & 0x7f7f7f7f7f7f7f7fULL;
+	__u64 ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
+	__u64 gt_z = low7 + 0x2525252525252525ULL;
+
+	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ULL) >> 2);
 }
-
-struct argv_search {
-	struct scratch *scratch;
-	__u32 len;
-	__u32 found;
-};
-
-/* Does marker @m start at @at? Case-insensitive for ASCII letters. */
-static __always_inline bool marker_at(const char *args, __u32 at, __u32 len, __u32 m)
-{
-	__u32 marker_len = targ_markers[m].len, j;
-
-	if (!marker_len || marker_len >= AW_ARGV_MARKER_LEN || at + marker_len > len)
-		return false;
-	for (j = 0; j < AW_ARGV_MARKER_LEN - 1; j++) {
-		if (j >= marker_len)
-			return true;
-		if (lower(args[(at & (AW_ARGV_SCAN_MAX - 1)) + j]) != targ_markers[m].text[j])
-			return false;
-	}
-	return true;
-}
-
-/* The markers that start at @at (a position the prefix bitmap let through). */
-static __noinline void check_markers(struct argv_search *search, __u32 at)
-{
-	__u32 m;
-
-	if (!search || at >= search->len)
-		return;
-	for (m = 0; m < AW_ARGV_MARKERS_MAX; m++) {
-		if (m >= targ_marker_count)
-			break;
-		if (!(search->found & (1U << m)) && marker_at(search->scratch->args, at, search->len, m))
-			search->found |= 1U << m;
-	}
-}
-
-#define SEARCH_BLOCK 8
 
 /*
- * bpf_loop callback over SEARCH_BLOCK positions: most start no marker, and
- * four bytes and one bit of the prefix bitmap say so (software_events.h).
+ * Bit @m when marker @m (@len bytes) starts at @start of the @args_len
+ * bytes of arguments, else 0. It is compared a word at a time,
+ * case-insensitively for ASCII letters: no loop for the verifier to walk,
+ * and never a read past the arguments' room (@start < AW_ARGV_SCAN_MAX).
  */
-static long search_block(__u64 block, void *data)
+static __always_inline __u32 marker_at(struct scratch *scratch, __u32 args_len, __u32 start,
+				       __u32 m, __u32 len)
 {
-	struct argv_search *search = data;
-	const char *args = search->scratch->args;
-	__u32 base = (block * SEARCH_BLOCK) & (AW_ARGV_SCAN_MAX - 1), at, key, i;
+	const __u64 *text;
+	__u64 diff = 0;
+	int k;
 
+	m &= AW_ARGV_MARKERS_MAX - 1;
+	/* @start is below zero (a huge __u32) when the marker would begin before the arguments. */
+	if (start >= AW_ARGV_SCAN_MAX || start + len > args_len)
+		return 0;
+	text = (const __u64 *)(scratch->args + start);
 #pragma unroll
-	for (i = 0; i < SEARCH_BLOCK; i++) {
-		at = base + i;
-		key = aw_marker_prefix_key(args[at], args[at + 1], args[at + 2], args[at + 3]);
-		if (targ_marker_prefixes[key >> 5] & (1U << (key & 31)))
-			check_markers(search, at);
-	}
-	return 0;
+	for (k = 0; k < AW_ARGV_MARKER_LEN / 8; k++)
+		diff |= (lower8(text[k]) ^ targ_argv.markers[m].text[k]) & targ_argv.markers[m].mask[k];
+	return diff ? 0 : 1U << m;
 }
 
-/* Searches the new program's arguments (its own memory, just written by exec). */
+/*
+ * The folded window @window at @at has its bit in the bitmap: the markers
+ * that have it, inside them (its slots) or running off them (the wild
+ * ones), are compared where they would start. Returns @found with the
+ * markers found added. A global function: the verifier checks it once,
+ * not at every place the search calls it from.
+ */
+__noinline __u32 argv_hit(struct scratch *scratch, __u32 len, __u32 at, __u32 window, __u32 found)
+{
+	__u32 slot = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS), n, i;
+
+	if (!scratch)
+		return found;
+	for (n = 0; n < targ_argv.probe_max; n++) {
+		i = (slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1);
+		if (!targ_argv.slots[i].bytes)
+			break;
+		if (targ_argv.slots[i].bytes == window)
+			found |= marker_at(scratch, len, at - targ_argv.slots[i].offset,
+					   targ_argv.slots[i].marker, targ_argv.slots[i].len);
+	}
+	for (n = 0; n < targ_argv.wild_count; n++) {
+		if ((window & targ_argv.wild[n].mask) == targ_argv.wild[n].bytes)
+			found |= marker_at(scratch, len, at - targ_argv.wild[n].offset,
+					   targ_argv.wild[n].marker, targ_argv.wild[n].len);
+	}
+	return found;
+}
+
+/* Bytes of arguments per round of the search loop, its windows unrolled. */
+#define SEARCH_BLOCK 64
+#define SEARCH_WINDOWS (SEARCH_BLOCK / AW_ARGV_STEP)
+
+/*
+ * The index of the only set bit of a 16-bit value: multiplied by a de
+ * Bruijn sequence, its top four bits are a code unique to the bit, and
+ * BIT_INDEX holds the index for each code, a nibble each. No table in
+ * memory to miss in the cache.
+ */
+#define DE_BRUIJN 0x09afU
+#define BIT_INDEX 0xcd7ea84fb6935210ULL
+
+/*
+ * Searches the new program's arguments (its own memory, just written by
+ * exec). Every marker puts one of its windows on a multiple of
+ * AW_ARGV_STEP (software_events.h), so only those are looked up: an
+ * aligned load, a multiply and a bit each, gathered without a branch; a
+ * round with a hit calls argv_hit for each. A plain loop: the verifier
+ * walks its rounds with their offsets known, so no load needs a mask.
+ */
 static __always_inline __u32 search_argv(struct task_struct *task, struct scratch *scratch,
 					 __u32 *flags)
 {
-	struct argv_search search = { .scratch = scratch };
 	struct mm_struct *mm = task->mm;
+	__u32 found = 0, base, window, product, hits, lowest, i, n;
 	unsigned long start, end;
+	__u64 word;
+	const char *block;
 	__u64 len;
 
-	if (!targ_marker_count || !mm)
+	if (!targ_argv.marker_count || !mm)
 		return 0;
 	start = mm->arg_start;
 	end = mm->arg_end;
@@ -147,46 +174,156 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 	}
 	if (bpf_probe_read_user(scratch->args, len & (2 * AW_ARGV_SCAN_MAX - 1), (void *)start))
 		return 0;
-	/* Bytes after the last may be read as a prefix's: never a match, as checked. */
-	search.len = len;
-	bpf_loop((len + SEARCH_BLOCK - 1) / SEARCH_BLOCK, search_block, &search, 0);
-	return search.found;
+	for (base = 0; base < AW_ARGV_SCAN_MAX; base += SEARCH_BLOCK) {
+		if (base >= len)
+			break;
+		block = scratch->args + base;
+		hits = 0;
+#pragma unroll
+		for (i = 0; i < SEARCH_WINDOWS; i++) {
+			/*
+			 * aw_argv_key(window) % AW_ARGV_BITMAP_WORDS as a byte
+			 * offset, and / AW_ARGV_BITMAP_WORDS, straight from the
+			 * product: one operation each.
+			 */
+			product = (*(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD) *
+				  AW_ARGV_HASH;
+			word = *(const __u64 *)((const char *)targ_argv.bitmap +
+						(product >> (32 - AW_ARGV_KEY_BITS - 3) &
+						 (AW_ARGV_BITMAP_WORDS - 1) * 8));
+			hits |= (__u32)(word >> (product >> (32 - 6)) & 1) << i;
+		}
+		/*
+		 * The last round reads older bytes after the arguments: no window
+		 * that starts there belongs to a marker in them (one running off a
+		 * marker's end starts inside it, and matches whatever follows).
+		 */
+		if (len - base < SEARCH_BLOCK)
+			hits &= (1U << (len - base + AW_ARGV_STEP - 1) / AW_ARGV_STEP) - 1;
+		/*
+		 * The hits, lowest first: a branch per hit rather than per
+		 * window, whose outcome the CPU could not guess.
+		 */
+		for (n = 0; n < SEARCH_WINDOWS && hits; n++) {
+			lowest = hits & -hits;
+			hits ^= lowest;
+			i = BIT_INDEX >> (((lowest * DE_BRUIJN) >> 12 & 15) * 4) & 15;
+			window = *(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD;
+			found = argv_hit(scratch, len, base + i * AW_ARGV_STEP, window, found);
+		}
+	}
+	return found;
+}
+
+/* Where a dentry keeps a short name: d_iname, d_shortname from 6.14 on. */
+struct dentry___iname {
+	unsigned char d_iname[40];
+} __attribute__((preserve_access_index));
+
+union shortname_store___aw {
+	unsigned char string[40];
+};
+
+struct dentry___shortname {
+	union shortname_store___aw d_shortname;
+} __attribute__((preserve_access_index));
+
+#define INLINE_NAME_WORDS 5	/* DNAME_INLINE_LEN on 64-bit: 40 bytes */
+
+/*
+ * Appends the name of @dentry (a BTF pointer) at @off of the path: bytes
+ * copied with the NUL, or <= 0. A name shorter than 40 bytes lies in the
+ * dentry itself and is copied with plain loads, NUL included; bytes after
+ * it are overwritten by the next name or left out of path_len. A longer
+ * one takes the helper.
+ */
+static __always_inline long append_name(struct scratch *scratch, __u32 off, struct dentry *dentry)
+{
+	const unsigned char *name = dentry->d_name.name;
+	__u32 len = dentry->d_name.len;
+	const __u64 *inline_name;
+	__u64 *to;
+	int k;
+
+	if (bpf_core_field_exists(((struct dentry___shortname *)dentry)->d_shortname))
+		inline_name = (const __u64 *)&((struct dentry___shortname *)dentry)->d_shortname;
+	else if (bpf_core_field_exists(((struct dentry___iname *)dentry)->d_iname))
+		inline_name = (const __u64 *)&((struct dentry___iname *)dentry)->d_iname;
+	else
+		inline_name = NULL;
+	if (inline_name && (const void *)name == (const void *)inline_name &&
+	    len < INLINE_NAME_WORDS * 8) {
+		to = (__u64 *)(scratch->path + (off & (AW_EXE_PATH_MAX - 1)));
+#pragma unroll
+		for (k = 0; k < INLINE_NAME_WORDS; k++)
+			to[k] = inline_name[k];
+		/* Its NUL, even if a rename raced with these loads. */
+		((char *)to)[len & 63] = 0;
+		return len + 1;
+	}
+	return bpf_probe_read_kernel_str(scratch->path + (off & (AW_EXE_PATH_MAX - 1)), NAME_BYTES,
+					 name);
 }
 
 /*
  * The file's path, leaf first (see software_events.h), crossing mount
  * points up to the root of its mount namespace. Returns bytes used.
+ *
+ * Within the file's own mount (for most executables the whole path) the
+ * dentries are BTF pointers, read with plain loads, and when that mount is
+ * the root of the task's namespace the walk ends there. Above it, struct
+ * mount is reached through container_of, which the verifier does not
+ * follow: probe reads there.
  */
-static __always_inline __u32 build_path(struct file *file, struct scratch *scratch, __u32 *flags)
+static __always_inline __u32 build_path(struct task_struct *task, struct file *file,
+					struct scratch *scratch, __u32 *flags)
 {
-	struct dentry *dentry = file->f_path.dentry, *parent, *mnt_root;
 	struct vfsmount *vfsmnt = file->f_path.mnt;
+	struct dentry *dentry = file->f_path.dentry, *parent, *mnt_root = vfsmnt->mnt_root;
 	struct mount *mnt = container_of(vfsmnt, struct mount, mnt), *mnt_parent;
 	__u32 off = 0, i;
 	long n;
 
 	for (i = 0; i < AW_EXE_PATH_DEPTH; i++) {
-		mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-		parent = BPF_CORE_READ(dentry, d_parent);
+		if (dentry == mnt_root)
+			break;
+		if (off >= AW_EXE_PATH_MAX) {
+			*flags |= EXE_PATH_TRUNCATED;
+			return AW_EXE_PATH_MAX;
+		}
+		parent = dentry->d_parent;
+		n = append_name(scratch, off, dentry);
+		if (n <= 0)
+			return off;
+		off += n;
+		/* A dentry of no directory (memfd, other pseudo files): its name is all. */
+		if (parent == dentry)
+			return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
+		dentry = parent;
+	}
+	if (dentry == mnt_root && mnt == task->nsproxy->mnt_ns->root)
+		return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
+	/* At the top of another mount (or out of depth): on from where it is mounted. */
+	for (; i < AW_EXE_PATH_DEPTH; i++) {
 		if (dentry == mnt_root) {
-			/* Top of this mount: continue from where it is mounted. */
 			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 			if (mnt_parent == mnt)
-				return off;
+				return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = mnt_parent;
+			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
 			continue;
 		}
 		if (off >= AW_EXE_PATH_MAX) {
 			*flags |= EXE_PATH_TRUNCATED;
 			return AW_EXE_PATH_MAX;
 		}
+		parent = BPF_CORE_READ(dentry, d_parent);
 		n = bpf_probe_read_kernel_str(scratch->path + (off & (AW_EXE_PATH_MAX - 1)),
 					      NAME_BYTES, BPF_CORE_READ(dentry, d_name.name));
 		if (n <= 0)
 			return off;
 		off += n;
-		/* A dentry of no directory (memfd, other pseudo files): its name is all. */
 		if (parent == dentry)
 			return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
 		dentry = parent;
@@ -200,9 +337,9 @@ static __always_inline bool is_memfd(struct file *file)
 	struct dentry *dentry = file->f_path.dentry;
 	char name[7];
 
-	if (BPF_CORE_READ(dentry, d_parent) != dentry)
+	if (dentry->d_parent != dentry)
 		return false;
-	if (bpf_probe_read_kernel(name, sizeof(name) - 1, BPF_CORE_READ(dentry, d_name.name)))
+	if (bpf_probe_read_kernel(name, sizeof(name) - 1, dentry->d_name.name))
 		return false;
 	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
 	       name[4] == 'd' && name[5] == ':';
@@ -220,21 +357,21 @@ static __always_inline void read_times(struct inode *inode, struct software_even
 	struct inode___timespec *old = (void *)inode;
 
 	if (bpf_core_field_exists(inode->i_mtime_sec)) {
-		event->mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
-		event->mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
-		event->ctime_sec = BPF_CORE_READ(inode, i_ctime_sec);
+		event->mtime_sec = inode->i_mtime_sec;
+		event->mtime_nsec = inode->i_mtime_nsec;
+		event->ctime_sec = inode->i_ctime_sec;
 		/* Bit 31 marks a ctime that was queried (multigrain timestamps). */
-		event->ctime_nsec = BPF_CORE_READ(inode, i_ctime_nsec) & ~(1U << 31);
+		event->ctime_nsec = inode->i_ctime_nsec & ~(1U << 31);
 		return;
 	}
-	event->mtime_sec = BPF_CORE_READ(old, i_mtime.tv_sec);
-	event->mtime_nsec = BPF_CORE_READ(old, i_mtime.tv_nsec);
+	event->mtime_sec = old->i_mtime.tv_sec;
+	event->mtime_nsec = old->i_mtime.tv_nsec;
 	if (bpf_core_field_exists(old->__i_ctime)) {
-		event->ctime_sec = BPF_CORE_READ(old, __i_ctime.tv_sec);
-		event->ctime_nsec = BPF_CORE_READ(old, __i_ctime.tv_nsec);
+		event->ctime_sec = old->__i_ctime.tv_sec;
+		event->ctime_nsec = old->__i_ctime.tv_nsec;
 	} else {
-		event->ctime_sec = BPF_CORE_READ(old, i_ctime.tv_sec);
-		event->ctime_nsec = BPF_CORE_READ(old, i_ctime.tv_nsec);
+		event->ctime_sec = old->i_ctime.tv_sec;
+		event->ctime_nsec = old->i_ctime.tv_nsec;
 	}
 }
 
@@ -253,7 +390,12 @@ static __always_inline __u64 exec_wakeup_flags(void)
 	return 0;
 }
 
-static __always_inline struct software_event *reserve(__u32 type, __u64 cgroup_id)
+/*
+ * A zeroed event of @task (the current one) in the ring buffer, or NULL.
+ * Its fields come from the BTF pointer with plain loads, not helpers.
+ */
+static __always_inline struct software_event *reserve(__u32 type, __u64 cgroup_id,
+						      struct task_struct *task)
 {
 	struct software_event *event;
 
@@ -265,9 +407,9 @@ static __always_inline struct software_event *reserve(__u32 type, __u64 cgroup_i
 	__builtin_memset(event, 0, offsetof(struct software_event, path));
 	event->type = type;
 	event->cgroup_id = cgroup_id;
-	event->pid = bpf_get_current_pid_tgid() >> 32;
-	event->start_ns = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader, start_boottime);
-	bpf_get_current_comm(event->comm, sizeof(event->comm));
+	event->pid = task->tgid;
+	event->start_ns = task->group_leader->start_boottime;
+	__builtin_memcpy(event->comm, task->comm, sizeof(event->comm));
 	return event;
 }
 
@@ -286,22 +428,26 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	scratch = bpf_map_lookup_elem(&scratch_space, &zero);
 	if (!scratch)
 		return 0;
-	event = reserve(SOFTWARE_EVENT_EXEC, cgroup_id);
+	event = reserve(SOFTWARE_EVENT_EXEC, cgroup_id, task);
 	if (!event)
 		return 0;
+	/* BTF pointers, from the tracepoint's arguments: plain loads, no helper. */
 	inode = file->f_inode;
-	event->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	event->ino = BPF_CORE_READ(inode, i_ino);
-	event->size = BPF_CORE_READ(inode, i_size);
+	event->dev = inode->i_sb->s_dev;
+	event->ino = inode->i_ino;
+	event->size = inode->i_size;
 	read_times(inode, event);
-	if (!BPF_CORE_READ(inode, i_nlink))
+	if (!inode->i_nlink)
 		event->flags |= EXE_DELETED;
 	if (is_memfd(file))
 		event->flags |= EXE_MEMFD;
 	event->argv_markers = search_argv(task, scratch, &event->flags);
-	len = build_path(file, scratch, &event->flags);
+	len = build_path(task, file, scratch, &event->flags);
 	event->path_len = len;
-	bpf_probe_read_kernel(event->path, sizeof(event->path), scratch->path);
+	/* Only what was built: userspace reads path_len bytes. */
+	if (len > AW_EXE_PATH_MAX)
+		len = AW_EXE_PATH_MAX;
+	bpf_probe_read_kernel(event->path, len, scratch->path);
 	bpf_ringbuf_submit(event, exec_wakeup_flags());
 	return 0;
 }
@@ -319,7 +465,7 @@ int watch_devices(struct bpf_cgroup_dev_ctx *ctx)
 	cgroup_id = bpf_get_current_cgroup_id();
 	if (cgroup_id == targ_root_cgroup_id)
 		return 1;
-	event = reserve(SOFTWARE_EVENT_MSR_WRITE, cgroup_id);
+	event = reserve(SOFTWARE_EVENT_MSR_WRITE, cgroup_id, bpf_get_current_task_btf());
 	if (event)
 		bpf_ringbuf_submit(event, 0);
 	return 1;
@@ -348,7 +494,7 @@ int watch_sysctl(struct bpf_sysctl *ctx)
 	cgroup_id = bpf_get_current_cgroup_id();
 	if (cgroup_id == targ_root_cgroup_id)
 		return 1;
-	event = reserve(SOFTWARE_EVENT_HUGEPAGES, cgroup_id);
+	event = reserve(SOFTWARE_EVENT_HUGEPAGES, cgroup_id, bpf_get_current_task_btf());
 	if (event)
 		bpf_ringbuf_submit(event, 0);
 	return 1;

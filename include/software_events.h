@@ -16,7 +16,7 @@
 #define AW_EXE_PATH_MAX 512
 /* Path components walked up from the executable (deeper: truncated). */
 #define AW_EXE_PATH_DEPTH 32
-/* Bytes of the command line searched for markers (power of two). */
+/* Bytes of the command line searched for markers (a power of two, >= 64). */
 #define AW_ARGV_SCAN_MAX 4096
 /* Markers, and bytes of each (with its NUL); at least AW_ARGV_MARKER_MIN bytes. */
 #define AW_ARGV_MARKERS_MAX 32
@@ -24,17 +24,116 @@
 #define AW_ARGV_MARKER_MIN 4
 
 /*
- * Bit of the 65,536-bit prefix bitmap for four bytes: a position of the
- * command line whose four bytes have no bit set starts no marker. The
- * bitmap has every case variant of the markers' first four bytes, so the
- * search folds no case before a hit.
+ * The search (bpf/software.bpf.c) does not look at every position of the
+ * command line: it reads the four bytes (a "window") at every fourth one,
+ * and most windows are in no marker, which one bit of a bitmap says. A
+ * marker of L bytes puts L - 3 of its windows at consecutive positions, so
+ * one of four consecutive ones falls on a tested position when L >= 7:
+ * the bitmap has the four that ordinary command lines have least. A
+ * shorter marker ("\0msr\0", 5 bytes) also gets the windows that run one
+ * byte (or more) off its end or start, the bytes off it matching anything:
+ * four consecutive windows again.
+ *
+ * Case: a window is folded before it is looked up, every byte ORed with
+ * 0x20 ('A' becomes 'a', and a few non-letters collide: NUL and space,
+ * '@' and '`'), so the bitmap holds one entry per window of a marker, not
+ * one per case variant. A hit is only a candidate: the marker is then
+ * compared byte by byte, ASCII letters case-insensitively.
  */
-static inline __u32 aw_marker_prefix_key(__u8 b0, __u8 b1, __u8 b2, __u8 b3)
-{
-	__u32 word = (__u32)b0 | (__u32)b1 << 8 | (__u32)b2 << 16 | (__u32)b3 << 24;
+#define AW_ARGV_WINDOW 4
+#define AW_ARGV_STEP 4
+#define AW_ARGV_FOLD 0x20202020U
+/*
+ * Room for the windows that run off markers, and the slots of those that
+ * lie inside them: a hash table at most half full.
+ */
+#define AW_ARGV_WILD_MAX (AW_ARGV_MARKERS_MAX * (AW_ARGV_STEP - 1))
+#define AW_ARGV_SLOT_BITS 11
+_Static_assert((1U << AW_ARGV_SLOT_BITS) >=
+		       2 * AW_ARGV_MARKERS_MAX * (AW_ARGV_MARKER_LEN - AW_ARGV_WINDOW),
+	       "room for every window inside the markers");
+/*
+ * Bitmap bits. A key's bit is bit key / AW_ARGV_BITMAP_WORDS of word
+ * key % AW_ARGV_BITMAP_WORDS, so that each comes from the product with one
+ * or two operations. A window's slot, where its probe starts, is the key's
+ * top bits.
+ */
+#define AW_ARGV_KEY_BITS 16
+#define AW_ARGV_BITMAP_WORDS ((1U << AW_ARGV_KEY_BITS) / 64)
 
-	return (word * 2654435761U) >> 16;
+/*
+ * The key of a folded window, read from memory as a native __u32 (so the
+ * byte order is the same in the kernel and in userspace): its bit in the
+ * bitmap, and its slot in the top bits.
+ */
+#define AW_ARGV_HASH 2654435761U
+
+static inline __u32 aw_argv_key(__u32 window)
+{
+	return (window * AW_ARGV_HASH) >> (32 - AW_ARGV_KEY_BITS);
 }
+
+/*
+ * A marker for the command-line search (bit i of argv_markers for the
+ * i-th). The arguments are searched as the kernel keeps them,
+ * NUL-separated, so a marker "\0msr\0" (len 5) matches an argument that is
+ * exactly "msr".
+ */
+struct argv_marker {
+	__u32 len;			/* 0: unused slot */
+	char text[AW_ARGV_MARKER_LEN];
+};
+
+/*
+ * A window inside a marker, in a slot: its bytes, folded, and where the
+ * marker starts and ends around it. Empty slots have no bytes (0): a
+ * folded window never is 0, folding sets a bit in every byte.
+ */
+struct argv_window {
+	__u32 bytes;
+	__u8 marker;			/* bit of software_event.argv_markers */
+	__u8 offset;			/* window start - marker start */
+	__u8 len;			/* the marker's */
+	__u8 unused;
+};
+
+/* A window that runs off a marker: the bytes off it (mask 0) match anything. */
+struct argv_wild {
+	__u32 bytes;			/* folded, 0 where the mask is */
+	__u32 mask;
+	__u8 marker;
+	__s8 offset;			/* -(AW_ARGV_STEP - 1) .. AW_ARGV_MARKER_LEN - 1 */
+	__u8 len;
+	__u8 unused;
+};
+
+/*
+ * A marker for the comparison: lowercased, in the words the kernel loads
+ * (native __u64), and which bytes of them are the marker's.
+ */
+struct argv_marker_words {
+	__u64 text[AW_ARGV_MARKER_LEN / 8];
+	__u64 mask[AW_ARGV_MARKER_LEN / 8];
+};
+
+/*
+ * What the search needs, built by userspace (software_argv_filter()) and
+ * loaded as read-only data: the bitmap of the keys of all windows; the
+ * windows inside markers in a hash table (linear probing from the slot of
+ * the key's top bits); the few wild ones, tried on every hit; the markers.
+ * The kernel's verifier reads the counts as the constants they are, so
+ * they bound its loops.
+ */
+struct argv_filter {
+	__u32 marker_count;
+	__u32 wild_count;
+	__u32 probe_max;		/* slots the longest probe reads */
+	__u32 unused;
+	struct argv_wild wild[AW_ARGV_WILD_MAX];
+	__u64 bitmap[AW_ARGV_BITMAP_WORDS];
+	struct argv_window slots[1U << AW_ARGV_SLOT_BITS];
+	struct argv_marker_words markers[AW_ARGV_MARKERS_MAX] __attribute__((aligned(64)));
+};
 
 /*
  * Waking the reader costs a self-IPI (about 20 us measured in a VM here,
@@ -59,16 +158,6 @@ enum exe_flag {
 	EXE_TMP = 1 << 2,		/* under /tmp, /var/tmp or /dev/shm (set by userspace) */
 	EXE_PATH_TRUNCATED = 1 << 3,	/* deeper or longer than carried */
 	EXE_ARGV_TRUNCATED = 1 << 4,	/* command line longer than searched */
-};
-
-/*
- * A marker for the command-line search (array map, slot i = bit i). The
- * arguments are searched as the kernel keeps them, NUL-separated, so a
- * marker "\0msr\0" (len 5) matches an argument that is exactly "msr".
- */
-struct argv_marker {
-	__u32 len;			/* 0: unused slot */
-	char text[AW_ARGV_MARKER_LEN];
 };
 
 struct software_event {

@@ -11,8 +11,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -202,6 +204,310 @@ static void test_markers(void **state)
 	/* An escaped NUL inside a marker shows as a space in its label. */
 	i = (size_t)marker_bit("--coin monero", false);
 	assert_memory_equal(markers[i].text, "--coin\0monero\0", markers[i].len);
+}
+
+/*
+ * The exec probe's command-line filter (software_argv_filter()), checked
+ * against the search bpf/software.bpf.c runs over it, step for step: every
+ * fourth window looked up in the bitmap, a hit probing the slots and the
+ * wild windows, a candidate compared word by word. A plain search over
+ * every position is the reference.
+ */
+static uint32_t window_at(const unsigned char *bytes)
+{
+	uint32_t window;
+
+	memcpy(&window, bytes, sizeof(window));
+	return window | AW_ARGV_FOLD;
+}
+
+static uint64_t lower8(uint64_t x)
+{
+	uint64_t low7 = x & 0x7f7f7f7f7f7f7f7fULL;
+	uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
+	uint64_t gt_z = low7 + 0x2525252525252525ULL;
+
+	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ULL) >> 2);
+}
+
+static uint32_t probe_marker_at(const struct argv_filter *filter, const unsigned char *args,
+				uint32_t args_len, uint32_t start, uint32_t m, uint32_t len)
+{
+	uint64_t diff = 0, word;
+	int k;
+
+	m &= AW_ARGV_MARKERS_MAX - 1;
+	if (start >= AW_ARGV_SCAN_MAX || start + len > args_len)
+		return 0;
+	for (k = 0; k < AW_ARGV_MARKER_LEN / 8; k++) {
+		memcpy(&word, args + start + 8 * k, sizeof(word));
+		diff |= (lower8(word) ^ filter->markers[m].text[k]) & filter->markers[m].mask[k];
+	}
+	return diff ? 0 : 1U << m;
+}
+
+/* What the probe reports for @args (@room bytes, of which @len are arguments). */
+static uint32_t probe_search(const struct argv_filter *filter, const unsigned char *args,
+			     uint32_t len, unsigned int *lookups, unsigned int *hits)
+{
+	uint32_t found = 0, at, window, key, slot, n, i;
+	const struct argv_window *inside;
+
+	for (at = 0; at < len; at += AW_ARGV_STEP) {
+		window = window_at(args + at);
+		key = aw_argv_key(window);
+		(*lookups)++;
+		if (!(filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1))
+			continue;
+		(*hits)++;
+		slot = key >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
+		for (n = 0; n < filter->probe_max; n++) {
+			inside = &filter->slots[(slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)];
+			if (!inside->bytes)
+				break;
+			if (inside->bytes == window)
+				found |= probe_marker_at(filter, args, len, at - inside->offset,
+							 inside->marker, inside->len);
+		}
+		for (i = 0; i < filter->wild_count; i++)
+			if ((window & filter->wild[i].mask) == filter->wild[i].bytes)
+				found |= probe_marker_at(filter, args, len,
+							 at - (uint32_t)(int32_t)filter->wild[i].offset,
+							 filter->wild[i].marker, filter->wild[i].len);
+	}
+	return found;
+}
+
+static unsigned char ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Every position, every marker. */
+static uint32_t plain_search(const struct argv_marker *markers, size_t count,
+			     const unsigned char *args, size_t len)
+{
+	uint32_t found = 0;
+	size_t m, at, j;
+
+	for (m = 0; m < count; m++)
+		for (at = 0; at + markers[m].len <= len; at++) {
+			for (j = 0; j < markers[m].len; j++)
+				if (ascii_lower(args[at + j]) !=
+				    ascii_lower((unsigned char)markers[m].text[j]))
+					break;
+			if (j == markers[m].len) {
+				found |= 1U << m;
+				break;
+			}
+		}
+	return found;
+}
+
+/* Arguments as a command line has them: words, NUL-separated, mixed case. */
+static void fill_args(unsigned char *args, size_t len, unsigned int *seed)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789-=/.:_+ \0\0\0";
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		args[i] = (unsigned char)alphabet[rand_r(seed) % (sizeof(alphabet) - 1)];
+}
+
+/* @marker at @at, its letters in random case. */
+static void put_marker(unsigned char *args, size_t at, const struct argv_marker *marker,
+		       unsigned int *seed)
+{
+	size_t j;
+
+	for (j = 0; j < marker->len; j++) {
+		unsigned char c = (unsigned char)marker->text[j];
+
+		if (c >= 'a' && c <= 'z' && rand_r(seed) % 2)
+			c -= 'a' - 'A';
+		args[at + j] = c;
+	}
+}
+
+static struct argv_filter *filter_of(const struct argv_marker *markers, size_t count)
+{
+	struct argv_filter *filter = malloc(sizeof(*filter));
+
+	assert_non_null(filter);
+	assert_int_equal(software_argv_filter(markers, count, filter), 0);
+	return filter;
+}
+
+static bool key_set(const struct argv_filter *filter, uint32_t window)
+{
+	uint32_t key = aw_argv_key(window);
+
+	return filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1;
+}
+
+static void test_argv_filter_windows(void **state)
+{
+	unsigned char text[AW_ARGV_MARKER_LEN], bytes[AW_ARGV_WINDOW], mask[AW_ARGV_WINDOW];
+	struct argv_marker markers[AW_ARGV_MARKERS_MAX];
+	bool has[AW_ARGV_MARKER_LEN + AW_ARGV_STEP];
+	uint32_t window, home, n, run, slot;
+	const struct argv_window *inside;
+	struct argv_filter *filter;
+	size_t count, m, j;
+	unsigned int value;
+	int offset, i;
+	bool reached;
+
+	count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX);
+	assert_true(count > 0);
+	filter = filter_of(markers, count);
+	assert_int_equal(filter->marker_count, count);
+	for (m = 0; m < count; m++) {
+		for (j = 0; j < markers[m].len; j++)
+			text[j] = ascii_lower((unsigned char)markers[m].text[j]);
+		memset(has, 0, sizeof(has));
+		/* Its windows inside it: its bytes there, in the bitmap, where a probe finds them. */
+		for (slot = 0; slot < (1U << AW_ARGV_SLOT_BITS); slot++) {
+			inside = &filter->slots[slot];
+			if (!inside->bytes || inside->marker != m)
+				continue;
+			assert_int_equal(inside->len, markers[m].len);
+			assert_true(inside->offset + AW_ARGV_WINDOW <= (int)markers[m].len);
+			window = window_at(text + inside->offset);
+			assert_int_equal(inside->bytes, window);
+			assert_true(key_set(filter, window));
+			home = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
+			for (reached = false, n = 0; n < filter->probe_max && !reached; n++) {
+				assert_true(filter->slots[(home + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)].bytes);
+				reached = ((home + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)) == slot;
+			}
+			assert_true(reached);
+			has[inside->offset + AW_ARGV_STEP] = true;
+		}
+		/* Those running off it: its bytes where they overlap, and any byte off it. */
+		for (i = 0; i < (int)filter->wild_count; i++) {
+			const struct argv_wild *wild = &filter->wild[i];
+
+			if (wild->marker != m)
+				continue;
+			assert_int_equal(wild->len, markers[m].len);
+			assert_true(wild->offset < 0 ||
+				    wild->offset + AW_ARGV_WINDOW > (int)markers[m].len);
+			assert_true(wild->offset > -AW_ARGV_STEP);
+			memcpy(mask, &wild->mask, sizeof(mask));
+			for (value = 0; value < 256; value++) {
+				for (j = 0; j < AW_ARGV_WINDOW; j++) {
+					offset = wild->offset + (int)j;
+					if (offset < 0 || offset >= (int)markers[m].len) {
+						assert_int_equal(mask[j], 0);
+						bytes[j] = (unsigned char)value;
+					} else {
+						assert_int_equal(mask[j], 0xff);
+						bytes[j] = text[offset];
+					}
+				}
+				window = window_at(bytes);
+				assert_int_equal(window & wild->mask, wild->bytes);
+				assert_true(key_set(filter, window));
+			}
+			has[wild->offset + AW_ARGV_STEP] = true;
+		}
+		/* So that one of them starts on every AW_ARGV_STEP-th position. */
+		for (run = 0, j = 0; j < sizeof(has) && run < AW_ARGV_STEP; j++)
+			run = has[j] ? run + 1 : 0;
+		if (run < AW_ARGV_STEP)
+			fail_msg("marker %zu: no %d consecutive windows", m, AW_ARGV_STEP);
+	}
+	free(filter);
+}
+
+/*
+ * Every marker, at every alignment, in random case, among random words,
+ * and with old bytes (another marker) after the arguments: the probe's
+ * search finds exactly what a search of every position finds. Returns the
+ * share of lookups in random words that hit, in percent.
+ */
+static unsigned int search_every_alignment(const struct argv_marker *markers, size_t count)
+{
+	static unsigned char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
+	unsigned int seed = 1, lookups = 0, hits = 0;
+	struct argv_filter *filter = filter_of(markers, count);
+	uint32_t expected, len;
+	size_t m, at;
+
+	for (m = 0; m < count; m++) {
+		for (at = 0; at < 80; at++) {
+			len = (uint32_t)(at + markers[m].len + rand_r(&seed) % 40);
+			fill_args(args, sizeof(args), &seed);
+			put_marker(args, at, &markers[m], &seed);
+			put_marker(args, len, &markers[(m + 1) % count], &seed);
+			expected = plain_search(markers, count, args, len);
+			assert_true(expected & (1U << m));
+			assert_int_equal(probe_search(filter, args, len, &lookups, &hits), expected);
+			/* At the end of the arguments, and of what the probe reads. */
+			len = (uint32_t)(at + markers[m].len);
+			assert_int_equal(probe_search(filter, args, len, &lookups, &hits),
+					 plain_search(markers, count, args, len));
+		}
+		fill_args(args, sizeof(args), &seed);
+		at = AW_ARGV_SCAN_MAX - markers[m].len;
+		put_marker(args, at, &markers[m], &seed);
+		assert_true(probe_search(filter, args, AW_ARGV_SCAN_MAX, &lookups, &hits) &
+			    (1U << m));
+	}
+	/* Random words: a hit is rare, and a match only what is there. */
+	lookups = hits = 0;
+	for (at = 0; at < 200; at++) {
+		fill_args(args, sizeof(args), &seed);
+		assert_int_equal(probe_search(filter, args, AW_ARGV_SCAN_MAX, &lookups, &hits),
+				 plain_search(markers, count, args, AW_ARGV_SCAN_MAX));
+	}
+	free(filter);
+	return hits * 100 / lookups;
+}
+
+static void test_argv_filter_search(void **state)
+{
+	struct argv_marker markers[AW_ARGV_MARKERS_MAX];
+
+	/* Few hits: the shipped markers are long enough for single wild bytes. */
+	assert_true(search_every_alignment(markers,
+					   software_argv_markers(markers, AW_ARGV_MARKERS_MAX)) < 5);
+}
+
+/*
+ * The shortest markers there may be (their windows run two bytes off them:
+ * found, though with many hits), and the longest, with NULs and shared
+ * windows.
+ */
+static void test_argv_filter_short_markers(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+	} texts[] = {
+		{ "\0ab\0", 4 }, { "wxyz", 4 }, { "\0msr\0", 5 }, { "--xy=", 5 }, { "stra6", 6 },
+		{ "stratum+x://", 12 }, { "a-marker-of-thirty-one-bytes!!!", 31 },
+	};
+	struct argv_marker markers[sizeof(texts) / sizeof(texts[0])];
+	struct argv_filter *filter;
+	size_t i;
+
+	memset(markers, 0, sizeof(markers));
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		markers[i].len = (uint32_t)texts[i].len;
+		memcpy(markers[i].text, texts[i].text, texts[i].len);
+	}
+	search_every_alignment(markers, sizeof(markers) / sizeof(markers[0]));
+	filter = malloc(sizeof(*filter));
+	assert_non_null(filter);
+	markers[0].len = AW_ARGV_MARKER_MIN - 1;
+	assert_int_equal(software_argv_filter(markers, 1, filter), -EINVAL);
+	markers[0].len = AW_ARGV_MARKER_LEN;
+	assert_int_equal(software_argv_filter(markers, 1, filter), -EINVAL);
+	assert_int_equal(software_argv_filter(markers, AW_ARGV_MARKERS_MAX + 1, filter), -E2BIG);
+	free(filter);
 }
 
 static void test_name_by_comm_and_basename(void **state)
@@ -787,6 +1093,9 @@ int main(void)
 	    cmocka_unit_test(test_builtin_sets),
 	    cmocka_unit_test(test_builtin_sets_spare_build_tools),
 	    cmocka_unit_test(test_markers),
+	    cmocka_unit_test(test_argv_filter_windows),
+	    cmocka_unit_test(test_argv_filter_search),
+	    cmocka_unit_test(test_argv_filter_short_markers),
 	    cmocka_unit_test(test_name_by_comm_and_basename),
 	    cmocka_unit_test(test_comm_truncated),
 	    cmocka_unit_test(test_benign_names),

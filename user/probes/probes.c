@@ -4,7 +4,6 @@
  * choose the CPU accounting path, load, attach; then batched reads of their
  * maps and the event streams.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,6 +18,7 @@
 
 #include "log.h"
 #include "probes.h"
+#include "software_builtin.h"
 #include "usage.skel.h"
 #include "net.skel.h"
 #include "software.skel.h"
@@ -151,49 +151,14 @@ static int attach_net(struct probes *probes, const char *v2_root)
 				 v2_root);
 }
 
-/* Sets the prefix bits of @text[0..3] in every case variant of its ASCII letters. */
-static void set_prefixes(__u32 *prefixes, const char *text)
-{
-	unsigned char variants[4][2];
-	unsigned int combination, key, i;
-
-	for (i = 0; i < 4; i++) {
-		variants[i][0] = (unsigned char)tolower((unsigned char)text[i]);
-		variants[i][1] = (unsigned char)toupper((unsigned char)text[i]);
-	}
-	for (combination = 0; combination < 16; combination++) {
-		key = aw_marker_prefix_key(variants[0][combination & 1],
-					   variants[1][combination >> 1 & 1],
-					   variants[2][combination >> 2 & 1],
-					   variants[3][combination >> 3 & 1]);
-		prefixes[key >> 5] |= 1U << (key & 31);
-	}
-}
-
 /*
- * The markers go in as read-only data, lowercased (the search compares
- * ASCII letters case-insensitively), with the bitmap of their prefixes
- * (software_events.h), so that the search rules out almost every position
- * with one lookup and no case folding.
+ * The markers go in as read-only data with their filter (software_events.h),
+ * so that the search rules out almost every position with one lookup.
  */
 static int set_markers(struct software_bpf *software, const struct argv_marker *markers,
 		       size_t count)
 {
-	struct software_bpf__rodata *rodata = software->rodata;
-	size_t i, j;
-
-	if (count > AW_ARGV_MARKERS_MAX)
-		return -E2BIG;
-	for (i = 0; i < count; i++) {
-		if (markers[i].len < AW_ARGV_MARKER_MIN || markers[i].len >= AW_ARGV_MARKER_LEN)
-			return -EINVAL;
-		for (j = 0; j < markers[i].len; j++)
-			rodata->targ_markers[i].text[j] = (char)tolower((unsigned char)markers[i].text[j]);
-		rodata->targ_markers[i].len = markers[i].len;
-		set_prefixes(rodata->targ_marker_prefixes, markers[i].text);
-	}
-	rodata->targ_marker_count = (__u32)count;
-	return 0;
+	return software_argv_filter(markers, count, &software->rodata->targ_argv);
 }
 
 static int attach_software(struct probes *probes, const char *v2_root)
