@@ -416,7 +416,8 @@ static __always_inline struct software_event *reserve(__u32 type, __u64 cgroup_i
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u64 cgroup_id = bpf_get_current_cgroup_id();
+	/* bpf_get_current_cgroup_id()'s loads, from the BTF pointer: no helper. */
+	__u64 cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	struct file *file = bprm->file;
 	struct software_event *event;
 	struct scratch *scratch;
