@@ -157,9 +157,8 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 	struct mm_struct *mm = task->mm;
 	__u32 found = 0, base, window, product, hits, lowest, i, n;
 	unsigned long start, end;
-	__u64 word;
 	const char *block;
-	__u64 len;
+	__u64 len, word;
 
 	if (!targ_argv.marker_count || !mm)
 		return 0;
@@ -182,9 +181,10 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 #pragma unroll
 		for (i = 0; i < SEARCH_WINDOWS; i++) {
 			/*
-			 * aw_argv_key(window) % AW_ARGV_BITMAP_WORDS as a byte
-			 * offset, and / AW_ARGV_BITMAP_WORDS, straight from the
-			 * product: one operation each.
+			 * The word of aw_argv_key(window) as a byte offset (key %
+			 * AW_ARGV_BITMAP_WORDS, times 8) and its bit (key /
+			 * AW_ARGV_BITMAP_WORDS, the product's top six bits),
+			 * straight from the product: one operation each.
 			 */
 			product = (*(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD) *
 				  AW_ARGV_HASH;
