@@ -215,7 +215,10 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 	return found;
 }
 
-/* Where a dentry keeps a short name: d_iname, d_shortname from 6.14 on. */
+/*
+ * Where a dentry keeps a short name: d_iname, d_shortname from 6.14 on;
+ * DNAME_INLINE_LEN bytes, 32 on 64-bit kernels before 6.12 and 40 since.
+ */
 struct dentry___iname {
 	unsigned char d_iname[40];
 } __attribute__((preserve_access_index));
@@ -228,34 +231,39 @@ struct dentry___shortname {
 	union shortname_store___aw d_shortname;
 } __attribute__((preserve_access_index));
 
-#define INLINE_NAME_WORDS 5	/* DNAME_INLINE_LEN on 64-bit: 40 bytes */
+#define INLINE_NAME_WORDS 5	/* the most DNAME_INLINE_LEN has been, in __u64; at least 4 */
 
 /*
  * Appends the name of @dentry (a BTF pointer) at @off of the path: bytes
- * copied with the NUL, or <= 0. A name shorter than 40 bytes lies in the
- * dentry itself and is copied with plain loads, NUL included; bytes after
- * it are overwritten by the next name or left out of path_len. A longer
- * one takes the helper.
+ * copied with the NUL, or <= 0. A short name lies in the dentry itself and
+ * is copied with plain loads, NUL included; bytes after it are overwritten
+ * by the next name or left out of path_len. A longer one takes the helper.
  */
 static __always_inline long append_name(struct scratch *scratch, __u32 off, struct dentry *dentry)
 {
 	const unsigned char *name = dentry->d_name.name;
-	__u32 len = dentry->d_name.len;
+	__u32 len = dentry->d_name.len, size;
 	const __u64 *inline_name;
 	__u64 *to;
 	int k;
 
-	if (bpf_core_field_exists(((struct dentry___shortname *)dentry)->d_shortname))
+	/* Relocated to the running kernel's field and size: constants to the verifier. */
+	if (bpf_core_field_exists(((struct dentry___shortname *)dentry)->d_shortname)) {
 		inline_name = (const __u64 *)&((struct dentry___shortname *)dentry)->d_shortname;
-	else if (bpf_core_field_exists(((struct dentry___iname *)dentry)->d_iname))
+		size = bpf_core_field_size(((struct dentry___shortname *)dentry)->d_shortname);
+	} else if (bpf_core_field_exists(((struct dentry___iname *)dentry)->d_iname)) {
 		inline_name = (const __u64 *)&((struct dentry___iname *)dentry)->d_iname;
-	else
+		size = bpf_core_field_size(((struct dentry___iname *)dentry)->d_iname);
+	} else {
 		inline_name = NULL;
-	if (inline_name && (const void *)name == (const void *)inline_name &&
-	    len < INLINE_NAME_WORDS * 8) {
+		size = 0;
+	}
+	if (inline_name && (const void *)name == (const void *)inline_name && len < size) {
 		to = (__u64 *)(scratch->path + (off & (AW_EXE_PATH_MAX - 1)));
 #pragma unroll
-		for (k = 0; k < INLINE_NAME_WORDS; k++)
+		for (k = 0; k < INLINE_NAME_WORDS - 1; k++)
+			to[k] = inline_name[k];
+		if (size > (INLINE_NAME_WORDS - 1) * 8)
 			to[k] = inline_name[k];
 		/* Its NUL, even if a rename raced with these loads. */
 		((char *)to)[len & 63] = 0;
