@@ -173,6 +173,25 @@ static void configure(struct agent *agent, const struct config *config)
 							    config->agent.interval_ms;
 }
 
+/*
+ * `run --hostname` wins over agent.hostname, also after a reload: in a
+ * DaemonSet the node's name comes from the downward API on the command line,
+ * since the pod's own host name is the pod's.
+ */
+static int apply_hostname(const struct agent_options *options, struct config *config)
+{
+	char *copy;
+
+	if (!options->hostname)
+		return 0;
+	copy = strdup(options->hostname);
+	if (!copy)
+		return -ENOMEM;
+	free(config->agent.hostname);
+	config->agent.hostname = copy;
+	return 0;
+}
+
 /* SIGHUP: a valid new configuration replaces the old; an invalid one changes nothing. */
 static void reload(struct agent *agent)
 {
@@ -187,6 +206,8 @@ static void reload(struct agent *agent)
 		return;
 	}
 	err = config_load_file(path, &config, &errors);
+	if (!err)
+		err = apply_hostname(agent->options, config);
 	if (!err)
 		err = alerts_reconfigure(agent->alerts, config);
 	if (!err && !(tenants = tenant_set_new(config)))
@@ -345,6 +366,11 @@ int agent_run(const struct agent_options *options, struct config *config)
 	struct agent agent = { .options = options, .config = config };
 	int status, err;
 
+	if (apply_hostname(options, config)) {
+		pr_err("out of memory");
+		status = EXIT_NO_PROBES;
+		goto cleanup;
+	}
 	/* Before any thread starts (the sinks' worker): see loop_new(). */
 	agent.loop = loop_new(handle_signal, &agent);
 	if (!agent.loop) {

@@ -21,6 +21,7 @@ struct agent_options {
 	uint64_t interval_ms;		/* 0: from the configuration */
 	bool once;			/* one interval, then exit */
 	double tenant_expiry_s;		/* hidden --tenant-expiry; default 300 */
+	const char *hostname;		/* NULL: agent.hostname from the configuration */
 };
 
 /* Runs until done; takes ownership of @config. Returns an exit code. */

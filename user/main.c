@@ -19,7 +19,8 @@ extern const char default_config_yaml_end[];
 
 static const char usage_text[] =
 	"Usage:\n"
-	"  abusewatch run [-c FILE] [--duration SECONDS] [--interval SECONDS] [--once] [-v]\n"
+	"  abusewatch run [-c FILE] [--duration SECONDS] [--interval SECONDS] [--once]\n"
+	"                 [--hostname NAME] [-v]\n"
 	"  abusewatch check-config FILE\n"
 	"  abusewatch top [-c FILE]\n"
 	"  abusewatch --version | --help\n"
@@ -33,6 +34,7 @@ static const char usage_text[] =
 	"      --duration SECS   stop cleanly after SECS seconds\n"
 	"      --interval SECS   sampling period, overrides agent.interval (e.g. 0.5)\n"
 	"      --once            one interval, write the textfile, exit\n"
+	"      --hostname NAME   host name in alerts, overrides agent.hostname\n"
 	"  -v, --verbose         debug logging (libbpf included)\n"
 	"\n"
 	"Signals: SIGTERM/SIGINT stop after a final write; SIGHUP reloads -c FILE and\n"
@@ -90,6 +92,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_ONCE,
 	OPT_TENANT_EXPIRY,
+	OPT_HOSTNAME,
 };
 
 static int do_run(int argc, char **argv)
@@ -99,6 +102,7 @@ static int do_run(int argc, char **argv)
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 		{ "verbose", no_argument, NULL, 'v' },
 		/* Hidden: for tests of tenant expiry. */
 		{ "tenant-expiry", required_argument, NULL, OPT_TENANT_EXPIRY },
@@ -132,6 +136,9 @@ static int do_run(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			run.once = true;
+			break;
+		case OPT_HOSTNAME:
+			run.hostname = optarg;
 			break;
 		case OPT_TENANT_EXPIRY:
 			if (parse_seconds(optarg, "--tenant-expiry", &run.tenant_expiry_s))
