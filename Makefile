@@ -76,7 +76,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install vmlinux
+.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install uninstall vmlinux
 
 all: $(OUTPUT)/abusewatch
 
@@ -206,9 +206,50 @@ $(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
 	$(Q)$(CC) $(CFLAGS) $(EXIT0_FLAGS) $< -o $@
 # ---------------------------------------------------------------- end bench
 
+# ---------------------------------------------------------------- install
+# `make install PREFIX=/usr/local DESTDIR=`: the binary, the man pages, the
+# reference and an example with every key, the systemd unit (its ExecStart
+# pointed at SBINDIR), and /etc/abusewatch/abusewatch.yaml (the embedded
+# default) unless one is there already. The configuration stays in /etc
+# whatever PREFIX is: the agent reads it there. `make uninstall` removes what
+# install put there, the configuration only while it is unchanged, and
+# never what the agent wrote (state_dir, the events log, the textfile).
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/abusewatch
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= /etc
+EXAMPLE_CONFIG := tests/unit/configs/example.yaml
+DOC_PAGES      := cli.md configuration.md metrics.md alerts.md
+INSTALLED_CONFIG = $(DESTDIR)$(SYSCONFDIR)/abusewatch/abusewatch.yaml
+
 install: $(OUTPUT)/abusewatch
-	install -D -m 0755 $(OUTPUT)/abusewatch $(DESTDIR)$(PREFIX)/sbin/abusewatch
-	install -D -m 0644 data/default.yaml $(DESTDIR)$(PREFIX)/share/abusewatch/abusewatch.yaml
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(OUTPUT)/abusewatch $(DESTDIR)$(SBINDIR)/abusewatch
+	$(Q)install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/abusewatch
+	$(Q)sed '/^\.TH/s/"abusewatch [^"]*"/"abusewatch $(VERSION)"/' docs/man/abusewatch.8 \
+		> $(DESTDIR)$(MANDIR)/man8/abusewatch.8
+	$(Q)sed '/^\.TH/s/"abusewatch [^"]*"/"abusewatch $(VERSION)"/' docs/man/abusewatch.yaml.5 \
+		> $(DESTDIR)$(MANDIR)/man5/abusewatch.yaml.5
+	$(Q)chmod 0644 $(DESTDIR)$(MANDIR)/man8/abusewatch.8 $(DESTDIR)$(MANDIR)/man5/abusewatch.yaml.5
+	$(Q)install -m 0644 $(addprefix docs/,$(DOC_PAGES)) $(DESTDIR)$(DOCDIR)/
+	$(Q)install -m 0644 $(EXAMPLE_CONFIG) $(DESTDIR)$(DOCDIR)/abusewatch.example.yaml
+	$(Q)sed 's|/usr/sbin/abusewatch|$(SBINDIR)/abusewatch|g' deploy/systemd/abusewatch.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/abusewatch.service
+	$(Q)chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/abusewatch.service
+	$(Q)[ -e $(INSTALLED_CONFIG) ] || install -m 0644 data/default.yaml $(INSTALLED_CONFIG)
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/abusewatch $(DESTDIR)$(MANDIR)/man8/abusewatch.8 \
+		$(DESTDIR)$(MANDIR)/man5/abusewatch.yaml.5 $(DESTDIR)$(SYSTEMDUNITDIR)/abusewatch.service \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_PAGES) abusewatch.example.yaml)
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	$(Q)if cmp -s data/default.yaml $(INSTALLED_CONFIG); then rm -f $(INSTALLED_CONFIG); \
+	elif [ -e $(INSTALLED_CONFIG) ]; then echo "  kept     $(INSTALLED_CONFIG) (changed)"; fi
+	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/abusewatch 2>/dev/null || true
+# ---------------------------------------------------------------- end install
 
 clean:
 	$(call msg,CLEAN)
