@@ -128,7 +128,7 @@ value_of() { awk -v k="$1:" '$1 == k { print $2; exit }' "$defaults"; }
 	missing+=("StateDirectory for $(value_of state_dir)")
 [[ $(dirname "$(value_of events_log)") == /var/log/abusewatch ]] && unit_has 'LogsDirectory=abusewatch' ||
 	missing+=("LogsDirectory for $(value_of events_log)")
-unit_has "ReadWritePaths=$(dirname "$(value_of textfile)")" ||
+unit_has "ReadWritePaths=-?$(dirname "$(value_of textfile)")" ||
 	missing+=("ReadWritePaths for $(value_of textfile)")
 if command -v systemd-analyze >/dev/null; then
 	e2e_log "systemd-analyze security: $(systemd-analyze security --offline=yes "$UNIT" 2>&1 | tail -n 1)"
