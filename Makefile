@@ -77,6 +77,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 .PHONY: all deps run test bench bench-tools unit-tests test-tools clean install uninstall vmlinux
+.PHONY: deb image package-test
 
 all: $(OUTPUT)/abusewatch
 
@@ -250,6 +251,25 @@ uninstall:
 	elif [ -e $(INSTALLED_CONFIG) ]; then echo "  kept     $(INSTALLED_CONFIG) (changed)"; fi
 	$(Q)rmdir $(DESTDIR)$(SYSCONFDIR)/abusewatch 2>/dev/null || true
 # ---------------------------------------------------------------- end install
+
+# ---------------------------------------------------------------- package
+# `make deb`: build/package/abusewatch_VERSION_ARCH.deb (dpkg-buildpackage in
+# a copy of the tree); `make image`: build/package/abusewatch-VERSION-oci.tar
+# (mmdebstrap and umoci, no image registry); `make package-test`: both, then
+# the tests that install the package into a scratch root, run the image as
+# the DaemonSet does and boot the unit under systemd in a container
+# (tests/e2e/test_pkg_*.sh; minutes, Debian's archive).
+deb:
+	$(Q)scripts/build-deb
+
+image:
+	$(Q)scripts/build-image
+
+package-test:
+	$(Q)scripts/install-deps --package
+	$(Q)$(MAKE) all test-tools
+	$(Q)AW_PACKAGE_TESTS=1 E2E_TIMEOUT=900 tests/run-tests 'test_pkg_*'
+# ---------------------------------------------------------------- end package
 
 clean:
 	$(call msg,CLEAN)
