@@ -79,7 +79,7 @@ if cmp -s "$E2E_TMP/abusewatch.yaml" "$E2E_REPO/data/default.yaml"; then
 	out=$("$AW_BIN" check-config "$E2E_TMP/abusewatch.yaml" 2>&1)
 	check k8s_configmap "$?" "check-config of the ConfigMap's abusewatch.yaml: $out"
 else
-	fail k8s_configmap "the ConfigMap's abusewatch.yaml differs from data/default.yaml: $(diff "$E2E_TMP/abusewatch.yaml" "$E2E_REPO/data/default.yaml" | head -n 5 | tr '\n' ' ') $(cat "$E2E_TMP/py.err")"
+	fail k8s_configmap "the ConfigMap's abusewatch.yaml differs from data/default.yaml (it is that file indented by four spaces: sed 's/^/    /'): $(diff "$E2E_TMP/abusewatch.yaml" "$E2E_REPO/data/default.yaml" | head -n 5 | tr '\n' ' ') $(cat "$E2E_TMP/py.err")"
 fi
 
 # The capabilities of the systemd unit, as Kubernetes names them.
