@@ -15,16 +15,20 @@
 # - systemd_reload: `systemctl reload` succeeds and the agent reloads; with
 #   an invalid file it fails, and the agent runs on (same PID);
 # - systemd_restart: killed with SIGKILL, it is started again;
+# - systemd_counts: so sandboxed, it counts a tenant: a cgroup the default
+#   configuration's rule /machine.slice/{machine} matches, in the
+#   container's hierarchy, gets its CPU time within 0.1% of cpu.stat;
 # - systemd_stop: `systemctl stop` ends it with status 0.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases systemd_starts systemd_sandbox systemd_reload systemd_restart systemd_stop
+e2e_cases systemd_starts systemd_sandbox systemd_reload systemd_restart systemd_counts systemd_stop
 if [[ ${AW_PACKAGE_TESTS:-} != 1 ]]; then
 	skip_all "builds a Debian root and boots systemd in a container (minutes, Debian's archive): run by make package-test"
 	e2e_finish
 fi
 e2e_require_root_bpf || e2e_finish
+e2e_require_build incg burn || e2e_finish
 for tool in mmdebstrap podman capsh; do
 	if ! command -v "$tool" >/dev/null; then
 		fail_all "$tool is missing (scripts/install-deps --package installs it)"
@@ -122,6 +126,22 @@ for ((i = 0; i < 150; i++)); do
 done
 [[ $(unit_show ActiveState) == active && $(unit_show NRestarts) -gt $restarts ]]
 check systemd_restart "$?" "after SIGKILL: $(unit_show ActiveState), restarts $(unit_show NRestarts) (were $restarts)"
+
+# ---- a tenant of the container's hierarchy
+v2=$(in_box awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+machine=$v2/machine.slice/e2e-vm
+podman cp "$AW_TOOLS/incg" "$NAME:/usr/local/bin/incg" && podman cp "$AW_TOOLS/burn" "$NAME:/usr/local/bin/burn" &&
+	in_box mkdir -p "$machine" && in_box /usr/local/bin/incg "$machine" /usr/local/bin/burn 1
+truth=$(in_box awk '$1 == "usage_usec" { printf "%.6f", $2 / 1e6 }' "$machine/cpu.stat")
+value=""
+for ((i = 0; i < 100; i++)); do
+	value=$(in_box awk 'index($0, "abusewatch_tenant_cpu_seconds_total{tenant=\"e2e-vm\"") == 1 { print $NF }' "$TEXTFILE")
+	within_pct "$value" "$truth" 0.1 && break
+	sleep 0.1
+done
+within_pct "$value" "$truth" 0.1
+check systemd_counts "$?" "tenant e2e-vm at $machine: cpu_seconds_total ${value:-missing}, cpu.stat ${truth:-missing}"
+in_box rmdir "$machine" "$v2/machine.slice" 2>/dev/null
 
 # ---- stop
 in_box systemctl stop abusewatch.service
