@@ -33,7 +33,7 @@ e2e_cases caps_reasons "${CASES[@]}"
 # Every capability has its reason in the comment above it: "#   CAP_X  reason".
 missing=()
 for cap in "${CAPS[@]}"; do
-	grep -qE "^#[[:space:]]+$cap[[:space:]]+[a-z]" "$UNIT" || missing+=("$cap")
+	grep -qE "^#[[:space:]]+${cap}[[:space:]]+[a-z]" "$UNIT" || missing+=("$cap")
 done
 ((${#CAPS[@]} > 0 && ${#missing[@]} == 0))
 check caps_reasons "$?" "$UNIT: CapabilityBoundingSet '${CAPS[*]}'; without a reason in the comment: ${missing[*]:-none}"
@@ -52,9 +52,6 @@ REAL_BIN=$AW_BIN
 # The tenants' user: nobody, or any user that is not root.
 TENANT_UID=65534
 TENANT_GID=65534
-as_tenant() {
-	setpriv --reuid="$TENANT_UID" --regid="$TENANT_GID" --clear-groups -- "$@"
-}
 
 # A denied program of the tenants' user that only it may read (0711):
 # reading it to hash it takes CAP_DAC_READ_SEARCH. And a program it runs

@@ -24,6 +24,7 @@ source "$(dirname "$0")/lib.sh"
 e2e_cases install_destdir install_man_clean install_config_valid install_keeps_config \
 	install_uninstall_clean install_unit_verify install_unit_hardened
 e2e_tmpdir || e2e_finish
+# shellcheck disable=SC2119 # no tools needed, only the agent
 e2e_require_build || e2e_finish
 
 D=$E2E_TMP/dest

@@ -24,6 +24,7 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_cases k8s_dry_run k8s_configmap k8s_daemonset k8s_podman_translation
 e2e_tmpdir || e2e_finish
+# shellcheck disable=SC2119 # no tools needed, only the agent
 e2e_require_build || e2e_finish
 
 if ! command -v kubectl >/dev/null; then

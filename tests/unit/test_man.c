@@ -284,13 +284,13 @@ static void quoted_after(const char *text, const char *marker, struct name_list 
  */
 static void command_line_names(struct name_list *commands, struct name_list *options)
 {
-	static const char *const patterns[] = { "user/*.c", "user/*/*.c" };
-	static const char *const argument_kinds[] = { "\", no_argument", "\", required_argument",
-						      "\", optional_argument" };
+	static const char *const patterns[] = {"user/*.c", "user/*/*.c"};
+	static const char *const argument_kinds[] = {"\", no_argument", "\", required_argument",
+						     "\", optional_argument"};
 	char pattern[PATH_MAX + 32], *text, *letters, *dash;
 	const char *at, *start, *end;
 	struct name_list *words = list_new();
-	glob_t found = { 0 };
+	glob_t found = {0};
 	size_t p, f, k, i;
 
 	for (p = 0; p < 2; p++) {
@@ -312,8 +312,8 @@ static void command_line_names(struct name_list *commands, struct name_list *opt
 				if (!strncmp(end, argument_kinds[k], strlen(argument_kinds[k]))) {
 					char option[NAME_LENGTH_MAX];
 
-					snprintf(option, sizeof(option), "--%.*s", (int)(end - start),
-						 start);
+					snprintf(option, sizeof(option), "--%.*s",
+						 (int)(end - start), start);
 					list_add(options, option, strlen(option));
 				}
 			}
@@ -327,7 +327,7 @@ static void command_line_names(struct name_list *commands, struct name_list *opt
 			letters = strndup(start + 1, (size_t)(end - start - 1));
 			assert_non_null(letters);
 			for (i = 0; letters[i]; i++) {
-				char option[3] = { '-', letters[i], '\0' };
+				char option[3] = {'-', letters[i], '\0'};
 
 				if (letters[i] != ':')
 					list_add(options, option, 2);
@@ -350,8 +350,8 @@ static void command_line_names(struct name_list *commands, struct name_list *opt
 static void metric_families(struct name_list *families)
 {
 	char dir[] = "/tmp/abusewatch-test-man.XXXXXX", path[sizeof(dir) + 16];
-	struct relative_config relative = { .factor = 10, .min_tenants = 5 };
-	struct metrics_snapshot snapshot = { .relative = &relative, .version = "0.0.0" };
+	struct relative_config relative = {.factor = 10, .min_tenants = 5};
+	struct metrics_snapshot snapshot = {.relative = &relative, .version = "0.0.0"};
 	char *text, *line, *save = NULL;
 	FILE *file;
 	long length;
@@ -382,16 +382,45 @@ static void metric_families(struct name_list *families)
 static void record_fields(struct name_list *fields)
 {
 	struct alert alerts[] = {
-		{ .kind = ALERT_OVERUSE, .firing = true, .time = 1795462230.5, .host = "h",
-		  .tenant = "t", .plan = "p", .cgroup = "/c", .resource = "cpu", .value = 3,
-		  .limit = 2, .window_s = 60, .rule = "plan", .reason = "r" },
-		{ .kind = ALERT_UNAUTHORIZED_SOFTWARE, .firing = true, .time = 1795462230.5,
-		  .host = "h", .tenant = "t", .plan = "p", .cgroup = "/c", .rule = "name",
-		  .reason = "r", .exe = "/tmp/x", .sha256 = "00", .comm = "x", .pid = 42,
-		  .action = "kill", .action_result = "killed pid 42" },
-		{ .kind = ALERT_NETWORK_ABUSE, .firing = false, .time = 1795462230.5, .host = "h",
-		  .tenant = "t", .plan = "p", .cgroup = "/c", .rule = "pool_port", .reason = "r",
-		  .dst_port = 3333, .destinations = 201 },
+	    {.kind = ALERT_OVERUSE,
+	     .firing = true,
+	     .time = 1795462230.5,
+	     .host = "h",
+	     .tenant = "t",
+	     .plan = "p",
+	     .cgroup = "/c",
+	     .resource = "cpu",
+	     .value = 3,
+	     .limit = 2,
+	     .window_s = 60,
+	     .rule = "plan",
+	     .reason = "r"},
+	    {.kind = ALERT_UNAUTHORIZED_SOFTWARE,
+	     .firing = true,
+	     .time = 1795462230.5,
+	     .host = "h",
+	     .tenant = "t",
+	     .plan = "p",
+	     .cgroup = "/c",
+	     .rule = "name",
+	     .reason = "r",
+	     .exe = "/tmp/x",
+	     .sha256 = "00",
+	     .comm = "x",
+	     .pid = 42,
+	     .action = "kill",
+	     .action_result = "killed pid 42"},
+	    {.kind = ALERT_NETWORK_ABUSE,
+	     .firing = false,
+	     .time = 1795462230.5,
+	     .host = "h",
+	     .tenant = "t",
+	     .plan = "p",
+	     .cgroup = "/c",
+	     .rule = "pool_port",
+	     .reason = "r",
+	     .dst_port = 3333,
+	     .destinations = 201},
 	};
 	struct json_object *record;
 	size_t i;
@@ -408,7 +437,8 @@ static void record_fields(struct name_list *fields)
 	}
 }
 
-/* The field rows of docs/alerts.md's record table: "| `FIELD` | type |" under "## The alert record". */
+/* The field rows of docs/alerts.md's record table: "| `FIELD` | type |" under "## The alert
+ * record". */
 static void documented_fields(struct name_list *fields)
 {
 	char *text = read_file(ALERTS_DOC), *section, *stop;
@@ -502,8 +532,8 @@ static void test_page8_commands_and_options(void **state)
 	expect_described(options, tags, PAGE_8 " has no .TP paragraph for the option(s):");
 	for (i = 0; i < tags->count; i++) {
 		if (!strncmp(tags->names[i], "--", 2) && !list_has(options, tags->names[i]))
-			append_name(unknown, PAGE_8 " describes options the program lacks:",
-				    tags->names[i]);
+			append_name(unknown,
+				    PAGE_8 " describes options the program lacks:", tags->names[i]);
 	}
 	assert_string_equal(unknown, "");
 	free(unknown);
@@ -522,7 +552,8 @@ static void test_page8_metric_families(void **state)
 	assert_non_null(unknown);
 	metric_families(families);
 	man_tags(page, tags);
-	expect_described(families, tags, PAGE_8 " has no .TP paragraph for the metric family(ies):");
+	expect_described(families, tags,
+			 PAGE_8 " has no .TP paragraph for the metric family(ies):");
 	for (i = 0; i < tags->count; i++) {
 		if (!strncmp(tags->names[i], "abusewatch_", 11) &&
 		    !list_has(families, tags->names[i]))
@@ -590,12 +621,12 @@ static void test_page5_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tag_parsing),
-		cmocka_unit_test(test_sources_scanned),
-		cmocka_unit_test(test_page8_commands_and_options),
-		cmocka_unit_test(test_page8_metric_families),
-		cmocka_unit_test(test_page8_record_fields),
-		cmocka_unit_test(test_page5_keys),
+	    cmocka_unit_test(test_tag_parsing),
+	    cmocka_unit_test(test_sources_scanned),
+	    cmocka_unit_test(test_page8_commands_and_options),
+	    cmocka_unit_test(test_page8_metric_families),
+	    cmocka_unit_test(test_page8_record_fields),
+	    cmocka_unit_test(test_page5_keys),
 	};
 
 	return cmocka_run_group_tests(tests, find_repo_root, NULL);
