@@ -3,8 +3,9 @@
 #
 # The Prometheus rules and the Grafana dashboard of deploy/, checked with the
 # real tools and against what the agent writes: promtool accepts the rules
-# and passes their unit tests (deploy/prometheus/tests/), and every query of
-# the rules and the dashboard names only metric families of docs/metrics.md,
+# and passes their unit tests (deploy/prometheus/tests/), amtool accepts the
+# Alertmanager example and routes by it as it says, and every query of the
+# rules and the dashboard names only metric families of docs/metrics.md,
 # node_exporter's textfile metrics or the rules' own records and alerts
 # (tests/tools/check_deploy_queries.py), which must also refuse a dashboard
 # that breaks those rules. Needs no root; the path from a real agent to
@@ -12,8 +13,8 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases prometheus_rules_check prometheus_rules_unit grafana_dashboard_queries \
-	grafana_checker_refuses
+e2e_cases prometheus_rules_check prometheus_rules_unit alertmanager_example_config \
+	grafana_dashboard_queries grafana_checker_refuses
 e2e_tmpdir || e2e_finish
 
 RULES_DIR=$E2E_REPO/deploy/prometheus
@@ -29,6 +30,21 @@ else
 	# promtool resolves rule_files relative to the test file.
 	out=$(promtool test rules "$RULES_DIR"/tests/*.test.yml 2>&1)
 	check prometheus_rules_unit "$?" "promtool test rules: $(grep -v '^ *$' <<<"$out" | head -n 20)"
+fi
+
+# The Alertmanager example: valid, and routing as its comments say.
+AM_EXAMPLE=$RULES_DIR/alertmanager-abusewatch.yml
+if ! command -v amtool >/dev/null; then
+	skip alertmanager_example_config "amtool not installed (Debian package prometheus-alertmanager)"
+else
+	out=$(amtool check-config "$AM_EXAMPLE" 2>&1)
+	status=$?
+	critical=$(amtool config routes test --config.file="$AM_EXAMPLE" \
+		alertname=AbusewatchNetworkAbuse severity=critical tenant=t 2>/dev/null)
+	overuse=$(amtool config routes test --config.file="$AM_EXAMPLE" \
+		alertname=AbusewatchTenantOverLimit severity=warning tenant=t 2>/dev/null)
+	((status == 0)) && [[ $critical == pager && $overuse == operators ]]
+	check alertmanager_example_config "$?" "amtool check-config: status $status ($(tail -n 1 <<<"$out")); a critical abusewatch alert goes to ${critical:-?} (want pager), an overuse one to ${overuse:-?} (want operators)"
 fi
 
 if ! python3 -c 'import yaml' 2>/dev/null; then
