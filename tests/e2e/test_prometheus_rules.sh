@@ -73,7 +73,8 @@ json.dump(dashboard, open(sys.argv[2], "w"))
 PY
 out=$(python3 "$CHECKER" --dashboard "$bad" 2>&1)
 status=$?
+# shellcheck disable=SC2016 # a literal $node
 ((status == 1)) && grep -q 'names abusewatch_tenant_cpu_total' <<<"$out" &&
-	grep -q 'uses \$node' <<<"$out" && grep -q 'NoSuchAlert' <<<"$out"
+	grep -qF 'uses $node' <<<"$out" && grep -q 'NoSuchAlert' <<<"$out"
 check grafana_checker_refuses "$?" "checker on a broken dashboard: status $status (want 1), said: $out"
 e2e_finish

@@ -315,7 +315,10 @@ static void test_model_sort(void **state)
 
 static void test_model_firing_state(void **state)
 {
-	/* As user/rules/evaluate_state.c writes it; the second entry lacks its tenant. */
+	/*
+	 * As user/rules/evaluate_state.c writes it; the second entry lacks its
+	 * tenant, the third its value.
+	 */
 	static const char firing[] =
 		"{ \"alerts\": [ { \"tenant\": \"zed\", \"plan\": \"small\", \"cgroup\": \"/a\","
 		" \"resource\": \"memory\", \"rule\": \"plan\", \"value\": 2147483648, \"limit\":"
@@ -323,7 +326,7 @@ static void test_model_firing_state(void **state)
 		" { \"plan\": \"small\", \"resource\": \"cpu\" },"
 		" { \"tenant\": \"hog\", \"plan\": \"small\", \"cgroup\": \"/b\","
 		" \"resource\": \"cpu\","
-		" \"value\": 0.9, \"limit\": 0.5, \"window_s\": 3, \"since\": 1700000100 } ],"
+		" \"limit\": 0.5, \"window_s\": 3, \"since\": 1700000100 } ],"
 		" \"version\": 1, \"saved_at\": 1700000200 }";
 	struct top_snapshot *snapshot = parse(node_textfile, 10);
 
@@ -339,6 +342,8 @@ static void test_model_firing_state(void **state)
 	assert_string_equal(snapshot->alerts[0].tenant, "hog");
 	assert_null(snapshot->alerts[0].rule);
 	assert_true(snapshot->alerts[0].since == 1700000100);
+	/* A figure the file lacks is unknown, not 0. */
+	assert_true(isnan(snapshot->alerts[0].value));
 	assert_string_equal(snapshot->alerts[1].tenant, "zed");
 	assert_string_equal(snapshot->alerts[1].rule, "plan");
 	assert_true(snapshot->alerts[1].value == 2147483648.0);

@@ -333,8 +333,10 @@ int top_snapshot_load_firing(struct top_snapshot *snapshot, const char *json_tex
 			continue;
 		}
 		/* Figures are optional: an alert without them is still shown. */
-		json_get_double(item, "value", &alert->value);
-		json_get_double(item, "limit", &alert->limit);
+		if (json_get_double(item, "value", &alert->value))
+			alert->value = NAN;
+		if (json_get_double(item, "limit", &alert->limit))
+			alert->limit = NAN;
 		if (json_get_double(item, "since", &alert->since))
 			alert->since = NAN;
 	}
