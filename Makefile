@@ -29,9 +29,11 @@ VMLINUX_H   := $(VMLINUX_DIR)/vmlinux.h
 # Libraries are looked up only when a C file is actually compiled, so that
 # `make run` on a bare machine can install them before anything needs them.
 PKGS        := libbpf libelf zlib yaml-0.1 json-c libcurl libcrypto
+# `abusewatch top` draws with ncurses (user/top/top.c).
+PKGS        += ncursesw
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
-		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcurl -lcrypto) -lpthread -lm
+		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcurl -lcrypto -lncursesw -ltinfo) -lpthread -lm
 
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
@@ -39,6 +41,8 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 # user/ is the pipeline: probes/ -> tenancy/ -> rules/ -> sinks/, with lib/
 # for the helpers they share; headers are included by name from every folder.
 USER_DIRS := user user/lib user/probes user/tenancy user/rules user/sinks
+# user/top/ is `abusewatch top`, a reader of what the pipeline writes.
+USER_DIRS += user/top
 CPPFLAGS += -Iinclude $(addprefix -I,$(USER_DIRS)) -I$(OUTPUT) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	    -Iinclude -I$(VMLINUX_DIR) -MMD -MP
@@ -62,6 +66,8 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 PROBE_SRCS := user/probes/probes.c
 AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c user/tenancy/tracker.c \
 	      $(PROBE_SRCS)
+# top's terminal loop: the unit tests link its model and view, not curses.
+AGENT_SRCS += user/top/top.c
 LIB_SRCS   := $(filter-out $(AGENT_SRCS),$(wildcard $(addsuffix /*.c,$(USER_DIRS))))
 obj_of      = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
 LIB_OBJS   := $(call obj_of,$(LIB_SRCS)) \

@@ -2,6 +2,7 @@
 /* abusewatch: the command table (run, check-config, top) and option parsing. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "top.h"
 
 #define SYSTEM_CONFIG "/etc/abusewatch/abusewatch.yaml"
 #define EMBEDDED_CONFIG_NAME "<embedded default>"
@@ -37,6 +39,10 @@ static const char usage_text[] =
 	"      --hostname NAME   host name in alerts, overrides agent.hostname\n"
 	"  -v, --verbose         debug logging (libbpf included)\n"
 	"\n"
+	"top shows the tenants of the agent running with the same configuration\n"
+	"(its agent.textfile and agent.state_dir), sorted by usage against their\n"
+	"limits, and the overuse alerts that fire; keys: u c m d n t sort, q quits.\n"
+	"\n"
 	"Signals: SIGTERM/SIGINT stop after a final write; SIGHUP reloads -c FILE and\n"
 	"keeps the running configuration if the new one is invalid.\n"
 	"Exit codes: 0 ok, 1 bad configuration or usage, 2 cannot load probes.\n"
@@ -44,7 +50,8 @@ static const char usage_text[] =
 	"EXAMPLES:\n"
 	"  abusewatch run                          # embedded default, as root\n"
 	"  abusewatch run -c /etc/abusewatch/abusewatch.yaml --interval 5\n"
-	"  abusewatch check-config my.yaml         # errors as FILE:LINE:COL: message\n";
+	"  abusewatch check-config my.yaml         # errors as FILE:LINE:COL: message\n"
+	"  abusewatch top                          # the tenants of this node, live\n";
 
 static int print_errors_and_fail(const char *errors, const char *path, int err)
 {
@@ -180,9 +187,47 @@ static int do_check_config(int argc, char **argv)
 
 static int do_top(int argc, char **argv)
 {
-	fprintf(stderr, "abusewatch top: not available in this version yet; "
-			"read the textfile named by agent.textfile instead\n");
-	return EXIT_BAD_CONFIG;
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ 0 },
+	};
+	const char *config_path = NULL;
+	struct top_options top = { 0 };
+	struct config *config = NULL;
+	char host[256] = "", firing_path[PATH_MAX];
+	int opt, status;
+
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		if (opt != 'c') {
+			fputs(usage_text, stderr);
+			return EXIT_BAD_CONFIG;
+		}
+		config_path = optarg;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "abusewatch top: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_BAD_CONFIG;
+	}
+	/* The same configuration as `run`: top reads the files that one writes. */
+	if (!config_path && access(SYSTEM_CONFIG, F_OK) == 0)
+		config_path = SYSTEM_CONFIG;
+	if (load_config(config_path, &config))
+		return EXIT_BAD_CONFIG;
+	top.textfile = config->agent.textfile;
+	if (config->agent.state_dir && config->agent.state_dir[0] &&
+	    snprintf(firing_path, sizeof(firing_path), "%s/firing.json",
+		     config->agent.state_dir) < (int)sizeof(firing_path))
+		top.firing_path = firing_path;
+	if (config->agent.hostname && config->agent.hostname[0])
+		top.host = config->agent.hostname;
+	/* Without room for the NUL: gethostname need not write one when it truncates. */
+	else if (!gethostname(host, sizeof(host) - 1))
+		top.host = host;
+	else
+		top.host = "?";
+	status = top_run(&top);
+	config_free(config);
+	return status;
 }
 
 static const struct command {

@@ -573,6 +573,39 @@ e2e_finish() {
 	exit 0
 }
 
+# ---------------------------------------------------------------- node_exporter
+
+NE_BIN=$(command -v prometheus-node-exporter || command -v node_exporter || true)
+NE_PORT=""
+NE_PID=""
+
+# start_node_exporter DIR: Debian's node_exporter on 127.0.0.1 (a free
+# port; five tries) with only its textfile collector, reading DIR, outside
+# every tenant; its log in $E2E_TMP/node_exporter.log. Waits (<= 10 s) for
+# /metrics. Sets NE_PORT and NE_PID (killed at exit); status 1 when it did
+# not start.
+start_node_exporter() {
+	local dir=$1 try i
+	[[ -n $NE_BIN ]] || return 1
+	for ((try = 0; try < 5; try++)); do
+		NE_PORT=$(free_port) || return 1
+		"$AW_TOOLS/incg" "$AW_HOST_CG" "$NE_BIN" --web.listen-address="127.0.0.1:$NE_PORT" \
+			--collector.disable-defaults --collector.textfile \
+			--collector.textfile.directory="$dir" \
+			>"$E2E_TMP/node_exporter.log" 2>&1 &
+		NE_PID=$!
+		on_cleanup kill "$NE_PID"
+		for ((i = 0; i < 100; i++)); do
+			curl -sf -o /dev/null "http://127.0.0.1:$NE_PORT/metrics" && return 0
+			kill -0 "$NE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$NE_PID" 2>/dev/null
+		wait "$NE_PID" 2>/dev/null
+	done
+	return 1
+}
+
 # ---------------------------------------------------------------- alertmanager
 
 AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)

@@ -73,31 +73,7 @@ else
 	check textfile_documented_families "$?" "written but not in docs/metrics.md (or of another type there): ${undocumented:-none}; in docs/metrics.md but not written: ${unwritten:-none}; $(wc -l <<<"$written") families written"
 fi
 
-# ---- node_exporter
-NE_BIN=$(command -v prometheus-node-exporter || command -v node_exporter)
-NE_PORT=""
-
-start_node_exporter() {
-	local try i
-	for ((try = 0; try < 5; try++)); do
-		NE_PORT=$(free_port) || return 1
-		"$AW_TOOLS/incg" "$AW_HOST_CG" "$NE_BIN" --web.listen-address="127.0.0.1:$NE_PORT" \
-			--collector.disable-defaults --collector.textfile \
-			--collector.textfile.directory="$(dirname "$AW_TEXTFILE")" \
-			>"$E2E_TMP/node_exporter.log" 2>&1 &
-		NE_PID=$!
-		on_cleanup kill "$NE_PID"
-		for ((i = 0; i < 100; i++)); do
-			curl -sf -o /dev/null "http://127.0.0.1:$NE_PORT/metrics" && return 0
-			kill -0 "$NE_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$NE_PID" 2>/dev/null
-		wait "$NE_PID" 2>/dev/null
-	done
-	return 1
-}
-
+# ---- node_exporter (start_node_exporter: lib.sh)
 scrape() {
 	curl -sf --max-time 5 "http://127.0.0.1:$NE_PORT/metrics" >"$1"
 }
@@ -108,7 +84,7 @@ if [[ -z $NE_BIN ]]; then
 elif ! command -v curl >/dev/null; then
 	skip textfile_node_exporter "curl not installed"
 	skip textfile_escaping "curl not installed"
-elif ! start_node_exporter; then
+elif ! start_node_exporter "$(dirname "$AW_TEXTFILE")"; then
 	report_each "textfile_node_exporter textfile_escaping" fail \
 		"node_exporter did not start: $(tail -n 1 "$E2E_TMP/node_exporter.log")"
 else
