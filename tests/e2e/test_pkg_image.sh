@@ -12,7 +12,7 @@
 #   same mounts, capabilities, security options, resources and arguments,
 #   the ConfigMap as the configuration); a Kubernetes pod's cgroup of the
 #   host (/kubepods/podUID, as the cgroupfs driver names it) is a tenant in
-#   the textfile, and its CPU time is within 0.1% of its cpu.stat;
+#   the textfile, and its CPU time is within 1% of its cpu.stat (as test_cpu);
 # - image_stops_cleanly: `podman stop` ends it with status 0 within the
 #   pod's grace period, after a last textfile.
 # What the manifest cannot say and the test adds: runc where the host's
@@ -131,7 +131,7 @@ memory=$(podman stats --no-stream --format '{{.MemUsage}}' "$NAME" 2>/dev/null)
 caps=$(podman inspect --format '{{.EffectiveCaps}}' "$NAME" 2>/dev/null)
 e2e_log "container: memory $memory; capabilities $caps"
 errors=$(podman logs "$NAME" 2>&1 | grep -c ' error ')
-within_pct "$value" "$truth" 0.1 && ((errors == 0))
+within_pct "$value" "$truth" 1 && ((errors == 0))
 check image_daemonset_counts "$?" "tenant $TENANT: cpu_seconds_total ${value:-missing}, cpu.stat $truth; errors logged: $errors $(podman logs "$NAME" 2>&1 | grep ' error ' | head -n 2)"
 
 # ---- a stop as the kubelet's: SIGTERM, the grace period, then SIGKILL
