@@ -78,13 +78,19 @@ static __always_inline __u32 ip_length(struct __sk_buff *skb)
 	return length ? length : skb->len;
 }
 
+/* Packets and calls of the root cgroup belong to no tenant: not counted. */
+static __always_inline bool is_tenant(__u64 id)
+{
+	return id && id != targ_root_cgroup_id;
+}
+
 /* This CPU's counters of cgroup @id, created on first use; NULL when the map is full. */
 static __always_inline struct net_usage *usage_of(__u64 id)
 {
 	struct net_usage zero = {};
 	struct net_usage *usage;
 
-	if (!id || id == targ_root_cgroup_id)
+	if (!is_tenant(id))
 		return NULL;
 	usage = lookup_or_create(&net_by_id, &id, &zero);
 	if (!usage)
@@ -211,18 +217,18 @@ static __always_inline bool same_destination(const struct connect_slot *slot,
  * common case, a cgroup calling the same destination again and again on a
  * CPU, touches only that CPU's slot: the count is batched there (struct
  * connect_slot) and the destination it last sent is remembered with when
- * it was, so a repeat within the second needs neither map. The slot only
- * remembers a send, never decides one the LRU map would not: a repeat it
- * skips is one that map would skip too.
+ * it was, so a repeat within the second needs neither map nor, mostly, a
+ * clock. The slot only remembers a send, never decides one the LRU map
+ * would not: a repeat it skips is one that map would skip too, or did in
+ * the same jiffy.
  */
 static __always_inline void count_connect(struct destination_key *key, __u16 family)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u64 id = key->cgroup_id, sent;
+	__u64 id = key->cgroup_id, sent, jiffies;
 	struct connect_slot *slot;
 
-	/* No tenant is in the root cgroup. */
-	if (!id || id == targ_root_cgroup_id || cpu >= AW_MAX_CPUS)
+	if (cpu >= AW_MAX_CPUS)
 		return;
 	slot = &connect_slots[cpu];
 	/*
@@ -231,20 +237,39 @@ static __always_inline void count_connect(struct destination_key *key, __u16 fam
 	 * counts in the maps directly.
 	 */
 	if (__sync_val_compare_and_swap(&slot->busy, 0, 1) != 0) {
-		add_connects(id, 1);
-		send_destination(key, family);
+		if (is_tenant(id)) {
+			add_connects(id, 1);
+			send_destination(key, family);
+		}
 		return;
 	}
-	if (slot->pending_id != id)
+	if (slot->pending_id != id) {
+		/* Checked here only: a slot never holds the root's calls. */
+		if (!is_tenant(id))
+			goto release;
 		flush_connects(slot, id);
+	}
 	slot->pending_connects++;
-	if (slot->last_sent_ns && same_destination(slot, key) &&
-	    sent_recently(bpf_ktime_get_coarse_ns(), slot->last_sent_ns))
-		goto release;
+	if (slot->last_sent_ns && same_destination(slot, key)) {
+		/*
+		 * Found sent less than a second ago earlier in this jiffy: no
+		 * clock read (a helper call) but for the first call of a tick.
+		 * The destination may then come again up to a tick late,
+		 * never early.
+		 */
+		jiffies = bpf_jiffies64();
+		if (jiffies == slot->checked_jiffies)
+			goto release;
+		if (sent_recently(bpf_ktime_get_coarse_ns(), slot->last_sent_ns)) {
+			slot->checked_jiffies = jiffies;
+			goto release;
+		}
+	}
 	sent = send_destination(key, family);
 	__builtin_memcpy(slot->last_addr, key->addr, sizeof(slot->last_addr));
 	slot->last_port = key->port;
 	slot->last_sent_ns = sent;
+	slot->checked_jiffies = bpf_jiffies64();
 release:
 	barrier();
 	slot->busy = 0;

@@ -125,7 +125,8 @@ struct connect_slot {
 	__u16 unused16;
 	__u32 unused32;
 	__u64 last_sent_ns;
-	__u64 pad[1];
+	/* The jiffy in which it was last found sent less than a second ago. */
+	__u64 checked_jiffies;
 } __attribute__((aligned(AW_SLOT_ALIGN)));
 
 /* Live-task bookkeeping in task storage: which cgroup a task is charged to. */
