@@ -31,6 +31,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load: how many CPU slots can be in use. */
 const volatile __u32 targ_nr_cpus = AW_MAX_CPUS;
+/*
+ * Whether the io controller is on the v2 hierarchy, so that a bio's blkg
+ * may name a v2 cgroup; kept current by userspace (probes_check_io()). On
+ * hybrid hosts it is on v1, and the probe does not follow four pointers
+ * per bio to find that out again.
+ */
+volatile __u32 io_on_v2 = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -232,9 +239,10 @@ int BPF_PROG(account_bio, struct bio *bio)
 	/*
 	 * Writeback is issued by kworkers on behalf of the cgroup that dirtied
 	 * the pages; the bio's blkg names that cgroup, but only on the v2
-	 * hierarchy (on hybrid hosts it is a v1 blkio cgroup, useless here).
+	 * hierarchy (on hybrid hosts it is a v1 blkio cgroup, useless here:
+	 * checked again per bio, as the controller may move).
 	 */
-	blkg = bio->bi_blkg;
+	blkg = io_on_v2 ? bio->bi_blkg : NULL;
 	if (blkg) {
 		cgrp = blkg->blkcg->css.cgroup;
 		if (cgrp && (!on_v2_hierarchy(cgrp) || is_v2_root(cgrp)))

@@ -72,6 +72,7 @@ struct probes {
 	software_event_fn on_software;
 	void *ctx;
 	int possible_cpus;
+	int v2_root_fd;		/* for cgroup.controllers */
 	int slot_cpus;		/* slots in use: possible CPUs, at most AW_MAX_CPUS */
 	struct slot_mark *marks;	/* SLOT_KINDS x slot_cpus */
 	__u64 keys[READ_BATCH];
@@ -224,10 +225,17 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	probes = calloc(1, sizeof(*probes));
 	if (!probes)
 		return -ENOMEM;
+	probes->v2_root_fd = -1;
 	probes->on_event = on_event;
 	probes->on_connect = options->on_connect;
 	probes->on_software = options->on_software;
 	probes->ctx = ctx;
+	probes->v2_root_fd = open(options->v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (probes->v2_root_fd < 0) {
+		err = -errno;
+		step = "opening the cgroup v2 root";
+		goto fail;
+	}
 	probes->possible_cpus = libbpf_num_possible_cpus();
 	if (probes->possible_cpus <= 0) {
 		err = probes->possible_cpus ? probes->possible_cpus : -EINVAL;
@@ -258,6 +266,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	err = usage_bpf__load(probes->usage);
 	if (err)
 		goto fail;
+	probes_check_io(probes);
 	step = "attaching the usage probes";
 	err = usage_bpf__attach(probes->usage);
 	if (err)
@@ -345,6 +354,8 @@ void probes_destroy(struct probes *probes)
 	usage_bpf__destroy(probes->usage);
 	free(probes->net_values);
 	free(probes->marks);
+	if (probes->v2_root_fd >= 0)
+		close(probes->v2_root_fd);
 	free(probes);
 }
 
@@ -521,6 +532,40 @@ int probes_read_pending(struct probes *probes, pending_fn pending, moved_fn move
 		}
 	}
 	return 0;
+}
+
+/* Is "io" among the controllers of the v2 root's cgroup.controllers? */
+static bool io_controller_on_v2(int v2_root_fd)
+{
+	char text[512], *word, *saveptr = NULL;
+	ssize_t length;
+	int fd;
+
+	fd = openat(v2_root_fd, "cgroup.controllers", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	length = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	/* Unreadable: the probe checks each bio's blkg itself, as without this. */
+	if (length < 0)
+		return true;
+	text[length] = '\0';
+	for (word = strtok_r(text, " \n", &saveptr); word; word = strtok_r(NULL, " \n", &saveptr))
+		if (!strcmp(word, "io"))
+			return true;
+	return false;
+}
+
+void probes_check_io(struct probes *probes)
+{
+	bool on_v2 = io_controller_on_v2(probes->v2_root_fd);
+
+	if (probes->usage->data->io_on_v2 != on_v2) {
+		pr_info("io controller %s the cgroup v2 hierarchy: %s", on_v2 ? "on" : "not on",
+			on_v2 ? "writeback is charged to the cgroup that dirtied the pages"
+			      : "bios are charged to the task that queued them");
+		probes->usage->data->io_on_v2 = on_v2;
+	}
 }
 
 void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id)

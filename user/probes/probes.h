@@ -84,6 +84,13 @@ void probes_mark_pending(struct probes *probes);
  */
 int probes_read_pending(struct probes *probes, pending_fn pending, moved_fn moved, void *ctx);
 
+/*
+ * Tells the disk probe whether the io controller is on the v2 hierarchy
+ * (it can move when a v1 hierarchy is mounted or unmounted); once an
+ * interval is plenty.
+ */
+void probes_check_io(struct probes *probes);
+
 /* Drops the map entries of a removed cgroup once its final values were read. */
 void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id);
 
