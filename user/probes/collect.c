@@ -262,8 +262,9 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 		}
 		/*
 		 * The final counts wait for a read that surely holds them all:
-		 * a removed cgroup has no tasks left to start batches, so one
-		 * of the next reads will.
+		 * a removed cgroup has no tasks left to start batches (only
+		 * writeback of its pages, on pure v2 hosts), so one of the
+		 * next reads will.
 		 */
 		if (state->retired && maybe_moved(collector, state))
 			continue;
