@@ -147,7 +147,7 @@ static __always_inline bool sent_recently(__u64 now, __u64 sent_ns)
  * the volume of a flood (that is the counter's job). Returns when @key was
  * last sent (or found no room in the ring buffer: counted as lost).
  */
-static __always_inline __u64 send_destination(struct destination_key *key, __u16 family)
+static __noinline __u64 send_destination(struct destination_key *key, __u16 family)
 {
 	struct connect_event *event;
 	__u64 now, *sent;
@@ -191,7 +191,7 @@ static __always_inline void add_connects(__u64 id, __u64 count)
  * cgroup @id, bracketed by flushes for userspace (see struct cpu_slot in
  * usage.h). The destination remembered was the last cgroup's: forgotten.
  */
-static __always_inline void flush_connects(struct connect_slot *slot, __u64 id)
+static __noinline void flush_connects(struct connect_slot *slot, __u64 id)
 {
 	slot->flushes++;
 	barrier();
@@ -202,6 +202,15 @@ static __always_inline void flush_connects(struct connect_slot *slot, __u64 id)
 	barrier();
 	slot->flushes++;
 	slot->last_sent_ns = 0;
+}
+
+/* Counts a call and sends its destination on without the CPU's slot. */
+static __noinline void count_in_maps(struct destination_key *key, __u16 family)
+{
+	if (!is_tenant(key->cgroup_id))
+		return;
+	add_connects(key->cgroup_id, 1);
+	send_destination(key, family);
 }
 
 static __always_inline bool same_destination(const struct connect_slot *slot,
@@ -220,7 +229,8 @@ static __always_inline bool same_destination(const struct connect_slot *slot,
  * it was, so a repeat within the second needs neither map nor, mostly, a
  * clock. The slot only remembers a send, never decides one the LRU map
  * would not: a repeat it skips is one that map would skip too, or did in
- * the same jiffy.
+ * the same jiffy. What a repeat does not need is out of line (__noinline),
+ * so that the path it takes is a few cache lines of code.
  */
 static __always_inline void count_connect(struct destination_key *key, __u16 family)
 {
@@ -237,10 +247,7 @@ static __always_inline void count_connect(struct destination_key *key, __u16 fam
 	 * counts in the maps directly.
 	 */
 	if (__sync_val_compare_and_swap(&slot->busy, 0, 1) != 0) {
-		if (is_tenant(id)) {
-			add_connects(id, 1);
-			send_destination(key, family);
-		}
+		count_in_maps(key, family);
 		return;
 	}
 	if (slot->pending_id != id) {
