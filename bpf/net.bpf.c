@@ -11,8 +11,9 @@
  * connect() calls (cgroup/connect4 and connect6) run in the calling task's
  * context and are charged to its cgroup: that is who opened the connection.
  * Only the call is counted, whatever its outcome; a refused or timed-out
- * connection is still a request a flood sends. Nothing here drops a packet
- * or refuses a connection.
+ * connection is still a request a flood sends. Calls are batched per CPU
+ * and cgroup like CPU time (struct connect_slot in usage.h). Nothing here
+ * drops a packet or refuses a connection.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -55,6 +56,9 @@ struct {
 
 __u64 net_lost_events;
 
+/* Each CPU's batch of connect() calls and last destination (see struct connect_slot). */
+struct connect_slot connect_slots[AW_MAX_CPUS];
+
 /*
  * Bytes from the IP header: for GSO/GRO packets this is the whole
  * super-packet. BIG TCP packets carry 0 there; skb->len is right for them.
@@ -74,13 +78,19 @@ static __always_inline __u32 ip_length(struct __sk_buff *skb)
 	return length ? length : skb->len;
 }
 
+/* Packets and calls of the root cgroup belong to no tenant: not counted. */
+static __always_inline bool is_tenant(__u64 id)
+{
+	return id && id != targ_root_cgroup_id;
+}
+
 /* This CPU's counters of cgroup @id, created on first use; NULL when the map is full. */
 static __always_inline struct net_usage *usage_of(__u64 id)
 {
 	struct net_usage zero = {};
 	struct net_usage *usage;
 
-	if (!id || id == targ_root_cgroup_id)
+	if (!is_tenant(id))
 		return NULL;
 	usage = lookup_or_create(&net_by_id, &id, &zero);
 	if (!usage)
@@ -120,31 +130,39 @@ int count_egress(struct __sk_buff *skb)
 	return 1;
 }
 
-/*
- * Counts the call and sends its destination on, unless this cgroup sent
- * the same one less than a second ago: the ring buffer carries distinct
- * destinations, not the volume of a flood (that is the counter's job).
- */
-static __always_inline void count_connect(struct destination_key *key, __u16 family)
+/* Was a destination sent at @sent_ns less than AW_CONNECT_REPEAT_NS before @now? */
+static __always_inline bool sent_recently(__u64 now, __u64 sent_ns)
 {
-	struct net_usage *usage = usage_of(key->cgroup_id);
-	struct connect_event *event;
-	__u64 now = bpf_ktime_get_ns(), *sent;
+	/*
+	 * Signed: @now is the coarse clock, which may lag the precise one
+	 * that stamped @sent_ns by a tick. Comparing it so never resends
+	 * early; a destination comes again after a second and up to a tick.
+	 */
+	return (__s64)(now - sent_ns) < (__s64)AW_CONNECT_REPEAT_NS;
+}
 
-	/* No tenant is in the root cgroup; a full map was counted as lost. */
-	if (!usage)
-		return;
-	/* Per-CPU value, and the caller cannot migrate under us: a plain add. */
-	usage->connects++;
+/*
+ * Sends the destination @key on, unless this cgroup sent the same one less
+ * than a second ago: the ring buffer carries distinct destinations, not
+ * the volume of a flood (that is the counter's job). Returns when @key was
+ * last sent (or found no room in the ring buffer: counted as lost).
+ */
+static __noinline __u64 send_destination(struct destination_key *key, __u16 family)
+{
+	struct connect_event *event;
+	__u64 now, *sent;
+
 	sent = bpf_map_lookup_elem(&recent_destinations, key);
-	if (sent && now - *sent < AW_CONNECT_REPEAT_NS)
-		return;
+	if (sent && sent_recently(bpf_ktime_get_coarse_ns(), *sent))
+		return *sent;
+	/* The precise clock here: see sent_recently(). */
+	now = bpf_ktime_get_ns();
 	/* An LRU map makes room by itself: no update fails for want of it. */
 	bpf_map_update_elem(&recent_destinations, key, &now, BPF_ANY);
 	event = bpf_ringbuf_reserve(&connect_events, sizeof(*event), 0);
 	if (!event) {
 		__sync_fetch_and_add(&net_lost_events, 1);
-		return;
+		return now;
 	}
 	event->cgroup_id = key->cgroup_id;
 	__builtin_memcpy(event->addr, key->addr, sizeof(event->addr));
@@ -152,6 +170,116 @@ static __always_inline void count_connect(struct destination_key *key, __u16 fam
 	event->family = family;
 	event->unused = 0;
 	bpf_ringbuf_submit(event, 0);
+	return now;
+}
+
+/* Adds @count connect() calls to cgroup @id's counters on this CPU. */
+static __always_inline void add_connects(__u64 id, __u64 count)
+{
+	struct net_usage *usage = usage_of(id);
+
+	/*
+	 * Atomic although the value is this CPU's: a call preempted halfway
+	 * through an add here may let another call on this CPU add too.
+	 */
+	if (usage)
+		__sync_fetch_and_add(&usage->connects, count);
+}
+
+/*
+ * Moves @slot's batch of calls to its cgroup's counters and starts one for
+ * cgroup @id, bracketed by flushes for userspace (see struct cpu_slot in
+ * usage.h). The destination remembered was the last cgroup's: forgotten.
+ */
+static __noinline void flush_connects(struct connect_slot *slot, __u64 id)
+{
+	slot->flushes++;
+	barrier();
+	if (slot->pending_id && slot->pending_connects)
+		add_connects(slot->pending_id, slot->pending_connects);
+	slot->pending_connects = 0;
+	slot->pending_id = id;
+	barrier();
+	slot->flushes++;
+	slot->last_sent_ns = 0;
+}
+
+/* Counts a call and sends its destination on without the CPU's slot. */
+static __noinline void count_in_maps(struct destination_key *key, __u16 family)
+{
+	if (!is_tenant(key->cgroup_id))
+		return;
+	add_connects(key->cgroup_id, 1);
+	send_destination(key, family);
+}
+
+static __always_inline bool same_destination(const struct connect_slot *slot,
+					     const struct destination_key *key)
+{
+	const __u64 *remembered = (const __u64 *)slot->last_addr, *addr = (const __u64 *)key->addr;
+
+	return remembered[0] == addr[0] && remembered[1] == addr[1] && slot->last_port == key->port;
+}
+
+/*
+ * Counts the call and sends its destination on (send_destination()). The
+ * common case, a cgroup calling the same destination again and again on a
+ * CPU, touches only that CPU's slot: the count is batched there (struct
+ * connect_slot) and the destination it last sent is remembered with when
+ * it was, so a repeat within the second needs neither map nor, mostly, a
+ * clock. The slot only remembers a send, never decides one the LRU map
+ * would not: a repeat it skips is one that map would skip too, or did in
+ * the same jiffy. What a repeat does not need is out of line (__noinline),
+ * so that the path it takes is a few cache lines of code.
+ */
+static __always_inline void count_connect(struct destination_key *key, __u16 family)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 id = key->cgroup_id, sent, jiffies;
+	struct connect_slot *slot;
+
+	if (cpu >= AW_MAX_CPUS)
+		return;
+	slot = &connect_slots[cpu];
+	/*
+	 * Taken by a call this one preempted (which resumes on this CPU: the
+	 * caller cannot migrate, and gives the slot back then): this call
+	 * counts in the maps directly.
+	 */
+	if (__sync_val_compare_and_swap(&slot->busy, 0, 1) != 0) {
+		count_in_maps(key, family);
+		return;
+	}
+	if (slot->pending_id != id) {
+		/* Checked here only: a slot never holds the root's calls. */
+		if (!is_tenant(id))
+			goto release;
+		flush_connects(slot, id);
+	}
+	slot->pending_connects++;
+	if (slot->last_sent_ns && same_destination(slot, key)) {
+		/*
+		 * Found sent less than a second ago earlier in this jiffy: no
+		 * clock read (a helper call) but for the first call of a tick.
+		 * The destination may then come again up to a tick late,
+		 * never early.
+		 */
+		jiffies = bpf_jiffies64();
+		if (jiffies == slot->checked_jiffies)
+			goto release;
+		if (sent_recently(bpf_ktime_get_coarse_ns(), slot->last_sent_ns)) {
+			slot->checked_jiffies = jiffies;
+			goto release;
+		}
+	}
+	sent = send_destination(key, family);
+	__builtin_memcpy(slot->last_addr, key->addr, sizeof(slot->last_addr));
+	slot->last_port = key->port;
+	slot->last_sent_ns = sent;
+	slot->checked_jiffies = bpf_jiffies64();
+release:
+	barrier();
+	slot->busy = 0;
 }
 
 SEC("cgroup/connect4")

@@ -13,6 +13,11 @@
  * the same cgroup (a plain add to a line no other CPU writes: no helper, no
  * atomic); only when it charges another cgroup does the batch go to the
  * hash, with one lookup. Userspace adds the batches to what it reads.
+ *
+ * Disk bytes are batched the same way, per CPU and cgroup (struct
+ * bio_slot): a stream of bios from one tenant costs a compare and an add
+ * each instead of a hash lookup and an atomic add on a line every CPU
+ * writing for that tenant shares.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,6 +31,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load: how many CPU slots can be in use. */
 const volatile __u32 targ_nr_cpus = AW_MAX_CPUS;
+/*
+ * Whether the io controller is on the v2 hierarchy, so that a bio's blkg
+ * may name a v2 cgroup; kept current by userspace (probes_check_io()). On
+ * hybrid hosts it is on v1, and the probe does not follow four pointers
+ * per bio to find that out again.
+ */
+volatile __u32 io_on_v2 = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,6 +63,8 @@ __u64 lost_events[LOST_REASON_COUNT];
 
 /* The task last switched in on each CPU and its batch of CPU time (see struct cpu_slot). */
 struct cpu_slot cpu_slots[AW_MAX_CPUS];
+/* Each CPU's batch of disk bytes (see struct bio_slot). */
+struct bio_slot bio_slots[AW_MAX_CPUS];
 
 #define REQ_OP_BITS_MASK 0xff
 
@@ -110,19 +124,21 @@ static __always_inline void charge_cpu(struct cpu_slot *slot, struct task_struct
 		slot->pending_ns += delta_ns;
 		return;
 	}
-	/* Another cgroup on this CPU: the batch of the last one goes to its counters. */
+	/*
+	 * Another cgroup on this CPU: the batch of the last one goes to its
+	 * counters, bracketed by flushes for userspace (see struct cpu_slot).
+	 */
+	slot->flushes++;
+	barrier();
 	if (slot->pending_ns) {
 		usage = usage_of(slot->pending_id);
 		if (usage)
 			__sync_fetch_and_add(&usage->cpu_ns, slot->pending_ns);
 	}
-	/*
-	 * Userspace reads id, time, id again and skips a slot whose id changed
-	 * under it: the id is written last, after the time it owns.
-	 */
 	slot->pending_ns = delta_ns;
-	barrier();
 	slot->pending_id = id;
+	barrier();
+	slot->flushes++;
 	slot->pending_cgroup = (__u64)cgrp;
 }
 
@@ -181,23 +197,52 @@ int BPF_PROG(account_cpu, bool preempt, struct task_struct *prev, struct task_st
 	return 0;
 }
 
+/*
+ * Moves @slot's batch to its cgroup's counters and starts one for cgroup
+ * @id, bracketed by flushes for userspace (see struct cpu_slot). The probe
+ * runs with preemption off and never nests on a CPU (a nested run is
+ * skipped by the kernel), so plain stores to the slot suffice.
+ */
+static __always_inline void flush_bio_batch(struct bio_slot *slot, __u64 id)
+{
+	struct cgroup_usage *usage;
+
+	slot->flushes++;
+	barrier();
+	if (slot->pending_id && (slot->pending_read_bytes || slot->pending_write_bytes)) {
+		usage = usage_of(slot->pending_id);
+		if (usage) {
+			__sync_fetch_and_add(&usage->disk_read_bytes, slot->pending_read_bytes);
+			__sync_fetch_and_add(&usage->disk_write_bytes, slot->pending_write_bytes);
+		}
+	}
+	slot->pending_read_bytes = 0;
+	slot->pending_write_bytes = 0;
+	slot->pending_id = id;
+	barrier();
+	slot->flushes++;
+}
+
 SEC("tp_btf/block_bio_queue")
 int BPF_PROG(account_bio, struct bio *bio)
 {
 	__u32 op = bio->bi_opf & REQ_OP_BITS_MASK;
 	__u32 bytes = bio->bi_iter.bi_size;
 	struct cgroup *cgrp = NULL;
-	struct cgroup_usage *usage;
 	struct blkcg_gq *blkg;
+	struct bio_slot *slot;
+	__u32 cpu;
+	__u64 id;
 
 	if ((op != REQ_OP_READ && op != REQ_OP_WRITE) || !bytes)
 		return 0;
 	/*
 	 * Writeback is issued by kworkers on behalf of the cgroup that dirtied
 	 * the pages; the bio's blkg names that cgroup, but only on the v2
-	 * hierarchy (on hybrid hosts it is a v1 blkio cgroup, useless here).
+	 * hierarchy (on hybrid hosts it is a v1 blkio cgroup, useless here:
+	 * checked again per bio, as the controller may move).
 	 */
-	blkg = bio->bi_blkg;
+	blkg = io_on_v2 ? bio->bi_blkg : NULL;
 	if (blkg) {
 		cgrp = blkg->blkcg->css.cgroup;
 		if (cgrp && (!on_v2_hierarchy(cgrp) || is_v2_root(cgrp)))
@@ -207,13 +252,18 @@ int BPF_PROG(account_bio, struct bio *bio)
 		cgrp = bpf_get_current_task_btf()->cgroups->dfl_cgrp;
 	if (!cgrp || is_v2_root(cgrp))
 		return 0;
-	usage = usage_of(cgrp->kn->id);
-	if (!usage)
+	id = cgrp->kn->id;
+	cpu = bpf_get_smp_processor_id();
+	if (cpu >= AW_MAX_CPUS)
 		return 0;
+	slot = &bio_slots[cpu];
+	/* Another cgroup's bio on this CPU: the last one's batch goes to its counters. */
+	if (slot->pending_id != id)
+		flush_bio_batch(slot, id);
 	if (op == REQ_OP_WRITE)
-		__sync_fetch_and_add(&usage->disk_write_bytes, bytes);
+		slot->pending_write_bytes += bytes;
 	else
-		__sync_fetch_and_add(&usage->disk_read_bytes, bytes);
+		slot->pending_read_bytes += bytes;
 	return 0;
 }
 
@@ -358,7 +408,7 @@ int BPF_PROG(watch_rename, struct cgroup *cgrp, const char *path)
 
 /*
  * A removed cgroup's batches may still sit in CPU slots: userspace counts
- * them in its final read, and drops what reaches the hash after (collect.c).
+ * them in its final read, and drops what reaches the maps after (collect.c).
  * Its address must stop matching the slots' hints before the memory can
  * hold another cgroup. The cgroup is empty, so no CPU is charging it; a CPU
  * that changes its slot meanwhile only takes the slower path once more.

@@ -8,8 +8,13 @@
 #ifndef ABUSEWATCH_USAGE_H
 #define ABUSEWATCH_USAGE_H
 
-/* Upper bound of CPUs the per-CPU switch-in slots cover. */
+/* Upper bound of CPUs the per-CPU slots cover. */
 #define AW_MAX_CPUS 1024
+/*
+ * A CPU slot's alignment, a cache line: in an array of slots no two CPUs
+ * share a line, and nothing else placed before the array does either.
+ */
+#define AW_SLOT_ALIGN 64
 /* Default sizes of the maps keyed by cgroup id (userspace may resize). */
 #define AW_MAX_CGROUPS 16384
 /* Longest cgroup path carried in a cgroup event; longer ones are resolved by id. */
@@ -17,8 +22,8 @@
 
 /*
  * Counters keyed by cgroup v2 id (the kernfs node id, also the inode number
- * of the cgroup directory on 64-bit hosts). CPU time arrives here in
- * batches from the per-CPU slots (struct cpu_slot).
+ * of the cgroup directory on 64-bit hosts). CPU time and disk bytes arrive
+ * here in batches from the per-CPU slots (struct cpu_slot, struct bio_slot).
  */
 struct cgroup_usage {
 	__u64 cpu_ns;
@@ -31,7 +36,8 @@ struct cgroup_usage {
 
 /*
  * Per-CPU network counters keyed by cgroup v2 id: bytes and packets of the
- * socket's cgroup, connect() calls of the calling task's cgroup.
+ * socket's cgroup, connect() calls of the calling task's cgroup (in batches
+ * from struct connect_slot).
  */
 struct net_usage {
 	__u64 rx_bytes;
@@ -42,13 +48,35 @@ struct net_usage {
 };
 
 /*
- * Per CPU: the task last switched in and its runtime then, so that its
- * switch-out charges exactly what it ran; and the CPU time charged on this
- * CPU to one cgroup (pending_id) and not yet added to its counters. Runs of
- * the same cgroup on a CPU only add to pending_ns; it goes to the cgroup's
- * counters when the CPU charges another cgroup, and userspace adds what is
- * pending to its reads (see collect.c), so totals stay exact. A cache line
- * each, so that CPUs never share one on the hot path.
+ * Per-CPU batches. The hottest probes (sched_switch, block_bio_queue,
+ * cgroup/connect4|6) add what they count to a slot of their CPU while the
+ * CPU keeps working for the same cgroup (pending_id): a plain add to a
+ * line no other CPU writes, no map lookup, no atomic. The batch goes to the
+ * maps keyed by cgroup id only when the CPU counts for another cgroup, and
+ * userspace adds what is still pending to what it reads from the maps
+ * (probes_read_pending() in user/probes/probes.c), so totals stay exact.
+ * A cache line each (AW_SLOT_ALIGN), so that CPUs never share one on the
+ * hot path.
+ *
+ * Moving a batch to the maps is bracketed by flushes: odd while the batch
+ * moves, even again once the slot holds the next one. A reader takes a
+ * slot's id and amounts only when flushes was even and unchanged around
+ * them: that batch was not in the maps it read before. A flushes that
+ * changed since the reader marked it before reading the maps tells it that
+ * the batch it marked moved meanwhile, so the maps it read may lack it for
+ * this once (a removed cgroup's last count then waits a tick). These are
+ * plain stores with compiler barriers, relying on x86's store order; a
+ * weakly ordered CPU would need memory barriers there.
+ *
+ * Only the slot's CPU writes it (but for cpu_slot's hint, see below):
+ * sched_switch and block_bio_queue run with preemption off and never nest
+ * on a CPU; connect() runs preemptible, so its slot is taken with a
+ * compare-and-swap first (struct connect_slot).
+ */
+
+/*
+ * CPU time. Also the task last switched in and its runtime then, so that
+ * its switch-out charges exactly what it ran.
  */
 struct cpu_slot {
 	__u64 runtime_ns;
@@ -61,8 +89,45 @@ struct cpu_slot {
 	 * that cgroup is removed, before its memory can be reused.
 	 */
 	__u64 pending_cgroup;
-	__u64 pad[3];
-};
+	__u64 flushes;
+	__u64 pad[2];
+} __attribute__((aligned(AW_SLOT_ALIGN)));
+
+/*
+ * Disk bytes of bios queued on this CPU. Compared by cgroup id, never by
+ * address: on pure v2 hosts writeback still charges a removed cgroup, whose
+ * memory may later hold another one.
+ */
+struct bio_slot {
+	__u64 pending_id;
+	__u64 pending_read_bytes;
+	__u64 pending_write_bytes;
+	__u64 flushes;
+	__u64 pad[4];
+} __attribute__((aligned(AW_SLOT_ALIGN)));
+
+/*
+ * connect() calls made on this CPU, and the destination last sent to
+ * userspace for the pending cgroup (see bpf/net.bpf.c): a flood of calls
+ * to one destination then touches no map at all. connect() runs with
+ * preemption on, so a call first takes the slot (busy 0 -> 1, a
+ * compare-and-swap); a call that finds it taken counts in the maps
+ * directly.
+ */
+struct connect_slot {
+	__u32 busy;
+	__u32 flushes;
+	__u64 pending_id;
+	__u64 pending_connects;
+	/* Sent for pending_id at last_sent_ns (0: nothing remembered). */
+	__u8 last_addr[16];	/* as in struct destination_key */
+	__u16 last_port;
+	__u16 unused16;
+	__u32 unused32;
+	__u64 last_sent_ns;
+	/* The jiffy in which it was last found sent less than a second ago. */
+	__u64 checked_jiffies;
+} __attribute__((aligned(AW_SLOT_ALIGN)));
 
 /* Live-task bookkeeping in task storage: which cgroup a task is charged to. */
 struct task_charge {

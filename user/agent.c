@@ -134,6 +134,7 @@ static void tick(void *ctx)
 	int err;
 
 	probes_drain_events(agent->probes);
+	probes_check_io(agent->probes);
 	err = cgroup_tracker_collect(agent->tracker);
 	if (err)
 		pr_warn("reading the probes' maps failed: %s", strerror(-err));

@@ -14,12 +14,17 @@ struct cgroup_state {
 	bool retired;		/* removed: its final counts go out at the next tick */
 	/*
 	 * Its final counts went out; kept while a CPU slot may still hold a
-	 * batch of its CPU time, which must not count again (cgroup ids are
+	 * batch of its counts, which must not count again (cgroup ids are
 	 * never reused, so nothing else can be mistaken for it).
 	 */
 	bool finished;
 	bool in_maps;		/* present in a map this tick */
-	bool in_slots;		/* a CPU slot holds a batch of its CPU time this tick */
+	bool in_slots;		/* a CPU slot holds a batch of its counts this tick */
+	/*
+	 * A batch of its counts moved from a CPU slot to the maps while they
+	 * were read this tick: this tick's counts may lack it.
+	 */
+	bool moved;
 	struct usage_sample last;	/* cumulative, as last reported */
 	struct usage_sample now;	/* cumulative, read this tick */
 	int64_t tasks;		/* live, read this tick */
@@ -29,6 +34,8 @@ struct cgroup_state {
 struct collector {
 	struct probes *probes;
 	struct idmap *states;
+	/* A batch of a cgroup not known moved this tick: any cgroup's counts may lack it. */
+	bool moved_unknown;
 };
 
 struct collector *collector_new(struct probes *probes)
@@ -101,6 +108,7 @@ void collector_retire(struct collector *collector, uint64_t id)
 		state->retired = true;
 }
 
+/* The maps and the CPU slots each hold part of a cgroup's counts: added up. */
 static void take_usage(uint64_t id, const struct cgroup_usage *usage, void *ctx)
 {
 	struct cgroup_state *state = state_of(ctx, id);
@@ -109,10 +117,10 @@ static void take_usage(uint64_t id, const struct cgroup_usage *usage, void *ctx)
 		return;
 	state->in_maps = true;
 	state->now.cpu_ns += usage->cpu_ns;
-	state->now.disk_read_bytes = usage->disk_read_bytes;
-	state->now.disk_write_bytes = usage->disk_write_bytes;
-	state->now.forks = usage->forks;
-	state->now.execs = usage->execs;
+	state->now.disk_read_bytes += usage->disk_read_bytes;
+	state->now.disk_write_bytes += usage->disk_write_bytes;
+	state->now.forks += usage->forks;
+	state->now.execs += usage->execs;
 	state->tasks = usage->tasks;
 }
 
@@ -123,21 +131,39 @@ static void take_net(uint64_t id, const struct net_usage *usage, void *ctx)
 	if (!state)
 		return;
 	state->in_maps = true;
-	state->now.rx_bytes = usage->rx_bytes;
-	state->now.tx_bytes = usage->tx_bytes;
-	state->now.rx_packets = usage->rx_packets;
-	state->now.tx_packets = usage->tx_packets;
-	state->now.connects = usage->connects;
+	state->now.rx_bytes += usage->rx_bytes;
+	state->now.tx_bytes += usage->tx_bytes;
+	state->now.rx_packets += usage->rx_packets;
+	state->now.tx_packets += usage->tx_packets;
+	state->now.connects += usage->connects;
 }
 
-static void take_pending(uint64_t id, uint64_t cpu_ns, void *ctx)
+static void take_pending(uint64_t id, const struct pending_usage *pending, void *ctx)
 {
 	struct cgroup_state *state = state_of(ctx, id);
 
 	if (!state)
 		return;
 	state->in_slots = true;
-	state->now.cpu_ns += cpu_ns;
+	state->now.cpu_ns += pending->cpu_ns;
+	state->now.disk_read_bytes += pending->disk_read_bytes;
+	state->now.disk_write_bytes += pending->disk_write_bytes;
+	state->now.connects += pending->connects;
+}
+
+static void take_moved(uint64_t id, void *ctx)
+{
+	struct collector *collector = ctx;
+	struct cgroup_state *state;
+
+	if (!id) {
+		collector->moved_unknown = true;
+		return;
+	}
+	/* Only a cgroup seen before can be missing counts it had. */
+	state = idmap_get(collector->states, id);
+	if (state)
+		state->moved = true;
 }
 
 /* now - last per counter, never negative; last keeps the highest value seen. */
@@ -161,16 +187,23 @@ static bool compute_delta(struct cgroup_state *state, struct usage_sample *delta
 	return changed;
 }
 
+/* Did this tick's read perhaps miss a batch of @state's counts on its way to the maps? */
+static bool maybe_moved(const struct collector *collector, const struct cgroup_state *state)
+{
+	return state->moved || collector->moved_unknown;
+}
+
 /*
- * A cgroup whose final counts went out: what still reaches the hash from a
+ * A cgroup whose final counts went out: what still reaches the maps from a
  * CPU slot was counted then, so it is dropped; the state goes once no slot
- * holds a batch of it. True when the state was freed.
+ * holds a batch of it, nor moved one this tick. True when the state was
+ * freed.
  */
 static bool settle_finished(struct collector *collector, struct cgroup_state *state)
 {
 	if (state->in_maps)
 		probes_forget_cgroup(collector->probes, state->id);
-	if (state->in_slots || state->in_maps)
+	if (state->in_slots || state->in_maps || maybe_moved(collector, state))
 		return false;
 	idmap_remove(collector->states, state->id);
 	free(state);
@@ -201,15 +234,18 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 		state->tasks = 0;
 		state->in_maps = false;
 		state->in_slots = false;
+		state->moved = false;
 	}
-	/* The hash before the slots: see probes_read_pending_cpu(). */
+	collector->moved_unknown = false;
+	/* The maps between a mark of the slots and their read: see probes_read_pending(). */
+	probes_mark_pending(collector->probes);
 	err = probes_read_usage(collector->probes, take_usage, collector);
 	if (err)
 		return err;
-	probes_read_pending_cpu(collector->probes, take_pending, collector);
 	err = probes_read_net(collector->probes, take_net, collector);
 	if (err)
 		return err;
+	probes_read_pending(collector->probes, take_pending, take_moved, collector);
 
 	cursor = 0;
 	while ((state = idmap_next(collector->states, &cursor, &id))) {
@@ -224,6 +260,14 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 			free(state);
 			continue;
 		}
+		/*
+		 * The final counts wait for a read that surely holds them all:
+		 * a removed cgroup has no tasks left to start batches (only
+		 * writeback of its pages, on pure v2 hosts), so one of the
+		 * next reads will.
+		 */
+		if (state->retired && maybe_moved(collector, state))
+			continue;
 		changed = compute_delta(state, &delta);
 		tasks = state->retired ? 0 : state->tasks + state->seeded_tasks;
 		/* Most cgroups of a node are idle most of the time: nothing to say. */

@@ -2,8 +2,9 @@
 /*
  * Turns the probes' cumulative per-cgroup counters into per-cgroup deltas
  * each interval. A counter never goes backwards here: a value read lower
- * than the last one (a cgroup's CPU time moving from its storage into the
- * hash as it is removed) counts as no change until it catches up.
+ * than the last one (a batch that moved from a CPU slot to the maps while
+ * they were read, so that the read missed it) counts as no change until it
+ * catches up.
  */
 #ifndef ABUSEWATCH_COLLECT_H
 #define ABUSEWATCH_COLLECT_H

@@ -26,6 +26,37 @@
 /* pidfd_open() flag for a thread rather than a process (6.9+). */
 #define PIDFD_THREAD_FLAG O_EXCL
 #define READ_BATCH 256
+/*
+ * Looks at a CPU slot before giving up on it for this read: a batch moves
+ * in well under a microsecond, unless the connect() call moving it was
+ * preempted.
+ */
+#define SLOT_READ_ATTEMPTS 1000
+
+_Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
+		   sizeof(struct connect_slot) == 64,
+	       "a CPU slot is one cache line");
+
+enum slot_kind {
+	SLOT_CPU,
+	SLOT_BIO,
+	SLOT_CONNECT,
+	SLOT_KINDS,
+};
+
+/* A CPU slot's batch as read at one moment (see struct cpu_slot in usage.h). */
+struct slot_batch {
+	uint64_t id;
+	uint64_t flushes;
+	struct pending_usage usage;
+};
+
+/* What probes_mark_pending() saw in a slot. */
+struct slot_mark {
+	bool known;		/* read consistently */
+	uint64_t id;		/* 0: no batch, or an empty one */
+	uint64_t flushes;
+};
 
 struct probes {
 	struct usage_bpf *usage;
@@ -41,6 +72,9 @@ struct probes {
 	software_event_fn on_software;
 	void *ctx;
 	int possible_cpus;
+	int v2_root_fd;		/* for cgroup.controllers */
+	int slot_cpus;		/* slots in use: possible CPUs, at most AW_MAX_CPUS */
+	struct slot_mark *marks;	/* SLOT_KINDS x slot_cpus */
 	__u64 keys[READ_BATCH];
 	struct cgroup_usage usage_values[READ_BATCH];
 	struct net_usage *net_values;	/* READ_BATCH x possible CPUs */
@@ -191,19 +225,29 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	probes = calloc(1, sizeof(*probes));
 	if (!probes)
 		return -ENOMEM;
+	probes->v2_root_fd = -1;
 	probes->on_event = on_event;
 	probes->on_connect = options->on_connect;
 	probes->on_software = options->on_software;
 	probes->ctx = ctx;
+	probes->v2_root_fd = open(options->v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (probes->v2_root_fd < 0) {
+		err = -errno;
+		step = "opening the cgroup v2 root";
+		goto fail;
+	}
 	probes->possible_cpus = libbpf_num_possible_cpus();
 	if (probes->possible_cpus <= 0) {
 		err = probes->possible_cpus ? probes->possible_cpus : -EINVAL;
 		step = "counting CPUs";
 		goto fail;
 	}
+	probes->slot_cpus = probes->possible_cpus < AW_MAX_CPUS ? probes->possible_cpus
+								 : AW_MAX_CPUS;
 	probes->net_values = calloc((size_t)READ_BATCH * probes->possible_cpus,
 				    sizeof(struct net_usage));
-	if (!probes->net_values) {
+	probes->marks = calloc((size_t)SLOT_KINDS * probes->slot_cpus, sizeof(struct slot_mark));
+	if (!probes->net_values || !probes->marks) {
 		err = -ENOMEM;
 		step = "allocating";
 		goto fail;
@@ -222,6 +266,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	err = usage_bpf__load(probes->usage);
 	if (err)
 		goto fail;
+	probes_check_io(probes);
 	step = "attaching the usage probes";
 	err = usage_bpf__attach(probes->usage);
 	if (err)
@@ -308,6 +353,9 @@ void probes_destroy(struct probes *probes)
 	net_bpf__destroy(probes->net);
 	usage_bpf__destroy(probes->usage);
 	free(probes->net_values);
+	free(probes->marks);
+	if (probes->v2_root_fd >= 0)
+		close(probes->v2_root_fd);
 	free(probes);
 }
 
@@ -374,27 +422,150 @@ int probes_read_net(struct probes *probes, net_fn fn, void *ctx)
 	return 0;
 }
 
-int probes_read_pending_cpu(struct probes *probes, pending_cpu_fn fn, void *ctx)
+static uint64_t load_flushes(const struct probes *probes, enum slot_kind kind, int cpu)
 {
-	const volatile struct cpu_slot *slots = probes->usage->bss->cpu_slots;
-	uint64_t id, again, cpu_ns;
-	int cpu;
+	switch (kind) {
+	case SLOT_CPU:
+		return ((const volatile struct cpu_slot *)&probes->usage->bss->cpu_slots[cpu])->flushes;
+	case SLOT_BIO:
+		return ((const volatile struct bio_slot *)&probes->usage->bss->bio_slots[cpu])->flushes;
+	default:
+		return ((const volatile struct connect_slot *)&probes->net->bss->connect_slots[cpu])
+			->flushes;
+	}
+}
 
-	for (cpu = 0; cpu < probes->possible_cpus && cpu < AW_MAX_CPUS; cpu++) {
-		/*
-		 * The probe writes the time, then the id that owns it: an id
-		 * that changed under us means the batch just went to the hash,
-		 * where the next read finds it.
-		 */
-		id = slots[cpu].pending_id;
+static void load_batch(const struct probes *probes, enum slot_kind kind, int cpu,
+		       struct slot_batch *batch)
+{
+	const volatile struct cpu_slot *cpu_slot = &probes->usage->bss->cpu_slots[cpu];
+	const volatile struct bio_slot *bio_slot = &probes->usage->bss->bio_slots[cpu];
+	const volatile struct connect_slot *connect_slot = &probes->net->bss->connect_slots[cpu];
+
+	memset(&batch->usage, 0, sizeof(batch->usage));
+	switch (kind) {
+	case SLOT_CPU:
+		batch->id = cpu_slot->pending_id;
+		batch->usage.cpu_ns = cpu_slot->pending_ns;
+		break;
+	case SLOT_BIO:
+		batch->id = bio_slot->pending_id;
+		batch->usage.disk_read_bytes = bio_slot->pending_read_bytes;
+		batch->usage.disk_write_bytes = bio_slot->pending_write_bytes;
+		break;
+	default:
+		batch->id = connect_slot->pending_id;
+		batch->usage.connects = connect_slot->pending_connects;
+		break;
+	}
+}
+
+static bool batch_is_empty(const struct slot_batch *batch)
+{
+	const struct pending_usage *usage = &batch->usage;
+
+	return !batch->id ||
+	       !(usage->cpu_ns | usage->disk_read_bytes | usage->disk_write_bytes | usage->connects);
+}
+
+/*
+ * One consistent look at a slot: its flushes even and unchanged around the
+ * batch, so that no part of it was moving to the maps. False when every
+ * attempt found it moving.
+ */
+static bool read_slot(const struct probes *probes, enum slot_kind kind, int cpu,
+		      struct slot_batch *batch)
+{
+	uint64_t before;
+	int attempt;
+
+	for (attempt = 0; attempt < SLOT_READ_ATTEMPTS; attempt++) {
+		before = load_flushes(probes, kind, cpu);
+		if (before & 1)
+			continue;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		cpu_ns = slots[cpu].pending_ns;
+		load_batch(probes, kind, cpu, batch);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		again = slots[cpu].pending_id;
-		if (id && cpu_ns && id == again)
-			fn(id, cpu_ns, ctx);
+		if (load_flushes(probes, kind, cpu) == before) {
+			batch->flushes = before;
+			return true;
+		}
+	}
+	return false;
+}
+
+void probes_mark_pending(struct probes *probes)
+{
+	struct slot_batch batch;
+	struct slot_mark *mark;
+	int kind, cpu;
+
+	for (kind = 0; kind < SLOT_KINDS; kind++) {
+		for (cpu = 0; cpu < probes->slot_cpus; cpu++) {
+			mark = &probes->marks[kind * probes->slot_cpus + cpu];
+			mark->known = read_slot(probes, kind, cpu, &batch);
+			mark->id = mark->known && !batch_is_empty(&batch) ? batch.id : 0;
+			mark->flushes = mark->known ? batch.flushes : 0;
+		}
+	}
+}
+
+int probes_read_pending(struct probes *probes, pending_fn pending, moved_fn moved, void *ctx)
+{
+	const struct slot_mark *mark;
+	struct slot_batch batch;
+	int kind, cpu;
+	bool read;
+
+	for (kind = 0; kind < SLOT_KINDS; kind++) {
+		for (cpu = 0; cpu < probes->slot_cpus; cpu++) {
+			mark = &probes->marks[kind * probes->slot_cpus + cpu];
+			read = read_slot(probes, kind, cpu, &batch);
+			/* Not moving now, so not in the maps read before. */
+			if (read && !batch_is_empty(&batch))
+				pending(batch.id, &batch.usage, ctx);
+			/* The batch marked moved since, maybe after the maps were read. */
+			if (!mark->known)
+				moved(0, ctx);
+			else if (mark->id && (!read || batch.flushes != mark->flushes))
+				moved(mark->id, ctx);
+		}
 	}
 	return 0;
+}
+
+/* Is "io" among the controllers of the v2 root's cgroup.controllers? */
+static bool io_controller_on_v2(int v2_root_fd)
+{
+	char text[512], *word, *saveptr = NULL;
+	ssize_t length;
+	int fd;
+
+	fd = openat(v2_root_fd, "cgroup.controllers", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	length = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	/* Unreadable: the probe checks each bio's blkg itself, as without this. */
+	if (length < 0)
+		return true;
+	text[length] = '\0';
+	for (word = strtok_r(text, " \n", &saveptr); word; word = strtok_r(NULL, " \n", &saveptr))
+		if (!strcmp(word, "io"))
+			return true;
+	return false;
+}
+
+void probes_check_io(struct probes *probes)
+{
+	bool on_v2 = io_controller_on_v2(probes->v2_root_fd);
+
+	if (probes->usage->data->io_on_v2 != on_v2) {
+		pr_info("io controller %s the cgroup v2 hierarchy: %s", on_v2 ? "on" : "not on",
+			on_v2 ? "writeback is charged to the cgroup that dirtied the pages"
+			      : "bios are charged to the task that queued them");
+		probes->usage->data->io_on_v2 = on_v2;
+	}
 }
 
 void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id)

@@ -57,14 +57,39 @@ typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx);
 /* Every entry of the network map, summed over CPUs. 0 or -errno. */
 int probes_read_net(struct probes *probes, net_fn fn, void *ctx);
-typedef void (*pending_cpu_fn)(uint64_t cgroup_id, uint64_t cpu_ns, void *ctx);
 /*
- * The CPU time batched per CPU and not yet in the hash (struct cpu_slot):
- * @fn once per CPU with a batch. Read after probes_read_usage(): a batch
- * that moves to the hash in between is missed for one read, never counted
- * twice. 0.
+ * What one CPU counted for a cgroup and has not yet moved to the maps
+ * (struct cpu_slot, bio_slot and connect_slot in usage.h).
  */
-int probes_read_pending_cpu(struct probes *probes, pending_cpu_fn fn, void *ctx);
+struct pending_usage {
+	uint64_t cpu_ns;
+	uint64_t disk_read_bytes;
+	uint64_t disk_write_bytes;
+	uint64_t connects;
+};
+
+typedef void (*pending_fn)(uint64_t cgroup_id, const struct pending_usage *pending, void *ctx);
+/* A batch of @cgroup_id moved to the maps while they were read (0: of a cgroup not known). */
+typedef void (*moved_fn)(uint64_t cgroup_id, void *ctx);
+
+/* Before reading the maps: remembers which batch each CPU slot holds. */
+void probes_mark_pending(struct probes *probes);
+/*
+ * After reading the maps (probes_read_usage() and probes_read_net()):
+ * @pending for each batch still in a CPU slot, which the maps read did not
+ * hold; @moved for each batch that probes_mark_pending() saw and that has
+ * moved to the maps since, so that the maps read may or may not have held
+ * it. Nothing is ever counted twice; a batch that moved is missed for one
+ * read at most. 0.
+ */
+int probes_read_pending(struct probes *probes, pending_fn pending, moved_fn moved, void *ctx);
+
+/*
+ * Tells the disk probe whether the io controller is on the v2 hierarchy
+ * (it can move when a v1 hierarchy is mounted or unmounted); once an
+ * interval is plenty.
+ */
+void probes_check_io(struct probes *probes);
 
 /* Drops the map entries of a removed cgroup once its final values were read. */
 void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id);

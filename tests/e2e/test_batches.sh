@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Counts batched per CPU (struct cpu_slot, bio_slot and connect_slot in
+# include/usage.h) stay exact where the batch is still in a CPU slot when
+# the agent reads it, and where its cgroup is removed with the batch still
+# there: O_DIRECT bytes exactly as written, connect() calls exactly as
+# made, CPU time within 0.1% of cpu.stat. Each load runs pinned to one CPU,
+# so its batch waits in that CPU's slot until another tenant works there;
+# after a removal another tenant does, which moves the removed cgroup's
+# batch to the maps after its final count: it must not count twice. The
+# agent's .bss, read with bpftool, says whether the batch was still
+# pending when the first count was checked (logged: other work on a shared
+# machine may have moved it already, which the test cannot prevent).
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/lib.sh"
+
+e2e_cases disk_batch_pending disk_batch_removed connect_batch_pending connect_batch_removed \
+	cpu_batch_removed
+e2e_require_root_bpf || e2e_finish
+e2e_require_build incg netload burn || e2e_finish
+e2e_setup || e2e_finish
+
+for tool in taskset dd bpftool; do
+	if ! command -v "$tool" >/dev/null; then
+		skip_all "$tool is not installed"
+		e2e_finish
+	fi
+done
+# The last CPU: the one least busy with everything else here.
+CPU=$(($(nproc) - 1))
+CHUNK=65536
+WRITE_BYTES=$((8 * 1024 * 1024))
+REMOVED_BYTES=$((4 * 1024 * 1024))
+CONNECTS=300
+
+DIR=$(disk_backed_dir batches) || {
+	skip_all "no disk-backed directory (build/ and /var/tmp are tmpfs or not writable)"
+	e2e_finish
+}
+write_config batches || {
+	fail_all "cannot write the configuration"
+	e2e_finish
+}
+WRITER=$(tenant_cgroup writer) && JOBS=$(tenant_cgroup jobs job) && OTHER=$(tenant_cgroup other) &&
+	DIALER=$(tenant_cgroup dialer) && CALLERS=$(tenant_cgroup callers call) &&
+	BURNERS=$(tenant_cgroup burners burn) || {
+	fail_all "cannot create the tenant cgroups"
+	e2e_finish
+}
+# The files exist, allocated, before a tenant writes them (conv=notrunc):
+# no metadata I/O of the file system is charged to the tenant, and what it
+# runs is in the page cache, so a tenant's bytes are its file's.
+taskset -c 0 true && cat "$AW_TOOLS/incg" "$AW_TOOLS/netload" "$AW_TOOLS/burn" >/dev/null
+for name in pending removed other; do
+	dd if=/dev/zero of="$DIR/$name" bs=1M count=8 conv=fsync 2>/dev/null || {
+		skip_all "cannot write $DIR/$name"
+		e2e_finish
+	}
+done
+if ! start_listener listen netload listen PORT 120; then
+	fail_all "the listener did not start: $(tail -n 1 "$E2E_TMP/listen.err" 2>/dev/null)"
+	e2e_finish
+fi
+PORT=$LISTEN_PORT
+agent_or_report "${E2E_CASES[*]}" "$AW_CONFIG" || e2e_finish
+
+# in_tenant_on_cpu CGROUP COMMAND...: runs COMMAND in CGROUP, pinned to $CPU.
+in_tenant_on_cpu() {
+	local cgroup=$1
+	shift
+	"$AW_TOOLS/incg" "$cgroup" taskset -c "$CPU" "$@"
+}
+
+# direct_write CGROUP FILE BYTES: BYTES in CHUNK-sized O_DIRECT writes.
+direct_write() {
+	in_tenant_on_cpu "$1" dd if=/dev/zero of="$2" bs="$CHUNK" count=$(($3 / CHUNK)) \
+		oflag=direct conv=notrunc 2>>"$E2E_TMP/dd.err"
+}
+
+direct_read() {
+	in_tenant_on_cpu "$1" dd if="$2" of=/dev/null bs="$CHUNK" count=$(($3 / CHUNK)) \
+		iflag=direct 2>>"$E2E_TMP/dd.err"
+}
+
+# pending KIND CGROUP_DIR: what the agent's slot of $CPU holds for that
+# cgroup, from its .bss (KIND: bio, connect or cpu); "none" when it holds
+# another cgroup's batch.
+pending() {
+	python3 - "$AGENT_PID" "$1" "$(stat -c %i "$2")" "$CPU" <<'PY' 2>/dev/null || echo unknown
+import glob, json, subprocess, sys
+
+pid, kind, cgroup_id, cpu = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ids = set()
+for path in glob.glob("/proc/%s/fdinfo/*" % pid):
+    try:
+        for line in open(path):
+            if line.startswith("map_id:"):
+                ids.add(int(line.split()[1]))
+    except OSError:
+        pass
+for map_id in sorted(ids):
+    info = json.loads(subprocess.run(["bpftool", "map", "show", "id", str(map_id), "-j"],
+                                     capture_output=True, check=True).stdout)
+    if not info.get("name", "").endswith(".bss"):
+        continue
+    dump = json.loads(subprocess.run(["bpftool", "map", "dump", "id", str(map_id), "-j"],
+                                     capture_output=True, check=True).stdout)
+    # {"formatted": {"value": {".bss": [{VARIABLE: VALUE}, ...]}}}
+    for section in dump[0]["formatted"]["value"].values():
+        for var in section:
+            slots = var.get(kind + "_slots")
+            if slots is None:
+                continue
+            slot = slots[cpu]
+            if slot["pending_id"] != cgroup_id:
+                print("none")
+            else:
+                print(" ".join("%s=%s" % (k, v) for k, v in slot.items()
+                               if k.startswith("pending_") and k not in ("pending_id", "pending_cgroup")))
+            sys.exit(0)
+print("unknown")
+PY
+}
+
+# ---- disk: a batch still pending when read
+direct_write "$WRITER" "$DIR/pending" "$WRITE_BYTES" && direct_read "$WRITER" "$DIR/pending" "$WRITE_BYTES"
+written=$(wait_metric 5 abusewatch_tenant_disk_written_bytes_total writer == "$WRITE_BYTES")
+status=$?
+read_bytes=$(wait_metric 2 abusewatch_tenant_disk_read_bytes_total writer == "$WRITE_BYTES")
+((status == 0 && $? == 0))
+check disk_batch_pending "$?" "writer wrote and read $WRITE_BYTES bytes O_DIRECT on CPU $CPU: written_bytes_total ${written:-missing}, read_bytes_total ${read_bytes:-missing} (want both exact)"
+e2e_log "disk batch of writer on CPU $CPU when counted: $(pending bio "$WRITER")"
+
+# ---- disk: a batch pending when its cgroup goes; then moved to the maps by another tenant
+direct_write "$JOBS/job" "$DIR/removed" "$REMOVED_BYTES"
+e2e_log "disk batch of jobs/job on CPU $CPU before its removal: $(pending bio "$JOBS/job")"
+rmdir "$JOBS/job"
+written=$(wait_metric 5 abusewatch_tenant_disk_written_bytes_total jobs == "$REMOVED_BYTES")
+status=$?
+direct_write "$OTHER" "$DIR/other" "$CHUNK"
+other=$(wait_metric 5 abusewatch_tenant_disk_written_bytes_total other == "$CHUNK")
+((status == 0 && $? == 0)) && wait_intervals 3 &&
+	after=$(metric abusewatch_tenant_disk_written_bytes_total jobs) && num_cmp "$after" == "$REMOVED_BYTES"
+check disk_batch_removed "$?" "jobs/job wrote $REMOVED_BYTES bytes on CPU $CPU and was removed: jobs says ${written:-missing}, then ${after:-missing} after other wrote $CHUNK on that CPU (other says ${other:-missing}; want exact throughout)"
+
+# ---- connect(): calls still pending when read
+made=$(in_tenant_on_cpu "$DIALER" "$AW_TOOLS/netload" tcp4 "$PORT" "$CONNECTS" 2>>"$E2E_TMP/netload.err")
+counted=$(wait_metric 5 abusewatch_tenant_connections_total dialer == "${made:-0}")
+check connect_batch_pending "$?" "dialer made ${made:-no} connect() calls to one destination on CPU $CPU; connections_total says $counted"
+e2e_log "connect batch of dialer on CPU $CPU when counted: $(pending connect "$DIALER")"
+
+# ---- connect(): calls pending when their cgroup goes; then another tenant calls on that CPU
+made=$(in_tenant_on_cpu "$CALLERS/call" "$AW_TOOLS/netload" tcp6 "$PORT" "$CONNECTS" 2>>"$E2E_TMP/netload.err")
+rmdir "$CALLERS/call"
+counted=$(wait_metric 5 abusewatch_tenant_connections_total callers == "${made:-0}")
+status=$?
+in_tenant_on_cpu "$OTHER" "$AW_TOOLS/netload" tcp4 "$PORT" 10 >/dev/null 2>>"$E2E_TMP/netload.err"
+other=$(wait_metric 5 abusewatch_tenant_connections_total other == 10)
+((status == 0 && $? == 0)) && wait_intervals 3 &&
+	after=$(metric abusewatch_tenant_connections_total callers) && num_cmp "$after" == "${made:-0}"
+check connect_batch_removed "$?" "callers/call made ${made:-no} calls on CPU $CPU and was removed: callers says $counted, then ${after:-missing} after other called on that CPU (other says $other; want exact throughout)"
+
+# ---- CPU time: a batch pending when its cgroup goes; then another tenant runs on that CPU
+in_tenant_on_cpu "$BURNERS/burn" "$AW_TOOLS/burn" 1
+rmdir "$BURNERS/burn"
+# The parent's cpu.stat keeps its removed children's time.
+expected=$(cgroup_cpu_seconds "$BURNERS")
+wait_intervals 3
+counted=$(metric abusewatch_tenant_cpu_seconds_total burners)
+within_pct "$counted" "$expected" 0.1
+status=$?
+in_tenant_on_cpu "$OTHER" "$AW_TOOLS/burn" 0.2
+wait_intervals 3
+after=$(metric abusewatch_tenant_cpu_seconds_total burners)
+((status == 0)) && within_pct "$after" "$expected" 0.1
+check cpu_batch_removed "$?" "burners/burn ran on CPU $CPU and was removed: burners says ${counted:-missing} s, then ${after:-missing} s after other ran on that CPU; cpu.stat says $expected s (want within 0.1%)"
+
+stop_agent
+e2e_finish
