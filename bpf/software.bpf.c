@@ -49,6 +49,8 @@ struct {
 struct scratch {
 	char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
 	char path[PATH_SCRATCH];
+	/* Target of an atomic exchange, the exec probe's full memory barrier. */
+	__u64 barrier;
 };
 
 struct {
@@ -60,8 +62,12 @@ struct {
 
 /* Events the ring buffer had no room for; read through the skeleton's .bss. */
 __u64 software_lost_events;
-/* When the exec probe last let the ring buffer wake its reader. */
-__u64 last_wakeup_ns;
+/*
+ * Set while the reader is coming back to drain on its own (software_events.h,
+ * AW_DRAIN_INTERVAL_NS): set here by the exec that wakes it, cleared by
+ * the reader (probes_events_settle()) once a drain finds nothing.
+ */
+__u32 reader_polling;
 
 /*
  * ASCII letters of @x lowered, eight bytes at once: bit 7 of each byte of
@@ -384,18 +390,19 @@ static __always_inline void read_times(struct inode *inode, struct software_even
 }
 
 /*
- * A build runs thousands of execs a second: wake the reader at most once per
- * AW_WAKEUP_INTERVAL_NS (see software_events.h). Races between CPUs only
- * wake it once more.
+ * A build runs thousands of execs a second: wake the reader only when it is
+ * not coming back anyway (software_events.h). The exchange is a fetching
+ * atomic, fully ordered on every JIT (a plain atomic add is not on arm64): the record's reservation is visible before reader_polling
+ * is read, so a reader that clears the flag and then finds the ring buffer
+ * empty cannot miss a record whose exec saw the flag still set.
  */
-static __always_inline __u64 exec_wakeup_flags(void)
+static __always_inline __u64 exec_wakeup_flags(struct scratch *scratch)
 {
-	__u64 now = bpf_ktime_get_ns();
-
-	if (now - last_wakeup_ns < AW_WAKEUP_INTERVAL_NS)
+	__atomic_exchange_n(&scratch->barrier, 1, __ATOMIC_SEQ_CST);
+	if (*(volatile __u32 *)&reader_polling)
 		return BPF_RB_NO_WAKEUP;
-	last_wakeup_ns = now;
-	return 0;
+	reader_polling = 1;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /*
@@ -457,7 +464,7 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	if (len > AW_EXE_PATH_MAX)
 		len = AW_EXE_PATH_MAX;
 	bpf_probe_read_kernel(event->path, len, scratch->path);
-	bpf_ringbuf_submit(event, exec_wakeup_flags());
+	bpf_ringbuf_submit(event, exec_wakeup_flags(scratch));
 	return 0;
 }
 

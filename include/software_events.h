@@ -136,12 +136,17 @@ struct argv_filter {
 };
 
 /*
- * Waking the reader costs a self-IPI (about 20 us measured in a VM here,
- * against 0.2 us for the rest of the exec probe), so the exec probe wakes
- * it at most once per this interval; the reader drains once more this long
- * after each wake-up, so no event waits longer.
+ * Waking the reader costs a self-IPI (measured here in a VM: about 20 us
+ * alone, 1 to 3 us an exec on average when it woke the reader every 5 ms
+ * of a stream of execs, against well under 1 us for the rest of the exec
+ * probe), so an exec wakes it only when it is not coming back anyway: the
+ * exec that finds reader_polling (bpf/software.bpf.c) clear sets it and
+ * wakes the reader, which then drains every AW_DRAIN_INTERVAL_NS for as
+ * long as events come and clears it once a drain finds the ring buffer
+ * empty (probes_events_settle()). A stream of execs wakes it once; a
+ * single exec still reaches it at once.
  */
-#define AW_WAKEUP_INTERVAL_NS 5000000ULL
+#define AW_DRAIN_INTERVAL_NS 5000000ULL
 
 /* MSR device (/dev/cpu/N/msr) character major. */
 #define AW_MSR_MAJOR 202

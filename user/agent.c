@@ -215,17 +215,17 @@ static void reload(struct agent *agent)
 }
 
 /*
- * The exec probe wakes the loop at most every AW_WAKEUP_INTERVAL_NS
- * (software_events.h): after each wake-up, drain once more a little later
- * for the events it did not wake us for, and again while there are any.
+ * An exec wakes the loop only when the loop is not coming back anyway
+ * (software_events.h): after a wake-up, drain every AW_DRAIN_INTERVAL_NS
+ * while events come, until a drain finds none.
  */
-static void drain_stragglers(void *ctx)
+static void drain_again(void *ctx)
 {
 	struct agent *agent = ctx;
 
-	if (probes_drain_events(agent->probes) > 0)
-		loop_wake_at(agent->loop, clock_monotonic() + AW_WAKEUP_INTERVAL_NS / 1e9 + 0.001,
-			     drain_stragglers, agent);
+	if (probes_events_settle(agent->probes, probes_drain_events(agent->probes)))
+		loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9,
+			     drain_again, agent);
 }
 
 static void drain_events(void *ctx)
@@ -233,8 +233,8 @@ static void drain_events(void *ctx)
 	struct agent *agent = ctx;
 
 	probes_drain_events(agent->probes);
-	loop_wake_at(agent->loop, clock_monotonic() + AW_WAKEUP_INTERVAL_NS / 1e9 + 0.001,
-		     drain_stragglers, agent);
+	loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9, drain_again,
+		     agent);
 }
 
 static void collect_digests(void *ctx)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,6 +37,13 @@ struct probes {
 	/* cgroup/dev and cgroup/sysctl on the v2 root (the exec probe links itself). */
 	struct bpf_link *software_links[2];
 	struct ring_buffer *events;
+	/*
+	 * The software ring buffer's consumer and producer positions, mapped
+	 * read-only (two pages): whether records are still there, written
+	 * or being written, after a drain.
+	 */
+	void *software_positions;
+	size_t software_positions_size;
 	cgroup_event_fn on_event;
 	connect_event_fn on_connect;
 	software_event_fn on_software;
@@ -284,6 +292,16 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 			       handle_software_event, probes);
 	if (err)
 		goto fail;
+	step = "mapping the software ring buffer's positions";
+	probes->software_positions_size = 2 * (size_t)sysconf(_SC_PAGESIZE);
+	probes->software_positions =
+		mmap(NULL, probes->software_positions_size, PROT_READ, MAP_SHARED,
+		     bpf_map__fd(probes->software->maps.software_events), 0);
+	if (probes->software_positions == MAP_FAILED) {
+		probes->software_positions = NULL;
+		err = -errno;
+		goto fail;
+	}
 	*out = probes;
 	return 0;
 
@@ -299,6 +317,8 @@ void probes_destroy(struct probes *probes)
 
 	if (!probes)
 		return;
+	if (probes->software_positions)
+		munmap(probes->software_positions, probes->software_positions_size);
 	ring_buffer__free(probes->events);
 	for (i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
 		bpf_link__destroy(probes->net_links[i]);
@@ -319,6 +339,38 @@ int probes_event_fd(const struct probes *probes)
 int probes_drain_events(struct probes *probes)
 {
 	return ring_buffer__consume(probes->events);
+}
+
+/* Records in the software ring buffer, written or still being written. */
+static bool software_records_left(const struct probes *probes)
+{
+	const char *positions = probes->software_positions;
+	unsigned long consumer, producer;
+
+	consumer = __atomic_load_n((const unsigned long *)positions, __ATOMIC_ACQUIRE);
+	producer = __atomic_load_n(
+		(const unsigned long *)(positions + probes->software_positions_size / 2),
+		__ATOMIC_ACQUIRE);
+	return producer != consumer;
+}
+
+bool probes_events_settle(struct probes *probes, int drained)
+{
+	volatile __u32 *polling = &probes->software->bss->reader_polling;
+
+	if (drained > 0 || software_records_left(probes))
+		return true;
+	*polling = 0;
+	/*
+	 * Pairs with the exec probe's barrier between reserving its record
+	 * and reading the flag: either it sees the flag clear and wakes us,
+	 * or its record shows here.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!software_records_left(probes))
+		return false;
+	*polling = 1;
+	return true;
 }
 
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx)

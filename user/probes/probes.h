@@ -49,6 +49,13 @@ void probes_destroy(struct probes *probes);
 int probes_event_fd(const struct probes *probes);
 /* Events handled (>= 0), or -errno. */
 int probes_drain_events(struct probes *probes);
+/*
+ * After a drain that handled @drained events: true when the caller must
+ * drain again within AW_DRAIN_INTERVAL_NS (events came, or an exec is
+ * writing one), as the exec probe will not wake it; false when the
+ * software ring buffer is empty and the next exec wakes it again.
+ */
+bool probes_events_settle(struct probes *probes, int drained);
 
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
 typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);
