@@ -160,13 +160,19 @@ static int attach_net(struct probes *probes, const char *v2_root)
 }
 
 /*
- * The markers go in as read-only data with their filter (software_events.h),
- * so that the search rules out almost every position with one lookup.
+ * The markers go in as read-only data with their filters (software_events.h),
+ * so that the search rules out almost every position with one lookup: one
+ * for every exec, one for modprobe's and insmod's.
  */
 static int set_markers(struct software_bpf *software, const struct argv_marker *markers,
 		       size_t count)
 {
-	return software_argv_filter(markers, count, &software->rodata->targ_argv);
+	int err;
+
+	err = software_argv_filter(markers, count, false, &software->rodata->targ_argv);
+	if (err)
+		return err;
+	return software_argv_filter(markers, count, true, &software->rodata->targ_argv_modprobe);
 }
 
 static int attach_software(struct probes *probes, const char *v2_root)
