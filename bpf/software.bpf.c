@@ -73,6 +73,11 @@ __u64 software_lost_events;
  * the reader (probes_events_settle()) once a drain finds nothing.
  */
 __u32 reader_polling;
+/*
+ * Which execs userspace wants (software_events.h); every one until it
+ * says. In .data, written by userspace while the probe runs.
+ */
+struct exec_interest exec_interest = { .every_exec = 1 };
 
 /*
  * ASCII letters of @x lowered, eight bytes at once: bit 7 of each byte of
@@ -372,6 +377,8 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct file *
 		len = AW_ARGV_SCAN_MAX;
 		*flags |= EXE_ARGV_TRUNCATED;
 	}
+	/* The compiler knows len <= AW_ARGV_SCAN_MAX and would drop the mask the verifier needs. */
+	asm volatile("" : "+r"(len));
 	if (bpf_probe_read_user(scratch->args, len & (2 * AW_ARGV_SCAN_MAX - 1), (void *)start))
 		return 0;
 	if (targ_argv.marker_count)
@@ -446,6 +453,74 @@ static __always_inline __u32 build_path(struct task_struct *task, struct file *f
 	}
 	*flags |= EXE_PATH_TRUNCATED;
 	return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
+}
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "name keys are built for little-endian loads"
+#endif
+
+/*
+ * Whether the name in @low and @high (its first 16 bytes as loaded, a NUL
+ * after it or not) could be a deny name (software_events.h): its key, the
+ * bytes up to the first NUL and at most AW_NAME_KEY_CHARS of them, ASCII
+ * letters lowered, has both bits in exec_interest.names.
+ */
+static __always_inline bool may_be_denied(__u64 low, __u64 high)
+{
+	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	__u32 first, second;
+	__u64 zeros;
+
+	/* Bit 7 of each byte that is 0, and maybe of some after the first such. */
+	zeros = (low - ones) & ~low & highs;
+	if (zeros) {
+		low &= ((zeros & -zeros) >> 7) - 1;
+		high = 0;
+	} else {
+		zeros = (high - ones) & ~high & highs;
+		if (zeros)
+			high &= ((zeros & -zeros) >> 7) - 1;
+		high &= (1ULL << 8 * (AW_NAME_KEY_CHARS - 8)) - 1;
+	}
+	aw_name_bits(lower8(low), lower8(high), &first, &second);
+	return (exec_interest.names[first >> 6 & (AW_NAME_BITMAP_WORDS - 1)] >> (first & 63) & 1) &&
+	       (exec_interest.names[second >> 6 & (AW_NAME_BITMAP_WORDS - 1)] >> (second & 63) & 1);
+}
+
+/*
+ * Whether userspace wants this exec (software_events.h): every one, or it
+ * has argv @markers, or the comm or the executable's own name (@dentry's)
+ * could be a deny name.
+ */
+static __always_inline bool exec_wanted(struct task_struct *task, struct dentry *dentry,
+					__u32 markers)
+{
+	const unsigned char *name = dentry->d_name.name;
+	__u64 comm[2], bytes[2], low, high;
+	const __u64 *inline_name;
+	__u32 size;
+
+	if (markers || *(volatile __u32 *)&exec_interest.every_exec)
+		return true;
+	__builtin_memcpy(comm, task->comm, sizeof(comm));
+	if (may_be_denied(comm[0], comm[1]))
+		return true;
+	inline_name = inline_name_of(dentry, &size);
+	if (inline_name && (const void *)name == (const void *)inline_name && size >= 16) {
+		low = inline_name[0];
+		high = inline_name[1];
+		/* Loads from the dentry stay here: the verifier refuses one load for two kinds of pointer. */
+		asm volatile("" ::: "memory");
+	} else {
+		if (bpf_probe_read_kernel(bytes, sizeof(bytes), name))
+			return true;
+		low = bytes[0];
+		high = bytes[1];
+	}
+	/* Mostly the same as the comm (it is the name the program was run by). */
+	if (low == comm[0] && high == comm[1])
+		return false;
+	return may_be_denied(low, high);
 }
 
 static __always_inline bool is_memfd(struct file *file)
@@ -538,17 +613,23 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	struct file *file = bprm->file;
 	struct software_event *event;
 	struct scratch *scratch;
+	__u32 zero = 0, len, markers, flags = 0;
 	struct inode *inode;
-	__u32 zero = 0, len;
 
 	if (cgroup_id == targ_root_cgroup_id || !file)
 		return 0;
 	scratch = bpf_map_lookup_elem(&scratch_space, &zero);
 	if (!scratch)
 		return 0;
+	markers = search_argv(task, file, scratch, &flags);
+	/* No rule of any policy could match: no record, no path. */
+	if (!exec_wanted(task, file->f_path.dentry, markers))
+		return 0;
 	event = reserve(SOFTWARE_EVENT_EXEC, cgroup_id, task);
 	if (!event)
 		return 0;
+	event->flags = flags;
+	event->argv_markers = markers;
 	/* BTF pointers, from the tracepoint's arguments: plain loads, no helper. */
 	inode = file->f_inode;
 	event->dev = inode->i_sb->s_dev;
@@ -559,7 +640,6 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		event->flags |= EXE_DELETED;
 	if (is_memfd(file))
 		event->flags |= EXE_MEMFD;
-	event->argv_markers = search_argv(task, file, scratch, &event->flags);
 	len = build_path(task, file, scratch, &event->flags);
 	event->path_len = len;
 	/* Only what was built: userspace reads path_len bytes. */

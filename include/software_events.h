@@ -145,6 +145,47 @@ struct argv_filter {
 };
 
 /*
+ * Which execs userspace wants (struct exec_interest, written by it at run
+ * time: probes_set_exec_interest()). Most execs on a build node match no
+ * rule of any policy, and their record, the path walk it needs and the
+ * ring buffer cost the exec probe more than half its time: an exec is
+ * reported only when a rule could match it. That is, when a policy needs
+ * every exec (deny_paths match the whole path; deny_sha256 needs the
+ * digest of each executable), when the command line has a marker, or
+ * when the comm or the executable's own name could be a deny name of
+ * some policy. The names are kept as bits: a name's key is its first
+ * AW_NAME_KEY_CHARS bytes, ASCII letters lowered, zero-padded to 16 (so a
+ * longer name and a comm cut to that length share it: both rules of
+ * user/rules/software.c that compare the comm or the basename are kept),
+ * and sets the two bits aw_name_bits() picks from the key's hash. A deny
+ * name always has its bits; another name has both about once in 400,
+ * and is then only reported for nothing.
+ */
+#define AW_NAME_KEY_CHARS 15		/* TASK_COMM_LEN - 1 */
+#define AW_NAME_BITS 13
+#define AW_NAME_BITMAP_WORDS ((1U << AW_NAME_BITS) / 64)
+
+struct exec_interest {
+	__u32 every_exec;		/* report every exec (also before userspace says) */
+	__u32 unused;
+	__u64 names[AW_NAME_BITMAP_WORDS];
+};
+
+/*
+ * The two bits of a name's key, the key's bytes in two native __u64 (byte
+ * 15 is 0): the word and bit of each, as word << 6 | bit, in @first and
+ * @second.
+ */
+static inline void aw_name_bits(__u64 low, __u64 high, __u32 *first, __u32 *second)
+{
+	__u64 hash = low * 0x9e3779b97f4a7c15ULL ^ high * 0xc2b2ae3d27d4eb4fULL;
+
+	hash ^= hash >> 31;
+	*first = (__u32)(hash >> (64 - AW_NAME_BITS));
+	*second = (__u32)hash & ((1U << AW_NAME_BITS) - 1);
+}
+
+/*
  * Waking the reader costs a self-IPI (measured here in a VM: about 20 us
  * alone, 1 to 3 us an exec on average when it woke the reader every 5 ms
  * of a stream of execs, against well under 1 us for the rest of the exec

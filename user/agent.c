@@ -159,6 +159,19 @@ static void tick(void *ctx)
 		loop_stop(agent->loop);
 }
 
+/* The exec probe reports what the software policies could act on. */
+static void update_exec_interest(struct agent *agent)
+{
+	struct exec_interest interest;
+	int err;
+
+	guard_exec_interest(agent->guard, &interest);
+	err = probes_set_exec_interest(agent->probes, &interest);
+	if (err)
+		pr_warn("the exec probe reports every exec: cannot change which: %s",
+			strerror(-err));
+}
+
 /* The rules and the clock follow @config (the sinks have their own alerts_reconfigure). */
 static void configure(struct agent *agent, const struct config *config)
 {
@@ -169,6 +182,8 @@ static void configure(struct agent *agent, const struct config *config)
 	netabuse_configure(agent->netabuse, &config->network);
 	if (guard_configure(agent->guard, config))
 		pr_warn("out of memory for the software policies; the old ones stay");
+	if (agent->probes)
+		update_exec_interest(agent);
 	agent->interval_ms = agent->options->interval_ms ? agent->options->interval_ms :
 							    config->agent.interval_ms;
 }
@@ -302,6 +317,7 @@ static int start(struct agent *agent)
 		pr_err("cannot load probes: %s", why);
 		return EXIT_NO_PROBES;
 	}
+	update_exec_interest(agent);
 	agent->collector = collector_new(agent->probes);
 	if (!agent->collector) {
 		pr_err("out of memory");

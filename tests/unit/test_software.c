@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -559,6 +560,107 @@ static void test_argv_filter_short_markers(void **state)
 	assert_int_equal(software_argv_filter(markers, AW_ARGV_MARKERS_MAX + 1, false, filter),
 			 -E2BIG);
 	free(filter);
+}
+
+/*
+ * The exec probe's interest (software_matcher_interest()): the key of the
+ * name as the probe computes it from 16 bytes as loaded (comm, or the
+ * start of a dentry's name: a NUL, then anything), bit for bit as
+ * bpf/software.bpf.c's may_be_denied() does.
+ */
+static bool probe_may_be_denied(const struct exec_interest *interest, const unsigned char *bytes)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t low, high, zeros;
+	uint32_t first, second;
+
+	memcpy(&low, bytes, sizeof(low));
+	memcpy(&high, bytes + sizeof(low), sizeof(high));
+	zeros = (low - ones) & ~low & highs;
+	if (zeros) {
+		low &= ((zeros & -zeros) >> 7) - 1;
+		high = 0;
+	} else {
+		zeros = (high - ones) & ~high & highs;
+		if (zeros)
+			high &= ((zeros & -zeros) >> 7) - 1;
+		high &= (1ULL << 8 * (AW_NAME_KEY_CHARS - 8)) - 1;
+	}
+	aw_name_bits(lower8(low), lower8(high), &first, &second);
+	return (interest->names[first >> 6] >> (first & 63) & 1) &&
+	       (interest->names[second >> 6] >> (second & 63) & 1);
+}
+
+/* @name as the probe loads it: its first 16 bytes, garbage after the NUL (if any). */
+static bool name_may_be_denied(const struct exec_interest *interest, const char *name,
+			       unsigned int *seed)
+{
+	unsigned char bytes[16];
+	size_t length = strlen(name), i;
+
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = i < length ? (unsigned char)name[i] :
+		           i == length ? 0 : (unsigned char)rand_r(seed);
+	return probe_may_be_denied(interest, bytes);
+}
+
+static void test_exec_interest(void **state)
+{
+	const char *long_name = "AVeryVeryVeryLongMiner", *const *names;
+	struct software_matcher *matcher;
+	struct exec_interest interest;
+	struct test_policy test;
+	unsigned int seed = 7, set = 0, tried = 0, maybe = 0;
+	char name[32], comm[16];
+	size_t count, i, j;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	deny(&test, "averyveryverylongminer");
+	test.allow_sha256[test.policy.allow_sha256_count++] = SHA_A;
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	/* Names and markers alone: not every exec (an allowed digest only spares). */
+	assert_int_equal(interest.every_exec, 0);
+
+	/* Every deny name, in any case, as a comm (cut to 15) and as a file name. */
+	assert_int_equal(software_builtin_names("miners", &names, &count), 0);
+	for (i = 0; i <= count; i++) {
+		snprintf(name, sizeof(name), "%s", i < count ? names[i] : long_name);
+		for (j = 0; name[j]; j++)
+			if (rand_r(&seed) % 2)
+				name[j] = (char)toupper((unsigned char)name[j]);
+		memcpy(comm, name, sizeof(comm) - 1);
+		comm[sizeof(comm) - 1] = '\0';
+		assert_true(name_may_be_denied(&interest, comm, &seed));
+		assert_true(name_may_be_denied(&interest, name, &seed));
+	}
+	/* Other names rarely: a few bits of the bitmap are set. */
+	for (i = 0; i < AW_NAME_BITMAP_WORDS; i++)
+		set += (unsigned int)__builtin_popcountll(interest.names[i]);
+	assert_true(set <= 2 * (count + 1));
+	for (i = 0; i < 20000; i++, tried++) {
+		snprintf(name, sizeof(name), "tool%zu-%u", i, rand_r(&seed) % 1000);
+		maybe += name_may_be_denied(&interest, name, &seed);
+	}
+	assert_true(maybe * 100 < tried);
+	software_matcher_free(matcher);
+
+	/* Globs match whole paths, and a digest is wanted of every executable. */
+	test.deny_paths[test.policy.deny_paths_count++] = "/opt/*";
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.every_exec, 1);
+	software_matcher_free(matcher);
+	test.policy.deny_paths_count = 0;
+	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_A;
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.every_exec, 1);
+	software_matcher_free(matcher);
 }
 
 static void test_name_by_comm_and_basename(void **state)
@@ -1147,6 +1249,7 @@ int main(void)
 	    cmocka_unit_test(test_argv_filter_windows),
 	    cmocka_unit_test(test_argv_filter_search),
 	    cmocka_unit_test(test_argv_filter_short_markers),
+	    cmocka_unit_test(test_exec_interest),
 	    cmocka_unit_test(test_name_by_comm_and_basename),
 	    cmocka_unit_test(test_comm_truncated),
 	    cmocka_unit_test(test_benign_names),

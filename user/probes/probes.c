@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -377,6 +378,40 @@ bool probes_events_settle(struct probes *probes, int drained)
 		return false;
 	*polling = 1;
 	return true;
+}
+
+/*
+ * Returns once every BPF program that was running has finished: they run
+ * under rcu_read_lock(), and MEMBARRIER_CMD_GLOBAL waits for an RCU grace
+ * period. 0 or -errno.
+ */
+static int wait_for_running_probes(void)
+{
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno : 0;
+}
+
+int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest)
+{
+	struct exec_interest *live = &probes->software->data->exec_interest;
+	int err;
+
+	if (!memcmp(live, interest, sizeof(*interest)))
+		return 0;
+	/*
+	 * Every exec is reported while the names change: an exec probe that
+	 * read every_exec clear before is done before they do, and one that
+	 * reads it clear after sees the new names whole.
+	 */
+	__atomic_store_n(&live->every_exec, 1, __ATOMIC_SEQ_CST);
+	err = wait_for_running_probes();
+	if (err)
+		return err;
+	memcpy(live->names, interest->names, sizeof(live->names));
+	err = wait_for_running_probes();
+	if (err)
+		return err;
+	__atomic_store_n(&live->every_exec, interest->every_exec, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx)

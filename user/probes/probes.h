@@ -57,6 +57,13 @@ int probes_drain_events(struct probes *probes);
  */
 bool probes_events_settle(struct probes *probes, int drained);
 
+/*
+ * Which execs the exec probe reports from now on (software_events.h).
+ * Returns once the probe uses them; until then, and if it fails (-errno),
+ * it reports every exec.
+ */
+int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest);
+
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
 typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);
 

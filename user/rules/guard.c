@@ -103,6 +103,15 @@ int guard_configure(struct guard *guard, const struct config *config)
 	return 0;
 }
 
+void guard_exec_interest(const struct guard *guard, struct exec_interest *interest)
+{
+	size_t i;
+
+	memset(interest, 0, sizeof(*interest));
+	for (i = 0; i < guard->policy_count; i++)
+		software_matcher_interest(guard->policies[i].matcher, interest);
+}
+
 static const struct policy_matcher *find_policy(const struct guard *guard, const char *name)
 {
 	size_t i;

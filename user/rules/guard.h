@@ -45,6 +45,13 @@ void guard_free(struct guard *guard);
 /* Policies of a new configuration. 0, or -ENOMEM (the old ones stay). */
 int guard_configure(struct guard *guard, const struct config *config);
 
+/*
+ * The execs the exec probe must report for the policies (every policy of
+ * the configuration, whichever plans use them): software_matcher_interest()
+ * of each.
+ */
+void guard_exec_interest(const struct guard *guard, struct exec_interest *interest);
+
 /* One event of a tenant's process, at @now (monotonic seconds). */
 void guard_event(struct guard *guard, const struct software_event *event,
 		 const struct guard_tenant *tenant, double now);

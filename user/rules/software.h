@@ -54,6 +54,16 @@ void software_matcher_free(struct software_matcher *matcher);
 bool software_matcher_needs_sha256(const struct software_matcher *matcher);
 
 /*
+ * Adds to @interest (software_events.h) the execs the policy could act on
+ * besides those with argv markers: every exec when it has deny_paths or
+ * deny_sha256, else those whose comm or executable name could be one of
+ * its deny names (their keys' bits). An exec the kernel leaves out can
+ * match no rule of the policy: software_match() would say false.
+ */
+void software_matcher_interest(const struct software_matcher *matcher,
+			       struct exec_interest *interest);
+
+/*
  * Whether @facts break the policy. An allowed sha256 wins over every deny.
  * Otherwise rules are tried in enum order and the first that matches fills
  * @verdict: sha256 on deny_sha256; comm or executable basename
