@@ -192,11 +192,13 @@ static inline void aw_name_bits(__u64 low, __u64 high, __u32 *first, __u32 *seco
  * probe), so an exec wakes it only when it is not coming back anyway: the
  * exec that finds reader_polling (bpf/software.bpf.c) clear sets it and
  * wakes the reader, which then drains every AW_DRAIN_INTERVAL_NS for as
- * long as events come and clears it once a drain finds the ring buffer
- * empty (probes_events_settle()). A stream of execs wakes it once; a
- * single exec still reaches it at once.
+ * long as events come and clears it once AW_DRAIN_IDLE_ROUNDS drains in a
+ * row found the ring buffer empty (probes_events_settle()): 50 ms without
+ * an exec. A stream of execs, pauses of a busy machine included, wakes it
+ * once; a single exec still reaches it at once.
  */
 #define AW_DRAIN_INTERVAL_NS 5000000ULL
+#define AW_DRAIN_IDLE_ROUNDS 10
 
 /* MSR device (/dev/cpu/N/msr) character major. */
 #define AW_MSR_MAJOR 202

@@ -45,6 +45,8 @@ struct probes {
 	 */
 	void *software_positions;
 	size_t software_positions_size;
+	/* Drains in a row that found nothing, while the exec probe does not wake us. */
+	unsigned int empty_drains;
 	cgroup_event_fn on_event;
 	connect_event_fn on_connect;
 	software_event_fn on_software;
@@ -365,8 +367,14 @@ bool probes_events_settle(struct probes *probes, int drained)
 {
 	volatile __u32 *polling = &probes->software->bss->reader_polling;
 
-	if (drained > 0 || software_records_left(probes))
+	if (drained > 0 || software_records_left(probes)) {
+		probes->empty_drains = 0;
 		return true;
+	}
+	/* A pause in a stream of execs: still no wake-up for the next. */
+	if (++probes->empty_drains < AW_DRAIN_IDLE_ROUNDS)
+		return true;
+	probes->empty_drains = 0;
 	*polling = 0;
 	/*
 	 * Pairs with the exec probe's barrier between reserving its record

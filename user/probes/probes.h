@@ -51,9 +51,10 @@ int probes_event_fd(const struct probes *probes);
 int probes_drain_events(struct probes *probes);
 /*
  * After a drain that handled @drained events: true when the caller must
- * drain again within AW_DRAIN_INTERVAL_NS (events came, or an exec is
- * writing one), as the exec probe will not wake it; false when the
- * software ring buffer is empty and the next exec wakes it again.
+ * drain again within AW_DRAIN_INTERVAL_NS (events came lately, or an exec
+ * is writing one), as the exec probe will not wake it; false when the
+ * software ring buffer stayed empty AW_DRAIN_IDLE_ROUNDS drains in a row
+ * and the next exec wakes the caller again.
  */
 bool probes_events_settle(struct probes *probes, int drained);
 
