@@ -79,6 +79,14 @@ __u32 reader_polling;
  */
 struct exec_interest exec_interest = { .every_exec = 1 };
 
+/* Executables whose digest is on no deny_sha256, by identity: the generation that judged them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AW_JUDGED_MAX);
+	__type(key, struct exe_key);
+	__type(value, __u32);
+} judged_exes SEC(".maps");
+
 /*
  * ASCII letters of @x lowered, eight bytes at once: bit 7 of each byte of
  * @ge_a and @gt_z says whether its low seven bits are >= 'A' and > 'Z'
@@ -455,6 +463,46 @@ static __always_inline __u32 build_path(struct task_struct *task, struct file *f
 	return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
 }
 
+/* Kernels before 6.11 keep the times as struct timespec64 (6.6-6.10: __i_ctime). */
+struct inode___timespec {
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+/* The executable's identity (software_events.h), from BTF pointers: plain loads, no helper. */
+static __always_inline void read_identity(struct inode *inode, struct exe_key *key)
+{
+	struct inode___timespec *old = (void *)inode;
+
+	key->dev = inode->i_sb->s_dev;
+	key->ino = inode->i_ino;
+	key->size = inode->i_size;
+	if (bpf_core_field_exists(inode->i_mtime_sec)) {
+		key->mtime_sec = inode->i_mtime_sec;
+		key->mtime_nsec = inode->i_mtime_nsec;
+		key->ctime_sec = inode->i_ctime_sec;
+		/* Bit 31 marks a ctime that was queried (multigrain timestamps). */
+		key->ctime_nsec = inode->i_ctime_nsec & ~(1U << 31);
+		return;
+	}
+	key->mtime_sec = old->i_mtime.tv_sec;
+	key->mtime_nsec = old->i_mtime.tv_nsec;
+	if (bpf_core_field_exists(old->__i_ctime)) {
+		key->ctime_sec = old->__i_ctime.tv_sec;
+		key->ctime_nsec = old->__i_ctime.tv_nsec;
+	} else {
+		key->ctime_sec = old->i_ctime.tv_sec;
+		key->ctime_nsec = old->i_ctime.tv_nsec;
+	}
+}
+
+/* The record carries the identity as the key has it. */
+_Static_assert(__builtin_offsetof(struct software_event, ctime_nsec) + sizeof(__u32) -
+			       __builtin_offsetof(struct software_event, dev) ==
+		       sizeof(struct exe_key),
+	       "software_event's identity is a struct exe_key");
+
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "name keys are built for little-endian loads"
 #endif
@@ -490,15 +538,18 @@ static __always_inline bool may_be_denied(__u64 low, __u64 high)
 /*
  * Whether userspace wants this exec (software_events.h): every one, or it
  * has argv @markers, or the comm or the executable's own name (@dentry's)
- * could be a deny name.
+ * could be a deny name, or a digest is wanted and the executable (@file)
+ * was not judged by the policies of now.
  */
-static __always_inline bool exec_wanted(struct task_struct *task, struct dentry *dentry,
+static __always_inline bool exec_wanted(struct task_struct *task, struct file *file,
 					__u32 markers)
 {
+	struct dentry *dentry = file->f_path.dentry;
 	const unsigned char *name = dentry->d_name.name;
 	__u64 comm[2], bytes[2], low, high;
 	const __u64 *inline_name;
-	__u32 size;
+	__u32 size, *judged;
+	struct exe_key id;
 
 	if (markers || *(volatile __u32 *)&exec_interest.every_exec)
 		return true;
@@ -518,9 +569,14 @@ static __always_inline bool exec_wanted(struct task_struct *task, struct dentry 
 		high = bytes[1];
 	}
 	/* Mostly the same as the comm (it is the name the program was run by). */
-	if (low == comm[0] && high == comm[1])
-		return false;
-	return may_be_denied(low, high);
+	if ((low != comm[0] || high != comm[1]) && may_be_denied(low, high))
+		return true;
+	if (*(volatile __u32 *)&exec_interest.digests) {
+		read_identity(file->f_inode, &id);
+		judged = bpf_map_lookup_elem(&judged_exes, &id);
+		return !judged || *judged != exec_interest.generation;
+	}
+	return false;
 }
 
 static __always_inline bool is_memfd(struct file *file)
@@ -536,42 +592,13 @@ static __always_inline bool is_memfd(struct file *file)
 	       name[4] == 'd' && name[5] == ':';
 }
 
-/* Kernels before 6.11 keep the times as struct timespec64 (6.6-6.10: __i_ctime). */
-struct inode___timespec {
-	struct timespec64 i_mtime;
-	struct timespec64 i_ctime;
-	struct timespec64 __i_ctime;
-} __attribute__((preserve_access_index));
-
-static __always_inline void read_times(struct inode *inode, struct software_event *event)
-{
-	struct inode___timespec *old = (void *)inode;
-
-	if (bpf_core_field_exists(inode->i_mtime_sec)) {
-		event->mtime_sec = inode->i_mtime_sec;
-		event->mtime_nsec = inode->i_mtime_nsec;
-		event->ctime_sec = inode->i_ctime_sec;
-		/* Bit 31 marks a ctime that was queried (multigrain timestamps). */
-		event->ctime_nsec = inode->i_ctime_nsec & ~(1U << 31);
-		return;
-	}
-	event->mtime_sec = old->i_mtime.tv_sec;
-	event->mtime_nsec = old->i_mtime.tv_nsec;
-	if (bpf_core_field_exists(old->__i_ctime)) {
-		event->ctime_sec = old->__i_ctime.tv_sec;
-		event->ctime_nsec = old->__i_ctime.tv_nsec;
-	} else {
-		event->ctime_sec = old->i_ctime.tv_sec;
-		event->ctime_nsec = old->i_ctime.tv_nsec;
-	}
-}
-
 /*
  * A build runs thousands of execs a second: wake the reader only when it is
  * not coming back anyway (software_events.h). The exchange is a fetching
- * atomic, fully ordered on every JIT (a plain atomic add is not on arm64): the record's reservation is visible before reader_polling
- * is read, so a reader that clears the flag and then finds the ring buffer
- * empty cannot miss a record whose exec saw the flag still set.
+ * atomic, fully ordered on every JIT (a plain atomic add is not on arm64):
+ * the record's reservation is visible before reader_polling is read, so a
+ * reader that clears the flag and then finds the ring buffer empty cannot
+ * miss a record whose exec saw the flag still set.
  */
 static __always_inline __u64 exec_wakeup_flags(struct scratch *scratch)
 {
@@ -623,19 +650,15 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		return 0;
 	markers = search_argv(task, file, scratch, &flags);
 	/* No rule of any policy could match: no record, no path. */
-	if (!exec_wanted(task, file->f_path.dentry, markers))
+	if (!exec_wanted(task, file, markers))
 		return 0;
 	event = reserve(SOFTWARE_EVENT_EXEC, cgroup_id, task);
 	if (!event)
 		return 0;
 	event->flags = flags;
 	event->argv_markers = markers;
-	/* BTF pointers, from the tracepoint's arguments: plain loads, no helper. */
 	inode = file->f_inode;
-	event->dev = inode->i_sb->s_dev;
-	event->ino = inode->i_ino;
-	event->size = inode->i_size;
-	read_times(inode, event);
+	read_identity(inode, (struct exe_key *)&event->dev);
 	if (!inode->i_nlink)
 		event->flags |= EXE_DELETED;
 	if (is_memfd(file))

@@ -150,10 +150,14 @@ struct argv_filter {
  * rule of any policy, and their record, the path walk it needs and the
  * ring buffer cost the exec probe more than half its time: an exec is
  * reported only when a rule could match it. That is, when a policy needs
- * every exec (deny_paths match the whole path; deny_sha256 needs the
- * digest of each executable), when the command line has a marker, or
- * when the comm or the executable's own name could be a deny name of
- * some policy. The names are kept as bits: a name's key is its first
+ * every exec (deny_paths match the whole path), when the command line has
+ * a marker, when the comm or the executable's own name could be a deny
+ * name of some policy, or, when a policy has deny_sha256, when the
+ * executable was not judged yet: userspace puts the identity of each
+ * executable whose digest is on no deny_sha256 in judged_exes
+ * (bpf/software.bpf.c), with the generation of the policies that judged
+ * it, and the probe reports it again once it changes (a write changes
+ * its ctime) or the policies do. The names are kept as bits: a name's key is its first
  * AW_NAME_KEY_CHARS bytes, ASCII letters lowered, zero-padded to 16 (so a
  * longer name and a comm cut to that length share it: both rules of
  * user/rules/software.c that compare the comm or the basename are kept),
@@ -167,8 +171,24 @@ struct argv_filter {
 
 struct exec_interest {
 	__u32 every_exec;		/* report every exec (also before userspace says) */
+	__u32 digests;			/* report executables not judged under generation */
+	__u32 generation;		/* of the policies: judged_exes values */
 	__u32 unused;
 	__u64 names[AW_NAME_BITMAP_WORDS];
+};
+
+/* Executables judged (LRU: one forgotten is reported, and judged, again). */
+#define AW_JUDGED_MAX 8192
+
+/* An executable's identity as the exec probe reads it: the key of judged_exes. */
+struct exe_key {
+	__u64 dev;			/* kernel dev_t: major << 20 | minor */
+	__u64 ino;
+	__s64 size;
+	__s64 mtime_sec;
+	__s64 ctime_sec;
+	__u32 mtime_nsec;
+	__u32 ctime_nsec;
 };
 
 /*

@@ -159,6 +159,17 @@ static void tick(void *ctx)
 		loop_stop(agent->loop);
 }
 
+/* An executable's digest is on no deny list: the exec probe can leave it out. */
+static void mark_judged(const struct exe_key *key, uint32_t generation, void *ctx)
+{
+	struct agent *agent = ctx;
+	int err;
+
+	err = probes_mark_judged(agent->probes, key, generation);
+	if (err)
+		pr_debug("judged executable not marked: %s", strerror(-err));
+}
+
 /* The exec probe reports what the software policies could act on. */
 static void update_exec_interest(struct agent *agent)
 {
@@ -318,6 +329,7 @@ static int start(struct agent *agent)
 		return EXIT_NO_PROBES;
 	}
 	update_exec_interest(agent);
+	guard_on_judged(agent->guard, mark_judged, agent);
 	agent->collector = collector_new(agent->probes);
 	if (!agent->collector) {
 		pr_err("out of memory");

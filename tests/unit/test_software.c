@@ -623,6 +623,8 @@ static void test_exec_interest(void **state)
 	software_matcher_interest(matcher, &interest);
 	/* Names and markers alone: not every exec (an allowed digest only spares). */
 	assert_int_equal(interest.every_exec, 0);
+	assert_int_equal(interest.digests, 0);
+	assert_false(software_matcher_has_deny_sha256(matcher));
 
 	/* Every deny name, in any case, as a comm (cut to 15) and as a file name. */
 	assert_int_equal(software_builtin_names("miners", &names, &count), 0);
@@ -647,19 +649,25 @@ static void test_exec_interest(void **state)
 	assert_true(maybe * 100 < tried);
 	software_matcher_free(matcher);
 
-	/* Globs match whole paths, and a digest is wanted of every executable. */
+	/* Globs match whole paths: every exec. */
 	test.deny_paths[test.policy.deny_paths_count++] = "/opt/*";
 	matcher = matcher_of(&test);
 	memset(&interest, 0, sizeof(interest));
 	software_matcher_interest(matcher, &interest);
 	assert_int_equal(interest.every_exec, 1);
+	assert_int_equal(interest.digests, 0);
 	software_matcher_free(matcher);
+	/* Denied digests: each executable until judged. */
 	test.policy.deny_paths_count = 0;
-	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_A;
+	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_B;
 	matcher = matcher_of(&test);
 	memset(&interest, 0, sizeof(interest));
 	software_matcher_interest(matcher, &interest);
-	assert_int_equal(interest.every_exec, 1);
+	assert_int_equal(interest.every_exec, 0);
+	assert_int_equal(interest.digests, 1);
+	assert_true(software_matcher_has_deny_sha256(matcher));
+	assert_true(software_matcher_denies_sha256(matcher, SHA_B));
+	assert_false(software_matcher_denies_sha256(matcher, SHA_A));
 	software_matcher_free(matcher);
 }
 

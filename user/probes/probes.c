@@ -406,20 +406,29 @@ int probes_set_exec_interest(struct probes *probes, const struct exec_interest *
 	if (!memcmp(live, interest, sizeof(*interest)))
 		return 0;
 	/*
-	 * Every exec is reported while the names change: an exec probe that
-	 * read every_exec clear before is done before they do, and one that
-	 * reads it clear after sees the new names whole.
+	 * Every exec is reported while the rest changes: an exec probe that
+	 * read every_exec clear before is done before it does, and one that
+	 * reads it clear after sees all of it new.
 	 */
 	__atomic_store_n(&live->every_exec, 1, __ATOMIC_SEQ_CST);
 	err = wait_for_running_probes();
 	if (err)
 		return err;
+	live->digests = interest->digests;
+	live->generation = interest->generation;
 	memcpy(live->names, interest->names, sizeof(live->names));
 	err = wait_for_running_probes();
 	if (err)
 		return err;
 	__atomic_store_n(&live->every_exec, interest->every_exec, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation)
+{
+	int fd = bpf_map__fd(probes->software->maps.judged_exes);
+
+	return bpf_map_update_elem(fd, key, &generation, BPF_ANY) ? -errno : 0;
 }
 
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx)

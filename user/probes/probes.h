@@ -65,6 +65,9 @@ bool probes_events_settle(struct probes *probes, int drained);
  */
 int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest);
 
+/* The executable @key was judged by the policies of @generation (judged_exes). 0 or -errno. */
+int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation);
+
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
 typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);
 

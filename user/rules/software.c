@@ -354,6 +354,17 @@ static void interest_add_name(struct exec_interest *interest, const char *name, 
 	interest->names[second >> 6] |= 1ULL << (second & 63);
 }
 
+bool software_matcher_has_deny_sha256(const struct software_matcher *matcher)
+{
+	return matcher && matcher->deny_sha256.count;
+}
+
+bool software_matcher_denies_sha256(const struct software_matcher *matcher, const char *sha256)
+{
+	return matcher && sha256 &&
+	       string_set_find(&matcher->deny_sha256, sha256, strlen(sha256)) != NULL;
+}
+
 void software_matcher_interest(const struct software_matcher *matcher,
 			       struct exec_interest *interest)
 {
@@ -361,9 +372,11 @@ void software_matcher_interest(const struct software_matcher *matcher,
 
 	if (!matcher)
 		return;
-	/* Globs match the whole path; a digest is needed of every executable. */
-	if (matcher->deny_paths_count || matcher->deny_sha256.count)
+	/* Globs match the whole path; digests are judged once per executable. */
+	if (matcher->deny_paths_count)
 		interest->every_exec = 1;
+	if (matcher->deny_sha256.count)
+		interest->digests = 1;
 	for (i = 0; i < matcher->names.count; i++)
 		interest_add_name(interest, matcher->names.entries[i].key,
 				  matcher->names.entries[i].key_length);
