@@ -153,17 +153,20 @@ struct argv_filter {
  * every exec (deny_paths match the whole path), when the command line has
  * a marker, when the comm or the executable's own name could be a deny
  * name of some policy, or, when a policy has deny_sha256, when the
- * executable was not judged yet: userspace puts the identity of each
- * executable whose digest is on no deny_sha256 in judged_exes
- * (bpf/software.bpf.c), with the generation of the policies that judged
- * it, and the probe reports it again once it changes (a write changes
- * its ctime) or the policies do. The names are kept as bits: a name's key is its first
- * AW_NAME_KEY_CHARS bytes, ASCII letters lowered, zero-padded to 16 (so a
- * longer name and a comm cut to that length share it: both rules of
- * user/rules/software.c that compare the comm or the basename are kept),
- * and sets the two bits aw_name_bits() picks from the key's hash. A deny
- * name always has its bits; another name has both about once in 400,
- * and is then only reported for nothing.
+ * executable was not judged yet.
+ *
+ * Names are kept as bits: a name's key is its first AW_NAME_KEY_CHARS
+ * bytes, ASCII letters lowered, zero-padded to 16 (so a longer name and a
+ * comm cut to that length share it: both rules of user/rules/software.c
+ * that compare the comm or the basename are kept), and sets the two bits
+ * aw_name_bits() picks from the key's hash. A deny name always has its
+ * bits; another name has both about once in 400, and is then reported
+ * for nothing.
+ *
+ * Judged executables: userspace puts the identity of each executable
+ * whose digest is on no deny_sha256 in judged_exes (bpf/software.bpf.c),
+ * with the generation of the policies that judged it; the probe reports
+ * it again once it changes (a write changes its ctime) or the policies do.
  */
 #define AW_NAME_KEY_CHARS 15		/* TASK_COMM_LEN - 1 */
 #define AW_NAME_BITS 13
