@@ -77,7 +77,7 @@ __u32 reader_polling;
  * Which execs userspace wants (software_events.h); every one until it
  * says. In .data, written by userspace while the probe runs.
  */
-struct exec_interest exec_interest = { .every_exec = 1 };
+struct exec_interest exec_interest = { .every_exec = 1, .argv = 1 };
 
 /* Executables whose digest is on no deny_sha256, by identity: the generation that judged them. */
 struct {
@@ -361,19 +361,21 @@ static __always_inline bool is_module_loader(struct task_struct *task, struct de
 
 /*
  * Searches the new program's arguments (its own memory, just written by
- * exec) for the markers: those of every exec, and for a module loader its
- * own.
+ * exec) for the markers, when a policy counts them (exec_interest.argv):
+ * those of every exec, and for a module loader its own.
  */
 static __always_inline __u32 search_argv(struct task_struct *task, struct file *file,
 					 struct scratch *scratch, __u32 *flags)
 {
 	struct mm_struct *mm = task->mm;
-	bool modprobe = targ_argv_modprobe.marker_count &&
-			is_module_loader(task, file->f_path.dentry);
+	bool modprobe;
 	unsigned long start, end;
 	__u32 found = 0;
 	__u64 len;
 
+	if (!*(volatile __u32 *)&exec_interest.argv)
+		return 0;
+	modprobe = targ_argv_modprobe.marker_count && is_module_loader(task, file->f_path.dentry);
 	if (!mm || (!targ_argv.marker_count && !modprobe))
 		return 0;
 	start = mm->arg_start;

@@ -151,7 +151,8 @@ struct argv_filter {
  * ring buffer cost the exec probe more than half its time: an exec is
  * reported only when a rule could match it. That is, when a policy needs
  * every exec (deny_paths match the whole path), when the command line has
- * a marker, when the comm or the executable's own name could be a deny
+ * a marker (searched only when a policy has builtin:miners, the only one
+ * that counts them), when the comm or the executable's own name could be a deny
  * name of some policy, or, when a policy has deny_sha256, when the
  * executable was not judged yet.
  *
@@ -176,7 +177,7 @@ struct exec_interest {
 	__u32 every_exec;		/* report every exec (also before userspace says) */
 	__u32 digests;			/* report executables not judged under generation */
 	__u32 generation;		/* of the policies: judged_exes values */
-	__u32 unused;
+	__u32 argv;			/* search command lines for markers */
 	__u64 names[AW_NAME_BITMAP_WORDS];
 };
 

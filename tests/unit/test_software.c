@@ -624,6 +624,7 @@ static void test_exec_interest(void **state)
 	/* Names and markers alone: not every exec (an allowed digest only spares). */
 	assert_int_equal(interest.every_exec, 0);
 	assert_int_equal(interest.digests, 0);
+	assert_int_equal(interest.argv, 1);
 	assert_false(software_matcher_has_deny_sha256(matcher));
 
 	/* Every deny name, in any case, as a comm (cut to 15) and as a file name. */
@@ -665,6 +666,14 @@ static void test_exec_interest(void **state)
 	software_matcher_interest(matcher, &interest);
 	assert_int_equal(interest.every_exec, 0);
 	assert_int_equal(interest.digests, 1);
+	software_matcher_free(matcher);
+	/* No builtin:miners: command lines are not searched. */
+	test.policy.deny_count = 0;
+	deny(&test, "foo");
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.argv, 0);
 	assert_true(software_matcher_has_deny_sha256(matcher));
 	assert_true(software_matcher_denies_sha256(matcher, SHA_B));
 	assert_false(software_matcher_denies_sha256(matcher, SHA_A));

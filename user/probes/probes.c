@@ -415,6 +415,7 @@ int probes_set_exec_interest(struct probes *probes, const struct exec_interest *
 	if (err)
 		return err;
 	live->digests = interest->digests;
+	live->argv = interest->argv;
 	live->generation = interest->generation;
 	memcpy(live->names, interest->names, sizeof(live->names));
 	err = wait_for_running_probes();

@@ -377,6 +377,9 @@ void software_matcher_interest(const struct software_matcher *matcher,
 		interest->every_exec = 1;
 	if (matcher->deny_sha256.count)
 		interest->digests = 1;
+	/* Markers count only with builtin:miners (software_match()). */
+	if (matcher->miners)
+		interest->argv = 1;
 	for (i = 0; i < matcher->names.count; i++)
 		interest_add_name(interest, matcher->names.entries[i].key,
 				  matcher->names.entries[i].key_length);

@@ -59,9 +59,10 @@ bool software_matcher_denies_sha256(const struct software_matcher *matcher, cons
 
 /*
  * Adds to @interest (software_events.h) the execs the policy could act on
- * besides those with argv markers: every exec when it has deny_paths,
- * executables not judged yet when it has deny_sha256, and those whose comm
- * or executable name could be one of its deny names (their keys' bits).
+ * besides those with argv markers (searched when it has builtin:miners):
+ * every exec when it has deny_paths, executables not judged yet when it
+ * has deny_sha256, and those whose comm or executable name could be one
+ * of its deny names (their keys' bits).
  * An exec the kernel leaves out can match no rule of the policy:
  * software_match() would say false.
  */
