@@ -30,8 +30,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define NAME_BYTES 256		/* NAME_MAX + NUL */
 #define PATH_SCRATCH (AW_EXE_PATH_MAX + NAME_BYTES)
 
-/* Set by userspace before load: the markers and their filter (software_events.h). */
+/*
+ * Set by userspace before load: the markers and their filters
+ * (software_events.h), one searched in every command line and one, of the
+ * markers that count only for module loaders, in modprobe's and insmod's.
+ */
 const volatile struct argv_filter targ_argv = {};
+const volatile struct argv_filter targ_argv_modprobe = {};
 
 /* Tasks of the root cgroup belong to no tenant: not reported. */
 const volatile __u64 targ_root_cgroup_id = 1;
@@ -49,6 +54,8 @@ struct {
 struct scratch {
 	char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
 	char path[PATH_SCRATCH];
+	/* Target of an atomic exchange, the exec probe's full memory barrier. */
+	__u64 barrier;
 };
 
 struct {
@@ -60,8 +67,25 @@ struct {
 
 /* Events the ring buffer had no room for; read through the skeleton's .bss. */
 __u64 software_lost_events;
-/* When the exec probe last let the ring buffer wake its reader. */
-__u64 last_wakeup_ns;
+/*
+ * Set while the reader is coming back to drain on its own (software_events.h,
+ * AW_DRAIN_INTERVAL_NS): set here by the exec that wakes it, cleared by
+ * the reader (probes_events_settle()) once a drain finds nothing.
+ */
+__u32 reader_polling;
+/*
+ * Which execs userspace wants (software_events.h); every one until it
+ * says. In .data, written by userspace while the probe runs.
+ */
+struct exec_interest exec_interest = { .every_exec = 1, .argv = 1 };
+
+/* Executables whose digest is on no deny_sha256, by identity: the generation that judged them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AW_JUDGED_MAX);
+	__type(key, struct exe_key);
+	__type(value, __u32);
+} judged_exes SEC(".maps");
 
 /*
  * ASCII letters of @x lowered, eight bytes at once: bit 7 of each byte of
@@ -83,7 +107,8 @@ static __always_inline __u64 lower8(__u64 x)
  * case-insensitively for ASCII letters: no loop for the verifier to walk,
  * and never a read past the arguments' room (@start < AW_ARGV_SCAN_MAX).
  */
-static __always_inline __u32 marker_at(struct scratch *scratch, __u32 args_len, __u32 start,
+static __always_inline __u32 marker_at(const volatile struct argv_filter *filter,
+				       struct scratch *scratch, __u32 args_len, __u32 start,
 				       __u32 m, __u32 len)
 {
 	const __u64 *text;
@@ -97,37 +122,50 @@ static __always_inline __u32 marker_at(struct scratch *scratch, __u32 args_len, 
 	text = (const __u64 *)(scratch->args + start);
 #pragma unroll
 	for (k = 0; k < AW_ARGV_MARKER_LEN / 8; k++)
-		diff |= (lower8(text[k]) ^ targ_argv.markers[m].text[k]) & targ_argv.markers[m].mask[k];
+		diff |= (lower8(text[k]) ^ filter->markers[m].text[k]) & filter->markers[m].mask[k];
 	return diff ? 0 : 1U << m;
 }
 
 /*
- * The folded window @window at @at has its bit in the bitmap: the markers
- * that have it, inside them (its slots) or running off them (the wild
- * ones), are compared where they would start. Returns @found with the
- * markers found added. A global function: the verifier checks it once,
- * not at every place the search calls it from.
+ * The folded window @window at @at has its bit in @filter's bitmap: the
+ * markers that have it, inside them (its slots) or running off them (the
+ * wild ones), are compared where they would start. Returns the markers
+ * found.
  */
-__noinline __u32 argv_hit(struct scratch *scratch, __u32 len, __u32 at, __u32 window, __u32 found)
+static __always_inline __u32 filter_hit(const volatile struct argv_filter *filter,
+					struct scratch *scratch, __u32 len, __u32 at, __u32 window)
 {
-	__u32 slot = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS), n, i;
+	__u32 slot = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS), found = 0, n, i;
 
-	if (!scratch)
-		return found;
-	for (n = 0; n < targ_argv.probe_max; n++) {
+	for (n = 0; n < filter->probe_max; n++) {
 		i = (slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1);
-		if (!targ_argv.slots[i].bytes)
+		if (!filter->slots[i].bytes)
 			break;
-		if (targ_argv.slots[i].bytes == window)
-			found |= marker_at(scratch, len, at - targ_argv.slots[i].offset,
-					   targ_argv.slots[i].marker, targ_argv.slots[i].len);
+		if (filter->slots[i].bytes == window)
+			found |= marker_at(filter, scratch, len, at - filter->slots[i].offset,
+					   filter->slots[i].marker, filter->slots[i].len);
 	}
-	for (n = 0; n < targ_argv.wild_count; n++) {
-		if ((window & targ_argv.wild[n].mask) == targ_argv.wild[n].bytes)
-			found |= marker_at(scratch, len, at - targ_argv.wild[n].offset,
-					   targ_argv.wild[n].marker, targ_argv.wild[n].len);
+	for (n = 0; n < filter->wild_count; n++) {
+		if ((window & filter->wild[n].mask) == filter->wild[n].bytes)
+			found |= marker_at(filter, scratch, len, at - filter->wild[n].offset,
+					   filter->wild[n].marker, filter->wild[n].len);
 	}
 	return found;
+}
+
+/*
+ * filter_hit() in the filter for every exec or, @modprobe, in the module
+ * loaders' one. A global function: the verifier checks it once, not at
+ * every place the search calls it from.
+ */
+__noinline __u32 argv_hit(struct scratch *scratch, __u32 len, __u32 at, __u32 window,
+			  __u32 modprobe)
+{
+	if (!scratch)
+		return 0;
+	if (modprobe)
+		return filter_hit(&targ_argv_modprobe, scratch, len, at, window);
+	return filter_hit(&targ_argv, scratch, len, at, window);
 }
 
 /* Bytes of arguments per round of the search loop, its windows unrolled. */
@@ -144,35 +182,21 @@ __noinline __u32 argv_hit(struct scratch *scratch, __u32 len, __u32 at, __u32 wi
 #define BIT_INDEX 0xcd7ea84fb6935210ULL
 
 /*
- * Searches the new program's arguments (its own memory, just written by
- * exec). Every marker puts one of its windows on a multiple of
- * AW_ARGV_STEP (software_events.h), so only those are looked up: an
- * aligned load, a multiply and a bit each, gathered without a branch; a
- * round with a hit calls argv_hit for each. A plain loop: the verifier
- * walks its rounds with their offsets known, so no load needs a mask.
+ * Searches the @len bytes of arguments in scratch->args with @filter
+ * (@modprobe: the module loaders'). Every marker puts one of its windows
+ * on a multiple of AW_ARGV_STEP (software_events.h), so only those are
+ * looked up: an aligned load, a multiply and a bit each, gathered without
+ * a branch; a round with a hit calls argv_hit for each. A plain loop: the
+ * verifier walks its rounds with their offsets known, so no load needs a
+ * mask.
  */
-static __always_inline __u32 search_argv(struct task_struct *task, struct scratch *scratch,
-					 __u32 *flags)
+static __always_inline __u32 search_filter_in(const volatile struct argv_filter *filter,
+					      __u32 modprobe, struct scratch *scratch, __u64 len)
 {
-	struct mm_struct *mm = task->mm;
 	__u32 found = 0, base, window, product, hits, lowest, i, n;
-	unsigned long start, end;
 	const char *block;
-	__u64 len, word;
+	__u64 word;
 
-	if (!targ_argv.marker_count || !mm)
-		return 0;
-	start = mm->arg_start;
-	end = mm->arg_end;
-	if (end <= start)
-		return 0;
-	len = end - start;
-	if (len > AW_ARGV_SCAN_MAX) {
-		len = AW_ARGV_SCAN_MAX;
-		*flags |= EXE_ARGV_TRUNCATED;
-	}
-	if (bpf_probe_read_user(scratch->args, len & (2 * AW_ARGV_SCAN_MAX - 1), (void *)start))
-		return 0;
 	for (base = 0; base < AW_ARGV_SCAN_MAX; base += SEARCH_BLOCK) {
 		if (base >= len)
 			break;
@@ -188,7 +212,7 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 			 */
 			product = (*(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD) *
 				  AW_ARGV_HASH;
-			word = *(const __u64 *)((const char *)targ_argv.bitmap +
+			word = *(const __u64 *)((const char *)filter->bitmap +
 						(product >> (32 - AW_ARGV_KEY_BITS - 3) &
 						 (AW_ARGV_BITMAP_WORDS - 1) * 8));
 			hits |= (__u32)(word >> (product >> (32 - 6)) & 1) << i;
@@ -209,10 +233,25 @@ static __always_inline __u32 search_argv(struct task_struct *task, struct scratc
 			hits ^= lowest;
 			i = BIT_INDEX >> (((lowest * DE_BRUIJN) >> 12 & 15) * 4) & 15;
 			window = *(const __u32 *)(block + i * AW_ARGV_STEP) | AW_ARGV_FOLD;
-			found = argv_hit(scratch, len, base + i * AW_ARGV_STEP, window, found);
+			found |= argv_hit(scratch, len, base + i * AW_ARGV_STEP, window, modprobe);
 		}
 	}
 	return found;
+}
+
+/*
+ * search_filter_in() with the filter for every exec or, @modprobe, the
+ * module loaders'. A global function, verified once: the states the
+ * search ends in (one for each length of arguments) do not carry on into
+ * the rest of the program.
+ */
+__noinline __u32 search_filter(struct scratch *scratch, __u32 len, __u32 modprobe)
+{
+	if (!scratch || len > AW_ARGV_SCAN_MAX)
+		return 0;
+	if (modprobe)
+		return search_filter_in(&targ_argv_modprobe, 1, scratch, len);
+	return search_filter_in(&targ_argv, 0, scratch, len);
 }
 
 /*
@@ -234,6 +273,25 @@ struct dentry___shortname {
 #define INLINE_NAME_WORDS 5	/* the most DNAME_INLINE_LEN has been, in __u64; at least 4 */
 
 /*
+ * Where @dentry keeps a short name (the running kernel's field, relocated:
+ * a constant to the verifier), and its size in *@size; NULL if neither
+ * field exists.
+ */
+static __always_inline const __u64 *inline_name_of(struct dentry *dentry, __u32 *size)
+{
+	if (bpf_core_field_exists(((struct dentry___shortname *)dentry)->d_shortname)) {
+		*size = bpf_core_field_size(((struct dentry___shortname *)dentry)->d_shortname);
+		return (const __u64 *)&((struct dentry___shortname *)dentry)->d_shortname;
+	}
+	if (bpf_core_field_exists(((struct dentry___iname *)dentry)->d_iname)) {
+		*size = bpf_core_field_size(((struct dentry___iname *)dentry)->d_iname);
+		return (const __u64 *)&((struct dentry___iname *)dentry)->d_iname;
+	}
+	*size = 0;
+	return NULL;
+}
+
+/*
  * Appends the name of @dentry (a BTF pointer) at @off of the path: bytes
  * copied with the NUL, or <= 0. A short name lies in the dentry itself and
  * is copied with plain loads, NUL included; bytes after it are overwritten
@@ -247,17 +305,7 @@ static __always_inline long append_name(struct scratch *scratch, __u32 off, stru
 	__u64 *to;
 	int k;
 
-	/* Relocated to the running kernel's field and size: constants to the verifier. */
-	if (bpf_core_field_exists(((struct dentry___shortname *)dentry)->d_shortname)) {
-		inline_name = (const __u64 *)&((struct dentry___shortname *)dentry)->d_shortname;
-		size = bpf_core_field_size(((struct dentry___shortname *)dentry)->d_shortname);
-	} else if (bpf_core_field_exists(((struct dentry___iname *)dentry)->d_iname)) {
-		inline_name = (const __u64 *)&((struct dentry___iname *)dentry)->d_iname;
-		size = bpf_core_field_size(((struct dentry___iname *)dentry)->d_iname);
-	} else {
-		inline_name = NULL;
-		size = 0;
-	}
+	inline_name = inline_name_of(dentry, &size);
 	if (inline_name && (const void *)name == (const void *)inline_name && len < size) {
 		to = (__u64 *)(scratch->path + (off & (AW_EXE_PATH_MAX - 1)));
 #pragma unroll
@@ -271,6 +319,83 @@ static __always_inline long append_name(struct scratch *scratch, __u32 off, stru
 	}
 	return bpf_probe_read_kernel_str(scratch->path + (off & (AW_EXE_PATH_MAX - 1)), NAME_BYTES,
 					 name);
+}
+
+/* Whether @name's first nine bytes (@w: the first eight) hold "modprobe" or "insmod", any case. */
+static __always_inline bool names_module_loader(__u64 w, char ninth)
+{
+	__u64 modprobe, insmod, seven;
+
+	/* Folded to constants by the compiler, in the byte order of the loads. */
+	__builtin_memcpy(&modprobe, "modprobe", 8);
+	__builtin_memcpy(&insmod, "insmod\0", 8);
+	__builtin_memcpy(&seven, "\xff\xff\xff\xff\xff\xff\xff\0", 8);
+	w = lower8(w);
+	return (w == modprobe && !ninth) || (w & seven) == insmod;
+}
+
+/*
+ * Whether the module-loader markers count (user/rules/software.c): the
+ * comm or the executable's name (@dentry's, the last component of the
+ * path) is modprobe or insmod.
+ */
+static __always_inline bool is_module_loader(struct task_struct *task, struct dentry *dentry)
+{
+	const unsigned char *name = dentry->d_name.name;
+	__u32 len = dentry->d_name.len, size;
+	const __u64 *inline_name;
+	char bytes[9];
+
+	if (names_module_loader(*(const __u64 *)task->comm, task->comm[8]))
+		return true;
+	if (len != 6 && len != 8)
+		return false;
+	/* A name this short is kept in the dentry: no helper. */
+	inline_name = inline_name_of(dentry, &size);
+	if (inline_name && (const void *)name == (const void *)inline_name)
+		return names_module_loader(inline_name[0], ((const char *)inline_name)[8]);
+	if (bpf_probe_read_kernel(bytes, sizeof(bytes), name))
+		return false;
+	return names_module_loader(*(const __u64 *)bytes, bytes[8]);
+}
+
+/*
+ * Searches the new program's arguments (its own memory, just written by
+ * exec) for the markers, when a policy counts them (exec_interest.argv):
+ * those of every exec, and for a module loader its own.
+ */
+static __always_inline __u32 search_argv(struct task_struct *task, struct file *file,
+					 struct scratch *scratch, __u32 *flags)
+{
+	struct mm_struct *mm = task->mm;
+	bool modprobe;
+	unsigned long start, end;
+	__u32 found = 0;
+	__u64 len;
+
+	if (!*(volatile __u32 *)&exec_interest.argv)
+		return 0;
+	modprobe = targ_argv_modprobe.marker_count && is_module_loader(task, file->f_path.dentry);
+	if (!mm || (!targ_argv.marker_count && !modprobe))
+		return 0;
+	start = mm->arg_start;
+	end = mm->arg_end;
+	if (end <= start)
+		return 0;
+	len = end - start;
+	if (len > AW_ARGV_SCAN_MAX) {
+		len = AW_ARGV_SCAN_MAX;
+		*flags |= EXE_ARGV_TRUNCATED;
+	}
+	/* The compiler knows len <= AW_ARGV_SCAN_MAX and would drop the mask the verifier needs. */
+	asm volatile("" : "+r"(len));
+	if (bpf_probe_read_user(scratch->args, len & (2 * AW_ARGV_SCAN_MAX - 1), (void *)start))
+		return 0;
+	if (targ_argv.marker_count)
+		found = search_filter(scratch, len, 0);
+	if (modprobe)
+		found |= search_filter(scratch, len, 1);
+	return found;
 }
 
 /*
@@ -340,6 +465,122 @@ static __always_inline __u32 build_path(struct task_struct *task, struct file *f
 	return off < AW_EXE_PATH_MAX ? off : AW_EXE_PATH_MAX;
 }
 
+/* Kernels before 6.11 keep the times as struct timespec64 (6.6-6.10: __i_ctime). */
+struct inode___timespec {
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+/* The executable's identity (software_events.h), from BTF pointers: plain loads, no helper. */
+static __always_inline void read_identity(struct inode *inode, struct exe_key *key)
+{
+	struct inode___timespec *old = (void *)inode;
+
+	key->dev = inode->i_sb->s_dev;
+	key->ino = inode->i_ino;
+	key->size = inode->i_size;
+	if (bpf_core_field_exists(inode->i_mtime_sec)) {
+		key->mtime_sec = inode->i_mtime_sec;
+		key->mtime_nsec = inode->i_mtime_nsec;
+		key->ctime_sec = inode->i_ctime_sec;
+		/* Bit 31 marks a ctime that was queried (multigrain timestamps). */
+		key->ctime_nsec = inode->i_ctime_nsec & ~(1U << 31);
+		return;
+	}
+	key->mtime_sec = old->i_mtime.tv_sec;
+	key->mtime_nsec = old->i_mtime.tv_nsec;
+	if (bpf_core_field_exists(old->__i_ctime)) {
+		key->ctime_sec = old->__i_ctime.tv_sec;
+		key->ctime_nsec = old->__i_ctime.tv_nsec;
+	} else {
+		key->ctime_sec = old->i_ctime.tv_sec;
+		key->ctime_nsec = old->i_ctime.tv_nsec;
+	}
+}
+
+/* The record carries the identity as the key has it. */
+_Static_assert(__builtin_offsetof(struct software_event, ctime_nsec) + sizeof(__u32) -
+			       __builtin_offsetof(struct software_event, dev) ==
+		       sizeof(struct exe_key),
+	       "software_event's identity is a struct exe_key");
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "name keys are built for little-endian loads"
+#endif
+
+/*
+ * Whether the name in @low and @high (its first 16 bytes as loaded, a NUL
+ * after it or not) could be a deny name (software_events.h): its key, the
+ * bytes up to the first NUL and at most AW_NAME_KEY_CHARS of them, ASCII
+ * letters lowered, has both bits in exec_interest.names.
+ */
+static __always_inline bool may_be_denied(__u64 low, __u64 high)
+{
+	const __u64 ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	__u32 first, second;
+	__u64 zeros;
+
+	/* Bit 7 of each byte that is 0, and maybe of some after the first such. */
+	zeros = (low - ones) & ~low & highs;
+	if (zeros) {
+		low &= ((zeros & -zeros) >> 7) - 1;
+		high = 0;
+	} else {
+		zeros = (high - ones) & ~high & highs;
+		if (zeros)
+			high &= ((zeros & -zeros) >> 7) - 1;
+		high &= (1ULL << 8 * (AW_NAME_KEY_CHARS - 8)) - 1;
+	}
+	aw_name_bits(lower8(low), lower8(high), &first, &second);
+	return (exec_interest.names[first >> 6 & (AW_NAME_BITMAP_WORDS - 1)] >> (first & 63) & 1) &&
+	       (exec_interest.names[second >> 6 & (AW_NAME_BITMAP_WORDS - 1)] >> (second & 63) & 1);
+}
+
+/*
+ * Whether userspace wants this exec (software_events.h): every one, or it
+ * has argv @markers, or the comm or the executable's own name (@dentry's)
+ * could be a deny name, or a digest is wanted and the executable (@file)
+ * was not judged by the policies of now.
+ */
+static __always_inline bool exec_wanted(struct task_struct *task, struct file *file,
+					__u32 markers)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	const unsigned char *name = dentry->d_name.name;
+	__u64 comm[2], bytes[2], low, high;
+	const __u64 *inline_name;
+	__u32 size, *judged;
+	struct exe_key id;
+
+	if (markers || *(volatile __u32 *)&exec_interest.every_exec)
+		return true;
+	__builtin_memcpy(comm, task->comm, sizeof(comm));
+	if (may_be_denied(comm[0], comm[1]))
+		return true;
+	inline_name = inline_name_of(dentry, &size);
+	if (inline_name && (const void *)name == (const void *)inline_name && size >= 16) {
+		low = inline_name[0];
+		high = inline_name[1];
+		/* Loads from the dentry stay here: the verifier refuses one load for two kinds of pointer. */
+		asm volatile("" ::: "memory");
+	} else {
+		if (bpf_probe_read_kernel(bytes, sizeof(bytes), name))
+			return true;
+		low = bytes[0];
+		high = bytes[1];
+	}
+	/* Mostly the same as the comm (it is the name the program was run by). */
+	if ((low != comm[0] || high != comm[1]) && may_be_denied(low, high))
+		return true;
+	if (*(volatile __u32 *)&exec_interest.digests) {
+		read_identity(file->f_inode, &id);
+		judged = bpf_map_lookup_elem(&judged_exes, &id);
+		return !judged || *judged != exec_interest.generation;
+	}
+	return false;
+}
+
 static __always_inline bool is_memfd(struct file *file)
 {
 	struct dentry *dentry = file->f_path.dentry;
@@ -353,49 +594,21 @@ static __always_inline bool is_memfd(struct file *file)
 	       name[4] == 'd' && name[5] == ':';
 }
 
-/* Kernels before 6.11 keep the times as struct timespec64 (6.6-6.10: __i_ctime). */
-struct inode___timespec {
-	struct timespec64 i_mtime;
-	struct timespec64 i_ctime;
-	struct timespec64 __i_ctime;
-} __attribute__((preserve_access_index));
-
-static __always_inline void read_times(struct inode *inode, struct software_event *event)
-{
-	struct inode___timespec *old = (void *)inode;
-
-	if (bpf_core_field_exists(inode->i_mtime_sec)) {
-		event->mtime_sec = inode->i_mtime_sec;
-		event->mtime_nsec = inode->i_mtime_nsec;
-		event->ctime_sec = inode->i_ctime_sec;
-		/* Bit 31 marks a ctime that was queried (multigrain timestamps). */
-		event->ctime_nsec = inode->i_ctime_nsec & ~(1U << 31);
-		return;
-	}
-	event->mtime_sec = old->i_mtime.tv_sec;
-	event->mtime_nsec = old->i_mtime.tv_nsec;
-	if (bpf_core_field_exists(old->__i_ctime)) {
-		event->ctime_sec = old->__i_ctime.tv_sec;
-		event->ctime_nsec = old->__i_ctime.tv_nsec;
-	} else {
-		event->ctime_sec = old->i_ctime.tv_sec;
-		event->ctime_nsec = old->i_ctime.tv_nsec;
-	}
-}
-
 /*
- * A build runs thousands of execs a second: wake the reader at most once per
- * AW_WAKEUP_INTERVAL_NS (see software_events.h). Races between CPUs only
- * wake it once more.
+ * A build runs thousands of execs a second: wake the reader only when it is
+ * not coming back anyway (software_events.h). The exchange is a fetching
+ * atomic, fully ordered on every JIT (a plain atomic add is not on arm64):
+ * the record's reservation is visible before reader_polling is read, so a
+ * reader that clears the flag and then finds the ring buffer empty cannot
+ * miss a record whose exec saw the flag still set.
  */
-static __always_inline __u64 exec_wakeup_flags(void)
+static __always_inline __u64 exec_wakeup_flags(struct scratch *scratch)
 {
-	__u64 now = bpf_ktime_get_ns();
-
-	if (now - last_wakeup_ns < AW_WAKEUP_INTERVAL_NS)
+	__atomic_exchange_n(&scratch->barrier, 1, __ATOMIC_SEQ_CST);
+	if (*(volatile __u32 *)&reader_polling)
 		return BPF_RB_NO_WAKEUP;
-	last_wakeup_ns = now;
-	return 0;
+	reader_polling = 1;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /*
@@ -429,35 +642,36 @@ int BPF_PROG(report_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	struct file *file = bprm->file;
 	struct software_event *event;
 	struct scratch *scratch;
+	__u32 zero = 0, len, markers, flags = 0;
 	struct inode *inode;
-	__u32 zero = 0, len;
 
 	if (cgroup_id == targ_root_cgroup_id || !file)
 		return 0;
 	scratch = bpf_map_lookup_elem(&scratch_space, &zero);
 	if (!scratch)
 		return 0;
+	markers = search_argv(task, file, scratch, &flags);
+	/* No rule of any policy could match: no record, no path. */
+	if (!exec_wanted(task, file, markers))
+		return 0;
 	event = reserve(SOFTWARE_EVENT_EXEC, cgroup_id, task);
 	if (!event)
 		return 0;
-	/* BTF pointers, from the tracepoint's arguments: plain loads, no helper. */
+	event->flags = flags;
+	event->argv_markers = markers;
 	inode = file->f_inode;
-	event->dev = inode->i_sb->s_dev;
-	event->ino = inode->i_ino;
-	event->size = inode->i_size;
-	read_times(inode, event);
+	read_identity(inode, (struct exe_key *)&event->dev);
 	if (!inode->i_nlink)
 		event->flags |= EXE_DELETED;
 	if (is_memfd(file))
 		event->flags |= EXE_MEMFD;
-	event->argv_markers = search_argv(task, scratch, &event->flags);
 	len = build_path(task, file, scratch, &event->flags);
 	event->path_len = len;
 	/* Only what was built: userspace reads path_len bytes. */
 	if (len > AW_EXE_PATH_MAX)
 		len = AW_EXE_PATH_MAX;
 	bpf_probe_read_kernel(event->path, len, scratch->path);
-	bpf_ringbuf_submit(event, exec_wakeup_flags());
+	bpf_ringbuf_submit(event, exec_wakeup_flags(scratch));
 	return 0;
 }
 

@@ -32,7 +32,15 @@
  * the bitmap has the four that ordinary command lines have least. A
  * shorter marker ("\0msr\0", 5 bytes) also gets the windows that run one
  * byte (or more) off its end or start, the bytes off it matching anything:
- * four consecutive windows again.
+ * four consecutive windows again (each wild byte sets 128 bits).
+ *
+ * The markers that count only for modprobe and insmod ("\0msr\0") have a
+ * filter of their own, searched only in those programs' command lines:
+ * the filter every exec uses keeps about a hundred bits, few enough for a
+ * bitmap of 2 KiB that a window of ordinary text still hits about once in
+ * 180. An exec finds the bitmap out of the CPU's caches: measured here
+ * with the same search over 1 KiB of arguments, 32 cache lines of bitmap
+ * took about 700 ns, 128 (8 KiB) about 1,170.
  *
  * Case: a window is folded before it is looked up, every byte ORed with
  * 0x20 ('A' becomes 'a', and a few non-letters collide: NUL and space,
@@ -58,7 +66,7 @@ _Static_assert((1U << AW_ARGV_SLOT_BITS) >=
  * or two operations. A window's slot, where its probe starts, is the key's
  * top bits.
  */
-#define AW_ARGV_KEY_BITS 16
+#define AW_ARGV_KEY_BITS 14
 #define AW_ARGV_BITMAP_WORDS ((1U << AW_ARGV_KEY_BITS) / 64)
 
 /*
@@ -82,6 +90,7 @@ static inline __u32 aw_argv_key(__u32 window)
 struct argv_marker {
 	__u32 len;			/* 0: unused slot */
 	char text[AW_ARGV_MARKER_LEN];
+	__u32 modprobe;			/* counts only for modprobe and insmod */
 };
 
 /*
@@ -136,12 +145,84 @@ struct argv_filter {
 };
 
 /*
- * Waking the reader costs a self-IPI (about 20 us measured in a VM here,
- * against 0.2 us for the rest of the exec probe), so the exec probe wakes
- * it at most once per this interval; the reader drains once more this long
- * after each wake-up, so no event waits longer.
+ * Which execs userspace wants (struct exec_interest, written by it at run
+ * time: probes_set_exec_interest()). Most execs on a build node match no
+ * rule of any policy, and their record, the path walk it needs and the
+ * ring buffer cost the exec probe more than half its time: an exec is
+ * reported only when a rule could match it. That is, when a policy needs
+ * every exec (deny_paths match the whole path), when the command line has
+ * a marker (searched only when a policy has builtin:miners, the only one
+ * that counts them), when the comm or the executable's own name could be a deny
+ * name of some policy, or, when a policy has deny_sha256, when the
+ * executable was not judged yet.
+ *
+ * Names are kept as bits: a name's key is its first AW_NAME_KEY_CHARS
+ * bytes, ASCII letters lowered, zero-padded to 16 (so a longer name and a
+ * comm cut to that length share it: both rules of user/rules/software.c
+ * that compare the comm or the basename are kept), and sets the two bits
+ * aw_name_bits() picks from the key's hash. A deny name always has its
+ * bits; another name has both about once in 400, and is then reported
+ * for nothing.
+ *
+ * Judged executables: userspace puts the identity of each executable
+ * whose digest is on no deny_sha256 in judged_exes (bpf/software.bpf.c),
+ * with the generation of the policies that judged it; the probe reports
+ * it again once it changes (a write changes its ctime) or the policies do.
  */
-#define AW_WAKEUP_INTERVAL_NS 5000000ULL
+#define AW_NAME_KEY_CHARS 15		/* TASK_COMM_LEN - 1 */
+#define AW_NAME_BITS 13
+#define AW_NAME_BITMAP_WORDS ((1U << AW_NAME_BITS) / 64)
+
+struct exec_interest {
+	__u32 every_exec;		/* report every exec (also before userspace says) */
+	__u32 digests;			/* report executables not judged under generation */
+	__u32 generation;		/* of the policies: judged_exes values */
+	__u32 argv;			/* search command lines for markers */
+	__u64 names[AW_NAME_BITMAP_WORDS];
+};
+
+/* Executables judged (LRU: one forgotten is reported, and judged, again). */
+#define AW_JUDGED_MAX 8192
+
+/* An executable's identity as the exec probe reads it: the key of judged_exes. */
+struct exe_key {
+	__u64 dev;			/* kernel dev_t: major << 20 | minor */
+	__u64 ino;
+	__s64 size;
+	__s64 mtime_sec;
+	__s64 ctime_sec;
+	__u32 mtime_nsec;
+	__u32 ctime_nsec;
+};
+
+/*
+ * The two bits of a name's key, the key's bytes in two native __u64 (byte
+ * 15 is 0): the word and bit of each, as word << 6 | bit, in @first and
+ * @second.
+ */
+static inline void aw_name_bits(__u64 low, __u64 high, __u32 *first, __u32 *second)
+{
+	__u64 hash = low * 0x9e3779b97f4a7c15ULL ^ high * 0xc2b2ae3d27d4eb4fULL;
+
+	hash ^= hash >> 31;
+	*first = (__u32)(hash >> (64 - AW_NAME_BITS));
+	*second = (__u32)hash & ((1U << AW_NAME_BITS) - 1);
+}
+
+/*
+ * Waking the reader costs a self-IPI (measured here in a VM: about 20 us
+ * alone, 1 to 3 us an exec on average when it woke the reader every 5 ms
+ * of a stream of execs, against well under 1 us for the rest of the exec
+ * probe), so an exec wakes it only when it is not coming back anyway: the
+ * exec that finds reader_polling (bpf/software.bpf.c) clear sets it and
+ * wakes the reader, which then drains every AW_DRAIN_INTERVAL_NS for as
+ * long as events come and clears it once AW_DRAIN_IDLE_ROUNDS drains in a
+ * row found the ring buffer empty (probes_events_settle()): 50 ms without
+ * an exec. A stream of execs, pauses of a busy machine included, wakes it
+ * once; a single exec still reaches it at once.
+ */
+#define AW_DRAIN_INTERVAL_NS 5000000ULL
+#define AW_DRAIN_IDLE_ROUNDS 10
 
 /* MSR device (/dev/cpu/N/msr) character major. */
 #define AW_MSR_MAJOR 202

@@ -160,6 +160,30 @@ static void tick(void *ctx)
 		loop_stop(agent->loop);
 }
 
+/* An executable's digest is on no deny list: the exec probe can leave it out. */
+static void mark_judged(const struct exe_key *key, uint32_t generation, void *ctx)
+{
+	struct agent *agent = ctx;
+	int err;
+
+	err = probes_mark_judged(agent->probes, key, generation);
+	if (err)
+		pr_debug("judged executable not marked: %s", strerror(-err));
+}
+
+/* The exec probe reports what the software policies could act on. */
+static void update_exec_interest(struct agent *agent)
+{
+	struct exec_interest interest;
+	int err;
+
+	guard_exec_interest(agent->guard, &interest);
+	err = probes_set_exec_interest(agent->probes, &interest);
+	if (err)
+		pr_warn("the exec probe reports every exec: cannot change which: %s",
+			strerror(-err));
+}
+
 /* The rules and the clock follow @config (the sinks have their own alerts_reconfigure). */
 static void configure(struct agent *agent, const struct config *config)
 {
@@ -170,6 +194,8 @@ static void configure(struct agent *agent, const struct config *config)
 	netabuse_configure(agent->netabuse, &config->network);
 	if (guard_configure(agent->guard, config))
 		pr_warn("out of memory for the software policies; the old ones stay");
+	if (agent->probes)
+		update_exec_interest(agent);
 	agent->interval_ms = agent->options->interval_ms ? agent->options->interval_ms :
 							    config->agent.interval_ms;
 }
@@ -237,17 +263,17 @@ static void reload(struct agent *agent)
 }
 
 /*
- * The exec probe wakes the loop at most every AW_WAKEUP_INTERVAL_NS
- * (software_events.h): after each wake-up, drain once more a little later
- * for the events it did not wake us for, and again while there are any.
+ * An exec wakes the loop only when the loop is not coming back anyway
+ * (software_events.h): after a wake-up, drain every AW_DRAIN_INTERVAL_NS
+ * while events come, until a drain finds none.
  */
-static void drain_stragglers(void *ctx)
+static void drain_again(void *ctx)
 {
 	struct agent *agent = ctx;
 
-	if (probes_drain_events(agent->probes) > 0)
-		loop_wake_at(agent->loop, clock_monotonic() + AW_WAKEUP_INTERVAL_NS / 1e9 + 0.001,
-			     drain_stragglers, agent);
+	if (probes_events_settle(agent->probes, probes_drain_events(agent->probes)))
+		loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9,
+			     drain_again, agent);
 }
 
 static void drain_events(void *ctx)
@@ -255,8 +281,8 @@ static void drain_events(void *ctx)
 	struct agent *agent = ctx;
 
 	probes_drain_events(agent->probes);
-	loop_wake_at(agent->loop, clock_monotonic() + AW_WAKEUP_INTERVAL_NS / 1e9 + 0.001,
-		     drain_stragglers, agent);
+	loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9, drain_again,
+		     agent);
 }
 
 static void collect_digests(void *ctx)
@@ -324,6 +350,8 @@ static int start(struct agent *agent)
 		pr_err("cannot load probes: %s", why);
 		return EXIT_NO_PROBES;
 	}
+	update_exec_interest(agent);
+	guard_on_judged(agent->guard, mark_judged, agent);
 	agent->collector = collector_new(agent->probes);
 	if (!agent->collector) {
 		pr_err("out of memory");

@@ -258,8 +258,9 @@ stop_pid() {
 
 write_config() {
 	mkdir -p "$TMP/textfile" "$TMP/state" || return 1
-	# The shipped default's software policy: every exec takes the full
-	# path (argv markers, a record to userspace), as on a real node.
+	# The shipped default's software policy, as on a real node: every exec
+	# has its command line searched for markers and its names checked; only
+	# one a rule could match takes the path walk and a record to userspace.
 	cat >"$TMP/config.yaml" <<EOF
 agent:
   interval: 1s

@@ -27,7 +27,8 @@
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases software_name software_resolved software_sha256 software_allow software_argv \
-	software_memfd software_hugepages software_msr software_modprobe software_kill \
+	software_memfd software_hugepages software_msr software_modprobe software_modprobe_file \
+	software_kill \
 	software_freeze software_flood software_benign software_secrets software_latency
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg linger || e2e_finish
@@ -42,6 +43,7 @@ mkdir -p "$BIN/allowed" "$BIN/latency" || {
 }
 cp "$AW_TOOLS/linger" "$BIN/xmrig" && cp "$AW_TOOLS/linger" "$BIN/worker" &&
 	cp "$AW_TOOLS/linger" "$BIN/modprobe" && cp "$AW_TOOLS/linger" "$BIN/helper" &&
+	cp "$AW_TOOLS/linger" "$BIN/InsMod" && ln -s InsMod "$BIN/loader" &&
 	cp "$AW_TOOLS/linger" "$BIN/allowed/xmrig" || {
 	fail_all "cannot copy linger"
 	e2e_finish
@@ -89,7 +91,7 @@ alerts:
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-for name in namer hasher allowed marker memfd hugepages msr modprober killer freezer flooder \
+for name in namer hasher allowed marker memfd hugepages msr modprober linked killer freezer flooder \
 	builder secretive latency0 latency1 latency2 latency3; do
 	tenant_cgroup "$name" >/dev/null || {
 		fail_all "cannot create the tenant cgroups"
@@ -190,6 +192,12 @@ check software_msr "$?" "an MSR device opened for writing: $what"
 "$AW_TOOLS/incg" "$T/modprober" "$BIN/modprobe" 0 msr allow_writes=on
 what=$(found_software modprober miner_behavior "'modprobe msr' in r['reason'] and r['comm'] == 'modprobe'")
 check software_modprobe "$?" "modprobe msr: $what"
+
+# The same by the file's name alone, in any case: run through a link, its
+# comm is the link's.
+"$AW_TOOLS/incg" "$T/linked" "$BIN/loader" 0 msr
+what=$(found_software linked miner_behavior "'modprobe msr' in r['reason'] and r['comm'] == 'loader' and r['exe'] == '$BIN/InsMod'")
+check software_modprobe_file "$?" "InsMod msr run as loader: $what"
 
 # ---- action kill: the miner dies
 "$AW_TOOLS/incg" "$T/killer" "$BIN/xmrig" 30 &

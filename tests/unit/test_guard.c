@@ -28,6 +28,8 @@
 #include "guard.h"
 #include "log.h"
 
+#define SHA_OTHER "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 #define MAX_ALERTS 16
 
 struct seen_alert {
@@ -422,6 +424,90 @@ static void test_reload_keeps_pending(void **state)
 	config_free(config);
 }
 
+struct judged {
+	struct exe_key keys[4];
+	uint32_t generations[4];
+	size_t count;
+};
+
+static void record_judged(const struct exe_key *key, uint32_t generation, void *ctx)
+{
+	struct judged *judged = ctx;
+
+	if (judged->count < 4) {
+		judged->keys[judged->count] = *key;
+		judged->generations[judged->count] = generation;
+	}
+	judged->count++;
+}
+
+/* guard_configure() with @text; the configuration stays the guard's to the end. */
+static struct config *configure(struct guard *guard, const char *text)
+{
+	struct config *config;
+
+	assert_int_equal(config_parse("judge.yaml", text, strlen(text), &config, NULL), 0);
+	assert_int_equal(guard_configure(guard, config), 0);
+	return config;
+}
+
+/*
+ * Executables whose digest is on no deny_sha256 are judged (the exec probe
+ * leaves them out): with the key the probe reads and the policies'
+ * generation; a denied one is not, nor anything while no policy denies
+ * digests.
+ */
+static void test_judged_executables(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct exec_interest interest;
+	struct config *with, *without;
+	struct judged judged = { 0 };
+	struct software_event event;
+	char text[512], command[300], digest[72] = "";
+	FILE *sum;
+
+	snprintf(command, sizeof(command), "sha256sum %s", fixture->program);
+	sum = popen(command, "r");
+	assert_non_null(sum);
+	assert_int_equal(fscanf(sum, "%64s", digest), 1);
+	pclose(sum);
+	guard_on_judged(fixture->guard, record_judged, &judged);
+
+	/* A policy with deny_sha256 (not this program's): judged. */
+	without = configure(fixture->guard, "plans: {default: {software: digests}}\n"
+					    "software:\n"
+					    "  digests: {deny_sha256: [" SHA_OTHER "]}\n");
+	guard_exec_interest(fixture->guard, &interest);
+	assert_int_equal(interest.digests, 1);
+	assert_int_equal(interest.every_exec, 0);
+	tenant.policy = "digests";
+	exec_event(&event, fixture->program, 0);
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	wait_digests(fixture->guard);
+	assert_int_equal(judged.count, 1);
+	assert_memory_equal(&judged.keys[0], &event.dev, sizeof(struct exe_key));
+	assert_int_equal(judged.generations[0], interest.generation);
+	assert_int_equal(fixture->recorder.count, 0);
+
+	/* Its digest denied: not judged, found; a new generation. */
+	snprintf(text, sizeof(text),
+		 "plans: {default: {software: digests}}\n"
+		 "software:\n"
+		 "  digests: {deny_sha256: [%s]}\n",
+		 digest);
+	with = configure(fixture->guard, text);
+	guard_exec_interest(fixture->guard, &interest);
+	assert_int_not_equal(interest.generation, judged.generations[0]);
+	guard_event(fixture->guard, &event, &tenant, 2.0);
+	assert_int_equal(judged.count, 1);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "sha256");
+	config_free(without);
+	config_free(with);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_checks_start_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_writes_cgroup_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_judged_executables, setup, teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

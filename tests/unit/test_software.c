@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -330,12 +331,18 @@ static void put_marker(unsigned char *args, size_t at, const struct argv_marker 
 	}
 }
 
-static struct argv_filter *filter_of(const struct argv_marker *markers, size_t count)
+/* The probe's filter of the markers with @modprobe as their modprobe flag. */
+static struct argv_filter *filter_of(const struct argv_marker *markers, size_t count,
+				     bool modprobe)
 {
 	struct argv_filter *filter = malloc(sizeof(*filter));
+	size_t m, expected = 0;
 
 	assert_non_null(filter);
-	assert_int_equal(software_argv_filter(markers, count, filter), 0);
+	assert_int_equal(software_argv_filter(markers, count, modprobe, filter), 0);
+	for (m = 0; m < count; m++)
+		expected += !markers[m].modprobe == !modprobe;
+	assert_int_equal(filter->marker_count, expected);
 	return filter;
 }
 
@@ -353,7 +360,7 @@ static void test_argv_filter_windows(void **state)
 	bool has[AW_ARGV_MARKER_LEN + AW_ARGV_STEP];
 	uint32_t window, home, n, run, slot;
 	const struct argv_window *inside;
-	struct argv_filter *filter;
+	struct argv_filter *filters[2], *filter, *other;
 	size_t count, m, j;
 	unsigned int value;
 	int offset, i;
@@ -361,9 +368,17 @@ static void test_argv_filter_windows(void **state)
 
 	count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX);
 	assert_true(count > 0);
-	filter = filter_of(markers, count);
-	assert_int_equal(filter->marker_count, count);
+	filters[0] = filter_of(markers, count, false);
+	filters[1] = filter_of(markers, count, true);
+	/* "\0msr\0" counts only for modprobe: in the loaders' filter alone. */
+	assert_true(filters[1]->marker_count > 0);
 	for (m = 0; m < count; m++) {
+		filter = filters[!!markers[m].modprobe];
+		other = filters[!markers[m].modprobe];
+		for (slot = 0; slot < (1U << AW_ARGV_SLOT_BITS); slot++)
+			assert_false(other->slots[slot].bytes && other->slots[slot].marker == m);
+		for (i = 0; i < (int)other->wild_count; i++)
+			assert_int_not_equal(other->wild[i].marker, m);
 		for (j = 0; j < markers[m].len; j++)
 			text[j] = ascii_lower((unsigned char)markers[m].text[j]);
 		memset(has, 0, sizeof(has));
@@ -419,21 +434,37 @@ static void test_argv_filter_windows(void **state)
 		if (run < AW_ARGV_STEP)
 			fail_msg("marker %zu: no %d consecutive windows", m, AW_ARGV_STEP);
 	}
-	free(filter);
+	free(filters[0]);
+	free(filters[1]);
+}
+
+/* The markers of @markers with @modprobe as their modprobe flag, as bits. */
+static uint32_t markers_of_kind(const struct argv_marker *markers, size_t count, bool modprobe)
+{
+	uint32_t bits = 0;
+	size_t m;
+
+	for (m = 0; m < count; m++)
+		if (!markers[m].modprobe == !modprobe)
+			bits |= 1U << m;
+	return bits;
 }
 
 /*
  * Every marker, at every alignment, in random case, among random words,
  * and with old bytes (another marker) after the arguments: the probe's
- * search finds exactly what a search of every position finds. Returns the
- * share of lookups in random words that hit, in percent.
+ * search finds exactly what a search of every position finds, the filter
+ * of every exec the markers that are not modprobe's and, for a module
+ * loader, the loaders' filter the rest. Returns the share of lookups in
+ * random words that hit the filter of every exec, in percent.
  */
 static unsigned int search_every_alignment(const struct argv_marker *markers, size_t count)
 {
 	static unsigned char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
-	unsigned int seed = 1, lookups = 0, hits = 0;
-	struct argv_filter *filter = filter_of(markers, count);
-	uint32_t expected, len;
+	unsigned int seed = 1, lookups = 0, hits = 0, loader_lookups = 0, loader_hits = 0;
+	struct argv_filter *filter = filter_of(markers, count, false);
+	struct argv_filter *loader = filter_of(markers, count, true);
+	uint32_t expected, len, every = markers_of_kind(markers, count, false);
 	size_t m, at;
 
 	for (m = 0; m < count; m++) {
@@ -444,26 +475,40 @@ static unsigned int search_every_alignment(const struct argv_marker *markers, si
 			put_marker(args, len, &markers[(m + 1) % count], &seed);
 			expected = plain_search(markers, count, args, len);
 			assert_true(expected & (1U << m));
-			assert_int_equal(probe_search(filter, args, len, &lookups, &hits), expected);
+			assert_int_equal(probe_search(filter, args, len, &lookups, &hits),
+					 expected & every);
+			assert_int_equal(probe_search(loader, args, len, &loader_lookups,
+						      &loader_hits),
+					 expected & ~every);
 			/* At the end of the arguments, and of what the probe reads. */
 			len = (uint32_t)(at + markers[m].len);
+			expected = plain_search(markers, count, args, len);
 			assert_int_equal(probe_search(filter, args, len, &lookups, &hits),
-					 plain_search(markers, count, args, len));
+					 expected & every);
+			assert_int_equal(probe_search(loader, args, len, &loader_lookups,
+						      &loader_hits),
+					 expected & ~every);
 		}
 		fill_args(args, sizeof(args), &seed);
 		at = AW_ARGV_SCAN_MAX - markers[m].len;
 		put_marker(args, at, &markers[m], &seed);
-		assert_true(probe_search(filter, args, AW_ARGV_SCAN_MAX, &lookups, &hits) &
+		assert_true(probe_search(markers[m].modprobe ? loader : filter, args,
+					 AW_ARGV_SCAN_MAX, &lookups, &hits) &
 			    (1U << m));
 	}
 	/* Random words: a hit is rare, and a match only what is there. */
 	lookups = hits = 0;
 	for (at = 0; at < 200; at++) {
 		fill_args(args, sizeof(args), &seed);
+		expected = plain_search(markers, count, args, AW_ARGV_SCAN_MAX);
 		assert_int_equal(probe_search(filter, args, AW_ARGV_SCAN_MAX, &lookups, &hits),
-				 plain_search(markers, count, args, AW_ARGV_SCAN_MAX));
+				 expected & every);
+		assert_int_equal(probe_search(loader, args, AW_ARGV_SCAN_MAX, &loader_lookups,
+					      &loader_hits),
+				 expected & ~every);
 	}
 	free(filter);
+	free(loader);
 	return hits * 100 / lookups;
 }
 
@@ -471,9 +516,12 @@ static void test_argv_filter_search(void **state)
 {
 	struct argv_marker markers[AW_ARGV_MARKERS_MAX];
 
-	/* Few hits: the shipped markers are long enough for single wild bytes. */
+	/*
+	 * Few hits in the filter of every exec: its markers are long enough
+	 * to need no wild windows ("\0msr\0" is the loaders').
+	 */
 	assert_true(search_every_alignment(markers,
-					   software_argv_markers(markers, AW_ARGV_MARKERS_MAX)) < 5);
+					   software_argv_markers(markers, AW_ARGV_MARKERS_MAX)) < 1);
 }
 
 /*
@@ -494,6 +542,7 @@ static void test_argv_filter_short_markers(void **state)
 	struct argv_filter *filter;
 	size_t i;
 
+	/* All of them for every exec: the short ones' wild windows in one filter. */
 	memset(markers, 0, sizeof(markers));
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		markers[i].len = (uint32_t)texts[i].len;
@@ -503,11 +552,132 @@ static void test_argv_filter_short_markers(void **state)
 	filter = malloc(sizeof(*filter));
 	assert_non_null(filter);
 	markers[0].len = AW_ARGV_MARKER_MIN - 1;
-	assert_int_equal(software_argv_filter(markers, 1, filter), -EINVAL);
+	assert_int_equal(software_argv_filter(markers, 1, false, filter), -EINVAL);
+	/* Whichever filter is built: every marker is checked. */
+	assert_int_equal(software_argv_filter(markers, 1, true, filter), -EINVAL);
 	markers[0].len = AW_ARGV_MARKER_LEN;
-	assert_int_equal(software_argv_filter(markers, 1, filter), -EINVAL);
-	assert_int_equal(software_argv_filter(markers, AW_ARGV_MARKERS_MAX + 1, filter), -E2BIG);
+	assert_int_equal(software_argv_filter(markers, 1, false, filter), -EINVAL);
+	assert_int_equal(software_argv_filter(markers, AW_ARGV_MARKERS_MAX + 1, false, filter),
+			 -E2BIG);
 	free(filter);
+}
+
+/*
+ * The exec probe's interest (software_matcher_interest()): the key of the
+ * name as the probe computes it from 16 bytes as loaded (comm, or the
+ * start of a dentry's name: a NUL, then anything), bit for bit as
+ * bpf/software.bpf.c's may_be_denied() does.
+ */
+static bool probe_may_be_denied(const struct exec_interest *interest, const unsigned char *bytes)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t low, high, zeros;
+	uint32_t first, second;
+
+	memcpy(&low, bytes, sizeof(low));
+	memcpy(&high, bytes + sizeof(low), sizeof(high));
+	zeros = (low - ones) & ~low & highs;
+	if (zeros) {
+		low &= ((zeros & -zeros) >> 7) - 1;
+		high = 0;
+	} else {
+		zeros = (high - ones) & ~high & highs;
+		if (zeros)
+			high &= ((zeros & -zeros) >> 7) - 1;
+		high &= (1ULL << 8 * (AW_NAME_KEY_CHARS - 8)) - 1;
+	}
+	aw_name_bits(lower8(low), lower8(high), &first, &second);
+	return (interest->names[first >> 6] >> (first & 63) & 1) &&
+	       (interest->names[second >> 6] >> (second & 63) & 1);
+}
+
+/* @name as the probe loads it: its first 16 bytes, garbage after the NUL (if any). */
+static bool name_may_be_denied(const struct exec_interest *interest, const char *name,
+			       unsigned int *seed)
+{
+	unsigned char bytes[16];
+	size_t length = strlen(name), i;
+
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = i < length ? (unsigned char)name[i] :
+		           i == length ? 0 : (unsigned char)rand_r(seed);
+	return probe_may_be_denied(interest, bytes);
+}
+
+static void test_exec_interest(void **state)
+{
+	const char *long_name = "AVeryVeryVeryLongMiner", *const *names;
+	struct software_matcher *matcher;
+	struct exec_interest interest;
+	struct test_policy test;
+	unsigned int seed = 7, set = 0, tried = 0, maybe = 0;
+	char name[32], comm[16];
+	size_t count, i, j;
+
+	policy_init(&test);
+	deny(&test, "builtin:miners");
+	deny(&test, "averyveryverylongminer");
+	test.allow_sha256[test.policy.allow_sha256_count++] = SHA_A;
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	/* Names and markers alone: not every exec (an allowed digest only spares). */
+	assert_int_equal(interest.every_exec, 0);
+	assert_int_equal(interest.digests, 0);
+	assert_int_equal(interest.argv, 1);
+	assert_false(software_matcher_has_deny_sha256(matcher));
+
+	/* Every deny name, in any case, as a comm (cut to 15) and as a file name. */
+	assert_int_equal(software_builtin_names("miners", &names, &count), 0);
+	for (i = 0; i <= count; i++) {
+		snprintf(name, sizeof(name), "%s", i < count ? names[i] : long_name);
+		for (j = 0; name[j]; j++)
+			if (rand_r(&seed) % 2)
+				name[j] = (char)toupper((unsigned char)name[j]);
+		memcpy(comm, name, sizeof(comm) - 1);
+		comm[sizeof(comm) - 1] = '\0';
+		assert_true(name_may_be_denied(&interest, comm, &seed));
+		assert_true(name_may_be_denied(&interest, name, &seed));
+	}
+	/* Other names rarely: a few bits of the bitmap are set. */
+	for (i = 0; i < AW_NAME_BITMAP_WORDS; i++)
+		set += (unsigned int)__builtin_popcountll(interest.names[i]);
+	assert_true(set <= 2 * (count + 1));
+	for (i = 0; i < 20000; i++, tried++) {
+		snprintf(name, sizeof(name), "tool%zu-%u", i, rand_r(&seed) % 1000);
+		maybe += name_may_be_denied(&interest, name, &seed);
+	}
+	assert_true(maybe * 100 < tried);
+	software_matcher_free(matcher);
+
+	/* Globs match whole paths: every exec. */
+	test.deny_paths[test.policy.deny_paths_count++] = "/opt/*";
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.every_exec, 1);
+	assert_int_equal(interest.digests, 0);
+	software_matcher_free(matcher);
+	/* Denied digests: each executable until judged. */
+	test.policy.deny_paths_count = 0;
+	test.deny_sha256[test.policy.deny_sha256_count++] = SHA_B;
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.every_exec, 0);
+	assert_int_equal(interest.digests, 1);
+	software_matcher_free(matcher);
+	/* No builtin:miners: command lines are not searched. */
+	test.policy.deny_count = 0;
+	deny(&test, "foo");
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.argv, 0);
+	assert_true(software_matcher_has_deny_sha256(matcher));
+	assert_true(software_matcher_denies_sha256(matcher, SHA_B));
+	assert_false(software_matcher_denies_sha256(matcher, SHA_A));
+	software_matcher_free(matcher);
 }
 
 static void test_name_by_comm_and_basename(void **state)
@@ -1096,6 +1266,7 @@ int main(void)
 	    cmocka_unit_test(test_argv_filter_windows),
 	    cmocka_unit_test(test_argv_filter_search),
 	    cmocka_unit_test(test_argv_filter_short_markers),
+	    cmocka_unit_test(test_exec_interest),
 	    cmocka_unit_test(test_name_by_comm_and_basename),
 	    cmocka_unit_test(test_comm_truncated),
 	    cmocka_unit_test(test_benign_names),

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -67,6 +69,15 @@ struct probes {
 	/* cgroup/dev and cgroup/sysctl on the v2 root (the exec probe links itself). */
 	struct bpf_link *software_links[2];
 	struct ring_buffer *events;
+	/*
+	 * The software ring buffer's consumer and producer positions, mapped
+	 * read-only (two pages): whether records are still there, written
+	 * or being written, after a drain.
+	 */
+	void *software_positions;
+	size_t software_positions_size;
+	/* Drains in a row that found nothing, while the exec probe does not wake us. */
+	unsigned int empty_drains;
 	cgroup_event_fn on_event;
 	connect_event_fn on_connect;
 	software_event_fn on_software;
@@ -186,13 +197,19 @@ static int attach_net(struct probes *probes, const char *v2_root)
 }
 
 /*
- * The markers go in as read-only data with their filter (software_events.h),
- * so that the search rules out almost every position with one lookup.
+ * The markers go in as read-only data with their filters (software_events.h),
+ * so that the search rules out almost every position with one lookup: one
+ * for every exec, one for modprobe's and insmod's.
  */
 static int set_markers(struct software_bpf *software, const struct argv_marker *markers,
 		       size_t count)
 {
-	return software_argv_filter(markers, count, &software->rodata->targ_argv);
+	int err;
+
+	err = software_argv_filter(markers, count, false, &software->rodata->targ_argv);
+	if (err)
+		return err;
+	return software_argv_filter(markers, count, true, &software->rodata->targ_argv_modprobe);
 }
 
 static int attach_software(struct probes *probes, const char *v2_root)
@@ -329,6 +346,16 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 			       handle_software_event, probes);
 	if (err)
 		goto fail;
+	step = "mapping the software ring buffer's positions";
+	probes->software_positions_size = 2 * (size_t)sysconf(_SC_PAGESIZE);
+	probes->software_positions =
+		mmap(NULL, probes->software_positions_size, PROT_READ, MAP_SHARED,
+		     bpf_map__fd(probes->software->maps.software_events), 0);
+	if (probes->software_positions == MAP_FAILED) {
+		probes->software_positions = NULL;
+		err = -errno;
+		goto fail;
+	}
 	*out = probes;
 	return 0;
 
@@ -344,6 +371,8 @@ void probes_destroy(struct probes *probes)
 
 	if (!probes)
 		return;
+	if (probes->software_positions)
+		munmap(probes->software_positions, probes->software_positions_size);
 	ring_buffer__free(probes->events);
 	for (i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
 		bpf_link__destroy(probes->net_links[i]);
@@ -367,6 +396,88 @@ int probes_event_fd(const struct probes *probes)
 int probes_drain_events(struct probes *probes)
 {
 	return ring_buffer__consume(probes->events);
+}
+
+/* Records in the software ring buffer, written or still being written. */
+static bool software_records_left(const struct probes *probes)
+{
+	const char *positions = probes->software_positions;
+	unsigned long consumer, producer;
+
+	consumer = __atomic_load_n((const unsigned long *)positions, __ATOMIC_ACQUIRE);
+	producer = __atomic_load_n(
+		(const unsigned long *)(positions + probes->software_positions_size / 2),
+		__ATOMIC_ACQUIRE);
+	return producer != consumer;
+}
+
+bool probes_events_settle(struct probes *probes, int drained)
+{
+	volatile __u32 *polling = &probes->software->bss->reader_polling;
+
+	if (drained > 0 || software_records_left(probes)) {
+		probes->empty_drains = 0;
+		return true;
+	}
+	/* A pause in a stream of execs: still no wake-up for the next. */
+	if (++probes->empty_drains < AW_DRAIN_IDLE_ROUNDS)
+		return true;
+	probes->empty_drains = 0;
+	*polling = 0;
+	/*
+	 * Pairs with the exec probe's barrier between reserving its record
+	 * and reading the flag: either it sees the flag clear and wakes us,
+	 * or its record shows here.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!software_records_left(probes))
+		return false;
+	*polling = 1;
+	return true;
+}
+
+/*
+ * Returns once every BPF program that was running has finished: they run
+ * under rcu_read_lock(), and MEMBARRIER_CMD_GLOBAL waits for an RCU grace
+ * period. 0 or -errno.
+ */
+static int wait_for_running_probes(void)
+{
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno : 0;
+}
+
+int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest)
+{
+	struct exec_interest *live = &probes->software->data->exec_interest;
+	int err;
+
+	if (!memcmp(live, interest, sizeof(*interest)))
+		return 0;
+	/*
+	 * Every exec is reported while the rest changes: an exec probe that
+	 * read every_exec clear before is done before it does, and one that
+	 * reads it clear after sees all of it new.
+	 */
+	__atomic_store_n(&live->every_exec, 1, __ATOMIC_SEQ_CST);
+	err = wait_for_running_probes();
+	if (err)
+		return err;
+	live->digests = interest->digests;
+	live->argv = interest->argv;
+	live->generation = interest->generation;
+	memcpy(live->names, interest->names, sizeof(live->names));
+	err = wait_for_running_probes();
+	if (err)
+		return err;
+	__atomic_store_n(&live->every_exec, interest->every_exec, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation)
+{
+	int fd = bpf_map__fd(probes->software->maps.judged_exes);
+
+	return bpf_map_update_elem(fd, key, &generation, BPF_ANY) ? -errno : 0;
 }
 
 int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx)

@@ -49,6 +49,24 @@ void probes_destroy(struct probes *probes);
 int probes_event_fd(const struct probes *probes);
 /* Events handled (>= 0), or -errno. */
 int probes_drain_events(struct probes *probes);
+/*
+ * After a drain that handled @drained events: true when the caller must
+ * drain again within AW_DRAIN_INTERVAL_NS (events came lately, or an exec
+ * is writing one), as the exec probe will not wake it; false when the
+ * software ring buffer stayed empty AW_DRAIN_IDLE_ROUNDS drains in a row
+ * and the next exec wakes the caller again.
+ */
+bool probes_events_settle(struct probes *probes, int drained);
+
+/*
+ * Which execs the exec probe reports from now on (software_events.h).
+ * Returns once the probe uses them; until then, and if it fails (-errno),
+ * it reports every exec.
+ */
+int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest);
+
+/* The executable @key was judged by the policies of @generation (judged_exes). 0 or -errno. */
+int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation);
 
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
 typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);

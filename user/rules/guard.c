@@ -48,6 +48,7 @@ struct decision {
 	int pid;
 	uint64_t start_ns;
 	struct exe_identity id;
+	struct exe_key key;		/* the same, as the exec probe reads it */
 	struct decision *next;		/* waiting for the digest */
 };
 
@@ -61,6 +62,10 @@ struct guard {
 	size_t pending_count;
 	alert_fn emit;
 	void *ctx;
+	/* Policies' generation: each guard_configure() makes judgements of before void. */
+	uint32_t generation;
+	judged_fn on_judged;
+	void *judged_ctx;
 };
 
 static const char *const action_names[] = {
@@ -100,7 +105,43 @@ int guard_configure(struct guard *guard, const struct config *config)
 	free_policies(guard->policies, guard->policy_count);
 	guard->policies = policies;
 	guard->policy_count = config->software_count;
+	guard->generation++;
 	return 0;
+}
+
+void guard_exec_interest(const struct guard *guard, struct exec_interest *interest)
+{
+	size_t i;
+
+	memset(interest, 0, sizeof(*interest));
+	for (i = 0; i < guard->policy_count; i++)
+		software_matcher_interest(guard->policies[i].matcher, interest);
+	interest->generation = guard->generation;
+}
+
+void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx)
+{
+	guard->on_judged = fn;
+	guard->judged_ctx = ctx;
+}
+
+/*
+ * @decision's executable has digest @hex: when some policy has
+ * deny_sha256 and none has this digest, the exec probe need not report
+ * the executable again for it (software_events.h).
+ */
+static void judge(struct guard *guard, const struct decision *decision, const char *hex)
+{
+	bool wanted = false;
+	size_t i;
+
+	for (i = 0; i < guard->policy_count; i++) {
+		if (software_matcher_denies_sha256(guard->policies[i].matcher, hex))
+			return;
+		wanted |= software_matcher_has_deny_sha256(guard->policies[i].matcher);
+	}
+	if (wanted && guard->on_judged)
+		guard->on_judged(&decision->key, guard->generation, guard->judged_ctx);
 }
 
 static const struct policy_matcher *find_policy(const struct guard *guard, const char *name)
@@ -403,6 +444,7 @@ static void decide_with_digest(struct guard *guard, struct decision *decision, c
 	if (hex) {
 		memcpy(decision->sha256, hex, SHA256_HEX_LEN);
 		decision->facts.sha256 = decision->sha256;
+		judge(guard, decision, hex);
 	}
 	decide(guard, decision, now);
 }
@@ -479,6 +521,7 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		.ctime_sec = event->ctime_sec,
 		.ctime_nsec = event->ctime_nsec,
 	};
+	memcpy(&decision->key, &event->dev, sizeof(decision->key));
 	where = (struct exe_location){ .pid = decision->pid };
 
 	if (!(event->flags & (EXE_MEMFD | EXE_PATH_TRUNCATED)))

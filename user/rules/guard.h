@@ -45,6 +45,21 @@ void guard_free(struct guard *guard);
 /* Policies of a new configuration. 0, or -ENOMEM (the old ones stay). */
 int guard_configure(struct guard *guard, const struct config *config);
 
+/*
+ * The execs the exec probe must report for the policies (every policy of
+ * the configuration, whichever plans use them): software_matcher_interest()
+ * of each, and the policies' generation.
+ */
+void guard_exec_interest(const struct guard *guard, struct exec_interest *interest);
+
+/*
+ * Called when an executable's digest was found on no deny_sha256 of the
+ * policies of @generation (while some policy has one): the exec probe
+ * need not report it again (software_events.h, judged_exes).
+ */
+typedef void (*judged_fn)(const struct exe_key *key, uint32_t generation, void *ctx);
+void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx);
+
 /* One event of a tenant's process, at @now (monotonic seconds). */
 void guard_event(struct guard *guard, const struct software_event *event,
 		 const struct guard_tenant *tenant, double now);

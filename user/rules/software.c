@@ -333,6 +333,58 @@ bool software_matcher_needs_sha256(const struct software_matcher *matcher)
 	return matcher && matcher->sha256_count;
 }
 
+/* Sets the two bits of @name's key (software_events.h) in @interest. */
+static void interest_add_name(struct exec_interest *interest, const char *name, size_t length)
+{
+	unsigned char key[16] = { 0 };
+	__u32 first, second;
+	__u64 low, high;
+	size_t i;
+
+	for (i = 0; i < length && i < AW_NAME_KEY_CHARS; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		key[i] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+	}
+	/* As the kernel loads them: native words. */
+	memcpy(&low, key, sizeof(low));
+	memcpy(&high, key + sizeof(low), sizeof(high));
+	aw_name_bits(low, high, &first, &second);
+	interest->names[first >> 6] |= 1ULL << (first & 63);
+	interest->names[second >> 6] |= 1ULL << (second & 63);
+}
+
+bool software_matcher_has_deny_sha256(const struct software_matcher *matcher)
+{
+	return matcher && matcher->deny_sha256.count;
+}
+
+bool software_matcher_denies_sha256(const struct software_matcher *matcher, const char *sha256)
+{
+	return matcher && sha256 &&
+	       string_set_find(&matcher->deny_sha256, sha256, strlen(sha256)) != NULL;
+}
+
+void software_matcher_interest(const struct software_matcher *matcher,
+			       struct exec_interest *interest)
+{
+	size_t i;
+
+	if (!matcher)
+		return;
+	/* Globs match the whole path; digests are judged once per executable. */
+	if (matcher->deny_paths_count)
+		interest->every_exec = 1;
+	if (matcher->deny_sha256.count)
+		interest->digests = 1;
+	/* Markers count only with builtin:miners (software_match()). */
+	if (matcher->miners)
+		interest->argv = 1;
+	for (i = 0; i < matcher->names.count; i++)
+		interest_add_name(interest, matcher->names.entries[i].key,
+				  matcher->names.entries[i].key_length);
+}
+
 static const char *exe_basename(const char *exe)
 {
 	const char *slash = strrchr(exe, '/');

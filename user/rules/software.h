@@ -53,6 +53,22 @@ void software_matcher_free(struct software_matcher *matcher);
 /* Whether the policy's decisions depend on the sha256 (deny_sha256 or allow_sha256 set). */
 bool software_matcher_needs_sha256(const struct software_matcher *matcher);
 
+/* Whether the policy has a deny_sha256 list, and whether @sha256 is on it. */
+bool software_matcher_has_deny_sha256(const struct software_matcher *matcher);
+bool software_matcher_denies_sha256(const struct software_matcher *matcher, const char *sha256);
+
+/*
+ * Adds to @interest (software_events.h) the execs the policy could act on
+ * besides those with argv markers (searched when it has builtin:miners):
+ * every exec when it has deny_paths, executables not judged yet when it
+ * has deny_sha256, and those whose comm or executable name could be one
+ * of its deny names (their keys' bits).
+ * An exec the kernel leaves out can match no rule of the policy:
+ * software_match() would say false.
+ */
+void software_matcher_interest(const struct software_matcher *matcher,
+			       struct exec_interest *interest);
+
 /*
  * Whether @facts break the policy. An allowed sha256 wins over every deny.
  * Otherwise rules are tried in enum order and the first that matches fills

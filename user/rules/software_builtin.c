@@ -328,6 +328,7 @@ size_t software_argv_markers(struct argv_marker *out, size_t max)
 	for (i = 0; i < count && i < max; i++) {
 		out[i].len = list[i].len;
 		memcpy(out[i].text, list[i].text, list[i].len);
+		out[i].modprobe = list[i].modprobe;
 	}
 	return i;
 }
@@ -519,7 +520,7 @@ static int rarest_run(const unsigned char *text, int len)
 	return first;
 }
 
-int software_argv_filter(const struct argv_marker *list, size_t count,
+int software_argv_filter(const struct argv_marker *list, size_t count, bool modprobe,
 			 struct argv_filter *filter)
 {
 	unsigned char text[AW_ARGV_MARKER_LEN];
@@ -533,8 +534,10 @@ int software_argv_filter(const struct argv_marker *list, size_t count,
 		if (list[i].len < AW_ARGV_MARKER_MIN || list[i].len >= AW_ARGV_MARKER_LEN)
 			return -EINVAL;
 	memset(filter, 0, sizeof(*filter));
-	filter->marker_count = (__u32)count;
 	for (i = 0; i < count; i++) {
+		if (!list[i].modprobe != !modprobe)
+			continue;
+		filter->marker_count++;
 		len = (int)list[i].len;
 		for (j = 0; j < len; j++) {
 			char c = list[i].text[j];

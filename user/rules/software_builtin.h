@@ -46,13 +46,15 @@ const struct software_marker *software_markers(size_t *count);
 size_t software_argv_markers(struct argv_marker *out, size_t max);
 
 /*
- * The exec probe's filter for the @count markers of @list (struct argv_filter,
- * software_events.h) in @filter: the markers lowercased, the bitmap of the
- * keys of their windows, and the windows. Returns 0, -E2BIG for more than
- * AW_ARGV_MARKERS_MAX markers, or -EINVAL for one shorter than
- * AW_ARGV_MARKER_MIN or not shorter than AW_ARGV_MARKER_LEN.
+ * The exec probe's filter (struct argv_filter, software_events.h) in
+ * @filter, for those of the @count markers of @list whose modprobe flag is
+ * @modprobe (marker_count says how many; each keeps its index in @list as
+ * its bit): the markers lowercased, the bitmap of the keys of their
+ * windows, and the windows. The probe has one filter of each kind. Returns
+ * 0, -E2BIG for more than AW_ARGV_MARKERS_MAX markers, or -EINVAL for one
+ * shorter than AW_ARGV_MARKER_MIN or not shorter than AW_ARGV_MARKER_LEN.
  */
-int software_argv_filter(const struct argv_marker *list, size_t count,
+int software_argv_filter(const struct argv_marker *list, size_t count, bool modprobe,
 			 struct argv_filter *filter);
 
 #endif
