@@ -54,6 +54,7 @@ struct agent {
 	char firing_path[PATH_MAX];	/* firing alerts, kept across restarts */
 	uint64_t interval_ms;
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
+	bool stopping;		/* the last tick: the textfile is written whatever its pace */
 };
 
 static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
@@ -112,6 +113,8 @@ static void write_textfile(struct agent *agent)
 		.relative = &agent->config->relative,
 		.events_lost = probes_lost_events(agent->probes),
 		.version = ABUSEWATCH_VERSION,
+		.now = clock_monotonic(),
+		.final = agent->stopping,
 	};
 	const char *path = agent->config->agent.textfile;
 	int err;
@@ -145,7 +148,7 @@ static void tick(void *ctx)
 	if (tenant_set_fill_rows(agent->tenants, &agent->table)) {
 		pr_err("out of memory: no evaluation this interval");
 	} else {
-		memory_watcher_fill_rows(agent->memory, agent->tenants);
+		memory_watcher_fill_rows(agent->memory, agent->tenants, &agent->table);
 		storage_scanner_fill_rows(agent->storage, agent->table.rows, agent->table.count,
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
@@ -383,8 +386,10 @@ int agent_run(const struct agent_options *options, struct config *config)
 		status = EXIT_NO_PROBES;
 	}
 	/* Final counts: whatever happened since the last tick is not lost. */
-	if (status == EXIT_OK)
+	if (status == EXIT_OK) {
+		agent.stopping = true;
 		tick(&agent);
+	}
 
 cleanup:
 	stop(&agent);
