@@ -117,6 +117,10 @@ static struct {
 	uint64_t alerts_suppressed[ALERT_KIND_COUNT];
 	uint64_t events_lost;
 	char *version;
+	/* Pacing: when the file was last rewritten, how big, and whether it is behind the lines. */
+	double written_at;
+	size_t written_bytes;
+	bool behind;
 } cache;
 
 static bool tenant_matches(const struct hashtable_node *node, const void *name)
@@ -407,6 +411,16 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 		tenant = i < cache.row_count ? cache.rows[i] : NULL;
 		/* The same serial is the same tenant, name and plan: nothing to compare. */
 		same = tenant && row->serial && tenant->serial == row->serial;
+		/*
+		 * Nothing changed in its row since the last tick's, which the last
+		 * write had at this place: its lines are as they were.
+		 */
+		if (same && row->unchanged && tenant->written == cache.write_number - 1 &&
+		    tenant->position == i && tenant->text) {
+			tenant->written = cache.write_number;
+			cached++;
+			continue;
+		}
 		if (!same && (!tenant || strcmp(tenant->name, name)))
 			tenant = hashtable_entry(hashtable_find(&cache.tenants,
 								hash_string(&cache.key, name), name),
@@ -618,6 +632,7 @@ static void remember_file(const char *path, const struct metrics_snapshot *snaps
 static int write_file(const char *path, const struct metrics_snapshot *snapshot)
 {
 	struct textfile *file;
+	int err;
 
 	file = textfile_open(path);
 	if (!file)
@@ -628,7 +643,19 @@ static int write_file(const char *path, const struct metrics_snapshot *snapshot)
 	write_values(file, snapshot, RESOURCE_GAUGE);
 	write_limits(file, snapshot);
 	write_agent(file, snapshot);
-	return textfile_commit(file);
+	cache.written_bytes = textfile_size(file);
+	err = textfile_commit(file);
+	cache.written_at = snapshot->now;
+	return err;
+}
+
+/* Whether a changed file may be rewritten now, or must wait for its pace. */
+static bool rewrite_due(const char *path, const struct metrics_snapshot *snapshot)
+{
+	if (!snapshot->now || snapshot->final || !cache.path || strcmp(cache.path, path))
+		return true;
+	return snapshot->now - cache.written_at >=
+	       cache.written_bytes / METRICS_REWRITE_BYTES_PER_S;
 }
 
 /* Room for a tenant pointer per row; without it the rows are written as they come. */
@@ -664,12 +691,16 @@ int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 	}
 	changed = cache_update(snapshot);
 	changed |= agent_changed(snapshot) || !cache.path || strcmp(cache.path, path);
+	/* The lines are up to date; the file is behind them until it is rewritten. */
+	cache.behind |= changed;
 	/* Touched, not rewritten; if it cannot be (removed, say), written whole. */
-	if (!changed && !textfile_touch(path))
+	if ((!cache.behind || !rewrite_due(path, snapshot)) && !textfile_touch(path))
 		return 0;
 	err = write_file(path, snapshot);
-	if (!err)
+	if (!err) {
 		remember_file(path, snapshot);
+		cache.behind = false;
+	}
 cleanup:
 	if (err && cache.path) {
 		free(cache.path);
