@@ -29,9 +29,13 @@ VMLINUX_H   := $(VMLINUX_DIR)/vmlinux.h
 # Libraries are looked up only when a C file is actually compiled, so that
 # `make run` on a bare machine can install them before anything needs them.
 PKGS        := libbpf libelf zlib yaml-0.1 json-c libcurl libcrypto
+# libcurl's headers only: the agent loads it at its first HTTP request
+# (user/sinks/http.c), so that its two dozen libraries are not resident in
+# an agent that never sends; it must still be installed to send alerts.
+LINK_PKGS   := $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
-		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcurl -lcrypto) -lpthread -lm
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
+		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcrypto) -lpthread -lm -ldl
 
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \

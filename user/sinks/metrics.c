@@ -74,26 +74,72 @@ struct sample {
 	double value;
 };
 
-/* A tenant's lines as last written. */
+/*
+ * A tenant's lines as last written. Of its 49 slots a tenant shows some 17
+ * (the values it has, and the limit families of what its plan limits):
+ * only those are kept, packed in slot order, so that 10,000 tenants hold
+ * some 4 MB rather than 7.
+ */
 struct tenant_lines {
 	struct hashtable_node node;	/* in cache.tenants, by name */
 	unsigned long written;		/* the number of the last write it was in */
 	uint64_t serial;		/* of the row it was last matched to (tenant_row.h) */
 	size_t position;		/* its row in that write */
 	const char *plan;		/* in @names, after the tenant's */
+	uint64_t present;		/* a bit per slot with a sample */
 	/*
-	 * The label prefix `{tenant="…",plan="…"`, escaped, then the text of
-	 * each sample's value, in one allocation.
+	 * One allocation (struct kept_text): per sample present, its value,
+	 * then the offset and length of its text; then the label prefix
+	 * `{tenant="…",plan="…"`, escaped, then each sample's text. NULL: not
+	 * rendered yet.
 	 */
-	char *text;
-	size_t prefix_length;
-	uint16_t offset[SLOT_COUNT];	/* of the value's text, past the prefix */
-	/* What an idle write reads, together. */
-	double value[SLOT_COUNT];
-	uint8_t length[SLOT_COUNT];	/* of the value's text; 0: no sample */
-	/* The tenant's name, then its plan's, read with the values. */
+	void *kept;
+	uint32_t kept_size;		/* allocated */
+	uint32_t prefix_length;
+	/* The tenant's name, then its plan's. */
 	char name[];
 };
+
+_Static_assert(SLOT_COUNT <= 64, "a slot is a bit of tenant_lines.present");
+
+/* tenant_lines.kept grows by this much at a time; the first time by room for a few samples. */
+#define KEPT_SLACK 32
+#define KEPT_FIRST_SLACK 96
+
+/* The parts of tenant_lines.kept, for @count samples. */
+struct kept_text {
+	double *values;
+	uint16_t *offsets;	/* of the value's text, past the prefix */
+	uint8_t *lengths;
+	char *text;		/* the prefix, then the values' text */
+};
+
+static struct kept_text kept_parts(void *kept, unsigned int count)
+{
+	struct kept_text parts;
+
+	parts.values = kept;
+	parts.offsets = (uint16_t *)(parts.values + count);
+	parts.lengths = (uint8_t *)(parts.offsets + count);
+	parts.text = (char *)(parts.lengths + count);
+	return parts;
+}
+
+static unsigned int present_count(uint64_t present)
+{
+	return (unsigned int)__builtin_popcountll(present);
+}
+
+/* Where @slot (present) is among the samples kept. */
+static unsigned int kept_index(uint64_t present, int slot)
+{
+	return present_count(present & ((UINT64_C(1) << slot) - 1));
+}
+
+static bool slot_present(const struct tenant_lines *tenant, int slot)
+{
+	return tenant->present & (UINT64_C(1) << slot);
+}
 
 /* A limit family's labels after the prefix, `,resource="cpu"} `, escaped once. */
 #define RESOURCE_TAIL_MAX 64
@@ -132,7 +178,7 @@ static void tenant_free(struct tenant_lines *tenant)
 {
 	if (!tenant)
 		return;
-	free(tenant->text);
+	free(tenant->kept);
 	free(tenant);
 }
 
@@ -236,9 +282,11 @@ static bool same_value(double a, double b)
 
 static bool slot_changed(const struct tenant_lines *tenant, const struct sample *sample, int slot)
 {
-	if (sample->present != (tenant->length[slot] > 0))
+	if (sample->present != slot_present(tenant, slot))
 		return true;
-	return sample->present && !same_value(sample->value, tenant->value[slot]);
+	return sample->present &&
+	       !same_value(sample->value, ((const double *)tenant->kept)[kept_index(
+						  tenant->present, slot)]);
 }
 
 /*
@@ -250,16 +298,27 @@ static int tenant_render(struct tenant_lines *tenant, const struct sample *sampl
 {
 	static const char tenant_label[] = "{tenant=\"", plan_label[] = "\",plan=\"";
 	char numbers[SLOT_COUNT][TEXTFILE_VALUE_MAX];
-	size_t lengths[SLOT_COUNT], prefix_length, numbers_length = 0, name_length, used;
-	bool new_prefix = !tenant->text;
-	char *text;
+	size_t lengths[SLOT_COUNT], prefix_length, numbers_length = 0, name_length, used, size;
+	/* Room for a tenant whose name and plan fit a line of the file, and its values. */
+	_Alignas(double) char scratch[1024];
+	bool new_prefix = !tenant->kept, changed[SLOT_COUNT];
+	struct kept_text old, new;
+	unsigned int count = 0, index = 0;
+	uint64_t present = 0;
+	void *kept;
 	int slot;
 
+	if (!new_prefix)
+		old = kept_parts(tenant->kept, present_count(tenant->present));
 	for (slot = 0; slot < SLOT_COUNT; slot++) {
+		lengths[slot] = 0;
 		if (!samples[slot].present)
-			lengths[slot] = 0;
-		else if (!slot_changed(tenant, &samples[slot], slot))
-			lengths[slot] = tenant->length[slot];
+			continue;
+		present |= UINT64_C(1) << slot;
+		count++;
+		changed[slot] = slot_changed(tenant, &samples[slot], slot);
+		if (!changed[slot])
+			lengths[slot] = old.lengths[kept_index(tenant->present, slot)];
 		else
 			lengths[slot] = textfile_format_value(samples[slot].value, numbers[slot]);
 		numbers_length += lengths[slot];
@@ -271,39 +330,70 @@ static int tenant_render(struct tenant_lines *tenant, const struct sample *sampl
 	} else {
 		prefix_length = tenant->prefix_length;
 	}
-	text = malloc(prefix_length + numbers_length + 1);
-	if (!text)
+	/* Offsets are 16 bits, and so is a prefix here: a name that long is written from its row. */
+	if (prefix_length > UINT16_MAX || numbers_length > UINT16_MAX)
 		return -ENOMEM;
+	size = count * (sizeof(double) + sizeof(uint16_t) + sizeof(uint8_t)) + prefix_length +
+	       numbers_length + 1;
+	/* Made beside the old, then copied over it: the block is reused, not freed and made anew. */
+	kept = size <= sizeof(scratch) ? scratch : malloc(size);
+	if (!kept)
+		return -ENOMEM;
+	new = kept_parts(kept, count);
 	if (new_prefix) {
 		used = sizeof(tenant_label) - 1;
-		memcpy(text, tenant_label, used);
-		used += textfile_escape_label(tenant->name, text + used, name_length + 1);
-		memcpy(text + used, plan_label, sizeof(plan_label) - 1);
+		memcpy(new.text, tenant_label, used);
+		used += textfile_escape_label(tenant->name, new.text + used, name_length + 1);
+		memcpy(new.text + used, plan_label, sizeof(plan_label) - 1);
 		used += sizeof(plan_label) - 1;
-		used += textfile_escape_label(tenant->plan, text + used, prefix_length - used);
-		text[used] = '"';
+		used += textfile_escape_label(tenant->plan, new.text + used, prefix_length - used);
+		new.text[used] = '"';
 	} else {
-		memcpy(text, tenant->text, prefix_length);
+		memcpy(new.text, old.text, prefix_length);
 	}
 	used = prefix_length;
 	for (slot = 0; slot < SLOT_COUNT; slot++) {
-		if (!lengths[slot])
+		if (!samples[slot].present)
 			continue;
-		if (slot_changed(tenant, &samples[slot], slot))
-			memcpy(text + used, numbers[slot], lengths[slot]);
-		else
-			memcpy(text + used, tenant->text + tenant->prefix_length +
-					    tenant->offset[slot], lengths[slot]);
-		tenant->offset[slot] = used - prefix_length;
+		if (changed[slot]) {
+			memcpy(new.text + used, numbers[slot], lengths[slot]);
+		} else {
+			unsigned int was = kept_index(tenant->present, slot);
+
+			memcpy(new.text + used, old.text + prefix_length + old.offsets[was],
+			       lengths[slot]);
+		}
+		new.values[index] = samples[slot].value;
+		new.offsets[index] = used - prefix_length;
+		new.lengths[index] = lengths[slot];
 		used += lengths[slot];
+		index++;
 	}
-	text[used] = '\0';
-	for (slot = 0; slot < SLOT_COUNT; slot++) {
-		tenant->length[slot] = lengths[slot];
-		tenant->value[slot] = samples[slot].present ? samples[slot].value : 0;
+	new.text[used] = '\0';
+	if (size > tenant->kept_size) {
+		/*
+		 * Room to grow in place: values get a digit longer now and then,
+		 * and a new tenant's first lines (written before its first
+		 * evaluation, often before its memory is read) gain a few
+		 * samples at the next tick. A block made anew each time would
+		 * leave a hole behind for every tenant.
+		 */
+		size_t want = size + (tenant->kept ? KEPT_SLACK : KEPT_FIRST_SLACK);
+		size_t grown = (want + KEPT_SLACK - 1) / KEPT_SLACK * KEPT_SLACK;
+		void *block = realloc(tenant->kept, grown);
+
+		if (!block) {
+			if (kept != scratch)
+				free(kept);
+			return -ENOMEM;
+		}
+		tenant->kept = block;
+		tenant->kept_size = grown;
 	}
-	free(tenant->text);
-	tenant->text = text;
+	memcpy(tenant->kept, kept, size);
+	if (kept != scratch)
+		free(kept);
+	tenant->present = present;
 	tenant->prefix_length = prefix_length;
 	return 0;
 }
@@ -345,7 +435,7 @@ static int tenant_update(struct tenant_lines *tenant, const struct tenant_row *r
 	struct sample samples[SLOT_COUNT];
 	int err;
 
-	if (tenant->text && !row_changed(tenant, row, relative))
+	if (tenant->kept && !row_changed(tenant, row, relative))
 		return 0;
 	row_samples(row, relative, samples);
 	err = tenant_render(tenant, samples);
@@ -416,7 +506,7 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 		 * write had at this place: its lines are as they were.
 		 */
 		if (same && row->unchanged && tenant->written == cache.write_number - 1 &&
-		    tenant->position == i && tenant->text) {
+		    tenant->position == i && tenant->kept) {
 			tenant->written = cache.write_number;
 			cached++;
 			continue;
@@ -473,8 +563,10 @@ static void write_line(struct textfile *file, const char *metric, size_t metric_
 		       const struct tenant_lines *tenant, const char *tail, size_t tail_length,
 		       int slot)
 {
-	const char *number = tenant->text + tenant->prefix_length + tenant->offset[slot];
-	size_t number_length = tenant->length[slot];
+	unsigned int index = kept_index(tenant->present, slot);
+	struct kept_text kept = kept_parts(tenant->kept, present_count(tenant->present));
+	const char *number = kept.text + tenant->prefix_length + kept.offsets[index];
+	size_t number_length = kept.lengths[index];
 	char *line;
 
 	line = textfile_space(file, metric_length + tenant->prefix_length + tail_length +
@@ -482,7 +574,7 @@ static void write_line(struct textfile *file, const char *metric, size_t metric_
 	if (!line) {
 		/* A tenant name longer than the buffer, or an error that stops the file anyway. */
 		textfile_write(file, metric, metric_length);
-		textfile_write(file, tenant->text, tenant->prefix_length);
+		textfile_write(file, kept.text, tenant->prefix_length);
 		textfile_write(file, tail, tail_length);
 		textfile_write(file, number, number_length);
 		textfile_write(file, "\n", 1);
@@ -490,7 +582,7 @@ static void write_line(struct textfile *file, const char *metric, size_t metric_
 	}
 	memcpy(line, metric, metric_length);
 	line += metric_length;
-	memcpy(line, tenant->text, tenant->prefix_length);
+	memcpy(line, kept.text, tenant->prefix_length);
 	line += tenant->prefix_length;
 	memcpy(line, tail, tail_length);
 	line += tail_length;
@@ -528,7 +620,7 @@ static void write_tenant_family(struct textfile *file, const struct metrics_snap
 		tenant = cache.rows ? cache.rows[i] : NULL;
 		if (!tenant)
 			write_row_sample(file, metric, snapshot, i, slot, -1);
-		else if (tenant->length[slot])
+		else if (slot_present(tenant, slot))
 			write_line(file, metric, metric_length, tenant, "} ", 2, slot);
 	}
 }
@@ -568,7 +660,7 @@ static void write_limits(struct textfile *file, const struct metrics_snapshot *s
 				slot = limit_slot(family, resource);
 				if (!tenant)
 					write_row_sample(file, metric, snapshot, i, slot, resource);
-				else if (tenant->length[slot])
+				else if (slot_present(tenant, slot))
 					write_line(file, metric, metric_length, tenant,
 						   cache.resource_tail[resource],
 						   cache.resource_tail_length[resource], slot);

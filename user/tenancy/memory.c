@@ -10,6 +10,7 @@
 
 #include "cgroups.h"
 #include "clock.h"
+#include "hashtable.h"
 #include "idmap.h"
 #include "memory.h"
 
@@ -146,8 +147,8 @@ void memory_close(struct memory_files *files)
 #define NO_ROW SIZE_MAX
 
 struct memory_watch {
+	struct hashtable_node node;	/* in watcher->watches, by id */
 	uint64_t id;
-	char *path;
 	bool has_bytes;		/* the last reading worked */
 	uint64_t bytes;
 	uint64_t charged;	/* memory.current or memory.usage_in_bytes then */
@@ -158,11 +159,12 @@ struct memory_watch {
 	size_t due_index;	/* in watcher->due */
 	size_t row_index;	/* of its tenant's row as of the last full pass; NO_ROW: none */
 	struct memory_watch *next_in_row;	/* the other root cgroups of that tenant */
+	char path[];		/* under the roots, as the cgroup was added */
 };
 
 struct memory_watcher {
 	struct memory_source *source;
-	struct idmap *watches;	/* root cgroup id -> struct memory_watch */
+	struct hashtable watches;	/* of struct memory_watch, by root cgroup id */
 	struct memory_watch **due;	/* a min-heap by read_at */
 	size_t due_count;
 	size_t due_capacity;
@@ -388,6 +390,11 @@ static bool read_watch(struct memory_watcher *watcher, struct memory_watch *watc
 	return had_bytes != watch->has_bytes || old_bytes != watch->bytes;
 }
 
+static bool watch_has_id(const struct hashtable_node *node, const void *id)
+{
+	return hashtable_entry(node, struct memory_watch, node)->id == *(const uint64_t *)id;
+}
+
 struct memory_watcher *memory_watcher_new(const char *v2_root, const char *mounts_file)
 {
 	struct memory_watcher *watcher = calloc(1, sizeof(*watcher));
@@ -395,8 +402,8 @@ struct memory_watcher *memory_watcher_new(const char *v2_root, const char *mount
 	if (!watcher)
 		return NULL;
 	watcher->source = memory_source_new(v2_root, mounts_file);
-	watcher->watches = idmap_new();
-	if (!watcher->source || !watcher->watches) {
+	hashtable_init(&watcher->watches, watch_has_id);
+	if (!watcher->source) {
 		memory_watcher_free(watcher);
 		errno = ENOMEM;
 		return NULL;
@@ -408,44 +415,51 @@ void memory_watcher_free(struct memory_watcher *watcher)
 {
 	if (!watcher)
 		return;
-	if (watcher->watches) {
-		memory_watcher_clear(watcher);
-		idmap_free(watcher->watches);
-	}
+	memory_watcher_clear(watcher);
 	memory_source_free(watcher->source);
 	free(watcher->due);
 	free(watcher->by_row);
 	free(watcher);
 }
 
+static struct memory_watch *find_watch(const struct memory_watcher *watcher, uint64_t id)
+{
+	return hashtable_entry(hashtable_find(&watcher->watches, idmap_hash(id), &id),
+			       struct memory_watch, node);
+}
+
+static void drop_watch(struct memory_watcher *watcher, struct memory_watch *watch)
+{
+	hashtable_remove(&watcher->watches, &watch->node);
+	due_remove(watcher, watch);
+	free(watch);
+	watcher->stale = true;
+}
+
 void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char *path)
 {
-	struct memory_watch *watch = idmap_get(watcher->watches, id);
-	char *copy;
+	struct memory_watch *watch = find_watch(watcher, id);
+	size_t length = strlen(path);
 
 	if (watch) {
-		/* Renamed: the new path is where it is read. */
-		if (strcmp(watch->path, path) && (copy = strdup(path))) {
-			free(watch->path);
-			watch->path = copy;
-		}
-		return;
+		if (!strcmp(watch->path, path))
+			return;
+		/* Renamed: read at its new path, from scratch. */
+		drop_watch(watcher, watch);
 	}
-	watch = calloc(1, sizeof(*watch));
+	watch = calloc(1, sizeof(*watch) + length + 1);
 	if (!watch)
 		return;
 	watch->id = id;
 	watch->retry_s = MEMORY_RETRY_S;
 	watch->row_index = NO_ROW;
-	watch->path = strdup(path);
-	if (!watch->path || due_add(watcher, watch)) {
-		free(watch->path);
+	memcpy(watch->path, path, length + 1);
+	if (due_add(watcher, watch)) {
 		free(watch);
 		return;
 	}
-	if (idmap_put(watcher->watches, id, watch)) {
+	if (hashtable_insert(&watcher->watches, &watch->node, idmap_hash(id))) {
 		due_remove(watcher, watch);
-		free(watch->path);
 		free(watch);
 		return;
 	}
@@ -455,23 +469,19 @@ void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char 
 
 void memory_watcher_remove(struct memory_watcher *watcher, uint64_t id)
 {
-	struct memory_watch *watch = idmap_remove(watcher->watches, id);
+	struct memory_watch *watch = find_watch(watcher, id);
 
-	if (!watch)
-		return;
-	due_remove(watcher, watch);
-	free(watch->path);
-	free(watch);
-	watcher->stale = true;
+	if (watch)
+		drop_watch(watcher, watch);
 }
 
 void memory_watcher_clear(struct memory_watcher *watcher)
 {
-	size_t cursor = 0;
-	uint64_t id;
+	struct hashtable_node *node, *next;
 
-	while (idmap_next(watcher->watches, &cursor, &id))
-		memory_watcher_remove(watcher, id);
+	hashtable_for_each_safe(&watcher->watches, node, next)
+		drop_watch(watcher, hashtable_entry(node, struct memory_watch, node));
+	hashtable_shrink(&watcher->watches);
 }
 
 /* Row @index's gauge: the sum of its cgroups' working sets, if any was read. */
@@ -503,9 +513,8 @@ static int full_pass(struct memory_watcher *watcher, struct tenant_set *tenants,
 		     struct tenant_table *table, double now)
 {
 	struct memory_watch *watch, **by_row;
+	struct hashtable_node *node, *next;
 	struct tenant *tenant;
-	size_t cursor = 0;
-	uint64_t id;
 
 	if (table->count > watcher->by_row_capacity) {
 		by_row = realloc(watcher->by_row, table->count * sizeof(*by_row));
@@ -516,10 +525,11 @@ static int full_pass(struct memory_watcher *watcher, struct tenant_set *tenants,
 	}
 	if (table->count)
 		memset(watcher->by_row, 0, table->count * sizeof(*watcher->by_row));
-	while ((watch = idmap_next(watcher->watches, &cursor, &id))) {
-		tenant = tenant_set_of_cgroup(tenants, id);
+	hashtable_for_each_safe(&watcher->watches, node, next) {
+		watch = hashtable_entry(node, struct memory_watch, node);
+		tenant = tenant_set_of_cgroup(tenants, watch->id);
 		if (!tenant) {
-			memory_watcher_remove(watcher, id);
+			drop_watch(watcher, watch);
 			continue;
 		}
 		watch->row_index = NO_ROW;

@@ -133,7 +133,6 @@ static void free_tenant(struct tenant *tenant)
 		free(tenant->storage_paths[i]);
 	free(tenant->storage_paths);
 	free(tenant->name);
-	free(tenant->plan);
 	free(tenant->cgroup);
 	free(entry_of(tenant));
 }
@@ -217,9 +216,10 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 	/* Rows carry it, so a reader can tell "the same tenant" without comparing names. */
 	tenant->serial = ++tenant_serials;
 	tenant->name = strdup(match->name);
-	tenant->plan = strdup(match->plan);
+	/* The rule's, in the configuration, which outlives the set. */
+	tenant->plan = match->plan;
 	tenant->cgroup = strndup(path, match->root_length);
-	if (!tenant->name || !tenant->plan || !tenant->cgroup ||
+	if (!tenant->name || !tenant->cgroup ||
 	    expand_storage(tenant, &set->config->tenants[match->rule], &match->captures)) {
 		free_tenant(tenant);
 		return NULL;

@@ -34,7 +34,7 @@ bool tenants_match_path(const struct config *config, const char *path,
 struct tenant {
 	uint64_t serial;	/* never reused in this process */
 	char *name;
-	char *plan;
+	const char *plan;	/* in the set's configuration */
 	const struct plan *limits;	/* its plan in the set's configuration; NULL: undefined */
 	char *cgroup;		/* the tenant's top-most matched cgroup path */
 	struct usage_sample total;	/* cumulative since the agent started */
