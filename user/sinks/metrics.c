@@ -88,6 +88,11 @@ struct tenant_lines {
 	const char *plan;		/* in @names, after the tenant's */
 	uint64_t present;		/* a bit per slot with a sample */
 	/*
+	 * Its row changed since its lines were made: they are made again from
+	 * the row when the file is next written, not at every tick it waits.
+	 */
+	bool stale;
+	/*
 	 * One allocation (struct kept_text): per sample present, its value,
 	 * then the offset and length of its text; then the label prefix
 	 * `{tenant="…",plan="…"`, escaped, then each sample's text. NULL: not
@@ -125,9 +130,13 @@ static struct kept_text kept_parts(void *kept, unsigned int count)
 	return parts;
 }
 
+/* Bits set in @present: without -mpopcnt, __builtin_popcountll is a libgcc call a line. */
 static unsigned int present_count(uint64_t present)
 {
-	return (unsigned int)__builtin_popcountll(present);
+	present = present - ((present >> 1) & 0x5555555555555555ull);
+	present = (present & 0x3333333333333333ull) + ((present >> 2) & 0x3333333333333333ull);
+	present = (present + (present >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned int)((present * 0x0101010101010101ull) >> 56);
 }
 
 /* Where @slot (present) is among the samples kept. */
@@ -425,22 +434,27 @@ static bool row_changed(const struct tenant_lines *tenant, const struct tenant_r
 	return slot_changed(tenant, &sample, SLOT_EXECS);
 }
 
-/*
- * Brings @tenant up to @row; *@changed is set when its lines change. 0 or
- * -ENOMEM (then @tenant is as it was).
- */
-static int tenant_update(struct tenant_lines *tenant, const struct tenant_row *row,
-			 const struct relative_config *relative, bool *changed)
+/* Marks @tenant stale when its lines are behind @row; true when they are. */
+static bool tenant_check(struct tenant_lines *tenant, const struct tenant_row *row,
+			 const struct relative_config *relative)
+{
+	if (!tenant->stale && tenant->kept && !row_changed(tenant, row, relative))
+		return false;
+	tenant->stale = true;
+	return true;
+}
+
+/* Brings a stale @tenant's lines up to @row. 0 or -ENOMEM (then @tenant is as it was). */
+static int tenant_render_row(struct tenant_lines *tenant, const struct tenant_row *row,
+			     const struct relative_config *relative)
 {
 	struct sample samples[SLOT_COUNT];
 	int err;
 
-	if (tenant->kept && !row_changed(tenant, row, relative))
-		return 0;
 	row_samples(row, relative, samples);
 	err = tenant_render(tenant, samples);
 	if (!err)
-		*changed = true;
+		tenant->stale = false;
 	return err;
 }
 
@@ -476,10 +490,11 @@ static void tenant_drop(struct tenant_lines *tenant, size_t index)
 }
 
 /*
- * Brings the cache up to the rows: cache.rows[] gets each row's tenant
- * (NULL where a row cannot be cached: written from the row itself), and
- * tenants gone from the rows leave. Returns whether any line changed, or
- * any tenant came, went or moved.
+ * Follows the rows: cache.rows[] gets each row's tenant (NULL where a row
+ * cannot be cached: written from the row itself), tenants whose lines are
+ * behind their rows are marked stale (made again only when the file is
+ * written: render_stale), and tenants gone from the rows leave. Returns
+ * whether any line changed, or any tenant came, went or moved.
  */
 static bool cache_update(const struct metrics_snapshot *snapshot)
 {
@@ -532,12 +547,7 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 			tenant = tenant_new(name, plan);
 		if (!tenant)
 			continue;
-		/* Lines that cannot be updated are dropped, and the row written as it is. */
-		if (tenant_update(tenant, row, snapshot->relative, &changed)) {
-			tenant_drop(tenant, i);
-			changed = true;
-			continue;
-		}
+		changed |= tenant_check(tenant, row, snapshot->relative);
 		tenant->written = cache.write_number;
 		tenant->serial = row->serial;
 		tenant->position = i;
@@ -556,6 +566,27 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 	}
 	hashtable_shrink(&cache.tenants);
 	return true;
+}
+
+/*
+ * Makes the lines of every stale tenant again from its row, just before a
+ * write. Lines that cannot be made are dropped, and the row written as it is.
+ */
+static void render_stale(const struct metrics_snapshot *snapshot)
+{
+	struct tenant_lines *tenant;
+	size_t i;
+
+	for (i = 0; i < snapshot->row_count; i++) {
+		tenant = cache.rows[i];
+		if (!tenant || !tenant->stale)
+			continue;
+		if (tenant_render_row(tenant, &snapshot->rows[i], snapshot->relative)) {
+			hashtable_remove(&cache.tenants, &tenant->node);
+			tenant_free(tenant);
+			cache.rows[i] = NULL;
+		}
+	}
 }
 
 /* One line from kept text: metric, prefix, @tail (the rest of the labels), value. */
@@ -788,6 +819,7 @@ int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 	/* Touched, not rewritten; if it cannot be (removed, say), written whole. */
 	if ((!cache.behind || !rewrite_due(path, snapshot)) && !textfile_touch(path))
 		return 0;
+	render_stale(snapshot);
 	err = write_file(path, snapshot);
 	if (!err) {
 		remember_file(path, snapshot);
