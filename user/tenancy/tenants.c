@@ -31,6 +31,7 @@ struct tenant_set {
 	bool sorted;
 	uint64_t serial;	/* never reused in this process: a table knows its set */
 	struct tenant *changed;	/* tenants whose rows are behind (struct tenant) */
+	size_t gone_count;	/* tenants with gone_since set: none, no expiry pass */
 };
 
 /* Every tenant of every set gets the next one (see struct tenant); so does every set. */
@@ -278,6 +279,8 @@ struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const 
 	link->root = tenant && match.root_length == strlen(path);
 	if (tenant) {
 		tenant->live_cgroups++;
+		if (tenant->gone_since)
+			set->gone_count--;
 		tenant->gone_since = 0;
 		mark_changed(set, tenant);
 	}
@@ -295,8 +298,11 @@ void tenant_set_remove_cgroup(struct tenant_set *set, uint64_t id, double now)
 		return;
 	if (link->tenant->live_cgroups)
 		link->tenant->live_cgroups--;
-	if (!link->tenant->live_cgroups)
+	if (!link->tenant->live_cgroups) {
+		if (!link->tenant->gone_since)
+			set->gone_count++;
 		link->tenant->gone_since = now > 0 ? now : 1e-9;
+	}
 	mark_changed(set, link->tenant);
 }
 
@@ -364,7 +370,8 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
 
 	if (expiry <= 0)
 		expiry = TENANT_EXPIRY_DEFAULT_S;
-	while (i < set->count) {
+	/* Most ticks: no tenant is gone, nothing to walk. */
+	while (set->gone_count && i < set->count) {
 		struct tenant *tenant = set->tenants[i];
 
 		if (tenant->live_cgroups || !tenant->gone_since ||
@@ -375,6 +382,7 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
 		pr_info("tenant %s gone for %.0f s: dropped", tenant->name, now - tenant->gone_since);
 		unlink_tenant(set, tenant);
 		free_tenant(tenant);
+		set->gone_count--;
 		set->tenants[i] = set->tenants[--set->count];
 		set->generation++;
 		dropped++;
