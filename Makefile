@@ -31,9 +31,14 @@ VMLINUX_H   := $(VMLINUX_DIR)/vmlinux.h
 PKGS        := libbpf libelf zlib yaml-0.1 json-c libcurl libcrypto
 # `abusewatch top` draws with ncurses (user/top/top.c).
 PKGS        += ncursesw
+# libcurl's headers only: the agent loads it at its first HTTP request
+# (user/sinks/http.c), so that its two dozen libraries are not resident in
+# an agent that never sends; it must still be installed to send alerts
+# (debian/control names it, since the linker no longer does).
+LINK_PKGS   := $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || \
-		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcurl -lcrypto -lncursesw -ltinfo) -lpthread -lm
+PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
+		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcrypto -lncursesw -ltinfo) -lpthread -lm -ldl
 
 CFLAGS   ?= -g -O2
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \

@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +57,9 @@ struct agent {
 	char firing_path[PATH_MAX];	/* firing alerts, kept across restarts */
 	uint64_t interval_ms;
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
+	bool stopping;		/* the last tick: the textfile is written whatever its pace */
+	bool trim_due;		/* tenants were dropped since the last trim */
+	double trimmed_at;
 };
 
 static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
@@ -112,6 +118,8 @@ static void write_textfile(struct agent *agent)
 		.relative = &agent->config->relative,
 		.events_lost = probes_lost_events(agent->probes),
 		.version = ABUSEWATCH_VERSION,
+		.now = clock_monotonic(),
+		.final = agent->stopping,
 	};
 	const char *path = agent->config->agent.textfile;
 	int err;
@@ -125,6 +133,25 @@ static void write_textfile(struct agent *agent)
 	else if (!err && agent->textfile_failed)
 		pr_info("textfile %s written again", path);
 	agent->textfile_failed = err != 0;
+}
+
+/*
+ * Tenants that come and go (a CI node makes and removes a cgroup a job)
+ * leave their memory free but scattered over the heap, where malloc keeps
+ * it: resident at the high-water mark of tenants alive at once. Once
+ * tenants were dropped, at most every MEMORY_TRIM_S, the free pages go back.
+ */
+#define MEMORY_TRIM_S 10.0
+
+static void give_back_memory(struct agent *agent, double now)
+{
+	if (!agent->trim_due || now - agent->trimmed_at < MEMORY_TRIM_S)
+		return;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	agent->trim_due = false;
+	agent->trimmed_at = now;
 }
 
 static void tick(void *ctx)
@@ -141,12 +168,13 @@ static void tick(void *ctx)
 	now = clock_monotonic();
 	netabuse_tick(agent->netabuse, now, alerts_publish, agent->alerts);
 	guard_tick(agent->guard, now);
-	tenant_set_expire(agent->tenants, now, agent->options->tenant_expiry_s);
+	if (tenant_set_expire(agent->tenants, now, agent->options->tenant_expiry_s))
+		agent->trim_due = true;
 	/* Out of memory: a short table would look like tenants gone, resolving their alerts. */
 	if (tenant_set_fill_rows(agent->tenants, &agent->table)) {
 		pr_err("out of memory: no evaluation this interval");
 	} else {
-		memory_watcher_fill_rows(agent->memory, agent->tenants);
+		memory_watcher_fill_rows(agent->memory, agent->tenants, &agent->table);
 		storage_scanner_fill_rows(agent->storage, agent->table.rows, agent->table.count,
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
@@ -156,6 +184,7 @@ static void tick(void *ctx)
 	}
 	alerts_flush(agent->alerts);
 	write_textfile(agent);
+	give_back_memory(agent, now);
 	if (agent->options->once)
 		loop_stop(agent->loop);
 }
@@ -438,8 +467,10 @@ int agent_run(const struct agent_options *options, struct config *config)
 		status = EXIT_NO_PROBES;
 	}
 	/* Final counts: whatever happened since the last tick is not lost. */
-	if (status == EXIT_OK)
+	if (status == EXIT_OK) {
+		agent.stopping = true;
 		tick(&agent);
+	}
 
 cleanup:
 	stop(&agent);

@@ -10,6 +10,12 @@
  *
  * metrics.c only reads the rows. Strings point into the tenant set and the
  * configuration, valid until the tenant set changes (the next tick).
+ *
+ * The table lasts from tick to tick: while no tenant comes or goes, each
+ * tenant keeps its row, and a stage writes only what changed. A row in
+ * which nothing changed since the last tick says so (unchanged), so that
+ * the stages after can keep what they made of it then: at 10,000 tenants,
+ * mostly idle, a tick is then the work of the few that moved.
  */
 #ifndef ABUSEWATCH_TENANT_ROW_H
 #define ABUSEWATCH_TENANT_ROW_H
@@ -30,6 +36,13 @@ struct tenant_row {
 	const struct plan *limits;	/* NULL: the plan is undefined, no limits */
 	const char *cgroup;		/* the tenant's top-most matched cgroup */
 	bool gone;			/* no cgroups left: whatever fires resolves */
+	/*
+	 * Nothing in the row differs from the last tick's row of the same
+	 * tenant, and its outputs are as the stages left them then: a stage
+	 * may skip it. Each stage that changes the row clears it; false
+	 * (a row made afresh, a test's row) asks every stage for all of it.
+	 */
+	bool unchanged;
 	const char *const *storage_paths;	/* for storage.c */
 	size_t storage_count;
 	uint64_t execs;			/* counted and shown, limited by no plan */

@@ -63,6 +63,9 @@ BURST_LIMIT_S=30
 CHURN_RATE=100
 CHURN_S=${BENCH_AGENT_CHURN_S:-60}
 CHURN_LIFETIME_S=1
+# A big textfile is rewritten at most once per second per MiB (metrics.h):
+# some 15 s at 10,000 tenants; counts wait that long to show.
+TEXTFILE_PACE_S=20
 # The fixed tenants; the rest of each scale is idle tenants t-NNNNNN.
 WORK_TENANTS=(load-0 load-1 load-2 load-3 burst)
 
@@ -482,7 +485,7 @@ measure_burst() {
 	secs=$(awk '{ print $6 }' <<<"$out")
 	# incg's exec of execburst is in the tenant too.
 	want=$((${tf_execs0:-0} + ${ran:-0} + 1))
-	for ((i = 0; i < 10 * (5 + 2 * INTERVAL_S); i++)); do
+	for ((i = 0; i < 10 * (5 + 2 * INTERVAL_S + TEXTFILE_PACE_S); i++)); do
 		[[ $fresh0 == no || $(tenant_execs burst) == "$want" ]] && break
 		sleep 0.1
 	done

@@ -89,7 +89,7 @@ static int make_tenants(struct tenant_set *set, long count)
 			.connects = i % 5,
 		};
 		snprintf(path, sizeof(path), "tenant-%06ld", i);
-		tenant_set_add_usage(tenant_set_find(set, path), &delta, i % 17 + 1);
+		tenant_set_add_usage(set, tenant_set_find(set, path), &delta, i % 17 + 1);
 	}
 	return 0;
 }

@@ -351,6 +351,24 @@ static void write_expect(const char *path, const struct metrics_snapshot *snapsh
 	assert_file_is(path, snapshot);
 }
 
+/* Writes @snapshot to @path, expecting @expect and the file's text to be @text. */
+static void write_expect_text(const char *path, const struct metrics_snapshot *snapshot,
+			      enum expect expect, const char *text)
+{
+	struct stat before, after;
+	char *now = NULL;
+
+	assert_int_equal(stat(path, &before), 0);
+	set_old_mtime(path);
+	assert_int_equal(metrics_write(path, snapshot), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_ino == before.st_ino, expect == TOUCHED);
+	assert_true(after.st_mtime > 1000000000);
+	assert_int_equal(files_read_all(path, 64 << 20, &now, NULL), 0);
+	assert_string_equal(now, text);
+	free(now);
+}
+
 /* Rows that exercise what a line can hold. */
 
 #define SMALL_ROWS 8
@@ -557,6 +575,75 @@ static void test_file_gone_or_failed(void **state)
 	free(small);
 }
 
+/* The file's text, malloc'ed. */
+static char *file_text(const char *path)
+{
+	char *text = NULL;
+
+	assert_int_equal(files_read_all(path, 64 << 20, &text, NULL), 0);
+	return text;
+}
+
+/*
+ * Pacing: a changed file of B bytes is rewritten at most every
+ * B / METRICS_REWRITE_BYTES_PER_S seconds; in between it is touched and
+ * keeps its text, and the write that comes due has every change since.
+ * The last write (final) is whole at once. Rows marked unchanged keep
+ * their lines, also those still waiting to be written.
+ */
+static void test_paced_rewrites(void **state)
+{
+	struct temp *temp = *state;
+	struct metrics_snapshot *snapshot;
+	struct small *small = malloc(sizeof(*small));
+	struct stat st;
+	double pace_s, start = 1000;
+	char *before, *after;
+	int t;
+
+	assert_non_null(small);
+	small_rows(small, temp->config);
+	snapshot = &small->snapshot;
+	snapshot->now = start;
+	assert_int_equal(metrics_write(temp->path, snapshot), 0);
+	assert_file_is(temp->path, snapshot);
+	assert_int_equal(stat(temp->path, &st), 0);
+	pace_s = st.st_size / METRICS_REWRITE_BYTES_PER_S;
+	assert_true(pace_s > 0);
+
+	/* A change right after: touched, the text as it was. */
+	before = file_text(temp->path);
+	small->rows[1].value[RESOURCE_NET_TX] += 1;
+	snapshot->now = start + pace_s / 4;
+	write_expect_text(temp->path, snapshot, TOUCHED, before);
+	/* Another, the first row now unchanged since (as the agent marks it). */
+	for (t = 0; t < SMALL_ROWS; t++)
+		small->rows[t].unchanged = t != 6;
+	small->rows[6].execs++;
+	snapshot->now = start + pace_s / 2;
+	write_expect_text(temp->path, snapshot, TOUCHED, before);
+	free(before);
+
+	/* Its pace past: both changes at once. */
+	for (t = 0; t < SMALL_ROWS; t++)
+		small->rows[t].unchanged = true;
+	snapshot->now = start + 2 * pace_s;
+	write_expect(temp->path, snapshot, REWRITTEN);
+	write_expect(temp->path, snapshot, TOUCHED);
+
+	/* The last write waits for nothing. */
+	small->rows[0].unchanged = false;
+	small->rows[0].value[RESOURCE_FORKS] += 1;
+	snapshot->now += pace_s / 10;
+	snapshot->final = true;
+	write_expect(temp->path, snapshot, REWRITTEN);
+
+	after = file_text(temp->path);
+	assert_non_null(strstr(after, "abusewatch_tenant_forks_total{tenant=\"alpha\""));
+	free(after);
+	free(small);
+}
+
 static double seconds(clockid_t clock)
 {
 	struct timespec now;
@@ -657,6 +744,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_same_bytes_and_touch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_gone_or_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paced_rewrites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ten_thousand, setup, teardown),
 	};
 

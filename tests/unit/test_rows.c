@@ -137,9 +137,9 @@ static void test_rows_from_totals(void **state)
 	alpha = tenant_set_add_cgroup(set, 11, "/ci/alpha");
 	assert_non_null(zed);
 	assert_non_null(alpha);
-	tenant_set_add_usage(zed, &delta, 3);
+	tenant_set_add_usage(set, zed, &delta, 3);
 	/* Tasks that predate a move can be uncharged twice: never below zero. */
-	tenant_set_add_usage(alpha, &(struct usage_sample){ 0 }, -1);
+	tenant_set_add_usage(set, alpha, &(struct usage_sample){ 0 }, -1);
 	assert_int_equal(tenant_set_fill_rows(set, &table), 0);
 	assert_int_equal(table.count, 2);
 

@@ -180,15 +180,15 @@ static void test_tenant_sums_survive_cgroup_removal(void **state)
 	assert_ptr_not_equal(a, b);
 	assert_int_equal(tenant_set_count(set), 2);
 
-	tenant_set_add_usage(a, &delta, 3);
-	tenant_set_add_usage(tenant_set_of_cgroup(set, 11), &delta, 2);
+	tenant_set_add_usage(set, a, &delta, 3);
+	tenant_set_add_usage(set, tenant_set_of_cgroup(set, 11), &delta, 2);
 	assert_int_equal(a->total.cpu_ns, 2000);
 	assert_int_equal(a->total.forks, 4);
 	assert_int_equal(a->tasks, 5);
 
 	/* One cgroup goes: its final report takes its tasks back; totals stay, the tenant lives on. */
 	tenant_set_remove_cgroup(set, 11, 100.0);
-	tenant_set_add_usage(a, &(struct usage_sample){ 0 }, -2);
+	tenant_set_add_usage(set, a, &(struct usage_sample){ 0 }, -2);
 	tenant_set_forget_cgroup(set, 11);
 	assert_int_equal(a->tasks, 3);
 	assert_int_equal(a->total.cpu_ns, 2000);

@@ -337,6 +337,89 @@ static void test_value_formatting(void **state)
 	expect_formatted(-INFINITY, "-Inf");
 }
 
+/* How a value was printed before the fast paths: snprintf, shortest of %.15g and %.17g. */
+static void printf_format(double value, char *out, size_t size)
+{
+	if (isnan(value)) {
+		snprintf(out, size, "NaN");
+	} else if (isinf(value)) {
+		snprintf(out, size, "%s", value > 0 ? "+Inf" : "-Inf");
+	} else if (value == 0) {
+		snprintf(out, size, "0");
+	} else if (fabs(value) < 9007199254740992.0 && value == (double)(int64_t)value) {
+		snprintf(out, size, "%.0f", value);
+	} else {
+		snprintf(out, size, "%.15g", value);
+		if (strtod(out, NULL) != value)
+			snprintf(out, size, "%.17g", value);
+	}
+}
+
+static void expect_like_printf(double value)
+{
+	char have[TEXTFILE_VALUE_MAX], want[64];
+	size_t length = textfile_format_value(value, have);
+
+	printf_format(value, want, sizeof(want));
+	if (strcmp(have, want))
+		fail_msg("%a: have %s, want %s", value, have, want);
+	assert_int_equal(length, strlen(want));
+}
+
+static uint64_t xorshift(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/*
+ * The digits of values that are not integers, done without snprintf where
+ * that can be decided exactly: the same text, for what the textfile holds
+ * (CPU seconds from nanoseconds, usage ratios) and for doubles of every
+ * magnitude, powers of ten and their neighbours, and exact ties.
+ */
+static void test_fraction_format(void **state)
+{
+	uint64_t random = 0x2545f4914f6cdd1dull, bits;
+	double value, power;
+	int i, e;
+
+	for (i = 0; i < 200000; i++) {
+		/* CPU seconds: nanoseconds / 1e9, from a few to many digits. */
+		value = (double)(xorshift(&random) >> (xorshift(&random) % 40 + 10)) * 1e-9;
+		expect_like_printf(value);
+		/* Usage ratios: windowed usage / limit. */
+		value = (double)(xorshift(&random) % 100000000) / 1e3 /
+			(double)(xorshift(&random) % 1000 + 1) / 60.0;
+		expect_like_printf(value);
+		/* Any double from 1e-6 to 1e18 or so, either sign. */
+		bits = (xorshift(&random) & 0x000fffffffffffffull) |
+		       ((uint64_t)(1003 + xorshift(&random) % 80) << 52);
+		memcpy(&value, &bits, sizeof(value));
+		expect_like_printf(i & 1 ? -value : value);
+	}
+	for (e = -6; e <= 17; e++) {
+		power = pow(10, e);
+		expect_like_printf(power);
+		expect_like_printf(nextafter(power, 0));
+		expect_like_printf(nextafter(power, INFINITY));
+		expect_like_printf(power * 0.5);
+		expect_like_printf(power * 0.125);
+		expect_like_printf(power * 9.9999999999999995);
+		expect_like_printf(power * 1.0000000000000005);
+	}
+	/* Exact ties at 15 and 17 digits, and what rounds up to a new power of ten. */
+	expect_like_printf(0.125);
+	expect_like_printf(1.0000000000000002);
+	expect_like_printf(99999999999999.995);
+	expect_like_printf(0.99999999999999994);
+	expect_like_printf(123456789.0000005);
+	expect_like_printf(0.000123456789012345);
+	expect_like_printf(0.00001);
+}
+
 /* The digit-by-digit path for integers prints what "%.0f" does. */
 static void expect_integer(double value)
 {
@@ -498,6 +581,7 @@ int main(void)
 					    teardown_dir),
 	    cmocka_unit_test(test_value_formatting),
 	    cmocka_unit_test(test_integer_format),
+	    cmocka_unit_test(test_fraction_format),
 	    cmocka_unit_test_setup_teardown(test_touch, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_space_and_large_writes, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_promtool, setup_dir, teardown_dir),

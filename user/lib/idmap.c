@@ -30,7 +30,7 @@ static bool entry_has_id(const struct hashtable_node *node, const void *id)
  * tenants: a cheap bijective mix (splitmix64's finalizer) spreads them over
  * the low bits, where a keyed hash of each id cost more than the lookup.
  */
-static uint64_t id_hash(uint64_t id)
+uint64_t idmap_hash(uint64_t id)
 {
 	id ^= id >> 30;
 	id *= 0xbf58476d1ce4e5b9ULL;
@@ -41,7 +41,7 @@ static uint64_t id_hash(uint64_t id)
 
 static struct idmap_entry *find_entry(const struct idmap *map, uint64_t id)
 {
-	return hashtable_entry(hashtable_find(&map->table, id_hash(id), &id), struct idmap_entry,
+	return hashtable_entry(hashtable_find(&map->table, idmap_hash(id), &id), struct idmap_entry,
 			       node);
 }
 
@@ -80,7 +80,7 @@ int idmap_put(struct idmap *map, uint64_t id, void *value)
 		return -ENOMEM;
 	entry->id = id;
 	entry->value = value;
-	if (hashtable_insert(&map->table, &entry->node, id_hash(id))) {
+	if (hashtable_insert(&map->table, &entry->node, idmap_hash(id))) {
 		free(entry);
 		return -ENOMEM;
 	}

@@ -27,4 +27,11 @@ void *idmap_remove(struct idmap *map, uint64_t id);
  */
 void *idmap_next(const struct idmap *map, size_t *cursor, uint64_t *id);
 
+/*
+ * The hash idmap gives an id, for a module that keeps entries keyed by
+ * cgroup id in a hashtable.h table of its own (the node in the entry, one
+ * allocation fewer each).
+ */
+uint64_t idmap_hash(uint64_t id);
+
 #endif

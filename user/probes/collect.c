@@ -86,8 +86,15 @@ static struct cgroup_state *state_of(struct collector *collector, uint64_t id)
 
 int collector_watch(struct collector *collector, uint64_t id, int64_t seeded_tasks)
 {
-	struct cgroup_state *state = state_of(collector, id);
+	struct cgroup_state *state = idmap_get(collector->states, id);
 
+	/*
+	 * Nothing to remember of a new cgroup without tasks: its state comes
+	 * with its first counts (thousands of idle cgroups at start hold none).
+	 */
+	if (!state && !seeded_tasks)
+		return 0;
+	state = state ? state : state_of(collector, id);
 	if (!state)
 		return -ENOMEM;
 	if (state->finished) {

@@ -712,9 +712,14 @@ int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
 		close(fd);
 		return -errno;
 	}
-	/* The exit probe uncharges into this entry: it must exist. */
-	bpf_map_update_elem(usage_fd, &cgroup_id, &zero, BPF_NOEXIST);
 	while (fscanf(threads, "%d", &tid) == 1) {
+		/*
+		 * The exit probe uncharges into this entry: it must exist once a
+		 * task is charged. An empty cgroup gets none, so that the
+		 * collector does not read (every interval) thousands of idle ones.
+		 */
+		if (!seeded)
+			bpf_map_update_elem(usage_fd, &cgroup_id, &zero, BPF_NOEXIST);
 		pidfd = open_task_pidfd(tid);
 		if (pidfd < 0)
 			continue;

@@ -133,6 +133,7 @@ struct tenant_state {
 	struct hashtable_node node; /* in evaluator->tenants, by name */
 	struct tenant_state *next_dropped;
 	unsigned long seen_tick; /* evaluator tick number it was last in */
+	uint64_t row_serial;	 /* of its row then (tenant_row.h): the same tenant, no name compare */
 	/* Loaded from the state file and not seen in a tick since. */
 	bool loaded;
 	double loaded_deadline;
@@ -205,6 +206,12 @@ struct evaluator {
 	resource_mask relative_floors; /* 0 without a relative rule */
 	/* Relative rules pending or firing this tick, to resolve where a floor went. */
 	resource_mask relative_live;
+
+	/*
+	 * Rows marked unchanged may be skipped (their tenants quiet): not
+	 * right after the relative rule changed, which changes what is needed.
+	 */
+	bool may_skip;
 
 	/* Kept to spare allocations a tick; all of scratch_capacity. */
 	struct tenant_state **row_tenants; /* by row; NULL: skipped this tick */
@@ -989,6 +996,15 @@ static int reserve_rows(struct evaluator *evaluator, size_t row_count)
 	return 0;
 }
 
+/* A row skipped this tick keeps its outputs: one that changes is marked so. */
+static void set_relative_firing(struct tenant_row *row, enum resource resource, bool firing)
+{
+	if (row->relative_firing[resource] == firing)
+		return;
+	row->relative_firing[resource] = firing;
+	row->unchanged = false;
+}
+
 /*
  * One resource of the relative rule over every row evaluated this tick.
  * Sorting the active usages once makes each tenant's median of the others
@@ -1059,8 +1075,8 @@ static void evaluate_relative_resource(struct evaluator *evaluator, double now,
 		/* At rest and at or under the limit: it stays at rest. */
 		if (state || (params.has_limit && row->has_usage[resource] && usage > params.limit))
 			step_rule(evaluator, tenant, row, resource, true, now, &params);
-		row->relative_firing[resource] =
-		    tenant->alerts && tenant->alerts->relative_rule[resource].firing;
+		set_relative_firing(row, resource,
+				    tenant->alerts && tenant->alerts->relative_rule[resource].firing);
 	}
 }
 
@@ -1079,6 +1095,7 @@ void evaluator_set_relative(struct evaluator *evaluator, const struct relative_c
 
 	evaluator->has_relative = false;
 	evaluator->relative_floors = 0;
+	evaluator->may_skip = false;
 	if (!relative)
 		return;
 	/* The configuration makes it at least 1; 0 would make everyone abusive. */
@@ -1202,16 +1219,35 @@ static struct tenant_state *next_in_order(struct evaluator *evaluator, size_t *c
 }
 
 static struct tenant_state *row_tenant(struct evaluator *evaluator, size_t *cursor,
-				       const char *name)
+				       const struct tenant_row *row)
 {
-	struct tenant_state *tenant = next_in_order(evaluator, cursor, name);
+	struct tenant_state *tenant;
 	uint64_t hash;
 
+	/* The same serial as the next of the last tick's: the same tenant, by one compare. */
+	if (row->serial && *cursor < evaluator->order_count &&
+	    evaluator->order[*cursor]->row_serial == row->serial)
+		return evaluator->order[(*cursor)++];
+	tenant = next_in_order(evaluator, cursor, row->tenant);
 	if (tenant)
 		return tenant;
-	hash = hash_string(&evaluator->key, name);
-	tenant = tenant_find(evaluator, name, hash);
-	return tenant ? tenant : tenant_add(evaluator, name, hash);
+	hash = hash_string(&evaluator->key, row->tenant);
+	tenant = tenant_find(evaluator, row->tenant, hash);
+	return tenant ? tenant : tenant_add(evaluator, row->tenant, hash);
+}
+
+/*
+ * Whether @tenant's evaluation of @row would leave everything as the last
+ * tick left it: the row is unchanged, the tenant was in that tick, has no
+ * rule pending or firing, and is quiet (its usage known without its
+ * window) or gone with its windows forgotten. Such a row keeps its outputs.
+ */
+static bool skippable(const struct evaluator *evaluator, const struct tenant_state *tenant,
+		      const struct tenant_row *row)
+{
+	return evaluator->may_skip && row->unchanged && tenant->row_serial == row->serial &&
+	       tenant->seen_tick + 1 == evaluator->tick_number && !tenant->alerts &&
+	       (row->gone ? !tenant->samples_count && !tenant->quiet : tenant->quiet);
 }
 
 /* This tick's tenants, in row order, for the next tick's walk. */
@@ -1248,24 +1284,35 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 
 	for (i = 0; i < count; i++) {
 		struct tenant_row *row = &rows[i];
+		bool skip;
 
-		clear_outputs(row);
 		if (by_row)
 			evaluator->row_tenants[i] = NULL;
-		tenant = row_tenant(evaluator, &cursor, row->tenant);
+		tenant = row_tenant(evaluator, &cursor, row);
 		if (!tenant) {
+			clear_outputs(row);
+			row->unchanged = false;
 			pr_err("evaluate: no memory for tenant %s", row->tenant);
 			continue;
 		}
 		if (tenant->seen_tick == evaluator->tick_number) {
+			clear_outputs(row);
+			row->unchanged = false;
 			pr_debug("evaluate: tenant %s twice in one tick, the second ignored",
 				 row->tenant);
 			continue;
 		}
+		/* Most of thousands of tenants are idle: their rows stay as they are. */
+		skip = skippable(evaluator, tenant, row);
 		tenant->seen_tick = evaluator->tick_number;
+		tenant->row_serial = row->serial;
 		tenant->loaded = false;
 		seen++;
-		evaluate_tenant(evaluator, tenant, now, row);
+		if (!skip) {
+			clear_outputs(row);
+			row->unchanged = false;
+			evaluate_tenant(evaluator, tenant, now, row);
+		}
 		if (by_row)
 			evaluator->row_tenants[i] = tenant;
 	}
@@ -1286,6 +1333,7 @@ void evaluator_tick(struct evaluator *evaluator, double now, struct tenant_row *
 			raise_overuse(evaluator, &evaluator->transitions[i], fn, ctx);
 	evaluator->changed = evaluator->transition_count > 0;
 	evaluator->last_now = now;
+	evaluator->may_skip = by_row;
 
 	while (dropped) {
 		tenant = dropped->next_dropped;

@@ -74,26 +74,81 @@ struct sample {
 	double value;
 };
 
-/* A tenant's lines as last written. */
+/*
+ * A tenant's lines as last written. Of its 49 slots a tenant shows some 17
+ * (the values it has, and the limit families of what its plan limits):
+ * only those are kept, packed in slot order, so that 10,000 tenants hold
+ * some 4 MB rather than 7.
+ */
 struct tenant_lines {
 	struct hashtable_node node;	/* in cache.tenants, by name */
 	unsigned long written;		/* the number of the last write it was in */
 	uint64_t serial;		/* of the row it was last matched to (tenant_row.h) */
 	size_t position;		/* its row in that write */
 	const char *plan;		/* in @names, after the tenant's */
+	uint64_t present;		/* a bit per slot with a sample */
 	/*
-	 * The label prefix `{tenant="…",plan="…"`, escaped, then the text of
-	 * each sample's value, in one allocation.
+	 * Its row changed since its lines were made: they are made again from
+	 * the row when the file is next written, not at every tick it waits.
 	 */
-	char *text;
-	size_t prefix_length;
-	uint16_t offset[SLOT_COUNT];	/* of the value's text, past the prefix */
-	/* What an idle write reads, together. */
-	double value[SLOT_COUNT];
-	uint8_t length[SLOT_COUNT];	/* of the value's text; 0: no sample */
-	/* The tenant's name, then its plan's, read with the values. */
+	bool stale;
+	/*
+	 * One allocation (struct kept_text): per sample present, its value,
+	 * then the offset and length of its text; then the label prefix
+	 * `{tenant="…",plan="…"`, escaped, then each sample's text. NULL: not
+	 * rendered yet.
+	 */
+	void *kept;
+	uint32_t kept_size;		/* allocated */
+	uint32_t prefix_length;
+	/* The tenant's name, then its plan's. */
 	char name[];
 };
+
+_Static_assert(SLOT_COUNT <= 64, "a slot is a bit of tenant_lines.present");
+
+/* tenant_lines.kept grows by this much at a time; the first time by room for a few samples. */
+#define KEPT_SLACK 32
+#define KEPT_FIRST_SLACK 96
+
+/* The parts of tenant_lines.kept, for @count samples. */
+struct kept_text {
+	double *values;
+	uint16_t *offsets;	/* of the value's text, past the prefix */
+	uint8_t *lengths;
+	char *text;		/* the prefix, then the values' text */
+};
+
+static struct kept_text kept_parts(void *kept, unsigned int count)
+{
+	struct kept_text parts;
+
+	parts.values = kept;
+	parts.offsets = (uint16_t *)(parts.values + count);
+	parts.lengths = (uint8_t *)(parts.offsets + count);
+	parts.text = (char *)(parts.lengths + count);
+	return parts;
+}
+
+/* Bits set in @present: without -mpopcnt, __builtin_popcountll is a libgcc call a line. */
+static unsigned int present_count(uint64_t present)
+{
+	present = present - ((present >> 1) & 0x5555555555555555ull);
+	present = (present & 0x3333333333333333ull) + ((present >> 2) & 0x3333333333333333ull);
+	present = (present + (present >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned int)((present * 0x0101010101010101ull) >> 56);
+}
+
+/* Where @slot (present) is among the samples kept. */
+static unsigned int kept_index(uint64_t present, int slot)
+{
+	return present_count(present & ((UINT64_C(1) << slot) - 1));
+}
+
+static bool slot_present(const struct tenant_lines *tenant, int slot)
+{
+	return tenant->present & (UINT64_C(1) << slot);
+}
 
 /* A limit family's labels after the prefix, `,resource="cpu"} `, escaped once. */
 #define RESOURCE_TAIL_MAX 64
@@ -117,6 +172,10 @@ static struct {
 	uint64_t alerts_suppressed[ALERT_KIND_COUNT];
 	uint64_t events_lost;
 	char *version;
+	/* Pacing: when the file was last rewritten, how big, and whether it is behind the lines. */
+	double written_at;
+	size_t written_bytes;
+	bool behind;
 } cache;
 
 static bool tenant_matches(const struct hashtable_node *node, const void *name)
@@ -128,7 +187,7 @@ static void tenant_free(struct tenant_lines *tenant)
 {
 	if (!tenant)
 		return;
-	free(tenant->text);
+	free(tenant->kept);
 	free(tenant);
 }
 
@@ -232,9 +291,11 @@ static bool same_value(double a, double b)
 
 static bool slot_changed(const struct tenant_lines *tenant, const struct sample *sample, int slot)
 {
-	if (sample->present != (tenant->length[slot] > 0))
+	if (sample->present != slot_present(tenant, slot))
 		return true;
-	return sample->present && !same_value(sample->value, tenant->value[slot]);
+	return sample->present &&
+	       !same_value(sample->value, ((const double *)tenant->kept)[kept_index(
+						  tenant->present, slot)]);
 }
 
 /*
@@ -246,16 +307,27 @@ static int tenant_render(struct tenant_lines *tenant, const struct sample *sampl
 {
 	static const char tenant_label[] = "{tenant=\"", plan_label[] = "\",plan=\"";
 	char numbers[SLOT_COUNT][TEXTFILE_VALUE_MAX];
-	size_t lengths[SLOT_COUNT], prefix_length, numbers_length = 0, name_length, used;
-	bool new_prefix = !tenant->text;
-	char *text;
+	size_t lengths[SLOT_COUNT], prefix_length, numbers_length = 0, name_length, used, size;
+	/* Room for a tenant whose name and plan fit a line of the file, and its values. */
+	_Alignas(double) char scratch[1024];
+	bool new_prefix = !tenant->kept, changed[SLOT_COUNT];
+	struct kept_text old, new;
+	unsigned int count = 0, index = 0;
+	uint64_t present = 0;
+	void *kept;
 	int slot;
 
+	if (!new_prefix)
+		old = kept_parts(tenant->kept, present_count(tenant->present));
 	for (slot = 0; slot < SLOT_COUNT; slot++) {
+		lengths[slot] = 0;
 		if (!samples[slot].present)
-			lengths[slot] = 0;
-		else if (!slot_changed(tenant, &samples[slot], slot))
-			lengths[slot] = tenant->length[slot];
+			continue;
+		present |= UINT64_C(1) << slot;
+		count++;
+		changed[slot] = slot_changed(tenant, &samples[slot], slot);
+		if (!changed[slot])
+			lengths[slot] = old.lengths[kept_index(tenant->present, slot)];
 		else
 			lengths[slot] = textfile_format_value(samples[slot].value, numbers[slot]);
 		numbers_length += lengths[slot];
@@ -267,39 +339,70 @@ static int tenant_render(struct tenant_lines *tenant, const struct sample *sampl
 	} else {
 		prefix_length = tenant->prefix_length;
 	}
-	text = malloc(prefix_length + numbers_length + 1);
-	if (!text)
+	/* Offsets are 16 bits, and so is a prefix here: a name that long is written from its row. */
+	if (prefix_length > UINT16_MAX || numbers_length > UINT16_MAX)
 		return -ENOMEM;
+	size = count * (sizeof(double) + sizeof(uint16_t) + sizeof(uint8_t)) + prefix_length +
+	       numbers_length + 1;
+	/* Made beside the old, then copied over it: the block is reused, not freed and made anew. */
+	kept = size <= sizeof(scratch) ? scratch : malloc(size);
+	if (!kept)
+		return -ENOMEM;
+	new = kept_parts(kept, count);
 	if (new_prefix) {
 		used = sizeof(tenant_label) - 1;
-		memcpy(text, tenant_label, used);
-		used += textfile_escape_label(tenant->name, text + used, name_length + 1);
-		memcpy(text + used, plan_label, sizeof(plan_label) - 1);
+		memcpy(new.text, tenant_label, used);
+		used += textfile_escape_label(tenant->name, new.text + used, name_length + 1);
+		memcpy(new.text + used, plan_label, sizeof(plan_label) - 1);
 		used += sizeof(plan_label) - 1;
-		used += textfile_escape_label(tenant->plan, text + used, prefix_length - used);
-		text[used] = '"';
+		used += textfile_escape_label(tenant->plan, new.text + used, prefix_length - used);
+		new.text[used] = '"';
 	} else {
-		memcpy(text, tenant->text, prefix_length);
+		memcpy(new.text, old.text, prefix_length);
 	}
 	used = prefix_length;
 	for (slot = 0; slot < SLOT_COUNT; slot++) {
-		if (!lengths[slot])
+		if (!samples[slot].present)
 			continue;
-		if (slot_changed(tenant, &samples[slot], slot))
-			memcpy(text + used, numbers[slot], lengths[slot]);
-		else
-			memcpy(text + used, tenant->text + tenant->prefix_length +
-					    tenant->offset[slot], lengths[slot]);
-		tenant->offset[slot] = used - prefix_length;
+		if (changed[slot]) {
+			memcpy(new.text + used, numbers[slot], lengths[slot]);
+		} else {
+			unsigned int was = kept_index(tenant->present, slot);
+
+			memcpy(new.text + used, old.text + prefix_length + old.offsets[was],
+			       lengths[slot]);
+		}
+		new.values[index] = samples[slot].value;
+		new.offsets[index] = used - prefix_length;
+		new.lengths[index] = lengths[slot];
 		used += lengths[slot];
+		index++;
 	}
-	text[used] = '\0';
-	for (slot = 0; slot < SLOT_COUNT; slot++) {
-		tenant->length[slot] = lengths[slot];
-		tenant->value[slot] = samples[slot].present ? samples[slot].value : 0;
+	new.text[used] = '\0';
+	if (size > tenant->kept_size) {
+		/*
+		 * Room to grow in place: values get a digit longer now and then,
+		 * and a new tenant's first lines (written before its first
+		 * evaluation, often before its memory is read) gain a few
+		 * samples at the next tick. A block made anew each time would
+		 * leave a hole behind for every tenant.
+		 */
+		size_t want = size + (tenant->kept ? KEPT_SLACK : KEPT_FIRST_SLACK);
+		size_t grown = (want + KEPT_SLACK - 1) / KEPT_SLACK * KEPT_SLACK;
+		void *block = realloc(tenant->kept, grown);
+
+		if (!block) {
+			if (kept != scratch)
+				free(kept);
+			return -ENOMEM;
+		}
+		tenant->kept = block;
+		tenant->kept_size = grown;
 	}
-	free(tenant->text);
-	tenant->text = text;
+	memcpy(tenant->kept, kept, size);
+	if (kept != scratch)
+		free(kept);
+	tenant->present = present;
 	tenant->prefix_length = prefix_length;
 	return 0;
 }
@@ -331,22 +434,27 @@ static bool row_changed(const struct tenant_lines *tenant, const struct tenant_r
 	return slot_changed(tenant, &sample, SLOT_EXECS);
 }
 
-/*
- * Brings @tenant up to @row; *@changed is set when its lines change. 0 or
- * -ENOMEM (then @tenant is as it was).
- */
-static int tenant_update(struct tenant_lines *tenant, const struct tenant_row *row,
-			 const struct relative_config *relative, bool *changed)
+/* Marks @tenant stale when its lines are behind @row; true when they are. */
+static bool tenant_check(struct tenant_lines *tenant, const struct tenant_row *row,
+			 const struct relative_config *relative)
+{
+	if (!tenant->stale && tenant->kept && !row_changed(tenant, row, relative))
+		return false;
+	tenant->stale = true;
+	return true;
+}
+
+/* Brings a stale @tenant's lines up to @row. 0 or -ENOMEM (then @tenant is as it was). */
+static int tenant_render_row(struct tenant_lines *tenant, const struct tenant_row *row,
+			     const struct relative_config *relative)
 {
 	struct sample samples[SLOT_COUNT];
 	int err;
 
-	if (tenant->text && !row_changed(tenant, row, relative))
-		return 0;
 	row_samples(row, relative, samples);
 	err = tenant_render(tenant, samples);
 	if (!err)
-		*changed = true;
+		tenant->stale = false;
 	return err;
 }
 
@@ -382,10 +490,11 @@ static void tenant_drop(struct tenant_lines *tenant, size_t index)
 }
 
 /*
- * Brings the cache up to the rows: cache.rows[] gets each row's tenant
- * (NULL where a row cannot be cached: written from the row itself), and
- * tenants gone from the rows leave. Returns whether any line changed, or
- * any tenant came, went or moved.
+ * Follows the rows: cache.rows[] gets each row's tenant (NULL where a row
+ * cannot be cached: written from the row itself), tenants whose lines are
+ * behind their rows are marked stale (made again only when the file is
+ * written: render_stale), and tenants gone from the rows leave. Returns
+ * whether any line changed, or any tenant came, went or moved.
  */
 static bool cache_update(const struct metrics_snapshot *snapshot)
 {
@@ -407,6 +516,16 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 		tenant = i < cache.row_count ? cache.rows[i] : NULL;
 		/* The same serial is the same tenant, name and plan: nothing to compare. */
 		same = tenant && row->serial && tenant->serial == row->serial;
+		/*
+		 * Nothing changed in its row since the last tick's, which the last
+		 * write had at this place: its lines are as they were.
+		 */
+		if (same && row->unchanged && tenant->written == cache.write_number - 1 &&
+		    tenant->position == i && tenant->kept) {
+			tenant->written = cache.write_number;
+			cached++;
+			continue;
+		}
 		if (!same && (!tenant || strcmp(tenant->name, name)))
 			tenant = hashtable_entry(hashtable_find(&cache.tenants,
 								hash_string(&cache.key, name), name),
@@ -428,12 +547,7 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 			tenant = tenant_new(name, plan);
 		if (!tenant)
 			continue;
-		/* Lines that cannot be updated are dropped, and the row written as it is. */
-		if (tenant_update(tenant, row, snapshot->relative, &changed)) {
-			tenant_drop(tenant, i);
-			changed = true;
-			continue;
-		}
+		changed |= tenant_check(tenant, row, snapshot->relative);
 		tenant->written = cache.write_number;
 		tenant->serial = row->serial;
 		tenant->position = i;
@@ -454,13 +568,36 @@ static bool cache_update(const struct metrics_snapshot *snapshot)
 	return true;
 }
 
+/*
+ * Makes the lines of every stale tenant again from its row, just before a
+ * write. Lines that cannot be made are dropped, and the row written as it is.
+ */
+static void render_stale(const struct metrics_snapshot *snapshot)
+{
+	struct tenant_lines *tenant;
+	size_t i;
+
+	for (i = 0; i < snapshot->row_count; i++) {
+		tenant = cache.rows[i];
+		if (!tenant || !tenant->stale)
+			continue;
+		if (tenant_render_row(tenant, &snapshot->rows[i], snapshot->relative)) {
+			hashtable_remove(&cache.tenants, &tenant->node);
+			tenant_free(tenant);
+			cache.rows[i] = NULL;
+		}
+	}
+}
+
 /* One line from kept text: metric, prefix, @tail (the rest of the labels), value. */
 static void write_line(struct textfile *file, const char *metric, size_t metric_length,
 		       const struct tenant_lines *tenant, const char *tail, size_t tail_length,
 		       int slot)
 {
-	const char *number = tenant->text + tenant->prefix_length + tenant->offset[slot];
-	size_t number_length = tenant->length[slot];
+	unsigned int index = kept_index(tenant->present, slot);
+	struct kept_text kept = kept_parts(tenant->kept, present_count(tenant->present));
+	const char *number = kept.text + tenant->prefix_length + kept.offsets[index];
+	size_t number_length = kept.lengths[index];
 	char *line;
 
 	line = textfile_space(file, metric_length + tenant->prefix_length + tail_length +
@@ -468,7 +605,7 @@ static void write_line(struct textfile *file, const char *metric, size_t metric_
 	if (!line) {
 		/* A tenant name longer than the buffer, or an error that stops the file anyway. */
 		textfile_write(file, metric, metric_length);
-		textfile_write(file, tenant->text, tenant->prefix_length);
+		textfile_write(file, kept.text, tenant->prefix_length);
 		textfile_write(file, tail, tail_length);
 		textfile_write(file, number, number_length);
 		textfile_write(file, "\n", 1);
@@ -476,7 +613,7 @@ static void write_line(struct textfile *file, const char *metric, size_t metric_
 	}
 	memcpy(line, metric, metric_length);
 	line += metric_length;
-	memcpy(line, tenant->text, tenant->prefix_length);
+	memcpy(line, kept.text, tenant->prefix_length);
 	line += tenant->prefix_length;
 	memcpy(line, tail, tail_length);
 	line += tail_length;
@@ -514,7 +651,7 @@ static void write_tenant_family(struct textfile *file, const struct metrics_snap
 		tenant = cache.rows ? cache.rows[i] : NULL;
 		if (!tenant)
 			write_row_sample(file, metric, snapshot, i, slot, -1);
-		else if (tenant->length[slot])
+		else if (slot_present(tenant, slot))
 			write_line(file, metric, metric_length, tenant, "} ", 2, slot);
 	}
 }
@@ -554,7 +691,7 @@ static void write_limits(struct textfile *file, const struct metrics_snapshot *s
 				slot = limit_slot(family, resource);
 				if (!tenant)
 					write_row_sample(file, metric, snapshot, i, slot, resource);
-				else if (tenant->length[slot])
+				else if (slot_present(tenant, slot))
 					write_line(file, metric, metric_length, tenant,
 						   cache.resource_tail[resource],
 						   cache.resource_tail_length[resource], slot);
@@ -618,6 +755,7 @@ static void remember_file(const char *path, const struct metrics_snapshot *snaps
 static int write_file(const char *path, const struct metrics_snapshot *snapshot)
 {
 	struct textfile *file;
+	int err;
 
 	file = textfile_open(path);
 	if (!file)
@@ -628,7 +766,19 @@ static int write_file(const char *path, const struct metrics_snapshot *snapshot)
 	write_values(file, snapshot, RESOURCE_GAUGE);
 	write_limits(file, snapshot);
 	write_agent(file, snapshot);
-	return textfile_commit(file);
+	cache.written_bytes = textfile_size(file);
+	err = textfile_commit(file);
+	cache.written_at = snapshot->now;
+	return err;
+}
+
+/* Whether a changed file may be rewritten now, or must wait for its pace. */
+static bool rewrite_due(const char *path, const struct metrics_snapshot *snapshot)
+{
+	if (!snapshot->now || snapshot->final || !cache.path || strcmp(cache.path, path))
+		return true;
+	return snapshot->now - cache.written_at >=
+	       cache.written_bytes / METRICS_REWRITE_BYTES_PER_S;
 }
 
 /* Room for a tenant pointer per row; without it the rows are written as they come. */
@@ -664,12 +814,17 @@ int metrics_write(const char *path, const struct metrics_snapshot *snapshot)
 	}
 	changed = cache_update(snapshot);
 	changed |= agent_changed(snapshot) || !cache.path || strcmp(cache.path, path);
+	/* The lines are up to date; the file is behind them until it is rewritten. */
+	cache.behind |= changed;
 	/* Touched, not rewritten; if it cannot be (removed, say), written whole. */
-	if (!changed && !textfile_touch(path))
+	if ((!cache.behind || !rewrite_due(path, snapshot)) && !textfile_touch(path))
 		return 0;
+	render_stale(snapshot);
 	err = write_file(path, snapshot);
-	if (!err)
+	if (!err) {
 		remember_file(path, snapshot);
+		cache.behind = false;
+	}
 cleanup:
 	if (err && cache.path) {
 		free(cache.path);

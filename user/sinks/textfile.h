@@ -42,6 +42,9 @@ void textfile_write(struct textfile *file, const char *text, size_t length);
  */
 char *textfile_space(struct textfile *file, size_t length);
 
+/* Bytes in the file so far. */
+size_t textfile_size(const struct textfile *file);
+
 /* Writes out what is left and renames over the path; frees @file. 0 or -errno. */
 int textfile_commit(struct textfile *file);
 

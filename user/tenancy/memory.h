@@ -39,8 +39,10 @@ void memory_close(struct memory_files *files);
  * The agent's memory readings: one per tenant root cgroup (a cgroup a rule
  * matched itself; memory is hierarchical, so its children are included).
  * No file stays open. A cgroup is read when its tenant used CPU since the
- * last reading, else every 30 to 60 s; one that cannot be read yet is
- * retried after 5 s, then less often (up to 5 minutes).
+ * last reading, else every 30 to 60 s (then memory.stat only if the charge
+ * changed; less often beyond 3,000 cgroups, so that idle readings stay
+ * under 100 a second); one that cannot be read yet is retried after 5 s, then less
+ * often (up to 5 minutes). A tick's cost is the cgroups it reads.
  */
 struct memory_watcher;
 
@@ -52,10 +54,13 @@ void memory_watcher_remove(struct memory_watcher *watcher, uint64_t id);
 /* Forgets every cgroup (a reload matches them all again). */
 void memory_watcher_clear(struct memory_watcher *watcher);
 /*
- * Adds each watched cgroup's working set to its tenant's row, from the
- * table tenant_set_fill_rows() just made. Cgroups whose tenant is gone are
- * forgotten.
+ * Each tenant's memory gauge in its row of @table, just filled by
+ * tenant_set_fill_rows() from @tenants: the sum of its watched cgroups'
+ * working sets. Only rows whose gauge changed are written (and marked
+ * changed), unless the table was made afresh. Cgroups whose tenant is gone
+ * are forgotten.
  */
-void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants);
+void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants,
+			      struct tenant_table *table);
 
 #endif

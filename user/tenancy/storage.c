@@ -1279,7 +1279,11 @@ void storage_scanner_fill_rows(struct storage_scanner *scanner, struct tenant_ro
 		if (!rows[i].storage_count ||
 		    storage_scanner_get(scanner, rows[i].tenant, &bytes))
 			continue;
+		/* Rows last from tick to tick (tenant_row.h): say only what changed. */
+		if (rows[i].has_value[RESOURCE_STORAGE] && rows[i].value[RESOURCE_STORAGE] == bytes)
+			continue;
 		rows[i].has_value[RESOURCE_STORAGE] = true;
 		rows[i].value[RESOURCE_STORAGE] = bytes;
+		rows[i].unchanged = false;
 	}
 }

@@ -29,10 +29,14 @@ struct tenant_set {
 	uint64_t generation;
 	uint64_t sorted_generation;	/* tenants[] is in name order as of this one */
 	bool sorted;
+	uint64_t serial;	/* never reused in this process: a table knows its set */
+	struct tenant *changed;	/* tenants whose rows are behind (struct tenant) */
+	size_t gone_count;	/* tenants with gone_since set: none, no expiry pass */
 };
 
-/* Every tenant of every set gets the next one (see struct tenant). */
+/* Every tenant of every set gets the next one (see struct tenant); so does every set. */
 static uint64_t tenant_serials;
+static uint64_t set_serials;
 
 /* A tenant and its place in the set's table by name. */
 struct tenant_entry {
@@ -110,6 +114,7 @@ struct tenant_set *tenant_set_new(const struct config *config)
 	if (!set)
 		return NULL;
 	set->config = config;
+	set->serial = ++set_serials;
 	set->cgroups = idmap_new();
 	hashtable_init(&set->by_name, name_matches);
 	hash_key_random(&set->key);
@@ -129,7 +134,6 @@ static void free_tenant(struct tenant *tenant)
 		free(tenant->storage_paths[i]);
 	free(tenant->storage_paths);
 	free(tenant->name);
-	free(tenant->plan);
 	free(tenant->cgroup);
 	free(entry_of(tenant));
 }
@@ -213,9 +217,10 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 	/* Rows carry it, so a reader can tell "the same tenant" without comparing names. */
 	tenant->serial = ++tenant_serials;
 	tenant->name = strdup(match->name);
-	tenant->plan = strdup(match->plan);
+	/* The rule's, in the configuration, which outlives the set. */
+	tenant->plan = match->plan;
 	tenant->cgroup = strndup(path, match->root_length);
-	if (!tenant->name || !tenant->plan || !tenant->cgroup ||
+	if (!tenant->name || !tenant->cgroup ||
 	    expand_storage(tenant, &set->config->tenants[match->rule], &match->captures)) {
 		free_tenant(tenant);
 		return NULL;
@@ -232,6 +237,16 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 	return tenant;
 }
 
+/* Its row is behind: the next fill fills it again. */
+static void mark_changed(struct tenant_set *set, struct tenant *tenant)
+{
+	if (tenant->changed)
+		return;
+	tenant->changed = true;
+	tenant->next_changed = set->changed;
+	set->changed = tenant;
+}
+
 struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const char *path)
 {
 	struct tenant_match match;
@@ -241,8 +256,10 @@ struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const 
 	link = idmap_get(set->cgroups, id);
 	if (link && !link->removed) {
 		/* Renamed: it may belong elsewhere now. */
-		if (link->tenant && link->tenant->live_cgroups)
+		if (link->tenant && link->tenant->live_cgroups) {
 			link->tenant->live_cgroups--;
+			mark_changed(set, link->tenant);
+		}
 		link->tenant = NULL;
 	}
 	if (!link) {
@@ -262,7 +279,10 @@ struct tenant *tenant_set_add_cgroup(struct tenant_set *set, uint64_t id, const 
 	link->root = tenant && match.root_length == strlen(path);
 	if (tenant) {
 		tenant->live_cgroups++;
+		if (tenant->gone_since)
+			set->gone_count--;
 		tenant->gone_since = 0;
+		mark_changed(set, tenant);
 	}
 	return tenant;
 }
@@ -278,8 +298,12 @@ void tenant_set_remove_cgroup(struct tenant_set *set, uint64_t id, double now)
 		return;
 	if (link->tenant->live_cgroups)
 		link->tenant->live_cgroups--;
-	if (!link->tenant->live_cgroups)
+	if (!link->tenant->live_cgroups) {
+		if (!link->tenant->gone_since)
+			set->gone_count++;
 		link->tenant->gone_since = now > 0 ? now : 1e-9;
+	}
+	mark_changed(set, link->tenant);
 }
 
 struct tenant *tenant_set_of_cgroup(struct tenant_set *set, uint64_t id)
@@ -306,14 +330,15 @@ void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id)
 	free(idmap_remove(set->cgroups, id));
 }
 
-void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta,
-			  int64_t tasks_delta)
+void tenant_set_add_usage(struct tenant_set *set, struct tenant *tenant,
+			  const struct usage_sample *delta, int64_t tasks_delta)
 {
 	size_t i;
 
 	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++)
 		tenant->total.field[i] += delta->field[i];
 	tenant->tasks += tasks_delta;
+	mark_changed(set, tenant);
 }
 
 static void unlink_tenant(struct tenant_set *set, struct tenant *tenant)
@@ -329,6 +354,14 @@ static void unlink_tenant(struct tenant_set *set, struct tenant *tenant)
 		}
 	}
 	hashtable_remove(&set->by_name, &entry_of(tenant)->node);
+	/* Off the list of changed tenants: it is about to be freed. */
+	if (tenant->changed) {
+		struct tenant **place = &set->changed;
+
+		while (*place != tenant)
+			place = &(*place)->next_changed;
+		*place = tenant->next_changed;
+	}
 }
 
 size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
@@ -337,7 +370,8 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
 
 	if (expiry <= 0)
 		expiry = TENANT_EXPIRY_DEFAULT_S;
-	while (i < set->count) {
+	/* Most ticks: no tenant is gone, nothing to walk. */
+	while (set->gone_count && i < set->count) {
 		struct tenant *tenant = set->tenants[i];
 
 		if (tenant->live_cgroups || !tenant->gone_since ||
@@ -348,6 +382,7 @@ size_t tenant_set_expire(struct tenant_set *set, double now, double expiry)
 		pr_info("tenant %s gone for %.0f s: dropped", tenant->name, now - tenant->gone_since);
 		unlink_tenant(set, tenant);
 		free_tenant(tenant);
+		set->gone_count--;
 		set->tenants[i] = set->tenants[--set->count];
 		set->generation++;
 		dropped++;
@@ -381,21 +416,13 @@ size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
 	return count;
 }
 
-static void fill_row(struct tenant_row *row, const struct tenant *tenant,
-		     const struct config *config)
+/* The columns of @row that come from @tenant's totals and tasks (the rest are other stages'). */
+static void fill_totals(struct tenant_row *row, const struct tenant *tenant)
 {
 	const char *totals = (const char *)&tenant->total;
 	int resource;
 
-	memset(row, 0, sizeof(*row));
-	row->serial = tenant->serial;
-	row->tenant = tenant->name;
-	row->plan = tenant->plan;
-	row->limits = tenant->limits;
-	row->cgroup = tenant->cgroup;
 	row->gone = tenant->live_cgroups == 0;
-	row->storage_paths = (const char *const *)tenant->storage_paths;
-	row->storage_count = tenant->storage_count;
 	row->execs = tenant->total.execs;
 	for (resource = 0; resource < RESOURCE_COUNT; resource++) {
 		const struct resource_info *info = resource_info(resource);
@@ -418,12 +445,55 @@ static void fill_row(struct tenant_row *row, const struct tenant *tenant,
 	}
 }
 
-int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table)
+static void fill_row(struct tenant_row *row, const struct tenant *tenant)
+{
+	memset(row, 0, sizeof(*row));
+	row->serial = tenant->serial;
+	row->tenant = tenant->name;
+	row->plan = tenant->plan;
+	row->limits = tenant->limits;
+	row->cgroup = tenant->cgroup;
+	row->storage_paths = (const char *const *)tenant->storage_paths;
+	row->storage_count = tenant->storage_count;
+	fill_totals(row, tenant);
+}
+
+/* Takes every tenant off the list of changed ones. */
+static void clear_changed(struct tenant_set *set)
+{
+	struct tenant *tenant, *next;
+
+	for (tenant = set->changed; tenant; tenant = next) {
+		next = tenant->next_changed;
+		tenant->changed = false;
+		tenant->next_changed = NULL;
+	}
+	set->changed = NULL;
+}
+
+/* Room for every row's index in table->refreshed; 0 or -ENOMEM. */
+static int reserve_refreshed(struct tenant_table *table, size_t count)
+{
+	size_t *refreshed;
+
+	if (count <= table->refreshed_capacity)
+		return 0;
+	refreshed = realloc(table->refreshed, count * sizeof(*refreshed));
+	if (!refreshed)
+		return -ENOMEM;
+	table->refreshed = refreshed;
+	table->refreshed_capacity = count;
+	return 0;
+}
+
+/* Every row afresh, in name order. 0 or -ENOMEM. */
+static int remake_rows(struct tenant_set *set, struct tenant_table *table)
 {
 	struct tenant_row *rows;
 	size_t i;
 
 	table->count = 0;
+	table->set_serial = 0;
 	if (set->count > table->capacity) {
 		rows = realloc(table->rows, set->count * sizeof(*rows));
 		if (!rows)
@@ -431,18 +501,50 @@ int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table)
 		table->rows = rows;
 		table->capacity = set->count;
 	}
+	if (reserve_refreshed(table, set->count))
+		return -ENOMEM;
 	sort_tenants(set);
 	for (i = 0; i < set->count; i++) {
-		fill_row(&table->rows[i], set->tenants[i], set->config);
+		fill_row(&table->rows[i], set->tenants[i]);
 		set->tenants[i]->row = &table->rows[i];
 	}
+	clear_changed(set);
 	table->count = set->count;
+	table->remade = true;
+	table->refreshed_count = 0;
+	table->set_serial = set->serial;
+	table->generation = set->generation;
+	return 0;
+}
+
+int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table)
+{
+	struct tenant *tenant;
+	struct tenant_row *row;
+	size_t i;
+
+	if (table->set_serial != set->serial || table->generation != set->generation ||
+	    table->count != set->count)
+		return remake_rows(set, table);
+	/* The same tenants in the same rows: only those that changed are filled again. */
+	for (i = 0; i < table->count; i++)
+		table->rows[i].unchanged = true;
+	table->remade = false;
+	table->refreshed_count = 0;
+	for (tenant = set->changed; tenant; tenant = tenant->next_changed) {
+		row = tenant->row;
+		fill_totals(row, tenant);
+		row->unchanged = false;
+		table->refreshed[table->refreshed_count++] = row - table->rows;
+	}
+	clear_changed(set);
 	return 0;
 }
 
 void tenant_table_free(struct tenant_table *table)
 {
 	free(table->rows);
+	free(table->refreshed);
 	memset(table, 0, sizeof(*table));
 }
 

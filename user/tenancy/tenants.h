@@ -34,7 +34,7 @@ bool tenants_match_path(const struct config *config, const char *path,
 struct tenant {
 	uint64_t serial;	/* never reused in this process */
 	char *name;
-	char *plan;
+	const char *plan;	/* in the set's configuration */
 	const struct plan *limits;	/* its plan in the set's configuration; NULL: undefined */
 	char *cgroup;		/* the tenant's top-most matched cgroup path */
 	struct usage_sample total;	/* cumulative since the agent started */
@@ -46,6 +46,9 @@ struct tenant {
 	size_t storage_count;
 	/* Its row in the last table tenant_set_fill_rows() made; NULL before. */
 	struct tenant_row *row;
+	/* Its totals, tasks or cgroups changed since its row was last filled. */
+	bool changed;
+	struct tenant *next_changed;	/* the set's list of those */
 };
 
 struct tenant_set;
@@ -72,26 +75,42 @@ bool tenant_set_cgroup_is_root(struct tenant_set *set, uint64_t id);
 bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
 
 /* Adds one cgroup's counter deltas and the change of its live tasks. */
-void tenant_set_add_usage(struct tenant *tenant, const struct usage_sample *delta,
-			  int64_t tasks_delta);
+void tenant_set_add_usage(struct tenant_set *set, struct tenant *tenant,
+			  const struct usage_sample *delta, int64_t tasks_delta);
 /* How long a tenant with no cgroups left keeps its totals, by default. */
 #define TENANT_EXPIRY_DEFAULT_S 300.0
 /* Drops tenants gone for longer than @expiry seconds (0: the default); returns how many. */
 size_t tenant_set_expire(struct tenant_set *set, double now, double expiry);
 
-/* The tick's table: rows grown as needed, @count of them in use. */
+/*
+ * The tick's table: rows grown as needed, @count of them in use. It lasts
+ * from tick to tick (tenant_row.h): made afresh when tenants came or went,
+ * else only the rows of tenants that changed are filled again.
+ */
 struct tenant_table {
 	struct tenant_row *rows;
 	size_t count;
 	size_t capacity;
+	/* The last fill made every row afresh: nothing is as it was. */
+	bool remade;
+	/* The rows whose totals the last fill changed, by index (when not remade). */
+	size_t *refreshed;
+	size_t refreshed_count;
+	size_t refreshed_capacity;
+	/* The set and its generation the rows were made from. */
+	uint64_t set_serial;
+	uint64_t generation;
 };
 
 /*
  * Fills @table with one row per tenant, in name order: identity, plan and
  * limits, counters from the totals and live tasks, in base units (the
- * resource table says which total each counter is). Memory and storage are
- * left unmeasured for their modules to fill; each tenant's row pointer is
- * set. 0, or -ENOMEM (the table is then empty).
+ * resource table says which total each counter is). Each tenant's row
+ * pointer is set. When the table holds this set's tenants as they were
+ * (none came or went), only changed tenants' rows are filled again, and
+ * every other row is marked unchanged, keeping what the other stages put
+ * there; else every row is made afresh, memory and storage unmeasured for
+ * their modules to fill. 0, or -ENOMEM (the table is then empty).
  */
 int tenant_set_fill_rows(struct tenant_set *set, struct tenant_table *table);
 void tenant_table_free(struct tenant_table *table);

@@ -132,7 +132,7 @@ static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t ta
 		return;
 	}
 	if (tenant)
-		tenant_set_add_usage(tenant, delta, tasks_delta);
+		tenant_set_add_usage(tracker->tenants, tenant, delta, tasks_delta);
 	if (final) {
 		memory_watcher_remove(tracker->memory, id);
 		tenant_set_forget_cgroup(tracker->tenants, id);
