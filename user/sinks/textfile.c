@@ -2,11 +2,13 @@
 /*
  * Prometheus text exposition written atomically for node_exporter.
  *
- * The file is built in one buffer and handed to write() a megabyte at a
- * time: at 10,000 tenants it is some 11 MB, and stdio would take it line by
+ * The file is built in one buffer and handed to write() 256 KiB at a
+ * time: at 10,000 tenants it is some 14 MB, and stdio would take it line by
  * line, a call and a copy each, in 4 KiB writes. A buffer of bounded size
  * rather than the whole file keeps the memory small and what was just
- * formatted in the cache while it is written out.
+ * formatted in the cache while it is written out; small enough that once
+ * malloc keeps it in its heap (it raises its mmap threshold to a freed
+ * block's size), it adds little to what stays resident.
  *
  * The first failure is remembered and every later call becomes a no-op, so
  * callers can emit a whole file without checking each line and learn the
@@ -26,8 +28,8 @@
 
 #include "textfile.h"
 
-/* What is built before a write(): an 11 MB file takes a dozen. */
-#define TEXTFILE_BUFFER (1 << 20)
+/* What is built before a write(): a 14 MB file takes some 55. */
+#define TEXTFILE_BUFFER (256 << 10)
 
 struct textfile {
 	char *path;
@@ -512,12 +514,17 @@ void textfile_sample(struct textfile *file, const char *name, const struct label
  * (auto_da_alloc), which for the 11 MB file of 10,000 tenants made the
  * rename cost more than the write; an exchange is no replacement to it, and
  * the file, replaced a few seconds later, mostly never reaches the disk.
- * A plain rename where there is nothing to exchange with (the first write)
- * or no exchange (older kernels, other file systems).
+ * A plain rename where there is no file to exchange with (the first write,
+ * or something else at the path) or no exchange (older kernels, other file
+ * systems).
  */
 static int replace_file(const char *temp_path, const char *path)
 {
-	if (!renameat2(AT_FDCWD, temp_path, AT_FDCWD, path, RENAME_EXCHANGE)) {
+	struct stat old;
+
+	/* A directory there must still fail the rename, not be exchanged. */
+	if (!lstat(path, &old) && S_ISREG(old.st_mode) &&
+	    !renameat2(AT_FDCWD, temp_path, AT_FDCWD, path, RENAME_EXCHANGE)) {
 		unlink(temp_path);
 		return 0;
 	}
