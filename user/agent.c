@@ -154,13 +154,44 @@ static void give_back_memory(struct agent *agent, double now)
 	agent->trimmed_at = now;
 }
 
+/*
+ * An exec wakes the loop only when the loop is not coming back anyway
+ * (software_events.h): after a wake-up, drain every AW_DRAIN_INTERVAL_NS
+ * while events come, until drains have found none for a while.
+ *
+ * Every drain must end in that chain, not only the ones the ring buffer's
+ * fd starts: a drain elsewhere (the tick's, the one at start) may take the
+ * very record whose exec set reader_polling and woke the loop, and the fd
+ * is then no longer readable when epoll looks. Without a drain_again to
+ * come, reader_polling would stay set, no exec would wake the loop again,
+ * and records would wait for the next tick (seen as exec-to-record
+ * latencies of a second in `make bench`).
+ */
+static void drain_again(void *ctx)
+{
+	struct agent *agent = ctx;
+
+	if (probes_events_settle(agent->probes, probes_drain_events(agent->probes)))
+		loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9,
+			     drain_again, agent);
+}
+
+static void drain_events(void *ctx)
+{
+	struct agent *agent = ctx;
+
+	probes_drain_events(agent->probes);
+	loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9, drain_again,
+		     agent);
+}
+
 static void tick(void *ctx)
 {
 	struct agent *agent = ctx;
 	double now;
 	int err;
 
-	probes_drain_events(agent->probes);
+	drain_again(agent);
 	probes_check_io(agent->probes);
 	err = cgroup_tracker_collect(agent->tracker);
 	if (err)
@@ -291,29 +322,6 @@ static void reload(struct agent *agent)
 	pr_info("configuration reloaded from %s: %zu tenant rules", path, config->tenant_count);
 }
 
-/*
- * An exec wakes the loop only when the loop is not coming back anyway
- * (software_events.h): after a wake-up, drain every AW_DRAIN_INTERVAL_NS
- * while events come, until a drain finds none.
- */
-static void drain_again(void *ctx)
-{
-	struct agent *agent = ctx;
-
-	if (probes_events_settle(agent->probes, probes_drain_events(agent->probes)))
-		loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9,
-			     drain_again, agent);
-}
-
-static void drain_events(void *ctx)
-{
-	struct agent *agent = ctx;
-
-	probes_drain_events(agent->probes);
-	loop_wake_at(agent->loop, clock_monotonic() + AW_DRAIN_INTERVAL_NS / 1e9, drain_again,
-		     agent);
-}
-
 static void collect_digests(void *ctx)
 {
 	struct agent *agent = ctx;
@@ -398,7 +406,7 @@ static int start(struct agent *agent)
 	err = cgroup_tracker_scan(agent->tracker, agent->tenants, true);
 	if (err)
 		pr_warn("scanning %s: %s", root, strerror(-err));
-	probes_drain_events(agent->probes);
+	drain_again(agent);
 	return EXIT_OK;
 }
 
