@@ -9,9 +9,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +21,7 @@
 #include "evaluate_state.h"
 #include "files.h"
 #include "guard.h"
+#include "heap_trim.h"
 #include "log.h"
 #include "loop.h"
 #include "memory.h"
@@ -58,8 +56,7 @@ struct agent {
 	uint64_t interval_ms;
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
-	bool trim_due;		/* tenants were dropped since the last trim */
-	double trimmed_at;
+	struct heap_trim heap_trim;	/* after tenants were dropped */
 };
 
 static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
@@ -136,36 +133,12 @@ static void write_textfile(struct agent *agent)
 }
 
 /*
- * Tenants that come and go (a CI node makes and removes a cgroup a job)
- * leave their memory free but scattered over the heap, where malloc keeps
- * it: resident at the high-water mark of tenants alive at once. Once
- * tenants were dropped, at most every MEMORY_TRIM_S, the free pages go back.
- */
-#define MEMORY_TRIM_S 10.0
-
-static void give_back_memory(struct agent *agent, double now)
-{
-	if (!agent->trim_due || now - agent->trimmed_at < MEMORY_TRIM_S)
-		return;
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
-	agent->trim_due = false;
-	agent->trimmed_at = now;
-}
-
-/*
  * An exec wakes the loop only when the loop is not coming back anyway
  * (software_events.h): after a wake-up, drain every AW_DRAIN_INTERVAL_NS
  * while events come, until drains have found none for a while.
- *
- * Every drain must end in that chain, not only the ones the ring buffer's
- * fd starts: a drain elsewhere (the tick's, the one at start) may take the
- * very record whose exec set reader_polling and woke the loop, and the fd
- * is then no longer readable when epoll looks. Without a drain_again to
- * come, reader_polling would stay set, no exec would wake the loop again,
- * and records would wait for the next tick (seen as exec-to-record
- * latencies of a second in `make bench`).
+ * Every drain ends in that chain: a drain elsewhere (the tick's) may take
+ * the record whose exec woke us, and without a drain_again to come
+ * reader_polling would stay set and records wait for the next tick.
  */
 static void drain_again(void *ctx)
 {
@@ -200,7 +173,7 @@ static void tick(void *ctx)
 	netabuse_tick(agent->netabuse, now, alerts_publish, agent->alerts);
 	guard_tick(agent->guard, now);
 	if (tenant_set_expire(agent->tenants, now, agent->options->tenant_expiry_s))
-		agent->trim_due = true;
+		heap_trim_note_freed(&agent->heap_trim);
 	/* Out of memory: a short table would look like tenants gone, resolving their alerts. */
 	if (tenant_set_fill_rows(agent->tenants, &agent->table)) {
 		pr_err("out of memory: no evaluation this interval");
@@ -215,7 +188,7 @@ static void tick(void *ctx)
 	}
 	alerts_flush(agent->alerts);
 	write_textfile(agent);
-	give_back_memory(agent, now);
+	heap_trim_maybe(&agent->heap_trim, now);
 	if (agent->options->once)
 		loop_stop(agent->loop);
 }
@@ -260,25 +233,6 @@ static void configure(struct agent *agent, const struct config *config)
 							    config->agent.interval_ms;
 }
 
-/*
- * `run --hostname` wins over agent.hostname, also after a reload: in a
- * DaemonSet the node's name comes from the downward API on the command line,
- * since the pod's own host name is the pod's.
- */
-static int apply_hostname(const struct agent_options *options, struct config *config)
-{
-	char *copy;
-
-	if (!options->hostname)
-		return 0;
-	copy = strdup(options->hostname);
-	if (!copy)
-		return -ENOMEM;
-	free(config->agent.hostname);
-	config->agent.hostname = copy;
-	return 0;
-}
-
 /* SIGHUP: a valid new configuration replaces the old; an invalid one changes nothing. */
 static void reload(struct agent *agent)
 {
@@ -294,7 +248,7 @@ static void reload(struct agent *agent)
 	}
 	err = config_load_file(path, &config, &errors);
 	if (!err)
-		err = apply_hostname(agent->options, config);
+		err = config_override_hostname(config, agent->options->hostname);
 	if (!err)
 		err = alerts_reconfigure(agent->alerts, config);
 	if (!err && !(tenants = tenant_set_new(config)))
@@ -432,7 +386,7 @@ int agent_run(const struct agent_options *options, struct config *config)
 	struct agent agent = { .options = options, .config = config };
 	int status, err;
 
-	if (apply_hostname(options, config)) {
+	if (config_override_hostname(config, options->hostname)) {
 		pr_err("out of memory");
 		status = EXIT_NO_PROBES;
 		goto cleanup;

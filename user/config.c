@@ -1405,3 +1405,17 @@ void config_each_key(void (*fn)(const char *dotted_key, void *ctx), void *ctx)
 {
 	config__each_key(top_fields, "", fn, ctx);
 }
+
+int config_override_hostname(struct config *config, const char *hostname)
+{
+	char *copy;
+
+	if (!hostname)
+		return 0;
+	copy = strdup(hostname);
+	if (!copy)
+		return -ENOMEM;
+	free(config->agent.hostname);
+	config->agent.hostname = copy;
+	return 0;
+}

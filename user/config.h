@@ -122,6 +122,12 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 		 char **errors);
 int config_load_file(const char *path, struct config **out, char **errors);
 void config_free(struct config *config);
+/*
+ * `run --hostname` wins over agent.hostname, also after a reload: in a
+ * DaemonSet the node's name comes from the downward API on the command
+ * line, since the pod's own host name is the pod's. NULL changes nothing.
+ */
+int config_override_hostname(struct config *config, const char *hostname);
 
 /* The plan called @name, or NULL. */
 const struct plan *config_find_plan(const struct config *config, const char *name);
