@@ -87,7 +87,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install uninstall vmlinux
+.PHONY: all deps run test bench soak bench-tools unit-tests test-tools clean install uninstall vmlinux
 .PHONY: deb image package-test
 
 all: $(OUTPUT)/abusewatch
@@ -112,6 +112,13 @@ bench:
 	$(Q)scripts/install-deps --bench
 	$(Q)$(MAKE) all test-tools bench-tools
 	$(Q)scripts/bench $(BENCH_PARTS)
+
+# The agent for SOAK_SECONDS under cgroup churn, exec storms and load, then
+# checks that memory, open files and map entries stayed flat (tests/soak/).
+SOAK_SECONDS ?= 1800
+soak:
+	$(Q)$(MAKE) all test-tools
+	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
 
 unit-tests: $(UNIT_BINS)
 test-tools: $(TOOL_BINS)
