@@ -99,8 +99,7 @@ cleanup() {
 	for pid in "${LOAD_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
-	[[ -n $CG ]] && remove_v2_tree "$CG"
-	[[ -n $MEM_TENANTS ]] && remove_tree "$(dirname "$MEM_TENANTS")"
+	remove_cgroups
 	[[ -n $TMP ]] && rm -rf "$TMP"
 	exit "$status"
 }
@@ -108,22 +107,10 @@ cleanup() {
 # ---------------------------------------------------------------- agent
 
 write_config() {
-	CONFIG=$TMP/config.yaml
-	TEXTFILE=$TMP/textfile/abusewatch.prom
-	EVENTS=$TMP/events.jsonl
-	mkdir -p "$TMP/textfile" "$TMP/state" || return 1
+	config_head bench "$TMP/events.jsonl" >"$TMP/config.yaml" || return 1
 	# The plan limits cpu and memory, so that evaluation and the memory
 	# gauge run for every tenant; the software policy is what denies xmrig.
-	cat >"$CONFIG" <<EOF
-agent:
-  interval: ${INTERVAL_S}s
-  textfile: "$TEXTFILE"
-  events_log: "$EVENTS"
-  state_dir: "$TMP/state"
-  hostname: bench
-tenants:
-  - cgroup: "$REL/tenants/{tenant}/**"
-    plan: default
+	cat >>"$CONFIG" <<EOF
 plans:
   default:
     window: 10s

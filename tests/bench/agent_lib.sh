@@ -21,6 +21,28 @@ AGENT_PID=""
 AGENT_LOG=""
 AGENT_STATUS=""
 
+# config_head HOSTNAME EVENTS_LOG: sets CONFIG and TEXTFILE under $TMP
+# (and EVENTS) and prints the start of the agent's configuration: the
+# agent section and every tenant cgroup on plan "default". The caller adds
+# the plans and the rest.
+config_head() {
+	CONFIG=$TMP/config.yaml
+	TEXTFILE=$TMP/textfile/abusewatch.prom
+	EVENTS=$2
+	mkdir -p "$TMP/textfile" "$TMP/state" || return 1
+	cat <<EOF
+agent:
+  interval: ${INTERVAL_S}s
+  textfile: "$TEXTFILE"
+  events_log: "$EVENTS"
+  state_dir: "$TMP/state"
+  hostname: $1
+tenants:
+  - cgroup: "$REL/tenants/{tenant}/**"
+    plan: default
+EOF
+}
+
 # calc EXPRESSION: floating-point arithmetic (awk), printed with %.6g.
 calc() {
 	awk "BEGIN { printf \"%.6g\n\", $1 }"
@@ -100,6 +122,12 @@ setup_cgroups() {
 	fi
 	bench_log "agent: cgroups under $CG; tenants' memory: $MEM_MODE"
 	return 0
+}
+
+# Kills what runs in the private trees and removes them.
+remove_cgroups() {
+	[[ -n $CG ]] && remove_v2_tree "$CG"
+	[[ -n $MEM_TENANTS ]] && remove_tree "$(dirname "$MEM_TENANTS")"
 }
 
 # add_tenants NAME...: makes each tenant's cgroup (and its v1 memory twin).
