@@ -17,16 +17,18 @@
 #   resolved one in the events log, the same alert active in Alertmanager;
 # - the miner run while no agent ran is alerted (its event waited in the
 #   pinned ring buffer).
-# Then a changed map layout (the pinned stamp altered with bpftool) starts
-# clean and says so, and `abusewatch unpin` removes the pins and detaches
-# the probes.
+# Then new programs on the same map layout (an upgrade: the pinned stamp's
+# program digest altered with bpftool) keep the counts, the cgroup links
+# taking the new programs and the tracing links made anew; a changed map
+# layout (its layout digest altered) starts clean and says so; and
+# `abusewatch unpin` removes the pins and detaches the probes.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases restart_term_cpu restart_term_disk restart_term_net restart_term_removed_cgroups \
 	restart_term_monotonic restart_term_alert restart_queued_events \
 	restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_alert \
-	restart_layout_changed restart_unpin
+	restart_new_programs restart_layout_changed restart_unpin
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn linger tcpsink tcpsend || e2e_finish
 e2e_setup || e2e_finish
@@ -163,6 +165,27 @@ check_alert() {
 	check "$case" "$?" "hog/processes: over_limit ${over:-missing} (want 1), firing records $firing (want 1), resolved $resolved (want 0), Alertmanager ${am_state:-not checked}"
 }
 
+# alter_stamp OFFSET: flips a byte of the pinned stamp (pins.c: a 24-byte
+# magic, then the layout digest, then the programs' digest, 32 bytes each),
+# as a new version of the agent would find it. Status 1 when it cannot.
+alter_stamp() {
+	local value
+	command -v bpftool >/dev/null && [[ -e $PIN_DIR/stamp ]] || return 1
+	value=$(bpftool -j map lookup pinned "$PIN_DIR/stamp" key 0 0 0 0 |
+		python3 -c 'import json, sys
+v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
+v[int(sys.argv[1])] ^= 0xff
+print(" ".join(str(b) for b in v))' "$1") || return 1
+	# shellcheck disable=SC2086 # one argument per byte
+	bpftool map update pinned "$PIN_DIR/stamp" key 0 0 0 0 value $value
+}
+
+# link_of NAME: "LINK_ID PROG_ID" of the pinned link NAME, or nothing.
+link_of() {
+	bpftool -j link show pinned "$PIN_DIR/$1" 2>/dev/null |
+		python3 -c 'import json, sys; l = json.load(sys.stdin); print(l["id"], l["prog_id"])' 2>/dev/null
+}
+
 # ---- first run: load, and hog's alert fires
 agent_or_report "${E2E_CASES[*]}" "$AW_CONFIG" || e2e_finish
 PIN_DIR=$(grep -o 'probes pinned in [^:]*' "$AGENT_LOG" | head -n 1 | cut -d' ' -f4)
@@ -217,7 +240,7 @@ wait "$AGENT_PID" 2>/dev/null
 AGENT_PID=""
 snapshot "$E2E_TMP/before-kill"
 load_while_down 2
-agent_or_report "restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_alert restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
+agent_or_report "restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_alert restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
 wait_intervals 5
 check_usage restart_kill9 "$E2E_TMP/before-kill"
 back=$(went_back "$E2E_TMP/before-kill" <(snapshot /dev/stdout))
@@ -225,20 +248,31 @@ back=$(went_back "$E2E_TMP/before-kill" <(snapshot /dev/stdout))
 sleep 1
 check_alert restart_kill9_alert
 
-# ---- a changed map layout: the pinned stamp's layout digest altered
+# ---- an upgrade that kept the map layout: the programs' digest altered
+stop_agent
+egress_before=$(link_of net-link-count_egress)
+switch_before=$(link_of usage-link-account_cpu)
+if ! alter_stamp 56; then
+	skip restart_new_programs "cannot alter the pinned stamp (bpftool, $PIN_DIR/stamp)"
+else
+	"$AW_TOOLS/incg" "$BUSY/keep" "$AW_TOOLS/burn" 0.3
+	agent_or_report "restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
+	wait_intervals 5
+	egress_after=$(link_of net-link-count_egress)
+	switch_after=$(link_of usage-link-account_cpu)
+	cpu=$(agent_value cpu_seconds_total busy)
+	truth=$(cgroup_cpu_seconds "$BUSY")
+	grep -q 'restart: new probe programs on the maps pinned in' "$AGENT_LOG" &&
+		within_pct "$cpu" "$truth" 0.1 && [[ -n $egress_before && -n $switch_before &&
+		${egress_after%% *} == "${egress_before%% *}" && ${egress_after#* } != "${egress_before#* }" &&
+		-n $switch_after && ${switch_after%% *} != "${switch_before%% *}" ]]
+	check restart_new_programs "$?" "new programs: busy cpu_seconds_total $cpu, cpu.stat $truth (want within 0.1%); egress link (id prog) $egress_before -> $egress_after (want the same link, a new program); sched_switch link $switch_before -> $switch_after (want a new one); log: $(grep restart: "$AGENT_LOG" | tr '\n' ' ')"
+fi
+
+# ---- a changed map layout: the layout digest altered
 stop_agent
 cpu_before=$(agent_value cpu_seconds_total busy)
-altered=""
-if command -v bpftool >/dev/null && [[ -e $PIN_DIR/stamp ]]; then
-	value=$(bpftool -j map lookup pinned "$PIN_DIR/stamp" key 0 0 0 0 |
-		python3 -c 'import json, sys
-v = [int(b, 16) for b in json.load(sys.stdin)["value"]]
-v[24] ^= 0xff   # the first byte of the layout digest, after the 24-byte magic
-print(" ".join(str(b) for b in v))') &&
-		# shellcheck disable=SC2086 # one argument per byte
-		bpftool map update pinned "$PIN_DIR/stamp" key 0 0 0 0 value $value && altered=yes
-fi
-if [[ -z $altered ]]; then
+if ! alter_stamp 24; then
 	skip restart_layout_changed "cannot alter the pinned stamp (bpftool, $PIN_DIR/stamp)"
 else
 	agent_or_report "restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
@@ -251,8 +285,8 @@ fi
 
 # ---- unpin: the pins go, and the probes with them
 stop_agent
-link_id=$(bpftool -j link show pinned "$PIN_DIR/usage-link-account_cpu" 2>/dev/null |
-	python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null)
+link_id=$(link_of usage-link-account_cpu)
+link_id=${link_id%% *}
 out=$("$AW_BIN" unpin -c "$AW_CONFIG")
 status=$?
 gone=yes

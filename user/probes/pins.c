@@ -463,6 +463,34 @@ static int point_maps_at_pins(const struct pins *pins)
 	return 0;
 }
 
+/* Does @program of the object called @object_name have a pinned link? Its path in @path. */
+static bool has_pinned_link(const struct pins *pins, const char *object_name,
+			    const struct bpf_program *program, char *path, size_t len)
+{
+	return !pin_path(pins, object_name, "link", bpf_program__name(program), path, len) &&
+	       !access(path, F_OK);
+}
+
+/*
+ * The programs whose pinned links are kept are not loaded again: the
+ * kernel runs the pinned ones, and a copy loaded for nothing would cost
+ * the verifier's time and show beside them in bpftool.
+ */
+static void skip_kept_programs(struct pins *pins)
+{
+	struct bpf_program *program;
+	char path[PIN_PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < pins->object_count; i++) {
+		bpf_object__for_each_program(program, pins->objects[i].object) {
+			if (bpf_program__autoload(program) &&
+			    has_pinned_link(pins, pins->objects[i].name, program, path, sizeof(path)))
+				bpf_program__set_autoload(program, false);
+		}
+	}
+}
+
 /* What the pinned probes are, against what this agent would make; PINS_CLEAN with @why otherwise. */
 static enum pins_mode compare_stamps(struct pins *pins, const uint8_t *instance, char *why,
 				     size_t whylen)
@@ -530,6 +558,8 @@ enum pins_mode pins_decide(struct pins *pins, const uint8_t *instance, char *why
 		pins->broken = true;
 		pins->mode = PINS_CLEAN;
 	}
+	if (pins->mode == PINS_KEEP)
+		skip_kept_programs(pins);
 	return pins->mode;
 }
 
@@ -567,58 +597,80 @@ static const char *name_of(const struct pins *pins, const struct bpf_object *obj
 }
 
 /*
- * Takes up the pinned link at @path for @program, as the mode says: true
- * when it stays (kept, or given the new program), false when the program
- * needs a new link.
+ * Takes up the pinned link at @path for @program as the mode says: the
+ * link, held open (closing it later leaves it pinned), when it stays
+ * (kept, or given the new program); NULL when the program needs a new one.
  */
-static bool take_up_link(struct pins *pins, struct bpf_program *program, const char *path)
+static struct bpf_link *take_up_link(struct pins *pins, struct bpf_program *program,
+				     const char *path)
 {
 	struct bpf_link *pinned;
 	int err;
 
 	if (pins->mode == PINS_CLEAN || access(path, F_OK))
-		return false;
-	if (pins->mode == PINS_KEEP)
-		return true;
-	if (!is_cgroup_program(program)) {
+		return NULL;
+	if (pins->mode == PINS_REPLACE && !is_cgroup_program(program)) {
 		/* Tracing links cannot change programs: the old one goes, the new comes. */
 		if (unlink(path))
 			pr_warn("cannot remove the pinned link %s: %s", path, strerror(errno));
-		return false;
+		return NULL;
 	}
 	pinned = bpf_link__open(path);
-	err = pinned ? bpf_link__update_program(pinned, program) : -errno;
-	bpf_link__destroy(pinned);
+	if (!pinned) {
+		pr_warn("cannot open the pinned link %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (pins->mode == PINS_KEEP)
+		return pinned;
+	err = bpf_link__update_program(pinned, program);
 	if (!err)
-		return true;
+		return pinned;
 	pr_warn("cannot give the pinned link %s its new program: %s", path, strerror(-err));
+	bpf_link__destroy(pinned);
 	unlink(path);
-	return false;
+	return NULL;
 }
 
 int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 		struct bpf_link **links, size_t max, size_t *count)
 {
 	const char *object_name = name_of(pins, object);
+	bool pinning = object_name && !pins->broken;
 	struct bpf_program *program;
 	char path[PIN_PATH_MAX];
 	size_t n = 0;
 	int err = 0;
 
 	bpf_object__for_each_program(program, object) {
-		if (!bpf_program__autoload(program))
+		bool kept = pinning && pins->mode == PINS_KEEP && !bpf_program__autoload(program) &&
+			    has_pinned_link(pins, object_name, program, path, sizeof(path));
+		bool has_path;
+
+		if (!bpf_program__autoload(program) && !kept)
 			continue;
 		if (n == max) {
 			err = -E2BIG;
 			break;
 		}
 		links[n] = NULL;
-		if (object_name && !pins->broken &&
-		    !pin_path(pins, object_name, "link", bpf_program__name(program), path,
-			      sizeof(path)) &&
-		    take_up_link(pins, program, path)) {
+		has_path = pinning && !pin_path(pins, object_name, "link", bpf_program__name(program),
+						path, sizeof(path));
+		if (pinning && !has_path) {
+			pr_warn("no pin for program %s: a restart will start clean",
+				bpf_program__name(program));
+			pins->broken = true;
+			pinning = false;
+		}
+		if (has_path)
+			links[n] = take_up_link(pins, program, path);
+		if (links[n]) {
 			n++;
 			continue;
+		}
+		/* A kept program was not loaded: its pinned link must be there. */
+		if (kept) {
+			err = -ENOENT;
+			break;
 		}
 		links[n] = attach_program(program, cgroup_fd);
 		if (!links[n]) {
@@ -626,16 +678,14 @@ int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 			break;
 		}
 		n++;
-		if (!object_name || pins->broken)
+		if (!has_path)
 			continue;
-		err = pin_path(pins, object_name, "link", bpf_program__name(program), path,
-			       sizeof(path));
-		if (!err)
-			err = bpf_link__pin(links[n - 1], path);
+		err = bpf_link__pin(links[n - 1], path);
 		if (err) {
 			/* Attached all the same; only the next start will be clean. */
 			pr_warn("cannot pin link %s: %s", path, strerror(-err));
 			pins->broken = true;
+			pinning = false;
 			err = 0;
 		}
 	}
