@@ -36,8 +36,9 @@ AGENT_LOG=""
 AGENT_REASON=""
 AGENT_EXIT=""
 E2E_CLEANUPS=()
-# Configurations an agent ran with: their pinned probes are removed at exit.
-declare -A E2E_AGENT_CONFIGS=()
+# Copies of the configurations agents started with (a test may rewrite
+# one, even into an invalid one): their pinned probes are removed at exit.
+E2E_AGENT_CONFIGS=()
 
 # ---------------------------------------------------------------- results
 
@@ -324,7 +325,8 @@ start_agent() {
 		return 1
 	fi
 	rm -f "$textfile"
-	E2E_AGENT_CONFIGS[$config]=1
+	E2E_AGENT_CONFIGS+=("$E2E_TMP/unpin.${#E2E_AGENT_CONFIGS[@]}.yaml")
+	cp "$config" "${E2E_AGENT_CONFIGS[-1]}"
 	AGENT_LOG=$(mktemp "$E2E_TMP/agent.XXXXXX.log")
 	AGENT_REASON=""
 	AGENT_EXIT=""
@@ -352,7 +354,7 @@ start_agent() {
 # removed, so that no test leaves probes behind.
 unpin_agents() {
 	local config
-	for config in "${!E2E_AGENT_CONFIGS[@]}"; do
+	for config in "${E2E_AGENT_CONFIGS[@]}"; do
 		[[ -f $config ]] && "$AW_BIN" unpin -c "$config" >/dev/null 2>&1
 	done
 	E2E_AGENT_CONFIGS=()

@@ -82,74 +82,168 @@ void restart_state_free(struct restart_state *state)
 	memset(state, 0, sizeof(*state));
 }
 
-static void write_escaped(FILE *out, const char *text)
-{
-	const unsigned char *c;
+/*
+ * The text being formatted: a buffer grown by doubling. Numbers and
+ * escapes are written by hand: at 10,000 cgroups stdio's formatting was
+ * nine tenths of the time.
+ */
+struct text_buffer {
+	char *data;
+	size_t length;
+	size_t capacity;
+	bool failed;
+};
 
-	if (!text || !*text) {
-		fputs(" -", out);
-		return;
+static char *reserve(struct text_buffer *buffer, size_t more)
+{
+	size_t wanted = buffer->capacity ? buffer->capacity : 4096;
+	char *grown;
+
+	if (buffer->failed)
+		return NULL;
+	while (wanted - buffer->length < more)
+		wanted *= 2;
+	if (wanted != buffer->capacity) {
+		grown = realloc(buffer->data, wanted);
+		if (!grown) {
+			buffer->failed = true;
+			return NULL;
+		}
+		buffer->data = grown;
+		buffer->capacity = wanted;
 	}
-	fputc(' ', out);
-	for (c = (const unsigned char *)text; *c; c++) {
-		if (*c <= ' ' || *c >= 0x7f || *c == '%' || (*c == '-' && c == (const unsigned char *)text))
-			fprintf(out, "%%%02X", *c);
-		else
-			fputc(*c, out);
-	}
+	return buffer->data + buffer->length;
 }
 
-static void write_counters(FILE *out, const struct usage_sample *sample)
+static void put_text(struct text_buffer *buffer, const char *text)
+{
+	size_t length = strlen(text);
+	char *at = reserve(buffer, length);
+
+	if (!at)
+		return;
+	memcpy(at, text, length);
+	buffer->length += length;
+}
+
+/* " " and @value in decimal. */
+static void put_u64(struct text_buffer *buffer, uint64_t value)
+{
+	char digits[21], *at;
+	int count = 0;
+
+	do {
+		digits[count++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	at = reserve(buffer, (size_t)count + 1);
+	if (!at)
+		return;
+	*at++ = ' ';
+	while (count)
+		*at++ = digits[--count];
+	buffer->length = at - buffer->data;
+}
+
+static void put_printf(struct text_buffer *buffer, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void put_printf(struct text_buffer *buffer, const char *fmt, ...)
+{
+	char text[256];
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	put_text(buffer, text);
+}
+
+/* " " and @text escaped (see the top of this file). */
+static void put_escaped(struct text_buffer *buffer, const char *text)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *c;
+	char *at;
+
+	if (!text || !*text) {
+		put_text(buffer, " -");
+		return;
+	}
+	/* At most three bytes each, and the space. */
+	at = reserve(buffer, 3 * strlen(text) + 1);
+	if (!at)
+		return;
+	*at++ = ' ';
+	for (c = (const unsigned char *)text; *c; c++) {
+		if (*c <= ' ' || *c >= 0x7f || *c == '%' ||
+		    (*c == '-' && c == (const unsigned char *)text)) {
+			*at++ = '%';
+			*at++ = hex[*c >> 4];
+			*at++ = hex[*c & 15];
+		} else {
+			*at++ = (char)*c;
+		}
+	}
+	buffer->length = at - buffer->data;
+}
+
+static void put_counters(struct text_buffer *buffer, const struct usage_sample *sample)
 {
 	size_t i;
 
 	for (i = 0; i < USAGE_SAMPLE_FIELDS; i++)
-		fprintf(out, " %" PRIu64, sample->field[i]);
+		put_u64(buffer, sample->field[i]);
 }
 
 int restart_state_format(const struct restart_state *state, char **text, size_t *length)
 {
+	struct text_buffer buffer = { 0 };
 	const struct restart_cgroup *cgroup;
 	const struct restart_tenant *tenant;
-	FILE *out;
 	size_t i;
 	int k;
 
-	*text = NULL;
-	out = open_memstream(text, length);
-	if (!out)
-		return -ENOMEM;
-	fprintf(out, "%s %d %zu\ninstance ", RESTART_MAGIC, RESTART_VERSION, USAGE_SAMPLE_FIELDS);
+	put_printf(&buffer, "%s %d %zu\ninstance ", RESTART_MAGIC, RESTART_VERSION,
+		   USAGE_SAMPLE_FIELDS);
 	for (i = 0; i < RESTART_INSTANCE_LEN; i++)
-		fprintf(out, "%02x", state->instance[i]);
-	fprintf(out, "\nwritten %.3f\nagent", state->written_wall);
+		put_printf(&buffer, "%02x", state->instance[i]);
+	put_printf(&buffer, "\nwritten %.3f\nagent", state->written_wall);
 	for (k = 0; k < ALERT_KIND_COUNT; k++)
-		fprintf(out, " %" PRIu64, state->alerts_total[k]);
+		put_u64(&buffer, state->alerts_total[k]);
 	for (k = 0; k < ALERT_KIND_COUNT; k++)
-		fprintf(out, " %" PRIu64, state->alerts_suppressed[k]);
-	fputc('\n', out);
+		put_u64(&buffer, state->alerts_suppressed[k]);
+	put_text(&buffer, "\n");
 	for (i = 0; i < state->tenant_count; i++) {
 		tenant = &state->tenants[i];
-		fprintf(out, "tenant %.3f", tenant->gone_for_s < 0 ? -1.0 : tenant->gone_for_s);
-		write_counters(out, &tenant->total);
-		write_escaped(out, tenant->name);
-		write_escaped(out, tenant->cgroup);
-		fputc('\n', out);
+		put_printf(&buffer, "tenant %.3f", tenant->gone_for_s < 0 ? -1.0 : tenant->gone_for_s);
+		put_counters(&buffer, &tenant->total);
+		put_escaped(&buffer, tenant->name);
+		put_escaped(&buffer, tenant->cgroup);
+		put_text(&buffer, "\n");
 	}
 	for (i = 0; i < state->cgroup_count; i++) {
 		cgroup = &state->cgroups[i];
-		fprintf(out, "cgroup %" PRIu64 " %d %" PRId64, cgroup->id, cgroup->finished,
-			cgroup->seeded_tasks);
-		write_counters(out, &cgroup->last);
-		write_escaped(out, cgroup->path);
-		fputc('\n', out);
+		put_text(&buffer, "cgroup");
+		put_u64(&buffer, cgroup->id);
+		put_text(&buffer, cgroup->finished ? " 1 " : " 0 ");
+		/* Seeded tasks may be negative: what the exit probe took back. */
+		if (cgroup->seeded_tasks < 0)
+			put_printf(&buffer, "%" PRId64, cgroup->seeded_tasks);
+		else
+			put_printf(&buffer, "%" PRIu64, (uint64_t)cgroup->seeded_tasks);
+		put_counters(&buffer, &cgroup->last);
+		put_escaped(&buffer, cgroup->path);
+		put_text(&buffer, "\n");
 	}
-	fprintf(out, "end %zu %zu\n", state->tenant_count, state->cgroup_count);
-	if (fclose(out)) {
-		free(*text);
+	put_printf(&buffer, "end %zu %zu\n", state->tenant_count, state->cgroup_count);
+	if (buffer.failed) {
+		free(buffer.data);
 		*text = NULL;
 		return -ENOMEM;
 	}
+	*text = buffer.data;
+	*length = buffer.length;
 	return 0;
 }
 
