@@ -132,8 +132,12 @@ void resume_restore(struct resume *resume, struct probes *probes, struct cgroup_
 	if (resume->firing_path[0])
 		evaluator_load(evaluator, resume->firing_path, clock_wall(), clock_monotonic(),
 			       FIRING_RESTORE_GRACE_S);
-	if (!instance || !resume->counters_path[0])
+	if (!instance || !resume->counters_path[0]) {
+		/* Nothing is written this run: a base it showed would be lost again. */
+		memset(resume->alerts_total, 0, sizeof(resume->alerts_total));
+		memset(resume->alerts_suppressed, 0, sizeof(resume->alerts_suppressed));
 		return;
+	}
 	resume->pinned = true;
 	memcpy(resume->instance, instance, sizeof(resume->instance));
 	resume->collector = collector;
