@@ -26,11 +26,11 @@
 _Static_assert(RESTART_INSTANCE_LEN == PINS_INSTANCE_LEN, "the state names the pins' instance");
 
 struct resume {
-	char counters_path[PATH_MAX];	/* "": nothing kept */
+	char counters_path[PATH_MAX]; /* "": nothing kept */
 	char firing_path[PATH_MAX];
-	char pin_dir[PATH_MAX];		/* "": nothing pinned */
+	char pin_dir[PATH_MAX]; /* "": nothing pinned */
 	char state_dir[PATH_MAX];
-	struct restart_state read;	/* what counters.state held */
+	struct restart_state read; /* what counters.state held */
 	bool have_read;
 	/* The agent's counters at the last stop. */
 	uint64_t alerts_total[ALERT_KIND_COUNT];
@@ -38,7 +38,7 @@ struct resume {
 	/* The pinned probes' instance; none: no state is written. */
 	uint8_t instance[PINS_INSTANCE_LEN];
 	bool pinned;
-	bool taken_up;		/* the state read goes on in this run */
+	bool taken_up; /* the state read goes on in this run */
 	struct collector *collector;
 	/* What the last written state held, to tell whether one is due. */
 	bool written;
@@ -46,9 +46,9 @@ struct resume {
 	uint64_t written_generation;
 	uint64_t written_alerts[ALERT_KIND_COUNT];
 	uint64_t written_suppressed[ALERT_KIND_COUNT];
-	double next_write;	/* monotonic */
-	bool write_failed;	/* logged once until a write works again */
-	struct restart_state scratch;	/* the state being written; its room is kept */
+	double next_write;	      /* monotonic */
+	bool write_failed;	      /* logged once until a write works again */
+	struct restart_state scratch; /* the state being written; its room is kept */
 };
 
 /* Reads counters.state; a missing one is the first start, anything else is said. */
@@ -61,7 +61,8 @@ static void read_counters(struct resume *resume)
 	err = files_read_all(resume->counters_path, COUNTERS_MAX_BYTES, &text, &length);
 	if (err) {
 		if (err != -ENOENT)
-			pr_warn("restart: cannot read %s: %s", resume->counters_path, strerror(-err));
+			pr_warn("restart: cannot read %s: %s", resume->counters_path,
+				strerror(-err));
 		return;
 	}
 	err = restart_state_parse(text, length, &resume->read, why, sizeof(why));
@@ -149,12 +150,13 @@ void resume_restore(struct resume *resume, struct probes *probes, struct cgroup_
 	downtime_s = clock_wall() - resume->read.written_wall;
 	if (downtime_s < 0)
 		downtime_s = 0;
-	restored = cgroup_tracker_restore(tracker, tenants, &resume->read, clock_monotonic(),
-					  downtime_s);
+	restored =
+	    cgroup_tracker_restore(tracker, tenants, &resume->read, clock_monotonic(), downtime_s);
 	resume->taken_up = true;
-	pr_info("restart: counters go on from %s (written %.1f s ago): %zu of %zu tenants, %zu cgroups",
-		resume->counters_path, downtime_s, restored, resume->read.tenant_count,
-		resume->read.cgroup_count);
+	pr_info(
+	    "restart: counters go on from %s (written %.1f s ago): %zu of %zu tenants, %zu cgroups",
+	    resume->counters_path, downtime_s, restored, resume->read.tenant_count,
+	    resume->read.cgroup_count);
 }
 
 void resume_after_scan(struct resume *resume, struct cgroup_tracker *tracker)
@@ -165,7 +167,8 @@ void resume_after_scan(struct resume *resume, struct cgroup_tracker *tracker)
 		removed = cgroup_tracker_restore_removed(tracker, &resume->read, clock_monotonic());
 		if (removed)
 			pr_info("restart: %zu cgroups were removed while the agent was stopped; "
-				"their counts go to their tenants", removed);
+				"their counts go to their tenants",
+				removed);
 	}
 	/* Its strings were copied where they are kept; the rest is done with. */
 	restart_state_free(&resume->read);
@@ -245,8 +248,7 @@ static int write_state(struct resume *resume, struct cgroup_tracker *tracker,
 }
 
 void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
-		 const struct evaluator *evaluator,
-		 const uint64_t alerts_total[ALERT_KIND_COUNT],
+		 const struct evaluator *evaluator, const uint64_t alerts_total[ALERT_KIND_COUNT],
 		 const uint64_t alerts_suppressed[ALERT_KIND_COUNT], bool final)
 {
 	double now = clock_monotonic();
@@ -262,7 +264,8 @@ void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
 	err = write_state(resume, tracker, alerts_total, alerts_suppressed, now);
 	if (err && !resume->write_failed)
 		pr_err("restart: cannot write %s: %s (a restart now would lose the counts of "
-		       "cgroups removed since)", resume->counters_path, strerror(-err));
+		       "cgroups removed since)",
+		       resume->counters_path, strerror(-err));
 	else if (!err && resume->write_failed)
 		pr_info("restart: %s written again", resume->counters_path);
 	resume->write_failed = err != 0;

@@ -38,7 +38,8 @@ struct resume;
 struct resume *resume_new(const char *state_dir);
 void resume_free(struct resume *resume);
 
-/* For probes_options: where to pin (NULL: nowhere) and the restart state's instance (NULL: none). */
+/* For probes_options: where to pin (NULL: nowhere) and the restart state's instance (NULL: none).
+ */
 const char *resume_pin_dir(const struct resume *resume);
 const uint8_t *resume_instance(const struct resume *resume);
 
@@ -63,8 +64,7 @@ void resume_add_counters(const struct resume *resume, uint64_t alerts_total[ALER
  * counters given are whole (resume_add_counters()).
  */
 void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
-		 const struct evaluator *evaluator,
-		 const uint64_t alerts_total[ALERT_KIND_COUNT],
+		 const struct evaluator *evaluator, const uint64_t alerts_total[ALERT_KIND_COUNT],
 		 const uint64_t alerts_suppressed[ALERT_KIND_COUNT], bool final);
 
 #endif

@@ -27,8 +27,8 @@ static const char tricky_path[] = "/ci/x y/-%/\xff";
 /* A state of two tenants and three cgroups, the strings borrowed. */
 static void fill(struct restart_state *state)
 {
-	struct restart_tenant tenant = { .name = "alpha", .cgroup = "/ci/alpha", .gone_for_s = -1 };
-	struct restart_cgroup cgroup = { .id = 4242, .path = "/ci/alpha/job", .seeded_tasks = -3 };
+	struct restart_tenant tenant = {.name = "alpha", .cgroup = "/ci/alpha", .gone_for_s = -1};
+	struct restart_cgroup cgroup = {.id = 4242, .path = "/ci/alpha/job", .seeded_tasks = -3};
 	size_t i;
 
 	for (i = 0; i < RESTART_INSTANCE_LEN; i++)
@@ -72,7 +72,7 @@ static int parse_copy(const char *text, size_t length, struct restart_state *sta
 
 static void test_round_trip(void **unused)
 {
-	struct restart_state written = { 0 }, read;
+	struct restart_state written = {0}, read;
 	char *text, why[256] = "";
 	size_t length, i;
 
@@ -115,7 +115,7 @@ static void test_round_trip(void **unused)
 
 static void test_empty_state(void **unused)
 {
-	struct restart_state written = { 0 }, read;
+	struct restart_state written = {0}, read;
 	char *text, why[256] = "";
 	size_t length;
 
@@ -130,7 +130,7 @@ static void test_empty_state(void **unused)
 /* Every prefix of a good file is refused: a cut can never pass for a state. */
 static void test_cut_short(void **unused)
 {
-	struct restart_state written = { 0 }, read;
+	struct restart_state written = {0}, read;
 	char *text, why[256];
 	size_t length, cut;
 
@@ -159,31 +159,32 @@ struct bad_case {
 static void test_refused(void **unused)
 {
 	static const struct bad_case cases[] = {
-		{ "", "cut short" },
-		{ "abusewatch-restart 2 10\n", "line 1" },
-		{ "abusewatch-restart 1 11\n", "line 1" },
-		{ "something else\n", "line 1" },
-		{ "abusewatch-restart 1 10\ninstance 0001\n", "line 2" },
-		{ "abusewatch-restart 1 10\ninstance 000102030405060708090a0b0c0d0e0g\n", "line 2" },
-		{ "abusewatch-restart 1 10\ninstance 000102030405060708090a0b0c0d0e0f\nwritten nan\n",
-		  "line 3" },
-		{ "abusewatch-restart 1 10\ninstance 000102030405060708090a0b0c0d0e0f\nwritten 1\n"
-		  "agent 0 0 0\n", "line 4" },
-		{ GOOD_HEAD "end 0 0\nend 0 0\n", "after the end" },
-		{ GOOD_HEAD "end 1 0\n", "line 5" },
-		{ GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 a\nend 1 0\n", "line 5" },
-		{ GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 -10 a /a\nend 1 0\n", "line 5" },
-		{ GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 - /a\nend 1 0\n", "line 5" },
-		{ GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 a%0 /a\nend 1 0\n", "line 5" },
-		{ GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 a%00b /a\nend 1 0\n", "line 5" },
-		{ GOOD_HEAD "cgroup 0 0 0 1 2 3 4 5 6 7 8 9 10 -\nend 0 1\n", "line 5" },
-		{ GOOD_HEAD "cgroup 5 2 0 1 2 3 4 5 6 7 8 9 10 -\nend 0 1\n", "line 5" },
-		{ GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 18446744073709551616 -\nend 0 1\n",
-		  "line 5" },
-		{ GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 10 -  \nend 0 1\n", "line 5" },
-		{ GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 10 -\n", "cut short" },
-		{ GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 10 -\nend 0 1", "cut short" },
-		{ GOOD_HEAD "bogus\nend 0 0\n", "line 5" },
+	    {"", "cut short"},
+	    {"abusewatch-restart 2 10\n", "line 1"},
+	    {"abusewatch-restart 1 11\n", "line 1"},
+	    {"something else\n", "line 1"},
+	    {"abusewatch-restart 1 10\ninstance 0001\n", "line 2"},
+	    {"abusewatch-restart 1 10\ninstance 000102030405060708090a0b0c0d0e0g\n", "line 2"},
+	    {"abusewatch-restart 1 10\ninstance 000102030405060708090a0b0c0d0e0f\nwritten nan\n",
+	     "line 3"},
+	    {"abusewatch-restart 1 10\ninstance 000102030405060708090a0b0c0d0e0f\nwritten 1\n"
+	     "agent 0 0 0\n",
+	     "line 4"},
+	    {GOOD_HEAD "end 0 0\nend 0 0\n", "after the end"},
+	    {GOOD_HEAD "end 1 0\n", "line 5"},
+	    {GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 a\nend 1 0\n", "line 5"},
+	    {GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 -10 a /a\nend 1 0\n", "line 5"},
+	    {GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 - /a\nend 1 0\n", "line 5"},
+	    {GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 a%0 /a\nend 1 0\n", "line 5"},
+	    {GOOD_HEAD "tenant -1.000 1 2 3 4 5 6 7 8 9 10 a%00b /a\nend 1 0\n", "line 5"},
+	    {GOOD_HEAD "cgroup 0 0 0 1 2 3 4 5 6 7 8 9 10 -\nend 0 1\n", "line 5"},
+	    {GOOD_HEAD "cgroup 5 2 0 1 2 3 4 5 6 7 8 9 10 -\nend 0 1\n", "line 5"},
+	    {GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 18446744073709551616 -\nend 0 1\n",
+	     "line 5"},
+	    {GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 10 -  \nend 0 1\n", "line 5"},
+	    {GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 10 -\n", "cut short"},
+	    {GOOD_HEAD "cgroup 5 0 0 1 2 3 4 5 6 7 8 9 10 -\nend 0 1", "cut short"},
+	    {GOOD_HEAD "bogus\nend 0 0\n", "line 5"},
 	};
 	struct restart_state read;
 	char why[256];
@@ -216,12 +217,12 @@ struct dir_case {
 static void test_pin_dir(void **unused)
 {
 	static const struct dir_case cases[] = {
-		{ "/var/lib/abusewatch", PINS_BASE "/var-lib-abusewatch" },
-		{ "/var/lib/abusewatch/", PINS_BASE "/var-lib-abusewatch" },
-		{ "//var//lib/abusewatch", PINS_BASE "/var-lib-abusewatch" },
-		{ "/tmp/abusewatch-e2e.Ab1/x y", PINS_BASE "/tmp-abusewatch\\x2de2e\\x2eAb1-x\\x20y" },
-		{ "/.hidden/a_b", PINS_BASE "/\\x2ehidden-a_b" },
-		{ "/", PINS_BASE "/-" },
+	    {"/var/lib/abusewatch", PINS_BASE "/var-lib-abusewatch"},
+	    {"/var/lib/abusewatch/", PINS_BASE "/var-lib-abusewatch"},
+	    {"//var//lib/abusewatch", PINS_BASE "/var-lib-abusewatch"},
+	    {"/tmp/abusewatch-e2e.Ab1/x y", PINS_BASE "/tmp-abusewatch\\x2de2e\\x2eAb1-x\\x20y"},
+	    {"/.hidden/a_b", PINS_BASE "/\\x2ehidden-a_b"},
+	    {"/", PINS_BASE "/-"},
 	};
 	char dir[PATH_MAX], want[PATH_MAX], cwd[PATH_MAX], long_dir[400];
 	size_t i;
@@ -248,11 +249,9 @@ static void test_pin_dir(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_empty_state),
-		cmocka_unit_test(test_cut_short),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_pin_dir),
+	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_empty_state),
+	    cmocka_unit_test(test_cut_short),  cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_pin_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,7 +146,7 @@ static void put_u64(struct text_buffer *buffer, uint64_t value)
 }
 
 static void put_printf(struct text_buffer *buffer, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void put_printf(struct text_buffer *buffer, const char *fmt, ...)
 {
@@ -198,7 +198,7 @@ static void put_counters(struct text_buffer *buffer, const struct usage_sample *
 
 int restart_state_format(const struct restart_state *state, char **text, size_t *length)
 {
-	struct text_buffer buffer = { 0 };
+	struct text_buffer buffer = {0};
 	const struct restart_cgroup *cgroup;
 	const struct restart_tenant *tenant;
 	size_t i;
@@ -216,7 +216,8 @@ int restart_state_format(const struct restart_state *state, char **text, size_t 
 	put_text(&buffer, "\n");
 	for (i = 0; i < state->tenant_count; i++) {
 		tenant = &state->tenants[i];
-		put_printf(&buffer, "tenant %.3f", tenant->gone_for_s < 0 ? -1.0 : tenant->gone_for_s);
+		put_printf(&buffer, "tenant %.3f",
+			   tenant->gone_for_s < 0 ? -1.0 : tenant->gone_for_s);
 		put_counters(&buffer, &tenant->total);
 		put_escaped(&buffer, tenant->name);
 		put_escaped(&buffer, tenant->cgroup);
@@ -330,7 +331,10 @@ static bool parse_counters(char **words, struct usage_sample *sample)
 	return true;
 }
 
-/* Splits @line at single spaces into at most MAX_WORDS words; the count, or -1 for more or empty words. */
+/*
+ * Splits @line at single spaces into at most MAX_WORDS words; the count, or -1 for more or empty
+ * words.
+ */
 static int split_words(char *line, char **words)
 {
 	int count = 0;
@@ -367,7 +371,8 @@ static bool parse_instance(const char *hex, uint8_t *instance)
 static bool parse_tenant(char **words, int count, struct restart_tenant *tenant)
 {
 	memset(tenant, 0, sizeof(*tenant));
-	return count == 2 + (int)USAGE_SAMPLE_FIELDS + 2 && parse_double(words[1], &tenant->gone_for_s) &&
+	return count == 2 + (int)USAGE_SAMPLE_FIELDS + 2 &&
+	       parse_double(words[1], &tenant->gone_for_s) &&
 	       parse_counters(words + 2, &tenant->total) &&
 	       unescape(words[2 + USAGE_SAMPLE_FIELDS], &tenant->name) && tenant->name[0] &&
 	       unescape(words[3 + USAGE_SAMPLE_FIELDS], &tenant->cgroup);
@@ -380,7 +385,8 @@ static bool parse_cgroup(char **words, int count, struct restart_cgroup *cgroup)
 	memset(cgroup, 0, sizeof(*cgroup));
 	if (count != 4 + (int)USAGE_SAMPLE_FIELDS + 1 || !parse_u64(words[1], &cgroup->id) ||
 	    !cgroup->id || !parse_u64(words[2], &finished) || finished > 1 ||
-	    !parse_i64(words[3], &cgroup->seeded_tasks) || !parse_counters(words + 4, &cgroup->last) ||
+	    !parse_i64(words[3], &cgroup->seeded_tasks) ||
+	    !parse_counters(words + 4, &cgroup->last) ||
 	    !unescape(words[4 + USAGE_SAMPLE_FIELDS], &cgroup->path))
 		return false;
 	cgroup->finished = finished;
@@ -430,9 +436,11 @@ static bool parse_record(char **words, int count, struct restart_state *state, b
 	uint64_t tenants, cgroups;
 
 	if (!strcmp(words[0], "tenant"))
-		return parse_tenant(words, count, &tenant) && !restart_state_add_tenant(state, &tenant);
+		return parse_tenant(words, count, &tenant) &&
+		       !restart_state_add_tenant(state, &tenant);
 	if (!strcmp(words[0], "cgroup"))
-		return parse_cgroup(words, count, &cgroup) && !restart_state_add_cgroup(state, &cgroup);
+		return parse_cgroup(words, count, &cgroup) &&
+		       !restart_state_add_cgroup(state, &cgroup);
 	if (strcmp(words[0], "end") || count != 3 || !parse_u64(words[1], &tenants) ||
 	    !parse_u64(words[2], &cgroups))
 		return false;
@@ -462,9 +470,10 @@ int restart_state_parse(char *text, size_t length, struct restart_state *state, 
 		if (count < 0)
 			return refuse(state, why, whylen, "line %u: not a record", number);
 		if (number == 1 && !parse_header(words, count))
-			return refuse(state, why, whylen,
-				      "line 1: not a restart state of this version (%s %d, %zu counters)",
-				      RESTART_MAGIC, RESTART_VERSION, USAGE_SAMPLE_FIELDS);
+			return refuse(
+			    state, why, whylen,
+			    "line 1: not a restart state of this version (%s %d, %zu counters)",
+			    RESTART_MAGIC, RESTART_VERSION, USAGE_SAMPLE_FIELDS);
 		if (number == 2 && (count != 2 || strcmp(words[0], "instance") ||
 				    !parse_instance(words[1], state->instance)))
 			return refuse(state, why, whylen, "line 2: no instance");

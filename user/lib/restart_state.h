@@ -33,17 +33,17 @@
 
 struct restart_tenant {
 	const char *name;
-	const char *cgroup;	/* its top-most matched cgroup path */
+	const char *cgroup; /* its top-most matched cgroup path */
 	struct usage_sample total;
-	double gone_for_s;	/* how long it had no cgroups when written; < 0: it had */
+	double gone_for_s; /* how long it had no cgroups when written; < 0: it had */
 };
 
 struct restart_cgroup {
 	uint64_t id;
-	const char *path;	/* NULL: not known */
-	struct usage_sample last;	/* its counters as added to its tenant */
-	int64_t seeded_tasks;	/* charged by the agent at start, not by the probes */
-	bool finished;		/* its final counts are in; its map entries may go */
+	const char *path;	  /* NULL: not known */
+	struct usage_sample last; /* its counters as added to its tenant */
+	int64_t seeded_tasks;	  /* charged by the agent at start, not by the probes */
+	bool finished;		  /* its final counts are in; its map entries may go */
 };
 
 /*
@@ -52,7 +52,7 @@ struct restart_cgroup {
  */
 struct restart_state {
 	uint8_t instance[RESTART_INSTANCE_LEN];
-	double written_wall;	/* seconds since the epoch */
+	double written_wall; /* seconds since the epoch */
 	uint64_t alerts_total[ALERT_KIND_COUNT];
 	uint64_t alerts_suppressed[ALERT_KIND_COUNT];
 	struct restart_tenant *tenants;

@@ -38,7 +38,10 @@
 #define MAX_OBJECTS 4
 /* A pin's path: the directory (PATH_MAX at most) and a name. */
 #define PIN_PATH_MAX (PATH_MAX + NAME_MAX + 2)
-/* How deep a type's description follows members and elements (BTF has no cycles but through pointers). */
+/*
+ * How deep a type's description follows members and elements (BTF has no cycles but through
+ * pointers).
+ */
 #define MAX_TYPE_DEPTH 16
 
 struct pins_stamp {
@@ -60,8 +63,8 @@ struct pins {
 	struct pinned_object objects[MAX_OBJECTS];
 	size_t object_count;
 	enum pins_mode mode;
-	struct pins_stamp stamp;	/* this start's, once decided */
-	bool broken;		/* a pin failed: no stamp, the next start is clean */
+	struct pins_stamp stamp; /* this start's, once decided */
+	bool broken;		 /* a pin failed: no stamp, the next start is clean */
 };
 
 int pins_dir_of(const char *state_dir, char *dir, size_t len)
@@ -94,8 +97,8 @@ int pins_dir_of(const char *state_dir, char *dir, size_t len)
 			return -ENAMETOOLONG;
 		if (c == '/')
 			name[used++] = '-';
-		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			 c == '_')
+		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '_')
 			name[used++] = c;
 		else
 			used += snprintf(name + used, sizeof(name) - used, "\\x%02x", c);
@@ -106,7 +109,10 @@ int pins_dir_of(const char *state_dir, char *dir, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Unlinks every entry of the directory @dir_fd, the stamp first (a half-removed directory starts clean). */
+/*
+ * Unlinks every entry of the directory @dir_fd, the stamp first (a half-removed directory starts
+ * clean).
+ */
 static int remove_entries(int dir_fd)
 {
 	struct dirent *entry;
@@ -292,7 +298,8 @@ static void feed_type(EVP_MD_CTX *digest, const struct btf *btf, __u32 id, int d
 		for (i = 0, var = btf_var_secinfos(type); i < count; i++, var++) {
 			const struct btf_type *variable = btf__type_by_id(btf, var->type);
 
-			feed_name(digest, variable ? btf__name_by_offset(btf, variable->name_off) : "");
+			feed_name(digest,
+				  variable ? btf__name_by_offset(btf, variable->name_off) : "");
 			feed_number(digest, var->offset);
 			feed_number(digest, var->size);
 			feed_type(digest, btf, var->type, depth + 1);
@@ -306,7 +313,8 @@ static void feed_type(EVP_MD_CTX *digest, const struct btf *btf, __u32 id, int d
 	}
 }
 
-/* Read-only data (.rodata, .kconfig) is set before each load: never pinned, part of the programs. */
+/* Read-only data (.rodata, .kconfig) is set before each load: never pinned, part of the programs.
+ */
 static bool is_pinned_map(const struct bpf_map *map)
 {
 	return !(bpf_map__is_internal(map) && (bpf_map__map_flags(map) & BPF_F_RDONLY_PROG));
@@ -339,8 +347,8 @@ static void feed_map(EVP_MD_CTX *digest, const struct bpf_map *map, const struct
 	feed_type(digest, btf, value_type_of(map, btf), 0);
 }
 
-int pins_add_object(struct pins *pins, struct bpf_object *object, const char *name,
-		    const void *elf, size_t elf_size)
+int pins_add_object(struct pins *pins, struct bpf_object *object, const char *name, const void *elf,
+		    size_t elf_size)
 {
 	const struct btf *btf = bpf_object__btf(object);
 	struct pinned_object *added;
@@ -355,7 +363,8 @@ int pins_add_object(struct pins *pins, struct bpf_object *object, const char *na
 	strcpy(added->name, name);
 	feed_name(pins->layout, name);
 	feed_name(pins->programs, name);
-	bpf_object__for_each_map(map, object) {
+	bpf_object__for_each_map(map, object)
+	{
 		if (is_pinned_map(map)) {
 			feed_map(pins->layout, map, btf);
 			continue;
@@ -366,15 +375,21 @@ int pins_add_object(struct pins *pins, struct bpf_object *object, const char *na
 		if (initial)
 			EVP_DigestUpdate(pins->programs, initial, size);
 	}
-	/* The whole object: code, relocations, subprograms; a changed comment only replaces programs. */
+	/*
+	 * The whole object: code, relocations, subprograms; a changed comment only replaces
+	 * programs.
+	 */
 	feed_number(pins->programs, elf_size);
 	EVP_DigestUpdate(pins->programs, elf, elf_size);
 	return 0;
 }
 
-/* @dir/@object-@kind-@name, with any '.' or '/' of a name ("usage_bp.bss") made '_'. 0 or -ENAMETOOLONG. */
-static int pin_path(const struct pins *pins, const char *object, const char *kind,
-		    const char *name, char *path, size_t len)
+/*
+ * @dir/@object-@kind-@name, with any '.' or '/' of a name ("usage_bp.bss") made '_'. 0 or
+ * -ENAMETOOLONG.
+ */
+static int pin_path(const struct pins *pins, const char *object, const char *kind, const char *name,
+		    char *path, size_t len)
 {
 	char *c;
 	int n;
@@ -426,7 +441,8 @@ static int check_map_pins(const struct pins *pins, char *missing, size_t len)
 	size_t i;
 
 	for (i = 0; i < pins->object_count; i++) {
-		bpf_object__for_each_map(map, pins->objects[i].object) {
+		bpf_object__for_each_map(map, pins->objects[i].object)
+		{
 			if (!is_pinned_map(map))
 				continue;
 			if (pin_path(pins, pins->objects[i].name, "map", bpf_map__name(map), path,
@@ -449,7 +465,8 @@ static int point_maps_at_pins(const struct pins *pins)
 	int err;
 
 	for (i = 0; i < pins->object_count; i++) {
-		bpf_object__for_each_map(map, pins->objects[i].object) {
+		bpf_object__for_each_map(map, pins->objects[i].object)
+		{
 			if (!is_pinned_map(map))
 				continue;
 			err = pin_path(pins, pins->objects[i].name, "map", bpf_map__name(map), path,
@@ -483,15 +500,18 @@ static void skip_kept_programs(struct pins *pins)
 	size_t i;
 
 	for (i = 0; i < pins->object_count; i++) {
-		bpf_object__for_each_program(program, pins->objects[i].object) {
+		bpf_object__for_each_program(program, pins->objects[i].object)
+		{
 			if (bpf_program__autoload(program) &&
-			    has_pinned_link(pins, pins->objects[i].name, program, path, sizeof(path)))
+			    has_pinned_link(pins, pins->objects[i].name, program, path,
+					    sizeof(path)))
 				bpf_program__set_autoload(program, false);
 		}
 	}
 }
 
-/* What the pinned probes are, against what this agent would make; PINS_CLEAN with @why otherwise. */
+/* What the pinned probes are, against what this agent would make; PINS_CLEAN with @why otherwise.
+ */
 static enum pins_mode compare_stamps(struct pins *pins, const uint8_t *instance, char *why,
 				     size_t whylen)
 {
@@ -641,7 +661,8 @@ int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 	size_t n = 0;
 	int err = 0;
 
-	bpf_object__for_each_program(program, object) {
+	bpf_object__for_each_program(program, object)
+	{
 		bool kept = pinning && pins->mode == PINS_KEEP && !bpf_program__autoload(program) &&
 			    has_pinned_link(pins, object_name, program, path, sizeof(path));
 		bool has_path;
@@ -653,8 +674,8 @@ int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 			break;
 		}
 		links[n] = NULL;
-		has_path = pinning && !pin_path(pins, object_name, "link", bpf_program__name(program),
-						path, sizeof(path));
+		has_path = pinning && !pin_path(pins, object_name, "link",
+						bpf_program__name(program), path, sizeof(path));
 		if (pinning && !has_path) {
 			pr_warn("no pin for program %s: a restart will start clean",
 				bpf_program__name(program));

@@ -50,13 +50,16 @@ struct bpf_link;
  */
 int pins_dir_of(const char *state_dir, char *dir, size_t len);
 
-/* Removes the pin directory @dir and every pin in it (links detach, maps go with their last user). 0 or -errno; 0 when absent. */
+/*
+ * Removes the pin directory @dir and every pin in it (links detach, maps go with their last user).
+ * 0 or -errno; 0 when absent.
+ */
 int pins_remove_dir(const char *dir);
 
 enum pins_mode {
-	PINS_CLEAN,	/* nothing taken up: new maps and links, pinned */
-	PINS_KEEP,	/* the pinned maps and links, as they are */
-	PINS_REPLACE,	/* the pinned maps, with these programs */
+	PINS_CLEAN,   /* nothing taken up: new maps and links, pinned */
+	PINS_KEEP,    /* the pinned maps and links, as they are */
+	PINS_REPLACE, /* the pinned maps, with these programs */
 };
 
 struct pins;
@@ -74,8 +77,8 @@ void pins_close(struct pins *pins);
  * @name (a word: its pins' prefix), whose ELF image is @elf, to the stamp.
  * Objects in the same order at every start. 0 or -errno.
  */
-int pins_add_object(struct pins *pins, struct bpf_object *object, const char *name,
-		    const void *elf, size_t elf_size);
+int pins_add_object(struct pins *pins, struct bpf_object *object, const char *name, const void *elf,
+		    size_t elf_size);
 
 /*
  * After every object was added, before load: compares the stamp with the
