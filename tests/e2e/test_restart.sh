@@ -27,7 +27,7 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_cases restart_term_cpu restart_term_disk restart_term_net restart_term_removed_cgroups \
 	restart_term_monotonic restart_term_alert restart_queued_events \
-	restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_alert \
+	restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_monotonic restart_kill9_alert \
 	restart_new_programs restart_layout_changed restart_unpin
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn linger tcpsink tcpsend || e2e_finish
@@ -35,9 +35,6 @@ e2e_setup || e2e_finish
 
 SIZE_DISK=$((16 * 1024 * 1024))
 SIZE_NET=$((8 * 1024 * 1024))
-FAMILIES="cpu_seconds_total disk_read_bytes_total disk_written_bytes_total
-network_receive_bytes_total network_transmit_bytes_total network_receive_packets_total
-network_transmit_packets_total connections_total forks_total execs_total"
 
 DATA=$(disk_backed_dir restart) || {
 	skip_all "no disk-backed directory ($E2E_REPO/build, /var/tmp)"
@@ -83,9 +80,11 @@ BUSY=$(tenant_cgroup busy keep old) && HOG=$(tenant_cgroup hog) && QUIET=$(tenan
 }
 cat "$AW_TOOLS/incg" "$AW_TOOLS/burn" "$AW_TOOLS/tcpsend" "$(command -v dd)" >/dev/null
 
-# snapshot FILE: every tenant counter and abusewatch_alerts_total, one "series value" a line.
+# snapshot FILE: every counter of the textfile, the tenants' and the agent's
+# own, one "series value" a line.
 snapshot() {
-	grep -E '^abusewatch_(tenant_[a-z_]+_total|alerts_total)\{' "$AW_TEXTFILE" | sort >"$1"
+	grep -E '^abusewatch_(tenant_[a-z_]+_total|alerts_total|alerts_suppressed_total)\{|^abusewatch_events_lost_total ' \
+		"$AW_TEXTFILE" | sort >"$1"
 }
 
 # went_back BEFORE AFTER: the series of BEFORE that are missing or lower in AFTER.
@@ -240,11 +239,13 @@ wait "$AGENT_PID" 2>/dev/null
 AGENT_PID=""
 snapshot "$E2E_TMP/before-kill"
 load_while_down 2
-agent_or_report "restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_alert restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
+agent_or_report "restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_monotonic restart_kill9_alert restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
 wait_intervals 5
 check_usage restart_kill9 "$E2E_TMP/before-kill"
-back=$(went_back "$E2E_TMP/before-kill" <(snapshot /dev/stdout))
-[[ -z $back ]] || e2e_log "after kill -9, counters that went back: $back"
+snapshot "$E2E_TMP/after-kill"
+back=$(went_back "$E2E_TMP/before-kill" "$E2E_TMP/after-kill")
+[[ -z $back ]]
+check restart_kill9_monotonic "$?" "counters that went back or vanished across kill -9: $back"
 sleep 1
 check_alert restart_kill9_alert
 
