@@ -19,7 +19,8 @@
 #   pinned ring buffer).
 # Then new programs on the same map layout (an upgrade: the pinned stamp's
 # program digest altered with bpftool) keep the counts, the cgroup links
-# taking the new programs and the tracing links made anew; a changed map
+# taking the new programs and the tracing links made anew, the link of a
+# program the new version lacks removed; a changed map
 # layout (its layout digest altered) starts clean and says so; and
 # `abusewatch unpin` removes the pins and detaches the probes.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -256,6 +257,8 @@ switch_before=$(link_of usage-link-account_cpu)
 if ! alter_stamp 56; then
 	skip restart_new_programs "cannot alter the pinned stamp (bpftool, $PIN_DIR/stamp)"
 else
+	# A program of the old version that the new one has not: its link must go.
+	bpftool link pin id "${egress_before%% *}" "$PIN_DIR/net-link-retired_program" 2>/dev/null
 	"$AW_TOOLS/incg" "$BUSY/keep" "$AW_TOOLS/burn" 0.3
 	agent_or_report "restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
 	wait_intervals 5
@@ -266,8 +269,9 @@ else
 	grep -q 'restart: new probe programs on the maps pinned in' "$AGENT_LOG" &&
 		within_pct "$cpu" "$truth" 0.1 && [[ -n $egress_before && -n $switch_before &&
 		${egress_after%% *} == "${egress_before%% *}" && ${egress_after#* } != "${egress_before#* }" &&
-		-n $switch_after && ${switch_after%% *} != "${switch_before%% *}" ]]
-	check restart_new_programs "$?" "new programs: busy cpu_seconds_total $cpu, cpu.stat $truth (want within 0.1%); egress link (id prog) $egress_before -> $egress_after (want the same link, a new program); sched_switch link $switch_before -> $switch_after (want a new one); log: $(grep restart: "$AGENT_LOG" | tr '\n' ' ')"
+		-n $switch_after && ${switch_after%% *} != "${switch_before%% *}" &&
+		! -e $PIN_DIR/net-link-retired_program ]]
+	check restart_new_programs "$?" "new programs: busy cpu_seconds_total $cpu, cpu.stat $truth (want within 0.1%); egress link (id prog) $egress_before -> $egress_after (want the same link, a new program); sched_switch link $switch_before -> $switch_after (want a new one); a retired program's link $([[ -e $PIN_DIR/net-link-retired_program ]] && echo still pinned || echo removed); log: $(grep restart: "$AGENT_LOG" | tr '\n' ' ')"
 fi
 
 # ---- a changed map layout: the layout digest altered

@@ -714,6 +714,48 @@ int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 	return err;
 }
 
+/* Is @name the link pin of a program of this agent's objects? */
+static bool is_current_link(const struct pins *pins, const char *name)
+{
+	struct bpf_program *program;
+	char path[PIN_PATH_MAX];
+	size_t i, dir_length = strlen(pins->dir) + 1;
+
+	for (i = 0; i < pins->object_count; i++) {
+		bpf_object__for_each_program(program, pins->objects[i].object) {
+			if (!pin_path(pins, pins->objects[i].name, "link", bpf_program__name(program),
+				      path, sizeof(path)) &&
+			    !strcmp(path + dir_length, name))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * New programs: a program the old version had and this one has not would
+ * go on running from its pin, for nobody. Its link is unpinned (detached).
+ */
+static void remove_stale_links(const struct pins *pins)
+{
+	struct dirent *entry;
+	DIR *dir = opendir(pins->dir);
+
+	if (!dir)
+		return;
+	while ((entry = readdir(dir))) {
+		if (!strstr(entry->d_name, "-link-") || is_current_link(pins, entry->d_name))
+			continue;
+		if (unlinkat(dirfd(dir), entry->d_name, 0))
+			pr_warn("cannot remove the old link %s/%s: %s", pins->dir, entry->d_name,
+				strerror(errno));
+		else
+			pr_info("restart: %s is no program of this version: detached",
+				entry->d_name);
+	}
+	closedir(dir);
+}
+
 int pins_commit(struct pins *pins)
 {
 	char path[PIN_PATH_MAX];
@@ -724,6 +766,8 @@ int pins_commit(struct pins *pins)
 		return -EIO;
 	if (pins->mode == PINS_KEEP)
 		return 0;
+	if (pins->mode == PINS_REPLACE)
+		remove_stale_links(pins);
 	snprintf(path, sizeof(path), "%s/%s", pins->dir, STAMP_NAME);
 	if (pins->mode == PINS_REPLACE)
 		fd = bpf_obj_get(path);
