@@ -811,7 +811,8 @@ bool probes_resumed(const struct probes *probes)
 
 const uint8_t *probes_instance(const struct probes *probes)
 {
-	return probes->pinned ? pins_instance(probes->pins) : NULL;
+	/* Taken up, the maps are the stamp's instance even if a new link failed to pin. */
+	return probes->pinned || probes->resumed ? pins_instance(probes->pins) : NULL;
 }
 
 uint64_t probes_lost_events(const struct probes *probes)

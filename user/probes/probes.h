@@ -130,7 +130,11 @@ int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id);
  * counts go on, also what the probes counted while no agent ran), or are new.
  */
 bool probes_resumed(const struct probes *probes);
-/* The pinned probes' instance (PINS_INSTANCE_LEN bytes); NULL when not (completely) pinned. */
+/*
+ * The pinned probes' instance (PINS_INSTANCE_LEN bytes): of the maps taken
+ * up, or of new ones completely pinned; NULL when a restart will not find
+ * these probes.
+ */
 const uint8_t *probes_instance(const struct probes *probes);
 
 /* Kernel events not counted: full maps, failed storage, ring buffer overruns. */
