@@ -405,15 +405,22 @@ static int pin_path(const struct pins *pins, const char *object, const char *kin
 
 static int read_stamp(const struct pins *pins, struct pins_stamp *stamp)
 {
+	struct bpf_map_info info = {};
+	__u32 key = 0, length = sizeof(info);
 	char path[PIN_PATH_MAX];
-	__u32 key = 0;
 	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", pins->dir, STAMP_NAME);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, stamp))
+	/* A stamp of another size is another format: never read past ours. */
+	if (bpf_obj_get_info_by_fd(fd, &info, &length))
+		err = -errno;
+	else if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(key) ||
+		 info.value_size != sizeof(*stamp))
+		err = -EPROTO;
+	else if (bpf_map_lookup_elem(fd, &key, stamp))
 		err = -errno;
 	close(fd);
 	return err;
@@ -520,6 +527,10 @@ static enum pins_mode compare_stamps(struct pins *pins, const uint8_t *instance,
 	int err;
 
 	err = read_stamp(pins, &pinned);
+	if (err == -EPROTO) {
+		snprintf(why, whylen, "the pins in %s are of another format", pins->dir);
+		return PINS_CLEAN;
+	}
 	if (err) {
 		if (!dir_is_empty(pins->dir))
 			snprintf(why, whylen, "the pins in %s are incomplete (%s)", pins->dir,
