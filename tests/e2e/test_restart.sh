@@ -21,15 +21,16 @@
 # program digest altered with bpftool) keep the counts, the cgroup links
 # taking the new programs and the tracing links made anew, the link of a
 # program the new version lacks removed; a changed map
-# layout (its layout digest altered) starts clean and says so; and
-# `abusewatch unpin` removes the pins and detaches the probes.
+# layout (its layout digest altered) starts clean and says so, and so does
+# a damaged state_dir/counters.state; and `abusewatch unpin` removes the
+# pins and detaches the probes.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases restart_term_cpu restart_term_disk restart_term_net restart_term_removed_cgroups \
 	restart_term_monotonic restart_term_alert restart_queued_events \
 	restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_monotonic restart_kill9_alert \
-	restart_new_programs restart_layout_changed restart_unpin
+	restart_new_programs restart_layout_changed restart_state_damaged restart_unpin
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn linger tcpsink tcpsend || e2e_finish
 e2e_setup || e2e_finish
@@ -240,7 +241,7 @@ wait "$AGENT_PID" 2>/dev/null
 AGENT_PID=""
 snapshot "$E2E_TMP/before-kill"
 load_while_down 2
-agent_or_report "restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_monotonic restart_kill9_alert restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
+agent_or_report "restart_kill9_cpu restart_kill9_disk restart_kill9_net restart_kill9_monotonic restart_kill9_alert restart_new_programs restart_layout_changed restart_state_damaged restart_unpin" "$AW_CONFIG" || e2e_finish
 wait_intervals 5
 check_usage restart_kill9 "$E2E_TMP/before-kill"
 snapshot "$E2E_TMP/after-kill"
@@ -260,7 +261,7 @@ else
 	# A program of the old version that the new one has not: its link must go.
 	bpftool link pin id "${egress_before%% *}" "$PIN_DIR/net-link-retired_program" 2>/dev/null
 	"$AW_TOOLS/incg" "$BUSY/keep" "$AW_TOOLS/burn" 0.3
-	agent_or_report "restart_new_programs restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
+	agent_or_report "restart_new_programs restart_layout_changed restart_state_damaged restart_unpin" "$AW_CONFIG" || e2e_finish
 	wait_intervals 5
 	egress_after=$(link_of net-link-count_egress)
 	switch_after=$(link_of usage-link-account_cpu)
@@ -280,12 +281,28 @@ cpu_before=$(agent_value cpu_seconds_total busy)
 if ! alter_stamp 24; then
 	skip restart_layout_changed "cannot alter the pinned stamp (bpftool, $PIN_DIR/stamp)"
 else
-	agent_or_report "restart_layout_changed restart_unpin" "$AW_CONFIG" || e2e_finish
+	agent_or_report "restart_layout_changed restart_state_damaged restart_unpin" "$AW_CONFIG" || e2e_finish
 	wait_intervals 3
 	cpu_after=$(agent_value cpu_seconds_total busy)
 	grep -q 'restart: the layout of the probes.* maps changed (an upgrade): the probes start clean' "$AGENT_LOG" &&
 		num_cmp "$cpu_after" "<" "$(awk -v c="$cpu_before" 'BEGIN { print c / 2 }')" && [[ -e $PIN_DIR/stamp ]]
 	check restart_layout_changed "$?" "after a changed layout: busy's cpu_seconds_total $cpu_before -> $cpu_after (want from zero), log: $(grep restart: "$AGENT_LOG" | tr '\n' ' ')"
+fi
+
+# ---- a damaged restart state: cut short
+stop_agent
+STATE=$AW_DIR/state/counters.state
+"$AW_TOOLS/incg" "$BUSY/keep" "$AW_TOOLS/burn" 0.2
+if [[ -s $STATE ]] && truncate -s $(($(stat -c %s "$STATE") / 2)) "$STATE"; then
+	agent_or_report "restart_state_damaged restart_unpin" "$AW_CONFIG" || e2e_finish
+	wait_intervals 3
+	cpu_after=$(agent_value cpu_seconds_total busy)
+	grep -q "restart: $STATE is no valid restart state (.*cut short.*): counters start from zero" "$AGENT_LOG" &&
+		grep -q 'restart: state_dir holds no restart state for the pinned probes: the probes start clean' "$AGENT_LOG" &&
+		num_cmp "$cpu_after" "<" 0.1
+	check restart_state_damaged "$?" "a counters.state cut short: busy's cpu_seconds_total $cpu_after (want from zero), log: $(grep restart "$AGENT_LOG" | tr '\n' ' ')"
+else
+	fail restart_state_damaged "no $STATE to damage"
 fi
 
 # ---- unpin: the pins go, and the probes with them
