@@ -69,7 +69,7 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # the collector and the agent need the loader. Everything else is pure logic
 # that the unit tests link without them.
 PROBE_SRCS := user/probes/probes.c
-AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c user/tenancy/tracker.c \
+AGENT_SRCS := user/main.c user/agent.c user/resume.c user/probes/collect.c user/tenancy/tracker.c \
 	      $(PROBE_SRCS)
 # top's terminal loop: the unit tests link its model and view, not curses.
 AGENT_SRCS += user/top/top.c
@@ -232,7 +232,9 @@ $(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
 # default) unless one is there already. The configuration stays in /etc
 # whatever PREFIX is: the agent reads it there. `make uninstall` removes what
 # install put there, the configuration only while it is unchanged, and
-# never what the agent wrote (state_dir, the events log, the textfile).
+# never what the agent wrote (state_dir, the events log, the textfile); on
+# the live system (no DESTDIR) it first removes the probes the installed
+# agent left pinned (`abusewatch unpin`), which nothing would read any more.
 SBINDIR        ?= $(PREFIX)/sbin
 MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/abusewatch
@@ -261,6 +263,9 @@ install: $(OUTPUT)/abusewatch
 
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)if [ -z "$(DESTDIR)" ] && [ -x $(SBINDIR)/abusewatch ]; then \
+		$(SBINDIR)/abusewatch unpin $$([ -e $(INSTALLED_CONFIG) ] && echo -c $(INSTALLED_CONFIG)) \
+			>/dev/null 2>&1 || true; fi
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/abusewatch $(DESTDIR)$(MANDIR)/man8/abusewatch.8 \
 		$(DESTDIR)$(MANDIR)/man5/abusewatch.yaml.5 $(DESTDIR)$(SYSTEMDUNITDIR)/abusewatch.service \
 		$(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_PAGES) abusewatch.example.yaml)

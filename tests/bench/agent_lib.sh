@@ -191,6 +191,10 @@ stop_agent() {
 	kill -KILL "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
 	AGENT_PID=""
+	# Its probes stay pinned for a restart (abusewatch unpin): removed, so
+	# that each start is a clean one and nothing counts after the run.
+	[[ -f $CONFIG ]] && "$AW_BIN" unpin -c "$CONFIG" >/dev/null 2>&1
+	return 0
 }
 
 # The agent's own count of tenants at start ("probes attached; N tenants").
