@@ -53,6 +53,7 @@ struct agent {
 	struct alerts *alerts;
 	struct loop *loop;
 	char firing_path[PATH_MAX];	/* firing alerts, kept across restarts */
+	struct firing_file firing_file;	/* saved when they change, and after a failed save */
 	uint64_t interval_ms;
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
@@ -121,7 +122,7 @@ static void write_textfile(struct agent *agent)
 	const char *path = agent->config->agent.textfile;
 	int err;
 
-	alerts_totals(agent->alerts, snapshot.alerts_total);
+	alerts_totals(agent->alerts, snapshot.alerts_total, snapshot.alerts_dropped);
 	snapshot.alerts_suppressed[ALERT_NETWORK_ABUSE] = netabuse_suppressed(agent->netabuse);
 	snapshot.alerts_suppressed[ALERT_UNAUTHORIZED_SOFTWARE] = guard_suppressed(agent->guard);
 	err = metrics_write(path, &snapshot);
@@ -183,8 +184,9 @@ static void tick(void *ctx)
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
 			       alerts_publish, agent->alerts);
-		if (evaluator_changed(agent->evaluator) && agent->firing_path[0])
-			evaluator_save(agent->evaluator, agent->firing_path, clock_wall(), now);
+		if (agent->firing_path[0])
+			firing_file_tick(&agent->firing_file, agent->evaluator, agent->firing_path,
+					 clock_wall(), now);
 	}
 	alerts_flush(agent->alerts);
 	write_textfile(agent);

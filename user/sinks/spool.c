@@ -15,13 +15,16 @@
 #include "spool.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define FILE_MODE 0640
+/* Tenants' names and what they ran: for root alone, in a directory of its own. */
+#define FILE_MODE 0600
+#define DIR_MODE 0700
 
 struct spool {
-	char *label;	 /* "<kind> <display URL>", the start of every log line */
+	char *label;	 /* "<kind> <log URL>", the start of every log line */
 	char *paths[2];	 /* by enum spool_file */
 	bool unreadable; /* the queue file could not be read: never rewrite it */
 	bool failing;	 /* a write failed: logged once until one succeeds */
+	bool dirty[2];	 /* by enum spool_file: the file is behind what is in memory */
 };
 
 /* ---- records ---- */
@@ -215,7 +218,8 @@ int spool_create_dir(const char *state_dir, char **dir)
 		*dir = NULL;
 		return -ENOMEM;
 	}
-	err = files_make_dirs(*dir, 0750);
+	/* state_dir too, if it is not there: 0700, as the unit's StateDirectoryMode. */
+	err = files_make_dirs(*dir, DIR_MODE);
 	if (err) {
 		pr_err("cannot create %s: %s", *dir, strerror(-err));
 		free(*dir);
@@ -250,7 +254,8 @@ static char *spool_file_name(const char *kind, const char *url, const char *disp
 	return name;
 }
 
-struct spool *spool_new(const char *dir, const char *kind, const char *url, const char *display_url)
+struct spool *spool_new(const char *dir, const char *kind, const char *url, const char *display_url,
+			const char *log_url)
 {
 	struct spool *spool = calloc(1, sizeof(*spool));
 	char *name = NULL;
@@ -260,7 +265,7 @@ struct spool *spool_new(const char *dir, const char *kind, const char *url, cons
 	name = spool_file_name(kind, url, display_url);
 	if (!name)
 		goto free_spool;
-	if (asprintf(&spool->label, "%s %s", kind, display_url) < 0)
+	if (asprintf(&spool->label, "%s %s", kind, log_url) < 0)
 		spool->label = NULL;
 	if (asprintf(&spool->paths[SPOOL_QUEUE], "%s/%s.queue", dir, name) < 0)
 		spool->paths[SPOOL_QUEUE] = NULL;
@@ -311,17 +316,32 @@ static int write_records(int fd, void *ctx)
 	return err;
 }
 
-/* Logs the first of a run of failed writes; records are still delivered from memory. */
-static void note_write_result(struct spool *spool, const char *path, int err)
+/*
+ * Logs the first of a run of failed writes, and its end; records are still
+ * delivered from memory meanwhile, and the file is written whole again
+ * (spool_rewrite) once it can be.
+ */
+static void note_write_result(struct spool *spool, enum spool_file file, int err)
 {
+	const char *path = spool->paths[file];
+
+	spool->dirty[file] = err != 0;
 	if (!err) {
+		if (spool->failing)
+			pr_info("%s: %s written again", spool->label, path);
 		spool->failing = false;
 		return;
 	}
 	if (!spool->failing)
-		pr_err("%s: cannot write %s: %s; records are kept in memory only", spool->label,
-		       path, strerror(-err));
+		pr_err("%s: cannot write %s: %s; records are kept in memory and written once it "
+		       "can be",
+		       spool->label, path, strerror(-err));
 	spool->failing = true;
+}
+
+bool spool_dirty(const struct spool *spool, enum spool_file file)
+{
+	return spool->dirty[file];
 }
 
 int spool_append(struct spool *spool, const struct spool_list *list)
@@ -330,13 +350,13 @@ int spool_append(struct spool *spool, const struct spool_list *list)
 	bool created = false;
 	int fd, err;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, FILE_MODE);
-		created = true;
-	}
+	/* Appending to a file that misses earlier records would not mend it. */
+	if (spool->dirty[SPOOL_QUEUE])
+		return -EAGAIN;
+
+	fd = files_open_append(path, FILE_MODE, &created);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		goto cleanup;
 	}
 	err = write_records(fd, (void *)list);
@@ -346,7 +366,7 @@ int spool_append(struct spool *spool, const struct spool_list *list)
 	if (!err && created)
 		err = files_sync_parent_dir(path);
 cleanup:
-	note_write_result(spool, path, err);
+	note_write_result(spool, SPOOL_QUEUE, err);
 	return err;
 }
 
@@ -375,7 +395,7 @@ int spool_rewrite(struct spool *spool, enum spool_file file, const struct spool_
 		err = files_replace(path, FILE_MODE, write_records, (void *)list);
 	else
 		err = truncate_file(path);
-	note_write_result(spool, path, err);
+	note_write_result(spool, file, err);
 	return err;
 }
 
@@ -416,13 +436,48 @@ static int read_records(const char *path, struct spool_list *list, bool with_web
 	return err;
 }
 
+/*
+ * A file with lines that are not records (cut short by a crash, or
+ * damaged) is kept as PATH.corrupt for a person to look at (a second name
+ * for it: PATH itself stays until what could be read replaces it whole, so
+ * a crash in between loses nothing either), and marked dirty.
+ */
+static void set_aside(struct spool *spool, enum spool_file file, size_t skipped, size_t kept)
+{
+	const char *path = spool->paths[file];
+	char *aside = NULL;
+
+	spool->dirty[file] = true;
+	if (asprintf(&aside, "%s.corrupt", path) < 0) {
+		aside = NULL;
+		goto quietly;
+	}
+	if (unlink(aside) && errno != ENOENT)
+		goto quietly;
+	if (link(path, aside))
+		goto quietly;
+	pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept; the file as it "
+		"was is kept as %s",
+		spool->label, path, skipped, kept, aside);
+	free(aside);
+	return;
+quietly:
+	pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept", spool->label, path,
+		skipped, kept);
+	free(aside);
+}
+
 int spool_load(struct spool *spool, enum spool_file file, struct spool_list *list,
 	       bool with_webhook_id, size_t *skipped)
 {
 	const char *path = spool->paths[file];
+	size_t skipped_here = 0, before = list->count;
 	int err;
 
-	err = read_records(path, list, with_webhook_id, skipped);
+	err = read_records(path, list, with_webhook_id, &skipped_here);
+	*skipped += skipped_here;
+	if (!err && skipped_here)
+		set_aside(spool, file, skipped_here, list->count - before);
 	if (!err)
 		return 0;
 	if (file == SPOOL_QUEUE) {
