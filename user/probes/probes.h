@@ -121,4 +121,10 @@ int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id);
 /* Kernel events not counted: full maps, failed storage, ring buffer overruns. */
 uint64_t probes_lost_events(const struct probes *probes);
 
+/*
+ * Of those, cgroup events (mkdir, rmdir, rename) the ring buffer had no
+ * room for: the cgroup tree must be scanned again to know what changed.
+ */
+uint64_t probes_lost_cgroup_events(const struct probes *probes);
+
 #endif
