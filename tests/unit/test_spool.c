@@ -288,6 +288,14 @@ static void test_corrupt_file_set_aside(void **state)
 	kept = read_file(aside, &kept_length);
 	assert_int_equal(kept_length, before_length);
 	free(kept);
+	/* Also once the file is emptied in place (its queue delivered). */
+	spool_list_clear(&read);
+	assert_int_equal(spool_rewrite(spool, SPOOL_FIRING, &read), 0);
+	assert_int_equal(file_size(path), 0);
+	kept = read_file(aside, &kept_length);
+	assert_int_equal(kept_length, before_length);
+	assert_memory_equal(kept, before, before_length);
+	free(kept);
 	free(before);
 	spool_list_clear(&read);
 	spool_list_clear(&written);

@@ -436,34 +436,53 @@ static int read_records(const char *path, struct spool_list *list, bool with_web
 	return err;
 }
 
+/* Far more than the records of a full queue: a file larger is not copied aside. */
+#define CORRUPT_COPY_MAX (1024u << 20)
+
+struct text_copy {
+	const char *text;
+	size_t length;
+};
+
+static int write_copy(int fd, void *ctx)
+{
+	const struct text_copy *copy = ctx;
+
+	return files_write_all(fd, copy->text, copy->length);
+}
+
 /*
  * A file with lines that are not records (cut short by a crash, or
- * damaged) is kept as PATH.corrupt for a person to look at (a second name
- * for it: PATH itself stays until what could be read replaces it whole, so
- * a crash in between loses nothing either), and marked dirty.
+ * damaged) is copied to PATH.corrupt for a person to look at; PATH itself
+ * stays until what could be read replaces it whole, so a crash in between
+ * loses nothing either. A copy, not a second name: PATH is emptied in
+ * place once its queue is.
  */
 static void set_aside(struct spool *spool, enum spool_file file, size_t skipped, size_t kept)
 {
 	const char *path = spool->paths[file];
-	char *aside = NULL;
+	struct text_copy copy;
+	char *aside = NULL, *text = NULL;
+	int err;
 
 	spool->dirty[file] = true;
-	if (asprintf(&aside, "%s.corrupt", path) < 0) {
+	err = files_read_all(path, CORRUPT_COPY_MAX, &text, &copy.length);
+	if (!err && asprintf(&aside, "%s.corrupt", path) < 0) {
 		aside = NULL;
-		goto quietly;
+		err = -ENOMEM;
 	}
-	if (unlink(aside) && errno != ENOENT)
-		goto quietly;
-	if (link(path, aside))
-		goto quietly;
-	pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept; the file as it "
-		"was is kept as %s",
-		spool->label, path, skipped, kept, aside);
-	free(aside);
-	return;
-quietly:
-	pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept", spool->label, path,
-		skipped, kept);
+	copy.text = text;
+	if (!err)
+		err = files_replace(aside, FILE_MODE, write_copy, &copy);
+	if (err)
+		pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept (no copy "
+			"kept: %s)",
+			spool->label, path, skipped, kept, strerror(-err));
+	else
+		pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept; the file as "
+			"it was is kept as %s",
+			spool->label, path, skipped, kept, aside);
+	free(text);
 	free(aside);
 }
 

@@ -87,9 +87,9 @@ const char *spool_path(const struct spool *spool, enum spool_file file);
 
 /*
  * Appends the records of @file to @list; a line cut short by a crash (or
- * otherwise not a record) is skipped and counted in *@skipped; the file as it
- * was is kept as PATH.corrupt (logged), and @file is left dirty, to be
- * written whole from what could be read. @with_webhook_id keeps the webhook id
+ * otherwise not a record) is skipped and counted in *@skipped; a copy of the
+ * file as it was is kept as PATH.corrupt (logged), and @file is left
+ * dirty, to be written whole from what could be read. @with_webhook_id keeps the webhook id
  * of each line ("" when it has none or an unusable one). A queue file
  * that cannot be read is never written again, so that what it holds stays
  * there for a person to see. 0 (also when there is no file) or -errno.
