@@ -9,7 +9,7 @@ webhook: one record). How it answers is read from --mode-file at every
 request, so a test switches it while the agent runs:
 
     ok     read the request, answer 200, and append it to --out
-    500    answer 500 Internal Server Error
+    500    answer 500 Internal Server Error (any status: 401, 503, ...)
     hang   read the request and never answer (the connection is held
            until the mode changes, then closed without a word)
     slow   read the request, answer 200 only after --slow seconds (longer
@@ -82,8 +82,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             wait_while(self.server.mode_file, "hang")
             self.close_connection = True
             return
-        if mode == "500":
-            self.answer(500)
+        if mode.isdigit():
+            self.answer(int(mode))
             return
         if mode == "slow":
             time.sleep(self.server.slow)

@@ -109,6 +109,45 @@ static void test_file_names(void **state)
 	spool_free(spool);
 }
 
+/*
+ * A query or fragment (a token, often) stays out of the file names; a
+ * spool an earlier version named with it is renamed and read.
+ */
+static void test_query_left_out(void **state)
+{
+	static const char url[] = "http://127.0.0.1:8080/hook?token=s3cr3t#frag";
+	struct spool_list written = {0}, read = {0};
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_length;
+	char legacy[PATH_MAX], want[PATH_MAX];
+	size_t skipped = 0;
+	struct spool *spool;
+
+	assert_true(EVP_Digest(url, strlen(url), digest, &digest_length, EVP_sha256(), NULL));
+	snprintf(want, sizeof(want), "%s/webhook-http___127.0.0.1_8080_hook-%02x%02x%02x%02x.queue",
+		 dir, digest[0], digest[1], digest[2], digest[3]);
+	snprintf(legacy, sizeof(legacy),
+		 "%s/webhook-http___127.0.0.1_8080_hook_token_s3cr3t_frag-%02x%02x%02x%02x.queue", dir,
+		 digest[0], digest[1], digest[2], digest[3]);
+
+	/* As an earlier version left it: the records under the old name. */
+	spool = spool_new(dir, "webhook", url, url, "http://127.0.0.1:8080/hook?...");
+	assert_non_null(spool);
+	assert_string_equal(spool_path(spool, SPOOL_QUEUE), want);
+	spool_list_push(&written, test_record("a", true, "msg_1"));
+	assert_int_equal(spool_append(spool, &written), 0);
+	assert_int_equal(rename(want, legacy), 0);
+
+	assert_int_equal(spool_load(spool, SPOOL_QUEUE, &read, true, &skipped), 0);
+	assert_int_equal(read.count, 1);
+	assert_string_equal(read.head->webhook_id, "msg_1");
+	assert_int_equal(access(legacy, F_OK), -1);
+	assert_int_equal(access(want, F_OK), 0);
+	spool_list_clear(&read);
+	spool_list_clear(&written);
+	spool_free(spool);
+}
+
 static void test_append_then_load(void **state)
 {
 	struct spool_list written = {0}, read = {0};
@@ -410,6 +449,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_file_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_left_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append_then_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_queue_kept, setup, teardown),

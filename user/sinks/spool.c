@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct spool {
 	bool unreadable; /* the queue file could not be read: never rewrite it */
 	bool failing;	 /* a write failed: logged once until one succeeds */
 	bool dirty[2];	 /* by enum spool_file: the file is behind what is in memory */
+	char *legacy_paths[2]; /* by enum spool_file: the names of earlier versions, or NULL */
 };
 
 /* ---- records ---- */
@@ -228,8 +230,12 @@ int spool_create_dir(const char *state_dir, char **dir)
 	return err;
 }
 
-/* "<kind>-<display URL made safe>-<8 hex digits of SHA-256(url)>", on the heap. */
-static char *spool_file_name(const char *kind, const char *url, const char *display_url)
+/*
+ * "<kind>-<the first @length bytes of the display URL made safe>-<8 hex
+ * digits of SHA-256(url)>", on the heap.
+ */
+static char *spool_file_name(const char *kind, const char *url, const char *display_url,
+			     size_t length)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_length;
@@ -239,7 +245,7 @@ static char *spool_file_name(const char *kind, const char *url, const char *disp
 
 	if (!EVP_Digest(url, strlen(url), digest, &digest_length, EVP_sha256(), NULL))
 		return NULL;
-	for (i = 0; i < sizeof(clean) - 1 && display_url[i]; i++) {
+	for (i = 0; i < sizeof(clean) - 1 && i < length && display_url[i]; i++) {
 		c = display_url[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '.' || c == '-')
@@ -254,29 +260,52 @@ static char *spool_file_name(const char *kind, const char *url, const char *disp
 	return name;
 }
 
+static const char *const suffixes[] = {
+	[SPOOL_QUEUE] = "queue",
+	[SPOOL_FIRING] = "firing",
+};
+
 struct spool *spool_new(const char *dir, const char *kind, const char *url, const char *display_url,
 			const char *log_url)
 {
+	/* A query or fragment may hold a token: not in a file name, which logs show. */
+	size_t length = strcspn(display_url, "?#");
 	struct spool *spool = calloc(1, sizeof(*spool));
-	char *name = NULL;
+	char *name = NULL, *legacy = NULL;
+	int file;
 
 	if (!spool)
 		goto fail;
-	name = spool_file_name(kind, url, display_url);
+	name = spool_file_name(kind, url, display_url, length);
 	if (!name)
 		goto free_spool;
+	/* Versions before 0.2 kept the query in the name: such files are renamed at load. */
+	if (display_url[length]) {
+		legacy = spool_file_name(kind, url, display_url, SIZE_MAX);
+		if (!legacy)
+			goto free_spool;
+	}
 	if (asprintf(&spool->label, "%s %s", kind, log_url) < 0)
 		spool->label = NULL;
-	if (asprintf(&spool->paths[SPOOL_QUEUE], "%s/%s.queue", dir, name) < 0)
-		spool->paths[SPOOL_QUEUE] = NULL;
-	if (asprintf(&spool->paths[SPOOL_FIRING], "%s/%s.firing", dir, name) < 0)
-		spool->paths[SPOOL_FIRING] = NULL;
-	if (!spool->label || !spool->paths[SPOOL_QUEUE] || !spool->paths[SPOOL_FIRING])
+	if (!spool->label)
 		goto free_spool;
+	for (file = SPOOL_QUEUE; file <= SPOOL_FIRING; file++) {
+		if (asprintf(&spool->paths[file], "%s/%s.%s", dir, name, suffixes[file]) < 0) {
+			spool->paths[file] = NULL;
+			goto free_spool;
+		}
+		if (legacy && asprintf(&spool->legacy_paths[file], "%s/%s.%s", dir, legacy,
+				       suffixes[file]) < 0) {
+			spool->legacy_paths[file] = NULL;
+			goto free_spool;
+		}
+	}
+	free(legacy);
 	free(name);
 	return spool;
 
 free_spool:
+	free(legacy);
 	free(name);
 	spool_free(spool);
 fail:
@@ -291,6 +320,8 @@ void spool_free(struct spool *spool)
 	free(spool->label);
 	free(spool->paths[SPOOL_QUEUE]);
 	free(spool->paths[SPOOL_FIRING]);
+	free(spool->legacy_paths[SPOOL_QUEUE]);
+	free(spool->legacy_paths[SPOOL_FIRING]);
 	free(spool);
 }
 
@@ -489,10 +520,17 @@ static void set_aside(struct spool *spool, enum spool_file file, size_t skipped,
 int spool_load(struct spool *spool, enum spool_file file, struct spool_list *list,
 	       bool with_webhook_id, size_t *skipped)
 {
-	const char *path = spool->paths[file];
+	const char *path = spool->paths[file], *legacy = spool->legacy_paths[file];
 	size_t skipped_here = 0, before = list->count;
 	int err;
 
+	if (legacy && access(path, F_OK) && !access(legacy, F_OK)) {
+		if (rename(legacy, path))
+			pr_warn("%s: cannot rename %s to %s: %s", spool->label, legacy, path,
+				strerror(errno));
+		else
+			files_sync_parent_dir(path);
+	}
 	err = read_records(path, list, with_webhook_id, &skipped_here);
 	*skipped += skipped_here;
 	if (!err && skipped_here)

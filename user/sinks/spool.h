@@ -8,9 +8,10 @@
  *                  (webhook_id for the webhook only, started_at when known)
  *   <name>.firing  an Alertmanager target's firing alerts, same line format
  * <name> is the target's kind ("alertmanager", "webhook"), "-", its URL
- * with every character but [A-Za-z0-9.-] made '_' (user:password@ left
- * out), "-" and the first 8 hex digits of the SHA-256 of the whole URL:
- * stable across runs, one per URL.
+ * with every character but [A-Za-z0-9.-] made '_' (user:password@, query
+ * and fragment left out: they may hold secrets), "-" and the first 8 hex
+ * digits of the SHA-256 of the whole URL: stable across runs, one per URL.
+ * Files of earlier versions, named with the query, are renamed at load.
  *
  * A struct spool is used by one thread at a time; it logs its own errors.
  */
