@@ -249,7 +249,7 @@ static void test_trusted(void **state)
 		mode_t mode;
 		bool trusted;
 	} modes[] = {
-	    {0600, true}, {0644, true}, {0400, true}, {0664, false}, {0646, false},
+	    {0600, true},  {0644, true},  {0400, true},	 {0664, false}, {0646, false},
 	    {0666, false}, {0620, false}, {0602, false}, {0777, false},
 	};
 	char path[PATH_MAX * 2], link_path[PATH_MAX * 2], why[128], *text;
@@ -262,8 +262,8 @@ static void test_trusted(void **state)
 		why[0] = '\0';
 		if (modes[i].trusted) {
 			assert_int_equal(files_check_trusted(path, why, sizeof(why)), 0);
-			assert_int_equal(files_read_trusted(path, 100, &text, &length, why, sizeof(why)),
-					 0);
+			assert_int_equal(
+			    files_read_trusted(path, 100, &text, &length, why, sizeof(why)), 0);
 			assert_int_equal(length, 10);
 			assert_string_equal(text, "agent: {}\n");
 			free(text);

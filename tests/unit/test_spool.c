@@ -127,8 +127,8 @@ static void test_query_left_out(void **state)
 	snprintf(want, sizeof(want), "%s/webhook-http___127.0.0.1_8080_hook-%02x%02x%02x%02x.queue",
 		 dir, digest[0], digest[1], digest[2], digest[3]);
 	snprintf(legacy, sizeof(legacy),
-		 "%s/webhook-http___127.0.0.1_8080_hook_token_s3cr3t_frag-%02x%02x%02x%02x.queue", dir,
-		 digest[0], digest[1], digest[2], digest[3]);
+		 "%s/webhook-http___127.0.0.1_8080_hook_token_s3cr3t_frag-%02x%02x%02x%02x.queue",
+		 dir, digest[0], digest[1], digest[2], digest[3]);
 
 	/* As an earlier version left it: the records under the old name. */
 	spool = spool_new(dir, "webhook", url, url, "http://127.0.0.1:8080/hook?...");
@@ -155,8 +155,8 @@ static void test_append_then_load(void **state)
 	struct spool *spool;
 	size_t skipped = 0;
 
-	spool = spool_new(dir, "webhook", "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook",
-			  "http://127.0.0.1:8080/hook");
+	spool = spool_new(dir, "webhook", "http://127.0.0.1:8080/hook",
+			  "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook");
 	assert_non_null(spool);
 	spool_list_push(&written, test_record("a", true, "msg_1"));
 	spool_list_push(&written, test_record("b", false, NULL));
@@ -352,8 +352,8 @@ static void test_failed_write_then_rewrite(void **state)
 	struct spool *spool;
 	const char *path;
 
-	spool = spool_new(dir, "webhook", "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook",
-			  "http://127.0.0.1:8080/hook");
+	spool = spool_new(dir, "webhook", "http://127.0.0.1:8080/hook",
+			  "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook");
 	assert_non_null(spool);
 	path = spool_path(spool, SPOOL_QUEUE);
 	assert_int_equal(symlink("/dev/full", path), 0);

@@ -172,8 +172,8 @@ int files_check_trusted(const char *path, char *why, size_t why_size)
 	return check_trusted_stat(&st, why, why_size);
 }
 
-int files_read_trusted(const char *path, size_t max_size, char **text, size_t *length,
-		       char *why, size_t why_size)
+int files_read_trusted(const char *path, size_t max_size, char **text, size_t *length, char *why,
+		       size_t why_size)
 {
 	struct stat st;
 	int fd, err;

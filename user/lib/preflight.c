@@ -31,15 +31,15 @@ static const struct {
 	const char *name;
 	const char *purpose;
 } needed[] = {
-	{ CAP_BPF, "CAP_BPF", "create the maps and load the programs" },
-	{ CAP_PERFMON, "CAP_PERFMON", "load the tp_btf and raw_tp tracing programs" },
-	{ CAP_NET_ADMIN, "CAP_NET_ADMIN", "load the cgroup_skb and cgroup/connect programs" },
+    {CAP_BPF, "CAP_BPF", "create the maps and load the programs"},
+    {CAP_PERFMON, "CAP_PERFMON", "load the tp_btf and raw_tp tracing programs"},
+    {CAP_NET_ADMIN, "CAP_NET_ADMIN", "load the cgroup_skb and cgroup/connect programs"},
 };
 
 /* The effective set, 64 bits; false when capget fails. */
 static bool effective_capabilities(uint64_t *effective)
 {
-	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
 
 	if (syscall(SYS_capget, &header, data))
@@ -84,7 +84,8 @@ int preflight_capabilities(char *why, size_t why_size)
 		if (!has(effective, needed[i].capability))
 			append(why, why_size, &used, listed++ ? ", %s (to %s)" : " %s (to %s)",
 			       needed[i].name, needed[i].purpose);
-	append(why, why_size, &used, "; grant %s as the systemd unit does (CapabilityBoundingSet=)%s",
+	append(why, why_size, &used,
+	       "; grant %s as the systemd unit does (CapabilityBoundingSet=)%s",
 	       missing > 1 ? "them" : "it", geteuid() ? ", or run as root" : "");
 	return -EPERM;
 }
@@ -98,8 +99,9 @@ int preflight_btf(const char *path, char *why, size_t why_size)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		snprintf(why, why_size, "the kernel has no BTF: %s: %s (needs CONFIG_DEBUG_INFO_BTF)",
-			 path, strerror(-err));
+		snprintf(why, why_size,
+			 "the kernel has no BTF: %s: %s (needs CONFIG_DEBUG_INFO_BTF)", path,
+			 strerror(-err));
 		return err;
 	}
 	got = read(fd, &magic, sizeof(magic));

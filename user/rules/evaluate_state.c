@@ -110,8 +110,8 @@ int evaluator_save(const struct evaluator *evaluator, const char *path, double n
 	return err;
 }
 
-void firing_file_tick(struct firing_file *file, const struct evaluator *evaluator,
-		      const char *path, double now_wall, double now)
+void firing_file_tick(struct firing_file *file, const struct evaluator *evaluator, const char *path,
+		      double now_wall, double now)
 {
 	int err;
 

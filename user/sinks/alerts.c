@@ -21,7 +21,7 @@ struct alerts {
 	uint64_t rotate_bytes;
 	unsigned int keep;
 	struct events_log *log;
-	bool log_failed; /* log an unwritable events log once */
+	bool log_failed;	     /* log an unwritable events log once */
 	uint64_t events_log_dropped; /* by logs closed since start (a changed path) */
 	struct delivery *delivery;
 	uint64_t totals[ALERT_KIND_COUNT];

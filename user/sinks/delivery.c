@@ -71,7 +71,7 @@ struct target {
 	struct spool_list queue;
 	bool down;
 	long backoff_ms;
-	double next_attempt; /* monotonic seconds */
+	double next_attempt;	 /* monotonic seconds */
 	double next_spool_retry; /* monotonic seconds, while the queue file is dirty */
 };
 
@@ -93,12 +93,12 @@ struct delivery {
 	struct target *retired;
 	bool kicked;
 	bool stopping;
-	double deadline; /* monotonic, once stopping */
+	double deadline;			  /* monotonic, once stopping */
 	uint64_t overflowed[DELIVERY_SINK_COUNT]; /* by target type: dropped on a full queue */
 };
 
 _Static_assert((int)TARGET_ALERTMANAGER == (int)DELIVERY_SINK_ALERTMANAGER &&
-		       (int)TARGET_WEBHOOK == (int)DELIVERY_SINK_WEBHOOK,
+		   (int)TARGET_WEBHOOK == (int)DELIVERY_SINK_WEBHOOK,
 	       "a target's type is its sink's index in delivery_dropped");
 
 /* The positive number in environment variable @name, else @fallback. */
@@ -201,8 +201,8 @@ static struct target *target_new(struct delivery *delivery, enum target_type typ
 	if (!target->spool)
 		goto free_target;
 	if (type == TARGET_ALERTMANAGER)
-		target->alertmanager = alertmanager_new(target->url, target->log_url,
-							target->spool, delivery->resend_interval_s);
+		target->alertmanager = alertmanager_new(target->url, target->log_url, target->spool,
+							delivery->resend_interval_s);
 	else
 		/* The webhook's own path may need its trailing slash. */
 		target->webhook = webhook_new(url, target->log_url);
@@ -274,8 +274,8 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 		    i < config->alertmanager_count ? TARGET_ALERTMANAGER : TARGET_WEBHOOK;
 
 		url = type == TARGET_ALERTMANAGER ? config->alertmanager[i] : config->webhook_url;
-		ca_file = type == TARGET_ALERTMANAGER ? config->alertmanager_ca_file :
-							 config->webhook_ca_file;
+		ca_file = type == TARGET_ALERTMANAGER ? config->alertmanager_ca_file
+						      : config->webhook_ca_file;
 		if (!url || !*url || find_target(targets, count, type, url))
 			continue;
 		if (ca_file && *ca_file && !(ca_files[count] = strdup(ca_file))) {
@@ -312,8 +312,7 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 				target_type_names[target->type], target->log_url, left,
 				spool_path(target->spool, SPOOL_QUEUE));
 		else
-			pr_info("%s %s removed", target_type_names[target->type],
-				target->log_url);
+			pr_info("%s %s removed", target_type_names[target->type], target->log_url);
 		target->next_retired = delivery->retired;
 		delivery->retired = target;
 	}
@@ -370,8 +369,8 @@ static int apply_targets(struct delivery *delivery, const struct delivery_target
 	bool has_key = false;
 	int err;
 
-	err = check_ca_file("alertmanager", config->alertmanager_count ?
-						      config->alertmanager_ca_file : NULL);
+	err = check_ca_file("alertmanager",
+			    config->alertmanager_count ? config->alertmanager_ca_file : NULL);
 	if (!err && config->webhook_url && *config->webhook_url)
 		err = check_ca_file("webhook", config->webhook_ca_file);
 	if (err)

@@ -25,8 +25,8 @@
 _Static_assert(HTTP_WHY_SIZE >= CURL_ERROR_SIZE, "HTTP_WHY_SIZE cuts libcurl errors short");
 
 struct http_client {
-	CURL *curl;	/* made at the first request */
-	char *ca_file;	/* NULL: libcurl's default CAs (the system's) */
+	CURL *curl;    /* made at the first request */
+	char *ca_file; /* NULL: libcurl's default CAs (the system's) */
 
 	pthread_mutex_t lock;
 	/* Under lock: set by another thread while a request is under way. */

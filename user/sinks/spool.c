@@ -21,11 +21,11 @@
 #define DIR_MODE 0700
 
 struct spool {
-	char *label;	 /* "<kind> <log URL>", the start of every log line */
-	char *paths[2];	 /* by enum spool_file */
-	bool unreadable; /* the queue file could not be read: never rewrite it */
-	bool failing;	 /* a write failed: logged once until one succeeds */
-	bool dirty[2];	 /* by enum spool_file: the file is behind what is in memory */
+	char *label;	       /* "<kind> <log URL>", the start of every log line */
+	char *paths[2];	       /* by enum spool_file */
+	bool unreadable;       /* the queue file could not be read: never rewrite it */
+	bool failing;	       /* a write failed: logged once until one succeeds */
+	bool dirty[2];	       /* by enum spool_file: the file is behind what is in memory */
 	char *legacy_paths[2]; /* by enum spool_file: the names of earlier versions, or NULL */
 };
 
@@ -261,8 +261,8 @@ static char *spool_file_name(const char *kind, const char *url, const char *disp
 }
 
 static const char *const suffixes[] = {
-	[SPOOL_QUEUE] = "queue",
-	[SPOOL_FIRING] = "firing",
+    [SPOOL_QUEUE] = "queue",
+    [SPOOL_FIRING] = "firing",
 };
 
 struct spool *spool_new(const char *dir, const char *kind, const char *url, const char *display_url,
@@ -510,9 +510,10 @@ static void set_aside(struct spool *spool, enum spool_file file, size_t skipped,
 			"kept: %s)",
 			spool->label, path, skipped, kept, strerror(-err));
 	else
-		pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept; the file as "
-			"it was is kept as %s",
-			spool->label, path, skipped, kept, aside);
+		pr_warn(
+		    "%s: %s: %zu line(s) are not records and are skipped, %zu kept; the file as "
+		    "it was is kept as %s",
+		    spool->label, path, skipped, kept, aside);
 	free(text);
 	free(aside);
 }

@@ -22,7 +22,7 @@ struct cgroup_tracker {
 	/* Lost cgroup events as of the last recovery, and when it was. */
 	uint64_t cgroup_events_lost;
 	double recovered_at;
-	struct idmap *seen;	/* during a recovery: the cgroups that exist */
+	struct idmap *seen; /* during a recovery: the cgroups that exist */
 	size_t recovered_added, recovered_removed;
 };
 
@@ -147,7 +147,8 @@ static void recover_lost_events(struct cgroup_tracker *tracker)
 	double now = clock_monotonic();
 	int err;
 
-	if (lost == tracker->cgroup_events_lost || now - tracker->recovered_at < RECOVERY_INTERVAL_S)
+	if (lost == tracker->cgroup_events_lost ||
+	    now - tracker->recovered_at < RECOVERY_INTERVAL_S)
 		return;
 	tracker->seen = idmap_new();
 	if (!tracker->seen)
