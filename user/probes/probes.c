@@ -825,3 +825,8 @@ uint64_t probes_lost_events(const struct probes *probes)
 		lost += probes->usage->bss->lost_events[i];
 	return lost;
 }
+
+uint64_t probes_lost_cgroup_events(const struct probes *probes)
+{
+	return probes->usage->bss->lost_events[LOST_CGROUP_EVENTS];
+}

@@ -140,4 +140,10 @@ const uint8_t *probes_instance(const struct probes *probes);
 /* Kernel events not counted: full maps, failed storage, ring buffer overruns. */
 uint64_t probes_lost_events(const struct probes *probes);
 
+/*
+ * Of those, cgroup events (mkdir, rmdir, rename) the ring buffer had no
+ * room for: the cgroup tree must be scanned again to know what changed.
+ */
+uint64_t probes_lost_cgroup_events(const struct probes *probes);
+
 #endif
