@@ -186,7 +186,9 @@ static __always_inline void account(struct __sk_buff *skb, bool egress)
 	if (!is_tenant(id))
 		return;
 	bytes = ip_length(skb);
-	packets = skb->gso_segs ? skb->gso_segs : 1;
+	packets = skb->gso_segs;
+	if (!packets)
+		packets = 1;
 	cpu = bpf_get_smp_processor_id();
 	if (cpu >= AW_MAX_CPUS) {
 		count_packet_in_maps(id, bytes, packets, egress);
