@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make valgrind`: the agent under valgrind for VALGRIND_SECONDS (default
+# 60) with a configuration as a node would have one and tenants at work,
+# then stopped with SIGTERM; any memory error, or any definite or indirect
+# leak, fails it (valgrind --leak-check=full
+# --errors-for-leak-kinds=definite,indirect --error-exitcode). What runs:
+# - plans with limits that a CPU burner and a fork storm go over (overuse
+#   alerts fire, and resolve once the load stops), the relative rule;
+# - a software policy (a copy of linger called xmrig is run: an
+#   unauthorized_software alert, its executable hashed);
+# - the network rules (connects to a pool port and a port scan, all to
+#   127.0.0.1) and TCP traffic;
+# - tenants that come and go (cgchurn: ten a second, each for half a
+#   second, dropped 5 s after), storage paths scanned;
+# - the sinks: the events log, the webhook (a signing receiver, which
+#   refuses the first two posts), an Alertmanager that never answers (its
+#   records wait in the spool), the textfile;
+# - a SIGHUP reload halfway.
+# The valgrind log is kept in build/valgrind.log. Like the end-to-end
+# tests, it needs root and a kernel with BPF and BTF; elsewhere it skips.
+# shellcheck source=../e2e/lib.sh source-path=SCRIPTDIR
+source "$(dirname "$0")/../e2e/lib.sh"
+
+SECONDS_UNDER_VALGRIND=${VALGRIND_SECONDS:-60}
+VALGRIND_LOG=$E2E_REPO/build/valgrind.log
+
+e2e_cases valgrind_agent_ran valgrind_no_error valgrind_no_leak
+if ! command -v valgrind >/dev/null 2>&1; then
+	skip_all "no valgrind (scripts/install-deps installs it)"
+	e2e_finish
+fi
+e2e_require_root_bpf || e2e_finish
+e2e_require_build incg burn forkexec linger netload cgchurn exit0 || e2e_finish
+e2e_setup || e2e_finish
+
+# ---- a webhook receiver that checks signatures, in the host cgroup
+SECRET=$E2E_TMP/webhook.secret
+printf 'whsec_%s\n' "$(head -c 24 /dev/urandom | base64)" >"$SECRET"
+chmod 0600 "$SECRET"
+"$AW_TOOLS/incg" "$AW_HOST_CG" python3 "$E2E_REPO/tests/tools/webhook_receiver.py" \
+	--port-file "$E2E_TMP/webhook.port" --secret-file "$SECRET" --out "$E2E_TMP/webhook.jsonl" \
+	--fail-first 2 2>"$E2E_TMP/webhook.err" &
+on_cleanup kill $!
+for ((i = 0; i < 100; i++)); do
+	[[ -s $E2E_TMP/webhook.port ]] && break
+	sleep 0.1
+done
+HOOK_PORT=$(cat "$E2E_TMP/webhook.port" 2>/dev/null)
+# A port with no listener: the Alertmanager that never answers.
+DOWN_PORT=$(free_port)
+STORAGE=$E2E_TMP/storage
+mkdir -p "$STORAGE/alice" "$STORAGE/bob"
+head -c 1048576 /dev/zero >"$STORAGE/alice/data"
+
+AW_AGENT_EXTRA="  storage_interval: 2s" \
+AW_RULE_EXTRA="    storage: [\"$STORAGE/{tenant}\"]" write_config valgrind "plans:
+  default:
+    cpu: 0.2
+    forks: 20/s
+    processes: 200
+    memory: 4GiB
+    net_tx: 1GiB/s
+    connections: 1000/s
+    storage: 100MiB
+    window: 2s
+    for: 1s
+    software: standard
+software:
+  standard:
+    deny: [builtin:miners, builtin:scanners]
+    deny_paths: [\"memfd:*\"]
+relative:
+  factor: 10
+  min_tenants: 3
+  floor: {cpu: 0.05}
+network:
+  pool_ports: [$((DOWN_PORT + 1))]
+  scan: {destinations: 20, window: 10s}
+alerts:
+  alertmanager: [\"http://127.0.0.1:$DOWN_PORT\"]
+  webhook: {url: \"http://127.0.0.1:${HOOK_PORT:-1}/hooks/abusewatch\", secret_file: \"$SECRET\"}" || {
+	fail_all "cannot write the configuration"
+	e2e_finish
+}
+if [[ -z $HOOK_PORT ]]; then
+	fail_all "the webhook receiver did not start: $(tail -n 1 "$E2E_TMP/webhook.err")"
+	e2e_finish
+fi
+
+# ---- the agent under valgrind
+rm -f "$VALGRIND_LOG"
+valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30 \
+	--suppressions="$E2E_REPO/tests/leaks/valgrind.supp" --log-file="$VALGRIND_LOG" \
+	"$AW_BIN" run -c "$AW_CONFIG" --interval "$AW_INTERVAL" --tenant-expiry 5 \
+	2>"$E2E_TMP/agent.log" &
+AGENT_PID=$!
+AGENT_LOG=$E2E_TMP/agent.log
+started=0
+# Everything runs some 20 to 50 times slower under valgrind; the probes
+# load at the kernel's own speed.
+for ((i = 0; i < 1200; i++)); do
+	if [[ -s $AW_TEXTFILE ]]; then
+		started=1
+		break
+	fi
+	kill -0 "$AGENT_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if ((!started)); then
+	wait "$AGENT_PID"
+	status=$?
+	AGENT_PID=""
+	if ((status == 2)); then
+		skip_all "the agent cannot load its probes here: $(agent_last_log)"
+	else
+		fail_all "the agent did not start under valgrind (status $status): $(agent_last_log)"
+	fi
+	e2e_finish
+fi
+e2e_log "agent started under valgrind after $((i / 10)) s"
+
+# ---- the tenants at work
+in_tenant() {
+	local dir
+	dir=$(tenant_cgroup "$1") || return 1
+	shift
+	"$AW_TOOLS/incg" "$dir" "$@" >/dev/null 2>>"$E2E_TMP/load.err" &
+	on_cleanup kill $!
+}
+BIN=$E2E_TMP/bin
+mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig"
+LISTEN=$(free_port)
+half=$((SECONDS_UNDER_VALGRIND / 2))
+in_tenant alice "$AW_TOOLS/burn" "$half"
+in_tenant bob "$AW_TOOLS/forkexec" 2000 "$AW_TOOLS/exit0"
+in_tenant carol "$AW_TOOLS/netload" listen "$LISTEN" "$SECONDS_UNDER_VALGRIND"
+sleep 1
+in_tenant carol "$AW_TOOLS/netload" tcp4 "$LISTEN" 200 20
+in_tenant dave "$AW_TOOLS/netload" scan4 "$((DOWN_PORT + 2))" 50 10
+in_tenant dave "$AW_TOOLS/netload" tcp4 "$((DOWN_PORT + 1))" 3 1
+in_tenant eve "$BIN/xmrig" 5
+# Each cgroup cgchurn makes under tenants/ is a tenant of its own: some 500
+# come and go, and are dropped 5 s later (--tenant-expiry).
+"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/cgchurn" "$AW_TENANTS" 10 "$((SECONDS_UNDER_VALGRIND - 10))" \
+	0.5 "$AW_TOOLS/exit0" >/dev/null 2>>"$E2E_TMP/load.err" &
+on_cleanup kill $!
+
+sleep "$half"
+kill -HUP "$AGENT_PID" 2>/dev/null
+sleep $((SECONDS_UNDER_VALGRIND - half))
+
+# ---- stop, and what valgrind says
+ran="agent running"
+kill -0 "$AGENT_PID" 2>/dev/null || ran="agent gone before the end: $(agent_last_log)"
+alerts=$(metric_global abusewatch_alerts_total)
+kill -TERM "$AGENT_PID" 2>/dev/null
+for ((i = 0; i < 1200; i++)); do
+	kill -0 "$AGENT_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$AGENT_PID" 2>/dev/null; then
+	e2e_log "the agent did not stop within 120 s of SIGTERM; killing it"
+	kill -KILL "$AGENT_PID" 2>/dev/null
+fi
+wait "$AGENT_PID"
+status=$?
+AGENT_PID=""
+records=$(grep -c . "$AW_EVENTS" 2>/dev/null)
+delivered=$(grep -c . "$E2E_TMP/webhook.jsonl" 2>/dev/null)
+dropped=$(grep -c 'gone for' "$AGENT_LOG" 2>/dev/null)
+e2e_log "exit status $status, ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped"
+
+[[ $ran == "agent running" ]] && ((${records:-0} > 0 && ${delivered:-0} > 0 && ${dropped:-0} > 0))
+check valgrind_agent_ran "$?" "$ran; ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped, alerts_total ${alerts:-?}"
+errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VALGRIND_LOG" | tail -n 1)
+leaks=$(grep -E 'definitely lost|indirectly lost' "$VALGRIND_LOG" | grep -v ': 0 bytes' | head -n 2 | tr '\n' ' ')
+first=$(grep -m 1 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)' \
+	"$VALGRIND_LOG" | sed 's/^==[0-9]*== //')
+[[ $status != 99 && -z $first ]]
+check valgrind_no_error "$?" "exit status $status; ${errors:-0} errors: ${first:-see $VALGRIND_LOG}"
+[[ -z $leaks && $status != 99 ]]
+check valgrind_no_leak "$?" "${leaks:-exit status $status} (see $VALGRIND_LOG)"
+if [[ $status == 99 || -n $leaks || -n $first ]]; then
+	# Its errors and leaks, without valgrind's notes on syscalls it does not model.
+	e2e_log "valgrind log (errors and leaks):"
+	grep -v -e '^--[0-9]*-- ' "$VALGRIND_LOG" | head -n 200 >&2
+fi
+e2e_finish
