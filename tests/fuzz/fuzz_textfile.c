@@ -240,9 +240,12 @@ static bool same_row(const struct tenant_row *a, const struct tenant_row *b)
  * The rows of a tick: some tenants of the last one, as they were or moved,
  * and new ones. The serial is the tenant's (same serial, same strings), and
  * a row is marked unchanged only where it is, as tenant_row.h promises.
+ * After a @reload the same tenants are new ones (the agent makes a new
+ * tenant set, so new serials): only then may the relative rule, which
+ * decides which lines a row has, be another.
  */
 static void make_round(struct fuzz_input *in, struct round *round, const struct round *last,
-		       uint64_t *next_serial)
+		       uint64_t *next_serial, bool reload)
 {
 	size_t count = 1 + fuzz_u8(in) % MAX_ROWS, i, j;
 
@@ -258,7 +261,7 @@ static void make_round(struct fuzz_input *in, struct round *round, const struct 
 			round->names[round->count] = strdup(before->tenant);
 			round->plans[round->count] = strdup(before->plan);
 			fuzz_check(round->names[round->count] && round->plans[round->count], "no memory");
-			row->serial = before->serial;
+			row->serial = reload ? (*next_serial)++ : before->serial;
 			row->limits = before->limits;
 		} else {
 			round->names[round->count] = fuzz_string(in, 300);
@@ -320,6 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t rounds_count = 1 + fuzz_u8(&in) % MAX_ROUNDS, i, cached_size, fresh_size;
 	struct round *round = NULL, *last = NULL;
 	char *cached_text, *fresh_text;
+	bool reload, with_relative = false;
 	int kind;
 
 	snprintf(cached, sizeof(cached), "%s/cached.prom", fuzz_scratch_dir());
@@ -329,11 +333,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < rounds_count; i++) {
 		last = round;
 		round = &rounds[i % 2];
-		make_round(&in, round, last, &next_serial);
+		reload = !i || fuzz_u8(&in) < 32;
+		if (reload)
+			with_relative = fuzz_bool(&in);
+		make_round(&in, round, last, &next_serial, reload);
 		snapshot = (struct metrics_snapshot){
 			.rows = round->rows,
 			.row_count = round->count,
-			.relative = fuzz_bool(&in) ? &relative : NULL,
+			.relative = with_relative ? &relative : NULL,
 			.events_lost = fuzz_u8(&in),
 			.version = "1.0",
 		};
@@ -353,6 +360,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			metrics_forget();
 			fuzz_check(!metrics_write(fresh, &snapshot), "fresh write %zu failed", i);
 			fresh_text = fuzz_read_file(fresh, &fresh_size);
+			/* FUZZ_TEXTFILE_DUMP=1: both files to /tmp, to diff when they differ. */
+			if (getenv("FUZZ_TEXTFILE_DUMP") && (!fresh_text || fresh_size != cached_size ||
+							    memcmp(fresh_text, cached_text, cached_size))) {
+				fuzz_write_file("/tmp/cached.prom", cached_text, cached_size);
+				if (fresh_text)
+					fuzz_write_file("/tmp/fresh.prom", fresh_text, fresh_size);
+			}
 			fuzz_check(fresh_text && fresh_size == cached_size &&
 					   !memcmp(fresh_text, cached_text, cached_size),
 				   "write %zu: the kept lines differ from a write from nothing", i);
