@@ -18,8 +18,10 @@
 #   refuses the first two posts), an Alertmanager that never answers (its
 #   records wait in the spool), the textfile;
 # - a SIGHUP reload halfway.
-# The valgrind log is kept in build/valgrind.log. Like the end-to-end
-# tests, it needs root and a kernel with BPF and BTF; elsewhere it skips.
+# The valgrind log is kept in build/valgrind.log. One PASS/FAIL/SKIP line a
+# case, as an end-to-end test; the exit status is 1 when one failed. Like
+# the end-to-end tests, it needs root and a kernel with BPF and BTF;
+# elsewhere it skips.
 # shellcheck source=../e2e/lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/../e2e/lib.sh"
 
@@ -32,8 +34,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	e2e_finish
 fi
 e2e_require_root_bpf || e2e_finish
-e2e_require_build incg burn forkexec linger netload cgchurn exit0 || e2e_finish
-e2e_setup || e2e_finish
+e2e_require_build incg burn forkexec linger netload cgchurn exit0 || exit 1
+e2e_setup || exit 1
 
 # ---- a webhook receiver that checks signatures, in the host cgroup
 SECRET=$E2E_TMP/webhook.secret
@@ -43,6 +45,8 @@ chmod 0600 "$SECRET"
 	--port-file "$E2E_TMP/webhook.port" --secret-file "$SECRET" --out "$E2E_TMP/webhook.jsonl" \
 	--fail-first 2 2>"$E2E_TMP/webhook.err" &
 on_cleanup kill $!
+# Killed at the end: no job notice from bash then.
+disown $!
 for ((i = 0; i < 100; i++)); do
 	[[ -s $E2E_TMP/webhook.port ]] && break
 	sleep 0.1
@@ -82,11 +86,11 @@ alerts:
   alertmanager: [\"http://127.0.0.1:$DOWN_PORT\"]
   webhook: {url: \"http://127.0.0.1:${HOOK_PORT:-1}/hooks/abusewatch\", secret_file: \"$SECRET\"}" || {
 	fail_all "cannot write the configuration"
-	e2e_finish
+	exit 1
 }
 if [[ -z $HOOK_PORT ]]; then
 	fail_all "the webhook receiver did not start: $(tail -n 1 "$E2E_TMP/webhook.err")"
-	e2e_finish
+	exit 1
 fi
 
 # ---- the agent under valgrind
@@ -117,6 +121,7 @@ if ((!started)); then
 		skip_all "the agent cannot load its probes here: $(agent_last_log)"
 	else
 		fail_all "the agent did not start under valgrind (status $status): $(agent_last_log)"
+		exit 1
 	fi
 	e2e_finish
 fi
@@ -129,6 +134,7 @@ in_tenant() {
 	shift
 	"$AW_TOOLS/incg" "$dir" "$@" >/dev/null 2>>"$E2E_TMP/load.err" &
 	on_cleanup kill $!
+	disown $!
 }
 BIN=$E2E_TMP/bin
 mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig"
@@ -147,6 +153,7 @@ in_tenant eve "$BIN/xmrig" 5
 "$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/cgchurn" "$AW_TENANTS" 10 "$((SECONDS_UNDER_VALGRIND - 10))" \
 	0.5 "$AW_TOOLS/exit0" >/dev/null 2>>"$E2E_TMP/load.err" &
 on_cleanup kill $!
+disown $!
 
 sleep "$half"
 kill -HUP "$AGENT_PID" 2>/dev/null
@@ -173,19 +180,27 @@ delivered=$(grep -c . "$E2E_TMP/webhook.jsonl" 2>/dev/null)
 dropped=$(grep -c 'gone for' "$AGENT_LOG" 2>/dev/null)
 e2e_log "exit status $status, ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped"
 
+failed=0
 [[ $ran == "agent running" ]] && ((${records:-0} > 0 && ${delivered:-0} > 0 && ${dropped:-0} > 0))
-check valgrind_agent_ran "$?" "$ran; ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped, alerts_total ${alerts:-?}"
+ok=$?
+failed=$((failed + (ok != 0)))
+check valgrind_agent_ran "$ok" "$ran; ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped, alerts_total ${alerts:-?}"
 errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VALGRIND_LOG" | tail -n 1)
 leaks=$(grep -E 'definitely lost|indirectly lost' "$VALGRIND_LOG" | grep -v ': 0 bytes' | head -n 2 | tr '\n' ' ')
 first=$(grep -m 1 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)' \
 	"$VALGRIND_LOG" | sed 's/^==[0-9]*== //')
 [[ $status != 99 && -z $first ]]
-check valgrind_no_error "$?" "exit status $status; ${errors:-0} errors: ${first:-see $VALGRIND_LOG}"
+ok=$?
+failed=$((failed + (ok != 0)))
+check valgrind_no_error "$ok" "exit status $status; ${errors:-0} errors: ${first:-see $VALGRIND_LOG}"
 [[ -z $leaks && $status != 99 ]]
-check valgrind_no_leak "$?" "${leaks:-exit status $status} (see $VALGRIND_LOG)"
+ok=$?
+failed=$((failed + (ok != 0)))
+check valgrind_no_leak "$ok" "${leaks:-exit status $status} (see $VALGRIND_LOG)"
 if [[ $status == 99 || -n $leaks || -n $first ]]; then
 	# Its errors and leaks, without valgrind's notes on syscalls it does not model.
 	e2e_log "valgrind log (errors and leaks):"
 	grep -v -e '^--[0-9]*-- ' "$VALGRIND_LOG" | head -n 200 >&2
 fi
-e2e_finish
+# `make valgrind` fails with it (the cleanup runs on the way out).
+exit $((failed > 0))
