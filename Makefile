@@ -73,7 +73,7 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # the collector and the agent need the loader. Everything else is pure logic
 # that the unit tests link without them.
 PROBE_SRCS := user/probes/probes.c
-AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c user/tenancy/tracker.c \
+AGENT_SRCS := user/main.c user/agent.c user/resume.c user/probes/collect.c user/tenancy/tracker.c \
 	      $(PROBE_SRCS)
 # top's terminal loop: the unit tests link its model and view, not curses.
 AGENT_SRCS += user/top/top.c
@@ -91,7 +91,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install uninstall vmlinux
+.PHONY: all deps run test bench soak bench-tools unit-tests test-tools clean install uninstall vmlinux
 .PHONY: deb image package-test
 .PHONY: fuzz fuzz-targets sanitize valgrind
 
@@ -117,6 +117,13 @@ bench:
 	$(Q)scripts/install-deps --bench
 	$(Q)$(MAKE) all test-tools bench-tools
 	$(Q)scripts/bench $(BENCH_PARTS)
+
+# The agent for SOAK_SECONDS under cgroup churn, exec storms and load, then
+# checks that memory, open files and map entries stayed flat (tests/soak/).
+SOAK_SECONDS ?= 1800
+soak:
+	$(Q)$(MAKE) all test-tools
+	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
 
 unit-tests: $(UNIT_BINS)
 test-tools: $(TOOL_BINS)
@@ -284,7 +291,9 @@ $(OUTPUT)/bin/%: tests/fuzz/%.c $(LIB_OBJS) | $(OUTPUT)/bin
 # default) unless one is there already. The configuration stays in /etc
 # whatever PREFIX is: the agent reads it there. `make uninstall` removes what
 # install put there, the configuration only while it is unchanged, and
-# never what the agent wrote (state_dir, the events log, the textfile).
+# never what the agent wrote (state_dir, the events log, the textfile); on
+# the live system (no DESTDIR) it first removes the probes the installed
+# agent left pinned (`abusewatch unpin`), which nothing would read any more.
 SBINDIR        ?= $(PREFIX)/sbin
 MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/abusewatch
@@ -313,6 +322,9 @@ install: $(OUTPUT)/abusewatch
 
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)if [ -z "$(DESTDIR)" ] && [ -x $(SBINDIR)/abusewatch ]; then \
+		$(SBINDIR)/abusewatch unpin $$([ -e $(INSTALLED_CONFIG) ] && echo -c $(INSTALLED_CONFIG)) \
+			>/dev/null 2>&1 || true; fi
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/abusewatch $(DESTDIR)$(MANDIR)/man8/abusewatch.8 \
 		$(DESTDIR)$(MANDIR)/man5/abusewatch.yaml.5 $(DESTDIR)$(SYSTEMDUNITDIR)/abusewatch.service \
 		$(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_PAGES) abusewatch.example.yaml)

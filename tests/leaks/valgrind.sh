@@ -95,6 +95,9 @@ fi
 
 # ---- the agent under valgrind
 rm -f "$VALGRIND_LOG"
+# Its probes stay pinned when it stops: unpinned at exit (lib.sh), as start_agent's are.
+E2E_AGENT_CONFIGS+=("$E2E_TMP/unpin.valgrind.yaml")
+cp "$AW_CONFIG" "${E2E_AGENT_CONFIGS[-1]}"
 valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30 \
 	--suppressions="$E2E_REPO/tests/leaks/valgrind.supp" --log-file="$VALGRIND_LOG" \

@@ -566,6 +566,29 @@ struct tenant *tenant_set_find(struct tenant_set *set, const char *name)
 	return find_tenant(set, name);
 }
 
+struct tenant *tenant_set_restore(struct tenant_set *set, const char *name, const char *cgroup,
+				  const struct usage_sample *total, double gone_since)
+{
+	struct tenant_match match;
+	struct tenant *tenant;
+
+	/* The configuration may have changed since: what it names now decides. */
+	if (!tenants_match_path(set->config, cgroup, &match) || strcmp(match.name, name))
+		return NULL;
+	tenant = find_tenant(set, name);
+	if (!tenant)
+		tenant = create_tenant(set, &match, cgroup);
+	if (!tenant)
+		return NULL;
+	tenant->total = *total;
+	if (!tenant->live_cgroups && !tenant->gone_since) {
+		tenant->gone_since = gone_since > 0 ? gone_since : 1e-9;
+		set->gone_count++;
+	}
+	mark_changed(set, tenant);
+	return tenant;
+}
+
 void tenant_set_carry_totals(struct tenant_set *old, struct tenant_set *new)
 {
 	size_t i, j;

@@ -15,6 +15,7 @@ struct cgroup_tracker {
 	struct probes *probes;
 	struct collector *collector;
 	bool seeding;		/* start-up scan: charge tasks already there */
+	uint64_t changes;	/* see cgroup_tracker_changes() */
 };
 
 struct cgroup_tracker *cgroup_tracker_new(struct cgroup_tree *tree,
@@ -48,6 +49,7 @@ static void add_cgroup(struct cgroup_tracker *tracker, uint64_t id, const char *
 	int64_t seeded = 0;
 	int fd, err;
 
+	tracker->changes++;
 	if (!tenant)
 		return;
 	if (tenant_set_cgroup_is_root(tracker->tenants, id))
@@ -94,6 +96,7 @@ void cgroup_tracker_event(struct cgroup_tracker *tracker, const struct cgroup_ev
 		add_cgroup(tracker, event->id, path);
 		break;
 	case CGROUP_EVENT_RMDIR:
+		tracker->changes++;
 		tenant_set_remove_cgroup(tracker->tenants, event->id, clock_monotonic());
 		collector_retire(tracker->collector, event->id);
 		break;
@@ -134,6 +137,7 @@ static void take_delta(uint64_t id, const struct usage_sample *delta, int64_t ta
 	if (tenant)
 		tenant_set_add_usage(tracker->tenants, tenant, delta, tasks_delta);
 	if (final) {
+		tracker->changes++;
 		memory_watcher_remove(tracker->memory, id);
 		tenant_set_forget_cgroup(tracker->tenants, id);
 		cgroup_tree_remove(tracker->tree, id);
@@ -145,6 +149,7 @@ int cgroup_tracker_scan(struct cgroup_tracker *tracker, struct tenant_set *tenan
 	int err;
 
 	tracker->tenants = tenants;
+	tracker->changes++;
 	/* Whose root cgroups they are may have changed: watched afresh as they are found. */
 	memory_watcher_clear(tracker->memory);
 	/* A new set counts live tasks from nothing: every cgroup's are reported whole again. */
@@ -166,4 +171,110 @@ struct tenant *cgroup_tracker_tenant_of(struct cgroup_tracker *tracker, uint64_t
 int cgroup_tracker_collect(struct cgroup_tracker *tracker)
 {
 	return collector_tick(tracker->collector, take_delta, tracker);
+}
+
+size_t cgroup_tracker_restore(struct cgroup_tracker *tracker, struct tenant_set *tenants,
+			      const struct restart_state *state, double now, double downtime_s)
+{
+	const struct restart_cgroup *cgroup;
+	const struct restart_tenant *tenant;
+	size_t i, restored = 0;
+	double gone_since;
+
+	tracker->tenants = tenants;
+	for (i = 0; i < state->tenant_count; i++) {
+		tenant = &state->tenants[i];
+		/* Gone then: its expiry goes on; there then: gone until its cgroups are found. */
+		gone_since = tenant->gone_for_s >= 0 ? now - tenant->gone_for_s - downtime_s : now;
+		if (tenant_set_restore(tracker->tenants, tenant->name, tenant->cgroup, &tenant->total,
+				       gone_since))
+			restored++;
+		else
+			pr_info("restart: tenant %s is no tenant now; its totals are not taken up",
+				tenant->name);
+	}
+	for (i = 0; i < state->cgroup_count; i++) {
+		cgroup = &state->cgroups[i];
+		if (collector_restore(tracker->collector, cgroup->id, &cgroup->last,
+				      cgroup->seeded_tasks, cgroup->finished))
+			pr_warn("restart: out of memory for cgroup %llu",
+				(unsigned long long)cgroup->id);
+	}
+	return restored;
+}
+
+size_t cgroup_tracker_restore_removed(struct cgroup_tracker *tracker,
+				      const struct restart_state *state, double now)
+{
+	const struct restart_cgroup *cgroup;
+	size_t i, removed = 0;
+
+	for (i = 0; i < state->cgroup_count; i++) {
+		cgroup = &state->cgroups[i];
+		/* The scan adds every cgroup there is, tenant or not. */
+		if (cgroup->finished || tenant_set_knows_cgroup(tracker->tenants, cgroup->id))
+			continue;
+		/* As if its mkdir and rmdir had come: its tenant gets its final counts. */
+		if (cgroup->path && !cgroup_tree_set(tracker->tree, cgroup->id, cgroup->path)) {
+			tenant_set_add_cgroup(tracker->tenants, cgroup->id, cgroup->path);
+			tenant_set_remove_cgroup(tracker->tenants, cgroup->id, now);
+		}
+		collector_retire(tracker->collector, cgroup->id);
+		removed++;
+	}
+	return removed;
+}
+
+uint64_t cgroup_tracker_changes(const struct cgroup_tracker *tracker)
+{
+	return tracker->changes;
+}
+
+struct save_context {
+	struct cgroup_tracker *tracker;
+	struct restart_state *state;
+};
+
+static int save_cgroup(uint64_t id, const struct usage_sample *last, int64_t seeded_tasks,
+		       bool finished, void *ctx)
+{
+	struct save_context *save = ctx;
+	struct restart_cgroup cgroup = {
+		.id = id,
+		.last = *last,
+		.seeded_tasks = seeded_tasks,
+		.finished = finished,
+	};
+
+	/* Only a tenant's cgroup needs its path: to find the tenant if it goes meanwhile. */
+	if (!finished && tenant_set_of_cgroup(save->tracker->tenants, id))
+		cgroup.path = cgroup_tree_path(save->tracker->tree, id);
+	return restart_state_add_cgroup(save->state, &cgroup);
+}
+
+int cgroup_tracker_save(struct cgroup_tracker *tracker, struct restart_state *state, double now)
+{
+	struct save_context save = { tracker, state };
+	size_t count = tenant_set_count(tracker->tenants), i;
+	struct tenant **tenants;
+	int err = 0;
+
+	tenants = calloc(count ? count : 1, sizeof(*tenants));
+	if (!tenants)
+		return -ENOMEM;
+	count = tenant_set_list(tracker->tenants, tenants, count);
+	for (i = 0; i < count && !err; i++) {
+		struct restart_tenant tenant = {
+			.name = tenants[i]->name,
+			.cgroup = tenants[i]->cgroup,
+			.total = tenants[i]->total,
+			.gone_for_s = tenants[i]->gone_since ? now - tenants[i]->gone_since : -1,
+		};
+
+		err = restart_state_add_tenant(state, &tenant);
+	}
+	free(tenants);
+	if (!err)
+		err = collector_each(tracker->collector, save_cgroup, &save);
+	return err;
 }
