@@ -97,6 +97,18 @@ int collector_tick(struct collector *c, collect_fn fn, void *ctx)
 	return 0;
 }
 
+/* Restarts (a state to take up, or one to write): not what this target reads. */
+int collector_restore(struct collector *c, uint64_t id, const struct usage_sample *last,
+		      int64_t seeded_tasks, bool finished)
+{
+	return 0;
+}
+
+int collector_each(const struct collector *c, collector_each_fn fn, void *ctx)
+{
+	return 0;
+}
+
 int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
 {
 	return 0;
