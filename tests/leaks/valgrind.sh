@@ -17,11 +17,12 @@
 # - the sinks: the events log, the webhook (a signing receiver, which
 #   refuses the first two posts), an Alertmanager that never answers (its
 #   records wait in the spool), the textfile;
-# - a SIGHUP reload halfway.
-# The valgrind log is kept in build/valgrind.log. One PASS/FAIL/SKIP line a
-# case, as an end-to-end test; the exit status is 1 when one failed. Like
-# the end-to-end tests, it needs root and a kernel with BPF and BTF;
-# elsewhere it skips.
+# - a SIGHUP reload, and halfway a restart: a second agent under valgrind
+#   takes up the probes the first left pinned, and its counters.state.
+# The valgrind logs are kept: build/valgrind.log, build/valgrind.restart.log.
+# One PASS/FAIL/SKIP line a case, as an end-to-end test; the exit status is
+# 1 when one failed. Like the end-to-end tests, it needs root and a kernel
+# with BPF and BTF; elsewhere it skips.
 # shellcheck source=../e2e/lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/../e2e/lib.sh"
 
@@ -94,41 +95,77 @@ if [[ -z $HOOK_PORT ]]; then
 fi
 
 # ---- the agent under valgrind
-rm -f "$VALGRIND_LOG"
 # Its probes stay pinned when it stops: unpinned at exit (lib.sh), as start_agent's are.
 E2E_AGENT_CONFIGS+=("$E2E_TMP/unpin.valgrind.yaml")
 cp "$AW_CONFIG" "${E2E_AGENT_CONFIGS[-1]}"
-valgrind --leak-check=full --show-leak-kinds=definite,indirect \
-	--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30 \
-	--suppressions="$E2E_REPO/tests/leaks/valgrind.supp" --log-file="$VALGRIND_LOG" \
-	"$AW_BIN" run -c "$AW_CONFIG" --interval "$AW_INTERVAL" --tenant-expiry 5 \
-	2>"$E2E_TMP/agent.log" &
-AGENT_PID=$!
 AGENT_LOG=$E2E_TMP/agent.log
-started=0
-# Everything runs some 20 to 50 times slower under valgrind; the probes
-# load at the kernel's own speed.
-for ((i = 0; i < 1200; i++)); do
-	if [[ -s $AW_TEXTFILE ]]; then
-		started=1
-		break
-	fi
-	kill -0 "$AGENT_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if ((!started)); then
+
+# valgrind_start LOG: the agent under valgrind, its report in LOG; waits
+# (<= 120 s: everything runs some 20 to 50 times slower under valgrind,
+# the probes load at the kernel's own speed) for a new textfile. Returns
+# 0, or 2 when the agent cannot load its probes here, else 1.
+valgrind_start() {
+	local i status
+	rm -f "$1" "$AW_TEXTFILE"
+	valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=30 \
+		--suppressions="$E2E_REPO/tests/leaks/valgrind.supp" --log-file="$1" \
+		"$AW_BIN" run -c "$AW_CONFIG" --interval "$AW_INTERVAL" --tenant-expiry 5 \
+		2>>"$AGENT_LOG" &
+	AGENT_PID=$!
+	for ((i = 0; i < 1200; i++)); do
+		[[ -s $AW_TEXTFILE ]] && {
+			e2e_log "agent started under valgrind after $((i / 10)) s"
+			return 0
+		}
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID"
 	status=$?
 	AGENT_PID=""
-	if ((status == 2)); then
-		skip_all "the agent cannot load its probes here: $(agent_last_log)"
-	else
-		fail_all "the agent did not start under valgrind (status $status): $(agent_last_log)"
-		exit 1
+	((status == 2)) && return 2
+	return 1
+}
+
+# valgrind_stop: SIGTERM, and the agent's (valgrind's) exit status in $status.
+valgrind_stop() {
+	local i
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	for ((i = 0; i < 1200; i++)); do
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$AGENT_PID" 2>/dev/null; then
+		e2e_log "the agent did not stop within 120 s of SIGTERM; killing it"
+		kill -KILL "$AGENT_PID" 2>/dev/null
 	fi
+	wait "$AGENT_PID"
+	status=$?
+	AGENT_PID=""
+}
+
+# valgrind_findings LOG: its first error and its leaks, if any, into $first and $leaks.
+valgrind_findings() {
+	leaks=$(grep -E 'definitely lost|indirectly lost' "$1" | grep -v ': 0 bytes' | head -n 2 |
+		tr '\n' ' ')
+	first=$(grep -m 1 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)' \
+		"$1" | sed 's/^==[0-9]*== //')
+}
+
+valgrind_start "$VALGRIND_LOG"
+case $? in
+0) ;;
+2)
+	skip_all "the agent cannot load its probes here: $(agent_last_log)"
 	e2e_finish
-fi
-e2e_log "agent started under valgrind after $((i / 10)) s"
+	;;
+*)
+	fail_all "the agent did not start under valgrind: $(agent_last_log)"
+	exit 1
+	;;
+esac
 
 # ---- the tenants at work
 in_tenant() {
@@ -145,65 +182,69 @@ LISTEN=$(free_port)
 half=$((SECONDS_UNDER_VALGRIND / 2))
 in_tenant alice "$AW_TOOLS/burn" "$half"
 in_tenant bob "$AW_TOOLS/forkexec" 2000 "$AW_TOOLS/exit0"
-in_tenant carol "$AW_TOOLS/netload" listen "$LISTEN" "$SECONDS_UNDER_VALGRIND"
+# Until the end, the restart (some 30 s under valgrind) included.
+in_tenant carol "$AW_TOOLS/netload" listen "$LISTEN" "$((SECONDS_UNDER_VALGRIND + 120))"
 sleep 1
 in_tenant carol "$AW_TOOLS/netload" tcp4 "$LISTEN" 200 20
 in_tenant dave "$AW_TOOLS/netload" scan4 "$((DOWN_PORT + 2))" 50 10
 in_tenant dave "$AW_TOOLS/netload" tcp4 "$((DOWN_PORT + 1))" 3 1
 in_tenant eve "$BIN/xmrig" 5
-# Each cgroup cgchurn makes under tenants/ is a tenant of its own: some 500
-# come and go, and are dropped 5 s later (--tenant-expiry).
-"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/cgchurn" "$AW_TENANTS" 10 "$((SECONDS_UNDER_VALGRIND - 10))" \
-	0.5 "$AW_TOOLS/exit0" >/dev/null 2>>"$E2E_TMP/load.err" &
+# Each cgroup cgchurn makes under tenants/ is a tenant of its own: ten a
+# second come and go, and are dropped 5 s later (--tenant-expiry).
+"$AW_TOOLS/incg" "$AW_HOST_CG" "$AW_TOOLS/cgchurn" "$AW_TENANTS" 10 \
+	"$((SECONDS_UNDER_VALGRIND + 60))" 0.5 "$AW_TOOLS/exit0" >/dev/null 2>>"$E2E_TMP/load.err" &
 on_cleanup kill $!
 disown $!
 
-sleep "$half"
+sleep $((half / 2))
 kill -HUP "$AGENT_PID" 2>/dev/null
+sleep $((half - half / 2))
+
+# ---- a restart halfway: the next agent takes up the pinned probes and counters.state
+ran="agent running"
+kill -0 "$AGENT_PID" 2>/dev/null || ran="agent gone before the restart: $(agent_last_log)"
+valgrind_stop
+first_status=$status
+restart_log=${VALGRIND_LOG%.log}.restart.log
+valgrind_start "$restart_log" || ran="the agent did not start again under valgrind: $(agent_last_log)"
+in_tenant alice "$AW_TOOLS/burn" "$((SECONDS_UNDER_VALGRIND - half))"
+in_tenant frank "$BIN/xmrig" 5
 sleep $((SECONDS_UNDER_VALGRIND - half))
 
 # ---- stop, and what valgrind says
-ran="agent running"
-kill -0 "$AGENT_PID" 2>/dev/null || ran="agent gone before the end: $(agent_last_log)"
+[[ $ran == "agent running" ]] && ! kill -0 "$AGENT_PID" 2>/dev/null &&
+	ran="agent gone before the end: $(agent_last_log)"
 alerts=$(metric_global abusewatch_alerts_total)
-kill -TERM "$AGENT_PID" 2>/dev/null
-for ((i = 0; i < 1200; i++)); do
-	kill -0 "$AGENT_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$AGENT_PID" 2>/dev/null; then
-	e2e_log "the agent did not stop within 120 s of SIGTERM; killing it"
-	kill -KILL "$AGENT_PID" 2>/dev/null
-fi
-wait "$AGENT_PID"
-status=$?
-AGENT_PID=""
+valgrind_stop
 records=$(grep -c . "$AW_EVENTS" 2>/dev/null)
 delivered=$(grep -c . "$E2E_TMP/webhook.jsonl" 2>/dev/null)
 dropped=$(grep -c 'gone for' "$AGENT_LOG" 2>/dev/null)
-e2e_log "exit status $status, ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped"
+e2e_log "exit status $first_status and $status, ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped"
 
 failed=0
 [[ $ran == "agent running" ]] && ((${records:-0} > 0 && ${delivered:-0} > 0 && ${dropped:-0} > 0))
 ok=$?
 failed=$((failed + (ok != 0)))
 check valgrind_agent_ran "$ok" "$ran; ${records:-0} alert records, ${delivered:-0} webhook posts, ${dropped:-0} tenants dropped, alerts_total ${alerts:-?}"
-errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VALGRIND_LOG" | tail -n 1)
-leaks=$(grep -E 'definitely lost|indirectly lost' "$VALGRIND_LOG" | grep -v ': 0 bytes' | head -n 2 | tr '\n' ' ')
-first=$(grep -m 1 -E '^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and destination)' \
-	"$VALGRIND_LOG" | sed 's/^==[0-9]*== //')
-[[ $status != 99 && -z $first ]]
+valgrind_findings "$VALGRIND_LOG"
+first_leaks=$leaks first_error=$first
+valgrind_findings "$restart_log"
+leaks="${first_leaks:+first run: $first_leaks}${leaks:+ after the restart: $leaks}"
+first="${first_error:+first run: $first_error}${first:+ after the restart: $first}"
+[[ $first_status != 99 && $status != 99 && -z $first ]]
 ok=$?
 failed=$((failed + (ok != 0)))
-check valgrind_no_error "$ok" "exit status $status; ${errors:-0} errors: ${first:-see $VALGRIND_LOG}"
-[[ -z $leaks && $status != 99 ]]
+check valgrind_no_error "$ok" "exit status $first_status, then $status: ${first:-see $VALGRIND_LOG}"
+[[ -z $leaks && $first_status != 99 && $status != 99 ]]
 ok=$?
 failed=$((failed + (ok != 0)))
-check valgrind_no_leak "$ok" "${leaks:-exit status $status} (see $VALGRIND_LOG)"
-if [[ $status == 99 || -n $leaks || -n $first ]]; then
-	# Its errors and leaks, without valgrind's notes on syscalls it does not model.
-	e2e_log "valgrind log (errors and leaks):"
-	grep -v -e '^--[0-9]*-- ' "$VALGRIND_LOG" | head -n 200 >&2
+check valgrind_no_leak "$ok" "${leaks:-exit status $first_status, then $status} (see $VALGRIND_LOG, $restart_log)"
+if ((failed)); then
+	# Errors and leaks, without valgrind's notes on syscalls it does not model.
+	for log in "$VALGRIND_LOG" "$restart_log"; do
+		e2e_log "$log (errors and leaks):"
+		grep -v -e '^--[0-9]*-- ' "$log" | head -n 150 >&2
+	done
 fi
 # `make valgrind` fails with it (the cleanup runs on the way out).
 exit $((failed > 0))
