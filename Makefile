@@ -41,6 +41,10 @@ PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
 		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcrypto -lncursesw -ltinfo) -lpthread -lm -ldl
 
 CFLAGS   ?= -g -O2
+# Sanitizer flags of the agent, its modules and the unit tests (not of the
+# load tools, BPF objects or bench programs): set by `make sanitize` and
+# `make fuzz` for their own build directories, empty otherwise.
+SAN_FLAGS ?=
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	    -D_GNU_SOURCE -DABUSEWATCH_VERSION='"$(VERSION)"'
 # user/ is the pipeline: probes/ -> tenancy/ -> rules/ -> sinks/, with lib/
@@ -89,6 +93,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 .SECONDARY: $(BPF_OBJS)
 .PHONY: all deps run test bench soak bench-tools unit-tests test-tools clean install uninstall vmlinux
 .PHONY: deb image package-test
+.PHONY: fuzz fuzz-targets sanitize valgrind
 
 all: $(OUTPUT)/abusewatch
 
@@ -152,7 +157,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 # The loader includes the skeletons: they are built first.
 $(PROBE_OBJS): $(SKELETONS)
@@ -171,12 +176,12 @@ $(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data
 
 $(OUTPUT)/abusewatch: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) $^ $(PKG_LIBS) -o $@
 
 # Unit tests link the pure-logic modules only: no BPF toolchain needed.
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) \
 		$(PKG_LIBS) -lcmocka -o $@
 
 $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
@@ -224,6 +229,60 @@ $(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(EXIT0_FLAGS) $< -o $@
 # ---------------------------------------------------------------- end bench
+
+# ---------------------------------------------------------------- fuzz, sanitize, valgrind
+# `make fuzz`: the libFuzzer targets of tests/fuzz/ (one fuzz_NAME.c each),
+# built with clang, ASan and UBSan in build/fuzz, each run for FUZZ_SECONDS
+# from its seeds (tests/fuzz/corpus/NAME/) within FUZZ_RSS_MB of memory by
+# tests/fuzz/run; fails when one crashes. What a target found is kept in
+# build/fuzz/crashes/.
+# `make sanitize`: the agent and the unit tests built with ASan and UBSan in
+# build/sanitize (UBSan fatal too), and every test of `make test` run
+# against them (tests/run-tests AW_BUILD=build/sanitize); a sanitizer
+# report fails the test it came from. SANITIZE_TESTS: globs, as run-tests takes.
+# `make valgrind`: the agent under valgrind for VALGRIND_SECONDS with a
+# realistic configuration and tenants at work (tests/leaks/valgrind.sh);
+# fails on any error or definite or indirect leak.
+SANITIZE_DIR     := $(OUTPUT)/sanitize
+FUZZ_DIR         := $(OUTPUT)/fuzz
+SANITIZE_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		    -fno-sanitize-recover=all
+FUZZ_SECONDS     ?= 60
+FUZZ_RSS_MB      ?= 2048
+FUZZ_TARGETS     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+VALGRIND_SECONDS ?= 60
+
+fuzz: deps
+	$(Q)$(MAKE) OUTPUT=$(FUZZ_DIR) CC=$(CLANG) \
+		SAN_FLAGS='$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link' fuzz-targets
+	$(Q)tests/fuzz/run --dir $(FUZZ_DIR) --seconds $(FUZZ_SECONDS) --rss-mb $(FUZZ_RSS_MB) \
+		$(FUZZ_TARGETS)
+
+sanitize: deps
+	$(Q)$(MAKE) test-tools
+	$(Q)$(MAKE) OUTPUT=$(SANITIZE_DIR) CC=$(CLANG) SAN_FLAGS='$(SANITIZE_FLAGS)' all unit-tests
+	$(Q)AW_BUILD=$(SANITIZE_DIR) tests/run-tests $(SANITIZE_TESTS)
+
+valgrind: deps
+	$(Q)$(MAKE) all test-tools
+	$(Q)VALGRIND_SECONDS=$(VALGRIND_SECONDS) tests/leaks/valgrind.sh
+
+# Only in the sub-make of `make fuzz` (OUTPUT=build/fuzz, the flags above):
+# a target links the pure-logic modules, as a unit test does; the event
+# decoders' also the cgroup tracker, with the collector stubbed.
+fuzz-targets: $(addprefix $(OUTPUT)/bin/,$(FUZZ_TARGETS))
+
+$(OUTPUT)/bin:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bin/fuzz_events: FUZZ_EXTRA_OBJS = $(OUTPUT)/user/tenancy/tracker.o
+$(OUTPUT)/bin/fuzz_events: $(OUTPUT)/user/tenancy/tracker.o
+
+$(OUTPUT)/bin/%: tests/fuzz/%.c $(LIB_OBJS) | $(OUTPUT)/bin
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/fuzz $(CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) $< \
+		$(FUZZ_EXTRA_OBJS) $(LIB_OBJS) $(PKG_LIBS) -o $@
+# ---------------------------------------------------------------- end fuzz, sanitize, valgrind
 
 # ---------------------------------------------------------------- install
 # `make install PREFIX=/usr/local DESTDIR=`: the binary, the man pages, the
@@ -298,5 +357,5 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d \
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d $(OUTPUT)/bin/*.d \
 	$(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))

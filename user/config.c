@@ -128,16 +128,38 @@ static char *parse__strdup(struct parse_ctx *ctx, const char *text)
 static void parse__error_at(struct parse_ctx *ctx, yaml_mark_t mark, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * A value quoted in a message can hold any byte a scalar can (a folded
+ * plain scalar holds newlines): control characters become escapes (\n,
+ * \xNN), so that an error stays one line, as config_parse() promises.
+ */
+static void parse__escape_controls(const char *text, char *out, size_t size)
+{
+	size_t used = 0;
+	unsigned char c;
+
+	for (; (c = (unsigned char)*text) && used + 5 < size; text++) {
+		if (c == '\n')
+			used += snprintf(out + used, size - used, "\\n");
+		else if (c < 0x20 || c == 0x7f)
+			used += snprintf(out + used, size - used, "\\x%02x", c);
+		else
+			out[used++] = (char)c;
+	}
+	out[used] = '\0';
+}
+
 /* @mark is libyaml's, 0-based; the stored position is 1-based. */
 static void parse__error_at(struct parse_ctx *ctx, yaml_mark_t mark, const char *fmt, ...)
 {
 	struct config_error *errors, *error;
-	char message[CONFIG_MESSAGE_MAX];
+	char text[CONFIG_MESSAGE_MAX], message[CONFIG_MESSAGE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	parse__escape_controls(text, message, sizeof(message));
 
 	errors = parse__alloc(ctx, ctx->errors, ctx->error_count + 1, sizeof(*errors));
 	if (!errors)

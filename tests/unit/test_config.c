@@ -553,6 +553,23 @@ static void test_errors_optional(void **state)
 	assert_null(config);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_config.c: a plain scalar folded over several
+ * lines holds newlines, and the message quoting it came out as several
+ * lines, not one "NAME:LINE:COL: message" line. Control characters are
+ * escaped now, in values and in keys alike.
+ */
+static void test_errors_stay_one_line(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "network:\n  pool_ports: [431\n\n\n    3]\n", 2, 16,
+		  "\"431\\n\\n3\" is not a port" },
+		{ "agent:\n  \"bo\\tgus\\e\": 1\n", 2, 3, "unknown key \"bo\\x09gus\\x1b\"" },
+	};
+
+	check_error_cases(cases, ARRAY_SIZE(cases));
+}
+
 static void test_load_file(void **state)
 {
 	char path[] = "/tmp/test_config_XXXXXX", *errors = NULL, expected[128];
@@ -717,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_undefined_plans),
 		cmocka_unit_test(test_errors_optional),
+		cmocka_unit_test(test_errors_stay_one_line),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_untrusted_files),
 		cmocka_unit_test(test_resource_names),

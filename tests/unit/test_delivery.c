@@ -691,6 +691,28 @@ static void test_unreadable_secret(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/*
+ * Found by `make sanitize` (UBSan, in every end-to-end test): with no
+ * sink configured the worker copied its NULL list of targets with
+ * memcpy(), which must not be given NULL even for no bytes. Nothing to
+ * deliver, nothing kept; under UBSan the worker would abort here.
+ */
+static void test_no_targets(void **state)
+{
+	struct fixture *fixture = *state;
+	struct alert alert = test_alert("web", true);
+	struct delivery *delivery;
+
+	delivery = delivery_new(fixture->state_dir, &(struct delivery_targets){ 0 });
+	assert_non_null(delivery);
+	assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	/* The worker has run at least once: nothing is pending once it has looked. */
+	for (int i = 0; i < 100 && delivery_pending(delivery); i++)
+		usleep(10000);
+	assert_int_equal(delivery_pending(delivery), 0);
+	delivery_free(delivery, 1);
+}
+
 static void test_down_then_up(void **state)
 {
 	struct fixture *fixture = *state;
@@ -1119,6 +1141,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_alertmanager, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_webhook, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_secret, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_targets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_down_then_up, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_survives_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_after_500, setup, teardown),

@@ -20,6 +20,8 @@
 #include "log.h"
 #include "spool.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 #define ALERTMANAGER_URL "http://user:secret@127.0.0.1:9093"
 #define DISPLAY_URL "http://127.0.0.1:9093"
 
@@ -225,6 +227,47 @@ static void test_rewrite(void **state)
 	spool_list_clear(&list);
 	assert_int_equal(spool_rewrite(spool, SPOOL_FIRING, &list), 0);
 	assert_int_equal(file_size(path), 0);
+	spool_free(spool);
+}
+
+/*
+ * Found by tests/fuzz/fuzz_spool.c: json-c reads NaN and Infinity, and a
+ * queue line whose started_at was one was taken as it was; every later
+ * rewrite or append then failed (JSON cannot write it), and the records
+ * were kept in memory only, lost at the next restart. Such a started_at
+ * is unknown (0) now, as one of another type.
+ */
+static void test_started_at_not_a_number(void **state)
+{
+	static const char *const values[] = { "NaN", "-Infinity", "Infinity", "\"x\"", "[1]" };
+	struct spool_list read = {0}, again = {0};
+	struct spool *spool;
+	size_t skipped = 0, i;
+	char line[512];
+
+	spool =
+	    spool_new(dir, "webhook", "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook");
+	assert_non_null(spool);
+	for (i = 0; i < ARRAY_SIZE(values); i++) {
+		snprintf(line, sizeof(line),
+			 "{\"webhook_id\":\"msg_%zu\",\"started_at\":%s,\"record\":{\"time\":"
+			 "\"2026-11-23T19:30:30.123Z\",\"kind\":\"overuse\",\"state\":\"firing\","
+			 "\"tenant\":\"t%zu\",\"resource\":\"cpu\",\"value\":1,\"limit\":0.5,"
+			 "\"window_s\":60}}\n",
+			 i, values[i], i);
+		append_text(spool_path(spool, SPOOL_QUEUE), line);
+	}
+	assert_int_equal(spool_load(spool, SPOOL_QUEUE, &read, true, &skipped), 0);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(read.count, ARRAY_SIZE(values));
+	for (struct spool_record *record = read.head; record; record = record->next)
+		assert_true(record->started_at == 0);
+	assert_int_equal(spool_rewrite(spool, SPOOL_QUEUE, &read), 0);
+	assert_int_equal(spool_load(spool, SPOOL_QUEUE, &again, true, &skipped), 0);
+	assert_int_equal(again.count, ARRAY_SIZE(values));
+	assert_string_equal(again.head->webhook_id, "msg_0");
+	spool_list_clear(&again);
+	spool_list_clear(&read);
 	spool_free(spool);
 }
 
@@ -452,6 +495,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_query_left_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append_then_load, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rewrite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_started_at_not_a_number, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_queue_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_file_set_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_write_then_rewrite, setup, teardown),

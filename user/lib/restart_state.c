@@ -238,6 +238,9 @@ int restart_state_format(const struct restart_state *state, char **text, size_t 
 		put_text(&buffer, "\n");
 	}
 	put_printf(&buffer, "end %zu %zu\n", state->tenant_count, state->cgroup_count);
+	/* A NUL after the text, not counted: it reads as a string too. */
+	if (reserve(&buffer, 1))
+		buffer.data[buffer.length] = '\0';
 	if (buffer.failed) {
 		free(buffer.data);
 		*text = NULL;

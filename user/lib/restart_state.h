@@ -73,7 +73,7 @@ void restart_state_reset(struct restart_state *state);
 /* Frees everything; the state is empty again. */
 void restart_state_free(struct restart_state *state);
 
-/* The file's text, malloc'ed into *@text (*@length bytes). 0 or -ENOMEM. */
+/* The file's text, malloc'ed into *@text (*@length bytes, then a NUL). 0 or -ENOMEM. */
 int restart_state_format(const struct restart_state *state, char **text, size_t *length);
 
 /*

@@ -633,7 +633,9 @@ static void *worker_main(void *data)
 			}
 		}
 		count = delivery->target_count < capacity ? delivery->target_count : capacity;
-		memcpy(snapshot, delivery->targets, count * sizeof(*snapshot));
+		/* Without targets both arrays are NULL, which memcpy() must not be given. */
+		if (count)
+			memcpy(snapshot, delivery->targets, count * sizeof(*snapshot));
 		pthread_mutex_unlock(&delivery->lock);
 
 		/* Retired first: a new target for the same URL reads what they leave. */

@@ -195,8 +195,13 @@ static struct spool_record *record_from_line(const char *line, bool with_webhook
 	if (!object || !json_object_object_get_ex(object, "record", &body) ||
 	    alert_from_json(body, &alert))
 		goto put_object;
-	if (json_object_object_get_ex(object, "started_at", &field))
-		started_at = json_object_get_double(field);
+	/*
+	 * A number, and finite: json-c reads NaN and Infinity too, and a record
+	 * holding one could never be written again (JSON has no text for it),
+	 * so that no rewrite of the whole spool would succeed.
+	 */
+	if (json_get_double(object, "started_at", &started_at))
+		started_at = 0;
 	if (with_webhook_id && json_object_object_get_ex(object, "webhook_id", &field) &&
 	    json_object_is_type(field, json_type_string) &&
 	    valid_webhook_id(json_object_get_string(field)))

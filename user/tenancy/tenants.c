@@ -414,7 +414,9 @@ static void sort_tenants(struct tenant_set *set)
 {
 	if (set->sorted && set->sorted_generation == set->generation)
 		return;
-	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	/* A set without tenants has no array at all, and qsort() must not be given NULL. */
+	if (set->count > 1)
+		qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
 	set->sorted = true;
 	set->sorted_generation = set->generation;
 }
@@ -424,7 +426,8 @@ size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
 	size_t count = set->count < max ? set->count : max;
 
 	sort_tenants(set);
-	memcpy(out, set->tenants, count * sizeof(*out));
+	if (count)
+		memcpy(out, set->tenants, count * sizeof(*out));
 	return count;
 }
 
