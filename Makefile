@@ -41,6 +41,10 @@ PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
 		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcrypto -lncursesw -ltinfo) -lpthread -lm -ldl
 
 CFLAGS   ?= -g -O2
+# Sanitizer flags of the agent, its modules and the unit tests (not of the
+# load tools, BPF objects or bench programs): set by `make sanitize` and
+# `make fuzz` for their own build directories, empty otherwise.
+SAN_FLAGS ?=
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	    -D_GNU_SOURCE -DABUSEWATCH_VERSION='"$(VERSION)"'
 # user/ is the pipeline: probes/ -> tenancy/ -> rules/ -> sinks/, with lib/
@@ -69,7 +73,7 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # the collector and the agent need the loader. Everything else is pure logic
 # that the unit tests link without them.
 PROBE_SRCS := user/probes/probes.c
-AGENT_SRCS := user/main.c user/agent.c user/probes/collect.c user/tenancy/tracker.c \
+AGENT_SRCS := user/main.c user/agent.c user/resume.c user/probes/collect.c user/tenancy/tracker.c \
 	      $(PROBE_SRCS)
 # top's terminal loop: the unit tests link its model and view, not curses.
 AGENT_SRCS += user/top/top.c
@@ -87,8 +91,9 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(OUTPUT)/tools/%,$(TOOL_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps run test bench bench-tools unit-tests test-tools clean install uninstall vmlinux
+.PHONY: all deps run test bench soak bench-tools unit-tests test-tools clean install uninstall vmlinux
 .PHONY: deb image package-test
+.PHONY: fuzz fuzz-targets sanitize valgrind
 
 all: $(OUTPUT)/abusewatch
 
@@ -112,6 +117,13 @@ bench:
 	$(Q)scripts/install-deps --bench
 	$(Q)$(MAKE) all test-tools bench-tools
 	$(Q)scripts/bench $(BENCH_PARTS)
+
+# The agent for SOAK_SECONDS under cgroup churn, exec storms and load, then
+# checks that memory, open files and map entries stayed flat (tests/soak/).
+SOAK_SECONDS ?= 1800
+soak:
+	$(Q)$(MAKE) all test-tools
+	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
 
 unit-tests: $(UNIT_BINS)
 test-tools: $(TOOL_BINS)
@@ -145,7 +157,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 # The loader includes the skeletons: they are built first.
 $(PROBE_OBJS): $(SKELETONS)
@@ -164,12 +176,12 @@ $(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data
 
 $(OUTPUT)/abusewatch: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) $^ $(PKG_LIBS) -o $@
 
 # Unit tests link the pure-logic modules only: no BPF toolchain needed.
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) $< $(LIB_OBJS) \
 		$(PKG_LIBS) -lcmocka -o $@
 
 $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
@@ -218,6 +230,60 @@ $(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
 	$(Q)$(CC) $(CFLAGS) $(EXIT0_FLAGS) $< -o $@
 # ---------------------------------------------------------------- end bench
 
+# ---------------------------------------------------------------- fuzz, sanitize, valgrind
+# `make fuzz`: the libFuzzer targets of tests/fuzz/ (one fuzz_NAME.c each),
+# built with clang, ASan and UBSan in build/fuzz, each run for FUZZ_SECONDS
+# from its seeds (tests/fuzz/corpus/NAME/) within FUZZ_RSS_MB of memory by
+# tests/fuzz/run; fails when one crashes. What a target found is kept in
+# build/fuzz/crashes/.
+# `make sanitize`: the agent and the unit tests built with ASan and UBSan in
+# build/sanitize (UBSan fatal too), and every test of `make test` run
+# against them (tests/run-tests AW_BUILD=build/sanitize); a sanitizer
+# report fails the test it came from. SANITIZE_TESTS: globs, as run-tests takes.
+# `make valgrind`: the agent under valgrind for VALGRIND_SECONDS with a
+# realistic configuration and tenants at work (tests/leaks/valgrind.sh);
+# fails on any error or definite or indirect leak.
+SANITIZE_DIR     := $(OUTPUT)/sanitize
+FUZZ_DIR         := $(OUTPUT)/fuzz
+SANITIZE_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		    -fno-sanitize-recover=all
+FUZZ_SECONDS     ?= 60
+FUZZ_RSS_MB      ?= 2048
+FUZZ_TARGETS     := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+VALGRIND_SECONDS ?= 60
+
+fuzz: deps
+	$(Q)$(MAKE) OUTPUT=$(FUZZ_DIR) CC=$(CLANG) \
+		SAN_FLAGS='$(SANITIZE_FLAGS) -fsanitize=fuzzer-no-link' fuzz-targets
+	$(Q)tests/fuzz/run --dir $(FUZZ_DIR) --seconds $(FUZZ_SECONDS) --rss-mb $(FUZZ_RSS_MB) \
+		$(FUZZ_TARGETS)
+
+sanitize: deps
+	$(Q)$(MAKE) test-tools
+	$(Q)$(MAKE) OUTPUT=$(SANITIZE_DIR) CC=$(CLANG) SAN_FLAGS='$(SANITIZE_FLAGS)' all unit-tests
+	$(Q)AW_BUILD=$(SANITIZE_DIR) tests/run-tests $(SANITIZE_TESTS)
+
+valgrind: deps
+	$(Q)$(MAKE) all test-tools
+	$(Q)VALGRIND_SECONDS=$(VALGRIND_SECONDS) tests/leaks/valgrind.sh
+
+# Only in the sub-make of `make fuzz` (OUTPUT=build/fuzz, the flags above):
+# a target links the pure-logic modules, as a unit test does; the event
+# decoders' also the cgroup tracker, with the collector stubbed.
+fuzz-targets: $(addprefix $(OUTPUT)/bin/,$(FUZZ_TARGETS))
+
+$(OUTPUT)/bin:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bin/fuzz_events: FUZZ_EXTRA_OBJS = $(OUTPUT)/user/tenancy/tracker.o
+$(OUTPUT)/bin/fuzz_events: $(OUTPUT)/user/tenancy/tracker.o
+
+$(OUTPUT)/bin/%: tests/fuzz/%.c $(LIB_OBJS) | $(OUTPUT)/bin
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Itests/fuzz $(CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) $< \
+		$(FUZZ_EXTRA_OBJS) $(LIB_OBJS) $(PKG_LIBS) -o $@
+# ---------------------------------------------------------------- end fuzz, sanitize, valgrind
+
 # ---------------------------------------------------------------- install
 # `make install PREFIX=/usr/local DESTDIR=`: the binary, the man pages, the
 # reference and an example with every key, the systemd unit (its ExecStart
@@ -225,7 +291,9 @@ $(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
 # default) unless one is there already. The configuration stays in /etc
 # whatever PREFIX is: the agent reads it there. `make uninstall` removes what
 # install put there, the configuration only while it is unchanged, and
-# never what the agent wrote (state_dir, the events log, the textfile).
+# never what the agent wrote (state_dir, the events log, the textfile); on
+# the live system (no DESTDIR) it first removes the probes the installed
+# agent left pinned (`abusewatch unpin`), which nothing would read any more.
 SBINDIR        ?= $(PREFIX)/sbin
 MANDIR         ?= $(PREFIX)/share/man
 DOCDIR         ?= $(PREFIX)/share/doc/abusewatch
@@ -254,6 +322,9 @@ install: $(OUTPUT)/abusewatch
 
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)if [ -z "$(DESTDIR)" ] && [ -x $(SBINDIR)/abusewatch ]; then \
+		$(SBINDIR)/abusewatch unpin $$([ -e $(INSTALLED_CONFIG) ] && echo -c $(INSTALLED_CONFIG)) \
+			>/dev/null 2>&1 || true; fi
 	$(Q)rm -f $(DESTDIR)$(SBINDIR)/abusewatch $(DESTDIR)$(MANDIR)/man8/abusewatch.8 \
 		$(DESTDIR)$(MANDIR)/man5/abusewatch.yaml.5 $(DESTDIR)$(SYSTEMDUNITDIR)/abusewatch.service \
 		$(addprefix $(DESTDIR)$(DOCDIR)/,$(DOC_PAGES) abusewatch.example.yaml)
@@ -286,5 +357,5 @@ clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d \
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d $(OUTPUT)/bin/*.d \
 	$(patsubst user%,$(OUTPUT)/user%/*.d,$(USER_DIRS)))

@@ -28,13 +28,11 @@
 #include "metrics.h"
 #include "netabuse.h"
 #include "probes.h"
+#include "resume.h"
 #include "software_builtin.h"
 #include "storage.h"
 #include "tenants.h"
 #include "tracker.h"
-
-/* A firing alert loaded at start resolves if its tenant is not back by then. */
-#define FIRING_RESTORE_GRACE_S 30.0
 
 struct agent {
 	const struct agent_options *options;
@@ -52,7 +50,7 @@ struct agent {
 	struct guard *guard;
 	struct alerts *alerts;
 	struct loop *loop;
-	char firing_path[PATH_MAX];	/* firing alerts, kept across restarts */
+	struct resume *resume;	/* what goes on across restarts */
 	uint64_t interval_ms;
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
@@ -121,9 +119,12 @@ static void write_textfile(struct agent *agent)
 	const char *path = agent->config->agent.textfile;
 	int err;
 
-	alerts_totals(agent->alerts, snapshot.alerts_total);
+	alerts_totals(agent->alerts, snapshot.alerts_total, snapshot.alerts_dropped);
 	snapshot.alerts_suppressed[ALERT_NETWORK_ABUSE] = netabuse_suppressed(agent->netabuse);
 	snapshot.alerts_suppressed[ALERT_UNAUTHORIZED_SOFTWARE] = guard_suppressed(agent->guard);
+	resume_add_counters(agent->resume, snapshot.alerts_total, snapshot.alerts_suppressed);
+	resume_tick(agent->resume, agent->tracker, agent->evaluator, snapshot.alerts_total,
+		    snapshot.alerts_suppressed, agent->stopping);
 	err = metrics_write(path, &snapshot);
 	if (err && !agent->textfile_failed)
 		pr_err("cannot write textfile %s: %s", path, strerror(-err));
@@ -183,8 +184,6 @@ static void tick(void *ctx)
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
 			       alerts_publish, agent->alerts);
-		if (evaluator_changed(agent->evaluator) && agent->firing_path[0])
-			evaluator_save(agent->evaluator, agent->firing_path, clock_wall(), now);
 	}
 	alerts_flush(agent->alerts);
 	write_textfile(agent);
@@ -304,7 +303,6 @@ static int start(struct agent *agent)
 		.argv_markers = markers,
 		.argv_marker_count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX),
 	};
-	const char *state_dir = agent->config->agent.state_dir;
 	char root[PATH_MAX], why[512];
 	int err;
 
@@ -329,12 +327,16 @@ static int start(struct agent *agent)
 	agent->tenants = tenant_set_new(agent->config);
 	agent->memory = memory_watcher_new(root, "/proc/mounts");
 	agent->tracker = agent->memory ? cgroup_tracker_new(agent->tree, agent->memory) : NULL;
+	agent->resume = resume_new(agent->config->agent.state_dir);
 	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->evaluator ||
-	    !agent->storage || !agent->tenants || !agent->memory || !agent->tracker) {
+	    !agent->storage || !agent->tenants || !agent->memory || !agent->tracker ||
+	    !agent->resume) {
 		pr_err("cannot start the rules and sinks: %s", strerror(errno));
 		return EXIT_NO_PROBES;
 	}
 	configure(agent, agent->config);
+	probe_options.pin_dir = resume_pin_dir(agent->resume);
+	probe_options.instance = resume_instance(agent->resume);
 	err = probes_load(&probe_options, handle_cgroup_event, agent, &agent->probes, why,
 			  sizeof(why));
 	if (err) {
@@ -349,17 +351,14 @@ static int start(struct agent *agent)
 		return EXIT_NO_PROBES;
 	}
 	cgroup_tracker_attach(agent->tracker, agent->probes, agent->collector);
-	if (state_dir && state_dir[0] &&
-	    snprintf(agent->firing_path, sizeof(agent->firing_path), "%s/firing.json",
-		     state_dir) < (int)sizeof(agent->firing_path))
-		evaluator_load(agent->evaluator, agent->firing_path, clock_wall(),
-			       clock_monotonic(), FIRING_RESTORE_GRACE_S);
-	else
-		agent->firing_path[0] = '\0';
+	resume_restore(agent->resume, agent->probes, agent->tracker, agent->tenants,
+		       agent->collector, agent->evaluator);
 	/* Probes first, then the scan: a cgroup made in between arrives as an event. */
 	err = cgroup_tracker_scan(agent->tracker, agent->tenants, true);
 	if (err)
 		pr_warn("scanning %s: %s", root, strerror(-err));
+	resume_after_scan(agent->resume, agent->tracker);
+	/* Also what queued while no agent ran, with the probes pinned. */
 	drain_again(agent);
 	return EXIT_OK;
 }
@@ -378,6 +377,7 @@ static void stop(struct agent *agent)
 	tenant_set_free(agent->tenants);
 	tenant_table_free(&agent->table);
 	cgroup_tree_free(agent->tree);
+	resume_free(agent->resume);
 	config_free(agent->config);
 }
 

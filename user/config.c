@@ -128,16 +128,38 @@ static char *parse__strdup(struct parse_ctx *ctx, const char *text)
 static void parse__error_at(struct parse_ctx *ctx, yaml_mark_t mark, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * A value quoted in a message can hold any byte a scalar can (a folded
+ * plain scalar holds newlines): control characters become escapes (\n,
+ * \xNN), so that an error stays one line, as config_parse() promises.
+ */
+static void parse__escape_controls(const char *text, char *out, size_t size)
+{
+	size_t used = 0;
+	unsigned char c;
+
+	for (; (c = (unsigned char)*text) && used + 5 < size; text++) {
+		if (c == '\n')
+			used += snprintf(out + used, size - used, "\\n");
+		else if (c < 0x20 || c == 0x7f)
+			used += snprintf(out + used, size - used, "\\x%02x", c);
+		else
+			out[used++] = (char)c;
+	}
+	out[used] = '\0';
+}
+
 /* @mark is libyaml's, 0-based; the stored position is 1-based. */
 static void parse__error_at(struct parse_ctx *ctx, yaml_mark_t mark, const char *fmt, ...)
 {
 	struct config_error *errors, *error;
-	char message[CONFIG_MESSAGE_MAX];
+	char text[CONFIG_MESSAGE_MAX], message[CONFIG_MESSAGE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	parse__escape_controls(text, message, sizeof(message));
 
 	errors = parse__alloc(ctx, ctx->errors, ctx->error_count + 1, sizeof(*errors));
 	if (!errors)
@@ -577,11 +599,50 @@ static void parse__add_reference(struct parse_ctx *ctx, enum reference_kind kind
 
 /* ---- checks on strings -------------------------------------------------- */
 
+/* The length of @url's "user:password@", 0 when it has none: never echoed in a message. */
+static size_t url__userinfo_length(const char *url)
+{
+	const char *authority = strstr(url, "://"), *at;
+	size_t length;
+
+	authority = authority ? authority + 3 : url;
+	length = strcspn(authority, "/?#");
+	at = memrchr(authority, '@', length);
+	return at ? (size_t)(at - authority) + 1 : 0;
+}
+
 static void check__url(struct parse_ctx *ctx, yaml_node_t *node, char *value, const char *path)
 {
-	if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+	const char *authority = strstr(value, "://");
+	size_t userinfo = url__userinfo_length(value), before;
+
+	if (!strncmp(value, "http://", 7) || !strncmp(value, "https://", 8))
+		return;
+	before = authority ? (size_t)(authority + 3 - value) : 0;
+	if (userinfo)
+		parse__error(ctx, node, "%s: \"%.*s***@%s\" is not an http:// or https:// URL",
+			     path, (int)before, value, value + before + userinfo);
+	else
 		parse__error(ctx, node, "%s: \"%s\" is not an http:// or https:// URL", path,
 			     value);
+}
+
+/*
+ * A secret or CA file that others could change decides where alerts go and
+ * who may sign them: refused, as the configuration itself would be. One
+ * that is missing is not an error here (the sink logs it when it needs it):
+ * check-config may run where the file is not.
+ */
+static void check__trusted_file(struct parse_ctx *ctx, yaml_node_t *node, char *value,
+				const char *path)
+{
+	char why[128];
+
+	if (!value[0])
+		return;
+	if (files_check_trusted(value, why, sizeof(why)) == -EPERM)
+		parse__error(ctx, node, "%s: %s is %s: refused (chown root and chmod go-w it)",
+			     path, value, why);
 }
 
 /* The webhook is off when its URL is empty. */
@@ -1049,7 +1110,15 @@ static const struct field webhook_fields[] = {
 	  .kind = FIELD_STRING,
 	  .offset = offsetof(struct alerts_config, webhook_url),
 	  .check = check__optional_url },
-	FIELD_AT("secret_file", FIELD_STRING, struct alerts_config, webhook_secret_file),
+	{ .key = "secret_file",
+	  .kind = FIELD_STRING,
+	  .offset = offsetof(struct alerts_config, webhook_secret_file),
+	  .check = check__trusted_file },
+	/* Not in the contract's example: the CAs that an https:// webhook's certificate must chain to. */
+	{ .key = "ca_file",
+	  .kind = FIELD_STRING,
+	  .offset = offsetof(struct alerts_config, webhook_ca_file),
+	  .check = check__trusted_file },
 	FIELD_END,
 };
 
@@ -1059,6 +1128,11 @@ static const struct field alerts_fields[] = {
 	  .offset = offsetof(struct alerts_config, alertmanager),
 	  .count_offset = offsetof(struct alerts_config, alertmanager_count),
 	  .check = check__url },
+	/* Not in the contract's example: the same for every https:// Alertmanager peer. */
+	{ .key = "alertmanager_ca_file",
+	  .kind = FIELD_STRING,
+	  .offset = offsetof(struct alerts_config, alertmanager_ca_file),
+	  .check = check__trusted_file },
 	/* webhook's keys are members of struct alerts_config itself. */
 	{ .key = "webhook", .kind = FIELD_SECTION, .offset = 0, .fields = webhook_fields },
 	FIELD_END,
@@ -1244,18 +1318,26 @@ cleanup:
 
 int config_load_file(const char *path, struct config **out, char **errors)
 {
-	char *text = NULL;
+	char *text = NULL, why[128];
 	size_t size;
 	int err;
 
 	if (errors)
 		*errors = NULL;
-	/* A configuration is small: read it whole, then parse it from memory. */
-	err = files_read_all(path, CONFIG_FILE_MAX, &text, &size);
+	/*
+	 * A configuration is small: read it whole, then parse it from memory.
+	 * It says what runs as root and where alerts go: refused when anyone
+	 * but root (or this user) could have written it.
+	 */
+	err = files_read_trusted(path, CONFIG_FILE_MAX, &text, &size, why, sizeof(why));
 	if (!err)
 		err = config_parse(path, text, size, out, errors);
 
 	/* config_parse() explains -EINVAL itself; the rest is about the file. */
+	if (err == -EPERM && errors && !*errors &&
+	    asprintf(errors, "%s: refused: the file is %s (chown root and chmod go-w it)\n", path,
+		     why) < 0)
+		*errors = NULL;
 	if (err && err != -EINVAL && errors && !*errors &&
 	    asprintf(errors, "%s: cannot read: %s\n", path, strerror(-err)) < 0)
 		*errors = NULL;
@@ -1315,6 +1397,8 @@ void config_free(struct config *config)
 	free(config->alerts.alertmanager);
 	free(config->alerts.webhook_url);
 	free(config->alerts.webhook_secret_file);
+	free(config->alerts.webhook_ca_file);
+	free(config->alerts.alertmanager_ca_file);
 	free(config);
 }
 

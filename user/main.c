@@ -11,6 +11,8 @@
 #include "agent.h"
 #include "config.h"
 #include "log.h"
+#include "pins.h"
+#include "preflight.h"
 #include "top.h"
 
 #define SYSTEM_CONFIG "/etc/abusewatch/abusewatch.yaml"
@@ -25,6 +27,7 @@ static const char usage_text[] =
 	"                 [--hostname NAME] [-v]\n"
 	"  abusewatch check-config FILE\n"
 	"  abusewatch top [-c FILE]\n"
+	"  abusewatch unpin [-c FILE]\n"
 	"  abusewatch --version | --help\n"
 	"\n"
 	"Counts CPU, disk, network, forks, execs and tasks per cgroup with eBPF, sums\n"
@@ -43,6 +46,10 @@ static const char usage_text[] =
 	"(its agent.textfile and agent.state_dir), sorted by usage against their\n"
 	"limits, and the overuse alerts that fire; keys: u c m d n t sort, q quits.\n"
 	"\n"
+	"The probes stay pinned in " PINS_BASE "/ and go on counting while no agent\n"
+	"runs, so that a restart loses nothing; unpin removes those of the agent with\n"
+	"that configuration (its agent.state_dir), detaching them.\n"
+	"\n"
 	"Signals: SIGTERM/SIGINT stop after a final write; SIGHUP reloads -c FILE and\n"
 	"keeps the running configuration if the new one is invalid.\n"
 	"Exit codes: 0 ok, 1 bad configuration or usage, 2 cannot load probes.\n"
@@ -51,7 +58,8 @@ static const char usage_text[] =
 	"  abusewatch run                          # embedded default, as root\n"
 	"  abusewatch run -c /etc/abusewatch/abusewatch.yaml --interval 5\n"
 	"  abusewatch check-config my.yaml         # errors as FILE:LINE:COL: message\n"
-	"  abusewatch top                          # the tenants of this node, live\n";
+	"  abusewatch top                          # the tenants of this node, live\n"
+	"  abusewatch unpin                        # after the last stop: no probes left\n";
 
 static int print_errors_and_fail(const char *errors, const char *path, int err)
 {
@@ -117,6 +125,7 @@ static int do_run(int argc, char **argv)
 	};
 	struct agent_options run = { 0 };
 	struct config *config = NULL;
+	char why[512];
 	double seconds;
 	int opt;
 
@@ -166,6 +175,13 @@ static int do_run(int argc, char **argv)
 		return EXIT_BAD_CONFIG;
 	pr_info("abusewatch %s: configuration %s", ABUSEWATCH_VERSION,
 		run.config_path ? run.config_path : EMBEDDED_CONFIG_NAME);
+	/* What loading needs, named, before libbpf's EPERM or EINVAL could hide it. */
+	if (preflight_capabilities(why, sizeof(why)) ||
+	    preflight_btf(PREFLIGHT_BTF_PATH, why, sizeof(why))) {
+		pr_err("cannot load probes: %s", why);
+		config_free(config);
+		return EXIT_NO_PROBES;
+	}
 	return agent_run(&run, config);
 }
 
@@ -230,6 +246,49 @@ static int do_top(int argc, char **argv)
 	return status;
 }
 
+/* Removes the pinned probes of the agent with this configuration (pins.h). */
+static int do_unpin(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ 0 },
+	};
+	const char *config_path = NULL, *state_dir;
+	struct config *config = NULL;
+	char dir[PATH_MAX];
+	int opt, err, status;
+
+	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
+		if (opt != 'c') {
+			fputs(usage_text, stderr);
+			return EXIT_BAD_CONFIG;
+		}
+		config_path = optarg;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "abusewatch unpin: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_BAD_CONFIG;
+	}
+	if (!config_path && access(SYSTEM_CONFIG, F_OK) == 0)
+		config_path = SYSTEM_CONFIG;
+	if (load_config(config_path, &config))
+		return EXIT_BAD_CONFIG;
+	state_dir = config->agent.state_dir;
+	err = state_dir && state_dir[0] ? pins_dir_of(state_dir, dir, sizeof(dir)) : -ENOENT;
+	if (err == -ENOENT || (!err && access(dir, F_OK))) {
+		printf("nothing pinned for state_dir \"%s\"\n", state_dir ? state_dir : "");
+		status = EXIT_OK;
+	} else if (err || (err = pins_remove_dir(dir))) {
+		fprintf(stderr, "abusewatch unpin: state_dir %s: %s\n", state_dir, strerror(-err));
+		status = EXIT_NO_PROBES;
+	} else {
+		printf("removed %s\n", dir);
+		status = EXIT_OK;
+	}
+	config_free(config);
+	return status;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -237,6 +296,7 @@ static const struct command {
 	{ "run", do_run },
 	{ "check-config", do_check_config },
 	{ "top", do_top },
+	{ "unpin", do_unpin },
 };
 
 int main(int argc, char **argv)

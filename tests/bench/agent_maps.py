@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 """Reads a running agent's BPF maps for tests/bench/agent.sh (needs bpftool).
 
-  agent_maps.py PID entries V2_ROOT   "TOTAL STALE": entries of usage_by_id
+  agent_maps.py PID entries V2_ROOT [SUBTREE]
+                                      "TOTAL STALE": entries of usage_by_id
                                       and net_by_id, and how many of them
-                                      belong to cgroups that no longer exist
+                                      belong to cgroups that no longer exist;
+                                      with SUBTREE, "TOTAL STALE MINE": MINE
+                                      of live cgroups under SUBTREE (other
+                                      cgroups of a shared host come and go)
   agent_maps.py PID lost              "TOTAL name=N ...": the kernel's lost-
                                       event counters (what the textfile sums
                                       into abusewatch_events_lost_total)
@@ -58,18 +62,27 @@ def key_of(entry):
     return int.from_bytes(bytes(int(b, 16) for b in entry["key"]), "little")
 
 
-def entries(maps, root):
+def cgroup_ids(root):
+    ids = set()
+    for directory, _, _ in os.walk(root):
+        try:
+            ids.add(os.stat(directory).st_ino)
+        except OSError:
+            pass
+    return ids
+
+
+def entries(maps, root, subtree=None):
     keys = []
     for name in ("usage_by_id", "net_by_id"):
         if name in maps:
             keys += [key_of(entry) for entry in dump(maps[name])]
-    live = set()
-    for directory, _, _ in os.walk(root):
-        try:
-            live.add(os.stat(directory).st_ino)
-        except OSError:
-            pass
-    return "%d %d" % (len(keys), sum(1 for key in keys if key not in live))
+    live = cgroup_ids(root)
+    counts = "%d %d" % (len(keys), sum(1 for key in keys if key not in live))
+    if subtree:
+        mine = cgroup_ids(subtree)
+        counts += " %d" % sum(1 for key in keys if key in mine)
+    return counts
 
 
 def bss(maps, suffix):
@@ -105,7 +118,7 @@ def main():
     pid, mode = sys.argv[1:3]
     maps = agent_maps(pid)
     if mode == "entries":
-        print(entries(maps, sys.argv[3]))
+        print(entries(maps, *sys.argv[3:5]))
     elif mode == "lost":
         print(lost(maps))
     elif mode == "execs":

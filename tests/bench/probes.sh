@@ -321,9 +321,14 @@ start_agent() {
 	return 1
 }
 
+# The agent leaves its probes pinned, counting, for its next start (a
+# restart loses nothing): removed at every stop, so that a round without the
+# agent runs without its probes, and each start is a clean one.
 stop_agent() {
 	stop_pid "$AGENT_PID"
 	AGENT_PID=""
+	[[ -f $TMP/config.yaml ]] && "$AW_BIN" unpin -c "$TMP/config.yaml" >/dev/null 2>&1
+	return 0
 }
 
 agent_reason() {

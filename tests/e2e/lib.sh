@@ -36,6 +36,9 @@ AGENT_LOG=""
 AGENT_REASON=""
 AGENT_EXIT=""
 E2E_CLEANUPS=()
+# Copies of the configurations agents started with (a test may rewrite
+# one, even into an invalid one): their pinned probes are removed at exit.
+E2E_AGENT_CONFIGS=()
 
 # ---------------------------------------------------------------- results
 
@@ -241,6 +244,7 @@ e2e__cleanup() {
 	local status=$? cmd name
 	trap - EXIT INT TERM HUP
 	stop_agent >/dev/null 2>&1
+	unpin_agents
 	for cmd in "${E2E_CLEANUPS[@]}"; do
 		eval "$cmd" >/dev/null 2>&1
 	done
@@ -321,6 +325,8 @@ start_agent() {
 		return 1
 	fi
 	rm -f "$textfile"
+	E2E_AGENT_CONFIGS+=("$E2E_TMP/unpin.${#E2E_AGENT_CONFIGS[@]}.yaml")
+	cp "$config" "${E2E_AGENT_CONFIGS[-1]}"
 	AGENT_LOG=$(mktemp "$E2E_TMP/agent.XXXXXX.log")
 	AGENT_REASON=""
 	AGENT_EXIT=""
@@ -341,6 +347,17 @@ start_agent() {
 	AGENT_REASON="no textfile $textfile after 15 s: $(agent_last_log)"
 	stop_agent
 	return 1
+}
+
+# The agents leave their probes pinned in bpffs, counting, for the next
+# start (abusewatch unpin): every configuration started here gets them
+# removed, so that no test leaves probes behind.
+unpin_agents() {
+	local config
+	for config in "${E2E_AGENT_CONFIGS[@]}"; do
+		[[ -f $config ]] && "$AW_BIN" unpin -c "$config" >/dev/null 2>&1
+	done
+	E2E_AGENT_CONFIGS=()
 }
 
 agent_last_log() {

@@ -110,6 +110,7 @@ want(pod.get("hostPID") is True, "hostPID")
 for path in ("/sys/fs/cgroup", "/sys/kernel/btf", "/sys/fs/bpf"):
     want(host_path(path) == path, "%s of the host at %s" % (path, path))
 want(mounts.get("/sys/kernel/btf", {}).get("readOnly") is True, "BTF read-only")
+want(not mounts.get("/sys/fs/bpf", {}).get("readOnly"), "bpffs writable (the probes are pinned there)")
 for key, path in (("textfile", os.path.dirname(values["textfile"])),
                   ("events_log", os.path.dirname(values["events_log"])),
                   ("state_dir", values["state_dir"])):

@@ -104,6 +104,9 @@ E2E_CLEANUPS=("cgroup_remove_tree '$POD_CG'" "${E2E_CLEANUPS[@]}")
 TENANT=pod-$POD_UID
 
 config=$(mount_of /etc/abusewatch)/abusewatch.yaml
+# The agent pins its probes in the host's bpffs (the DaemonSet mounts it),
+# named after its state_dir: removed at the end like any test's.
+on_cleanup "'$AW_BIN' unpin -c '$config'"
 textfile=$(awk '$1 == "textfile:" { print $2; exit }' "$config")
 TEXTFILE=$(mount_of "$(dirname "$textfile")")/$(basename "$textfile")
 

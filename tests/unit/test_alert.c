@@ -120,6 +120,55 @@ static void test_record_escapes(void **state)
 		     "\"exe\":\"/tmp/a\\\"b\\nc\"}");
 }
 
+/* @text parses as JSON with json-c's strict parser, UTF-8 checked. */
+static void assert_strict_json(const char *text)
+{
+	struct json_tokener *tokener = json_tokener_new();
+	struct json_object *object;
+
+	assert_non_null(tokener);
+	json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	object = json_tokener_parse_ex(tokener, text, (int)strlen(text) + 1);
+	if (!object)
+		fail_msg("not valid JSON (%s): %s",
+			 json_tokener_error_desc(json_tokener_get_error(tokener)), text);
+	json_object_put(object);
+	json_tokener_free(tokener);
+}
+
+/*
+ * Found by tests/fuzz/fuzz_alert.c: bytes that are not UTF-8 (an
+ * executable's name, a comm, a cgroup name: a tenant chooses them) went
+ * into the record as they were, and a strict JSON reader refused it (so
+ * would Python's json.loads, in a webhook receiver). They are U+FFFD now;
+ * valid UTF-8 stays as it is.
+ */
+static void test_record_not_utf8(void **state)
+{
+	struct alert alert = software;
+	struct json_object *record, *element;
+	const char *text;
+
+	alert.exe = "/tmp/\xff\xfeminer\xc3";
+	alert.comm = "caf\xc3\xa9\xed\xa0\x80";
+	alert.tenant = "t\x80";
+	record = alert_to_json(&alert);
+	assert_non_null(record);
+	text = json_object_to_json_string_ext(record, JSON_FLAGS);
+	assert_strict_json(text);
+	assert_non_null(strstr(text, "\"exe\":\"/tmp/\xef\xbf\xbd\xef\xbf\xbdminer\xef\xbf\xbd\""));
+	/* A surrogate's three bytes: one U+FFFD for the lead that cannot start one, one each after. */
+	assert_non_null(strstr(text, "\"comm\":\"caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""));
+	json_object_put(record);
+
+	element = alert_to_alertmanager(&alert, 0);
+	assert_non_null(element);
+	text = json_object_to_json_string_ext(element, JSON_FLAGS);
+	assert_strict_json(text);
+	assert_non_null(strstr(text, "\"tenant\":\"t\xef\xbf\xbd\""));
+	json_object_put(element);
+}
+
 static void test_bad_kind(void **state)
 {
 	struct alert alert = overuse;
@@ -520,6 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_record_fields),
 	    cmocka_unit_test(test_record_escapes),
+	    cmocka_unit_test(test_record_not_utf8),
 	    cmocka_unit_test(test_bad_kind),
 	    cmocka_unit_test(test_time_format),
 	    cmocka_unit_test(test_round_trip),

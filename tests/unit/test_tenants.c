@@ -210,6 +210,28 @@ static void test_tenant_sums_survive_cgroup_removal(void **state)
 	config_free(config);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_config.c under UBSan: a set without tenants
+ * has no array, and sorting or listing it passed NULL to qsort() and
+ * memcpy(). `make sanitize` runs this with UBSan, where that is fatal.
+ */
+static void test_no_tenants(void **state)
+{
+	struct config *config = parse("tenants: []\n");
+	struct tenant_set *set = tenant_set_new(config);
+	struct tenant_table table = { 0 };
+	struct tenant *list[1];
+
+	assert_non_null(set);
+	assert_null(tenant_set_add_cgroup(set, 10, "/elsewhere"));
+	assert_int_equal(tenant_set_list(set, list, 1), 0);
+	assert_int_equal(tenant_set_fill_rows(set, &table), 0);
+	assert_int_equal(table.count, 0);
+	tenant_table_free(&table);
+	tenant_set_free(set);
+	config_free(config);
+}
+
 static void test_renamed_cgroup_changes_tenant(void **state)
 {
 	struct config *config = parse("tenants:\n  - cgroup: \"/t/{tenant}\"\n");
@@ -299,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_first_rule_wins),
 		cmocka_unit_test(test_default_config_runtimes),
 		cmocka_unit_test(test_tenant_sums_survive_cgroup_removal),
+		cmocka_unit_test(test_no_tenants),
 		cmocka_unit_test(test_renamed_cgroup_changes_tenant),
 		cmocka_unit_test(test_storage_paths_expand),
 		cmocka_unit_test(test_v2_root_from_mounts),

@@ -173,6 +173,21 @@ static void test_number(void **state)
 	check_refused(parse_number, refused, ARRAY_SIZE(refused));
 }
 
+/* Found by tests/fuzz/fuzz_units.c: ".9" was refused, but 0.9 was written all the same. */
+static void test_whole_number(void **state)
+{
+	static const struct number_case cases[] = {
+		{ "0", 0 }, { "512", 512 }, { "007", 7 }, { "1.", 1 }, { "65535", 65535 },
+		{ "9999999999999999999", 9999999999999999999.0 },
+	};
+	static const char *const refused[] = {
+		".9", "1.5", "0.5", "-1", "1e2", "1s", "", " 1", "1/s", NULL,
+	};
+
+	check_numbers(parse_whole_number, cases, ARRAY_SIZE(cases));
+	check_refused(parse_whole_number, refused, ARRAY_SIZE(refused));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_byte_rate),
 		cmocka_unit_test(test_count_rate),
 		cmocka_unit_test(test_number),
+		cmocka_unit_test(test_whole_number),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,8 +4,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json.h"
+#include "text.h"
 
 /* Digits that print every double so that it reads back the same. */
 #define ROUND_TRIP_DIGITS 17
@@ -57,6 +59,29 @@ int json_add_string(struct json_object *object, const char *key, const char *val
 		return 0;
 	errno = 0;
 	return json_add(object, key, json_object_new_string(value));
+}
+
+int json_add_text(struct json_object *object, const char *key, const char *value)
+{
+	const char *p;
+	size_t length;
+	char *copy;
+	int err;
+
+	if (!value)
+		return 0;
+	/* ASCII, as nearly every name is: nothing to copy. */
+	for (p = value; *p && !(*p & 0x80); p++)
+		;
+	if (!*p)
+		return json_add_string(object, key, value);
+	copy = text_utf8_copy(value, &length);
+	if (!copy)
+		return -ENOMEM;
+	errno = 0;
+	err = json_add(object, key, json_object_new_string_len(copy, (int)length));
+	free(copy);
+	return err;
 }
 
 int json_add_double(struct json_object *object, const char *key, double value)

@@ -29,6 +29,13 @@ int json_add(struct json_object *object, const char *key, struct json_object *va
 /* json_add() of a new string; a NULL @value adds nothing and is fine. */
 int json_add_string(struct json_object *object, const char *key, const char *value);
 
+/*
+ * json_add_string() of @value made valid UTF-8 (text_utf8_copy): for text
+ * of records that leave the agent, which must be JSON however tenants name
+ * things. A NULL @value adds nothing.
+ */
+int json_add_text(struct json_object *object, const char *key, const char *value);
+
 /* json_add() of json_new_double(@value): -EINVAL when it is not finite. */
 int json_add_double(struct json_object *object, const char *key, double value);
 

@@ -189,10 +189,14 @@ int parse_number(const char *text, double *value)
 
 int parse_whole_number(const char *text, double *value)
 {
+	double number;
 	int err;
 
-	err = parse_number(text, value);
-	if (!err && *value != (double)(uint64_t)*value)
+	/* Into a local first: refused text ("1.5") leaves *value alone, as every parser here. */
+	err = parse_number(text, &number);
+	if (!err && number != (double)(uint64_t)number)
 		err = -EINVAL;
+	if (!err)
+		*value = number;
 	return err;
 }

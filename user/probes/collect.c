@@ -18,6 +18,9 @@ struct cgroup_state {
 	 * never reused, so nothing else can be mistaken for it).
 	 */
 	bool finished;
+	/* Finished and named so in a written restart state: its map entries may go. */
+	bool persisted;
+	bool forgotten;		/* its map entries were dropped */
 	bool in_maps;		/* present in a map this tick */
 	bool in_slots;		/* a CPU slot holds a batch of its counts this tick */
 	/*
@@ -36,6 +39,8 @@ struct collector {
 	struct idmap *states;
 	/* A batch of a cgroup not known moved this tick: any cgroup's counts may lack it. */
 	bool moved_unknown;
+	bool hold_forgets;	/* finished cgroups' entries wait for collector_persisted() */
+	uint64_t generation;	/* see collector_generation() */
 };
 
 struct collector *collector_new(struct probes *probes)
@@ -81,6 +86,7 @@ static struct cgroup_state *state_of(struct collector *collector, uint64_t id)
 		free(state);
 		return NULL;
 	}
+	collector->generation++;
 	return state;
 }
 
@@ -98,9 +104,12 @@ int collector_watch(struct collector *collector, uint64_t id, int64_t seeded_tas
 	if (!state)
 		return -ENOMEM;
 	if (state->finished) {
-		/* Taken for gone too early: its map entries were dropped, counts start over. */
-		memset(&state->last, 0, sizeof(state->last));
+		/* Taken for gone too early: if its map entries were dropped, counts start over. */
+		if (state->forgotten)
+			memset(&state->last, 0, sizeof(state->last));
 		state->finished = false;
+		state->persisted = false;
+		state->forgotten = false;
 	}
 	state->seeded_tasks += seeded_tasks;
 	state->retired = false;
@@ -212,8 +221,13 @@ static bool maybe_moved(const struct collector *collector, const struct cgroup_s
  */
 static bool settle_finished(struct collector *collector, struct cgroup_state *state)
 {
-	if (state->in_maps)
+	/* Not before a restart state holds its final counts (collector_hold_forgets). */
+	if (collector->hold_forgets && !state->persisted)
+		return false;
+	if (state->in_maps) {
 		probes_forget_cgroup(collector->probes, state->id);
+		state->forgotten = true;
+	}
 	if (state->in_slots || state->in_maps || maybe_moved(collector, state))
 		return false;
 	idmap_remove(collector->states, state->id);
@@ -287,10 +301,62 @@ int collector_tick(struct collector *collector, collect_fn fn, void *ctx)
 		fn(id, &delta, tasks - state->reported_tasks, state->retired, ctx);
 		state->reported_tasks = tasks;
 		if (state->retired) {
-			probes_forget_cgroup(collector->probes, id);
+			if (!collector->hold_forgets) {
+				probes_forget_cgroup(collector->probes, id);
+				state->forgotten = true;
+			}
 			state->finished = true;
 			state->retired = false;
+			collector->generation++;
 		}
 	}
 	return 0;
+}
+
+int collector_each(const struct collector *collector, collector_each_fn fn, void *ctx)
+{
+	struct cgroup_state *state;
+	size_t cursor = 0;
+	int err;
+
+	while ((state = idmap_next(collector->states, &cursor, NULL))) {
+		err = fn(state->id, &state->last, state->seeded_tasks, state->finished, ctx);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int collector_restore(struct collector *collector, uint64_t id, const struct usage_sample *last,
+		      int64_t seeded_tasks, bool finished)
+{
+	struct cgroup_state *state = state_of(collector, id);
+
+	if (!state)
+		return -ENOMEM;
+	state->last = *last;
+	state->seeded_tasks = seeded_tasks;
+	/* Its final counts are in the state it came from: nothing holds its entries. */
+	state->finished = finished;
+	state->persisted = finished;
+	return 0;
+}
+
+void collector_hold_forgets(struct collector *collector)
+{
+	collector->hold_forgets = true;
+}
+
+void collector_persisted(struct collector *collector)
+{
+	struct cgroup_state *state;
+	size_t cursor = 0;
+
+	while ((state = idmap_next(collector->states, &cursor, NULL)))
+		state->persisted = state->finished;
+}
+
+uint64_t collector_generation(const struct collector *collector)
+{
+	return collector->generation;
 }

@@ -63,6 +63,34 @@ typedef void (*collect_fn)(uint64_t id, const struct usage_sample *delta, int64_
 /* The next tick reports every cgroup's live tasks whole, as if never reported (a reload). */
 void collector_report_again(struct collector *collector);
 
+/*
+ * A cgroup as the restart state holds it (restart_state.h): its counters
+ * as last reported, the tasks charged at start, whether its final counts
+ * went out.
+ */
+typedef int (*collector_each_fn)(uint64_t id, const struct usage_sample *last,
+				 int64_t seeded_tasks, bool finished, void *ctx);
+/* Calls @fn for every cgroup kept; stops at and returns its first error. */
+int collector_each(const struct collector *collector, collector_each_fn fn, void *ctx);
+/*
+ * Before the first tick, with the probes' maps of the last agent: cgroup
+ * @id was reported up to @last. What it counted since goes out as its next
+ * delta. 0 or -ENOMEM.
+ */
+int collector_restore(struct collector *collector, uint64_t id, const struct usage_sample *last,
+		      int64_t seeded_tasks, bool finished);
+
+/*
+ * From now on the map entries of a cgroup whose final counts went out stay
+ * until collector_persisted(): a restart from a state written before
+ * would find them gone and lose what they counted since.
+ */
+void collector_hold_forgets(struct collector *collector);
+/* A restart state now holds every final count so far: their entries may go. */
+void collector_persisted(struct collector *collector);
+/* Changes when a cgroup is first seen or finishes: a restart state written before is behind. */
+uint64_t collector_generation(const struct collector *collector);
+
 int collector_tick(struct collector *collector, collect_fn fn, void *ctx);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "pins.h"
 #include "probes.h"
 #include "software_builtin.h"
 #include "usage.skel.h"
@@ -34,6 +36,8 @@
  * program moving it was preempted.
  */
 #define SLOT_READ_ATTEMPTS 1000
+/* Links of all three objects: one per program. */
+#define MAX_LINKS 16
 
 _Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
 		   sizeof(struct skb_slot) == 64 && sizeof(struct connect_slot) == 64,
@@ -64,11 +68,16 @@ struct slot_mark {
 struct probes {
 	struct usage_bpf *usage;
 	struct net_bpf *net;
-	/* cgroup_skb ingress/egress, cgroup/connect4 and connect6 on the v2 root. */
-	struct bpf_link *net_links[4];
 	struct software_bpf *software;
-	/* cgroup/dev and cgroup/sysctl on the v2 root (the exec probe links itself). */
-	struct bpf_link *software_links[2];
+	/*
+	 * The links this agent holds, one per program but those kept pinned
+	 * (NULL): closing them at exit detaches only the ones not pinned.
+	 */
+	struct bpf_link *links[MAX_LINKS];
+	size_t link_count;
+	struct pins *pins;	/* NULL: nothing pinned, the probes go with the agent */
+	bool resumed;		/* the pinned maps were taken up: counts go on */
+	bool pinned;		/* every pin and the stamp are in place */
 	struct ring_buffer *events;
 	/*
 	 * The software ring buffer's consumer and producer positions, mapped
@@ -159,44 +168,6 @@ static void explain_failure(int err, const char *step, char *why, size_t whylen)
 			 step, strerror(-err));
 }
 
-/* Attaches @count programs to the cgroup v2 root, with BPF_F_ALLOW_MULTI semantics. */
-static int attach_to_v2_root(struct bpf_program **programs, struct bpf_link **links, size_t count,
-			     const char *v2_root)
-{
-	int cgroup_fd, err = 0;
-	size_t i;
-
-	cgroup_fd = open(v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cgroup_fd < 0)
-		return -errno;
-	/* Links keep other programs attached there: ours only add to them. */
-	for (i = 0; i < count; i++) {
-		links[i] = bpf_program__attach_cgroup(programs[i], cgroup_fd);
-		if (!links[i]) {
-			err = -errno;
-			break;
-		}
-	}
-	close(cgroup_fd);
-	return err;
-}
-
-static int attach_net(struct probes *probes, const char *v2_root)
-{
-	struct bpf_program *programs[] = {
-		probes->net->progs.count_ingress,
-		probes->net->progs.count_egress,
-		probes->net->progs.count_connect4,
-		probes->net->progs.count_connect6,
-	};
-
-	_Static_assert(sizeof(programs) / sizeof(programs[0]) ==
-			       sizeof(probes->net_links) / sizeof(probes->net_links[0]),
-		       "one link per network program");
-	return attach_to_v2_root(programs, probes->net_links, sizeof(programs) / sizeof(programs[0]),
-				 v2_root);
-}
-
 /*
  * The markers go in as read-only data with their filters (software_events.h),
  * so that the search rules out almost every position with one lookup: one
@@ -213,23 +184,176 @@ static int set_markers(struct software_bpf *software, const struct argv_marker *
 	return software_argv_filter(markers, count, true, &software->rodata->targ_argv_modprobe);
 }
 
-static int attach_software(struct probes *probes, const char *v2_root)
+/* Pins or not, the way a start takes up what the last agent left: said once, in the log. */
+static void report_pins(const struct probes *probes, enum pins_mode mode, const char *dir,
+			const char *why)
 {
-	struct bpf_program *programs[] = {
-		probes->software->progs.watch_devices,
-		probes->software->progs.watch_sysctl,
-	};
+	if (mode == PINS_KEEP)
+		pr_info("restart: the probes pinned in %s counted while the agent was stopped; "
+			"counters go on", dir);
+	else if (mode == PINS_REPLACE)
+		pr_info("restart: new probe programs on the maps pinned in %s; counters go on", dir);
+	else if (why[0])
+		pr_warn("restart: %s: the probes start clean, counters start from zero "
+			"(usage while the agent was stopped is not counted)", why);
+	else
+		pr_info("probes pinned in %s: they go on counting across restarts", dir);
+}
+
+/*
+ * Points the objects at their pins in @options->pin_dir, and decides what
+ * of the pinned ones to take up (@instance: the restart state's). Without
+ * pins the probes live as long as the agent, as they always could.
+ */
+static void prepare_pins(struct probes *probes, const struct probes_options *options,
+			 const uint8_t *instance)
+{
+	const void *usage_elf, *net_elf, *software_elf;
+	size_t usage_size, net_size, software_size;
+	enum pins_mode mode;
+	char why[PATH_MAX + 128];
+
+	if (!options->pin_dir)
+		return;
+	probes->pins = pins_open(options->pin_dir, why, sizeof(why));
+	if (!probes->pins) {
+		pr_warn("the probes are not pinned (%s): a restart will start clean", why);
+		return;
+	}
+	usage_elf = usage_bpf__elf_bytes(&usage_size);
+	net_elf = net_bpf__elf_bytes(&net_size);
+	software_elf = software_bpf__elf_bytes(&software_size);
+	if (pins_add_object(probes->pins, probes->usage->obj, "usage", usage_elf, usage_size) ||
+	    pins_add_object(probes->pins, probes->net->obj, "net", net_elf, net_size) ||
+	    pins_add_object(probes->pins, probes->software->obj, "software", software_elf,
+			    software_size)) {
+		pins_close(probes->pins);
+		probes->pins = NULL;
+		return;
+	}
+	mode = pins_decide(probes->pins, instance, why, sizeof(why));
+	report_pins(probes, mode, options->pin_dir, why);
+	probes->resumed = mode != PINS_CLEAN;
+}
+
+/* Attaches (or keeps) every program of @object, its links added to the agent's. */
+static int attach_object(struct probes *probes, struct bpf_object *object)
+{
+	size_t count = 0;
 	int err;
 
-	_Static_assert(sizeof(programs) / sizeof(programs[0]) ==
-			       sizeof(probes->software_links) / sizeof(probes->software_links[0]),
-		       "one link per cgroup software program");
-	err = software_bpf__attach(probes->software);
+	err = pins_attach(probes->pins, object, probes->v2_root_fd, probes->links + probes->link_count,
+			  MAX_LINKS - probes->link_count, &count);
+	probes->link_count += count;
+	return err;
+}
+
+/*
+ * Which executables the last agent judged, under policies this one may not
+ * share (its generations start again): forgotten, so that every exec is
+ * judged again.
+ */
+static void forget_judgements(struct probes *probes)
+{
+	int fd = bpf_map__fd(probes->software->maps.judged_exes);
+	struct exe_key key, previous;
+	bool have_previous = false;
+
+	while (!bpf_map_get_next_key(fd, have_previous ? &previous : NULL, &key)) {
+		if (have_previous)
+			bpf_map_delete_elem(fd, &previous);
+		previous = key;
+		have_previous = true;
+	}
+	if (have_previous)
+		bpf_map_delete_elem(fd, &previous);
+}
+
+/* Opens, loads and attaches the three objects; *@step says which failed. 0 or -errno. */
+static int load_objects(struct probes *probes, const struct probes_options *options,
+			const uint8_t *instance, const char **step)
+{
+	int err;
+
+	*step = "opening the usage probes";
+	probes->usage = usage_bpf__open();
+	if (!probes->usage)
+		return -errno;
+	probes->usage->rodata->targ_nr_cpus = probes->possible_cpus;
+	*step = "opening the network probes";
+	probes->net = net_bpf__open();
+	if (!probes->net)
+		return -errno;
+	probes->net->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	*step = "opening the software probes";
+	probes->software = software_bpf__open();
+	if (!probes->software)
+		return -errno;
+	probes->software->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	*step = "setting the command-line markers";
+	err = set_markers(probes->software, options->argv_markers, options->argv_marker_count);
 	if (err)
 		return err;
-	/* They only watch and always allow; other device and sysctl programs still decide. */
-	return attach_to_v2_root(programs, probes->software_links,
-				 sizeof(programs) / sizeof(programs[0]), v2_root);
+	prepare_pins(probes, options, instance);
+	pr_info("CPU accounting: batched per CPU, to a hash map keyed by cgroup id");
+
+	*step = "loading the usage probes";
+	err = usage_bpf__load(probes->usage);
+	if (err)
+		return err;
+	probes_check_io(probes);
+	*step = "loading the network probes";
+	err = net_bpf__load(probes->net);
+	if (err)
+		return err;
+	*step = "loading the software probes";
+	err = software_bpf__load(probes->software);
+	if (err)
+		return err;
+	if (probes->resumed)
+		forget_judgements(probes);
+
+	*step = "attaching the usage probes";
+	err = attach_object(probes, probes->usage->obj);
+	if (err)
+		return err;
+	*step = "attaching cgroup_skb and cgroup/connect to the cgroup v2 root";
+	err = attach_object(probes, probes->net->obj);
+	if (err)
+		return err;
+	/* The device and sysctl programs only watch and always allow; others still decide. */
+	*step = "attaching the exec, device and sysctl probes";
+	err = attach_object(probes, probes->software->obj);
+	if (err)
+		return err;
+	if (probes->pins) {
+		err = pins_commit(probes->pins);
+		if (err)
+			pr_warn("the probes' pins are incomplete (%s): a restart will start clean",
+				strerror(-err));
+		probes->pinned = !err;
+	}
+	return 0;
+}
+
+/* Undoes load_objects(): the links this agent holds, the objects, the pins' handle. */
+static void unload_objects(struct probes *probes)
+{
+	size_t i;
+
+	for (i = 0; i < probes->link_count; i++)
+		bpf_link__destroy(probes->links[i]);
+	probes->link_count = 0;
+	software_bpf__destroy(probes->software);
+	net_bpf__destroy(probes->net);
+	usage_bpf__destroy(probes->usage);
+	probes->software = NULL;
+	probes->net = NULL;
+	probes->usage = NULL;
+	pins_close(probes->pins);
+	probes->pins = NULL;
+	probes->resumed = false;
+	probes->pinned = false;
 }
 
 int probes_load(const struct probes_options *options, cgroup_event_fn on_event, void *ctx,
@@ -271,61 +395,14 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 		goto fail;
 	}
 
-	step = "opening the usage probes";
-	probes->usage = usage_bpf__open();
-	if (!probes->usage) {
-		err = -errno;
-		goto fail;
+	err = load_objects(probes, options, options->instance, &step);
+	if (err && probes->resumed) {
+		/* What the last agent left could not be taken up: without it, from nothing. */
+		pr_warn("restart: %s: %s: the pinned probes are removed, the probes start clean",
+			step, strerror(-err));
+		unload_objects(probes);
+		err = load_objects(probes, options, NULL, &step);
 	}
-	probes->usage->rodata->targ_nr_cpus = probes->possible_cpus;
-	pr_info("CPU accounting: batched per CPU, to a hash map keyed by cgroup id");
-
-	step = "loading the usage probes";
-	err = usage_bpf__load(probes->usage);
-	if (err)
-		goto fail;
-	probes_check_io(probes);
-	step = "attaching the usage probes";
-	err = usage_bpf__attach(probes->usage);
-	if (err)
-		goto fail;
-
-	step = "opening the network probes";
-	probes->net = net_bpf__open();
-	if (!probes->net) {
-		err = -errno;
-		goto fail;
-	}
-	probes->net->rodata->targ_root_cgroup_id = options->root_cgroup_id;
-	step = "loading the network probes";
-	err = net_bpf__load(probes->net);
-	if (err)
-		goto fail;
-	step = "attaching cgroup_skb to the cgroup v2 root";
-	err = attach_net(probes, options->v2_root);
-	if (err)
-		goto fail;
-
-	step = "opening the software probes";
-	probes->software = software_bpf__open();
-	if (!probes->software) {
-		err = -errno;
-		goto fail;
-	}
-	/* cgroup/dev and cgroup/sysctl are attached by hand, to the v2 root. */
-	bpf_program__set_autoattach(probes->software->progs.watch_devices, false);
-	bpf_program__set_autoattach(probes->software->progs.watch_sysctl, false);
-	probes->software->rodata->targ_root_cgroup_id = options->root_cgroup_id;
-	step = "setting the command-line markers";
-	err = set_markers(probes->software, options->argv_markers, options->argv_marker_count);
-	if (err)
-		goto fail;
-	step = "loading the software probes";
-	err = software_bpf__load(probes->software);
-	if (err)
-		goto fail;
-	step = "attaching the exec, device and sysctl probes";
-	err = attach_software(probes, options->v2_root);
 	if (err)
 		goto fail;
 
@@ -362,26 +439,21 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 
 fail:
 	explain_failure(err, step, why, whylen);
+	/* Probes made by this start are not left counting for nobody. */
+	if (probes->pins && !probes->resumed)
+		pins_remove_dir(options->pin_dir);
 	probes_destroy(probes);
 	return err;
 }
 
 void probes_destroy(struct probes *probes)
 {
-	size_t i;
-
 	if (!probes)
 		return;
 	if (probes->software_positions)
 		munmap(probes->software_positions, probes->software_positions_size);
 	ring_buffer__free(probes->events);
-	for (i = 0; i < sizeof(probes->net_links) / sizeof(probes->net_links[0]); i++)
-		bpf_link__destroy(probes->net_links[i]);
-	for (i = 0; i < sizeof(probes->software_links) / sizeof(probes->software_links[0]); i++)
-		bpf_link__destroy(probes->software_links[i]);
-	software_bpf__destroy(probes->software);
-	net_bpf__destroy(probes->net);
-	usage_bpf__destroy(probes->usage);
+	unload_objects(probes);
 	free(probes->net_values);
 	free(probes->marks);
 	if (probes->v2_root_fd >= 0)
@@ -744,6 +816,17 @@ int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
 	return seeded;
 }
 
+bool probes_resumed(const struct probes *probes)
+{
+	return probes->resumed;
+}
+
+const uint8_t *probes_instance(const struct probes *probes)
+{
+	/* Taken up, the maps are the stamp's instance even if a new link failed to pin. */
+	return probes->pinned || probes->resumed ? pins_instance(probes->pins) : NULL;
+}
+
 uint64_t probes_lost_events(const struct probes *probes)
 {
 	uint64_t lost = probes->net->bss->net_lost_events +
@@ -753,4 +836,9 @@ uint64_t probes_lost_events(const struct probes *probes)
 	for (i = 0; i < LOST_REASON_COUNT; i++)
 		lost += probes->usage->bss->lost_events[i];
 	return lost;
+}
+
+uint64_t probes_lost_cgroup_events(const struct probes *probes)
+{
+	return probes->usage->bss->lost_events[LOST_CGROUP_EVENTS];
 }

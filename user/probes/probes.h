@@ -31,6 +31,13 @@ struct probes_options {
 	/* Command-line markers searched at exec (bit i of argv_markers = [i]). */
 	const struct argv_marker *argv_markers;
 	size_t argv_marker_count;	/* at most AW_ARGV_MARKERS_MAX */
+	/*
+	 * Where to pin the probes so that they go on counting while no agent
+	 * runs (pins.h); NULL: they go with the agent.
+	 */
+	const char *pin_dir;
+	/* The pinned probes' instance the restart state belongs to (PINS_INSTANCE_LEN bytes); NULL: none. */
+	const uint8_t *instance;
 };
 
 /* Called for each v2 cgroup created, removed or renamed. */
@@ -122,7 +129,25 @@ void probes_forget_cgroup(struct probes *probes, uint64_t cgroup_id);
  */
 int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id);
 
+/*
+ * Whether the maps were taken up from the pins of the last agent (its
+ * counts go on, also what the probes counted while no agent ran), or are new.
+ */
+bool probes_resumed(const struct probes *probes);
+/*
+ * The pinned probes' instance (PINS_INSTANCE_LEN bytes): of the maps taken
+ * up, or of new ones completely pinned; NULL when a restart will not find
+ * these probes.
+ */
+const uint8_t *probes_instance(const struct probes *probes);
+
 /* Kernel events not counted: full maps, failed storage, ring buffer overruns. */
 uint64_t probes_lost_events(const struct probes *probes);
+
+/*
+ * Of those, cgroup events (mkdir, rmdir, rename) the ring buffer had no
+ * room for: the cgroup tree must be scanned again to know what changed.
+ */
+uint64_t probes_lost_cgroup_events(const struct probes *probes);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The built-in software data, data/software/*.txt, compiled in as bytes.
+ * The built-in software data, the .txt files of data/software/, compiled in as bytes.
  * Each file is followed by a NUL that its end symbol does not count.
  */
 	.section .rodata

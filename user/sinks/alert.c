@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The alert record and its wire forms (see alert.h). json-c does all the
- * escaping; this file only decides which fields go where.
+ * escaping, json_add_text() makes any bytes valid UTF-8 (U+FFFD); this
+ * file only decides which fields go where.
  */
 #include <errno.h>
 #include <math.h>
@@ -26,6 +27,19 @@ static const char *const alertnames[ALERT_KIND_COUNT] = {
     [ALERT_UNAUTHORIZED_SOFTWARE] = "AbusewatchUnauthorizedSoftware",
     [ALERT_NETWORK_ABUSE] = "AbusewatchNetworkAbuse",
 };
+
+static const char *const sink_names[ALERT_SINK_COUNT] = {
+    [ALERT_SINK_EVENTS_LOG] = "events_log",
+    [ALERT_SINK_ALERTMANAGER] = "alertmanager",
+    [ALERT_SINK_WEBHOOK] = "webhook",
+};
+
+const char *alert_sink_name(enum alert_sink sink)
+{
+	if ((unsigned int)sink >= ALERT_SINK_COUNT)
+		return NULL;
+	return sink_names[sink];
+}
 
 const char *alert_kind_name(enum alert_kind kind)
 {
@@ -132,28 +146,28 @@ struct json_object *alert_to_json(const struct alert *alert)
 		return NULL;
 	}
 	alert_format_time(alert->time, time, sizeof(time));
-	err = err ?: json_add_string(record, "time", time);
-	err = err ?: json_add_string(record, "kind", kind);
-	err = err ?: json_add_string(record, "state", alert->firing ? "firing" : "resolved");
-	err = err ?: json_add_string(record, "host", alert->host);
-	err = err ?: json_add_string(record, "tenant", alert->tenant);
-	err = err ?: json_add_string(record, "plan", alert->plan);
-	err = err ?: json_add_string(record, "cgroup", alert->cgroup);
-	err = err ?: json_add_string(record, "resource", alert->resource);
+	err = err ?: json_add_text(record, "time", time);
+	err = err ?: json_add_text(record, "kind", kind);
+	err = err ?: json_add_text(record, "state", alert->firing ? "firing" : "resolved");
+	err = err ?: json_add_text(record, "host", alert->host);
+	err = err ?: json_add_text(record, "tenant", alert->tenant);
+	err = err ?: json_add_text(record, "plan", alert->plan);
+	err = err ?: json_add_text(record, "cgroup", alert->cgroup);
+	err = err ?: json_add_text(record, "resource", alert->resource);
 	/* The measurement is part of every overuse record, zero included. */
 	if (alert->kind == ALERT_OVERUSE) {
 		err = err ?: json_add_double(record, "value", alert->value);
 		err = err ?: json_add_double(record, "limit", alert->limit);
 		err = err ?: json_add_double(record, "window_s", alert->window_s);
 	}
-	err = err ?: json_add_string(record, "rule", alert->rule);
-	err = err ?: json_add_string(record, "reason", alert->reason);
-	err = err ?: json_add_string(record, "exe", alert->exe);
-	err = err ?: json_add_string(record, "sha256", alert->sha256);
-	err = err ?: json_add_string(record, "comm", alert->comm);
+	err = err ?: json_add_text(record, "rule", alert->rule);
+	err = err ?: json_add_text(record, "reason", alert->reason);
+	err = err ?: json_add_text(record, "exe", alert->exe);
+	err = err ?: json_add_text(record, "sha256", alert->sha256);
+	err = err ?: json_add_text(record, "comm", alert->comm);
 	err = err ?: add_nonzero(record, "pid", alert->pid);
-	err = err ?: json_add_string(record, "action", alert->action);
-	err = err ?: json_add_string(record, "action_result", alert->action_result);
+	err = err ?: json_add_text(record, "action", alert->action);
+	err = err ?: json_add_text(record, "action_result", alert->action_result);
 	err = err ?: add_nonzero(record, "dst_port", alert->dst_port);
 	err = err ?: add_nonzero(record, "destinations", alert->destinations);
 	if (err) {
@@ -323,7 +337,7 @@ static int add_label(struct json_object *labels, const char *key, const char *va
 {
 	if (!present(value))
 		return 0;
-	return json_add_string(labels, key, value);
+	return json_add_text(labels, key, value);
 }
 
 /* Adds @text (heap, may be NULL on failure) under @key and frees it. */
@@ -333,7 +347,7 @@ static int add_owned_string(struct json_object *object, const char *key, char *t
 
 	if (!text)
 		return -ENOMEM;
-	err = json_add_string(object, key, text);
+	err = json_add_text(object, key, text);
 	free(text);
 	return err;
 }
@@ -398,14 +412,14 @@ struct json_object *alert_to_alertmanager(const struct alert *alert, double ends
 	err = err ?: add_owned_string(annotations, "summary", summary_text(alert));
 	err = err ?: add_owned_string(annotations, "description", description_text(alert));
 	if (present(alert->action))
-		err = err ?: json_add_string(annotations, "action", alert->action);
+		err = err ?: json_add_text(annotations, "action", alert->action);
 	if (err)
 		goto put_element;
 	alert_format_time(alert->started_at ? alert->started_at : alert->time, time, sizeof(time));
-	err = json_add_string(element, "startsAt", time);
+	err = json_add_text(element, "startsAt", time);
 	if (!err && ends_at) {
 		alert_format_time(ends_at, time, sizeof(time));
-		err = json_add_string(element, "endsAt", time);
+		err = json_add_text(element, "endsAt", time);
 	}
 	if (err)
 		goto put_element;

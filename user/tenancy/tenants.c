@@ -325,6 +325,18 @@ bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id)
 	return idmap_get(set->cgroups, id) != NULL;
 }
 
+void tenant_set_each_live_cgroup(struct tenant_set *set, void (*fn)(uint64_t id, void *ctx),
+				 void *ctx)
+{
+	struct cgroup_link *link;
+	size_t cursor = 0;
+	uint64_t id;
+
+	while ((link = idmap_next(set->cgroups, &cursor, &id)))
+		if (!link->removed)
+			fn(id, ctx);
+}
+
 void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id)
 {
 	free(idmap_remove(set->cgroups, id));
@@ -402,7 +414,9 @@ static void sort_tenants(struct tenant_set *set)
 {
 	if (set->sorted && set->sorted_generation == set->generation)
 		return;
-	qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
+	/* A set without tenants has no array at all, and qsort() must not be given NULL. */
+	if (set->count > 1)
+		qsort(set->tenants, set->count, sizeof(*set->tenants), compare_names);
 	set->sorted = true;
 	set->sorted_generation = set->generation;
 }
@@ -412,7 +426,8 @@ size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max)
 	size_t count = set->count < max ? set->count : max;
 
 	sort_tenants(set);
-	memcpy(out, set->tenants, count * sizeof(*out));
+	if (count)
+		memcpy(out, set->tenants, count * sizeof(*out));
 	return count;
 }
 
@@ -561,6 +576,29 @@ uint64_t tenant_set_generation(const struct tenant_set *set)
 struct tenant *tenant_set_find(struct tenant_set *set, const char *name)
 {
 	return find_tenant(set, name);
+}
+
+struct tenant *tenant_set_restore(struct tenant_set *set, const char *name, const char *cgroup,
+				  const struct usage_sample *total, double gone_since)
+{
+	struct tenant_match match;
+	struct tenant *tenant;
+
+	/* The configuration may have changed since: what it names now decides. */
+	if (!tenants_match_path(set->config, cgroup, &match) || strcmp(match.name, name))
+		return NULL;
+	tenant = find_tenant(set, name);
+	if (!tenant)
+		tenant = create_tenant(set, &match, cgroup);
+	if (!tenant)
+		return NULL;
+	tenant->total = *total;
+	if (!tenant->live_cgroups && !tenant->gone_since) {
+		tenant->gone_since = gone_since > 0 ? gone_since : 1e-9;
+		set->gone_count++;
+	}
+	mark_changed(set, tenant);
+	return tenant;
 }
 
 void tenant_set_carry_totals(struct tenant_set *old, struct tenant_set *new)

@@ -73,6 +73,12 @@ void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id);
 bool tenant_set_cgroup_is_root(struct tenant_set *set, uint64_t id);
 /* True when cgroup @id was added (tenant or not). */
 bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
+/*
+ * Calls @fn with every cgroup added and not removed. @fn may remove it
+ * (tenant_set_remove_cgroup), nothing more.
+ */
+void tenant_set_each_live_cgroup(struct tenant_set *set, void (*fn)(uint64_t id, void *ctx),
+				 void *ctx);
 
 /* Adds one cgroup's counter deltas and the change of its live tasks. */
 void tenant_set_add_usage(struct tenant_set *set, struct tenant *tenant,
@@ -118,6 +124,15 @@ void tenant_table_free(struct tenant_table *table);
 /* Iteration in name order: fills @out (up to @max) and returns the count. */
 size_t tenant_set_list(struct tenant_set *set, struct tenant **out, size_t max);
 size_t tenant_set_count(const struct tenant_set *set);
+/*
+ * A tenant of the restart state (restart_state.h), at start before its
+ * cgroups are added: matched again through @cgroup, its top-most cgroup,
+ * and taken up only when that still names @name. Its totals start at
+ * @total; it counts as gone since @gone_since (monotonic) until a cgroup of
+ * it is added. NULL when it is no tenant any more, or out of memory.
+ */
+struct tenant *tenant_set_restore(struct tenant_set *set, const char *name, const char *cgroup,
+				  const struct usage_sample *total, double gone_since);
 /* A reload made @new from live cgroups: each tenant's totals carry over by name. */
 void tenant_set_carry_totals(struct tenant_set *old, struct tenant_set *new);
 /* Changes whenever a tenant is created or dropped (storage targets follow it). */

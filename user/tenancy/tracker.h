@@ -16,6 +16,7 @@
 #include "collect.h"
 #include "memory.h"
 #include "probes.h"
+#include "restart_state.h"
 #include "tenants.h"
 
 struct cgroup_tracker;
@@ -46,7 +47,34 @@ void cgroup_tracker_event(struct cgroup_tracker *tracker, const struct cgroup_ev
  */
 struct tenant *cgroup_tracker_tenant_of(struct cgroup_tracker *tracker, uint64_t id);
 
-/* One collection of the probes' counters into the tenants. 0 or -errno. */
+/*
+ * One collection of the probes' counters into the tenants; first, when
+ * cgroup events were lost, the tree is scanned again. 0 or -errno.
+ */
 int cgroup_tracker_collect(struct cgroup_tracker *tracker);
+
+/*
+ * At start, the probes' maps taken up from the last agent, before the
+ * scan of @tenants' cgroups: its tenants' totals and its cgroups'
+ * counters (restart_state.h).
+ * @now: monotonic; @downtime_s: since @state was written. Returns how many
+ * tenants were taken up.
+ */
+size_t cgroup_tracker_restore(struct cgroup_tracker *tracker, struct tenant_set *tenants,
+			      const struct restart_state *state, double now, double downtime_s);
+/*
+ * After the scan: the state's cgroups that are gone were removed while no
+ * agent ran; their final counts go to their tenants at the next collection.
+ * Returns how many.
+ */
+size_t cgroup_tracker_restore_removed(struct cgroup_tracker *tracker,
+				      const struct restart_state *state, double now);
+/* Changes whenever a cgroup comes, goes or changes tenant: a restart state written before is behind. */
+uint64_t cgroup_tracker_changes(const struct cgroup_tracker *tracker);
+/*
+ * Adds every tenant and cgroup to @state; its strings are borrowed from the
+ * tracker until the next event or collection. 0 or -ENOMEM.
+ */
+int cgroup_tracker_save(struct cgroup_tracker *tracker, struct restart_state *state, double now);
 
 #endif

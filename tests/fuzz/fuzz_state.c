@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fuzzes the firing state read at start (state_dir/firing.json,
+ * user/rules/evaluate_state.c) with any file. It is loaded (a file that
+ * is not a state file is refused, never half taken), evaluated on as the
+ * agent does after a restart until every loaded alert has resolved, and
+ * whatever was loaded must survive a save and a load unchanged, and make
+ * alert records that are JSON.
+ */
+#include <errno.h>
+#include <math.h>
+
+#include <json-c/json.h>
+
+#include "alert.h"
+#include "evaluate.h"
+#include "evaluate_state.h"
+#include "fuzz.h"
+#include "log.h"
+
+#define NOW_WALL 1795462230.0
+#define NOW 1000.0
+#define GRACE 30.0
+#define MAX_FIRING 64
+
+struct firing_copy {
+	char *tenant, *plan, *cgroup, *rule;
+	int resource;
+	double value, limit, window_s;
+};
+
+struct firing_list {
+	struct firing_copy items[MAX_FIRING];
+	size_t count;
+	size_t total;	/* also those beyond MAX_FIRING */
+	bool truncated;
+};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	log_set_level(LOG_LEVEL_ERROR);
+	return 0;
+}
+
+static int copy_firing(const struct firing_alert *alert, void *ctx)
+{
+	struct firing_list *list = ctx;
+	struct firing_copy *copy;
+
+	list->total++;
+	if (list->count == MAX_FIRING) {
+		list->truncated = true;
+		return 0;
+	}
+	copy = &list->items[list->count++];
+	copy->tenant = strdup(alert->tenant);
+	copy->plan = strdup(alert->plan);
+	copy->cgroup = strdup(alert->cgroup);
+	copy->rule = strdup(alert->rule ? alert->rule : "plan");
+	fuzz_check(copy->tenant && copy->plan && copy->cgroup && copy->rule, "no memory");
+	copy->resource = alert->resource;
+	copy->value = alert->value;
+	copy->limit = alert->limit;
+	copy->window_s = alert->window_s;
+	return 0;
+}
+
+static int compare_firing(const void *a, const void *b)
+{
+	const struct firing_copy *left = a, *right = b;
+
+	return strcmp(left->tenant, right->tenant) ?: strcmp(left->rule, right->rule) ?:
+	       left->resource - right->resource;
+}
+
+static void free_list(struct firing_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->count; i++) {
+		free(list->items[i].tenant);
+		free(list->items[i].plan);
+		free(list->items[i].cgroup);
+		free(list->items[i].rule);
+	}
+	list->count = 0;
+}
+
+static void list_firing(const struct evaluator *evaluator, struct firing_list *list)
+{
+	free_list(list);
+	list->total = 0;
+	list->truncated = false;
+	fuzz_check(!evaluator_each_firing(evaluator, copy_firing, list), "each_firing failed");
+	qsort(list->items, list->count, sizeof(list->items[0]), compare_firing);
+}
+
+struct published {
+	size_t firing;
+	size_t resolved;
+};
+
+/* What the sinks would get: a record JSON can hold. */
+static void publish(struct alert *alert, void *ctx)
+{
+	struct published *published = ctx;
+	struct json_object *record;
+
+	alert->time = NOW_WALL;
+	alert->host = "node";
+	record = alert_to_json(alert);
+	fuzz_check(record, "alert of tenant %s makes no record: %s", alert->tenant,
+		   strerror(errno));
+	json_object_put(record);
+	if (alert->firing)
+		published->firing++;
+	else
+		published->resolved++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct firing_list loaded, reloaded;
+	struct fuzz_input in = { data, size };
+	struct evaluator *evaluator = evaluator_new(), *again = NULL;
+	struct published published = { 0 };
+	char path[256], saved[256];
+	size_t length, i;
+	uint8_t *text = fuzz_rest(&in, &length);
+	int err;
+
+	fuzz_check(evaluator, "no evaluator");
+	snprintf(path, sizeof(path), "%s/firing.json", fuzz_scratch_dir());
+	snprintf(saved, sizeof(saved), "%s/saved.json", fuzz_scratch_dir());
+	fuzz_write_file(path, text, length);
+	err = evaluator_load(evaluator, path, NOW_WALL, NOW, GRACE);
+	fuzz_check(err == 0 || err == -EINVAL, "evaluator_load returned %d", err);
+	list_firing(evaluator, &loaded);
+	if (err)
+		fuzz_check(!loaded.total, "refused, yet %zu alerts were loaded", loaded.total);
+
+	/* Saved and loaded again: the same alerts. */
+	fuzz_check(!evaluator_save(evaluator, saved, NOW_WALL, NOW), "save failed");
+	again = evaluator_new();
+	fuzz_check(again, "no evaluator");
+	fuzz_check(!evaluator_load(again, saved, NOW_WALL, NOW, GRACE), "the saved file is refused");
+	list_firing(again, &reloaded);
+	fuzz_check(loaded.total == reloaded.total, "%zu alerts loaded, %zu after a save",
+		   loaded.total, reloaded.total);
+	for (i = 0; !loaded.truncated && i < loaded.count; i++) {
+		const struct firing_copy *a = &loaded.items[i], *b = &reloaded.items[i];
+
+		fuzz_check(!strcmp(a->tenant, b->tenant) && !strcmp(a->rule, b->rule) &&
+				   a->resource == b->resource && !strcmp(a->plan, b->plan) &&
+				   !strcmp(a->cgroup, b->cgroup) && a->value == b->value &&
+				   a->limit == b->limit && a->window_s == b->window_s,
+			   "alert %zu of tenant %s changed in a save", i, a->tenant);
+	}
+
+	/* No tenant shows up: each loaded alert resolves once the grace is over. */
+	evaluator_tick(evaluator, NOW + 1, NULL, 0, publish, &published);
+	fuzz_check(!published.firing && !published.resolved, "an alert moved within the grace");
+	evaluator_tick(evaluator, NOW + GRACE + 1, NULL, 0, publish, &published);
+	fuzz_check(!published.firing && published.resolved == loaded.total,
+		   "%zu loaded, %zu resolved, %zu fired", loaded.total, published.resolved,
+		   published.firing);
+	list_firing(evaluator, &reloaded);
+	fuzz_check(!reloaded.total, "%zu alerts still fire", reloaded.total);
+
+	free_list(&reloaded);
+	free_list(&loaded);
+	evaluator_free(again);
+	evaluator_free(evaluator);
+	free(text);
+	return 0;
+}
