@@ -245,8 +245,8 @@ static void test_started_at_not_a_number(void **state)
 	size_t skipped = 0, i;
 	char line[512];
 
-	spool =
-	    spool_new(dir, "webhook", "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook");
+	spool = spool_new(dir, "webhook", "http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook",
+			  "http://127.0.0.1:8080/hook");
 	assert_non_null(spool);
 	for (i = 0; i < ARRAY_SIZE(values); i++) {
 		snprintf(line, sizeof(line),
