@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "text.h"
 #include "textfile.h"
 
 /* What is built before a write(): a 14 MB file takes some 55. */
@@ -46,49 +47,6 @@ struct textfile {
 #define TEXTFILE_ESCAPE_STACK 512
 
 static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
-
-/*
- * Length of the well-formed UTF-8 sequence at @s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 when it is not one; then
- * @invalid is how many bytes to replace by a single U+FFFD: the longest
- * prefix that could have started a valid sequence, at least one byte.
- */
-static size_t utf8_sequence(const unsigned char *s, size_t *invalid)
-{
-	unsigned char lead = s[0], low = 0x80, high = 0xbf;
-	size_t need, i;
-
-	if (lead < 0x80)
-		return 1;
-	if (lead >= 0xc2 && lead <= 0xdf) {
-		need = 2;
-	} else if (lead >= 0xe0 && lead <= 0xef) {
-		need = 3;
-		if (lead == 0xe0)
-			low = 0xa0; /* shorter forms are overlong */
-		else if (lead == 0xed)
-			high = 0x9f; /* U+D800..U+DFFF are surrogates */
-	} else if (lead >= 0xf0 && lead <= 0xf4) {
-		need = 4;
-		if (lead == 0xf0)
-			low = 0x90;
-		else if (lead == 0xf4)
-			high = 0x8f; /* above U+10FFFF */
-	} else {
-		*invalid = 1;
-		return 0;
-	}
-	for (i = 1; i < need; i++) {
-		/* The NUL terminator is never a continuation byte, so this stops at the end. */
-		if (s[i] < low || s[i] > high) {
-			*invalid = i;
-			return 0;
-		}
-		low = 0x80;
-		high = 0xbf;
-	}
-	return need;
-}
 
 /*
  * Escapes @value into @out (snprintf-like). Output is cut only between whole
@@ -115,7 +73,7 @@ static size_t escape_text(const char *value, int quotes, char *out, size_t outle
 		} else if (*s == '"' && quotes) {
 			escaped[1] = '"';
 		} else {
-			consumed = utf8_sequence(s, &invalid);
+			consumed = text_utf8_sequence((const char *)s, &invalid);
 			if (consumed) {
 				unit = (const char *)s;
 				unit_length = consumed;
