@@ -201,33 +201,46 @@ static int do_check_config(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int do_top(int argc, char **argv)
+/*
+ * The one option of `top` and `unpin`, -c FILE (default: the system
+ * configuration when there is one, else the embedded default), loaded
+ * into @config. 0, or -EINVAL after saying why on stderr.
+ */
+static int load_config_option(const char *command, int argc, char **argv,
+			      struct config **config)
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ 0 },
 	};
 	const char *config_path = NULL;
-	struct top_options top = { 0 };
-	struct config *config = NULL;
-	char host[256] = "", firing_path[PATH_MAX];
-	int opt, status;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
 		if (opt != 'c') {
 			fputs(usage_text, stderr);
-			return EXIT_BAD_CONFIG;
+			return -EINVAL;
 		}
 		config_path = optarg;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "abusewatch top: unexpected argument \"%s\"\n", argv[optind]);
-		return EXIT_BAD_CONFIG;
+		fprintf(stderr, "abusewatch %s: unexpected argument \"%s\"\n", command, argv[optind]);
+		return -EINVAL;
 	}
-	/* The same configuration as `run`: top reads the files that one writes. */
 	if (!config_path && access(SYSTEM_CONFIG, F_OK) == 0)
 		config_path = SYSTEM_CONFIG;
-	if (load_config(config_path, &config))
+	return load_config(config_path, config) ? -EINVAL : 0;
+}
+
+static int do_top(int argc, char **argv)
+{
+	struct top_options top = { 0 };
+	struct config *config = NULL;
+	char host[256] = "", firing_path[PATH_MAX];
+	int status;
+
+	/* The same configuration as `run`: top reads the files that one writes. */
+	if (load_config_option("top", argc, argv, &config))
 		return EXIT_BAD_CONFIG;
 	top.textfile = config->agent.textfile;
 	if (config->agent.state_dir && config->agent.state_dir[0] &&
@@ -249,29 +262,12 @@ static int do_top(int argc, char **argv)
 /* Removes the pinned probes of the agent with this configuration (pins.h). */
 static int do_unpin(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ 0 },
-	};
-	const char *config_path = NULL, *state_dir;
+	const char *state_dir;
 	struct config *config = NULL;
 	char dir[PATH_MAX];
-	int opt, err, status;
+	int err, status;
 
-	while ((opt = getopt_long(argc, argv, "c:", options, NULL)) != -1) {
-		if (opt != 'c') {
-			fputs(usage_text, stderr);
-			return EXIT_BAD_CONFIG;
-		}
-		config_path = optarg;
-	}
-	if (optind < argc) {
-		fprintf(stderr, "abusewatch unpin: unexpected argument \"%s\"\n", argv[optind]);
-		return EXIT_BAD_CONFIG;
-	}
-	if (!config_path && access(SYSTEM_CONFIG, F_OK) == 0)
-		config_path = SYSTEM_CONFIG;
-	if (load_config(config_path, &config))
+	if (load_config_option("unpin", argc, argv, &config))
 		return EXIT_BAD_CONFIG;
 	state_dir = config->agent.state_dir;
 	err = state_dir && state_dir[0] ? pins_dir_of(state_dir, dir, sizeof(dir)) : -ENOENT;
