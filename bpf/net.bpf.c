@@ -7,6 +7,9 @@
  * Bytes and packets (cgroup_skb) are charged to the socket's cgroup, not the
  * current task's: ACKs and retransmits are sent from softirq context on
  * behalf of a socket. Never reads beyond the IP header's length fields.
+ * They are batched per CPU and cgroup (struct skb_slot in usage.h): a
+ * stream of packets of one tenant's sockets costs a compare-and-swap and a
+ * few adds on a line of this CPU, no map lookup.
  *
  * connect() calls (cgroup/connect4 and connect6) run in the calling task's
  * context and are charged to its cgroup: that is who opened the connection.
@@ -56,8 +59,28 @@ struct {
 
 __u64 net_lost_events;
 
+/* Each CPU's batch of bytes and packets (see struct skb_slot). */
+struct skb_slot skb_slots[AW_MAX_CPUS];
 /* Each CPU's batch of connect() calls and last destination (see struct connect_slot). */
 struct connect_slot connect_slots[AW_MAX_CPUS];
+
+/*
+ * The IP header's length field, from the start of the packet (the network
+ * header, where cgroup_skb programs see the data begin): read in place
+ * when the linear part holds it, as the IP layer has made sure by then,
+ * else copied out. 0 when unreadable or not IP.
+ */
+static __always_inline __u32 length_field(struct __sk_buff *skb, __u32 offset)
+{
+	__u8 *data = (__u8 *)(long)skb->data, *data_end = (__u8 *)(long)skb->data_end;
+	__u8 field[2];
+
+	if (data + offset + sizeof(field) <= data_end)
+		return (__u32)data[offset] << 8 | data[offset + 1];
+	if (bpf_skb_load_bytes(skb, offset, field, sizeof(field)))
+		return 0;
+	return (__u32)field[0] << 8 | field[1];
+}
 
 /*
  * Bytes from the IP header: for GSO/GRO packets this is the whole
@@ -65,15 +88,14 @@ struct connect_slot connect_slots[AW_MAX_CPUS];
  */
 static __always_inline __u32 ip_length(struct __sk_buff *skb)
 {
-	__u8 header[6];
 	__u32 length = 0;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (!bpf_skb_load_bytes(skb, 0, header, 4))
-			length = (__u32)header[2] << 8 | header[3];
+		length = length_field(skb, 2);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (!bpf_skb_load_bytes(skb, 0, header, 6))
-			length = ((__u32)header[4] << 8 | header[5]) + IPV6_HEADER_LEN;
+		length = length_field(skb, 4);
+		if (length)
+			length += IPV6_HEADER_LEN;
 	}
 	return length ? length : skb->len;
 }
@@ -98,22 +120,101 @@ static __always_inline struct net_usage *usage_of(__u64 id)
 	return usage;
 }
 
-static __always_inline void account(struct __sk_buff *skb, bool egress)
+/*
+ * Adds to cgroup @id's counters on this CPU. Atomic although the value is
+ * this CPU's: a program interrupted or preempted halfway through an add
+ * here may let another program on this CPU add to the same counter.
+ */
+static __always_inline void add_packets(__u64 id, __u64 rx_bytes, __u64 tx_bytes,
+					__u64 rx_packets, __u64 tx_packets)
 {
-	struct net_usage *usage = usage_of(bpf_skb_cgroup_id(skb));
-	__u32 packets;
+	struct net_usage *usage = usage_of(id);
 
 	if (!usage)
 		return;
-	packets = skb->gso_segs ? skb->gso_segs : 1;
-	/* Per-CPU values: plain adds suffice. */
-	if (egress) {
-		usage->tx_bytes += ip_length(skb);
-		usage->tx_packets += packets;
-	} else {
-		usage->rx_bytes += ip_length(skb);
-		usage->rx_packets += packets;
+	if (rx_packets) {
+		__sync_fetch_and_add(&usage->rx_bytes, rx_bytes);
+		__sync_fetch_and_add(&usage->rx_packets, rx_packets);
 	}
+	if (tx_packets) {
+		__sync_fetch_and_add(&usage->tx_bytes, tx_bytes);
+		__sync_fetch_and_add(&usage->tx_packets, tx_packets);
+	}
+}
+
+/*
+ * Moves @slot's batch to its cgroup's counters and starts one for cgroup
+ * @id, bracketed by flushes for userspace (see struct cpu_slot in usage.h).
+ * A batch with bytes has packets too: the packets say whether it is empty.
+ */
+static __noinline void flush_packets(struct skb_slot *slot, __u64 id)
+{
+	slot->flushes++;
+	barrier();
+	if (slot->pending_id && (slot->pending_rx_packets || slot->pending_tx_packets))
+		add_packets(slot->pending_id, slot->pending_rx_bytes, slot->pending_tx_bytes,
+			    slot->pending_rx_packets, slot->pending_tx_packets);
+	slot->pending_rx_bytes = 0;
+	slot->pending_tx_bytes = 0;
+	slot->pending_rx_packets = 0;
+	slot->pending_tx_packets = 0;
+	slot->pending_id = id;
+	barrier();
+	slot->flushes++;
+}
+
+/* Counts a packet that found this CPU's slot taken (or no slot): in the maps directly. */
+static __noinline void count_packet_in_maps(__u64 id, __u32 bytes, __u32 packets, bool egress)
+{
+	if (egress)
+		add_packets(id, 0, bytes, 0, packets);
+	else
+		add_packets(id, bytes, 0, packets, 0);
+}
+
+/*
+ * Counts the packet in this CPU's batch (struct skb_slot), which moves to
+ * the maps only when a packet of another tenant's socket passes here.
+ * Packets of the root cgroup's sockets leave the batch alone.
+ */
+static __always_inline void account(struct __sk_buff *skb, bool egress)
+{
+	__u64 id = bpf_skb_cgroup_id(skb);
+	__u32 cpu, bytes, packets;
+	struct skb_slot *slot;
+
+	if (!is_tenant(id))
+		return;
+	bytes = ip_length(skb);
+	packets = skb->gso_segs;
+	if (!packets)
+		packets = 1;
+	cpu = bpf_get_smp_processor_id();
+	if (cpu >= AW_MAX_CPUS) {
+		count_packet_in_maps(id, bytes, packets, egress);
+		return;
+	}
+	slot = &skb_slots[cpu];
+	/*
+	 * Taken by a program this one interrupted (softirq over process
+	 * context) or preempted (which resumes on this CPU: cgroup_skb
+	 * programs run with migration off, and give the slot back then).
+	 */
+	if (__sync_val_compare_and_swap(&slot->busy, 0, 1) != 0) {
+		count_packet_in_maps(id, bytes, packets, egress);
+		return;
+	}
+	if (slot->pending_id != id)
+		flush_packets(slot, id);
+	if (egress) {
+		slot->pending_tx_bytes += bytes;
+		slot->pending_tx_packets += packets;
+	} else {
+		slot->pending_rx_bytes += bytes;
+		slot->pending_rx_packets += packets;
+	}
+	barrier();
+	slot->busy = 0;
 }
 
 SEC("cgroup_skb/ingress")

@@ -119,7 +119,7 @@ static void write_textfile(struct agent *agent)
 	const char *path = agent->config->agent.textfile;
 	int err;
 
-	alerts_totals(agent->alerts, snapshot.alerts_total);
+	alerts_totals(agent->alerts, snapshot.alerts_total, snapshot.alerts_dropped);
 	snapshot.alerts_suppressed[ALERT_NETWORK_ABUSE] = netabuse_suppressed(agent->netabuse);
 	snapshot.alerts_suppressed[ALERT_UNAUTHORIZED_SOFTWARE] = guard_suppressed(agent->guard);
 	resume_add_counters(agent->resume, snapshot.alerts_total, snapshot.alerts_suppressed);

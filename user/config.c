@@ -599,11 +599,50 @@ static void parse__add_reference(struct parse_ctx *ctx, enum reference_kind kind
 
 /* ---- checks on strings -------------------------------------------------- */
 
+/* The length of @url's "user:password@", 0 when it has none: never echoed in a message. */
+static size_t url__userinfo_length(const char *url)
+{
+	const char *authority = strstr(url, "://"), *at;
+	size_t length;
+
+	authority = authority ? authority + 3 : url;
+	length = strcspn(authority, "/?#");
+	at = memrchr(authority, '@', length);
+	return at ? (size_t)(at - authority) + 1 : 0;
+}
+
 static void check__url(struct parse_ctx *ctx, yaml_node_t *node, char *value, const char *path)
 {
-	if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+	const char *authority = strstr(value, "://");
+	size_t userinfo = url__userinfo_length(value), before;
+
+	if (!strncmp(value, "http://", 7) || !strncmp(value, "https://", 8))
+		return;
+	before = authority ? (size_t)(authority + 3 - value) : 0;
+	if (userinfo)
+		parse__error(ctx, node, "%s: \"%.*s***@%s\" is not an http:// or https:// URL",
+			     path, (int)before, value, value + before + userinfo);
+	else
 		parse__error(ctx, node, "%s: \"%s\" is not an http:// or https:// URL", path,
 			     value);
+}
+
+/*
+ * A secret or CA file that others could change decides where alerts go and
+ * who may sign them: refused, as the configuration itself would be. One
+ * that is missing is not an error here (the sink logs it when it needs it):
+ * check-config may run where the file is not.
+ */
+static void check__trusted_file(struct parse_ctx *ctx, yaml_node_t *node, char *value,
+				const char *path)
+{
+	char why[128];
+
+	if (!value[0])
+		return;
+	if (files_check_trusted(value, why, sizeof(why)) == -EPERM)
+		parse__error(ctx, node, "%s: %s is %s: refused (chown root and chmod go-w it)",
+			     path, value, why);
 }
 
 /* The webhook is off when its URL is empty. */
@@ -1071,7 +1110,15 @@ static const struct field webhook_fields[] = {
 	  .kind = FIELD_STRING,
 	  .offset = offsetof(struct alerts_config, webhook_url),
 	  .check = check__optional_url },
-	FIELD_AT("secret_file", FIELD_STRING, struct alerts_config, webhook_secret_file),
+	{ .key = "secret_file",
+	  .kind = FIELD_STRING,
+	  .offset = offsetof(struct alerts_config, webhook_secret_file),
+	  .check = check__trusted_file },
+	/* Not in the contract's example: the CAs that an https:// webhook's certificate must chain to. */
+	{ .key = "ca_file",
+	  .kind = FIELD_STRING,
+	  .offset = offsetof(struct alerts_config, webhook_ca_file),
+	  .check = check__trusted_file },
 	FIELD_END,
 };
 
@@ -1081,6 +1128,11 @@ static const struct field alerts_fields[] = {
 	  .offset = offsetof(struct alerts_config, alertmanager),
 	  .count_offset = offsetof(struct alerts_config, alertmanager_count),
 	  .check = check__url },
+	/* Not in the contract's example: the same for every https:// Alertmanager peer. */
+	{ .key = "alertmanager_ca_file",
+	  .kind = FIELD_STRING,
+	  .offset = offsetof(struct alerts_config, alertmanager_ca_file),
+	  .check = check__trusted_file },
 	/* webhook's keys are members of struct alerts_config itself. */
 	{ .key = "webhook", .kind = FIELD_SECTION, .offset = 0, .fields = webhook_fields },
 	FIELD_END,
@@ -1266,18 +1318,26 @@ cleanup:
 
 int config_load_file(const char *path, struct config **out, char **errors)
 {
-	char *text = NULL;
+	char *text = NULL, why[128];
 	size_t size;
 	int err;
 
 	if (errors)
 		*errors = NULL;
-	/* A configuration is small: read it whole, then parse it from memory. */
-	err = files_read_all(path, CONFIG_FILE_MAX, &text, &size);
+	/*
+	 * A configuration is small: read it whole, then parse it from memory.
+	 * It says what runs as root and where alerts go: refused when anyone
+	 * but root (or this user) could have written it.
+	 */
+	err = files_read_trusted(path, CONFIG_FILE_MAX, &text, &size, why, sizeof(why));
 	if (!err)
 		err = config_parse(path, text, size, out, errors);
 
 	/* config_parse() explains -EINVAL itself; the rest is about the file. */
+	if (err == -EPERM && errors && !*errors &&
+	    asprintf(errors, "%s: refused: the file is %s (chown root and chmod go-w it)\n", path,
+		     why) < 0)
+		*errors = NULL;
 	if (err && err != -EINVAL && errors && !*errors &&
 	    asprintf(errors, "%s: cannot read: %s\n", path, strerror(-err)) < 0)
 		*errors = NULL;
@@ -1337,6 +1397,8 @@ void config_free(struct config *config)
 	free(config->alerts.alertmanager);
 	free(config->alerts.webhook_url);
 	free(config->alerts.webhook_secret_file);
+	free(config->alerts.webhook_ca_file);
+	free(config->alerts.alertmanager_ca_file);
 	free(config);
 }
 

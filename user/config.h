@@ -85,6 +85,8 @@ struct alerts_config {
 	size_t alertmanager_count;
 	char *webhook_url;	/* "" or NULL: no webhook */
 	char *webhook_secret_file;
+	char *webhook_ca_file;	/* "" or NULL: the system's CAs */
+	char *alertmanager_ca_file;	/* the same, for every Alertmanager peer */
 };
 
 struct agent_config {
@@ -120,6 +122,10 @@ struct config {
  */
 int config_parse(const char *name, const char *text, size_t len, struct config **out,
 		 char **errors);
+/*
+ * config_parse of the file at @path, which must not be writable by anyone
+ * but root or this user (-EPERM, the reason in *@errors).
+ */
 int config_load_file(const char *path, struct config **out, char **errors);
 void config_free(struct config *config);
 /*

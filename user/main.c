@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "pins.h"
+#include "preflight.h"
 #include "top.h"
 
 #define SYSTEM_CONFIG "/etc/abusewatch/abusewatch.yaml"
@@ -124,6 +125,7 @@ static int do_run(int argc, char **argv)
 	};
 	struct agent_options run = { 0 };
 	struct config *config = NULL;
+	char why[512];
 	double seconds;
 	int opt;
 
@@ -173,6 +175,13 @@ static int do_run(int argc, char **argv)
 		return EXIT_BAD_CONFIG;
 	pr_info("abusewatch %s: configuration %s", ABUSEWATCH_VERSION,
 		run.config_path ? run.config_path : EMBEDDED_CONFIG_NAME);
+	/* What loading needs, named, before libbpf's EPERM or EINVAL could hide it. */
+	if (preflight_capabilities(why, sizeof(why)) ||
+	    preflight_btf(PREFLIGHT_BTF_PATH, why, sizeof(why))) {
+		pr_err("cannot load probes: %s", why);
+		config_free(config);
+		return EXIT_NO_PROBES;
+	}
 	return agent_run(&run, config);
 }
 

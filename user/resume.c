@@ -28,6 +28,7 @@ _Static_assert(RESTART_INSTANCE_LEN == PINS_INSTANCE_LEN, "the state names the p
 struct resume {
 	char counters_path[PATH_MAX]; /* "": nothing kept */
 	char firing_path[PATH_MAX];
+	struct firing_file firing_file; /* saved when it changes, and after a failed save */
 	char pin_dir[PATH_MAX]; /* "": nothing pinned */
 	char state_dir[PATH_MAX];
 	struct restart_state read; /* what counters.state held */
@@ -239,7 +240,7 @@ static int write_state(struct resume *resume, struct cgroup_tracker *tracker,
 	if (!err)
 		err = restart_state_format(state, &text, &length);
 	if (!err)
-		err = files_make_dirs(resume->state_dir, 0750);
+		err = files_make_dirs(resume->state_dir, 0700);
 	if (!err)
 		err = replace_file(resume->counters_path, text, length);
 	free(text);
@@ -254,8 +255,9 @@ void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
 	double now = clock_monotonic();
 	int err;
 
-	if (resume->firing_path[0] && evaluator_changed(evaluator))
-		evaluator_save(evaluator, resume->firing_path, clock_wall(), now);
+	if (resume->firing_path[0])
+		firing_file_tick(&resume->firing_file, evaluator, resume->firing_path, clock_wall(),
+				 now);
 	if (!resume->pinned)
 		return;
 	if (!final && (now < resume->next_write ||

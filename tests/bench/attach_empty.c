@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * attach_empty OBJECT CGROUP_V2_ROOT [SECONDS]: loads the empty programs of
- * OBJECT (build/bench/empty.bpf.o), attaches each to its hook (the cgroup
- * programs to CGROUP_V2_ROOT, beside whatever else is attached there), prints
+ * attach_empty [--no-stats] OBJECT CGROUP_V2_ROOT [SECONDS [PROGRAM...]]: loads the empty
+ * programs of OBJECT (build/bench/empty.bpf.o), attaches each (or only those
+ * named) to its hook (the cgroup programs to CGROUP_V2_ROOT, beside whatever
+ * else is attached there), prints
  * "PROG_ID NAME" for each on stdout and "attached N programs" on stderr, and
  * stays attached until SIGTERM or SIGINT, until its stdin reaches end of file
  * (so that a caller that dies, even by SIGKILL, takes it along when it holds
@@ -12,7 +13,9 @@
  * While attached it also holds a BPF_ENABLE_STATS descriptor: run-time
  * statistics stay on even if someone else writes 0 to
  * kernel.bpf_stats_enabled meanwhile (both are reference counts in the
- * kernel), so the bench's figures are not silently cut short.
+ * kernel), so the bench's figures are not silently cut short. Not with
+ * --no-stats: throughput with only the empty programs attached is then
+ * timed without the statistics' clock reads on every run of every program.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,9 +38,10 @@
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: attach_empty OBJECT CGROUP_V2_ROOT [SECONDS]\n"
-		"  attaches every program of OBJECT until SIGTERM/SIGINT, end of stdin\n"
-		"  or SECONDS (default %d, at most %d)\n"
+		"usage: attach_empty [--no-stats] OBJECT CGROUP_V2_ROOT [SECONDS [PROGRAM...]]\n"
+		"  attaches every program of OBJECT (or only those named) until\n"
+		"  SIGTERM/SIGINT, end of stdin or SECONDS (default %d, at most %d);\n"
+		"  keeps run-time statistics on meanwhile, unless --no-stats\n"
 		"example: attach_empty build/bench/empty.bpf.o /sys/fs/cgroup/unified <pipe\n",
 		DEFAULT_SECONDS, MAX_SECONDS);
 	return 2;
@@ -60,6 +64,17 @@ static bool is_cgroup_program(const struct bpf_program *prog)
 	default:
 		return false;
 	}
+}
+
+/* Is @prog among the @count names of @names (every program when @count is 0)? */
+static bool is_wanted(const struct bpf_program *prog, char **names, int count)
+{
+	int i;
+
+	for (i = 0; i < count; i++)
+		if (!strcmp(bpf_program__name(prog), names[i]))
+			return true;
+	return !count;
 }
 
 /* Prints "PROG_ID NAME" of @prog; 0 or -errno. */
@@ -118,15 +133,21 @@ int main(int argc, char **argv)
 	struct bpf_link *links[MAX_LINKS];
 	struct bpf_object *obj = NULL;
 	struct bpf_program *prog;
-	int nlinks = 0, cgfd = -1, sigfd = -1, statsfd, seconds = DEFAULT_SECONDS;
-	int ret = 1, err, i;
+	int nlinks = 0, cgfd = -1, sigfd = -1, statsfd = -1, seconds = DEFAULT_SECONDS;
+	bool stats = true;
+	int ret = 1, wanted, err, i;
 	const char *why;
 	sigset_t mask;
 	char *rest;
 
-	if (argc < 3 || argc > 4)
+	if (argc > 1 && !strcmp(argv[1], "--no-stats")) {
+		stats = false;
+		argc--;
+		argv++;
+	}
+	if (argc < 3)
 		return usage();
-	if (argc == 4) {
+	if (argc >= 4) {
 		seconds = (int)strtol(argv[3], &rest, 10);
 		if (rest == argv[3] || *rest || seconds < 1 || seconds > MAX_SECONDS)
 			return usage();
@@ -152,8 +173,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Best effort: the caller's sysctl is what normally turns stats on. */
-	statsfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (statsfd < 0)
+	if (stats)
+		statsfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats && statsfd < 0)
 		fprintf(stderr, "attach_empty: BPF_ENABLE_STATS: %s (relying on the sysctl)\n",
 			strerror(-statsfd));
 
@@ -167,6 +189,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attach_empty: open %s: %s\n", argv[1], strerror(errno));
 		goto out;
 	}
+	/* Programs not asked for are not even loaded. */
+	wanted = argc > 4 ? argc - 4 : 0;
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, is_wanted(prog, argv + 4, wanted));
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "attach_empty: load %s: %s\n", argv[1], strerror(-err));
@@ -175,6 +201,8 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(prog, obj) {
 		struct bpf_link *link;
 
+		if (!bpf_program__autoload(prog))
+			continue;
 		if (nlinks == MAX_LINKS) {
 			fprintf(stderr, "attach_empty: more than %d programs\n", MAX_LINKS);
 			goto out;
@@ -200,6 +228,11 @@ int main(int argc, char **argv)
 				bpf_program__name(prog), strerror(-err));
 			goto out;
 		}
+	}
+	if (wanted && nlinks != wanted) {
+		fprintf(stderr, "attach_empty: %d of the %d programs named are not in %s\n",
+			wanted - nlinks, wanted, argv[1]);
+		goto out;
 	}
 	fflush(stdout);
 	fprintf(stderr, "attached %d programs\n", nlinks);

@@ -21,6 +21,10 @@
 #    verdict is given only when a 90% range of that median lies on one side
 #    of the budget; the note adds the same ratio per CPU-second of the load
 #    and the agent, which other work on the machine disturbs much less.
+#    The same rounds time the UDP load with only empty cgroup_skb programs
+#    attached (ingress and egress) over nothing at all: the floor, what the
+#    kernel charges for running any cgroup_skb program on each packet, which
+#    no probe design can take back.
 #
 # The agent's programs, ours and bpftrace's are told from any other loaded
 # at the same time (another agent, another bench) by the process holding
@@ -28,7 +32,9 @@
 #
 # Knobs (environment): PROBES_ROUNDS (throughput rounds, default 8),
 # PROBES_SECONDS (seconds per throughput run, default 0.3; three runs of each
-# load per state and round), PROBES_EXEC_ROUNDS (default 5). Everything it
+# load per state and round), PROBES_EXEC_ROUNDS (default 5), PROBES_LOADS
+# (the throughput loads, default "ctxsw forkexec tcp udp connect odirect";
+# the figures of those left out are reported as not measured). Everything it
 # starts is bounded in time and goes away at exit.
 # shellcheck disable=SC2317 # functions reached from the EXIT trap and as load_$NAME
 set -uo pipefail
@@ -65,7 +71,7 @@ TRACEFS=/sys/kernel/tracing
 # as not measured, so a crash never drops a row silently.
 FIGURES=(switch_ratio bio_ratio skb_ingress_ratio skb_egress_ratio connect4_ratio
 	connect6_ratio exec_hook_ratio exec_ns bpftrace_ratio tput_ctxsw tput_forkexec
-	tput_tcp tput_udp tput_connect tput_odirect)
+	tput_tcp tput_udp tput_udp_floor tput_connect tput_odirect)
 declare -A REPORTED=()
 declare -A WHAT=(
 	[switch_ratio]="sched_switch: account_cpu / empty tp_btf, per event"
@@ -81,6 +87,7 @@ declare -A WHAT=(
 	[tput_forkexec]="throughput with / without agent: fork+exec, 1 KiB argv"
 	[tput_tcp]="throughput with / without agent: loopback TCP (iperf3)"
 	[tput_udp]="throughput with / without agent: 16-byte UDP datagrams, loopback"
+	[tput_udp_floor]="throughput with empty cgroup_skb programs / without: 16-byte UDP datagrams"
 	[tput_connect]="throughput with / without agent: TCP connect() loop, 127.0.0.1"
 	[tput_odirect]="throughput with / without agent: O_DIRECT writes (dd, 16 KiB)"
 )
@@ -97,7 +104,8 @@ declare -A LIMIT=(
 	[tput_ctxsw]=">= 0.98" [tput_forkexec]=">= 0.98" [tput_tcp]=">= 0.98"
 	[tput_udp]=">= 0.98" [tput_connect]=">= 0.98" [tput_odirect]=">= 0.98"
 )
-declare -A NO_BUDGET=([exec_hook_ratio]="none (exec_ns has the budget)")
+declare -A NO_BUDGET=([exec_hook_ratio]="none (exec_ns has the budget)"
+	[tput_udp_floor]="none (the kernel's own cost)")
 
 TMP=""
 BENCH_CG=""
@@ -327,12 +335,19 @@ agent_reason() {
 	grep -v '^[[:space:]]*$' "$AGENT_LOG" 2>/dev/null | tail -n 1
 }
 
-# start_empty: attach_empty with its stdin on a pipe this shell holds, so
+# start_empty [--no-stats] [PROGRAM...]: attach_empty (every empty
+# program, or those named) with its stdin on a pipe this shell holds, so
 # that it detaches when this shell goes, however that happens.
 start_empty() {
-	local fifo=$TMP/empty.fifo i
+	local fifo=$TMP/empty.fifo options=() i
+	if [[ ${1:-} == --no-stats ]]; then
+		options=(--no-stats)
+		shift
+	fi
+	rm -f "$fifo"
 	mkfifo "$fifo" || return 1
-	"$ATTACH_EMPTY" "$EMPTY_OBJ" "$(v2_root)" 300 <"$fifo" >"$TMP/empty.ids" 2>"$TMP/empty.err" &
+	"$ATTACH_EMPTY" "${options[@]}" "$EMPTY_OBJ" "$(v2_root)" 300 "$@" <"$fifo" >"$TMP/empty.ids" \
+		2>"$TMP/empty.err" &
 	EMPTY_PID=$!
 	exec {EMPTY_HOLD}>"$fifo"
 	for ((i = 0; i < 100; i++)); do
@@ -577,7 +592,8 @@ measure() {
 	}' <<<"$out"
 }
 
-LOADS=(ctxsw forkexec tcp udp connect odirect)
+ALL_LOADS=(ctxsw forkexec tcp udp connect odirect)
+read -r -a LOADS <<<"${PROBES_LOADS:-${ALL_LOADS[*]}}"
 
 # A free TCP port on 127.0.0.1 below the ephemeral range.
 free_port() {
@@ -805,69 +821,130 @@ sysctl -qw kernel.bpf_stats_enabled="$OLD_STATS" && OLD_STATS=""
 
 # ---------------------------------------------------------------- 4: throughput
 
-if ! start_iperf; then
+# has_load LOAD: is LOAD among the throughput loads of this run?
+has_load() {
+	[[ " ${LOADS[*]} " == *" $1 "* ]]
+}
+
+for load in "${ALL_LOADS[@]}"; do
+	has_load "$load" || not_measured "left out (PROBES_LOADS)" "tput_$load"
+done
+has_load udp || not_measured "left out (PROBES_LOADS)" tput_udp_floor
+if has_load tcp && ! start_iperf; then
 	bench_log "no iperf3 server: $(tail -n 1 "$TMP/iperf3.log" 2>/dev/null)"
-	LOADS=(ctxsw forkexec udp connect odirect)
+	read -r -a LOADS <<<"$(tr ' ' '\n' <<<"${LOADS[*]}" | grep -vx tcp | tr '\n' ' ')"
 	not_measured "the iperf3 server did not start on 127.0.0.1 (iperf3 installed?)" tput_tcp
 fi
 # RESULT[STATE,LOAD,ROUND]: "PER_SECOND PER_CPU_SECOND", STATE A (with the
-# agent) or B (without).
+# agent), B (without) or E (only empty cgroup_skb programs, the UDP load).
 declare -A RESULT=()
 TCP_BYTES=1G
 
-# run_loads STATE ROUND: RUNS runs of every load, interleaved so that a
-# burst of other work falls on one run of a load, not on all; the medians
-# of each load's runs go into RESULT.
+# run_loads STATE ROUND [LOAD...]: RUNS runs of every load (or of those
+# given), interleaved so that a burst of other work falls on one run of a
+# load, not on all; the medians of each load's runs go into RESULT.
 run_loads() {
-	local state=$1 round=$2 load run
+	local state=$1 round=$2 load run loads
+	shift 2
+	loads=("$@")
+	((${#loads[@]} > 0)) || loads=("${LOADS[@]}")
 	declare -A wall=() cpu=()
 	for ((run = 0; run < RUNS; run++)); do
-		for load in "${LOADS[@]}"; do
+		for load in "${loads[@]}"; do
 			read -r w c < <(measure "$load")
 			wall[$load]+="${w:-null} "
 			cpu[$load]+="${c:-null} "
 		done
 	done
-	for load in "${LOADS[@]}"; do
+	for load in "${loads[@]}"; do
 		RESULT[$state,$load,$round]="$(tr ' ' '\n' <<<"${wall[$load]}" | median) $(tr ' ' '\n' <<<"${cpu[$load]}" | median)"
 	done
 }
 
-# round_ratio LOAD ROUND FIELD: with / without of one round (FIELD 1: per
-# second, 2: per CPU-second).
+# round_ratio LOAD ROUND FIELD [WITH WITHOUT]: state WITH (default A) over
+# state WITHOUT (default B) in one round (FIELD 1: per second, 2: per
+# CPU-second).
 round_ratio() {
 	local with without
-	with=$(cut -d' ' -f"$3" <<<"${RESULT[A,$1,$2]:-null null}")
-	without=$(cut -d' ' -f"$3" <<<"${RESULT[B,$1,$2]:-null null}")
+	with=$(cut -d' ' -f"$3" <<<"${RESULT[${4:-A},$1,$2]:-null null}")
+	without=$(cut -d' ' -f"$3" <<<"${RESULT[${5:-B},$1,$2]:-null null}")
 	ratio "$with" "$without"
+}
+
+# skb_programs_attached: how many cgroup_skb programs are attached to the v2
+# root. In state B none is ours: any there is another agent's, and the
+# floor is then paid with and without.
+skb_programs_attached() {
+	bpftool cgroup show "$(v2_root)" 2>/dev/null | grep -cE 'cgroup_inet_(ingress|egress)'
+}
+FOREIGN_SKB_ROUNDS=0
+STATS_ON_ROUNDS=0
+
+# ratios LOAD FIELD [WITH WITHOUT]: round_ratio of every round that has one.
+ratios() {
+	local r
+	for ((r = 0; r < ROUNDS; r++)); do
+		round_ratio "$1" "$r" "$2" "${3:-A}" "${4:-B}"
+	done | grep -v null
 }
 
 [[ -n $IPERF_PID ]] && TCP_BYTES=$(tcp_bytes)
 # One warm-up pass (caches, the dd file's blocks, iperf3), not counted.
 run_loads B warmup
 for ((r = 0; r < ROUNDS; r++)); do
-	# A B, then B A: a drift over the run weighs on both sides alike.
-	if ((r % 2 == 0)); then order=(A B); else order=(B A); fi
+	# A B E, then E B A: a drift over the run weighs on every side alike.
+	if ((r % 2 == 0)); then order=(A B E); else order=(E B A); fi
 	for state in "${order[@]}"; do
-		if [[ $state == A ]]; then
+		case $state in
+		A)
 			if ! start_agent; then
 				bench_log "round $r: the agent did not start: $(agent_reason)"
 				continue 2
 			fi
 			run_loads A "$r"
 			stop_agent
-		else
+			;;
+		B)
+			(($(skb_programs_attached) > 0)) && FOREIGN_SKB_ROUNDS=$((FOREIGN_SKB_ROUNDS + 1))
+			[[ $(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) == 1 ]] &&
+				STATS_ON_ROUNDS=$((STATS_ON_ROUNDS + 1))
 			run_loads B "$r"
-		fi
+			;;
+		E)
+			has_load udp || continue
+			if ! start_empty --no-stats empty_ingress empty_egress; then
+				bench_log "round $r: attach_empty failed: $(tail -n 1 "$TMP/empty.err" 2>/dev/null)"
+				stop_empty
+				continue
+			fi
+			run_loads E "$r" udp
+			stop_empty
+			;;
+		esac
 	done
 	bench_log "throughput round $r (with/without, per second; per CPU-second):$(
 		for load in "${LOADS[@]}"; do
 			printf ' %s=%s;%s' "$load" "$(round_ratio "$load" "$r" 1)" "$(round_ratio "$load" "$r" 2)"
-		done)"
+		done
+		has_load udp && printf ' udp_floor=%s;%s' "$(round_ratio udp "$r" 1 E B)" "$(round_ratio udp "$r" 2 E B)")"
 done
+if has_load udp; then
+	walls=$(ratios udp 1 E B)
+	if [[ -z $walls ]]; then
+		not_measured "no round completed" tput_udp_floor
+	else
+		shared=""
+		((FOREIGN_SKB_ROUNDS > 0)) &&
+			shared+="; in $FOREIGN_SKB_ROUNDS rounds another agent's cgroup_skb programs were attached, so the floor was paid without ours too"
+		((STATS_ON_ROUNDS > 0)) &&
+			shared+="; in $STATS_ON_ROUNDS rounds kernel.bpf_stats_enabled was left on by someone, which every program pays for"
+		figure tput_udp_floor "$(median <<<"$walls")" \
+			"median of $(grep -c . <<<"$walls") rounds, $(spread <<<"$walls"); per CPU-second $(ratios udp 2 E B | median); the agent over this floor $(ratios udp 1 A E | median) ($(ratios udp 1 A E | spread)), per CPU-second $(ratios udp 2 A E | median)$shared"
+	fi
+fi
 for load in "${LOADS[@]}"; do
-	walls=$(for ((r = 0; r < ROUNDS; r++)); do round_ratio "$load" "$r" 1; done | grep -v null)
-	cpus=$(for ((r = 0; r < ROUNDS; r++)); do round_ratio "$load" "$r" 2; done | grep -v null)
+	walls=$(ratios "$load" 1)
+	cpus=$(ratios "$load" 2)
 	count=$(grep -c . <<<"$walls")
 	if ((count == 0)); then
 		not_measured "no round completed" "tput_$load"

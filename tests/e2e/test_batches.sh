@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Counts batched per CPU (struct cpu_slot, bio_slot and connect_slot in
-# include/usage.h) stay exact where the batch is still in a CPU slot when
-# the agent reads it, and where its cgroup is removed with the batch still
-# there: O_DIRECT bytes exactly as written, connect() calls exactly as
-# made, CPU time within 0.1% of cpu.stat. Each load runs pinned to one CPU,
+# Counts batched per CPU (struct cpu_slot, bio_slot, skb_slot and
+# connect_slot in include/usage.h) stay exact where the batch is still in a
+# CPU slot when the agent reads it, and where its cgroup is removed with the
+# batch still there: O_DIRECT bytes exactly as written, network bytes and
+# packets exactly as sent and received, connect() calls exactly as made,
+# CPU time within 0.1% of cpu.stat. Each load runs pinned to one CPU,
 # so its batch waits in that CPU's slot until another tenant works there;
 # after a removal another tenant does, which moves the removed cgroup's
 # batch to the maps after its final count: it must not count twice. The
@@ -15,10 +16,10 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases disk_batch_pending disk_batch_removed connect_batch_pending connect_batch_removed \
-	cpu_batch_removed
+e2e_cases disk_batch_pending disk_batch_removed net_batch_pending net_batch_removed \
+	connect_batch_pending connect_batch_removed cpu_batch_removed
 e2e_require_root_bpf || e2e_finish
-e2e_require_build incg netload burn || e2e_finish
+e2e_require_build incg netload benchload burn || e2e_finish
 e2e_setup || e2e_finish
 
 for tool in taskset dd bpftool; do
@@ -33,6 +34,8 @@ CHUNK=65536
 WRITE_BYTES=$((8 * 1024 * 1024))
 REMOVED_BYTES=$((4 * 1024 * 1024))
 CONNECTS=300
+# UDP payload bytes of each datagram; on the wire 20 + 8 more (IPv4, UDP).
+DATAGRAM=16
 
 DIR=$(disk_backed_dir batches) || {
 	skip_all "no disk-backed directory (build/ and /var/tmp are tmpfs or not writable)"
@@ -43,15 +46,17 @@ write_config batches || {
 	e2e_finish
 }
 WRITER=$(tenant_cgroup writer) && JOBS=$(tenant_cgroup jobs job) && OTHER=$(tenant_cgroup other) &&
-	DIALER=$(tenant_cgroup dialer) && CALLERS=$(tenant_cgroup callers call) &&
-	BURNERS=$(tenant_cgroup burners burn) || {
+	TALKER=$(tenant_cgroup talker) && CHATTERS=$(tenant_cgroup chatters chat) &&
+	BYSTANDER=$(tenant_cgroup bystander) && DIALER=$(tenant_cgroup dialer) &&
+	CALLERS=$(tenant_cgroup callers call) && BURNERS=$(tenant_cgroup burners burn) || {
 	fail_all "cannot create the tenant cgroups"
 	e2e_finish
 }
 # The files exist, allocated, before a tenant writes them (conv=notrunc):
 # no metadata I/O of the file system is charged to the tenant, and what it
 # runs is in the page cache, so a tenant's bytes are its file's.
-taskset -c 0 true && cat "$AW_TOOLS/incg" "$AW_TOOLS/netload" "$AW_TOOLS/burn" >/dev/null
+taskset -c 0 true && cat "$AW_TOOLS/incg" "$AW_TOOLS/netload" "$AW_TOOLS/benchload" \
+	"$AW_TOOLS/burn" >/dev/null
 for name in pending removed other; do
 	dd if=/dev/zero of="$DIR/$name" bs=1M count=8 conv=fsync 2>/dev/null || {
 		skip_all "cannot write $DIR/$name"
@@ -83,9 +88,36 @@ direct_read() {
 		iflag=direct 2>>"$E2E_TMP/dd.err"
 }
 
+# udp_talk CGROUP SECONDS: DATAGRAM-byte datagrams between two sockets of
+# one process in CGROUP on $CPU, one at a time (benchload udp): each passes
+# cgroup_skb egress, then ingress in the softirq of the same CPU. Prints
+# how many went each way; fails when one was lost (sent, maybe counted
+# coming in, never received).
+udp_talk() {
+	local out
+	out=$(in_tenant_on_cpu "$1" "$AW_TOOLS/benchload" udp "$2" "$DATAGRAM" 2>"$E2E_TMP/udp.err") &&
+		! grep -q lost "$E2E_TMP/udp.err" && [[ ${out%% *} =~ ^[0-9]+$ ]] || return 1
+	printf '%s\n' "${out%% *}"
+}
+
+# net_counted TENANT DATAGRAMS: waits (<= 5 s each) until the tenant's four
+# network counters say DATAGRAMS datagrams of udp_talk each way, exactly;
+# prints what they say.
+net_counted() {
+	local tenant=$1 packets=$2 bytes=$(($2 * (20 + 8 + DATAGRAM))) tx tx_packets rx rx_packets status=0
+	tx=$(wait_metric 5 abusewatch_tenant_network_transmit_bytes_total "$tenant" == "$bytes") || status=1
+	tx_packets=$(wait_metric 5 abusewatch_tenant_network_transmit_packets_total "$tenant" == "$packets") ||
+		status=1
+	rx=$(wait_metric 5 abusewatch_tenant_network_receive_bytes_total "$tenant" == "$bytes") || status=1
+	rx_packets=$(wait_metric 5 abusewatch_tenant_network_receive_packets_total "$tenant" == "$packets") ||
+		status=1
+	printf 'transmit %s bytes in %s packets, receive %s bytes in %s packets\n' "$tx" "$tx_packets" "$rx" "$rx_packets"
+	return "$status"
+}
+
 # pending KIND CGROUP_DIR: what the agent's slot of $CPU holds for that
-# cgroup, from its .bss (KIND: bio, connect or cpu); "none" when it holds
-# another cgroup's batch.
+# cgroup, from its .bss (KIND: bio, skb, connect or cpu); "none" when it
+# holds another cgroup's batch.
 pending() {
 	python3 - "$AGENT_PID" "$1" "$(stat -c %i "$2")" "$CPU" <<'PY' 2>/dev/null || echo unknown
 import glob, json, subprocess, sys
@@ -143,6 +175,24 @@ other=$(wait_metric 5 abusewatch_tenant_disk_written_bytes_total other == "$CHUN
 ((status == 0 && $? == 0)) && wait_intervals 3 &&
 	after=$(metric abusewatch_tenant_disk_written_bytes_total jobs) && num_cmp "$after" == "$REMOVED_BYTES"
 check disk_batch_removed "$?" "jobs/job wrote $REMOVED_BYTES bytes on CPU $CPU and was removed: jobs says ${written:-missing}, then ${after:-missing} after other wrote $CHUNK on that CPU (other says ${other:-missing}; want exact throughout)"
+
+# ---- network: bytes and packets still pending when read
+talked=$(udp_talk "$TALKER" 0.3)
+e2e_log "network batch of talker on CPU $CPU after the load: $(pending skb "$TALKER")"
+counted=$(net_counted talker "${talked:-0}")
+check net_batch_pending "$?" "talker sent and received ${talked:-no (one was lost)} $DATAGRAM-byte datagrams on CPU $CPU ($((${talked:-0} * (28 + DATAGRAM))) bytes each way): $counted (want exact)"
+e2e_log "network batch of talker on CPU $CPU when counted: $(pending skb "$TALKER")"
+
+# ---- network: a batch pending when its cgroup goes; then another tenant talks on that CPU
+talked=$(udp_talk "$CHATTERS/chat" 0.2)
+e2e_log "network batch of chatters/chat on CPU $CPU before its removal: $(pending skb "$CHATTERS/chat")"
+rmdir "$CHATTERS/chat"
+counted=$(net_counted chatters "${talked:-0}")
+status=$?
+other_talked=$(udp_talk "$BYSTANDER" 0.05)
+other=$(net_counted bystander "${other_talked:-0}")
+((status == 0 && $? == 0)) && wait_intervals 3 && after=$(net_counted chatters "${talked:-0}")
+check net_batch_removed "$?" "chatters/chat sent and received ${talked:-no (one was lost)} datagrams on CPU $CPU and was removed: chatters says $counted, then ${after:-not checked} after bystander talked on that CPU (bystander: ${other_talked:-none lost}, $other; want exact throughout)"
 
 # ---- connect(): calls still pending when read
 made=$(in_tenant_on_cpu "$DIALER" "$AW_TOOLS/netload" tcp4 "$PORT" "$CONNECTS" 2>>"$E2E_TMP/netload.err")

@@ -13,7 +13,8 @@
 #   (sha256 as sha256sum says) and, under action kill, killed; the record's
 #   host is --hostname;
 # - caps_without_CAP: the same with one capability less. Without CAP_BPF,
-#   CAP_PERFMON or CAP_NET_ADMIN the agent exits with status 2; without
+#   CAP_PERFMON or CAP_NET_ADMIN the agent exits with status 2, its last
+#   log line naming the capability that is missing; without
 #   CAP_DAC_READ_SEARCH the storage and the file's digest are missing;
 #   without CAP_SYS_PTRACE the memfd program's digest (read through
 #   /proc/PID/exe, as for any program in a container's mount namespace);
@@ -227,7 +228,7 @@ for cap in "${CAPS[@]}"; do
 	with_caps "caps_without_$cap" "${fewer[@]}"
 	case $cap in
 	CAP_BPF | CAP_PERFMON | CAP_NET_ADMIN)
-		((STARTED == 2))
+		((STARTED == 2)) && [[ $AGENT_REASON == *"cannot load probes: missing capability $cap ("* ]]
 		;;
 	CAP_DAC_READ_SEARCH)
 		((STARTED == 0)) && [[ $CPU_NOTE == ok && $STORAGE != "$STORAGE_TRUTH" &&

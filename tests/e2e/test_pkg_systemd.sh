@@ -8,7 +8,8 @@
 # bounding set is what limits the agent). Minutes of work and Debian's
 # archive, so only under `make package-test` (AW_PACKAGE_TESTS=1):
 # - systemd_starts: after boot the service is active (the package enabled
-#   it), the textfile is written, state and log directories exist (0750);
+#   it), the textfile is written, the state directory exists (0700) and
+#   the log directory (0750);
 # - systemd_sandbox: the agent's bounding, effective and permitted sets are
 #   exactly the unit's CapabilityBoundingSet, no new privileges, / mounted
 #   read-only and the state directory writable in its mount namespace;
@@ -79,7 +80,7 @@ done
 active=$(unit_show ActiveState)
 modes=$(in_box stat -c '%n %a' /var/lib/abusewatch /var/log/abusewatch 2>&1 | tr '\n' ' ')
 [[ $active == active ]] && in_box test -s "$TEXTFILE" &&
-	[[ $modes == "/var/lib/abusewatch 750 /var/log/abusewatch 750 " ]]
+	[[ $modes == "/var/lib/abusewatch 700 /var/log/abusewatch 750 " ]]
 check systemd_starts "$?" "system $state; abusewatch.service $active; textfile: $(in_box ls -l "$TEXTFILE" 2>&1); directories: $modes; $(in_box journalctl -u abusewatch --no-pager 2>&1 | tail -n 3 | tr '\n' ' ')"
 
 # ---- what the agent may do

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!dir)
 		fuzz_check(!spool_create_dir(fuzz_scratch_dir(), &dir), "no spool directory");
 	spool = spool_new(dir, "webhook", "https://user:secret@hooks.example/x",
-			  "https://hooks.example/x");
+			  "https://hooks.example/x", "https://hooks.example/x");
 	fuzz_check(spool, "no spool");
 	fuzz_write_file(spool_path(spool, SPOOL_QUEUE), text, length);
 	fuzz_write_file(spool_path(spool, SPOOL_FIRING), text, length);

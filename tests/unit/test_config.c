@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -419,6 +420,9 @@ static void test_bad_values(void **state)
 		  "alerts.alertmanager[0]: \"127.0.0.1:9093\" is not an http:// or https:// URL" },
 		{ "alerts:\n  webhook: {url: ftp://x}\n", 2, 18,
 		  "alerts.webhook.url: \"ftp://x\"" },
+		/* A password in a URL is never echoed. */
+		{ "alerts:\n  webhook: {url: \"ftp://ops:hunter2@x/hook\"}\n", 2, 18,
+		  "alerts.webhook.url: \"ftp://***@x/hook\" is not an http:// or https:// URL" },
 		{ "software:\n  s:\n    action: block\n", 3, 13,
 		  "software.s.action: \"block\" is not an action (alert, kill, freeze)" },
 		/* The column points at the set name after "builtin:". */
@@ -603,6 +607,90 @@ static void test_load_file(void **state)
 	unlink(path);
 }
 
+/* A file written as @mode (umask aside) holding @text; its path in @path. */
+static void write_file_mode(char *path, const char *text, mode_t mode)
+{
+	FILE *file;
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	file = fdopen(fd, "w");
+	assert_non_null(file);
+	fputs(text, file);
+	fclose(file);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/*
+ * A configuration, or a secret or CA file it names, that someone other
+ * than root (or this user) could have written is refused, naming the file.
+ */
+static void test_untrusted_files(void **state)
+{
+	char path[] = "/tmp/test_config_XXXXXX", secret[] = "/tmp/test_config_secret_XXXXXX";
+	char ca[] = "/tmp/test_config_ca_XXXXXX", *errors = NULL, expected[256], text[512];
+	struct config *config = NULL;
+
+	write_file_mode(path, "agent:\n  interval: 2s\n", 0664);
+	assert_int_equal(config_load_file(path, &config, &errors), -EPERM);
+	assert_null(config);
+	snprintf(expected, sizeof(expected),
+		 "%s: refused: the file is writable by its group or by others (mode 0664) "
+		 "(chown root and chmod go-w it)\n",
+		 path);
+	assert_string_equal(errors, expected);
+	free(errors);
+	assert_int_equal(chmod(path, 0602), 0);
+	assert_int_equal(config_load_file(path, &config, &errors), -EPERM);
+	assert_non_null(strstr(errors, "(mode 0602)"));
+	free(errors);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0644), 0);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(config_load_file(path, &config, &errors), -EPERM);
+		assert_non_null(strstr(errors, "owned by uid 65534"));
+		free(errors);
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(config_load_file(path, &config, &errors), 0);
+	config_free(config);
+
+	/* The secret and CA files: an error at their line, in every way of loading. */
+	write_file_mode(secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", 0666);
+	write_file_mode(ca, "-----BEGIN CERTIFICATE-----\n", 0620);
+	snprintf(text, sizeof(text),
+		 "alerts:\n"
+		 "  alertmanager: [\"https://am.example:9093\"]\n"
+		 "  alertmanager_ca_file: %s\n"
+		 "  webhook: {url: \"https://hooks.example/x\", secret_file: %s, ca_file: %s}\n",
+		 ca, secret, ca);
+	assert_int_equal(config_parse("t.yaml", text, strlen(text), &config, &errors), -EINVAL);
+	snprintf(expected, sizeof(expected),
+		 "t.yaml:3:25: alerts.alertmanager_ca_file: %s is writable by its group or by "
+		 "others (mode 0620): refused (chown root and chmod go-w it)\n",
+		 ca);
+	assert_memory_equal(errors, expected, strlen(expected));
+	assert_non_null(strstr(errors, "t.yaml:4:"));
+	assert_non_null(strstr(errors, "alerts.webhook.secret_file: "));
+	assert_non_null(strstr(errors, "alerts.webhook.ca_file: "));
+	/* The content of a secret is never in a message. */
+	assert_null(strstr(errors, "MfKQ9r8G"));
+	free(errors);
+
+	assert_int_equal(chmod(secret, 0600), 0);
+	assert_int_equal(chmod(ca, 0644), 0);
+	assert_int_equal(config_parse("t.yaml", text, strlen(text), &config, &errors), 0);
+	assert_string_equal(config->alerts.alertmanager_ca_file, ca);
+	assert_string_equal(config->alerts.webhook_ca_file, ca);
+	assert_string_equal(config->alerts.webhook_secret_file, secret);
+	config_free(config);
+	unlink(ca);
+	unlink(secret);
+	unlink(path);
+}
+
 static void test_resource_names(void **state)
 {
 	static const char *const names[RESOURCE_COUNT] = {
@@ -648,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_errors_optional),
 		cmocka_unit_test(test_errors_stay_one_line),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_untrusted_files),
 		cmocka_unit_test(test_resource_names),
 	};
 

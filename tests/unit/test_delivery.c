@@ -987,6 +987,151 @@ static void test_set_targets(void **state)
 	server_stop(server);
 }
 
+/*
+ * A long outage fills a target's queue: new records are dropped, counted
+ * by sink, and the rest are delivered once the target is back; then there
+ * is room again.
+ */
+static void test_queue_overflow_counted(void **state)
+{
+	struct fixture *fixture = *state;
+	uint64_t dropped[DELIVERY_SINK_COUNT];
+	int port = closed_port(), i;
+	struct delivery *delivery;
+	struct server *server;
+	struct alert alert;
+
+	use_url(fixture, port);
+	setenv("ABUSEWATCH_TEST_QUEUE_LIMIT", "5", 1);
+	delivery = delivery_new(fixture->state_dir, webhook_only(fixture, NULL));
+	unsetenv("ABUSEWATCH_TEST_QUEUE_LIMIT");
+	assert_non_null(delivery);
+	alert = test_alert("web", true);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	assert_int_equal(delivery_pending(delivery), 5);
+	delivery_dropped(delivery, dropped);
+	assert_int_equal(dropped[DELIVERY_SINK_WEBHOOK], 3);
+	assert_int_equal(dropped[DELIVERY_SINK_ALERTMANAGER], 0);
+	for (i = 0; i < 200 && spool_lines(fixture, "webhook-", ".queue", NULL) != 5; i++)
+		sleep_ms(10);
+	assert_int_equal(spool_lines(fixture, "webhook-", ".queue", NULL), 5);
+
+	server = server_start(port, 200);
+	assert_int_equal(server_wait(server, 5, 5), 5);
+	assert_true(wait_pending(delivery, 0, 2));
+	assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	assert_int_equal(server_wait(server, 6, 5), 6);
+	delivery_dropped(delivery, dropped);
+	assert_int_equal(dropped[DELIVERY_SINK_WEBHOOK], 3);
+	delivery_free(delivery, 1);
+	server_stop(server);
+}
+
+/* The queue file of the webhook at fixture->url, as the spool names it. */
+static void webhook_queue_path(struct fixture *fixture, int port, char *path, size_t size)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int digest_length;
+
+	assert_true(EVP_Digest(fixture->url, strlen(fixture->url), digest, &digest_length,
+			       EVP_sha256(), NULL));
+	snprintf(path, size, "%s/spool/webhook-http___127.0.0.1_%d-%02x%02x%02x%02x.queue",
+		 fixture->state_dir, port, digest[0], digest[1], digest[2], digest[3]);
+}
+
+/*
+ * The queue file cannot be written, as on a full disk: appends go to
+ * /dev/full and the replacement's temporary file is a directory. After
+ * delivery_new, which would read /dev/full's endless zeros.
+ */
+static void block_queue_file(struct fixture *fixture, int port, char *path, size_t size)
+{
+	char temporary[600];
+
+	webhook_queue_path(fixture, port, path, size);
+	assert_int_equal(symlink("/dev/full", path), 0);
+	snprintf(temporary, sizeof(temporary), "%s.tmp", path);
+	assert_int_equal(mkdir(temporary, 0700), 0);
+}
+
+static void unblock_queue_file(const char *path)
+{
+	char temporary[600];
+
+	snprintf(temporary, sizeof(temporary), "%s.tmp", path);
+	assert_int_equal(rmdir(temporary), 0);
+	assert_int_equal(unlink(path), 0);
+}
+
+/*
+ * state_dir cannot be written (block_queue_file): records are delivered
+ * from memory all the same, and once the file can be written it is written
+ * whole, so a stop loses nothing.
+ */
+static void test_spool_unwritable_then_written(void **state)
+{
+	struct fixture *fixture = *state;
+	int port = closed_port(), i;
+	struct delivery *delivery;
+	struct server *server;
+	struct alert alert;
+	char path[512];
+
+	use_url(fixture, port);
+	delivery = delivery_new(fixture->state_dir, webhook_only(fixture, NULL));
+	assert_non_null(delivery);
+	block_queue_file(fixture, port, path, sizeof(path));
+	alert = test_alert("web", true);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	assert_true(wait_pending(delivery, 3, 2));
+	sleep_ms(300);
+	/* Space again: within a second or so the file holds all three. */
+	unblock_queue_file(path);
+	for (i = 0; i < 300 && spool_lines(fixture, "webhook-", ".queue", NULL) != 3; i++)
+		sleep_ms(10);
+	assert_int_equal(spool_lines(fixture, "webhook-", ".queue", NULL), 3);
+	delivery_free(delivery, 0.2);
+
+	/* A new run delivers them. */
+	server = server_start(port, 200);
+	delivery = delivery_new(fixture->state_dir, webhook_only(fixture, NULL));
+	assert_non_null(delivery);
+	assert_int_equal(server_wait(server, 3, 5), 3);
+	assert_true(wait_pending(delivery, 0, 2));
+	delivery_free(delivery, 1);
+	server_stop(server);
+	assert_int_equal(spool_lines(fixture, "webhook-", ".queue", NULL), 0);
+}
+
+/*
+ * The same at a stop: the queue file is behind (full disk), and the stop
+ * writes it whole once it can, with what came in last.
+ */
+static void test_spool_written_at_stop(void **state)
+{
+	struct fixture *fixture = *state;
+	int port = closed_port(), i;
+	struct delivery *delivery;
+	struct alert alert;
+	char path[512];
+
+	use_url(fixture, port);
+	delivery = delivery_new(fixture->state_dir, webhook_only(fixture, NULL));
+	assert_non_null(delivery);
+	block_queue_file(fixture, port, path, sizeof(path));
+	alert = test_alert("web", true);
+	assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	assert_true(wait_pending(delivery, 1, 2));
+	sleep_ms(100);
+	unblock_queue_file(path);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	delivery_free(delivery, 0.1);
+	assert_int_equal(spool_lines(fixture, "webhook-", ".queue", NULL), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1003,6 +1148,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_drop_after_400, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enqueue_never_blocks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_targets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_overflow_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_unwritable_then_written, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spool_written_at_stop, setup, teardown),
 	};
 
 	setenv("ABUSEWATCH_TEST_BACKOFF_MS", "50", 1);

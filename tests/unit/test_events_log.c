@@ -720,6 +720,88 @@ static void test_short_write_cut_back(void **state)
 	events_log_close(log);
 }
 
+/*
+ * The log cannot be opened at first (a file where its directory should
+ * be): records wait, the failure is logged once, and once the way is
+ * clear every record is written, in order.
+ */
+static void test_unopenable_then_writable(void **state)
+{
+	struct fixture *fixture = *state;
+	char blocker[128], path[192], captured[192], *messages;
+	int saved_stderr, fd, seqs[16], i;
+	struct events_log *log;
+	FILE *stream;
+	size_t count;
+
+	snprintf(blocker, sizeof(blocker), "%s/logs", fixture->directory);
+	snprintf(path, sizeof(path), "%s/events.jsonl", blocker);
+	stream = fopen(blocker, "w");
+	assert_non_null(stream);
+	fclose(stream);
+
+	snprintf(captured, sizeof(captured), "%s/stderr.txt", fixture->directory);
+	fd = open(captured, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved_stderr = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	log_set_level(LOG_LEVEL_INFO);
+
+	log = events_log_open(path, 0, 0);
+	assert_non_null(log);
+	for (i = 0; i < 10; i++) {
+		append_record(log, i, "while the log cannot be opened");
+		assert_int_equal(events_log_flush(log), -ENOTDIR);
+	}
+	assert_int_equal(unlink(blocker), 0);
+	append_record(log, 10, "once it can");
+	assert_int_equal(events_log_flush(log), 0);
+	events_log_close(log);
+
+	log_set_level(LOG_LEVEL_ERROR);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	count = count_seqs(path, seqs, ARRAY_SIZE(seqs));
+	assert_int_equal(count, 11);
+	check_consecutive(seqs, count, 0);
+	messages = read_text(captured);
+	assert_int_equal(count_occurrences(messages, "Not a directory"), 1);
+	assert_int_equal(count_occurrences(messages, "writing again"), 1);
+	free(messages);
+}
+
+/* The file 0640, its directory 0750, a compressed one 0640: whatever the umask. */
+static void test_modes(void **state)
+{
+	static const mode_t masks[] = {0, 077};
+	struct fixture *fixture = *state;
+	char directory[128], path[192], name[220];
+	struct events_log *log;
+	int boundary[2];
+	struct stat st;
+	mode_t saved;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(masks); i++) {
+		saved = umask(masks[i]);
+		snprintf(directory, sizeof(directory), "%s/logs-%zu", fixture->directory, i);
+		snprintf(path, sizeof(path), "%s/events.jsonl", directory);
+		log = events_log_open(path, 4096, 1);
+		assert_non_null(log);
+		write_until_rotated(log, path, 1, boundary);
+		events_log_close(log);
+		umask(saved);
+		assert_int_equal(stat(directory, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0750);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0640);
+		snprintf(name, sizeof(name), "%s.1.gz", path);
+		assert_int_equal(stat(name, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0640);
+	}
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct fixture *fixture = *state;
@@ -742,19 +824,24 @@ static void test_bad_arguments(void **state)
 	assert_null(events_log_open("", 0, 0));
 	assert_int_equal(errno, EINVAL);
 
-	/* A regular file where a directory should be. */
+	/*
+	 * A regular file where a directory should be, the log itself a
+	 * directory: opened all the same, the failure reported by every
+	 * flush until it can be written (test_unopenable_then_writable).
+	 */
 	snprintf(path, sizeof(path), "%s/file", fixture->directory);
 	stream = fopen(path, "w");
 	assert_non_null(stream);
 	fclose(stream);
 	snprintf(path, sizeof(path), "%s/file/events.jsonl", fixture->directory);
-	errno = 0;
-	assert_null(events_log_open(path, 0, 0));
-	assert_int_equal(errno, ENOTDIR);
-	/* The log itself a directory. */
-	errno = 0;
-	assert_null(events_log_open(fixture->directory, 0, 0));
-	assert_int_equal(errno, EISDIR);
+	log = events_log_open(path, 0, 0);
+	assert_non_null(log);
+	assert_int_equal(events_log_flush(log), -ENOTDIR);
+	events_log_close(log);
+	log = events_log_open(fixture->directory, 0, 0);
+	assert_non_null(log);
+	assert_int_equal(events_log_flush(log), -EISDIR);
+	events_log_close(log);
 
 	/* No record is not a "null" line. */
 	log = events_log_open(fixture->path, 0, 0);
@@ -779,6 +866,8 @@ int main(void)
 	    TEST(test_compresses_stale_rotating),
 	    TEST(test_failed_writes_are_kept),
 	    TEST(test_short_write_cut_back),
+	    TEST(test_unopenable_then_writable),
+	    TEST(test_modes),
 	    TEST(test_bad_arguments),
 	};
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +49,6 @@ static void read_text(const char *path, char *out, size_t size)
 	fclose(file);
 }
 
-/* The process's umask, left as it was. */
-static mode_t current_umask(void)
-{
-	mode_t mask = umask(0);
-
-	umask(mask);
-	return mask;
-}
-
 static void test_make_dirs(void **state)
 {
 	char path[PATH_MAX * 2];
@@ -66,7 +58,8 @@ static void test_make_dirs(void **state)
 	assert_int_equal(files_make_dirs(path, 0750), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(st.st_mode & 0777, 0750 & ~current_umask());
+	/* Exactly the mode asked for, whatever the umask. */
+	assert_int_equal(st.st_mode & 07777, 0750);
 	/* Again: everything exists already. */
 	assert_int_equal(files_make_dirs(path, 0750), 0);
 	/* A file in the way is an error. */
@@ -112,7 +105,7 @@ static void test_replace(void **state)
 	read_text(path, text, sizeof(text));
 	assert_string_equal(text, "first\n");
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600 & ~current_umask());
+	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(files_replace(path, 0600, write_hello, "second\n"), 0);
 	read_text(path, text, sizeof(text));
 	assert_string_equal(text, "second\n");
@@ -184,6 +177,133 @@ static void test_read_all(void **state)
 	assert_null(text);
 }
 
+/* Whatever the umask, what is created has exactly the mode asked for; what exists keeps its own. */
+static void test_modes_whatever_the_umask(void **state)
+{
+	static const mode_t masks[] = {0, 077, 0777};
+	char path[PATH_MAX * 2], name[64];
+	bool created;
+	struct stat st;
+	mode_t saved;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(masks) / sizeof(masks[0]); i++) {
+		saved = umask(masks[i]);
+		snprintf(name, sizeof(name), "umask-%zu/state", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(files_make_dirs(path, 0700), 0);
+		snprintf(name, sizeof(name), "umask-%zu/textfile/x.prom", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(files_make_parent_dirs(path, 0755), 0);
+		snprintf(name, sizeof(name), "umask-%zu/events.jsonl", i);
+		path_of(path, sizeof(path), name);
+		fd = files_open_append(path, 0640, &created);
+		assert_true(fd >= 0);
+		assert_true(created);
+		assert_int_equal(files_write_all(fd, "a\n", 2), 0);
+		close(fd);
+		snprintf(name, sizeof(name), "umask-%zu/state/firing.json", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(files_replace(path, 0600, write_hello, "{}"), 0);
+		umask(saved);
+
+		snprintf(name, sizeof(name), "umask-%zu/state", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0700);
+		snprintf(name, sizeof(name), "umask-%zu/textfile", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0755);
+		snprintf(name, sizeof(name), "umask-%zu/events.jsonl", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0640);
+		snprintf(name, sizeof(name), "umask-%zu/state/firing.json", i);
+		path_of(path, sizeof(path), name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+	}
+
+	/* An existing file is appended to, its mode kept. */
+	path_of(path, sizeof(path), "umask-0/events.jsonl");
+	assert_int_equal(chmod(path, 0600), 0);
+	fd = files_open_append(path, 0640, &created);
+	assert_true(fd >= 0);
+	assert_false(created);
+	assert_int_equal(files_write_all(fd, "b\n", 2), 0);
+	close(fd);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 4);
+}
+
+/*
+ * A file another user could change is refused, with the reason; one that
+ * is only root's (or this user's) and not writable by others is read.
+ */
+static void test_trusted(void **state)
+{
+	static const struct {
+		mode_t mode;
+		bool trusted;
+	} modes[] = {
+	    {0600, true},  {0644, true},  {0400, true},	 {0664, false}, {0646, false},
+	    {0666, false}, {0620, false}, {0602, false}, {0777, false},
+	};
+	char path[PATH_MAX * 2], link_path[PATH_MAX * 2], why[128], *text;
+	size_t i, length;
+
+	path_of(path, sizeof(path), "config.yaml");
+	write_text(path, "agent: {}\n", 10);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(chmod(path, modes[i].mode), 0);
+		why[0] = '\0';
+		if (modes[i].trusted) {
+			assert_int_equal(files_check_trusted(path, why, sizeof(why)), 0);
+			assert_int_equal(
+			    files_read_trusted(path, 100, &text, &length, why, sizeof(why)), 0);
+			assert_int_equal(length, 10);
+			assert_string_equal(text, "agent: {}\n");
+			free(text);
+			continue;
+		}
+		assert_int_equal(files_check_trusted(path, why, sizeof(why)), -EPERM);
+		assert_non_null(strstr(why, "writable by its group or by others"));
+		why[0] = '\0';
+		assert_int_equal(files_read_trusted(path, 100, &text, &length, why, sizeof(why)),
+				 -EPERM);
+		assert_null(text);
+		assert_non_null(strstr(why, "writable by its group or by others"));
+	}
+
+	/* Another owner: refused (as root only: others cannot give a file away). */
+	assert_int_equal(chmod(path, 0644), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(files_check_trusted(path, why, sizeof(why)), -EPERM);
+		assert_non_null(strstr(why, "owned by uid 65534"));
+		assert_int_equal(files_read_trusted(path, 100, &text, &length, why, sizeof(why)),
+				 -EPERM);
+		assert_int_equal(chown(path, 0, 0), 0);
+	}
+	/* Followed through a link: the file is what counts. */
+	path_of(link_path, sizeof(link_path), "link.yaml");
+	assert_int_equal(symlink(path, link_path), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(files_check_trusted(link_path, why, sizeof(why)), -EPERM);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(files_read_trusted(link_path, 100, &text, NULL, why, sizeof(why)), 0);
+	free(text);
+	/* Missing: the error and its text. */
+	path_of(path, sizeof(path), "missing.yaml");
+	assert_int_equal(files_check_trusted(path, why, sizeof(why)), -ENOENT);
+	assert_string_equal(why, strerror(ENOENT));
+	assert_int_equal(files_read_trusted(path, 100, &text, NULL, why, sizeof(why)), -ENOENT);
+	assert_string_equal(why, strerror(ENOENT));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +311,8 @@ int main(void)
 	    cmocka_unit_test(test_make_parent_dirs),
 	    cmocka_unit_test(test_replace),
 	    cmocka_unit_test(test_read_all),
+	    cmocka_unit_test(test_modes_whatever_the_umask),
+	    cmocka_unit_test(test_trusted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -223,6 +223,14 @@ static char *ref_render(const struct metrics_snapshot *snapshot, size_t *length)
 		ref_sample(out, "abusewatch_alerts_suppressed_total", &label, 1,
 			   snapshot->alerts_suppressed[kind]);
 	}
+	ref_family(out, "abusewatch_alerts_dropped_total", "counter",
+		   "Alert records a sink never got (its queue or buffer was full), by sink.");
+	for (kind = 0; kind < ALERT_SINK_COUNT; kind++) {
+		struct label label = {"sink", alert_sink_name(kind)};
+
+		ref_sample(out, "abusewatch_alerts_dropped_total", &label, 1,
+			   snapshot->alerts_dropped[kind]);
+	}
 	ref_family(out, "abusewatch_events_lost_total", "counter",
 		   "Kernel events not counted: a map or ring buffer was full.");
 	ref_sample(out, "abusewatch_events_lost_total", NULL, 0, snapshot->events_lost);
@@ -431,6 +439,7 @@ static void small_rows(struct small *small, const struct config *config)
 		.relative = &config->relative,
 		.alerts_total = {3, 1, 0},
 		.alerts_suppressed = {0, 7, 2},
+		.alerts_dropped = {4, 0, 1},
 		.events_lost = 5,
 		.version = "1.2.3",
 	};
@@ -489,6 +498,8 @@ static void test_same_bytes_and_touch(void **state)
 	snapshot->alerts_total[1]++;
 	write_expect(temp->path, snapshot, REWRITTEN);
 	snapshot->alerts_suppressed[2]++;
+	write_expect(temp->path, snapshot, REWRITTEN);
+	snapshot->alerts_dropped[1]++;
 	write_expect(temp->path, snapshot, REWRITTEN);
 	snapshot->events_lost++;
 	write_expect(temp->path, snapshot, REWRITTEN);

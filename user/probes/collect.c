@@ -164,6 +164,10 @@ static void take_pending(uint64_t id, const struct pending_usage *pending, void 
 	state->now.cpu_ns += pending->cpu_ns;
 	state->now.disk_read_bytes += pending->disk_read_bytes;
 	state->now.disk_write_bytes += pending->disk_write_bytes;
+	state->now.rx_bytes += pending->rx_bytes;
+	state->now.tx_bytes += pending->tx_bytes;
+	state->now.rx_packets += pending->rx_packets;
+	state->now.tx_packets += pending->tx_packets;
 	state->now.connects += pending->connects;
 }
 

@@ -32,20 +32,21 @@
 #define READ_BATCH 256
 /*
  * Looks at a CPU slot before giving up on it for this read: a batch moves
- * in well under a microsecond, unless the connect() call moving it was
- * preempted.
+ * in well under a microsecond, unless the connect() call or the cgroup_skb
+ * program moving it was preempted.
  */
 #define SLOT_READ_ATTEMPTS 1000
 /* Links of all three objects: one per program. */
 #define MAX_LINKS 16
 
 _Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
-		   sizeof(struct connect_slot) == 64,
+		   sizeof(struct skb_slot) == 64 && sizeof(struct connect_slot) == 64,
 	       "a CPU slot is one cache line");
 
 enum slot_kind {
 	SLOT_CPU,
 	SLOT_BIO,
+	SLOT_SKB,
 	SLOT_CONNECT,
 	SLOT_KINDS,
 };
@@ -612,6 +613,8 @@ static uint64_t load_flushes(const struct probes *probes, enum slot_kind kind, i
 		return ((const volatile struct cpu_slot *)&probes->usage->bss->cpu_slots[cpu])->flushes;
 	case SLOT_BIO:
 		return ((const volatile struct bio_slot *)&probes->usage->bss->bio_slots[cpu])->flushes;
+	case SLOT_SKB:
+		return ((const volatile struct skb_slot *)&probes->net->bss->skb_slots[cpu])->flushes;
 	default:
 		return ((const volatile struct connect_slot *)&probes->net->bss->connect_slots[cpu])
 			->flushes;
@@ -623,6 +626,7 @@ static void load_batch(const struct probes *probes, enum slot_kind kind, int cpu
 {
 	const volatile struct cpu_slot *cpu_slot = &probes->usage->bss->cpu_slots[cpu];
 	const volatile struct bio_slot *bio_slot = &probes->usage->bss->bio_slots[cpu];
+	const volatile struct skb_slot *skb_slot = &probes->net->bss->skb_slots[cpu];
 	const volatile struct connect_slot *connect_slot = &probes->net->bss->connect_slots[cpu];
 
 	memset(&batch->usage, 0, sizeof(batch->usage));
@@ -636,6 +640,13 @@ static void load_batch(const struct probes *probes, enum slot_kind kind, int cpu
 		batch->usage.disk_read_bytes = bio_slot->pending_read_bytes;
 		batch->usage.disk_write_bytes = bio_slot->pending_write_bytes;
 		break;
+	case SLOT_SKB:
+		batch->id = skb_slot->pending_id;
+		batch->usage.rx_bytes = skb_slot->pending_rx_bytes;
+		batch->usage.tx_bytes = skb_slot->pending_tx_bytes;
+		batch->usage.rx_packets = skb_slot->pending_rx_packets;
+		batch->usage.tx_packets = skb_slot->pending_tx_packets;
+		break;
 	default:
 		batch->id = connect_slot->pending_id;
 		batch->usage.connects = connect_slot->pending_connects;
@@ -648,7 +659,8 @@ static bool batch_is_empty(const struct slot_batch *batch)
 	const struct pending_usage *usage = &batch->usage;
 
 	return !batch->id ||
-	       !(usage->cpu_ns | usage->disk_read_bytes | usage->disk_write_bytes | usage->connects);
+	       !(usage->cpu_ns | usage->disk_read_bytes | usage->disk_write_bytes | usage->rx_bytes |
+		 usage->tx_bytes | usage->rx_packets | usage->tx_packets | usage->connects);
 }
 
 /*
@@ -824,4 +836,9 @@ uint64_t probes_lost_events(const struct probes *probes)
 	for (i = 0; i < LOST_REASON_COUNT; i++)
 		lost += probes->usage->bss->lost_events[i];
 	return lost;
+}
+
+uint64_t probes_lost_cgroup_events(const struct probes *probes)
+{
+	return probes->usage->bss->lost_events[LOST_CGROUP_EVENTS];
 }

@@ -84,12 +84,16 @@ int probes_read_usage(struct probes *probes, usage_fn fn, void *ctx);
 int probes_read_net(struct probes *probes, net_fn fn, void *ctx);
 /*
  * What one CPU counted for a cgroup and has not yet moved to the maps
- * (struct cpu_slot, bio_slot and connect_slot in usage.h).
+ * (struct cpu_slot, bio_slot, skb_slot and connect_slot in usage.h).
  */
 struct pending_usage {
 	uint64_t cpu_ns;
 	uint64_t disk_read_bytes;
 	uint64_t disk_write_bytes;
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint64_t rx_packets;
+	uint64_t tx_packets;
 	uint64_t connects;
 };
 
@@ -139,5 +143,11 @@ const uint8_t *probes_instance(const struct probes *probes);
 
 /* Kernel events not counted: full maps, failed storage, ring buffer overruns. */
 uint64_t probes_lost_events(const struct probes *probes);
+
+/*
+ * Of those, cgroup events (mkdir, rmdir, rename) the ring buffer had no
+ * room for: the cgroup tree must be scanned again to know what changed.
+ */
+uint64_t probes_lost_cgroup_events(const struct probes *probes);
 
 #endif

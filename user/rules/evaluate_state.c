@@ -78,18 +78,16 @@ static int write_text(int fd, void *ctx)
 	return err ? err : files_write_all(fd, "\n", 1);
 }
 
-int evaluator_save(const struct evaluator *evaluator, const char *path, double now_wall, double now)
+/* evaluator_save, quietly. */
+static int save(const struct evaluator *evaluator, const char *path, double now_wall, double now)
 {
 	struct json_object *root;
 	const char *text;
 	int err;
 
 	root = firing_to_json(evaluator, now_wall, now);
-	if (!root) {
-		err = -errno;
-		pr_warn("firing state: cannot save %s: %s", path, strerror(-err));
-		return err;
-	}
+	if (!root)
+		return -errno;
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text) {
@@ -98,11 +96,35 @@ int evaluator_save(const struct evaluator *evaluator, const char *path, double n
 	}
 	/* Tenant names and cgroups are for the operator only: mode 0600. */
 	err = files_replace(path, 0600, write_text, (void *)text);
-	if (err)
-		pr_warn("firing state: cannot save %s: %s", path, strerror(-err));
 free_json:
 	json_object_put(root);
 	return err;
+}
+
+int evaluator_save(const struct evaluator *evaluator, const char *path, double now_wall, double now)
+{
+	int err = save(evaluator, path, now_wall, now);
+
+	if (err)
+		pr_warn("firing state: cannot save %s: %s", path, strerror(-err));
+	return err;
+}
+
+void firing_file_tick(struct firing_file *file, const struct evaluator *evaluator, const char *path,
+		      double now_wall, double now)
+{
+	int err;
+
+	if (!evaluator_changed(evaluator) && !file->unsaved)
+		return;
+	err = save(evaluator, path, now_wall, now);
+	file->unsaved = err != 0;
+	if (err && !file->failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval", path,
+		       strerror(-err));
+	else if (!err && file->failing)
+		pr_info("firing state: %s saved again", path);
+	file->failing = err != 0;
 }
 
 /* 1 when a new alert was loaded, 0 when it was already known, or -errno. */

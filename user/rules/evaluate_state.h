@@ -7,6 +7,8 @@
 #ifndef ABUSEWATCH_EVALUATE_STATE_H
 #define ABUSEWATCH_EVALUATE_STATE_H
 
+#include <stdbool.h>
+
 #include "evaluate.h"
 
 /*
@@ -16,6 +18,20 @@
  */
 int evaluator_save(const struct evaluator *evaluator, const char *path, double now_wall,
 		   double now);
+
+/*
+ * firing.json kept in step with the evaluator, tick by tick: saved when
+ * the tick changed the firing alerts, and at every tick after a save failed
+ * (state_dir full or read-only) until one works. The failure is logged
+ * once, and the recovery. {0} to begin with.
+ */
+struct firing_file {
+	bool unsaved;
+	bool failing;
+};
+
+void firing_file_tick(struct firing_file *file, const struct evaluator *evaluator,
+		      const char *path, double now_wall, double now);
 
 /*
  * Fires again what @path holds. A loaded alert keeps firing until its

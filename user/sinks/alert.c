@@ -28,6 +28,19 @@ static const char *const alertnames[ALERT_KIND_COUNT] = {
     [ALERT_NETWORK_ABUSE] = "AbusewatchNetworkAbuse",
 };
 
+static const char *const sink_names[ALERT_SINK_COUNT] = {
+    [ALERT_SINK_EVENTS_LOG] = "events_log",
+    [ALERT_SINK_ALERTMANAGER] = "alertmanager",
+    [ALERT_SINK_WEBHOOK] = "webhook",
+};
+
+const char *alert_sink_name(enum alert_sink sink)
+{
+	if ((unsigned int)sink >= ALERT_SINK_COUNT)
+		return NULL;
+	return sink_names[sink];
+}
+
 const char *alert_kind_name(enum alert_kind kind)
 {
 	if ((unsigned int)kind >= ALERT_KIND_COUNT)

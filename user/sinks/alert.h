@@ -19,6 +19,14 @@ enum alert_kind {
 	ALERT_KIND_COUNT,
 };
 
+/* Where records go; abusewatch_alerts_dropped_total counts, by sink, those that never got there. */
+enum alert_sink {
+	ALERT_SINK_EVENTS_LOG,
+	ALERT_SINK_ALERTMANAGER,
+	ALERT_SINK_WEBHOOK,
+	ALERT_SINK_COUNT,
+};
+
 /*
  * Strings are borrowed for the duration of a call; NULL (or 0 for numbers
  * noted below) leaves a field out of the record.
@@ -67,6 +75,8 @@ typedef void (*alert_fn)(struct alert *alert, void *ctx);
 
 /* "overuse", "unauthorized_software", "network_abuse"; NULL if out of range. */
 const char *alert_kind_name(enum alert_kind kind);
+/* "events_log", "alertmanager", "webhook"; NULL if out of range. */
+const char *alert_sink_name(enum alert_sink sink);
 /* The kind for a name, or -1. */
 int alert_kind_from_name(const char *name);
 /* "AbusewatchOveruse", "AbusewatchUnauthorizedSoftware", "AbusewatchNetworkAbuse". */

@@ -274,7 +274,8 @@ enum http_result alertmanager_resend(struct alertmanager *alertmanager, struct h
 
 void alertmanager_save(struct alertmanager *alertmanager)
 {
-	if (!alertmanager->firing_changed)
+	/* Behind memory (a failed write, a file set aside as corrupt): written until it works. */
+	if (!alertmanager->firing_changed && !spool_dirty(alertmanager->spool, SPOOL_FIRING))
 		return;
 	alertmanager->firing_changed = false;
 	spool_rewrite(alertmanager->spool, SPOOL_FIRING, &alertmanager->firing);

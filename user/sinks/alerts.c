@@ -21,7 +21,8 @@ struct alerts {
 	uint64_t rotate_bytes;
 	unsigned int keep;
 	struct events_log *log;
-	bool log_failed; /* log an unwritable events log once */
+	bool log_failed;	     /* log an unwritable events log once */
+	uint64_t events_log_dropped; /* by logs closed since start (a changed path) */
 	struct delivery *delivery;
 	uint64_t totals[ALERT_KIND_COUNT];
 };
@@ -38,8 +39,10 @@ static void fill_targets(const struct config *config, struct delivery_targets *t
 {
 	targets->alertmanager = (const char *const *)config->alerts.alertmanager;
 	targets->alertmanager_count = config->alerts.alertmanager_count;
+	targets->alertmanager_ca_file = config->alerts.alertmanager_ca_file;
 	targets->webhook_url = config->alerts.webhook_url;
 	targets->webhook_secret_file = config->alerts.webhook_secret_file;
+	targets->webhook_ca_file = config->alerts.webhook_ca_file;
 }
 
 /* (Re)opens the events log when its settings changed or it failed to open before. */
@@ -52,6 +55,7 @@ static void open_events_log(struct alerts *alerts, const struct config *config)
 	    alerts->rotate_bytes == agent->events_log_rotate_bytes &&
 	    alerts->keep == agent->events_log_keep)
 		return;
+	alerts->events_log_dropped += events_log_dropped(alerts->log);
 	events_log_close(alerts->log);
 	alerts->log = NULL;
 	free(alerts->events_log_path);
@@ -166,9 +170,18 @@ void alerts_flush(struct alerts *alerts)
 		pr_debug("events log flush: %s", strerror(-err));
 }
 
-void alerts_totals(const struct alerts *alerts, uint64_t totals[ALERT_KIND_COUNT])
+void alerts_totals(const struct alerts *alerts, uint64_t totals[ALERT_KIND_COUNT],
+		   uint64_t dropped[ALERT_SINK_COUNT])
 {
+	uint64_t delivery_dropped_now[DELIVERY_SINK_COUNT] = {0};
+
 	memcpy(totals, alerts->totals, sizeof(alerts->totals));
+	if (alerts->delivery)
+		delivery_dropped(alerts->delivery, delivery_dropped_now);
+	dropped[ALERT_SINK_EVENTS_LOG] =
+	    alerts->events_log_dropped + events_log_dropped(alerts->log);
+	dropped[ALERT_SINK_ALERTMANAGER] = delivery_dropped_now[DELIVERY_SINK_ALERTMANAGER];
+	dropped[ALERT_SINK_WEBHOOK] = delivery_dropped_now[DELIVERY_SINK_WEBHOOK];
 }
 
 void alerts_free(struct alerts *alerts)

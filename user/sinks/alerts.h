@@ -38,8 +38,13 @@ void alerts_publish(struct alert *alert, void *ctx);
 /* End of a tick: the events log is written and synced. */
 void alerts_flush(struct alerts *alerts);
 
-/* Firing alerts raised since start, per kind. */
-void alerts_totals(const struct alerts *alerts, uint64_t totals[ALERT_KIND_COUNT]);
+/*
+ * Firing alerts raised since start, per kind, and records dropped since
+ * start, per sink (enum alert_sink): a queue or buffer full while its sink
+ * was down.
+ */
+void alerts_totals(const struct alerts *alerts, uint64_t totals[ALERT_KIND_COUNT],
+		   uint64_t dropped[ALERT_SINK_COUNT]);
 
 /* Flushes, gives the HTTP sinks a short grace to deliver, closes. NULL is fine. */
 void alerts_free(struct alerts *alerts);

@@ -26,6 +26,7 @@
 #include "alertmanager.h"
 #include "clock.h"
 #include "delivery.h"
+#include "files.h"
 #include "http.h"
 #include "log.h"
 #include "spool.h"
@@ -37,6 +38,7 @@
 #define RESEND_INTERVAL_MS 30000
 #define IDLE_WAKE_S 60.0
 #define QUEUE_LIMIT 100000 /* per target, so a long outage cannot eat all memory */
+#define SPOOL_RETRY_S 1.0  /* a spool file behind memory is written again at most this often */
 
 enum target_type {
 	TARGET_ALERTMANAGER,
@@ -51,7 +53,8 @@ static const char *const target_type_names[] = {
 struct target {
 	enum target_type type;
 	char *url;	   /* as configured, less trailing slashes: the target's identity */
-	char *display_url; /* without user:password@, for logs */
+	char *display_url; /* without user:password@, for the spool's file names */
+	char *log_url;	   /* without user:password@, query or fragment: for logs */
 	struct spool *spool;
 	struct alertmanager *alertmanager; /* TARGET_ALERTMANAGER only */
 	struct webhook *webhook;	   /* TARGET_WEBHOOK only */
@@ -61,13 +64,15 @@ struct target {
 	struct spool_list incoming;
 	size_t queued; /* what the worker holds (queue and in transit), for delivery_pending */
 	bool overflowing;
+	char *ca_file; /* NULL: the system's CAs */
 
 	/* The worker's alone (and delivery_new's before the worker starts). */
 	bool loaded; /* spool files read; written before the target is published */
 	struct spool_list queue;
 	bool down;
 	long backoff_ms;
-	double next_attempt; /* monotonic seconds */
+	double next_attempt;	 /* monotonic seconds */
+	double next_spool_retry; /* monotonic seconds, while the queue file is dirty */
 };
 
 struct delivery {
@@ -75,6 +80,7 @@ struct delivery {
 	long backoff_base_ms;
 	long backoff_max_ms;
 	double resend_interval_s;
+	size_t queue_limit;
 	struct http_client *http;
 	pthread_t worker;
 	bool worker_started;
@@ -87,11 +93,16 @@ struct delivery {
 	struct target *retired;
 	bool kicked;
 	bool stopping;
-	double deadline; /* monotonic, once stopping */
+	double deadline;			  /* monotonic, once stopping */
+	uint64_t overflowed[DELIVERY_SINK_COUNT]; /* by target type: dropped on a full queue */
 };
 
-/* The positive number of milliseconds in environment variable @name, else @fallback. */
-static long env_milliseconds(const char *name, long fallback)
+_Static_assert((int)TARGET_ALERTMANAGER == (int)DELIVERY_SINK_ALERTMANAGER &&
+		   (int)TARGET_WEBHOOK == (int)DELIVERY_SINK_WEBHOOK,
+	       "a target's type is its sink's index in delivery_dropped");
+
+/* The positive number in environment variable @name, else @fallback. */
+static long env_positive(const char *name, long fallback)
 {
 	const char *text = getenv(name);
 	char *end;
@@ -125,6 +136,23 @@ static char *strip_userinfo(const char *url)
 	return text;
 }
 
+/*
+ * @display_url as logs show it: a query or fragment often carries a token
+ * (?token=..., ?key=...), so it is shown as "?...". The spool's file names
+ * keep using the display URL, as earlier versions did.
+ */
+static char *log_url_of(const char *display_url)
+{
+	size_t length = strcspn(display_url, "?#");
+	char *text = NULL;
+
+	if (!display_url[length])
+		return strdup(display_url);
+	if (asprintf(&text, "%.*s?...", (int)length, display_url) < 0)
+		return NULL;
+	return text;
+}
+
 /* The length of @url less its trailing slashes. */
 static size_t url_length(const char *url)
 {
@@ -146,6 +174,8 @@ static void target_free(struct target *target)
 	spool_free(target->spool);
 	free(target->url);
 	free(target->display_url);
+	free(target->log_url);
+	free(target->ca_file);
 	free(target);
 }
 
@@ -163,16 +193,19 @@ static struct target *target_new(struct delivery *delivery, enum target_type typ
 	target->display_url = strip_userinfo(target->url);
 	if (!target->display_url)
 		goto free_target;
+	target->log_url = log_url_of(target->display_url);
+	if (!target->log_url)
+		goto free_target;
 	target->spool = spool_new(delivery->spool_dir, target_type_names[type], target->url,
-				  target->display_url);
+				  target->display_url, target->log_url);
 	if (!target->spool)
 		goto free_target;
 	if (type == TARGET_ALERTMANAGER)
-		target->alertmanager = alertmanager_new(target->url, target->display_url,
-							target->spool, delivery->resend_interval_s);
+		target->alertmanager = alertmanager_new(target->url, target->log_url, target->spool,
+							delivery->resend_interval_s);
 	else
 		/* The webhook's own path may need its trailing slash. */
-		target->webhook = webhook_new(url, target->display_url);
+		target->webhook = webhook_new(url, target->log_url);
 	if (!target->alertmanager && !target->webhook)
 		goto free_target;
 	return target;
@@ -208,12 +241,9 @@ static void target_load(struct delivery *delivery, struct target *target)
 		webhook_fill_ids(&target->queue, &skipped);
 	else
 		alertmanager_load(target->alertmanager, &skipped);
-	if (skipped)
-		pr_warn("%s %s: skipped %zu unreadable spool line(s)",
-			target_type_names[target->type], target->display_url, skipped);
 	if (target->queue.count)
 		pr_info("%s %s: %zu undelivered record(s) from an earlier run",
-			target_type_names[target->type], target->display_url, target->queue.count);
+			target_type_names[target->type], target->log_url, target->queue.count);
 	pthread_mutex_lock(&delivery->lock);
 	target->queued = target->queue.count;
 	pthread_mutex_unlock(&delivery->lock);
@@ -229,24 +259,35 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 {
 	size_t wanted = config->alertmanager_count + 1, count = 0, i, j, left;
 	struct target **targets, *target, *webhook_target = NULL;
-	const char *url;
+	const char *url, *ca_file;
+	char **ca_files;
 	int err = 0;
 
 	targets = calloc(wanted, sizeof(*targets));
-	if (!targets)
-		return -ENOMEM;
+	ca_files = calloc(wanted, sizeof(*ca_files));
+	if (!targets || !ca_files) {
+		err = -ENOMEM;
+		goto free_arrays;
+	}
 	for (i = 0; i < wanted; i++) {
 		enum target_type type =
 		    i < config->alertmanager_count ? TARGET_ALERTMANAGER : TARGET_WEBHOOK;
 
 		url = type == TARGET_ALERTMANAGER ? config->alertmanager[i] : config->webhook_url;
+		ca_file = type == TARGET_ALERTMANAGER ? config->alertmanager_ca_file
+						      : config->webhook_ca_file;
 		if (!url || !*url || find_target(targets, count, type, url))
 			continue;
+		if (ca_file && *ca_file && !(ca_files[count] = strdup(ca_file))) {
+			err = -ENOMEM;
+			goto free_created;
+		}
 		target = find_target(delivery->targets, delivery->target_count, type, url);
 		if (!target)
 			target = target_new(delivery, type, url);
 		if (!target) {
 			err = -errno;
+			free(ca_files[count]);
 			goto free_created;
 		}
 		if (type == TARGET_WEBHOOK)
@@ -255,6 +296,10 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 	}
 	if (webhook_target)
 		webhook_set_key(webhook_target->webhook, key, key_length, has_key);
+	for (i = 0; i < count; i++) {
+		free(targets[i]->ca_file);
+		targets[i]->ca_file = ca_files[i];
+	}
 	for (i = 0; i < delivery->target_count; i++) {
 		target = delivery->targets[i];
 		for (j = 0; j < count && targets[j] != target; j++)
@@ -264,15 +309,15 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 		left = target->queued + target->incoming.count;
 		if (left)
 			pr_warn("%s %s removed with %zu record(s) undelivered; they stay in %s",
-				target_type_names[target->type], target->display_url, left,
+				target_type_names[target->type], target->log_url, left,
 				spool_path(target->spool, SPOOL_QUEUE));
 		else
-			pr_info("%s %s removed", target_type_names[target->type],
-				target->display_url);
+			pr_info("%s %s removed", target_type_names[target->type], target->log_url);
 		target->next_retired = delivery->retired;
 		delivery->retired = target;
 	}
 	free(delivery->targets);
+	free(ca_files);
 	delivery->targets = targets;
 	delivery->target_count = count;
 	delivery->kicked = true;
@@ -282,13 +327,38 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 free_created:
 	/* Only the targets made here: the others still belong to the current set. */
 	for (i = 0; i < count; i++) {
+		free(ca_files[i]);
 		for (j = 0; j < delivery->target_count && delivery->targets[j] != targets[i]; j++)
 			;
 		if (j == delivery->target_count)
 			target_free(targets[i]);
 	}
+free_arrays:
+	free(ca_files);
 	free(targets);
 	return err;
+}
+
+/*
+ * A CA file that others could change would let them vouch for any server:
+ * refused, as the configuration would refuse it (config.c). One that is
+ * missing or unreadable fails every https:// attempt instead, logged, and
+ * the records wait.
+ */
+static int check_ca_file(const char *sink, const char *path)
+{
+	char why[128];
+	int err;
+
+	if (!path || !*path)
+		return 0;
+	err = files_check_trusted(path, why, sizeof(why));
+	if (err == -EPERM) {
+		pr_err("%s ca_file %s is %s: refused (chown root and chmod go-w it)", sink, path,
+		       why);
+		return err;
+	}
+	return 0;
 }
 
 /* Reads the webhook secret, if any, then installs the targets. */
@@ -299,15 +369,19 @@ static int apply_targets(struct delivery *delivery, const struct delivery_target
 	bool has_key = false;
 	int err;
 
+	err = check_ca_file("alertmanager",
+			    config->alertmanager_count ? config->alertmanager_ca_file : NULL);
+	if (!err && config->webhook_url && *config->webhook_url)
+		err = check_ca_file("webhook", config->webhook_ca_file);
+	if (err)
+		return err;
 	if (config->webhook_url && *config->webhook_url && config->webhook_secret_file &&
 	    *config->webhook_secret_file) {
+		/* webhook_read_secret logs why it failed, never what it read. */
 		err =
 		    webhook_read_secret(config->webhook_secret_file, key, sizeof(key), &key_length);
-		if (err) {
-			pr_err("webhook secret %s: %s", config->webhook_secret_file,
-			       strerror(-err));
+		if (err)
 			return err;
-		}
 		has_key = true;
 	} else if (config->webhook_url && *config->webhook_url) {
 		pr_warn("webhook has no secret_file: its requests are not signed");
@@ -330,7 +404,7 @@ static void note_result(struct delivery *delivery, struct target *target, enum h
 	if (result == HTTP_RETRY) {
 		if (!target->down)
 			pr_warn("%s %s is unreachable (%s); retrying with backoff up to %ld s",
-				target_type_names[target->type], target->display_url, why,
+				target_type_names[target->type], target->log_url, why,
 				delivery->backoff_max_ms / 1000);
 		target->down = true;
 		target->next_attempt = now + target->backoff_ms / 1000.0;
@@ -342,10 +416,21 @@ static void note_result(struct delivery *delivery, struct target *target, enum h
 	/* A refusal is an answer too: the peer is up. */
 	if (target->down)
 		pr_info("%s %s is reachable again (%s)", target_type_names[target->type],
-			target->display_url, why);
+			target->log_url, why);
 	target->down = false;
 	target->backoff_ms = delivery->backoff_base_ms;
 	target->next_attempt = 0;
+}
+
+/* Gives the HTTP client @target's CA file, copied under the lock (a reload may change it). */
+static int target_use_ca_file(struct delivery *delivery, struct target *target)
+{
+	int err;
+
+	pthread_mutex_lock(&delivery->lock);
+	err = http_client_set_ca_file(delivery->http, target->ca_file);
+	pthread_mutex_unlock(&delivery->lock);
+	return err;
 }
 
 /* One attempt at the head of the queue, by the target's sink. */
@@ -379,7 +464,11 @@ static void target_take_incoming(struct delivery *delivery, struct target *targe
 	pthread_mutex_unlock(&delivery->lock);
 	if (!incoming.count)
 		return;
-	/* Delivered anyway when the spool fails: memory is better than nothing. */
+	/*
+	 * Delivered anyway when the spool fails: memory is better than
+	 * nothing, and the file is written whole again once it can be
+	 * (target_sync_spool).
+	 */
 	spool_append(target->spool, &incoming);
 	spool_list_splice(&target->queue, &incoming);
 	pthread_mutex_lock(&delivery->lock);
@@ -401,6 +490,11 @@ static void target_deliver(struct delivery *delivery, struct target *target, dou
 
 	if (!deadline && now < target->next_attempt)
 		return;
+	if (target_use_ca_file(delivery, target)) {
+		/* Out of memory: the system's CAs would not be the ones asked for. */
+		note_result(delivery, target, HTTP_RETRY, "out of memory");
+		return;
+	}
 	while (target->queue.count && done < budget) {
 		if (deadline && clock_monotonic() >= deadline)
 			break;
@@ -417,13 +511,46 @@ static void target_deliver(struct delivery *delivery, struct target *target, dou
 		note_result(delivery, target, result, why);
 		if (result == HTTP_DROP)
 			pr_warn("alertmanager %s refused the re-sent firing alerts (%s)",
-				target->display_url, why);
+				target->log_url, why);
 	}
 	if (done) {
 		spool_rewrite(target->spool, SPOOL_QUEUE, &target->queue);
 		pthread_mutex_lock(&delivery->lock);
 		target->queued = target->queue.count;
 		pthread_mutex_unlock(&delivery->lock);
+	}
+	if (target->type == TARGET_ALERTMANAGER)
+		alertmanager_save(target->alertmanager);
+}
+
+/*
+ * A queue file behind memory (a write failed, or it was set aside as
+ * corrupt) is written whole again, at most every SPOOL_RETRY_S while that
+ * fails; @force: now (the last pass).
+ */
+static void target_sync_spool(struct target *target, bool force)
+{
+	double now = clock_monotonic();
+
+	if (!spool_dirty(target->spool, SPOOL_QUEUE))
+		return;
+	if (!force && now < target->next_spool_retry)
+		return;
+	spool_rewrite(target->spool, SPOOL_QUEUE, &target->queue);
+	target->next_spool_retry = now + SPOOL_RETRY_S;
+}
+
+/*
+ * What @target holds goes to its spool before it is freed: the incoming
+ * records appended, or, when the file is behind, everything written whole.
+ */
+static void target_spool_all(struct target *target)
+{
+	if (spool_dirty(target->spool, SPOOL_QUEUE)) {
+		spool_list_splice(&target->queue, &target->incoming);
+		spool_rewrite(target->spool, SPOOL_QUEUE, &target->queue);
+	} else if (target->incoming.count) {
+		spool_append(target->spool, &target->incoming);
 	}
 	if (target->type == TARGET_ALERTMANAGER)
 		alertmanager_save(target->alertmanager);
@@ -436,8 +563,7 @@ static void flush_retired(struct target *retired)
 
 	for (; retired; retired = next) {
 		next = retired->next_retired;
-		if (retired->incoming.count)
-			spool_append(retired->spool, &retired->incoming);
+		target_spool_all(retired);
 		target_free(retired);
 	}
 }
@@ -460,6 +586,9 @@ static double next_wake(struct delivery *delivery)
 		else
 			at = fmax(target->next_attempt, target_next_resend(target));
 		wake = fmin(wake, at);
+		/* Only the worker writes these; it holds the lock here. */
+		if (spool_dirty(target->spool, SPOOL_QUEUE))
+			wake = fmin(wake, target->next_spool_retry);
 	}
 	return wake;
 }
@@ -516,8 +645,10 @@ static void *worker_main(void *data)
 				target_load(delivery, snapshot[i]);
 			target_take_incoming(delivery, snapshot[i]);
 		}
-		for (i = 0; i < count; i++)
+		for (i = 0; i < count; i++) {
 			target_deliver(delivery, snapshot[i], deadline);
+			target_sync_spool(snapshot[i], last);
+		}
 
 		pthread_mutex_lock(&delivery->lock);
 		if (last)
@@ -549,10 +680,12 @@ struct delivery *delivery_new(const char *state_dir, const struct delivery_targe
 	 * ABUSEWATCH_TEST_RESEND_MS the re-send interval of firing alerts
 	 * (30000 ms otherwise), so that outages take milliseconds.
 	 */
-	delivery->backoff_base_ms = env_milliseconds("ABUSEWATCH_TEST_BACKOFF_MS", BACKOFF_BASE_MS);
+	delivery->backoff_base_ms = env_positive("ABUSEWATCH_TEST_BACKOFF_MS", BACKOFF_BASE_MS);
 	delivery->backoff_max_ms = delivery->backoff_base_ms * BACKOFF_MAX_FACTOR;
 	delivery->resend_interval_s =
-	    env_milliseconds("ABUSEWATCH_TEST_RESEND_MS", RESEND_INTERVAL_MS) / 1000.0;
+	    env_positive("ABUSEWATCH_TEST_RESEND_MS", RESEND_INTERVAL_MS) / 1000.0;
+	/* And ABUSEWATCH_TEST_QUEUE_LIMIT the records a target holds (QUEUE_LIMIT otherwise). */
+	delivery->queue_limit = env_positive("ABUSEWATCH_TEST_QUEUE_LIMIT", QUEUE_LIMIT);
 	delivery->http = http_client_new();
 	if (!delivery->http) {
 		err = -errno;
@@ -631,14 +764,21 @@ int delivery_enqueue(struct delivery *delivery, const struct alert *alert)
 	pthread_mutex_lock(&delivery->lock);
 	for (i = 0; i < delivery->target_count && !err; i++) {
 		target = delivery->targets[i];
-		if (target->queued + target->incoming.count >= QUEUE_LIMIT) {
+		if (target->queued + target->incoming.count >= delivery->queue_limit) {
+			delivery->overflowed[target->type]++;
 			if (!target->overflowing)
-				pr_err("%s %s: %d records waiting, dropping new ones",
-				       target_type_names[target->type], target->display_url,
-				       QUEUE_LIMIT);
+				pr_err("%s %s: %zu records waiting, dropping new ones (counted in "
+				       "abusewatch_alerts_dropped_total; %llu so far)",
+				       target_type_names[target->type], target->log_url,
+				       delivery->queue_limit,
+				       (unsigned long long)delivery->overflowed[target->type]);
 			target->overflowing = true;
 			continue;
 		}
+		if (target->overflowing)
+			pr_info("%s %s: room in the queue again; %llu records dropped so far",
+				target_type_names[target->type], target->log_url,
+				(unsigned long long)delivery->overflowed[target->type]);
 		target->overflowing = false;
 		record = spool_record_new(text, alert->started_at,
 					  target->type == TARGET_WEBHOOK ? webhook_id : NULL);
@@ -654,6 +794,13 @@ int delivery_enqueue(struct delivery *delivery, const struct alert *alert)
 cleanup:
 	free(text);
 	return err;
+}
+
+void delivery_dropped(struct delivery *delivery, uint64_t dropped[DELIVERY_SINK_COUNT])
+{
+	pthread_mutex_lock(&delivery->lock);
+	memcpy(dropped, delivery->overflowed, sizeof(delivery->overflowed));
+	pthread_mutex_unlock(&delivery->lock);
 }
 
 size_t delivery_pending(struct delivery *delivery)
@@ -694,9 +841,8 @@ void delivery_free(struct delivery *delivery, double grace_s)
 	flush_retired(delivery->retired);
 	for (i = 0; i < delivery->target_count; i++) {
 		target = delivery->targets[i];
-		if (target->incoming.count)
-			spool_append(target->spool, &target->incoming);
 		left += target->queue.count + target->incoming.count;
+		target_spool_all(target);
 		target_free(target);
 	}
 	if (left)

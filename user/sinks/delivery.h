@@ -7,6 +7,10 @@
  * Nothing is lost while a sink is down: each target has its own queue,
  * written through to a spool file in state_dir before the first attempt
  * and removed from it once delivered; a restarted agent reloads its spool.
+ * While state_dir cannot be written (full, read-only) records are kept in
+ * memory and the spool file is written whole again once it can be.
+ * https:// targets verify the server's certificate, against the system's
+ * CAs or a configured CA file.
  * Failed attempts are retried with exponential backoff (1 s doubling to
  * 60 s). Alerts firing at an Alertmanager peer are re-sent every 30 s with
  * endsAt 2 minutes ahead (also kept in state_dir across restarts);
@@ -24,9 +28,17 @@
 struct delivery_targets {
 	const char *const *alertmanager; /* base URLs, e.g. http://127.0.0.1:9093 */
 	size_t alertmanager_count;
+	const char *alertmanager_ca_file; /* PEM CAs for https:// peers; NULL or "": the system's */
 	const char *webhook_url; /* NULL or "": none */
 	const char
 	    *webhook_secret_file; /* "whsec_<base64>" or raw bytes; trailing newline ignored */
+	const char *webhook_ca_file; /* as alertmanager_ca_file, for the webhook */
+};
+
+enum delivery_sink {
+	DELIVERY_SINK_ALERTMANAGER,
+	DELIVERY_SINK_WEBHOOK,
+	DELIVERY_SINK_COUNT,
 };
 
 struct delivery;
@@ -47,6 +59,13 @@ int delivery_set_targets(struct delivery *delivery, const struct delivery_target
 
 /* Queues @alert for every target; never blocks on the network. 0 or -errno. */
 int delivery_enqueue(struct delivery *delivery, const struct alert *alert);
+
+/*
+ * Records dropped since start because a target's queue was full (a long
+ * outage: QUEUE_LIMIT records per target), by sink; each run of drops is
+ * logged once.
+ */
+void delivery_dropped(struct delivery *delivery, uint64_t dropped[DELIVERY_SINK_COUNT]);
 
 /* Records waiting (all targets together), for tests and logs. */
 size_t delivery_pending(struct delivery *delivery);

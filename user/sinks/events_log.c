@@ -33,6 +33,9 @@
 #include "files.h"
 #include "log.h"
 
+/* Readable by the group (log readers such as adm), not by others; exact, whatever the umask. */
+#define EVENTS_LOG_MODE 0640
+#define EVENTS_LOG_DIR_MODE 0750
 /* Pending lines kept while writes fail; past this the oldest are dropped. */
 #define EVENTS_LOG_BUFFER_LIMIT (64ULL << 20)
 #define EVENTS_LOG_BUFFER_MIN (64 << 10)
@@ -88,6 +91,7 @@ static size_t pending_bytes(const struct events_log *log)
 /* Opens a fresh descriptor on the path; the old one, if any, is closed first. */
 static int reopen_file(struct events_log *log)
 {
+	bool created;
 	struct stat st;
 	int err = 0, fd;
 
@@ -100,12 +104,12 @@ static int reopen_file(struct events_log *log)
 	 */
 	log->partial = 0;
 	log->end_fragment = false;
-	err = files_make_parent_dirs(log->path, 0750);
+	err = files_make_parent_dirs(log->path, EVENTS_LOG_DIR_MODE);
 	if (err)
 		return err;
-	fd = open(log->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = files_open_append(log->path, EVENTS_LOG_MODE, &created);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st)) {
 		err = -errno;
 		close(fd);
@@ -343,10 +347,14 @@ static int compress_file(const char *source, const char *target)
 		err = -errno;
 		goto cleanup;
 	}
-	output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	output = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, EVENTS_LOG_MODE);
 	if (output < 0) {
 		err = -errno;
 		goto cleanup_input;
+	}
+	if (fchmod(output, EVENTS_LOG_MODE)) {
+		err = -errno;
+		goto cleanup_output;
 	}
 	/* gzclose() closes its descriptor; ours stays open for the fsync after it. */
 	gz_fd = fcntl(output, F_DUPFD_CLOEXEC, 0);
@@ -656,10 +664,16 @@ struct events_log *events_log_open(const char *path, uint64_t rotate_bytes, unsi
 	err = split_path(log);
 	if (err)
 		goto cleanup_log;
+	/*
+	 * A file that cannot be opened yet (its directory missing or
+	 * read-only, the disk full) is no reason to lose records: they wait
+	 * in memory and every flush tries again; the failure is logged once.
+	 */
 	err = reopen_file(log);
-	if (err)
-		goto cleanup_log;
-	compress_leftover(log);
+	report_write(log, "open", err);
+	err = 0;
+	if (log->fd >= 0)
+		compress_leftover(log);
 	goto cleanup;
 
 cleanup_log:

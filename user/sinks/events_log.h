@@ -14,8 +14,11 @@ struct json_object;
 struct events_log;
 
 /*
- * Opens (creating its directory and the file, mode 0640) the log at
- * @path. @rotate_bytes 0 never rotates. NULL (errno set) on failure.
+ * Opens (creating its directory, 0750, and the file, 0640, whatever the
+ * umask) the log at @path. @rotate_bytes 0 never rotates. A file that
+ * cannot be opened yet is logged and tried again at every flush, its
+ * records kept meanwhile. NULL (errno set) when out of memory or @path is
+ * empty.
  */
 struct events_log *events_log_open(const char *path, uint64_t rotate_bytes, unsigned int keep);
 

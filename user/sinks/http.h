@@ -35,6 +35,13 @@ struct http_client *http_client_new(void);
 void http_client_free(struct http_client *client);
 
 /*
+ * The CA certificates (a PEM file) that the servers of the next requests
+ * must chain to, instead of the system's; NULL or "": the system's. Set by
+ * the thread that sends. 0 or -ENOMEM.
+ */
+int http_client_set_ca_file(struct http_client *client, const char *ca_file);
+
+/*
  * From now on requests end by @deadline (monotonic seconds): timeouts
  * shrink to fit and a request under way is aborted once it passes.
  */

@@ -170,6 +170,7 @@ static struct {
 	char *path;
 	uint64_t alerts_total[ALERT_KIND_COUNT];
 	uint64_t alerts_suppressed[ALERT_KIND_COUNT];
+	uint64_t alerts_dropped[ALERT_SINK_COUNT];
 	uint64_t events_lost;
 	char *version;
 	/* Pacing: when the file was last rewritten, how big, and whether it is behind the lines. */
@@ -703,7 +704,7 @@ static void write_limits(struct textfile *file, const struct metrics_snapshot *s
 static void write_agent(struct textfile *file, const struct metrics_snapshot *snapshot)
 {
 	struct label version = {"version", snapshot->version};
-	int kind;
+	int kind, sink;
 
 	textfile_family(file, "abusewatch_alerts_total", "counter", "Alerts raised, by kind.");
 	for (kind = 0; kind < ALERT_KIND_COUNT; kind++) {
@@ -720,6 +721,14 @@ static void write_agent(struct textfile *file, const struct metrics_snapshot *sn
 		textfile_sample(file, "abusewatch_alerts_suppressed_total", &kind_label, 1,
 				snapshot->alerts_suppressed[kind]);
 	}
+	textfile_family(file, "abusewatch_alerts_dropped_total", "counter",
+			"Alert records a sink never got (its queue or buffer was full), by sink.");
+	for (sink = 0; sink < ALERT_SINK_COUNT; sink++) {
+		struct label sink_label = {"sink", alert_sink_name(sink)};
+
+		textfile_sample(file, "abusewatch_alerts_dropped_total", &sink_label, 1,
+				snapshot->alerts_dropped[sink]);
+	}
 	textfile_family(file, "abusewatch_events_lost_total", "counter",
 			"Kernel events not counted: a map or ring buffer was full.");
 	textfile_sample(file, "abusewatch_events_lost_total", NULL, 0, snapshot->events_lost);
@@ -735,6 +744,8 @@ static bool agent_changed(const struct metrics_snapshot *snapshot)
 	return memcmp(cache.alerts_total, snapshot->alerts_total, sizeof(cache.alerts_total)) ||
 	       memcmp(cache.alerts_suppressed, snapshot->alerts_suppressed,
 		      sizeof(cache.alerts_suppressed)) ||
+	       memcmp(cache.alerts_dropped, snapshot->alerts_dropped,
+		      sizeof(cache.alerts_dropped)) ||
 	       cache.events_lost != snapshot->events_lost || !cache.version ||
 	       strcmp(cache.version, version);
 }
@@ -745,6 +756,7 @@ static void remember_file(const char *path, const struct metrics_snapshot *snaps
 	memcpy(cache.alerts_total, snapshot->alerts_total, sizeof(cache.alerts_total));
 	memcpy(cache.alerts_suppressed, snapshot->alerts_suppressed,
 	       sizeof(cache.alerts_suppressed));
+	memcpy(cache.alerts_dropped, snapshot->alerts_dropped, sizeof(cache.alerts_dropped));
 	cache.events_lost = snapshot->events_lost;
 	if (text_replace(&cache.version, snapshot->version) || text_replace(&cache.path, path)) {
 		free(cache.path);

@@ -26,6 +26,8 @@ struct metrics_snapshot {
 	uint64_t alerts_total[ALERT_KIND_COUNT];
 	/* Evidence of an alert already firing, not alerted again (flood control). */
 	uint64_t alerts_suppressed[ALERT_KIND_COUNT];
+	/* Records a sink never got (a full queue or buffer), by enum alert_sink. */
+	uint64_t alerts_dropped[ALERT_SINK_COUNT];
 	uint64_t events_lost;
 	const char *version;
 	/*

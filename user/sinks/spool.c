@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,17 @@
 #include "spool.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define FILE_MODE 0640
+/* Tenants' names and what they ran: for root alone, in a directory of its own. */
+#define FILE_MODE 0600
+#define DIR_MODE 0700
 
 struct spool {
-	char *label;	 /* "<kind> <display URL>", the start of every log line */
-	char *paths[2];	 /* by enum spool_file */
-	bool unreadable; /* the queue file could not be read: never rewrite it */
-	bool failing;	 /* a write failed: logged once until one succeeds */
+	char *label;	       /* "<kind> <log URL>", the start of every log line */
+	char *paths[2];	       /* by enum spool_file */
+	bool unreadable;       /* the queue file could not be read: never rewrite it */
+	bool failing;	       /* a write failed: logged once until one succeeds */
+	bool dirty[2];	       /* by enum spool_file: the file is behind what is in memory */
+	char *legacy_paths[2]; /* by enum spool_file: the names of earlier versions, or NULL */
 };
 
 /* ---- records ---- */
@@ -220,7 +225,8 @@ int spool_create_dir(const char *state_dir, char **dir)
 		*dir = NULL;
 		return -ENOMEM;
 	}
-	err = files_make_dirs(*dir, 0750);
+	/* state_dir too, if it is not there: 0700, as the unit's StateDirectoryMode. */
+	err = files_make_dirs(*dir, DIR_MODE);
 	if (err) {
 		pr_err("cannot create %s: %s", *dir, strerror(-err));
 		free(*dir);
@@ -229,8 +235,12 @@ int spool_create_dir(const char *state_dir, char **dir)
 	return err;
 }
 
-/* "<kind>-<display URL made safe>-<8 hex digits of SHA-256(url)>", on the heap. */
-static char *spool_file_name(const char *kind, const char *url, const char *display_url)
+/*
+ * "<kind>-<the first @length bytes of the display URL made safe>-<8 hex
+ * digits of SHA-256(url)>", on the heap.
+ */
+static char *spool_file_name(const char *kind, const char *url, const char *display_url,
+			     size_t length)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_length;
@@ -240,7 +250,7 @@ static char *spool_file_name(const char *kind, const char *url, const char *disp
 
 	if (!EVP_Digest(url, strlen(url), digest, &digest_length, EVP_sha256(), NULL))
 		return NULL;
-	for (i = 0; i < sizeof(clean) - 1 && display_url[i]; i++) {
+	for (i = 0; i < sizeof(clean) - 1 && i < length && display_url[i]; i++) {
 		c = display_url[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '.' || c == '-')
@@ -255,28 +265,52 @@ static char *spool_file_name(const char *kind, const char *url, const char *disp
 	return name;
 }
 
-struct spool *spool_new(const char *dir, const char *kind, const char *url, const char *display_url)
+static const char *const suffixes[] = {
+    [SPOOL_QUEUE] = "queue",
+    [SPOOL_FIRING] = "firing",
+};
+
+struct spool *spool_new(const char *dir, const char *kind, const char *url, const char *display_url,
+			const char *log_url)
 {
+	/* A query or fragment may hold a token: not in a file name, which logs show. */
+	size_t length = strcspn(display_url, "?#");
 	struct spool *spool = calloc(1, sizeof(*spool));
-	char *name = NULL;
+	char *name = NULL, *legacy = NULL;
+	int file;
 
 	if (!spool)
 		goto fail;
-	name = spool_file_name(kind, url, display_url);
+	name = spool_file_name(kind, url, display_url, length);
 	if (!name)
 		goto free_spool;
-	if (asprintf(&spool->label, "%s %s", kind, display_url) < 0)
+	/* Versions before 0.2 kept the query in the name: such files are renamed at load. */
+	if (display_url[length]) {
+		legacy = spool_file_name(kind, url, display_url, SIZE_MAX);
+		if (!legacy)
+			goto free_spool;
+	}
+	if (asprintf(&spool->label, "%s %s", kind, log_url) < 0)
 		spool->label = NULL;
-	if (asprintf(&spool->paths[SPOOL_QUEUE], "%s/%s.queue", dir, name) < 0)
-		spool->paths[SPOOL_QUEUE] = NULL;
-	if (asprintf(&spool->paths[SPOOL_FIRING], "%s/%s.firing", dir, name) < 0)
-		spool->paths[SPOOL_FIRING] = NULL;
-	if (!spool->label || !spool->paths[SPOOL_QUEUE] || !spool->paths[SPOOL_FIRING])
+	if (!spool->label)
 		goto free_spool;
+	for (file = SPOOL_QUEUE; file <= SPOOL_FIRING; file++) {
+		if (asprintf(&spool->paths[file], "%s/%s.%s", dir, name, suffixes[file]) < 0) {
+			spool->paths[file] = NULL;
+			goto free_spool;
+		}
+		if (legacy && asprintf(&spool->legacy_paths[file], "%s/%s.%s", dir, legacy,
+				       suffixes[file]) < 0) {
+			spool->legacy_paths[file] = NULL;
+			goto free_spool;
+		}
+	}
+	free(legacy);
 	free(name);
 	return spool;
 
 free_spool:
+	free(legacy);
 	free(name);
 	spool_free(spool);
 fail:
@@ -291,6 +325,8 @@ void spool_free(struct spool *spool)
 	free(spool->label);
 	free(spool->paths[SPOOL_QUEUE]);
 	free(spool->paths[SPOOL_FIRING]);
+	free(spool->legacy_paths[SPOOL_QUEUE]);
+	free(spool->legacy_paths[SPOOL_FIRING]);
 	free(spool);
 }
 
@@ -316,17 +352,32 @@ static int write_records(int fd, void *ctx)
 	return err;
 }
 
-/* Logs the first of a run of failed writes; records are still delivered from memory. */
-static void note_write_result(struct spool *spool, const char *path, int err)
+/*
+ * Logs the first of a run of failed writes, and its end; records are still
+ * delivered from memory meanwhile, and the file is written whole again
+ * (spool_rewrite) once it can be.
+ */
+static void note_write_result(struct spool *spool, enum spool_file file, int err)
 {
+	const char *path = spool->paths[file];
+
+	spool->dirty[file] = err != 0;
 	if (!err) {
+		if (spool->failing)
+			pr_info("%s: %s written again", spool->label, path);
 		spool->failing = false;
 		return;
 	}
 	if (!spool->failing)
-		pr_err("%s: cannot write %s: %s; records are kept in memory only", spool->label,
-		       path, strerror(-err));
+		pr_err("%s: cannot write %s: %s; records are kept in memory and written once it "
+		       "can be",
+		       spool->label, path, strerror(-err));
 	spool->failing = true;
+}
+
+bool spool_dirty(const struct spool *spool, enum spool_file file)
+{
+	return spool->dirty[file];
 }
 
 int spool_append(struct spool *spool, const struct spool_list *list)
@@ -335,13 +386,13 @@ int spool_append(struct spool *spool, const struct spool_list *list)
 	bool created = false;
 	int fd, err;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, FILE_MODE);
-		created = true;
-	}
+	/* Appending to a file that misses earlier records would not mend it. */
+	if (spool->dirty[SPOOL_QUEUE])
+		return -EAGAIN;
+
+	fd = files_open_append(path, FILE_MODE, &created);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		goto cleanup;
 	}
 	err = write_records(fd, (void *)list);
@@ -351,7 +402,7 @@ int spool_append(struct spool *spool, const struct spool_list *list)
 	if (!err && created)
 		err = files_sync_parent_dir(path);
 cleanup:
-	note_write_result(spool, path, err);
+	note_write_result(spool, SPOOL_QUEUE, err);
 	return err;
 }
 
@@ -380,7 +431,7 @@ int spool_rewrite(struct spool *spool, enum spool_file file, const struct spool_
 		err = files_replace(path, FILE_MODE, write_records, (void *)list);
 	else
 		err = truncate_file(path);
-	note_write_result(spool, path, err);
+	note_write_result(spool, file, err);
 	return err;
 }
 
@@ -421,13 +472,75 @@ static int read_records(const char *path, struct spool_list *list, bool with_web
 	return err;
 }
 
+/* Far more than the records of a full queue: a file larger is not copied aside. */
+#define CORRUPT_COPY_MAX (1024u << 20)
+
+struct text_copy {
+	const char *text;
+	size_t length;
+};
+
+static int write_copy(int fd, void *ctx)
+{
+	const struct text_copy *copy = ctx;
+
+	return files_write_all(fd, copy->text, copy->length);
+}
+
+/*
+ * A file with lines that are not records (cut short by a crash, or
+ * damaged) is copied to PATH.corrupt for a person to look at; PATH itself
+ * stays until what could be read replaces it whole, so a crash in between
+ * loses nothing either. A copy, not a second name: PATH is emptied in
+ * place once its queue is.
+ */
+static void set_aside(struct spool *spool, enum spool_file file, size_t skipped, size_t kept)
+{
+	const char *path = spool->paths[file];
+	struct text_copy copy;
+	char *aside = NULL, *text = NULL;
+	int err;
+
+	spool->dirty[file] = true;
+	err = files_read_all(path, CORRUPT_COPY_MAX, &text, &copy.length);
+	if (!err && asprintf(&aside, "%s.corrupt", path) < 0) {
+		aside = NULL;
+		err = -ENOMEM;
+	}
+	copy.text = text;
+	if (!err)
+		err = files_replace(aside, FILE_MODE, write_copy, &copy);
+	if (err)
+		pr_warn("%s: %s: %zu line(s) are not records and are skipped, %zu kept (no copy "
+			"kept: %s)",
+			spool->label, path, skipped, kept, strerror(-err));
+	else
+		pr_warn(
+		    "%s: %s: %zu line(s) are not records and are skipped, %zu kept; the file as "
+		    "it was is kept as %s",
+		    spool->label, path, skipped, kept, aside);
+	free(text);
+	free(aside);
+}
+
 int spool_load(struct spool *spool, enum spool_file file, struct spool_list *list,
 	       bool with_webhook_id, size_t *skipped)
 {
-	const char *path = spool->paths[file];
+	const char *path = spool->paths[file], *legacy = spool->legacy_paths[file];
+	size_t skipped_here = 0, before = list->count;
 	int err;
 
-	err = read_records(path, list, with_webhook_id, skipped);
+	if (legacy && access(path, F_OK) && !access(legacy, F_OK)) {
+		if (rename(legacy, path))
+			pr_warn("%s: cannot rename %s to %s: %s", spool->label, legacy, path,
+				strerror(errno));
+		else
+			files_sync_parent_dir(path);
+	}
+	err = read_records(path, list, with_webhook_id, &skipped_here);
+	*skipped += skipped_here;
+	if (!err && skipped_here)
+		set_aside(spool, file, skipped_here, list->count - before);
 	if (!err)
 		return 0;
 	if (file == SPOOL_QUEUE) {

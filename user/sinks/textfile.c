@@ -30,6 +30,7 @@
 
 /* What is built before a write(): a 14 MB file takes some 55. */
 #define TEXTFILE_BUFFER (256 << 10)
+#define TEXTFILE_MODE 0644
 
 struct textfile {
 	char *path;
@@ -440,8 +441,14 @@ struct textfile *textfile_open(const char *path)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	file->fd = open(file->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	file->fd = open(file->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, TEXTFILE_MODE);
 	if (file->fd < 0)
+		err = -errno;
+	/*
+	 * node_exporter reads it as another user: exactly 0644, whatever the
+	 * umask (or the mode of a temporary file left by a crash).
+	 */
+	else if (fchmod(file->fd, TEXTFILE_MODE))
 		err = -errno;
 cleanup:
 	if (err) {

@@ -165,21 +165,35 @@ void webhook_fill_ids(struct spool_list *list, size_t *skipped)
 
 int webhook_read_secret(const char *path, unsigned char *key, size_t size, size_t *length)
 {
-	char *text = NULL;
+	char *text = NULL, why[128];
 	size_t used = 0;
 	int err;
 
-	err = files_read_all(path, SECRET_FILE_MAX, &text, &used);
-	if (err == -EFBIG)
-		return -EINVAL; /* too long for a key file */
-	if (err)
+	/* Whoever could write the secret could sign alerts: refused then. */
+	err = files_read_trusted(path, SECRET_FILE_MAX, &text, &used, why, sizeof(why));
+	if (err == -EPERM) {
+		pr_err("webhook secret_file %s is %s: refused (chown root and chmod go-w it)", path,
+		       why);
 		return err;
+	}
+	if (err == -EFBIG)
+		err = -EINVAL; /* too long for a key file */
+	if (err)
+		goto report;
 	if (strlen(text) != used)
 		err = -EINVAL; /* binary */
 	else
 		err = webhook_parse_secret(text, key, size, length);
 	OPENSSL_cleanse(text, used);
 	free(text);
+report:
+	/* Only ever why: never a byte of what was read. */
+	if (err == -EINVAL)
+		pr_err("webhook secret_file %s: not a secret (whsec_<base64>, or up to %d bytes of "
+		       "text)",
+		       path, WEBHOOK_KEY_MAX);
+	else if (err)
+		pr_err("webhook secret_file %s: %s", path, strerror(-err));
 	return err;
 }
 

@@ -21,7 +21,7 @@ struct webhook;
 
 /*
  * The sink for @url, exactly as configured (its path may need a trailing
- * slash); @display_url is for the logs. Unsigned until webhook_set_key.
+ * slash); @display_url is for the logs (nothing secret in it). Unsigned until webhook_set_key.
  * NULL (errno set) on failure.
  */
 struct webhook *webhook_new(const char *url, const char *display_url);
@@ -50,7 +50,9 @@ void webhook_fill_ids(struct spool_list *list, size_t *skipped);
 
 /*
  * The key of the secret file at @path ("whsec_<base64>" or raw bytes;
- * trailing newline ignored). 0 or -errno.
+ * trailing newline ignored). A file owned by another user than root or
+ * this one, or writable by its group or others, is refused (-EPERM). 0 or
+ * -errno, and then the reason is logged (never the file's content).
  */
 int webhook_read_secret(const char *path, unsigned char *key, size_t size, size_t *length);
 

@@ -325,6 +325,18 @@ bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id)
 	return idmap_get(set->cgroups, id) != NULL;
 }
 
+void tenant_set_each_live_cgroup(struct tenant_set *set, void (*fn)(uint64_t id, void *ctx),
+				 void *ctx)
+{
+	struct cgroup_link *link;
+	size_t cursor = 0;
+	uint64_t id;
+
+	while ((link = idmap_next(set->cgroups, &cursor, &id)))
+		if (!link->removed)
+			fn(id, ctx);
+}
+
 void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id)
 {
 	free(idmap_remove(set->cgroups, id));

@@ -73,6 +73,12 @@ void tenant_set_forget_cgroup(struct tenant_set *set, uint64_t id);
 bool tenant_set_cgroup_is_root(struct tenant_set *set, uint64_t id);
 /* True when cgroup @id was added (tenant or not). */
 bool tenant_set_knows_cgroup(struct tenant_set *set, uint64_t id);
+/*
+ * Calls @fn with every cgroup added and not removed. @fn may remove it
+ * (tenant_set_remove_cgroup), nothing more.
+ */
+void tenant_set_each_live_cgroup(struct tenant_set *set, void (*fn)(uint64_t id, void *ctx),
+				 void *ctx);
 
 /* Adds one cgroup's counter deltas and the change of its live tasks. */
 void tenant_set_add_usage(struct tenant_set *set, struct tenant *tenant,

@@ -5,8 +5,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "idmap.h"
 #include "log.h"
 #include "tracker.h"
+
+/* A tree scanned again after lost cgroup events is scanned at most this often. */
+#define RECOVERY_INTERVAL_S 5.0
 
 struct cgroup_tracker {
 	struct cgroup_tree *tree;
@@ -16,6 +20,11 @@ struct cgroup_tracker {
 	struct collector *collector;
 	bool seeding;		/* start-up scan: charge tasks already there */
 	uint64_t changes;	/* see cgroup_tracker_changes() */
+	/* Lost cgroup events as of the last recovery, and when it was. */
+	uint64_t cgroup_events_lost;
+	double recovered_at;
+	struct idmap *seen; /* during a recovery: the cgroups that exist */
+	size_t recovered_added, recovered_removed;
 };
 
 struct cgroup_tracker *cgroup_tracker_new(struct cgroup_tree *tree,
@@ -103,6 +112,71 @@ void cgroup_tracker_event(struct cgroup_tracker *tracker, const struct cgroup_ev
 	}
 }
 
+static void visit_recovering(uint64_t id, const char *path, void *ctx)
+{
+	struct cgroup_tracker *tracker = ctx;
+
+	/* Marked, so that the sweep knows it exists; the value only needs to be non-NULL. */
+	idmap_put(tracker->seen, id, tracker);
+	if (tenant_set_knows_cgroup(tracker->tenants, id))
+		return;
+	add_cgroup(tracker, id, path);
+	tracker->recovered_added++;
+}
+
+static void sweep_gone(uint64_t id, void *ctx)
+{
+	struct cgroup_tracker *tracker = ctx;
+
+	if (idmap_get(tracker->seen, id))
+		return;
+	/* As its rmdir event would have. */
+	tracker->changes++;
+	tenant_set_remove_cgroup(tracker->tenants, id, clock_monotonic());
+	collector_retire(tracker->collector, id);
+	tracker->recovered_removed++;
+}
+
+/*
+ * The kernel could not queue some cgroup events (the ring buffer was full:
+ * the agent stopped or starved while cgroups came and went). The tree is
+ * scanned again: cgroups made meanwhile are added, and cgroups known here
+ * but gone are removed, as their events would have done. Without it they
+ * would stay unknown until seen in the counters (idle ones forever), or
+ * live forever. At most every RECOVERY_INTERVAL_S, while losses go on.
+ */
+static void recover_lost_events(struct cgroup_tracker *tracker)
+{
+	uint64_t lost = probes_lost_cgroup_events(tracker->probes);
+	double now = clock_monotonic();
+	int err;
+
+	if (lost == tracker->cgroup_events_lost ||
+	    now - tracker->recovered_at < RECOVERY_INTERVAL_S)
+		return;
+	tracker->seen = idmap_new();
+	if (!tracker->seen)
+		return;
+	tracker->recovered_at = now;
+	tracker->recovered_added = tracker->recovered_removed = 0;
+	err = cgroup_tree_scan(tracker->tree, visit_recovering, tracker);
+	/* A partial scan cannot tell gone from unvisited. */
+	if (!err)
+		tenant_set_each_live_cgroup(tracker->tenants, sweep_gone, tracker);
+	idmap_free(tracker->seen);
+	tracker->seen = NULL;
+	if (err) {
+		pr_warn("%llu cgroup events lost; scanning the cgroup tree again failed: %s",
+			(unsigned long long)(lost - tracker->cgroup_events_lost), strerror(-err));
+		return;
+	}
+	pr_warn("%llu cgroup events lost (the agent fell behind); scanned the cgroup tree again: "
+		"%zu cgroups found, %zu found gone",
+		(unsigned long long)(lost - tracker->cgroup_events_lost), tracker->recovered_added,
+		tracker->recovered_removed);
+	tracker->cgroup_events_lost = lost;
+}
+
 /* See cgroup_tracker_tenant_of(); sets *@vanished when the cgroup is gone already. */
 static struct tenant *tenant_of_cgroup(struct cgroup_tracker *tracker, uint64_t id, bool *vanished)
 {
@@ -170,6 +244,7 @@ struct tenant *cgroup_tracker_tenant_of(struct cgroup_tracker *tracker, uint64_t
 
 int cgroup_tracker_collect(struct cgroup_tracker *tracker)
 {
+	recover_lost_events(tracker);
 	return collector_tick(tracker->collector, take_delta, tracker);
 }
 

@@ -47,7 +47,10 @@ void cgroup_tracker_event(struct cgroup_tracker *tracker, const struct cgroup_ev
  */
 struct tenant *cgroup_tracker_tenant_of(struct cgroup_tracker *tracker, uint64_t id);
 
-/* One collection of the probes' counters into the tenants. 0 or -errno. */
+/*
+ * One collection of the probes' counters into the tenants; first, when
+ * cgroup events were lost, the tree is scanned again. 0 or -errno.
+ */
 int cgroup_tracker_collect(struct cgroup_tracker *tracker);
 
 /*
