@@ -241,8 +241,8 @@ $(OUTPUT)/tools/exit0: tests/tools/exit0.c | $(OUTPUT)/tools
 # against them (tests/run-tests AW_BUILD=build/sanitize); a sanitizer
 # report fails the test it came from. SANITIZE_TESTS: globs, as run-tests takes.
 # `make valgrind`: the agent under valgrind for VALGRIND_SECONDS with a
-# realistic configuration and tenants at work (tests/leaks/valgrind.sh);
-# fails on any error or definite or indirect leak.
+# realistic configuration and tenants at work, restarted halfway
+# (tests/leaks/valgrind.sh); fails on any error or definite or indirect leak.
 SANITIZE_DIR     := $(OUTPUT)/sanitize
 FUZZ_DIR         := $(OUTPUT)/fuzz
 SANITIZE_FLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -12,7 +12,9 @@
  * a scratch directory (a cgroup id the tree does not know is looked up
  * by handle there, and never found), and the collector, which reads BPF
  * maps, is replaced by the stubs below, which report each retired cgroup
- * final at the next collection, as the real one does.
+ * final at the next collection, as the real one does. A fourth stream
+ * stands for cgroup events lost in a full ring buffer: the tracker then
+ * scans the (scratch) tree again at its next collection.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +39,8 @@ enum stream {
 	STREAM_CGROUP,
 	STREAM_CONNECT,
 	STREAM_SOFTWARE,
+	/* No record: the cgroup ring buffer was full and the kernel counted a loss. */
+	STREAM_LOST,
 	STREAM_COUNT,
 };
 
@@ -107,6 +111,14 @@ int collector_restore(struct collector *c, uint64_t id, const struct usage_sampl
 int collector_each(const struct collector *c, collector_each_fn fn, void *ctx)
 {
 	return 0;
+}
+
+/* Cgroup events the kernel could not queue: the tracker then scans the tree again. */
+static uint64_t cgroup_events_lost;
+
+uint64_t probes_lost_cgroup_events(const struct probes *probes)
+{
+	return cgroup_events_lost;
 }
 
 int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
@@ -209,6 +221,9 @@ static void handle_record(struct world *world, enum stream stream, const void *d
 			return;
 		on_software(world, data);
 		break;
+	case STREAM_LOST:
+		cgroup_events_lost++;
+		break;
 	default:
 		break;
 	}
@@ -284,5 +299,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memory_watcher_free(memory);
 	cgroup_tree_free(tree);
 	collector.retired_count = 0;
+	cgroup_events_lost = 0;
 	return 0;
 }

@@ -10,7 +10,7 @@ import struct
 
 CGROUP_PATH_MAX = 448
 EXE_PATH_MAX = 512
-CGROUP, CONNECT, SOFTWARE = 0, 1, 2
+CGROUP, CONNECT, SOFTWARE, LOST = 0, 1, 2, 3
 MKDIR, RMDIR, RENAME = 1, 2, 3
 EXEC, MSR_WRITE, HUGEPAGES = 1, 2, 3
 MEMFD, DELETED, TMP, PATH_TRUNCATED = 1, 2, 4, 8
@@ -66,6 +66,9 @@ def main():
             software(9, MSR_WRITE, "miner", [], 0),
             software(9, HUGEPAGES, "miner", [], 0, markers=1),
         ],
+        # Cgroup events lost in a full ring buffer: the tree is scanned again.
+        "lost": [cgroup(MKDIR, 21, "/t/zoe"), cgroup(MKDIR, 22, "/t/zoe/a"), frame(LOST, b""),
+                 cgroup(RMDIR, 22, "")] + [connect(21, "10.0.0.9", 80)] * 8,
         # A cgroup path that fills the record (no NUL): the tracker asks the kernel.
         "long_path": [cgroup(MKDIR, 11, "/t/" + "n" * CGROUP_PATH_MAX), cgroup(MKDIR, 12, "")],
     }
