@@ -126,12 +126,6 @@ int probes_seed_tasks(struct probes *probes, int cgroup_fd, uint64_t cgroup_id)
 	return 0;
 }
 
-/* No event is ever lost here: the tracker never scans the tree again. */
-uint64_t probes_lost_cgroup_events(const struct probes *probes)
-{
-	return 0;
-}
-
 /* ---- the agent's handlers (user/agent.c), on the decoded records ---- */
 
 struct world {
