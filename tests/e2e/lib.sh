@@ -145,6 +145,28 @@ e2e_require_root_bpf() {
 
 # Returns 1 after recording every case failed when the agent or the test
 # tools are not built (make test builds them before running the tests).
+# e2e_require_commands CMD...: every case skipped, saying which, when a
+# command is missing; status 1 then.
+e2e_require_commands() {
+	local command
+	for command in "$@"; do
+		command -v "$command" >/dev/null || {
+			skip_all "needs $command"
+			return 1
+		}
+	done
+}
+
+# e2e_fake_miner: linger copied as $E2E_TMP/bin/xmrig, a miner by name that
+# does nothing; sets BIN. After e2e_setup; status 1 (cases failed) when not.
+e2e_fake_miner() {
+	BIN=$E2E_TMP/bin
+	mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig" || {
+		fail_all "cannot copy linger to $BIN/xmrig"
+		return 1
+	}
+}
+
 e2e_require_build() {
 	local tool
 	if [[ ! -x $AW_BIN ]]; then

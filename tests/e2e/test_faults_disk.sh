@@ -24,17 +24,10 @@ source "$(dirname "$0")/lib.sh"
 e2e_cases fault_disk_full fault_disk_readonly
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn linger || e2e_finish
-command -v python3 >/dev/null || {
-	skip_all "needs python3"
-	e2e_finish
-}
+e2e_require_commands python3 || e2e_finish
 e2e_setup || e2e_finish
 
-BIN=$E2E_TMP/bin
-mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig" || {
-	fail_all "cannot copy linger to $BIN/xmrig"
-	e2e_finish
-}
+e2e_fake_miner || e2e_finish
 T=$AW_TENANTS
 MOUNTS=()
 

@@ -27,17 +27,10 @@ e2e_cases fault_sink_500 fault_sink_hang fault_sink_mute fault_sink_slow fault_s
 	fault_sink_spool_overflow
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn linger || e2e_finish
-command -v python3 >/dev/null || {
-	skip_all "needs python3"
-	e2e_finish
-}
+e2e_require_commands python3 || e2e_finish
 e2e_setup || e2e_finish
 
-BIN=$E2E_TMP/bin
-mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig" || {
-	fail_all "cannot copy linger to $BIN/xmrig"
-	e2e_finish
-}
+e2e_fake_miner || e2e_finish
 T=$AW_TENANTS
 
 # start_fault_server: the test server outside every tenant; sets FS_PORT,

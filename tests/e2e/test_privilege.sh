@@ -25,19 +25,10 @@ source "$(dirname "$0")/lib.sh"
 e2e_cases priv_config_refused priv_secret_refused priv_modes priv_tls_ca priv_secrets_not_logged
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg burn linger || e2e_finish
-for tool in python3 openssl; do
-	command -v "$tool" >/dev/null || {
-		skip_all "needs $tool"
-		e2e_finish
-	}
-done
+e2e_require_commands python3 openssl || e2e_finish
 e2e_setup || e2e_finish
 
-BIN=$E2E_TMP/bin
-mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig" || {
-	fail_all "cannot copy linger to $BIN/xmrig"
-	e2e_finish
-}
+e2e_fake_miner || e2e_finish
 T=$AW_TENANTS
 export ABUSEWATCH_TEST_BACKOFF_MS=100
 
