@@ -80,7 +80,8 @@ AGENT_SRCS += user/top/top.c
 LIB_SRCS   := $(filter-out $(AGENT_SRCS),$(wildcard $(addsuffix /*.c,$(USER_DIRS))))
 obj_of      = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
 LIB_OBJS   := $(call obj_of,$(LIB_SRCS)) \
-	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/rules/software_data.o
+	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/rules/software_data.o \
+	      $(OUTPUT)/user/rules/network_data.o
 AGENT_OBJS := $(call obj_of,$(AGENT_SRCS))
 PROBE_OBJS := $(call obj_of,$(PROBE_SRCS))
 
@@ -173,6 +174,12 @@ $(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data
 	$(call msg,AS,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -Idata/software -c $< -o $@
+
+# The built-in network data (stratum markers, pool domains), likewise.
+$(OUTPUT)/user/rules/network_data.o: user/rules/network_data.S $(wildcard data/network/*.txt)
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -Idata/network -c $< -o $@
 
 $(OUTPUT)/abusewatch: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)

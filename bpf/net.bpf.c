@@ -217,6 +217,9 @@ static __always_inline void account(struct __sk_buff *skb, bool egress)
 	slot->busy = 0;
 }
 
+/* Mining on the wire: stratum, pool domains in DNS queries and TLS server names. */
+#include "wire.bpf.h"
+
 SEC("cgroup_skb/ingress")
 int count_ingress(struct __sk_buff *skb)
 {
@@ -228,6 +231,7 @@ SEC("cgroup_skb/egress")
 int count_egress(struct __sk_buff *skb)
 {
 	account(skb, true);
+	wire_inspect(skb);
 	return 1;
 }
 

@@ -14,6 +14,7 @@
 #include "net_events.h"
 #include "software_events.h"
 #include "usage.h"
+#include "wire_events.h"
 
 struct probes;
 
@@ -23,11 +24,15 @@ typedef void (*connect_event_fn)(const struct connect_event *event, void *ctx);
 /* Called for each exec and miner behaviour of a task outside the root cgroup. */
 typedef void (*software_event_fn)(const struct software_event *event, void *ctx);
 
+/* Called for each stratum method or pool domain a tenant's socket sent (wire_events.h). */
+typedef void (*wire_event_fn)(const struct wire_event *event, void *ctx);
+
 struct probes_options {
 	const char *v2_root;		/* mount point of the cgroup v2 tree */
 	uint64_t root_cgroup_id;
 	connect_event_fn on_connect;	/* NULL: destinations are dropped */
 	software_event_fn on_software;	/* NULL: software events are dropped */
+	wire_event_fn on_wire;		/* NULL: wire events are dropped */
 	/* Command-line markers searched at exec (bit i of argv_markers = [i]). */
 	const struct argv_marker *argv_markers;
 	size_t argv_marker_count;	/* at most AW_ARGV_MARKERS_MAX */
@@ -71,6 +76,12 @@ bool probes_events_settle(struct probes *probes, int drained);
  * it reports every exec.
  */
 int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest);
+
+/*
+ * Whether the egress probe looks for mining on the wire (wire_events.h):
+ * while some software policy has builtin:miners. Off until called.
+ */
+void probes_set_wire_interest(struct probes *probes, bool wanted);
 
 /* The executable @key was judged by the policies of @generation (judged_exes). 0 or -errno. */
 int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation);

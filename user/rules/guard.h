@@ -21,6 +21,7 @@
 #include "alert.h"
 #include "config.h"
 #include "software_events.h"
+#include "wire_events.h"
 
 /* Bounds the execs that wait for their digest; beyond, they are decided without it. */
 #define GUARD_PENDING_MAX 512
@@ -63,6 +64,15 @@ void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx);
 /* One event of a tenant's process, at @now (monotonic seconds). */
 void guard_event(struct guard *guard, const struct software_event *event,
 		 const struct guard_tenant *tenant, double now);
+
+/*
+ * One event of the egress probe (wire_events.h) from a tenant's socket, at
+ * @now: rules stratum and pool_domain (wire.h) of the tenant's policy. The
+ * process is the one the probe named (pid 0: none, so kill has nobody to
+ * hit and the alert resolves a window after the last evidence).
+ */
+void guard_wire_event(struct guard *guard, const struct wire_event *event,
+		      const struct guard_tenant *tenant, double now);
 
 /* Readable when digests are ready: then call guard_collect(). */
 int guard_notify_fd(const struct guard *guard);

@@ -22,10 +22,15 @@ enum software_rule {
 	SOFTWARE_RULE_PATH,		/* deny_paths globs, "memfd:*" */
 	SOFTWARE_RULE_ARGV,		/* command-line markers (with builtin:miners) */
 	SOFTWARE_RULE_MINER_BEHAVIOR,	/* MSR writes, huge pages, modprobe msr (with builtin:miners) */
+	SOFTWARE_RULE_STRATUM,		/* stratum on the wire (wire.h, with builtin:miners) */
+	SOFTWARE_RULE_POOL_DOMAIN,	/* a pool domain in DNS or TLS (wire.h, with builtin:miners) */
 	SOFTWARE_RULE_COUNT,
 };
 
-/* "sha256", "name", "path", "argv", "miner_behavior": the alert's `rule`. */
+/*
+ * "sha256", "name", "path", "argv", "miner_behavior", "stratum",
+ * "pool_domain": the alert's `rule`.
+ */
 const char *software_rule_name(enum software_rule rule);
 
 /* What is known of one event of a tenant's process. */
@@ -36,6 +41,13 @@ struct software_facts {
 	const char *sha256;	/* 64 lowercase hex digits; NULL if unknown */
 	unsigned int flags;	/* enum exe_flag */
 	uint32_t argv_markers;	/* bit i: software_markers()[i] found (software_builtin.h) */
+	/*
+	 * SOFTWARE_EVENT_WIRE: what wire_verdict() (wire.h) made of the
+	 * egress probe's event, SOFTWARE_RULE_STRATUM or _POOL_DOMAIN, and
+	 * its reason.
+	 */
+	enum software_rule wire_rule;
+	const char *wire_reason;
 };
 
 struct software_verdict {
@@ -78,7 +90,9 @@ void software_matcher_interest(const struct software_matcher *matcher,
  * (fnmatch, FNM_PATHNAME off: "*" crosses "/"; "memfd:*" for file-less);
  * a marker (non-modprobe) when deny has builtin:miners; miner behaviour
  * (MSR write, huge pages, a modprobe marker with comm or basename modprobe
- * or insmod) when deny has builtin:miners.
+ * or insmod) when deny has builtin:miners. A SOFTWARE_EVENT_WIRE event is
+ * tried against its own rule only (facts->wire_rule), which counts when
+ * deny has builtin:miners.
  */
 bool software_match(const struct software_matcher *matcher, const struct software_facts *facts,
 		    struct software_verdict *verdict);
