@@ -192,14 +192,77 @@ __noinline __u32 find_pool_suffix(struct scratch *scratch, __u32 len)
 	return lookup_suffix(hash, n);
 }
 
+/*
+ * What was copied into the scratch is searched, then forgotten: no byte of
+ * payload stays in a map (which root could read, pinned or not) after the
+ * packet is through. Global functions, verified once; word stores.
+ */
+__noinline int forget_name(struct scratch *scratch)
+{
+	__u64 *words;
+	int i;
+
+	if (!scratch)
+		return 0;
+	words = (__u64 *)scratch->name;
+#pragma unroll
+	for (i = 0; i < AW_WIRE_NAME_MAX / 8; i++)
+		words[i] = 0;
+	return 0;
+}
+
+__noinline int forget_bytes(struct scratch *scratch)
+{
+	__u64 *words;
+	int i;
+
+	if (!scratch)
+		return 0;
+	words = (__u64 *)scratch->args;
+#pragma unroll
+	for (i = 0; i < AW_WIRE_SCAN_MAX / 8; i++)
+		words[i] = 0;
+	return 0;
+}
+
 /* The @len-byte name in scratch->name, reported when a pool domain's. */
 static __always_inline void match_name(struct __sk_buff *skb, struct scratch *scratch,
 				       __u32 len, __u32 where, __u32 port)
 {
 	__u32 found = find_pool_suffix(scratch, len);
 
+	forget_name(scratch);
+
 	if (found)
 		wire_report(skb, WIRE_RULE_POOL_DOMAIN, where, found - 1, port);
+}
+
+/*
+ * The labels of the query name in the first @n bytes of scratch->name
+ * turned into dots ("\x03www\x07example\x03com\0" into ".www.example.com"):
+ * returns where the name ends, or 0 when it is cut off or not a plain
+ * name. A global function: the verifier walks its loop once.
+ */
+__noinline __u32 dotted_name(struct scratch *scratch, __u32 n)
+{
+	__u32 p = 0, k;
+	__u8 label;
+
+	if (!scratch)
+		return 0;
+	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
+		if (p >= n || p >= AW_WIRE_NAME_MAX)
+			return 0;	/* cut off: no whole name */
+		label = scratch->name[p & (AW_WIRE_NAME_MAX - 1)];
+		if (!label)
+			return p >= 2 ? p : 0;
+		/* A compression pointer or worse: not in a question we read. */
+		if (label > 63)
+			return 0;
+		scratch->name[p & (AW_WIRE_NAME_MAX - 1)] = '.';
+		p += label + 1;
+	}
+	return 0;
 }
 
 /*
@@ -210,8 +273,8 @@ static __always_inline void match_name(struct __sk_buff *skb, struct scratch *sc
 __noinline int inspect_dns(struct __sk_buff *skb, __u32 off, __u32 port)
 {
 	struct scratch *scratch;
-	__u32 zero = 0, avail, n, p = 0, k;
-	__u8 header[DNS_HEADER_LEN], label;
+	__u32 zero = 0, avail, n, p;
+	__u8 header[DNS_HEADER_LEN];
 
 	if (bpf_skb_load_bytes(skb, off, header, sizeof(header)))
 		return 0;
@@ -229,22 +292,15 @@ __noinline int inspect_dns(struct __sk_buff *skb, __u32 off, __u32 port)
 	/* The compiler knows n's bound and would drop the mask the verifier needs. */
 	asm volatile("" : "+r"(n));
 	n &= AW_WIRE_NAME_MAX - 1;
-	if (!n || bpf_skb_load_bytes(skb, off, scratch->name, n))
+	if (!n || bpf_skb_load_bytes(skb, off, scratch->name, n)) {
+		forget_name(scratch);
 		return 0;
-	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
-		if (p >= n)
-			return 0;	/* cut off: no whole name */
-		label = scratch->name[p & (AW_WIRE_NAME_MAX - 1)];
-		if (!label)
-			break;
-		/* A compression pointer or worse: not in a question we read. */
-		if (label > 63)
-			return 0;
-		scratch->name[p & (AW_WIRE_NAME_MAX - 1)] = '.';
-		p += label + 1;
 	}
-	if (k == AW_WIRE_DNS_LABELS || p < 2)
+	p = dotted_name(scratch, n);
+	if (!p) {
+		forget_name(scratch);
 		return 0;
+	}
 	match_name(skb, scratch, p, WIRE_IN_DNS, port);
 	return 0;
 }
@@ -306,8 +362,10 @@ __noinline int inspect_tls(struct __sk_buff *skb, __u32 off, __u32 port)
 		return 0;
 	asm volatile("" : "+r"(length));
 	length &= AW_WIRE_NAME_MAX - 1;
-	if (!length || bpf_skb_load_bytes(skb, off + 9, scratch->name, length))
+	if (!length || bpf_skb_load_bytes(skb, off + 9, scratch->name, length)) {
+		forget_name(scratch);
 		return 0;
+	}
 	match_name(skb, scratch, length, WIRE_IN_TLS, port);
 	return 0;
 }
@@ -325,9 +383,12 @@ __noinline int inspect_stratum(struct __sk_buff *skb, __u32 off, __u32 len, __u3
 		len = AW_WIRE_SCAN_MAX;
 	asm volatile("" : "+r"(len));
 	len &= 2 * AW_WIRE_SCAN_MAX - 1;
-	if (!len || bpf_skb_load_bytes(skb, off, scratch->args, len))
+	if (!len || bpf_skb_load_bytes(skb, off, scratch->args, len)) {
+		forget_bytes(scratch);
 		return 0;
+	}
 	found = wire_search(scratch, len);
+	forget_bytes(scratch);
 	if (found & targ_stratum_methods)
 		wire_report(skb, WIRE_RULE_STRATUM, WIRE_IN_TCP, found, port);
 	return 0;
