@@ -394,29 +394,21 @@ __noinline int inspect_stratum(struct __sk_buff *skb, __u32 off, __u32 len, __u3
 	return 0;
 }
 
-/* The first data segment of a TCP connection, its TCP header at @l4. */
-__noinline int inspect_first_segment(struct __sk_buff *skb, __u32 l4)
+/* The first data segment of a TCP connection to @port, its data at @off. */
+__noinline int inspect_first_segment(struct __sk_buff *skb, __u32 off, __u32 port)
 {
-	__u32 off, len, port;
-	__u8 tcp[14];
+	__u8 head[6];
 
-	if (bpf_skb_load_bytes(skb, l4, tcp, sizeof(tcp)))
-		return 0;
-	port = (__u32)tcp[2] << 8 | tcp[3];
-	off = l4 + (tcp[12] >> 4) * 4;
 	if (skb->len <= off)
 		return 0;
-	len = skb->len - off;
-	if (port == DNS_PORT) {
+	if (port == DNS_PORT)
 		/* DNS over TCP: a two-byte length, then the message. */
 		return inspect_dns(skb, off + 2, port);
-	}
-	if (bpf_skb_load_bytes(skb, off, tcp, 6))
+	if (bpf_skb_load_bytes(skb, off, head, sizeof(head)))
 		return 0;
-	if (tcp[0] == TLS_HANDSHAKE && tcp[1] == 3 && tcp[5] == TLS_CLIENT_HELLO) {
+	if (head[0] == TLS_HANDSHAKE && head[1] == 3 && head[5] == TLS_CLIENT_HELLO)
 		return inspect_tls(skb, off, port);
-	}
-	return inspect_stratum(skb, off, len, port);
+	return inspect_stratum(skb, off, skb->len - off, port);
 }
 
 /*
@@ -430,8 +422,8 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 	__u8 *data = (__u8 *)(long)skb->data, *data_end = (__u8 *)(long)skb->data_end;
 	struct bpf_sock *sk = skb->sk;
 	struct bpf_tcp_sock *tcp;
-	__u32 protocol, l4, segs;
-	__u8 *udp;
+	__u32 protocol, l4, segs, off;
+	__u8 *header;
 
 	if (!*(volatile __u32 *)&wire_enabled || !sk)
 		return;
@@ -449,6 +441,13 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 		return;
 	}
 	if (protocol == IPPROTO_TCP) {
+		/* SYNs, ACKs and FINs without data (most packets of most connections): no helper. */
+		header = data + l4;
+		if (header + 20 > data_end)
+			return;
+		off = l4 + (header[12] >> 4) * 4;
+		if (skb->len <= off)
+			return;
 		tcp = bpf_tcp_sock(sk);
 		if (!tcp)
 			return;
@@ -459,17 +458,17 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 		 * before it.
 		 */
 		segs = skb->gso_segs ? skb->gso_segs : 1;
-		if (!tcp->data_segs_out || tcp->data_segs_out > segs)
+		if (tcp->data_segs_out > segs)
 			return;
-		inspect_first_segment(skb, l4);
+		inspect_first_segment(skb, off, (__u32)header[2] << 8 | header[3]);
 		return;
 	}
 	if (protocol != IPPROTO_UDP)
 		return;
-	udp = data + l4;
-	if (udp + 8 > data_end)
+	header = data + l4;
+	if (header + 8 > data_end)
 		return;
-	if (udp[2] != 0 || udp[3] != DNS_PORT)
+	if (header[2] != 0 || header[3] != DNS_PORT)
 		return;
 	inspect_dns(skb, l4 + 8, DNS_PORT);
 }
