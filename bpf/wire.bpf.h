@@ -43,6 +43,8 @@
  */
 const volatile struct argv_filter targ_stratum = {};
 const volatile __u32 targ_stratum_methods = 0;
+/* The bits of the pool-domain suffixes (wire_events.h, aw_suffix_bit()). */
+const volatile __u64 targ_suffix_bits[AW_POOL_SUFFIX_BITS / 64] = {};
 
 /*
  * Whether any software policy has builtin:miners (written by userspace at
@@ -55,6 +57,9 @@ struct scratch {
 	char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
 	/* A host name: a DNS query's (turned from labels into dots here) or a server name. */
 	char name[AW_WIRE_NAME_MAX];
+	/* The hashes and lengths of its last suffixes at label boundaries. */
+	__u64 suffix_hash[AW_POOL_SUFFIX_LABELS + 1];
+	__u32 suffix_len[AW_POOL_SUFFIX_LABELS + 1];
 };
 
 struct {
@@ -150,6 +155,14 @@ __noinline int wire_report(struct __sk_buff *skb, __u32 rule, __u32 where, __u32
 	return 1;
 }
 
+/* Whether @hash and @len could be a suffix's: its bit in targ_suffix_bits. */
+static __always_inline bool may_be_suffix(__u64 hash, __u32 len)
+{
+	__u32 bit = aw_suffix_bit(hash, len);
+
+	return targ_suffix_bits[(bit >> 6) & (AW_POOL_SUFFIX_BITS / 64 - 1)] >> (bit & 63) & 1;
+}
+
 /* The index (+ 1) of the suffix of @hash and @len in pool_suffixes, or 0. */
 __noinline __u32 lookup_suffix(__u64 hash, __u32 len)
 {
@@ -160,14 +173,17 @@ __noinline __u32 lookup_suffix(__u64 hash, __u32 len)
 }
 
 /*
- * The index (+ 1) of the pool-domain suffix that the @len bytes of name in
- * scratch->name end with at a label boundary, or 0. Hashed from the end,
- * at most AW_POOL_SUFFIX_MAX bytes and AW_POOL_SUFFIX_LABELS lookups.
+ * The hashes of the suffixes of the @len bytes of name in scratch->name
+ * that begin at a label boundary (at most AW_POOL_SUFFIX_LABELS + 1 of
+ * them, the whole name last), hashed from the end over at most
+ * AW_POOL_SUFFIX_MAX bytes, into scratch->suffix_hash and suffix_len.
+ * Returns how many. A global function: the verifier walks its loop once,
+ * and no lookup branches inside it.
  */
-__noinline __u32 find_pool_suffix(struct scratch *scratch, __u32 len)
+__noinline __u32 suffix_hashes(struct scratch *scratch, __u32 len)
 {
 	__u64 hash = AW_SUFFIX_HASH_START;
-	__u32 n, labels = 0, found;
+	__u32 n, count = 0;
 	__u8 c;
 
 	if (!scratch || !len || len > AW_WIRE_NAME_MAX)
@@ -177,19 +193,43 @@ __noinline __u32 find_pool_suffix(struct scratch *scratch, __u32 len)
 		len--;
 	for (n = 0; n < AW_POOL_SUFFIX_MAX + 1 && n < len; n++) {
 		c = scratch->name[(len - 1 - n) & (AW_WIRE_NAME_MAX - 1)];
-		if (c == '.') {
-			/* Global functions: the verifier does not walk the lookup at each dot. */
-			found = n ? lookup_suffix(hash, n) : 0;
-			if (found)
-				return found;
-			if (++labels >= AW_POOL_SUFFIX_LABELS)
-				return 0;
+		if (c == '.' && n) {
+			if (count >= AW_POOL_SUFFIX_LABELS)
+				return count;
+			scratch->suffix_hash[count] = hash;
+			scratch->suffix_len[count] = n;
+			count++;
 		}
 		hash = aw_suffix_hash_step(hash, c);
 	}
-	if (n != len || n > AW_POOL_SUFFIX_MAX)
-		return 0;
-	return lookup_suffix(hash, n);
+	if (n == len && n <= AW_POOL_SUFFIX_MAX && count <= AW_POOL_SUFFIX_LABELS) {
+		scratch->suffix_hash[count] = hash;
+		scratch->suffix_len[count] = n;
+		count++;
+	}
+	return count;
+}
+
+/*
+ * The index (+ 1) of the pool-domain suffix that the @len bytes of name in
+ * scratch->name end with at a label boundary, or 0: the shortest first,
+ * each tried in the bitmap and only then in the map.
+ */
+static __always_inline __u32 find_pool_suffix(struct scratch *scratch, __u32 len)
+{
+	__u32 count = suffix_hashes(scratch, len), i, found;
+	__u64 hash;
+
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS + 1 && i < count; i++) {
+		hash = scratch->suffix_hash[i];
+		len = scratch->suffix_len[i];
+		if (!may_be_suffix(hash, len))
+			continue;
+		found = lookup_suffix(hash, len);
+		if (found)
+			return found;
+	}
+	return 0;
 }
 
 /*
@@ -208,6 +248,12 @@ __noinline int forget_name(struct scratch *scratch)
 #pragma unroll
 	for (i = 0; i < AW_WIRE_NAME_MAX / 8; i++)
 		words[i] = 0;
+	/* The suffixes' hashes too: a short name could be found again from them. */
+#pragma unroll
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS + 1; i++) {
+		scratch->suffix_hash[i] = 0;
+		scratch->suffix_len[i] = 0;
+	}
 	return 0;
 }
 

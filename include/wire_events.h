@@ -90,6 +90,19 @@ struct pool_suffix_key {
 	__u32 unused;
 };
 
+/*
+ * Before a lookup, a bitmap of AW_POOL_SUFFIX_BITS bits (read-only data of
+ * the probe, one bit per suffix) says whether the hash and length could be
+ * a suffix's: most names of a DNS query end in labels that are no pool's
+ * ("com", "example.com"), and then cost no map lookup.
+ */
+#define AW_POOL_SUFFIX_BITS 4096
+
+static inline __u32 aw_suffix_bit(__u64 hash, __u32 len)
+{
+	return (__u32)((hash ^ (__u64)len * 0x9e3779b97f4a7c15ULL) >> 52);
+}
+
 #define AW_SUFFIX_HASH_START 0xcbf29ce484222325ULL
 #define AW_SUFFIX_HASH_PRIME 0x100000001b3ULL
 

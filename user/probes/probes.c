@@ -212,6 +212,16 @@ static int set_stratum_markers(struct net_bpf *net)
 	return 0;
 }
 
+/* The pool-domain suffixes' bitmap, the probe's filter before its map (wire_events.h). */
+static void set_pool_suffix_bits(struct net_bpf *net)
+{
+	const char *const *domains;
+	size_t count;
+
+	domains = wire_pool_domains(&count);
+	wire_suffix_bits(domains, count, (__u64 *)net->rodata->targ_suffix_bits);
+}
+
 /*
  * The pool-domain suffixes (data/network/pool_domains.txt) into the
  * egress probe's map, and out of it any that a pinned map kept from
@@ -356,6 +366,7 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 	err = set_stratum_markers(probes->net);
 	if (err)
 		return err;
+	set_pool_suffix_bits(probes->net);
 	*step = "opening the software probes";
 	probes->software = software_bpf__open();
 	if (!probes->software)

@@ -304,6 +304,21 @@ void wire_suffix_key(const char *suffix, struct pool_suffix_key *key)
 	key->len = (__u32)length;
 }
 
+void wire_suffix_bits(const char *const *suffixes, size_t count,
+		      __u64 bits[AW_POOL_SUFFIX_BITS / 64])
+{
+	struct pool_suffix_key key;
+	__u32 bit;
+	size_t i;
+
+	memset(bits, 0, AW_POOL_SUFFIX_BITS / 8);
+	for (i = 0; i < count; i++) {
+		wire_suffix_key(suffixes[i], &key);
+		bit = aw_suffix_bit(key.hash, key.len);
+		bits[bit >> 6] |= 1ULL << (bit & 63);
+	}
+}
+
 /* The method of the first method marker found whose "with" markers (if any) were found too. */
 static const char *stratum_method(__u32 found, const struct wire_marker *markers, size_t count)
 {

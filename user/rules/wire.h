@@ -63,6 +63,10 @@ int wire_stratum_filter(const struct wire_marker *markers, size_t count,
 /* The key of pool-domain suffix @suffix in the probe's map (wire_events.h). */
 void wire_suffix_key(const char *suffix, struct pool_suffix_key *key);
 
+/* The probe's bitmap of the @count @suffixes (AW_POOL_SUFFIX_BITS bits, wire_events.h) in @bits. */
+void wire_suffix_bits(const char *const *suffixes, size_t count,
+		      __u64 bits[AW_POOL_SUFFIX_BITS / 64]);
+
 /*
  * What @event says with the built-in data in @markers and @domains: the
  * software rule and a reason naming the method or the pool domain and
