@@ -10,8 +10,9 @@
  *    sends: a TLS ClientHello's server name, a DNS query's name (port
  *    53), or else the stratum markers in its first AW_WIRE_SCAN_MAX bytes;
  *  - UDP datagrams to port 53: the query's name.
- * Every other packet costs a load or two of its IP header and, for TCP,
- * one helper call (bpf_tcp_sock: "has this socket sent data before?").
+ * Every other packet costs a few loads of its IP and TCP headers; a TCP
+ * segment with data also reads its socket's data_segs_out through BTF
+ * ("has this socket sent data before?"), without a helper call.
  *
  * The bytes looked at are copied into per-CPU scratch and searched there;
  * an event says only which marker bits or which pool-domain suffix
@@ -23,8 +24,16 @@
 #ifndef ABUSEWATCH_WIRE_BPF_H
 #define ABUSEWATCH_WIRE_BPF_H
 
+#include <bpf/bpf_core_read.h>
+
 #include "software_events.h"
 #include "wire_events.h"
+
+/* Kfuncs the verifier turns into plain moves (6.2+): no call at run time. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+#define SOCK_STREAM 1
 
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
@@ -467,7 +476,9 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 {
 	__u8 *data = (__u8 *)(long)skb->data, *data_end = (__u8 *)(long)skb->data_end;
 	struct bpf_sock *sk = skb->sk;
-	struct bpf_tcp_sock *tcp;
+	struct sk_buff *kernel_skb;
+	struct sock *kernel_sk;
+	struct tcp_sock *tcp;
 	__u32 protocol, l4, segs, off;
 	__u8 *header;
 
@@ -494,15 +505,22 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 		off = l4 + (header[12] >> 4) * 4;
 		if (skb->len <= off)
 			return;
-		tcp = bpf_tcp_sock(sk);
-		if (!tcp)
-			return;
 		/*
-		 * The segment's data is already counted in data_segs_out when
-		 * the IP layer runs this: the first data segment (or a
-		 * first burst of one GSO packet) is the one with no data sent
-		 * before it.
+		 * The socket read through BTF (loads the verifier checks, no
+		 * helper call): only a TCP stream socket's segments; a raw
+		 * socket sending TCP headers has its own type. The segment's
+		 * data is already counted in data_segs_out when the IP layer
+		 * runs this: the first data segment (or a first burst of one
+		 * GSO packet) is the one with no data sent before it.
 		 */
+		kernel_skb = bpf_cast_to_kern_ctx(skb);
+		kernel_sk = kernel_skb->sk;
+		if (!kernel_sk || kernel_sk->sk_protocol != IPPROTO_TCP ||
+		    kernel_sk->sk_type != SOCK_STREAM ||
+		    kernel_sk->__sk_common.skc_state == TCP_TIME_WAIT ||
+		    kernel_sk->__sk_common.skc_state == TCP_NEW_SYN_RECV)
+			return;
+		tcp = bpf_rdonly_cast(kernel_sk, bpf_core_type_id_kernel(struct tcp_sock));
 		segs = skb->gso_segs ? skb->gso_segs : 1;
 		if (tcp->data_segs_out > segs)
 			return;
