@@ -32,7 +32,7 @@ source "$(dirname "$0")/lib.sh"
 e2e_cases wire_stratum_xmr wire_stratum_subscribe wire_stratum_eth wire_stratum_renamed \
 	wire_tls_sni wire_dns_udp wire_dns_tcp wire_kill \
 	wire_policy_off wire_benign_jsonrpc wire_benign_https wire_benign_dns wire_dns_lookalike \
-	wire_benign_git wire_privacy
+	wire_benign_git wire_privacy wire_agent_memory
 e2e_require_root_bpf || e2e_finish
 e2e_require_commands python3 openssl curl git timeout ss || e2e_finish
 e2e_require_build incg poolclient || e2e_finish
@@ -426,6 +426,49 @@ if [[ -n $GIT_PORT ]]; then
 else
 	skip wire_benign_git "git daemon did not serve on 127.0.0.1: $(tail -n 1 "$E2E_TMP/gitd.log" 2>/dev/null)"
 fi
+
+# ---- payload bytes never reach the agent: its whole memory (heap, stacks,
+# the ring buffers it maps) holds neither what the clients sent nor the
+# names they looked up; the path of its events log, which it does hold,
+# shows that the search finds a string there.
+memory=$(python3 - "$AGENT_PID" "$AW_EVENTS" "$WALLET" "${WALLET:0:24}" "$PASSWORD" "$SNI_POOL" \
+	"$UDP_POOL" "$TCP_POOL" <<'EOF' 2>&1
+import sys
+
+pid, control, *needles = sys.argv[1:]
+wanted = [control.encode()] + [n.encode() for n in needles]
+counts = dict.fromkeys(wanted, 0)
+overlap = max(len(w) for w in wanted)
+skipped = 0
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        fields = line.split()
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        name = fields[5] if len(fields) > 5 else ""
+        if "r" not in fields[1] or name in ("[vvar]", "[vvar_vclock]", "[vsyscall]"):
+            continue
+        # A sanitizer's shadow memory: terabytes reserved, nothing of ours.
+        if end - start > 1 << 30:
+            skipped += 1
+            continue
+        tail = b""
+        for at in range(start, end, 1 << 20):
+            try:
+                mem.seek(at)
+                chunk = mem.read(min(1 << 20, end - at))
+            except (OSError, ValueError, OverflowError):
+                break
+            data = tail + chunk
+            for w in wanted:
+                counts[w] += data.count(w) - tail.count(w)
+            tail = data[-overlap:]
+print("control %d; %s; %d huge mappings skipped" % (
+    counts[wanted[0]], ", ".join("%s: %d" % (w.decode(), counts[w]) for w in wanted[1:]),
+    skipped))
+EOF
+)
+[[ $memory == "control "[1-9]* && $memory != *": "[1-9]* ]]
+check wire_agent_memory "$?" "occurrences in the agent's memory (its events log path as control, want > 0; the rest want 0): $memory"
 
 # ---- privacy: what the clients sent is compared in the kernel, never kept
 stop_agent
