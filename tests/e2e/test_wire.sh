@@ -8,18 +8,20 @@
 # (tests/tools/dns_responder.py) on 127.0.0.0/8, in tenant cgroups whose
 # software policy denies builtin:miners, into the events log:
 # - stratum in the first bytes of a TCP connection, rule=stratum, for each
-#   family of opening methods: Monero-style login with an agent,
-#   mining.subscribe + mining.authorize, eth_submitLogin;
+#   family of opening methods: Monero-style login with an agent (compact
+#   JSON as XMRig sends it, and with blanks), mining.subscribe +
+#   mining.authorize (with blanks, as cpuminer sends them), eth_submitLogin;
 # - the same from a client called cc1plus-helper, run with no argv at all
 #   (execve with argc 0), its configuration in its working directory, on
 #   port 15555;
 # - a pool host name in the SNI of a TLS ClientHello (port 443 where it is
 #   free), rule=pool_domain, the record naming the matched suffix only;
-# - a pool host name in a DNS query over UDP and over TCP to port 53,
-#   rule=pool_domain, the suffix only;
+# - a pool host name in a DNS query over UDP (with EDNS0) and over TCP (in
+#   mixed case) to port 53, rule=pool_domain, the suffix only;
 # - action kill: the client dies;
 # - quiet: the same miner in a tenant whose policy allows miners; JSON-RPC
-#   that is not stratum (an LSP initialize, an Ethereum node query); curl
+#   that is not stratum (an LSP initialize, an Ethereum node query, a web
+#   application's "login" without a miner's agent); curl
 #   over HTTPS with an ordinary SNI; DNS lookups of ordinary names and of
 #   names that only look like pools (no label boundary, not a suffix);
 #   git clone from a local git daemon;
@@ -29,7 +31,7 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases wire_stratum_xmr wire_stratum_subscribe wire_stratum_eth wire_stratum_renamed \
+e2e_cases wire_stratum_xmr wire_stratum_xmr_spaced wire_stratum_subscribe wire_stratum_eth wire_stratum_renamed \
 	wire_tls_sni wire_dns_udp wire_dns_tcp wire_kill \
 	wire_policy_off wire_benign_jsonrpc wire_benign_https wire_benign_dns wire_dns_lookalike \
 	wire_benign_git wire_privacy wire_agent_memory
@@ -45,7 +47,8 @@ PASSWORD=rigpass-$(printf '%04x' "$RANDOM")-e2e
 # (supportxmr.com, moneroocean.stream, nanopool.org), never these labels.
 SNI_POOL=pool.supportxmr.com
 UDP_POOL=gulf.moneroocean.stream
-TCP_POOL=xmr-eu1.nanopool.org
+# In mixed case: DNS names are compared in any case.
+TCP_POOL=Xmr-EU1.NanoPool.ORG
 SERVERS_LIFETIME=240
 
 # start_server NAME COMMAND...: COMMAND outside every tenant, its output in
@@ -181,7 +184,7 @@ alerts:
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-for name in xmr subscribe eth renamed tls dnsudp dnstcp killer open lsp browser resolver \
+for name in xmr xmrstak subscribe eth renamed tls dnsudp dnstcp killer open lsp browser resolver \
 	lookalike gitter; do
 	tenant_cgroup "$name" >/dev/null || {
 		fail_all "cannot create the tenant cgroups"
@@ -255,6 +258,8 @@ client lsp clangd-helper "port=$POOL_PORT" protocol=jsonrpc
 lsp_status=$?
 client lsp clangd-helper "port=$POOL_PORT" protocol=ethnode
 lsp_status=$((lsp_status | $?))
+client lsp clangd-helper "port=$POOL_PORT" protocol=applogin
+lsp_status=$((lsp_status | $?))
 
 # HTTPS to an ordinary name: curl, its SNI deb.debian.org.
 https_body=$("$AW_TOOLS/incg" "$T/browser" curl -sS --max-time 20 --noproxy '*' \
@@ -271,7 +276,7 @@ if [[ -n $RESOLVER ]]; then
 	for name in "${ORDINARY[@]}"; do
 		for transport in udp tcp; do
 			client resolver apt-helper protocol=none "dns=$transport" "name=$name" \
-				"resolver=$RESOLVER" || dns_benign_status=1
+				"resolver=$RESOLVER" edns=1 || dns_benign_status=1
 		done
 	done
 	for name in "${LOOKALIKE[@]}"; do
@@ -301,7 +306,13 @@ what=$(found_wire xmr stratum "r['dst_port'] == $POOL_PORT and r['action'] == 'a
 ((status == 0)) && [[ $what == *": ok" ]]
 check wire_stratum_xmr "$?" "login with agent to port $POOL_PORT (client: $(client_said xmr)): $what"
 
-client subscribe build-worker "port=$POOL_PORT" protocol=stratum
+client xmrstak build-worker "port=$POOL_PORT" protocol=xmr style=spaced
+status=$?
+what=$(found_wire xmrstak stratum "r['dst_port'] == $POOL_PORT and $(sender_is "$CLIENT_EXE")")
+((status == 0)) && [[ $what == *": ok" ]]
+check wire_stratum_xmr_spaced "$?" "login with agent, JSON with blanks, to port $POOL_PORT (client: $(client_said xmrstak)): $what"
+
+client subscribe build-worker "port=$POOL_PORT" protocol=stratum style=spaced
 status=$?
 what=$(found_wire subscribe stratum "r['dst_port'] == $POOL_PORT and $(sender_is "$CLIENT_EXE")")
 ((status == 0)) && [[ $what == *": ok" ]]
@@ -335,7 +346,7 @@ check wire_tls_sni "$?" "TLS to $TLS_ADDR:$TLS_PORT with SNI $SNI_POOL (client: 
 # ---- DNS queries for pool names, then the pool at the address answered
 if [[ -n $RESOLVER ]]; then
 	client dnsudp cc1plus-helper "port=$POOL_PORT" protocol=xmr dns=udp "name=$UDP_POOL" \
-		"resolver=$RESOLVER"
+		"resolver=$RESOLVER" edns=1
 	status=$?
 	what=$(found_wire dnsudp pool_domain "r['dst_port'] == 53 and 'moneroocean.stream' in r['reason'] and 'gulf' not in json.dumps(r) and $(sender_is "$CLIENT_EXE")")
 	((status == 0)) && dns_asked udp "$UDP_POOL" && [[ $what == *": ok" ]]
@@ -344,7 +355,7 @@ if [[ -n $RESOLVER ]]; then
 	client dnstcp cc1plus-helper "port=$POOL_PORT" protocol=xmr dns=tcp "name=$TCP_POOL" \
 		"resolver=$RESOLVER"
 	status=$?
-	what=$(found_wire dnstcp pool_domain "r['dst_port'] == 53 and 'nanopool.org' in r['reason'] and 'xmr-eu1' not in json.dumps(r) and $(sender_is "$CLIENT_EXE")")
+	what=$(found_wire dnstcp pool_domain "r['dst_port'] == 53 and 'nanopool.org' in r['reason'].lower() and 'xmr-eu1' not in json.dumps(r).lower() and $(sender_is "$CLIENT_EXE")")
 	((status == 0)) && dns_asked tcp "$TCP_POOL" && [[ $what == *": ok" ]]
 	check wire_dns_tcp "$?" "DNS over TCP for $TCP_POOL (client: $(client_said dnstcp); resolver asked: $(dns_asked tcp "$TCP_POOL" && echo yes || echo no)): $what"
 else
@@ -391,7 +402,7 @@ check wire_policy_off "$?" "the same client in a tenant whose plan has no softwa
 what=$(quiet lsp)
 methods=$(grep -c '"initialize"\|"eth_blockNumber"' "$E2E_TMP/pool.log" 2>/dev/null)
 ((lsp_status == 0 && methods >= 2)) && [[ $what == "no record" ]]
-check wire_benign_jsonrpc "$?" "JSON-RPC initialize and eth_blockNumber (client: $(client_said lsp); seen by the server: ${methods:-0} of 2): $what"
+check wire_benign_jsonrpc "$?" "JSON-RPC initialize, eth_blockNumber and an application's login (clients: status $lsp_status, $(client_said lsp); initialize and eth_blockNumber seen by the server: ${methods:-0} of 2): $what"
 
 what=$(quiet browser)
 ((https_status == 0)) && [[ $https_body == ok && $what == "no record" ]] &&
@@ -436,7 +447,8 @@ memory=$(python3 - "$AGENT_PID" "$AW_EVENTS" "$WALLET" "${WALLET:0:24}" "$PASSWO
 import sys
 
 pid, control, *needles = sys.argv[1:]
-wanted = [control.encode()] + [n.encode() for n in needles]
+# In any case: a name may come out lowered.
+wanted = [control.lower().encode()] + [n.lower().encode() for n in needles]
 counts = dict.fromkeys(wanted, 0)
 overlap = max(len(w) for w in wanted)
 skipped = 0
@@ -455,7 +467,7 @@ with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as
         for at in range(start, end, 1 << 20):
             try:
                 mem.seek(at)
-                chunk = mem.read(min(1 << 20, end - at))
+                chunk = mem.read(min(1 << 20, end - at)).lower()
             except (OSError, ValueError, OverflowError):
                 break
             data = tail + chunk
@@ -474,7 +486,7 @@ check wire_agent_memory "$?" "occurrences in the agent's memory (its events log 
 stop_agent
 leaks=$( (cat "$AW_EVENTS" "$AGENT_LOG" "$AW_TEXTFILE" 2>/dev/null
 	find "$AW_DIR/state" -type f -exec cat {} + 2>/dev/null) |
-	grep -a -c -F -e "$WALLET" -e "${WALLET:0:24}" -e "$PASSWORD" -e "$SNI_POOL" -e "$UDP_POOL" \
+	grep -a -c -i -F -e "$WALLET" -e "${WALLET:0:24}" -e "$PASSWORD" -e "$SNI_POOL" -e "$UDP_POOL" \
 		-e "$TCP_POOL" -e "${LOOKALIKE[0]}")
 ((leaks == 0))
 check wire_privacy "$?" "lines holding the wallet, the password or a queried host name in the events log, agent log, textfile and state: $leaks (want 0)"

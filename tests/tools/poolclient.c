@@ -17,7 +17,12 @@
  *                           (eth_submitLogin), jsonrpc (an LSP-style
  *                           "initialize", not stratum), ethnode (an
  *                           Ethereum node query, eth_blockNumber, not
- *                           stratum) or none (resolve only, no connection)
+ *                           stratum), applogin (a web application's
+ *                           JSON-RPC "login" with a user name, no agent:
+ *                           not stratum) or none (resolve only)
+ *   style=compact           compact: JSON without blanks, as XMRig sends
+ *                           it; spaced: a blank after each ':' and ',', as
+ *                           cpuminer and xmr-stak's forks send it
  *   wallet=...              the login (wallet address) sent to the pool
  *   pass=x                  the password sent to the pool
  *   tls=0                   1: TLS to the pool, SNI = sni=
@@ -27,6 +32,8 @@
  *                           (port 53, or resolver_port=) first, over UDP,
  *                           TCP or both, and connect to the answer
  *   resolver=127.0.0.153
+ *   edns=0                  1: an EDNS0 OPT record after the question, as
+ *                           dig and systemd-resolved send
  *   hold=0                  seconds to stay connected after the job
  *   timeout=10              seconds for each network step
  *   argc0=0                 1: re-executes itself with an empty argv first
@@ -60,6 +67,8 @@ struct pool_config {
 	char address[64];
 	int port;
 	char protocol[16];
+	int spaced;
+	int edns;
 	char wallet[FIELD_MAX];
 	char pass[FIELD_MAX];
 	int tls;
@@ -159,6 +168,10 @@ static int parse_config(const char *path, struct pool_config *cfg)
 			cfg->hold = atoi(value);
 		else if (!strcmp(key, "timeout"))
 			cfg->timeout = atoi(value);
+		else if (!strcmp(key, "style") && (!strcmp(value, "compact") || !strcmp(value, "spaced")))
+			cfg->spaced = !strcmp(value, "spaced");
+		else if (!strcmp(key, "edns"))
+			cfg->edns = atoi(value);
 		else if (!strcmp(key, "argc0"))
 			cfg->argc0 = atoi(value);
 		else
@@ -201,13 +214,17 @@ static int socket_to(const char *address, int port, int type, int timeout)
 	return fd;
 }
 
-/* A DNS query for NAME, type A, class IN, id ID; its length or -EINVAL. */
-static int dns_query(uint8_t *buf, size_t size, const char *name, uint16_t id)
+/* The OPT pseudo-record of EDNS0: root name, type 41, 1232-byte payload. */
+static const uint8_t edns_opt[] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0 };
+
+/* A DNS query for NAME, type A, class IN, id ID, with EDNS0 when EDNS; its
+ * length or -EINVAL. */
+static int dns_query(uint8_t *buf, size_t size, const char *name, uint16_t id, int edns)
 {
 	const char *label = name, *dot;
 	size_t len, pos = 12;
 
-	if (size < 12 + strlen(name) + 2 + 4)
+	if (size < 12 + strlen(name) + 2 + 4 + sizeof(edns_opt))
 		return -EINVAL;
 	memset(buf, 0, 12);
 	buf[0] = id >> 8;
@@ -229,6 +246,11 @@ static int dns_query(uint8_t *buf, size_t size, const char *name, uint16_t id)
 	buf[pos++] = 1; /* A */
 	buf[pos++] = 0;
 	buf[pos++] = 1; /* IN */
+	if (edns) {
+		buf[11] = 1; /* one additional record */
+		memcpy(buf + pos, edns_opt, sizeof(edns_opt));
+		pos += sizeof(edns_opt);
+	}
 	return pos;
 }
 
@@ -299,7 +321,7 @@ static int resolve(const struct pool_config *cfg, int tcp, char *out, size_t siz
 	int fd, len, err;
 	ssize_t n;
 
-	len = dns_query(query + 2, sizeof(query) - 2, cfg->name, id);
+	len = dns_query(query + 2, sizeof(query) - 2, cfg->name, id, cfg->edns);
 	if (len < 0)
 		return len;
 	fd = socket_to(cfg->resolver, cfg->resolver_port, tcp ? SOCK_STREAM : SOCK_DGRAM,
@@ -369,12 +391,50 @@ static int link_read_line(struct link *link, char *buf, size_t size)
 	return got;
 }
 
-/* Sends REQUEST and reads the answer; 0 when it holds EXPECT. */
-static int exchange(struct link *link, const char *request, const char *expect)
+/*
+ * COMPACT JSON with a blank after each ':' and ',' outside strings, the way
+ * cpuminer and others format it, into OUT.
+ */
+static int respace(const char *compact, char *out, size_t size)
 {
-	char answer[4096];
+	int in_string = 0, escaped = 0;
+	size_t pos = 0;
+
+	for (; *compact; compact++) {
+		if (pos + 3 > size)
+			return -E2BIG;
+		out[pos++] = *compact;
+		if (in_string) {
+			if (escaped)
+				escaped = 0;
+			else if (*compact == '\\')
+				escaped = 1;
+			else if (*compact == '"')
+				in_string = 0;
+		} else if (*compact == '"') {
+			in_string = 1;
+		} else if (*compact == ':' || *compact == ',') {
+			out[pos++] = ' ';
+		}
+	}
+	out[pos] = 0;
+	return 0;
+}
+
+/* Sends REQUEST (compact JSON and a newline, re-spaced when the
+ * configuration says so) and reads the answer; 0 when it holds EXPECT. */
+static int exchange(struct link *link, const struct pool_config *cfg, const char *request,
+		    const char *expect)
+{
+	char answer[4096], spaced[2048];
 	int err;
 
+	if (cfg->spaced) {
+		err = respace(request, spaced, sizeof(spaced));
+		if (err)
+			return err;
+		request = spaced;
+	}
 	err = link_write(link, request);
 	if (err)
 		return err;
@@ -395,37 +455,45 @@ static int speak(struct link *link, const struct pool_config *cfg)
 			 "{\"login\":\"%s\",\"pass\":\"%s\",\"agent\":\"XMRig/6.21.0 (Linux x86_64) "
 			 "libuv/1.44.2 gcc/12.2.0\",\"algo\":[\"rx/0\"]}}\n",
 			 cfg->wallet, cfg->pass);
-		return exchange(link, request, "\"job\"");
+		return exchange(link, cfg, request, "\"job\"");
 	}
 	if (!strcmp(cfg->protocol, "stratum")) {
-		err = exchange(link,
+		err = exchange(link, cfg,
 			       "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":"
-			       "[\"cgminer/4.10.0\"]}\n",
+			       "[\"cpuminer-opt/3.23.3\"]}\n",
 			       "mining.notify");
 		if (err)
 			return err;
 		snprintf(request, sizeof(request),
 			 "{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"%s\",\"%s\"]}\n",
 			 cfg->wallet, cfg->pass);
-		return exchange(link, request, "\"result\":true");
+		return exchange(link, cfg, request, "\"result\":true");
 	}
 	if (!strcmp(cfg->protocol, "eth")) {
 		snprintf(request, sizeof(request),
 			 "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"eth_submitLogin\",\"worker\":"
 			 "\"rig1\",\"params\":[\"%s\",\"%s\"]}\n",
 			 cfg->wallet, cfg->pass);
-		return exchange(link, request, "\"result\":true");
+		return exchange(link, cfg, request, "\"result\":true");
 	}
 	if (!strcmp(cfg->protocol, "jsonrpc"))
-		return exchange(link,
+		return exchange(link, cfg,
 				"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
 				"{\"processId\":null,\"rootUri\":null,\"capabilities\":{}}}\n",
 				"\"result\"");
 	if (!strcmp(cfg->protocol, "ethnode"))
-		return exchange(link,
+		return exchange(link, cfg,
 				"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_blockNumber\","
 				"\"params\":[]}\n",
 				"\"result\"");
+	if (!strcmp(cfg->protocol, "applogin")) {
+		/* A common word as a method: not stratum without a miner's agent. */
+		snprintf(request, sizeof(request),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\",\"params\":"
+			 "{\"username\":\"ci-bot\",\"password\":\"%s\"}}\n",
+			 cfg->pass);
+		return exchange(link, cfg, request, "\"result\"");
+	}
 	return -EINVAL;
 }
 
