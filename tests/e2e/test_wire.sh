@@ -19,6 +19,8 @@
 # - a pool host name in a DNS query over UDP (with EDNS0) and over TCP (in
 #   mixed case) to port 53, rule=pool_domain, the suffix only;
 # - action kill: the client dies;
+# - ten runs of a miner: one alert; an alert resolves once the window has
+#   passed and the client has exited;
 # - quiet: the same miner in a tenant whose policy allows miners; JSON-RPC
 #   that is not stratum (an LSP initialize, an Ethereum node query, a web
 #   application's "login" without a miner's agent); curl
@@ -32,7 +34,7 @@
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases wire_stratum_xmr wire_stratum_xmr_spaced wire_stratum_subscribe wire_stratum_eth wire_stratum_renamed \
-	wire_tls_sni wire_dns_udp wire_dns_tcp wire_kill \
+	wire_tls_sni wire_dns_udp wire_dns_tcp wire_kill wire_once wire_resolved \
 	wire_policy_off wire_benign_jsonrpc wire_benign_https wire_benign_dns wire_dns_lookalike \
 	wire_benign_git wire_privacy wire_agent_memory
 e2e_require_root_bpf || e2e_finish
@@ -184,7 +186,7 @@ alerts:
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-for name in xmr xmrstak subscribe eth renamed tls dnsudp dnstcp killer open lsp browser resolver \
+for name in xmr xmrstak flood subscribe eth renamed tls dnsudp dnstcp killer open lsp browser resolver \
 	lookalike gitter; do
 	tenant_cgroup "$name" >/dev/null || {
 		fail_all "cannot create the tenant cgroups"
@@ -379,6 +381,21 @@ status=$?
 what=$(found_wire killer stratum "r['action'] == 'kill' and r.get('action_result', '').startswith('killed pid')")
 ((i < 150 && status == 137)) && [[ $what == *": ok" ]]
 check wire_kill "$?" "client under action kill: $( ((i < 150)) && echo "ended after $((i / 10)).$((i % 10)) s" || echo "alive after 15 s (killed by the test)"), exit status $status (want 137, SIGKILL); $what"
+
+# ---- ten runs, one alert
+statuses=0
+for ((i = 0; i < 10; i++)); do
+	client flood build-worker "port=$POOL_PORT" protocol=xmr || statuses=$((statuses + 1))
+done
+wait_events 10 "$AW_EVENTS" tenant=flood rule=stratum state=firing >/dev/null
+wait_intervals 5
+firing=$(events_count "$AW_EVENTS" tenant=flood state=firing)
+((statuses == 0 && firing == 1))
+check wire_once "$?" "ten runs of one client in a tenant: $firing firing records (want 1); clients that failed: $statuses"
+
+# ---- resolved: the xmr client exited long ago; the window is 2 s
+waited=$(wait_events 10 "$AW_EVENTS" tenant=xmr rule=stratum state=resolved)
+check wire_resolved "$?" "the stratum alert of tenant xmr resolved: ${waited:+after $waited s more}${waited:-no record within 10 s}"
 
 # ---- the quiet ones, now that the agent had its time
 wait_intervals 10
