@@ -12,8 +12,8 @@
 #   JSON as XMRig sends it, and with blanks), mining.subscribe +
 #   mining.authorize (with blanks, as cpuminer sends them), eth_submitLogin;
 # - the same from a client called cc1plus-helper, run with no argv at all
-#   (execve with argc 0), its configuration in its working directory, on
-#   port 15555;
+#   (execve with argc 0, which Linux >= 5.18 turns into one empty
+#   argument), its configuration in its working directory, on port 15555;
 # - a pool host name in the SNI of a TLS ClientHello (port 443 where it is
 #   free), rule=pool_domain, the record naming the matched suffix only;
 # - a pool host name in a DNS query over UDP (with EDNS0) and over TCP (in
@@ -23,18 +23,19 @@
 #   passed and the client has exited;
 # - quiet: the same miner in a tenant whose policy allows miners; JSON-RPC
 #   that is not stratum (an LSP initialize, an Ethereum node query, a web
-#   application's "login" without a miner's agent); curl
-#   over HTTPS with an ordinary SNI; DNS lookups of ordinary names and of
-#   names that only look like pools (no label boundary, not a suffix);
-#   git clone from a local git daemon;
+#   application's "login" without a miner's agent); curl over HTTPS with an
+#   ordinary SNI; DNS lookups of ordinary names and of names that only look
+#   like pools (no label boundary, not a suffix); git clone from a local
+#   git daemon;
 # - privacy: the wallet, the password and the pool host names appear in no
-#   record, log line, textfile or state file of the agent.
+#   record, log line, textfile or state file of the agent, nor anywhere in
+#   its memory (heap, stacks, the ring buffers and maps it maps).
 # Loopback only; every server and client is bounded in time.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases wire_stratum_xmr wire_stratum_xmr_spaced wire_stratum_subscribe wire_stratum_eth wire_stratum_renamed \
-	wire_tls_sni wire_dns_udp wire_dns_tcp wire_kill wire_once wire_resolved \
+e2e_cases wire_stratum_xmr wire_stratum_xmr_spaced wire_stratum_subscribe wire_stratum_eth \
+	wire_stratum_renamed wire_tls_sni wire_dns_udp wire_dns_tcp wire_kill wire_once wire_resolved \
 	wire_policy_off wire_benign_jsonrpc wire_benign_https wire_benign_dns wire_dns_lookalike \
 	wire_benign_git wire_privacy wire_agent_memory
 e2e_require_root_bpf || e2e_finish
