@@ -195,6 +195,14 @@ $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+# poolclient, the mining client of tests/e2e/test_wire.sh, speaks TLS to its
+# fake pool: libssl (of libssl-dev, a build dependency already).
+TOOL_TLS_LIBS = $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
+
+$(OUTPUT)/tools/poolclient: tests/tools/poolclient.c | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(TOOL_TLS_LIBS) -o $@
+
 # ---------------------------------------------------------------- bench
 # Programs of `make bench` (tests/bench/). A bench program links the
 # pure-logic modules, as the unit tests do, to time one of them alone
