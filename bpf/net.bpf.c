@@ -21,6 +21,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 
 #include "maps.bpf.h"
 #include "net_events.h"
@@ -33,6 +34,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define IPV6_HEADER_LEN 40
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
 
 /* Packets of sockets in the root cgroup belong to no tenant: not counted. */
 const volatile __u64 targ_root_cgroup_id = 1;
@@ -173,22 +180,17 @@ static __noinline void count_packet_in_maps(__u64 id, __u32 bytes, __u32 packets
 }
 
 /*
- * Counts the packet in this CPU's batch (struct skb_slot), which moves to
- * the maps only when a packet of another tenant's socket passes here.
- * Packets of the root cgroup's sockets leave the batch alone.
+ * Counts @bytes and @packets of cgroup @id's socket in this CPU's batch
+ * (struct skb_slot), which moves to the maps only when a packet of another
+ * tenant's socket passes here. The packet socket probe (net_dev_queue)
+ * shares the batch: it runs with bottom halves off, and the slot's
+ * compare-and-swap keeps it apart from a cgroup_skb program all the same.
  */
-static __always_inline void account(struct __sk_buff *skb, bool egress)
+static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets, bool egress)
 {
-	__u64 id = bpf_skb_cgroup_id(skb);
-	__u32 cpu, bytes, packets;
 	struct skb_slot *slot;
+	__u32 cpu;
 
-	if (!is_tenant(id))
-		return;
-	bytes = ip_length(skb);
-	packets = skb->gso_segs;
-	if (!packets)
-		packets = 1;
 	cpu = bpf_get_smp_processor_id();
 	if (cpu >= AW_MAX_CPUS) {
 		count_packet_in_maps(id, bytes, packets, egress);
@@ -217,6 +219,23 @@ static __always_inline void account(struct __sk_buff *skb, bool egress)
 	slot->busy = 0;
 }
 
+/*
+ * Counts the packet in this CPU's batch (charge_packets()). Packets of the
+ * root cgroup's sockets leave the batch alone.
+ */
+static __always_inline void account(struct __sk_buff *skb, bool egress)
+{
+	__u64 id = bpf_skb_cgroup_id(skb);
+	__u32 packets;
+
+	if (!is_tenant(id))
+		return;
+	packets = skb->gso_segs;
+	if (!packets)
+		packets = 1;
+	charge_packets(id, ip_length(skb), packets, egress);
+}
+
 SEC("cgroup_skb/ingress")
 int count_ingress(struct __sk_buff *skb)
 {
@@ -224,10 +243,13 @@ int count_ingress(struct __sk_buff *skb)
 	return 1;
 }
 
+static void note_raw_probe(struct __sk_buff *skb);
+
 SEC("cgroup_skb/egress")
 int count_egress(struct __sk_buff *skb)
 {
 	account(skb, true);
+	note_raw_probe(skb);
 	return 1;
 }
 
@@ -248,13 +270,15 @@ static __always_inline bool sent_recently(__u64 now, __u64 sent_ns)
  * the volume of a flood (that is the counter's job). Returns when @key was
  * last sent (or found no room in the ring buffer: counted as lost).
  */
-static __noinline __u64 send_destination(struct destination_key *key, __u16 family)
+static __always_inline __u64 send_destination_by(struct destination_key *key, __u16 family,
+						 bool coarse_clock)
 {
 	struct connect_event *event;
 	__u64 now, *sent;
 
 	sent = bpf_map_lookup_elem(&recent_destinations, key);
-	if (sent && sent_recently(bpf_ktime_get_coarse_ns(), *sent))
+	if (sent && sent_recently(coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns(),
+				  *sent))
 		return *sent;
 	/* The precise clock here: see sent_recently(). */
 	now = bpf_ktime_get_ns();
@@ -272,6 +296,17 @@ static __noinline __u64 send_destination(struct destination_key *key, __u16 fami
 	event->unused = 0;
 	bpf_ringbuf_submit(event, 0);
 	return now;
+}
+
+static __noinline __u64 send_destination(struct destination_key *key, __u16 family)
+{
+	return send_destination_by(key, family, true);
+}
+
+/* The same for tracing programs, which may not read the coarse clock. */
+static __noinline __u64 send_destination_traced(struct destination_key *key, __u16 family)
+{
+	return send_destination_by(key, family, false);
 }
 
 /* Adds @count connect() calls to cgroup @id's counters on this CPU. */
@@ -415,4 +450,282 @@ int count_connect6(struct bpf_sock_addr *ctx)
 	key.port = bpf_ntohs((__u16)ctx->user_port);
 	count_connect(&key, AF_INET6);
 	return 1;
+}
+
+/*
+ * Scans without connect(). A scanner with a raw IP socket (nmap -sS,
+ * hping3) or a packet socket (masscan, zmap) writes its own TCP SYNs and
+ * UDP probes, so cgroup/connect never sees them. Their destinations go to
+ * userspace like a connect()'s (send_destination(): same event, same
+ * once-a-second de-duplication per cgroup in the LRU map, so the kernel's
+ * memory stays bounded). They are not connect() calls and are not counted
+ * as such. SYNs of SOCK_STREAM sockets are left out: their connect() has
+ * sent the destination already.
+ */
+
+/* A TCP or UDP probe's destination port, from its transport header at @l4. */
+struct probe_ports {
+	__be16 source;
+	__be16 dest;
+};
+
+/*
+ * The destination of an IPv4 packet at @ip (@avail bytes readable there,
+ * from a packet or a copy) into @key when it is a probe: a TCP SYN without
+ * ACK or a UDP datagram, first fragment only. @l4 gets the transport
+ * header's offset from @ip. False for anything else.
+ */
+static __always_inline bool ipv4_probe(const __u8 *ip, __u32 avail, struct destination_key *key,
+				       __u32 *l4, __u8 *protocol)
+{
+	const struct iphdr *iph = (const struct iphdr *)ip;
+
+	if (avail < sizeof(*iph) || iph->version != 4 || iph->ihl < 5)
+		return false;
+	if (iph->frag_off & bpf_htons(0x1fff))
+		return false;
+	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
+		return false;
+	*protocol = iph->protocol;
+	*l4 = iph->ihl * 4;
+	key->addr[10] = 0xff;
+	key->addr[11] = 0xff;
+	__builtin_memcpy(&key->addr[12], &iph->daddr, 4);
+	return true;
+}
+
+/* The same for IPv6: TCP or UDP right after the fixed header (no extension headers). */
+static __always_inline bool ipv6_probe(const __u8 *ip, __u32 avail, struct destination_key *key,
+				       __u32 *l4, __u8 *protocol)
+{
+	const struct ipv6hdr *ip6h = (const struct ipv6hdr *)ip;
+
+	if (avail < sizeof(*ip6h) || ip6h->version != 6)
+		return false;
+	if (ip6h->nexthdr != IPPROTO_TCP && ip6h->nexthdr != IPPROTO_UDP)
+		return false;
+	*protocol = ip6h->nexthdr;
+	*l4 = sizeof(*ip6h);
+	__builtin_memcpy(key->addr, &ip6h->daddr, sizeof(key->addr));
+	return true;
+}
+
+/* Bytes of a transport header a probe's test reads: TCP's flags, UDP's ports. */
+static __always_inline __u32 transport_head_len(__u8 protocol)
+{
+	return protocol == IPPROTO_TCP ? 14 : 4;
+}
+
+/*
+ * Is the transport header (@head: its first transport_head_len() bytes) a
+ * probe's: any UDP datagram, or a TCP segment with SYN and not ACK? Its
+ * port then goes to @key.
+ */
+static __always_inline bool transport_probe(const __u8 *head, __u8 protocol,
+					    struct destination_key *key)
+{
+	const struct probe_ports *ports = (const struct probe_ports *)head;
+
+	/* TCP flags: byte 13 of its header. */
+	if (protocol == IPPROTO_TCP && (head[13] & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return false;
+	key->port = bpf_ntohs(ports->dest);
+	return true;
+}
+
+/*
+ * cgroup_skb egress: the destination of a SYN or UDP probe a tenant's raw
+ * IP socket sends. Ordinary traffic pays a look at the IP protocol and the
+ * TCP flags, read in place; only SYNs and UDP datagrams ask for the socket's
+ * type. Headers out of the linear part are not looked for: a raw socket's
+ * small packets are linear.
+ */
+static __noinline void note_raw_probe(struct __sk_buff *skb)
+{
+	__u8 *data = (__u8 *)(long)skb->data, *data_end = (__u8 *)(long)skb->data_end;
+	struct destination_key key = {};
+	struct bpf_sock *sk;
+	__u8 protocol = 0;
+	__u32 l4 = 0;
+	__u16 family;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (data + sizeof(struct iphdr) > data_end)
+			return;
+		if (!ipv4_probe(data, sizeof(struct iphdr), &key, &l4, &protocol))
+			return;
+		family = AF_INET;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (data + sizeof(struct ipv6hdr) > data_end)
+			return;
+		if (!ipv6_probe(data, sizeof(struct ipv6hdr), &key, &l4, &protocol))
+			return;
+		family = AF_INET6;
+	} else {
+		return;
+	}
+	if (l4 > 60)
+		return;
+	data += l4;
+	if (protocol == IPPROTO_TCP ? data + 14 > data_end : data + 4 > data_end)
+		return;
+	if (!transport_probe(data, protocol, &key))
+		return;
+	sk = skb->sk;
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->type != SOCK_RAW)
+		return;
+	key.cgroup_id = bpf_skb_cgroup_id(skb);
+	if (!is_tenant(key.cgroup_id))
+		return;
+	send_destination(&key, family);
+}
+
+/*
+ * Packet sockets (AF_PACKET) write whole frames and hand them to the
+ * device: no IP layer, so no cgroup_skb program sees them. net_dev_queue
+ * runs in __dev_queue_xmit for every packet the host queues to a device,
+ * in the sending task's context for a packet socket (packet_snd and the
+ * TX ring's tpacket_snd alike). Every other family has been counted by
+ * cgroup_skb already: one load and a compare let them by.
+ *
+ * Not seen here: a packet socket with PACKET_QDISC_BYPASS, whose frames go
+ * to the driver through packet_direct_xmit without __dev_queue_xmit.
+ */
+
+#define ARPHRD_ETHER 1
+#define ARPHRD_LOOPBACK 772
+#define ETH_HEADER_LEN 14
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+
+/* The v2 cgroup that owns packet socket @sk, else the sending task's. */
+static __always_inline __u64 socket_cgroup_id(struct sock *sk)
+{
+	struct cgroup *cgroup = sk->sk_cgrp_data.cgroup;
+
+	if (cgroup && cgroup->kn)
+		return cgroup->kn->id;
+	return bpf_get_current_cgroup_id();
+}
+
+/*
+ * A packet socket's frame at @frame (@link: its link header's length,
+ * @headlen: bytes in its linear part) sent to cgroup @id's destinations
+ * when it is a SYN or UDP probe over Ethernet (one VLAN tag at most) or
+ * no link header at all. Reads the link, IP and transport headers only,
+ * and only from the linear part: headers a TX ring leaves in its pages are
+ * not looked for.
+ */
+static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 headlen, __u64 id)
+{
+	struct destination_key key = {};
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} ip;
+	__u8 eth[ETH_HEADER_LEN + 4], transport[14], version = 0;
+	__be16 ethertype;
+	__u32 l4 = 0;
+	__u8 protocol = 0;
+	__u16 family;
+
+	if (link == ETH_HEADER_LEN) {
+		if (headlen < sizeof(eth) || bpf_probe_read_kernel(eth, sizeof(eth), frame))
+			return;
+		ethertype = *(__be16 *)&eth[12];
+		if (ethertype == bpf_htons(ETH_P_8021Q) || ethertype == bpf_htons(ETH_P_8021AD)) {
+			ethertype = *(__be16 *)&eth[16];
+			link += 4;
+		}
+		if (ethertype == bpf_htons(ETH_P_IP))
+			version = 4;
+		else if (ethertype == bpf_htons(ETH_P_IPV6))
+			version = 6;
+		else
+			return;
+	} else if (link == 0) {
+		if (headlen < 1 || bpf_probe_read_kernel(&version, 1, frame))
+			return;
+		version >>= 4;
+	} else {
+		return;
+	}
+	if (version == 4) {
+		if (link + sizeof(ip.v4) > headlen ||
+		    bpf_probe_read_kernel(&ip.v4, sizeof(ip.v4), frame + link) ||
+		    !ipv4_probe((const __u8 *)&ip, sizeof(ip.v4), &key, &l4, &protocol))
+			return;
+		family = AF_INET;
+	} else if (version == 6) {
+		if (link + sizeof(ip.v6) > headlen ||
+		    bpf_probe_read_kernel(&ip.v6, sizeof(ip.v6), frame + link) ||
+		    !ipv6_probe((const __u8 *)&ip, sizeof(ip.v6), &key, &l4, &protocol))
+			return;
+		family = AF_INET6;
+	} else {
+		return;
+	}
+	l4 += link;
+	if (l4 + transport_head_len(protocol) > headlen)
+		return;
+	if (protocol == IPPROTO_TCP ? bpf_probe_read_kernel(transport, 14, frame + l4) :
+				      bpf_probe_read_kernel(transport, 4, frame + l4))
+		return;
+	if (!transport_probe(transport, protocol, &key))
+		return;
+	key.cgroup_id = id;
+	send_destination_traced(&key, family);
+}
+
+/*
+ * Charges a packet socket's frame to the socket's cgroup as transmitted:
+ * its bytes past the link header (what cgroup_skb counts of an IP packet:
+ * the network layer on, here as sent, so that a forged IP length cannot
+ * hide any) and its packets (GSO segments when the socket sent a
+ * super-packet with a virtio-net header).
+ */
+static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *sk)
+{
+	struct net_device *dev = skb->dev;
+	struct skb_shared_info *shinfo;
+	__u32 len = skb->len, headlen, link, packets = 1;
+	__u16 gso_segs = 0;
+	__u64 id;
+
+	/*
+	 * Counted once, where it leaves the host or its last device: not
+	 * where a device with devices under it (VLAN, macvlan, bond, bridge)
+	 * takes it, to queue it again to one of those; not where it comes
+	 * again after another device received it (from a veth into a bridge:
+	 * the socket stays with the frame).
+	 */
+	if (!dev || dev->lower_level > 1 || skb->skb_iif)
+		return;
+	id = socket_cgroup_id(sk);
+	if (!is_tenant(id))
+		return;
+	link = dev->type == ARPHRD_ETHER || dev->type == ARPHRD_LOOPBACK ? ETH_HEADER_LEN :
+									   dev->hard_header_len;
+	if (len <= link)
+		return;
+	shinfo = (struct skb_shared_info *)(skb->head + skb->end);
+	if (!bpf_probe_read_kernel(&gso_segs, sizeof(gso_segs), &shinfo->gso_segs) && gso_segs > 1)
+		packets = gso_segs;
+	charge_packets(id, len - link, packets, true);
+	headlen = len - skb->data_len;
+	if (link == ETH_HEADER_LEN || link == 0)
+		note_frame_probe(skb->data, link, headlen, id);
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(count_packet_socket, struct sk_buff *skb)
+{
+	struct sock *sk = skb->sk;
+
+	if (sk && sk->__sk_common.skc_family == AF_PACKET)
+		account_packet_socket(skb, sk);
+	return 0;
 }

@@ -37,7 +37,7 @@
  */
 #define SLOT_READ_ATTEMPTS 1000
 /* Links of all three objects: one per program. */
-#define MAX_LINKS 16
+#define MAX_LINKS 24
 
 _Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
 		   sizeof(struct skb_slot) == 64 && sizeof(struct connect_slot) == 64,
