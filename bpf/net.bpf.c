@@ -21,6 +21,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
 #include "maps.bpf.h"
@@ -186,7 +187,8 @@ static __noinline void count_packet_in_maps(__u64 id, __u32 bytes, __u32 packets
  * shares the batch: it runs with bottom halves off, and the slot's
  * compare-and-swap keeps it apart from a cgroup_skb program all the same.
  */
-static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets, bool egress)
+static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets, bool egress,
+					   bool unpreemptible)
 {
 	struct skb_slot *slot;
 	__u32 cpu;
@@ -202,7 +204,18 @@ static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets,
 	 * context) or preempted (which resumes on this CPU: cgroup_skb
 	 * programs run with migration off, and give the slot back then).
 	 */
-	if (__sync_val_compare_and_swap(&slot->busy, 0, 1) != 0) {
+	if (unpreemptible) {
+		/*
+		 * Neither preempted nor interrupted by another user of the
+		 * slot (bottom halves off): a plain claim does, and a slot
+		 * found taken is one a preempted program holds.
+		 */
+		if (slot->busy) {
+			count_packet_in_maps(id, bytes, packets, egress);
+			return;
+		}
+		slot->busy = 1;
+	} else if (__sync_val_compare_and_swap(&slot->busy, 0, 1) != 0) {
 		count_packet_in_maps(id, bytes, packets, egress);
 		return;
 	}
@@ -233,7 +246,7 @@ static __always_inline void account(struct __sk_buff *skb, bool egress)
 	packets = skb->gso_segs;
 	if (!packets)
 		packets = 1;
-	charge_packets(id, ip_length(skb), packets, egress);
+	charge_packets(id, ip_length(skb), packets, egress, false);
 }
 
 SEC("cgroup_skb/ingress")
@@ -271,11 +284,12 @@ static __always_inline bool sent_recently(__u64 now, __u64 sent_ns)
  * last sent (or found no room in the ring buffer: counted as lost).
  */
 static __always_inline __u64 send_destination_by(struct destination_key *key, __u16 family,
-						 bool coarse_clock)
+						 __u32 source, bool coarse_clock)
 {
 	struct connect_event *event;
 	__u64 now, *sent;
 
+	key->source = source;
 	sent = bpf_map_lookup_elem(&recent_destinations, key);
 	if (sent && sent_recently(coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns(),
 				  *sent))
@@ -293,20 +307,26 @@ static __always_inline __u64 send_destination_by(struct destination_key *key, __
 	__builtin_memcpy(event->addr, key->addr, sizeof(event->addr));
 	event->port = key->port;
 	event->family = family;
-	event->unused = 0;
+	event->source = source;
 	bpf_ringbuf_submit(event, 0);
 	return now;
 }
 
 static __noinline __u64 send_destination(struct destination_key *key, __u16 family)
 {
-	return send_destination_by(key, family, true);
+	return send_destination_by(key, family, AW_DESTINATION_CONNECT, true);
 }
 
-/* The same for tracing programs, which may not read the coarse clock. */
-static __noinline __u64 send_destination_traced(struct destination_key *key, __u16 family)
+/* A raw IP socket's probe (see note_raw_probe()). */
+static __noinline __u64 send_raw_probe(struct destination_key *key, __u16 family)
 {
-	return send_destination_by(key, family, false);
+	return send_destination_by(key, family, AW_DESTINATION_RAW_PROBE, true);
+}
+
+/* A packet socket's probe, from a tracing program: those may not read the coarse clock. */
+static __noinline __u64 send_packet_probe(struct destination_key *key, __u16 family)
+{
+	return send_destination_by(key, family, AW_DESTINATION_PACKET_PROBE, false);
 }
 
 /* Adds @count connect() calls to cgroup @id's counters on this CPU. */
@@ -580,7 +600,7 @@ static __noinline void note_raw_probe(struct __sk_buff *skb)
 	key.cgroup_id = bpf_skb_cgroup_id(skb);
 	if (!is_tenant(key.cgroup_id))
 		return;
-	send_destination(&key, family);
+	send_raw_probe(&key, family);
 }
 
 /*
@@ -612,6 +632,53 @@ static __always_inline __u64 socket_cgroup_id(struct sock *sk)
 }
 
 /*
+ * Headers of a frame, read in place through read-only casts (a faulting
+ * load reads 0): a few loads where copying them out with probe-read
+ * helpers cost a helper call each.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define kernel_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
+
+/* Each CPU's last packet socket probe sent on (struct probe_memo in usage.h). */
+struct probe_memo packet_probe_memos[AW_MAX_CPUS];
+
+/* Sends @key on unless this CPU sent it less than a second ago (struct probe_memo). */
+static __always_inline void send_packet_probe_once(struct destination_key *key, __u16 family)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	const __u64 *remembered, *addr = (const __u64 *)key->addr;
+	struct probe_memo *memo;
+	__u64 jiffies;
+
+	if (cpu >= AW_MAX_CPUS) {
+		send_packet_probe(key, family);
+		return;
+	}
+	memo = &packet_probe_memos[cpu];
+	remembered = (const __u64 *)memo->addr;
+	if (memo->sent_ns && memo->cgroup_id == key->cgroup_id && memo->port == key->port &&
+	    remembered[0] == addr[0] && remembered[1] == addr[1]) {
+		/*
+		 * Found sent less than a second ago earlier in this jiffy: no
+		 * clock read but for the first repeat of a tick (as
+		 * count_connect() does).
+		 */
+		jiffies = bpf_jiffies64();
+		if (jiffies == memo->checked_jiffies)
+			return;
+		if (sent_recently(bpf_ktime_get_ns(), memo->sent_ns)) {
+			memo->checked_jiffies = jiffies;
+			return;
+		}
+	}
+	memo->sent_ns = send_packet_probe(key, family);
+	memo->cgroup_id = key->cgroup_id;
+	__builtin_memcpy(memo->addr, key->addr, sizeof(memo->addr));
+	memo->port = key->port;
+	memo->checked_jiffies = bpf_jiffies64();
+}
+
+/*
  * A packet socket's frame at @frame (@link: its link header's length,
  * @headlen: bytes in its linear part) sent to cgroup @id's destinations
  * when it is a SYN or UDP probe over Ethernet (one VLAN tag at most) or
@@ -622,23 +689,23 @@ static __always_inline __u64 socket_cgroup_id(struct sock *sk)
 static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 headlen, __u64 id)
 {
 	struct destination_key key = {};
-	union {
-		struct iphdr v4;
-		struct ipv6hdr v6;
-	} ip;
-	__u8 eth[ETH_HEADER_LEN + 4], transport[14], version = 0;
+	const struct ethhdr *eth;
+	const struct vlan_hdr *vlan;
+	const __u8 *ip, *transport;
+	__u8 version = 0, protocol = 0;
 	__be16 ethertype;
 	__u32 l4 = 0;
-	__u8 protocol = 0;
 	__u16 family;
 
 	if (link == ETH_HEADER_LEN) {
-		if (headlen < sizeof(eth) || bpf_probe_read_kernel(eth, sizeof(eth), frame))
+		if (headlen < ETH_HEADER_LEN + sizeof(struct iphdr))
 			return;
-		ethertype = *(__be16 *)&eth[12];
+		eth = kernel_cast(frame, struct ethhdr);
+		ethertype = eth->h_proto;
 		if (ethertype == bpf_htons(ETH_P_8021Q) || ethertype == bpf_htons(ETH_P_8021AD)) {
-			ethertype = *(__be16 *)&eth[16];
-			link += 4;
+			vlan = kernel_cast(frame + ETH_HEADER_LEN, struct vlan_hdr);
+			ethertype = vlan->h_vlan_encapsulated_proto;
+			link += sizeof(*vlan);
 		}
 		if (ethertype == bpf_htons(ETH_P_IP))
 			version = 4;
@@ -647,22 +714,24 @@ static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 hea
 		else
 			return;
 	} else if (link == 0) {
-		if (headlen < 1 || bpf_probe_read_kernel(&version, 1, frame))
+		if (headlen < sizeof(struct iphdr))
 			return;
-		version >>= 4;
+		version = kernel_cast(frame, struct iphdr)->version;
 	} else {
 		return;
 	}
 	if (version == 4) {
-		if (link + sizeof(ip.v4) > headlen ||
-		    bpf_probe_read_kernel(&ip.v4, sizeof(ip.v4), frame + link) ||
-		    !ipv4_probe((const __u8 *)&ip, sizeof(ip.v4), &key, &l4, &protocol))
+		if (link + sizeof(struct iphdr) > headlen)
+			return;
+		ip = (const __u8 *)kernel_cast(frame + link, struct iphdr);
+		if (!ipv4_probe(ip, sizeof(struct iphdr), &key, &l4, &protocol))
 			return;
 		family = AF_INET;
 	} else if (version == 6) {
-		if (link + sizeof(ip.v6) > headlen ||
-		    bpf_probe_read_kernel(&ip.v6, sizeof(ip.v6), frame + link) ||
-		    !ipv6_probe((const __u8 *)&ip, sizeof(ip.v6), &key, &l4, &protocol))
+		if (link + sizeof(struct ipv6hdr) > headlen)
+			return;
+		ip = (const __u8 *)kernel_cast(frame + link, struct ipv6hdr);
+		if (!ipv6_probe(ip, sizeof(struct ipv6hdr), &key, &l4, &protocol))
 			return;
 		family = AF_INET6;
 	} else {
@@ -671,13 +740,14 @@ static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 hea
 	l4 += link;
 	if (l4 + transport_head_len(protocol) > headlen)
 		return;
-	if (protocol == IPPROTO_TCP ? bpf_probe_read_kernel(transport, 14, frame + l4) :
-				      bpf_probe_read_kernel(transport, 4, frame + l4))
-		return;
+	if (protocol == IPPROTO_TCP)
+		transport = (const __u8 *)kernel_cast(frame + l4, struct tcphdr);
+	else
+		transport = (const __u8 *)kernel_cast(frame + l4, struct udphdr);
 	if (!transport_probe(transport, protocol, &key))
 		return;
 	key.cgroup_id = id;
-	send_destination_traced(&key, family);
+	send_packet_probe_once(&key, family);
 }
 
 /*
@@ -690,9 +760,7 @@ static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 hea
 static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *sk)
 {
 	struct net_device *dev = skb->dev;
-	struct skb_shared_info *shinfo;
-	__u32 len = skb->len, headlen, link, packets = 1;
-	__u16 gso_segs = 0;
+	__u32 len = skb->len, link, packets;
 	__u64 id;
 
 	/*
@@ -711,17 +779,17 @@ static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *s
 									   dev->hard_header_len;
 	if (len <= link)
 		return;
-	shinfo = (struct skb_shared_info *)(skb->head + skb->end);
-	if (!bpf_probe_read_kernel(&gso_segs, sizeof(gso_segs), &shinfo->gso_segs) && gso_segs > 1)
-		packets = gso_segs;
-	charge_packets(id, len - link, packets, true);
-	headlen = len - skb->data_len;
+	/* Set by now for a GSO frame (qdisc_pkt_len_init()); 0 otherwise. */
+	packets = kernel_cast(skb->head + skb->end, struct skb_shared_info)->gso_segs;
+	if (!packets)
+		packets = 1;
+	charge_packets(id, len - link, packets, true, true);
 	if (link == ETH_HEADER_LEN || link == 0)
-		note_frame_probe(skb->data, link, headlen, id);
+		note_frame_probe(skb->data, link, len - skb->data_len, id);
 }
 
 SEC("tp_btf/net_dev_queue")
-int BPF_PROG(count_packet_socket, struct sk_buff *skb)
+int BPF_PROG(count_pkt_sock, struct sk_buff *skb)
 {
 	struct sock *sk = skb->sk;
 

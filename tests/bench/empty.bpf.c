@@ -54,3 +54,10 @@ int empty_connect6(struct bpf_sock_addr *ctx)
 {
 	return 1;
 }
+
+/* Every packet queued to a device (__dev_queue_xmit), as net.bpf.c's count_pkt_sock. */
+SEC("tp_btf/net_dev_queue")
+int empty_dev_queue(void *ctx)
+{
+	return 0;
+}
