@@ -750,6 +750,26 @@ static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 hea
 	send_packet_probe_once(&key, family);
 }
 
+/* Ethernet's header (loopback's too), else what the device says its link header takes. */
+static __always_inline __u32 link_header_len(const struct net_device *dev)
+{
+	return dev->type == ARPHRD_ETHER || dev->type == ARPHRD_LOOPBACK ? ETH_HEADER_LEN :
+									   dev->hard_header_len;
+}
+
+/*
+ * Does packet socket @sk send with PACKET_QDISC_BYPASS (packet_direct_xmit(),
+ * which never passes __dev_queue_xmit)? A flag bit since 6.3; earlier
+ * kernels, with a function pointer instead, are taken as never bypassing.
+ */
+static __always_inline bool bypasses_qdisc(struct sock *sk)
+{
+	if (!bpf_core_enum_value_exists(enum packet_sock_flags, PACKET_SOCK_QDISC_BYPASS))
+		return false;
+	return kernel_cast(sk, struct packet_sock)->flags &
+	       (1UL << bpf_core_enum_value(enum packet_sock_flags, PACKET_SOCK_QDISC_BYPASS));
+}
+
 /*
  * Charges a packet socket's frame to the socket's cgroup as transmitted:
  * its bytes past the link header (what cgroup_skb counts of an IP packet:
@@ -772,11 +792,13 @@ static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *s
 	 */
 	if (!dev || dev->lower_level > 1 || skb->skb_iif)
 		return;
+	/* Counted when sent (count_direct_tx): a device under it may queue it again. */
+	if (bypasses_qdisc(sk))
+		return;
 	id = socket_cgroup_id(sk);
 	if (!is_tenant(id))
 		return;
-	link = dev->type == ARPHRD_ETHER || dev->type == ARPHRD_LOOPBACK ? ETH_HEADER_LEN :
-									   dev->hard_header_len;
+	link = link_header_len(dev);
 	if (len <= link)
 		return;
 	/* Set by now for a GSO frame (qdisc_pkt_len_init()); 0 otherwise. */
@@ -795,5 +817,69 @@ int BPF_PROG(count_pkt_sock, struct sk_buff *skb)
 
 	if (sk && sk->__sk_common.skc_family == AF_PACKET)
 		account_packet_socket(skb, sk);
+	return 0;
+}
+
+/*
+ * Frames of packet sockets with PACKET_QDISC_BYPASS go to the driver
+ * without __dev_queue_xmit: they are counted when sent, after each
+ * sendmsg() of such a socket (sock_send_length, which runs after every
+ * sendmsg() of the host: every other socket is let by at once). A send()
+ * writes one frame (@sent bytes, the link header included on a SOCK_RAW
+ * socket), or, with a TX ring, every frame queued there (@sent: their
+ * sum), which the ring's head has gone past since the last send
+ * (ring_heads). Frames are not parsed here: these probes never reach
+ * port_scan.
+ */
+
+/* Each packet socket's TX ring head as of its last send(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} ring_heads SEC(".maps");
+
+/* Frames a TX ring send() went through: how far the ring's head moved. */
+static __always_inline __u32 ring_frames(struct sock *sk, const struct packet_ring_buffer *ring)
+{
+	__u32 head = ring->head, frames = ring->frame_max + 1, moved, *last;
+
+	last = bpf_sk_storage_get(&ring_heads, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!last)
+		return 1;
+	moved = head >= *last ? head - *last : head + frames - *last;
+	*last = head;
+	/* All the way round: the whole ring. */
+	return moved ? moved : frames;
+}
+
+static __noinline void count_bypass(struct sock *sk, __u32 sent)
+{
+	const struct packet_sock *po = kernel_cast(sk, struct packet_sock);
+	const struct net_device *dev = po->cached_dev;
+	__u32 frames = 1, link, link_bytes;
+	__u64 id;
+
+	if (!bypasses_qdisc(sk))
+		return;
+	id = socket_cgroup_id(sk);
+	if (!is_tenant(id))
+		return;
+	if (po->tx_ring.pg_vec)
+		frames = ring_frames(sk, &po->tx_ring);
+	/* Unbound (sendto() names the device): most likely Ethernet. */
+	link = sk->sk_type == SOCK_RAW ? (dev ? link_header_len(dev) : ETH_HEADER_LEN) : 0;
+	link_bytes = link * frames;
+	if (sent <= link_bytes)
+		return;
+	charge_packets(id, sent - link_bytes, frames, true, false);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(count_direct_tx, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0 && sk->__sk_common.skc_family == AF_PACKET)
+		count_bypass(sk, ret);
 	return 0;
 }

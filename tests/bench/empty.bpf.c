@@ -61,3 +61,10 @@ int empty_dev_queue(void *ctx)
 {
 	return 0;
 }
+
+/* Every sendmsg() of the host, as net.bpf.c's count_direct_tx. */
+SEC("tp_btf/sock_send_length")
+int empty_send_len(void *ctx)
+{
+	return 0;
+}
