@@ -683,8 +683,7 @@ static __always_inline void send_packet_probe_once(struct destination_key *key, 
  * @headlen: bytes in its linear part) sent to cgroup @id's destinations
  * when it is a SYN or UDP probe over Ethernet (one VLAN tag at most) or
  * no link header at all. Reads the link, IP and transport headers only,
- * and only from the linear part: headers a TX ring leaves in its pages are
- * not looked for.
+ * within the first @headlen bytes (the linear part, or a TX ring's frame).
  */
 static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 headlen, __u64 id)
 {
@@ -771,6 +770,41 @@ static __always_inline bool bypasses_qdisc(struct sock *sk)
 }
 
 /*
+ * Where a TX ring frame's data starts (tpacket_parse_header()): @slot is
+ * its slot in the ring (the skb's destructor_arg, untagged). NULL when @sk has no TX
+ * ring. The slot is shared with the sender, who may change it meanwhile:
+ * only its own frame's probe can be missed so.
+ */
+static __always_inline const __u8 *ring_frame_data(struct sock *sk, const __u8 *slot)
+{
+	const struct packet_sock *po = kernel_cast(sk, struct packet_sock);
+	__u32 offset;
+
+	if (!po->tx_ring.pg_vec || !slot)
+		return NULL;
+	if (!bpf_core_enum_value_exists(enum packet_sock_flags, PACKET_SOCK_TX_HAS_OFF) ||
+	    !(po->flags &
+	      (1UL << bpf_core_enum_value(enum packet_sock_flags, PACKET_SOCK_TX_HAS_OFF)))) {
+		offset = po->tp_hdrlen - sizeof(struct sockaddr_ll);
+	} else if (po->tp_version == TPACKET_V3) {
+		const struct tpacket3_hdr *h3 = kernel_cast(slot, struct tpacket3_hdr);
+
+		offset = sk->sk_type == SOCK_RAW ? h3->tp_mac : h3->tp_net;
+	} else if (po->tp_version == TPACKET_V2) {
+		const struct tpacket2_hdr *h2 = kernel_cast(slot, struct tpacket2_hdr);
+
+		offset = sk->sk_type == SOCK_RAW ? h2->tp_mac : h2->tp_net;
+	} else {
+		const struct tpacket_hdr *h1 = kernel_cast(slot, struct tpacket_hdr);
+
+		offset = sk->sk_type == SOCK_RAW ? h1->tp_mac : h1->tp_net;
+	}
+	if (offset >= po->tx_ring.frame_size)
+		return NULL;
+	return slot + offset;
+}
+
+/*
  * Charges a packet socket's frame to the socket's cgroup as transmitted:
  * its bytes past the link header (what cgroup_skb counts of an IP packet:
  * the network layer on, here as sent, so that a forged IP length cannot
@@ -780,7 +814,9 @@ static __always_inline bool bypasses_qdisc(struct sock *sk)
 static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *sk)
 {
 	struct net_device *dev = skb->dev;
-	__u32 len = skb->len, link, packets;
+	struct skb_shared_info *shinfo;
+	__u32 len = skb->len, link, packets, headlen;
+	const __u8 *ring_data;
 	__u64 id;
 
 	/*
@@ -801,13 +837,32 @@ static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *s
 	link = link_header_len(dev);
 	if (len <= link)
 		return;
+	shinfo = kernel_cast(skb->head + skb->end, struct skb_shared_info);
 	/* Set by now for a GSO frame (qdisc_pkt_len_init()); 0 otherwise. */
-	packets = kernel_cast(skb->head + skb->end, struct skb_shared_info)->gso_segs;
+	packets = shinfo->gso_segs;
 	if (!packets)
 		packets = 1;
 	charge_packets(id, len - link, packets, true, true);
-	if (link == ETH_HEADER_LEN || link == 0)
-		note_frame_probe(skb->data, link, len - skb->data_len, id);
+	if (link != ETH_HEADER_LEN && link != 0)
+		return;
+	headlen = len - skb->data_len;
+	if (headlen >= link + sizeof(struct iphdr)) {
+		note_frame_probe(skb->data, link, headlen, id);
+		return;
+	}
+	/*
+	 * A TX ring's frame: its linear part holds the link header only, the
+	 * rest stays in the ring's pages. Read there, from the frame's slot.
+	 */
+	/* Tagged in its lowest bit (skb_zcopy_set_nouarg()). */
+	ring_data = ring_frame_data(sk, (const __u8 *)((unsigned long)shinfo->destructor_arg & ~1UL));
+	if (!ring_data)
+		return;
+	/* A SOCK_DGRAM socket's frame in the ring starts at its network header. */
+	if (sk->sk_type == SOCK_RAW)
+		note_frame_probe(ring_data, link, len, id);
+	else
+		note_frame_probe(ring_data, 0, len - link, id);
 }
 
 SEC("tp_btf/net_dev_queue")

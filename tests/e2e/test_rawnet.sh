@@ -13,7 +13,8 @@
 #   veth's; tests/tools/pktsend's frames of known size, one a send() and
 #   through a TX ring, through the device queue and with
 #   PACKET_QDISC_BYPASS (tp_btf/sock_send_length), are counted within 2%;
-#   its SYN frames to 300 ports raise port_scan;
+#   its SYN frames to 300 ports raise port_scan, one a send() and through a
+#   TX ring (whose headers the kernel leaves in the ring's pages);
 # - benign traffic (TCP connects and UDP datagrams to one listener, HTTP
 #   requests, ping) raises nothing, and none of these probes counts as a
 #   connect() call.
@@ -25,7 +26,8 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_cases rawnet_nmap_scan rawnet_hping_syn_scan rawnet_hping_udp_scan rawnet_raw_counted \
 	rawnet_masscan_scan rawnet_masscan_counted rawnet_packet_counted rawnet_ring_counted \
-	rawnet_bypass_counted rawnet_bypass_ring_counted rawnet_packet_scan rawnet_benign
+	rawnet_bypass_counted rawnet_bypass_ring_counted rawnet_packet_scan rawnet_ring_scan \
+	rawnet_benign
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg netload pktsend || e2e_finish
 e2e_require_commands ip || e2e_finish
@@ -134,6 +136,7 @@ NMAP=$(tenant_cgroup nmap) && HPING_SYN=$(tenant_cgroup hpingsyn) &&
 	MASSCAN=$(tenant_cgroup masscan) && PACKET=$(tenant_cgroup packet) &&
 	RING=$(tenant_cgroup ring) && PSCAN=$(tenant_cgroup pscan) &&
 	BYPASS=$(tenant_cgroup bypass) && BYPASS_RING=$(tenant_cgroup bypassring) &&
+	RING_SCAN=$(tenant_cgroup ringscan) &&
 	BENIGN=$(tenant_cgroup benign) || {
 	fail_all "cannot create the tenant cgroups"
 	e2e_finish
@@ -200,6 +203,9 @@ tx_check rawnet_bypass_ring_counted bypassring \
 in_ns "$PSCAN" "$AW_TOOLS/pktsend" --syn 30000 --rate 2000 --dst-mac "$AW1_MAC" aw0 \
 	"$SCAN_PORTS" 54 >"$E2E_TMP/pscan.out"
 scan_check rawnet_packet_scan pscan "pktsend --syn over $SCAN_PORTS ports of 192.0.2.2"
+in_ns "$RING_SCAN" "$AW_TOOLS/pktsend" --ring --syn 30000 --rate 2000 --dst-mac "$AW1_MAC" aw0 \
+	"$SCAN_PORTS" 54 >"$E2E_TMP/ringscan.out"
+scan_check rawnet_ring_scan ringscan "pktsend --ring --syn over $SCAN_PORTS ports of 192.0.2.2"
 
 # ---- benign: connects and datagrams to one listener, HTTP, ping
 "$AW_TOOLS/incg" "$BENIGN" "$AW_TOOLS/netload" tcp4 "$LISTEN_PORT" 300 >/dev/null 2>&1
