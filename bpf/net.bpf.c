@@ -256,7 +256,7 @@ int count_ingress(struct __sk_buff *skb)
 	return 1;
 }
 
-static void note_raw_probe(struct __sk_buff *skb);
+static __always_inline void note_raw_probe(struct __sk_buff *skb);
 
 SEC("cgroup_skb/egress")
 int count_egress(struct __sk_buff *skb)
@@ -560,7 +560,7 @@ static __always_inline bool transport_probe(const __u8 *head, __u8 protocol,
  * type. Headers out of the linear part are not looked for: a raw socket's
  * small packets are linear.
  */
-static __noinline void note_raw_probe(struct __sk_buff *skb)
+static __always_inline void note_raw_probe(struct __sk_buff *skb)
 {
 	__u8 *data = (__u8 *)(long)skb->data, *data_end = (__u8 *)(long)skb->data_end;
 	struct destination_key key = {};
@@ -685,7 +685,7 @@ static __always_inline void send_packet_probe_once(struct destination_key *key, 
  * no link header at all. Reads the link, IP and transport headers only,
  * within the first @headlen bytes (the linear part, or a TX ring's frame).
  */
-static __noinline void note_frame_probe(const __u8 *frame, __u32 link, __u32 headlen, __u64 id)
+static __always_inline void note_frame_probe(const __u8 *frame, __u32 link, __u32 headlen, __u64 id)
 {
 	struct destination_key key = {};
 	const struct ethhdr *eth;
@@ -811,7 +811,7 @@ static __always_inline const __u8 *ring_frame_data(struct sock *sk, const __u8 *
  * hide any) and its packets (GSO segments when the socket sent a
  * super-packet with a virtio-net header).
  */
-static __noinline void account_packet_socket(struct sk_buff *skb, struct sock *sk)
+static __always_inline void account_packet_socket(struct sk_buff *skb, struct sock *sk)
 {
 	struct net_device *dev = skb->dev;
 	struct skb_shared_info *shinfo;
