@@ -6,7 +6,8 @@
  *
  * Bytes and packets (cgroup_skb) are charged to the socket's cgroup, not the
  * current task's: ACKs and retransmits are sent from softirq context on
- * behalf of a socket. Never reads beyond the IP header's length fields.
+ * behalf of a socket. Reads the IP header's length fields, and on egress
+ * the protocol and TCP flags or UDP ports (probes, below); never a payload.
  * They are batched per CPU and cgroup (struct skb_slot in usage.h): a
  * stream of packets of one tenant's sockets costs a compare-and-swap and a
  * few adds on a line of this CPU, no map lookup.
@@ -17,6 +18,12 @@
  * connection is still a request a flood sends. Calls are batched per CPU
  * and cgroup like CPU time (struct connect_slot in usage.h). Nothing here
  * drops a packet or refuses a connection.
+ *
+ * Packet sockets (AF_PACKET) bypass the IP layer and cgroup_skb: their
+ * frames are counted at tp_btf/net_dev_queue, or, sent with
+ * PACKET_QDISC_BYPASS, at tp_btf/sock_send_length. TCP SYNs and UDP
+ * datagrams that raw IP and packet sockets write themselves go to
+ * userspace as connect()s' destinations do, for port_scan (below).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
