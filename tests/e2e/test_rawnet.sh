@@ -4,7 +4,7 @@
 # Network traffic and scans that never call connect(), end to end, with the
 # real tools in tenant cgroups:
 # - raw IP sockets (cgroup_skb egress): `nmap -sS` over 300 ports of
-#   127.0.0.1 and `hping3` SYN and UDP runs over 300 ports each raise
+#   127.0.0.1 and of ::1, and `hping3` SYN and UDP runs over 300 ports each raise
 #   port_scan; hping3's bytes and packets on a veth of a network namespace
 #   the test creates equal what the veth sent (its tx counters, less the
 #   Ethernet headers), within 2%;
@@ -24,7 +24,7 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases rawnet_nmap_scan rawnet_hping_syn_scan rawnet_hping_udp_scan rawnet_raw_counted \
+e2e_cases rawnet_nmap_scan rawnet_nmap6_scan rawnet_hping_syn_scan rawnet_hping_udp_scan rawnet_raw_counted \
 	rawnet_masscan_scan rawnet_masscan_counted rawnet_packet_counted rawnet_ring_counted \
 	rawnet_bypass_counted rawnet_bypass_ring_counted rawnet_packet_scan rawnet_ring_scan \
 	rawnet_benign
@@ -39,8 +39,11 @@ NS_UP=""
 SCAN_PORTS=300
 
 # Removes the namespaces (and the veth pair, which goes with them).
+# shellcheck disable=SC2317 # run at exit, through on_cleanup
 remove_netns() {
-	[[ -n $NS_UP ]] && ip netns del "$NS" 2>/dev/null && ip netns del "$PEER_NS" 2>/dev/null
+	[[ -n $NS_UP ]] || return 0
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "$PEER_NS" 2>/dev/null
 	NS_UP=""
 }
 on_cleanup remove_netns
@@ -131,7 +134,7 @@ alerts:
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-NMAP=$(tenant_cgroup nmap) && HPING_SYN=$(tenant_cgroup hpingsyn) &&
+NMAP=$(tenant_cgroup nmap) && NMAP6=$(tenant_cgroup nmap6) && HPING_SYN=$(tenant_cgroup hpingsyn) &&
 	HPING_UDP=$(tenant_cgroup hpingudp) && HPING_RAW=$(tenant_cgroup hpingraw) &&
 	MASSCAN=$(tenant_cgroup masscan) && PACKET=$(tenant_cgroup packet) &&
 	RING=$(tenant_cgroup ring) && PSCAN=$(tenant_cgroup pscan) &&
@@ -148,8 +151,12 @@ if command -v nmap >/dev/null; then
 	"$AW_TOOLS/incg" "$NMAP" timeout 60 nmap -n -Pn -sS -p "1-$SCAN_PORTS" --max-retries 0 \
 		127.0.0.1 >"$E2E_TMP/nmap.out" 2>&1
 	scan_check rawnet_nmap_scan nmap "nmap -sS over $SCAN_PORTS ports of 127.0.0.1"
+	"$AW_TOOLS/incg" "$NMAP6" timeout 60 nmap -6 -n -Pn -sS -p "1-$SCAN_PORTS" --max-retries 0 \
+		::1 >"$E2E_TMP/nmap6.out" 2>&1
+	scan_check rawnet_nmap6_scan nmap6 "nmap -6 -sS over $SCAN_PORTS ports of ::1"
 else
 	skip rawnet_nmap_scan "needs nmap (scripts/install-deps)"
+	skip rawnet_nmap6_scan "needs nmap (scripts/install-deps)"
 fi
 if command -v hping3 >/dev/null; then
 	# ++PORT: the destination port goes up by one with each packet.
