@@ -643,7 +643,8 @@ static __always_inline __u64 socket_cgroup_id(struct sock *sk)
  * load reads 0): a few loads where copying them out with probe-read
  * helpers cost a helper call each.
  */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+/* Weak: a kernel without it (before 6.2) loads the rest (user/probes/probes.c). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define kernel_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
 
 /* Each CPU's last packet socket probe sent on (struct probe_memo in usage.h). */
