@@ -34,6 +34,8 @@ const char *software_rule_name(enum software_rule rule)
 		return "argv";
 	case SOFTWARE_RULE_MINER_BEHAVIOR:
 		return "miner_behavior";
+	case SOFTWARE_RULE_RAW_SOCKET:
+		return "raw_socket";
 	default:
 		return "unknown";
 	}

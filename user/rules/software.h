@@ -22,10 +22,11 @@ enum software_rule {
 	SOFTWARE_RULE_PATH,		/* deny_paths globs, "memfd:*" */
 	SOFTWARE_RULE_ARGV,		/* command-line markers (with builtin:miners) */
 	SOFTWARE_RULE_MINER_BEHAVIOR,	/* MSR writes, huge pages, modprobe msr (with builtin:miners) */
+	SOFTWARE_RULE_RAW_SOCKET,	/* raw IP or packet socket (raw_sockets; guard.c, not software_match) */
 	SOFTWARE_RULE_COUNT,
 };
 
-/* "sha256", "name", "path", "argv", "miner_behavior": the alert's `rule`. */
+/* "sha256", "name", "path", "argv", "miner_behavior", "raw_socket": the alert's `rule`. */
 const char *software_rule_name(enum software_rule rule);
 
 /* What is known of one event of a tenant's process. */
