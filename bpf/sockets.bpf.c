@@ -98,7 +98,8 @@ int watch_packet_setup(struct bpf_sockopt *ctx)
 	struct bpf_sock *sk = ctx->sk;
 	int verdict = 1;
 
-	if (ctx->level == AW_SOL_PACKET && sk)
+	/* Other sockets refuse SOL_PACKET themselves (ENOPROTOOPT). */
+	if (ctx->level == AW_SOL_PACKET && sk && sk->family == AW_AF_PACKET)
 		verdict = judge(RAW_SOCKET_SETSOCKOPT, AW_AF_PACKET, sk->type, sk->protocol);
 	/*
 	 * Of a value longer than a page only the first page is copied for
