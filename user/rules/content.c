@@ -223,8 +223,9 @@ struct content_rules *content_rules_new(const struct config *config, uint32_t ge
 		return NULL;
 	}
 	atomic_init(&rules->references, 1);
-	rules->generation = generation;
 	err = collect_sources(rules, config);
+	/* No rules scan alike whatever the generation: results of before stay good. */
+	rules->generation = rules->source_count ? generation : 0;
 	if (err) {
 		snprintf(why, why_size, "%s", err == -E2BIG ? "too many YARA rule files" :
 							     "out of memory");

@@ -67,7 +67,8 @@ int content_check_file(const char *path, char *why, size_t why_size);
 
 /*
  * Compiles the built-in sets with rules that some policy of @config denies
- * and every policy's rule files, under generation @generation. NULL with
+ * and every policy's rule files, under generation @generation (not 0; 0
+ * when there is no source at all). NULL with
  * errno set and @why saying which file and line on failure; a
  * configuration with no rules at all gives rules that match nothing
  * (content_rules_empty()).

@@ -62,7 +62,8 @@ struct guard {
 	size_t policy_count;
 	struct exehash *hash;
 	struct content_rules *rules;	/* the YARA rules of the policies; the worker holds its own */
-	uint32_t rules_generation;
+	uint32_t rules_generation;	/* of guard->rules; 0 for none */
+	uint32_t rules_counter;
 	struct learned *learned;
 	bool interest_changed;		/* a digest was learned: judged executables are void */
 	struct software_tracker *tracker;
@@ -99,12 +100,13 @@ static void configure_rules(struct guard *guard, const struct config *config)
 	struct content_rules *rules;
 	char why[512];
 
-	rules = content_rules_new(config, guard->rules_generation + 1, why, sizeof(why));
+	rules = content_rules_new(config, guard->rules_counter + 1, why, sizeof(why));
 	if (!rules) {
 		pr_warn("software: YARA rules not replaced: %s", why);
 		return;
 	}
-	guard->rules_generation++;
+	guard->rules_counter++;
+	guard->rules_generation = content_rules_generation(rules);
 	exehash_set_rules(guard->hash, rules);
 	content_rules_put(guard->rules);
 	guard->rules = rules;
