@@ -33,19 +33,19 @@ rule miner_pool_url_and_options
 	meta:
 		what = "a Stratum pool URL scheme beside a miner's option names"
 	strings:
-		$pool_tcp = "stratum+tcp://" ascii wide nocase
-		$pool_ssl = "stratum+ssl://" ascii wide nocase
-		$pool_tls = "stratum+tls://" ascii wide nocase
-		$pool_v2 = "stratum2+tcp://" ascii wide nocase
-		$option_donate = "donate-level" ascii wide
-		$option_randomx_mode = "randomx-mode" ascii wide
-		$option_randomx_pages = "randomx-1gb-pages" ascii wide
-		$option_randomx_numa = "randomx-no-numa" ascii wide
-		$option_randomx_wrmsr = "randomx-wrmsr" ascii wide
-		$option_cpu_priority = "cpu-priority" ascii wide
-		$option_threads_hint = "cpu-max-threads-hint" ascii wide
-		$option_nicehash = "nicehash" ascii wide
-		$option_rig_id = "rig-id" ascii wide
+		$pool_tcp = "stratum\x2btcp://" ascii wide nocase
+		$pool_ssl = "stratum\x2bssl://" ascii wide nocase
+		$pool_tls = "stratum\x2btls://" ascii wide nocase
+		$pool_v2 = "stratum2\x2btcp://" ascii wide nocase
+		$option_donate = "donate-level\x00"
+		$option_randomx_mode = "randomx-mode\x00"
+		$option_randomx_pages = "randomx-1gb-pages\x00"
+		$option_randomx_numa = "randomx-no-numa\x00"
+		$option_randomx_wrmsr = "randomx-wrmsr\x00"
+		$option_cpu_priority = "cpu-priority\x00"
+		$option_threads_hint = "cpu-max-threads-hint\x00"
+		$option_nicehash = "nicehash\x00"
+		$option_rig_id = "rig-id\x00"
 	condition:
 		any of ($pool_*) and 2 of ($option_*)
 }
@@ -55,14 +55,14 @@ rule miner_option_table
 	meta:
 		what = "a RandomX miner's own option table, without any pool URL"
 	strings:
-		$option_donate = "donate-level" ascii wide
-		$option_randomx_mode = "randomx-mode" ascii wide
-		$option_randomx_pages = "randomx-1gb-pages" ascii wide
-		$option_randomx_numa = "randomx-no-numa" ascii wide
-		$option_randomx_wrmsr = "randomx-wrmsr" ascii wide
-		$option_randomx_init = "randomx-init" ascii wide
-		$option_cpu_priority = "cpu-priority" ascii wide
-		$option_threads_hint = "cpu-max-threads-hint" ascii wide
+		$option_donate = "donate-level\x00"
+		$option_randomx_mode = "randomx-mode\x00"
+		$option_randomx_pages = "randomx-1gb-pages\x00"
+		$option_randomx_numa = "randomx-no-numa\x00"
+		$option_randomx_wrmsr = "randomx-wrmsr\x00"
+		$option_randomx_init = "randomx-init\x00"
+		$option_cpu_priority = "cpu-priority\x00"
+		$option_threads_hint = "cpu-max-threads-hint\x00"
 	condition:
 		4 of them
 }
@@ -72,9 +72,9 @@ rule miner_donation_host
 	meta:
 		what = "a miner's built-in donation pool host"
 	strings:
-		$host_v2 = "donate.v2.xmrig.com" ascii wide nocase
-		$host_ssl = "donate.ssl.xmrig.com" ascii wide nocase
-		$host_plain = "donate.xmrig.com" ascii wide nocase
+		$host_v2 = "donate.v2.xmrig.com\x00"
+		$host_ssl = "donate.ssl.xmrig.com\x00"
+		$host_plain = "donate.xmrig.com\x00"
 	condition:
 		any of them
 }
@@ -82,16 +82,15 @@ rule miner_donation_host
 rule miner_msr_preparation
 {
 	meta:
-		what = "the modprobe msr command a RandomX miner runs as root, beside a pool scheme or RandomX option"
+		what = "the modprobe msr command a RandomX miner runs as root, beside a RandomX option"
 	strings:
-		$modprobe_msr = "modprobe msr" ascii wide
-		$allow_writes = "allow_writes=on" ascii wide
-		$pool_tcp = "stratum+tcp://" ascii wide nocase
-		$pool_ssl = "stratum+ssl://" ascii wide nocase
-		$randomx_wrmsr = "randomx-wrmsr" ascii wide
-		$randomx_mode = "randomx-mode" ascii wide
+		$modprobe_msr = "modprobe\x20msr"
+		$allow_writes = "allow_writes\x3don"
+		$randomx_wrmsr = "randomx-wrmsr\x00"
+		$randomx_mode = "randomx-mode\x00"
+		$randomx_pages = "randomx-1gb-pages\x00"
 	condition:
-		($modprobe_msr or $allow_writes) and any of ($pool_tcp, $pool_ssl, $randomx_wrmsr, $randomx_mode)
+		($modprobe_msr or $allow_writes) and any of ($randomx_*)
 }
 
 rule miner_algorithm_table
@@ -99,17 +98,17 @@ rule miner_algorithm_table
 	meta:
 		what = "a table of RandomX and CryptoNight algorithm names, as a multi-algorithm miner has"
 	strings:
-		$rx_0 = "rx/0" ascii wide fullword
-		$rx_wow = "rx/wow" ascii wide fullword
-		$rx_arq = "rx/arq" ascii wide fullword
-		$rx_sfx = "rx/sfx" ascii wide fullword
-		$rx_graft = "rx/graft" ascii wide fullword
-		$cn_r = "cn/r" ascii wide fullword
-		$cn_half = "cn/half" ascii wide fullword
-		$cn_rwz = "cn/rwz" ascii wide fullword
-		$cn_lite = "cn-lite/1" ascii wide fullword
-		$cn_heavy = "cn-heavy/xhv" ascii wide fullword
-		$argon2 = "argon2/chukwa" ascii wide fullword
+		$rx_0 = "\x00rx/0\x00"
+		$rx_wow = "\x00rx/wow\x00"
+		$rx_arq = "\x00rx/arq\x00"
+		$rx_sfx = "\x00rx/sfx\x00"
+		$rx_graft = "\x00rx/graft\x00"
+		$cn_r = "\x00cn/r\x00"
+		$cn_half = "\x00cn/half\x00"
+		$cn_rwz = "\x00cn/rwz\x00"
+		$cn_lite = "\x00cn-lite/1\x00"
+		$cn_heavy = "\x00cn-heavy/xhv\x00"
+		$argon2 = "\x00argon2/chukwa\x00"
 	condition:
 		5 of them
 }

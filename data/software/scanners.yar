@@ -2,7 +2,8 @@
  * Built-in YARA rules of builtin:scanners: what is inside a mass network
  * scanner's executable. Written for abusewatch; no rule text is copied.
  * Each rule needs several of the scanner's own option names or output
- * formats together.
+ * formats together. As in miners.yar, every string has a \x escape, so
+ * that the text of these rules never holds the bytes they look for.
  *
  * Public sources of the facts:
  * - masscan's options (--rate, --banners, --adapter-ip, --router-mac,
@@ -19,14 +20,14 @@ rule scanner_masscan_options
 	meta:
 		what = "masscan's option names together"
 	strings:
-		$banners = "banners" ascii fullword
-		$adapter_ip = "adapter-ip" ascii
-		$router_mac = "router-mac" ascii
-		$excludefile = "excludefile" ascii
-		$source_port = "source-port" ascii
-		$masscan = "masscan" ascii nocase
+		$banners = "banners\x00"
+		$adapter_ip = "adapter-ip\x00"
+		$router_mac = "router-mac\x00"
+		$excludefile = "excludefile\x00"
+		$source_port = "source-port\x00"
+		$masscan = "masscan\x20" ascii nocase
 	condition:
-		$masscan and 4 of ($banners, $adapter_ip, $router_mac, $excludefile, $source_port)
+		$masscan and 3 of ($banners, $adapter_ip, $router_mac, $excludefile, $source_port)
 }
 
 rule scanner_zmap_options
@@ -34,13 +35,12 @@ rule scanner_zmap_options
 	meta:
 		what = "zmap's option names together"
 	strings:
-		$probe_module = "probe-module" ascii
-		$output_module = "output-module" ascii
-		$max_targets = "max-targets" ascii
-		$cooldown_time = "cooldown-time" ascii
-		$zmap = "zmap" ascii nocase fullword
+		$probe_module = "probe-module\x00"
+		$output_module = "output-module\x00"
+		$max_targets = "max-targets\x00"
+		$cooldown_time = "cooldown-time\x00"
 	condition:
-		$zmap and 3 of ($probe_module, $output_module, $max_targets, $cooldown_time)
+		3 of them
 }
 
 rule scanner_nmap_report
@@ -48,9 +48,9 @@ rule scanner_nmap_report
 	meta:
 		what = "nmap's own report lines"
 	strings:
-		$report = "Nmap scan report for" ascii
-		$done = "Nmap done:" ascii
-		$min_rate = "min-rate" ascii
+		$report = "Nmap\x20scan report for"
+		$done = "Nmap\x20done:"
+		$min_rate = "min-rate\x00"
 	condition:
 		$report and $done and $min_rate
 }
