@@ -15,6 +15,8 @@
 #   then under other names in tenants second (learned_sha256 naming rule
 #   name) and, after an agent restart, third; allow_sha256 still wins;
 #   the learned file is 0600;
+# - a file seen run clean is not learned from a name: /usr/bin/true copied
+#   as xmrig is found by name, and true stays quiet in another tenant;
 # - benign work stays quiet under the rules: make -j2 and gcc on a
 #   multi-file C project, git, python3, node with its JIT. The build runs
 #   twice in a fresh agent, whose figures (executables from the cache vs
@@ -23,7 +25,8 @@
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases content_builtin content_operator content_bad_rule content_bad_reload \
-	content_learned content_learned_restart content_learned_file content_allow content_benign
+	content_learned content_learned_restart content_learned_file content_allow content_not_poisoned \
+	content_benign
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg linger contentload || e2e_finish
 e2e_require_commands make gcc git python3 || e2e_finish
@@ -37,7 +40,8 @@ mkdir -p "$BIN/second" "$BIN/third" "$BIN/allowed" "$RULES" || {
 }
 # Bytes after the ELF image change the digest, not the program: the learned
 # file is one of its own, so no other case learns or meets it.
-cp "$AW_TOOLS/contentload" "$BIN/buildstep" && cp "$AW_TOOLS/contentload" "$BIN/compile-helper" &&
+mkdir -p "$BIN/poison" && cp "$(type -P true)" "$BIN/poison/xmrig" &&
+	cp "$AW_TOOLS/contentload" "$BIN/buildstep" && cp "$AW_TOOLS/contentload" "$BIN/compile-helper" &&
 	cp "$AW_TOOLS/linger" "$BIN/innocent" &&
 	cp "$AW_TOOLS/linger" "$BIN/xmrig" && printf 'abusewatch e2e: learned\n' >>"$BIN/xmrig" &&
 	cp "$BIN/xmrig" "$BIN/second/packer" && cp "$BIN/xmrig" "$BIN/third/indexer" &&
@@ -95,7 +99,7 @@ write_config content "$(config_yaml "$RULES/operator.yar")" || {
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-for name in hidden operated reloaded first second third allowed builder; do
+for name in hidden operated reloaded first second third allowed builder poisoner victim; do
 	tenant_cgroup "$name" >/dev/null || {
 		fail_all "cannot create the tenant cgroups"
 		e2e_finish
@@ -163,6 +167,19 @@ wait_intervals 5
 records=$(events_count "$AW_EVENTS" tenant=allowed)
 ((records == 0))
 check content_allow "$?" "the learned file as formatter under allow_sha256: records $records (want 0)"
+
+# ---- a file seen run clean is not learned from its name
+TRUE=$(type -P true)
+"$AW_TOOLS/incg" "$T/victim" "$TRUE"
+wait_metric 5 abusewatch_tenant_execs_total victim ">=" 1 >/dev/null
+"$AW_TOOLS/incg" "$T/poisoner" "$BIN/poison/xmrig"
+poisoned=$(found poisoner name "r['exe'] == '$BIN/poison/xmrig'")
+"$AW_TOOLS/incg" "$T/victim" "$TRUE"
+wait_metric 5 abusewatch_tenant_execs_total victim ">=" 2 >/dev/null
+wait_intervals 5
+records=$(events_count "$AW_EVENTS" tenant=victim)
+[[ $poisoned == "record ok"* ]] && ((records == 0)) && grep -q "not learned: it was seen run clean" "$AGENT_LOG"
+check content_not_poisoned "$?" "true copied as xmrig: $poisoned; true in victim afterwards: records $records (want 0)"
 
 # ---- after a restart the digest is still learned, from the state directory
 stop_agent

@@ -21,13 +21,24 @@
 #include "exehash.h"
 #include "files.h"
 #include "guard.h"
+#include "hashtable.h"
 #include "learned.h"
 #include "log.h"
+#include "seed.h"
 #include "software.h"
 #include "software_tracker.h"
 
 /* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
 #define PROC_STAT_MAX 4096
+/* Digests seen run and matching no rule: never learned (see learn()). */
+#define SEEN_CLEAN_MAX 8192
+
+struct clean_entry {
+	struct hashtable_node node;
+	uint64_t digest_prefix;
+};
+
+static bool clean_entry_is(const struct hashtable_node *node, const void *prefix);
 
 struct policy_matcher {
 	char *name;
@@ -66,6 +77,9 @@ struct guard {
 	uint32_t rules_counter;
 	struct learned *learned;
 	bool interest_changed;		/* a digest was learned: judged executables are void */
+	struct hashtable seen_clean;	/* of clean_entry, keyed by the digest's first 64 bits */
+	struct clean_entry *clean_entries;
+	size_t clean_used;
 	struct software_tracker *tracker;
 	struct decision *pending;
 	size_t pending_count;
@@ -214,7 +228,11 @@ struct guard *guard_new(const char *v2_root, const struct config *config, alert_
 	guard->tracker = software_tracker_new();
 	guard->hash = exehash_new();
 	guard->learned = learned_new(config->agent.state_dir);
+	hashtable_init(&guard->seen_clean, clean_entry_is);
+	hashtable_set_limit(&guard->seen_clean, SEEN_CLEAN_MAX);
+	guard->clean_entries = calloc(SEEN_CLEAN_MAX, sizeof(*guard->clean_entries));
 	if (!guard->v2_root || !guard->tracker || !guard->hash || !guard->learned ||
+	    !guard->clean_entries || hashtable_reserve(&guard->seen_clean, SEEN_CLEAN_MAX) ||
 	    guard_configure(guard, config)) {
 		guard_free(guard);
 		errno = ENOMEM;
@@ -254,6 +272,8 @@ void guard_free(struct guard *guard)
 	exehash_free(guard->hash);
 	content_rules_put(guard->rules);
 	learned_free(guard->learned);
+	hashtable_release(&guard->seen_clean, NULL);
+	free(guard->clean_entries);
 	software_tracker_free(guard->tracker);
 	free_policies(guard->policies, guard->policy_count);
 	free(guard->v2_root);
@@ -444,6 +464,48 @@ static void describe_file(unsigned int flags, char *reason, size_t size)
 		snprintf(reason + used, size - used, "; the executable was %s", what);
 }
 
+/* The digest's first 64 bits: a second preimage of them is out of a tenant's reach. */
+static uint64_t digest_prefix(const char *sha256)
+{
+	char first[17];
+
+	memcpy(first, sha256, 16);
+	first[16] = '\0';
+	return strtoull(first, NULL, 16);
+}
+
+static bool clean_entry_is(const struct hashtable_node *node, const void *prefix)
+{
+	return hashtable_entry(node, struct clean_entry, node)->digest_prefix ==
+	       *(const uint64_t *)prefix;
+}
+
+static bool seen_clean(const struct guard *guard, const char *sha256)
+{
+	uint64_t prefix = digest_prefix(sha256);
+
+	return hashtable_find(&guard->seen_clean, hash_bytes(hash_key_process(), &prefix,
+							     sizeof(prefix)),
+			      &prefix) != NULL;
+}
+
+/* @sha256 ran and matched no rule of a policy with built-in sets. Bounded: the oldest go. */
+static void note_clean(struct guard *guard, const char *sha256)
+{
+	uint64_t prefix = digest_prefix(sha256);
+	uint64_t hash = hash_bytes(hash_key_process(), &prefix, sizeof(prefix));
+	struct clean_entry *entry;
+
+	if (hashtable_find(&guard->seen_clean, hash, &prefix))
+		return;
+	entry = hashtable_entry(hashtable_evict(&guard->seen_clean, 1), struct clean_entry, node);
+	if (!entry)
+		entry = &guard->clean_entries[guard->clean_used++];
+	entry->digest_prefix = prefix;
+	/* Reserved for every entry at the start: cannot fail. */
+	hashtable_insert(&guard->seen_clean, &entry->node, hash);
+}
+
 /*
  * A digest that a rule of a policy with built-in sets flagged is denied
  * from now on by every policy denying one of those sets. Learning one
@@ -456,8 +518,26 @@ static void learn(struct guard *guard, const struct policy_matcher *policy,
 	unsigned int sets = software_matcher_sets(policy->matcher);
 	int changed;
 
-	if (!decision->facts.sha256 || !sets)
+	/*
+	 * Only what is about the file itself: a marker on a command line or a
+	 * behaviour says what one run did, and would teach the digest of a
+	 * shell, an interpreter or kmod's modprobe.
+	 */
+	if (!decision->facts.sha256 || !sets || rule == SOFTWARE_RULE_ARGV ||
+	    rule == SOFTWARE_RULE_MINER_BEHAVIOR || rule == SOFTWARE_RULE_LEARNED_SHA256)
 		return;
+	/*
+	 * A file already seen run clean is not learned from its name or path:
+	 * a tenant that copies the compiler to ./xmrig must not get the
+	 * compiler denied to every other tenant.
+	 */
+	if ((rule == SOFTWARE_RULE_NAME || rule == SOFTWARE_RULE_PATH) &&
+	    seen_clean(guard, decision->facts.sha256)) {
+		pr_info("unauthorized software: sha256 %s (rule %s) not learned: it was seen run "
+			"clean on this node before", decision->facts.sha256,
+			software_rule_name(rule));
+		return;
+	}
 	changed = learned_add(guard->learned, decision->facts.sha256, sets,
 			      software_rule_name(rule));
 	if (changed <= 0)
@@ -495,8 +575,11 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 	decision->facts.learned = learned && (learned->sets & software_matcher_sets(policy->matcher))
 					  ? learned->rule
 					  : NULL;
-	if (!software_match(policy->matcher, &decision->facts, &verdict))
+	if (!software_match(policy->matcher, &decision->facts, &verdict)) {
+		if (decision->facts.sha256 && software_matcher_sets(policy->matcher))
+			note_clean(guard, decision->facts.sha256);
 		return;
+	}
 	learn(guard, policy, decision, verdict.rule);
 	info = (struct software_alert_info){
 		.tenant = decision->tenant,
