@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yara.h>
@@ -75,6 +76,7 @@ static int add_source(YR_COMPILER *compiler, const char *source, struct compile_
 	char why[160], *text = NULL;
 	const char *builtin;
 	size_t length;
+	struct stat st;
 	FILE *file;
 	int err, failed;
 
@@ -86,6 +88,12 @@ static int add_source(YR_COMPILER *compiler, const char *source, struct compile_
 		yr_compiler_set_callback(compiler, note_compile_error, errors);
 		failed = yr_compiler_add_string(compiler, builtin, source);
 		return failed ? -EINVAL : 0;
+	}
+	/* A device or a fifo is no rule file: not even opened. */
+	if (!stat(source, &st) && !S_ISREG(st.st_mode)) {
+		snprintf(errors->why, errors->why_size, "%s: not a regular file", source);
+		errors->have = true;
+		return -EINVAL;
 	}
 	/* Rules decide what the agent kills: only a file no one else can change. */
 	err = files_read_trusted(source, 16 * 1024 * 1024, &text, &length, why, sizeof(why));
