@@ -175,8 +175,8 @@ void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx)
 static void judge(struct guard *guard, const struct decision *decision, const char *hex)
 {
 	const struct learned_entry *learned = learned_find(guard->learned, hex);
-	struct software_facts facts = decision->facts;
 	const struct software_matcher *matcher;
+	struct software_facts facts;
 	bool wanted = false;
 	size_t i;
 
