@@ -58,6 +58,8 @@ struct software_policy {
 	char **allow_sha256;
 	size_t allow_sha256_count;
 	enum software_action action;	/* key `action`, default alert */
+	char **yara;		/* operator YARA rule files, absolute paths */
+	size_t yara_count;
 	int line;
 };
 
