@@ -167,6 +167,8 @@ static void handle_connect_event(const struct connect_event *event, void *ctx)
 		pr_debug("network abuse: connect not counted: %s", strerror(-err));
 }
 
+static void update_exec_interest(struct agent *agent);
+
 /* An exec or miner behaviour: to the tenant's software policy, if a tenant did it. */
 static void handle_software_event(const struct software_event *event, void *ctx)
 {
@@ -188,6 +190,8 @@ static void handle_software_event(const struct software_event *event, void *ctx)
 			.window_s = plan_window_s(plan),
 		    },
 		    clock_monotonic());
+	if (guard_take_interest_change(agent->guard))
+		update_exec_interest(agent);
 }
 
 static void write_textfile(struct agent *agent)
@@ -366,6 +370,8 @@ static void collect_digests(void *ctx)
 	struct agent *agent = ctx;
 
 	guard_collect(agent->guard, clock_monotonic());
+	if (guard_take_interest_change(agent->guard))
+		update_exec_interest(agent);
 }
 
 static void handle_signal(int signo, void *ctx)

@@ -65,6 +65,8 @@ struct software_policy {
 	char **allow_sha256;
 	size_t allow_sha256_count;
 	enum software_action action;	/* key `action`, default alert */
+	char **yara;		/* operator YARA rule files, absolute paths */
+	size_t yara_count;
 	enum software_raw_sockets raw_sockets;	/* key `raw_sockets`, default allow */
 	int line;
 };

@@ -164,6 +164,7 @@ static const char config_text[] =
 	"  watch: {deny: [builtin:miners]}\n"
 	"  kill: {deny: [builtin:miners], action: kill}\n"
 	"  freeze: {deny: [builtin:miners], action: freeze}\n"
+	"  names: {deny: [xmrig]}\n"
 	"  rawdeny: {raw_sockets: deny, action: kill}\n"
 	"  rawalert: {raw_sockets: alert}\n";
 
@@ -184,6 +185,11 @@ static int setup(void **state)
 		return -1;
 	if (config_parse("guard.yaml", config_text, sizeof(config_text) - 1, &fixture->config,
 			 NULL))
+		return -1;
+	/* Learned digests go to the fixture's directory, not the system's state. */
+	free(fixture->config->agent.state_dir);
+	fixture->config->agent.state_dir = strdup(fixture->dir);
+	if (!fixture->config->agent.state_dir)
 		return -1;
 	/* The fixture's directory stands in for the cgroup v2 root. */
 	fixture->guard = guard_new(fixture->dir, fixture->config, record_alert, &fixture->recorder);
@@ -294,12 +300,17 @@ static void test_no_policy_no_alert(void **state)
 static void test_benign_exec_not_hashed(void **state)
 {
 	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
 	struct software_event event;
 	struct pollfd poller;
 
-	/* /bin/true matches nothing, and the policy has no digest lists. */
+	/*
+	 * /bin/true matches nothing, and the policy has no digest lists, no
+	 * built-in set (whose learned digests and YARA rules need the digest).
+	 */
+	tenant.policy = "names";
 	exec_event(&event, "/bin/true", 0);
-	guard_event(fixture->guard, &event, &tenant_watch, 1.0);
+	guard_event(fixture->guard, &event, &tenant, 1.0);
 	poller = (struct pollfd){ .fd = guard_notify_fd(fixture->guard), .events = POLLIN };
 	assert_int_equal(poll(&poller, 1, 200), 0);
 	assert_int_equal(fixture->recorder.count, 0);

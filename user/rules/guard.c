@@ -17,15 +17,28 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "content.h"
 #include "exehash.h"
 #include "files.h"
 #include "guard.h"
+#include "hashtable.h"
+#include "learned.h"
 #include "log.h"
+#include "seed.h"
 #include "software.h"
 #include "software_tracker.h"
 
 /* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
 #define PROC_STAT_MAX 4096
+/* Digests seen run and matching no rule: never learned (see learn()). */
+#define SEEN_CLEAN_MAX 8192
+
+struct clean_entry {
+	struct hashtable_node node;
+	uint64_t digest_prefix;
+};
+
+static bool clean_entry_is(const struct hashtable_node *node, const void *prefix);
 
 struct policy_matcher {
 	char *name;
@@ -50,6 +63,8 @@ struct decision {
 	uint64_t start_ns;
 	struct exe_identity id;
 	struct exe_key key;		/* the same, as the exec probe reads it */
+	struct content_result content;	/* the YARA scan that came with the digest */
+	struct content_hit hits[CONTENT_MATCHES_MAX];
 	struct decision *next;		/* waiting for the digest */
 };
 
@@ -58,6 +73,14 @@ struct guard {
 	struct policy_matcher *policies;
 	size_t policy_count;
 	struct exehash *hash;
+	struct content_rules *rules;	/* the YARA rules of the policies; the worker holds its own */
+	uint32_t rules_generation;	/* of guard->rules; 0 for none */
+	uint32_t rules_counter;
+	struct learned *learned;
+	bool interest_changed;		/* a digest was learned: judged executables are void */
+	struct hashtable seen_clean;	/* of clean_entry, keyed by the digest's first 64 bits */
+	struct clean_entry *clean_entries;
+	size_t clean_used;
 	struct software_tracker *tracker;
 	struct decision *pending;
 	size_t pending_count;
@@ -86,6 +109,24 @@ static void free_policies(struct policy_matcher *policies, size_t count)
 	free(policies);
 }
 
+/* New YARA rules for @config; the old ones stay when they do not compile. */
+static void configure_rules(struct guard *guard, const struct config *config)
+{
+	struct content_rules *rules;
+	char why[512];
+
+	rules = content_rules_new(config, guard->rules_counter + 1, why, sizeof(why));
+	if (!rules) {
+		pr_warn("software: YARA rules not replaced: %s", why);
+		return;
+	}
+	guard->rules_counter++;
+	guard->rules_generation = content_rules_generation(rules);
+	exehash_set_rules(guard->hash, rules);
+	content_rules_put(guard->rules);
+	guard->rules = rules;
+}
+
 int guard_configure(struct guard *guard, const struct config *config)
 {
 	struct policy_matcher *policies;
@@ -108,6 +149,7 @@ int guard_configure(struct guard *guard, const struct config *config)
 	guard->policies = policies;
 	guard->policy_count = config->software_count;
 	guard->generation++;
+	configure_rules(guard, config);
 	return 0;
 }
 
@@ -134,13 +176,31 @@ void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx)
  */
 static void judge(struct guard *guard, const struct decision *decision, const char *hex)
 {
+	const struct learned_entry *learned = learned_find(guard->learned, hex);
+	const struct software_matcher *matcher;
+	struct software_facts facts;
 	bool wanted = false;
 	size_t i;
 
+	/* A scan that failed or timed out is tried again at the next exec that is reported. */
+	if (decision->content.state == CONTENT_FAILED)
+		return;
+	/* What the digest and the content alone decide: nothing of the name or the path. */
+	facts = (struct software_facts){
+		.type = SOFTWARE_EVENT_EXEC,
+		.sha256 = hex,
+		.content = decision->facts.content,
+		.content_count = decision->facts.content_count,
+	};
 	for (i = 0; i < guard->policy_count; i++) {
-		if (software_matcher_denies_sha256(guard->policies[i].matcher, hex))
+		matcher = guard->policies[i].matcher;
+		facts.learned = learned && (learned->sets & software_matcher_sets(matcher))
+					? learned->rule
+					: NULL;
+		if (software_matcher_denies_sha256(matcher, hex) ||
+		    software_match(matcher, &facts, NULL))
 			return;
-		wanted |= software_matcher_has_deny_sha256(guard->policies[i].matcher);
+		wanted |= software_matcher_needs_sha256(matcher);
 	}
 	if (wanted && guard->on_judged)
 		guard->on_judged(&decision->key, guard->generation, guard->judged_ctx);
@@ -169,13 +229,35 @@ struct guard *guard_new(const char *v2_root, const struct config *config, alert_
 	guard->v2_root = strdup(v2_root);
 	guard->tracker = software_tracker_new();
 	guard->hash = exehash_new();
-	if (!guard->v2_root || !guard->tracker || !guard->hash ||
+	guard->learned = learned_new(config->agent.state_dir);
+	hashtable_init(&guard->seen_clean, clean_entry_is);
+	hashtable_set_limit(&guard->seen_clean, SEEN_CLEAN_MAX);
+	guard->clean_entries = calloc(SEEN_CLEAN_MAX, sizeof(*guard->clean_entries));
+	if (!guard->v2_root || !guard->tracker || !guard->hash || !guard->learned ||
+	    !guard->clean_entries || hashtable_reserve(&guard->seen_clean, SEEN_CLEAN_MAX) ||
 	    guard_configure(guard, config)) {
 		guard_free(guard);
 		errno = ENOMEM;
 		return NULL;
 	}
+	learned_load(guard->learned);
 	return guard;
+}
+
+/* What the digests and scans cost, for the operator sizing the node: at the end of a run. */
+static void log_scan_figures(const struct guard *guard)
+{
+	struct exehash_stats stats;
+
+	if (!guard->hash)
+		return;
+	exehash_stats(guard->hash, &stats);
+	pr_info("executables: %llu digests from the cache, %llu files hashed; %llu scanned with "
+		"YARA rules (%.1f MiB in %.3f s), %llu not scanned; %zu learned digests",
+		(unsigned long long)stats.hits, (unsigned long long)stats.hashed,
+		(unsigned long long)stats.scanned, stats.scan_bytes / 1048576.0,
+		stats.scan_ns / 1e9, (unsigned long long)stats.scan_skipped,
+		learned_count(guard->learned));
 }
 
 void guard_free(struct guard *guard)
@@ -188,7 +270,12 @@ void guard_free(struct guard *guard)
 		guard->pending = decision->next;
 		free(decision);
 	}
+	log_scan_figures(guard);
 	exehash_free(guard->hash);
+	content_rules_put(guard->rules);
+	learned_free(guard->learned);
+	hashtable_release(&guard->seen_clean, NULL);
+	free(guard->clean_entries);
 	software_tracker_free(guard->tracker);
 	free_policies(guard->policies, guard->policy_count);
 	free(guard->v2_root);
@@ -379,9 +466,103 @@ static void describe_file(unsigned int flags, char *reason, size_t size)
 		snprintf(reason + used, size - used, "; the executable was %s", what);
 }
 
+/* The digest's first 64 bits: a second preimage of them is out of a tenant's reach. */
+static uint64_t digest_prefix(const char *sha256)
+{
+	char first[17];
+
+	memcpy(first, sha256, 16);
+	first[16] = '\0';
+	return strtoull(first, NULL, 16);
+}
+
+static bool clean_entry_is(const struct hashtable_node *node, const void *prefix)
+{
+	return hashtable_entry(node, struct clean_entry, node)->digest_prefix ==
+	       *(const uint64_t *)prefix;
+}
+
+static bool seen_clean(const struct guard *guard, const char *sha256)
+{
+	uint64_t prefix = digest_prefix(sha256);
+
+	return hashtable_find(&guard->seen_clean, hash_bytes(hash_key_process(), &prefix,
+							     sizeof(prefix)),
+			      &prefix) != NULL;
+}
+
+/* @sha256 ran and matched no rule of a policy with built-in sets. Bounded: the oldest go. */
+static void note_clean(struct guard *guard, const char *sha256)
+{
+	uint64_t prefix = digest_prefix(sha256);
+	uint64_t hash = hash_bytes(hash_key_process(), &prefix, sizeof(prefix));
+	struct clean_entry *entry;
+
+	if (hashtable_find(&guard->seen_clean, hash, &prefix))
+		return;
+	entry = hashtable_entry(hashtable_evict(&guard->seen_clean, 1), struct clean_entry, node);
+	if (!entry)
+		entry = &guard->clean_entries[guard->clean_used++];
+	entry->digest_prefix = prefix;
+	/* Reserved for every entry at the start: cannot fail. */
+	hashtable_insert(&guard->seen_clean, &entry->node, hash);
+}
+
+/*
+ * A digest that a rule of a policy with built-in sets flagged is denied
+ * from now on by every policy denying one of those sets. Learning one
+ * voids the judgements of the exec probe, so that an executable judged
+ * before under another name is reported, and decided, again.
+ */
+static void learn(struct guard *guard, const struct policy_matcher *policy,
+		  const struct decision *decision, enum software_rule rule)
+{
+	unsigned int sets = software_matcher_sets(policy->matcher);
+	int changed;
+
+	/*
+	 * Only what is about the file itself: a marker on a command line or a
+	 * behaviour says what one run did, and would teach the digest of a
+	 * shell, an interpreter or kmod's modprobe.
+	 */
+	if (!decision->facts.sha256 || !sets || rule == SOFTWARE_RULE_ARGV ||
+	    rule == SOFTWARE_RULE_MINER_BEHAVIOR || rule == SOFTWARE_RULE_LEARNED_SHA256)
+		return;
+	/*
+	 * A file already seen run clean is not learned from its name or path:
+	 * a tenant that copies the compiler to ./xmrig must not get the
+	 * compiler denied to every other tenant.
+	 */
+	if ((rule == SOFTWARE_RULE_NAME || rule == SOFTWARE_RULE_PATH) &&
+	    seen_clean(guard, decision->facts.sha256)) {
+		pr_info("unauthorized software: sha256 %s (rule %s) not learned: it was seen run "
+			"clean on this node before", decision->facts.sha256,
+			software_rule_name(rule));
+		return;
+	}
+	changed = learned_add(guard->learned, decision->facts.sha256, sets,
+			      software_rule_name(rule));
+	if (changed <= 0)
+		return;
+	pr_info("unauthorized software: sha256 %s learned (rule %s): denied from now on for "
+		"every policy of the same built-in sets", decision->facts.sha256,
+		software_rule_name(rule));
+	guard->generation++;
+	guard->interest_changed = true;
+}
+
+bool guard_take_interest_change(struct guard *guard)
+{
+	bool changed = guard->interest_changed;
+
+	guard->interest_changed = false;
+	return changed;
+}
+
 static void decide(struct guard *guard, struct decision *decision, double now)
 {
 	const struct policy_matcher *policy = find_policy(guard, decision->policy);
+	const struct learned_entry *learned;
 	struct software_verdict verdict;
 	struct software_alert_info info;
 	const char *result;
@@ -390,8 +571,18 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 	int fired;
 
 	/* The policy may have gone with a reload while the digest was taken. */
-	if (!policy || !software_match(policy->matcher, &decision->facts, &verdict))
+	if (!policy)
 		return;
+	learned = learned_find(guard->learned, decision->facts.sha256);
+	decision->facts.learned = learned && (learned->sets & software_matcher_sets(policy->matcher))
+					  ? learned->rule
+					  : NULL;
+	if (!software_match(policy->matcher, &decision->facts, &verdict)) {
+		if (decision->facts.sha256 && software_matcher_sets(policy->matcher))
+			note_clean(guard, decision->facts.sha256);
+		return;
+	}
+	learn(guard, policy, decision, verdict.rule);
 	info = (struct software_alert_info){
 		.tenant = decision->tenant,
 		.plan = decision->plan,
@@ -441,8 +632,23 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 }
 
 static void decide_with_digest(struct guard *guard, struct decision *decision, const char *hex,
-			       double now)
+			       const struct content_result *content, double now)
 {
+	size_t i;
+
+	/* A scan by rules replaced since counts for nothing: the next exec scans again. */
+	if (hex && content && content->generation == guard->rules_generation) {
+		decision->content = *content;
+		for (i = 0; i < content->count && i < CONTENT_MATCHES_MAX; i++) {
+			decision->hits[i].source =
+			    content_rules_source(guard->rules, content->matches[i].source);
+			decision->hits[i].rule = decision->content.matches[i].rule;
+		}
+		decision->facts.content = decision->hits;
+		decision->facts.content_count = i;
+	} else {
+		decision->content.state = CONTENT_FAILED;
+	}
 	if (hex) {
 		memcpy(decision->sha256, hex, SHA256_HEX_LEN);
 		decision->facts.sha256 = decision->sha256;
@@ -475,6 +681,7 @@ void guard_event(struct guard *guard, const struct software_event *event,
 	struct exe_location where;
 	struct decision *decision;
 	char hex[SHA256_HEX_LEN + 1], cgroup_dir[PATH_MAX];
+	struct content_result content;
 	enum exehash_status status;
 
 	if (!policy)
@@ -533,7 +740,7 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		     decision->event_cgroup) < (int)sizeof(cgroup_dir))
 		where.cgroup_dir = cgroup_dir;
 	status = guard->pending_count < GUARD_PENDING_MAX
-			 ? exehash_get(guard->hash, &decision->id, &where, hex)
+			 ? exehash_get_content(guard->hash, &decision->id, &where, hex, &content)
 			 : EXEHASH_BUSY;
 	if (status == EXEHASH_PENDING) {
 		decision->next = guard->pending;
@@ -541,7 +748,8 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		guard->pending_count++;
 		return;
 	}
-	decide_with_digest(guard, decision, status == EXEHASH_DONE ? hex : NULL, now);
+	decide_with_digest(guard, decision, status == EXEHASH_DONE ? hex : NULL,
+			   status == EXEHASH_DONE ? &content : NULL, now);
 	free(decision);
 }
 
@@ -552,7 +760,7 @@ struct collect_ctx {
 
 /* A digest came back: every exec that waited for this identity is decided. */
 static void take_digest(const struct exe_identity *id, const char *hex,
-			enum exehash_status status, void *ctx)
+			enum exehash_status status, const struct content_result *content, void *ctx)
 {
 	struct collect_ctx *collect = ctx;
 	struct guard *guard = collect->guard;
@@ -565,7 +773,7 @@ static void take_digest(const struct exe_identity *id, const char *hex,
 		}
 		*link = decision->next;
 		guard->pending_count--;
-		decide_with_digest(guard, decision, hex, collect->now);
+		decide_with_digest(guard, decision, hex, content, collect->now);
 		free(decision);
 	}
 }

@@ -15,6 +15,7 @@
 #ifndef ABUSEWATCH_GUARD_H
 #define ABUSEWATCH_GUARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
 
@@ -64,6 +65,12 @@ void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx);
 /* One event of a tenant's process, at @now (monotonic seconds). */
 void guard_event(struct guard *guard, const struct software_event *event,
 		 const struct guard_tenant *tenant, double now);
+
+/*
+ * True once after a digest was learned (learned.h): the judgements of the
+ * exec probe are void, guard_exec_interest() has a new generation.
+ */
+bool guard_take_interest_change(struct guard *guard);
 
 /*
  * A raw or packet socket of a tenant whose policy sets raw_sockets (the
