@@ -87,9 +87,20 @@ static void sync_raw_socket_cgroup(struct agent *agent, uint64_t id)
 			strerror(-err));
 }
 
+/* A pass writes the cgroups with a policy; the prune after it removes the rest. */
 static void visit_raw_socket_cgroup(uint64_t id, const char *path, void *ctx)
 {
-	sync_raw_socket_cgroup(ctx, id);
+	struct agent *agent = ctx;
+	uint32_t action;
+	int err;
+
+	action = raw_socket_action_of(agent->config, cgroup_tracker_tenant_of(agent->tracker, id));
+	if (action == RAW_SOCKETS_ALLOW)
+		return;
+	err = probes_set_raw_socket_policy(agent->probes, id, action, agent->raw_socket_pass);
+	if (err)
+		pr_warn("raw-socket policy of cgroup %llu not set: %s", (unsigned long long)id,
+			strerror(-err));
 }
 
 /*
