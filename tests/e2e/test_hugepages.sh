@@ -11,7 +11,9 @@
 #   resolves once the pages are freed;
 # - with builtin:miners the tenant raises miner_behavior while it holds
 #   them ("huge pages", the MiB), resolved once they are freed;
-# - a tenant of the same plan that holds none shows 0 and raises nothing.
+# - a tenant of the same plan that holds none shows 0 and raises nothing;
+# - a tenant whose cgroup no hugetlb controller accounts has no series,
+#   and the agent says why in its log.
 # The controller: the v2 one down the test's own tree (enabled in the v2
 # root's cgroup.subtree_control only when it was not, and put back), else
 # the v1 hugetlb hierarchy at the same path (hybrid hosts). The pool's
@@ -20,7 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases hugepages_bytes hugepages_overuse hugepages_overuse_resolved hugepages_miner \
-	hugepages_miner_resolved hugepages_none
+	hugepages_miner_resolved hugepages_none hugepages_no_controller
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg hugehold linger || e2e_finish
 
@@ -56,7 +58,10 @@ restore() {
 }
 on_cleanup restore
 
-write_config hugepages "plans:
+# A tenant outside tenants/: host/bare, whose parent enables no controller.
+AW_RULES_EXTRA="  - cgroup: \"$AWTEST_REL/host/bare\"
+    tenant: bare
+    plan: default" write_config hugepages "plans:
   default:
     hugepages: 0
     window: 2s
@@ -70,7 +75,7 @@ alerts:
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-CG=$(tenant_cgroup holder) && QUIET_CG=$(tenant_cgroup quiet) || {
+CG=$(tenant_cgroup holder) && QUIET_CG=$(tenant_cgroup quiet) && mkdir "$AW_HOST_CG/bare" || {
 	fail_all "cannot create the tenant cgroups"
 	e2e_finish
 }
@@ -141,11 +146,13 @@ fi
 HELD=$((PAGES << 21))
 
 # ---- the gauge: the controller's own counter, within one interval
+held_at=$(date +%s.%N)
 before=$(kernel_huge_bytes "$CG")
 agent=$(wait_metric 5 abusewatch_tenant_hugepages_bytes holder == "$before")
 after=$(kernel_huge_bytes "$CG")
+lag=$(awk -v s="$held_at" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - s }')
 num_cmp "$agent" "==" "$before" && num_cmp "$after" "==" "$before" && num_cmp "$agent" ">=" "$HELD"
-check hugepages_bytes "$?" "hugepages_bytes{holder} = $agent, the controller's ($MODE) $before then $after, held $HELD"
+check hugepages_bytes "$?" "hugepages_bytes{holder} = $agent, $lag s after the pages were held; the controller's ($MODE) $before then $after; held $HELD"
 
 # ---- overuse of `hugepages: 0`, and miner behaviour
 fired=$(wait_events 10 "$AW_EVENTS" kind=overuse tenant=holder resource=hugepages state=firing)
@@ -163,6 +170,15 @@ quiet=$(metric abusewatch_tenant_hugepages_bytes quiet)
 quiet_events=$(events_count "$AW_EVENTS" tenant=quiet)
 num_cmp "$quiet" "==" 0 && ((quiet_events == 0))
 check hugepages_none "$?" "hugepages_bytes{quiet} = ${quiet:-missing} (want 0), its alert records: $quiet_events (want 0)"
+
+# ---- no controller for host/bare: no series, and the log says why
+bare=$(metric abusewatch_tenant_hugepages_bytes bare)
+has_bare=$?
+has_tenant bare
+seen=$?
+said=$(grep -c "no hugetlb controller accounts cgroup" "$AGENT_LOG")
+((has_bare != 0 && seen == 0 && said == 1))
+check hugepages_no_controller "$?" "host/bare without the controller: hugepages_bytes ${bare:-absent} (want absent), tenant in the textfile: $((seen == 0)), log lines saying why: $said (want 1)"
 
 # ---- freed: both alerts resolve
 kill -TERM "$HOLD_PID" 2>/dev/null
