@@ -811,3 +811,13 @@ void guard_tick(struct guard *guard, double now)
 {
 	software_tracker_tick(guard->tracker, now, raise_resolved, guard);
 }
+
+const char *guard_miners_action(const char *policy, void *ctx)
+{
+	const struct guard *guard = ctx;
+	const struct policy_matcher *matcher = find_policy(guard, policy);
+
+	if (!matcher || !software_matcher_denies_miners(matcher->matcher))
+		return NULL;
+	return action_names[matcher->action];
+}
