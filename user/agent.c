@@ -22,6 +22,7 @@
 #include "files.h"
 #include "guard.h"
 #include "heap_trim.h"
+#include "hugepage_signal.h"
 #include "log.h"
 #include "loop.h"
 #include "memory.h"
@@ -48,6 +49,7 @@ struct agent {
 	struct evaluator *evaluator;
 	struct netabuse *netabuse;
 	struct guard *guard;
+	struct hugepage_signal *hugepages;	/* miner behaviour from the hugepages gauge */
 	struct alerts *alerts;
 	struct loop *loop;
 	struct resume *resume;	/* what goes on across restarts */
@@ -280,6 +282,9 @@ static void tick(void *ctx)
 		pr_err("out of memory: no evaluation this interval");
 	} else {
 		memory_watcher_fill_rows(agent->memory, agent->tenants, &agent->table);
+		hugepage_signal_tick(agent->hugepages, agent->table.rows, agent->table.count,
+				     memory_watcher_hugepages_in_use(agent->memory), now,
+				     guard_miners_action, agent->guard);
 		storage_scanner_fill_rows(agent->storage, agent->table.rows, agent->table.count,
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
@@ -426,15 +431,16 @@ static int start(struct agent *agent)
 	agent->netabuse = netabuse_new();
 	agent->alerts = alerts_new(agent->config);
 	agent->guard = guard_new(root, agent->config, alerts_publish, agent->alerts);
+	agent->hugepages = hugepage_signal_new(alerts_publish, agent->alerts);
 	agent->evaluator = evaluator_new();
 	agent->storage = storage_scanner_new(&(struct storage_options){ 0 });
 	agent->tenants = tenant_set_new(agent->config);
 	agent->memory = memory_watcher_new(root, "/proc/mounts");
 	agent->tracker = agent->memory ? cgroup_tracker_new(agent->tree, agent->memory) : NULL;
 	agent->resume = resume_new(agent->config->agent.state_dir);
-	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->evaluator ||
-	    !agent->storage || !agent->tenants || !agent->memory || !agent->tracker ||
-	    !agent->resume) {
+	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->hugepages ||
+	    !agent->evaluator || !agent->storage || !agent->tenants || !agent->memory ||
+	    !agent->tracker || !agent->resume) {
 		pr_err("cannot start the rules and sinks: %s", strerror(errno));
 		return EXIT_NO_PROBES;
 	}
@@ -473,6 +479,7 @@ static void stop(struct agent *agent)
 	memory_watcher_free(agent->memory);
 	storage_scanner_free(agent->storage);
 	netabuse_free(agent->netabuse);
+	hugepage_signal_free(agent->hugepages);
 	guard_free(agent->guard);
 	evaluator_free(agent->evaluator);
 	alerts_free(agent->alerts);

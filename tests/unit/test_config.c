@@ -161,6 +161,7 @@ static void test_example(void **state)
 	assert_true(plan->limit[RESOURCE_MEMORY] == 4.0 * 1024 * 1024 * 1024);
 	assert_true(plan->limit[RESOURCE_PROCESSES] == 512);
 	assert_true(plan->limit[RESOURCE_FORKS] == 100);
+	assert_true(plan->limit[RESOURCE_HUGEPAGES] == 0);
 	for (int i = 0; i < RESOURCE_COUNT; i++)
 		assert_true(plan->has_limit[i]);
 	assert_int_equal(plan->window_ms, 60000);
@@ -723,6 +724,7 @@ static void test_resource_names(void **state)
 		"cpu",		  "memory",	   "disk_read",	  "disk_write",
 		"net_rx",	  "net_tx",	   "net_rx_packets", "net_tx_packets",
 		"connections", "storage",	   "processes",	  "forks",
+		"hugepages",
 	};
 	int i;
 

@@ -901,3 +901,13 @@ void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
 	};
 	guard->emit(&alert, guard->ctx);
 }
+
+const char *guard_miners_action(const char *policy, void *ctx)
+{
+	const struct guard *guard = ctx;
+	const struct policy_matcher *matcher = find_policy(guard, policy);
+
+	if (!matcher || !software_matcher_denies_miners(matcher->matcher))
+		return NULL;
+	return action_names[matcher->action];
+}

@@ -93,6 +93,13 @@ void guard_collect(struct guard *guard, double now);
  */
 void guard_tick(struct guard *guard, double now);
 
+/*
+ * The action name ("alert", "kill", "freeze") of software policy @policy
+ * when its deny has builtin:miners, else NULL (hugepage_signal.h).
+ * @guard is a const struct guard *, as a miners_action_fn's context.
+ */
+const char *guard_miners_action(const char *policy, void *guard);
+
 /* Evidence not alerted again (flood control), since start. */
 uint64_t guard_suppressed(const struct guard *guard);
 

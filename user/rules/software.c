@@ -621,3 +621,8 @@ bool software_match(const struct software_matcher *matcher, const struct softwar
 	}
 	return false;
 }
+
+bool software_matcher_denies_miners(const struct software_matcher *matcher)
+{
+	return matcher && matcher->miners;
+}

@@ -93,6 +93,9 @@ bool software_matcher_has_content(const struct software_matcher *matcher);
 bool software_matcher_has_deny_sha256(const struct software_matcher *matcher);
 bool software_matcher_denies_sha256(const struct software_matcher *matcher, const char *sha256);
 
+/* Whether the policy's deny has builtin:miners (then miner behaviour counts). */
+bool software_matcher_denies_miners(const struct software_matcher *matcher);
+
 /*
  * Adds to @interest (software_events.h) the execs the policy could act on
  * besides those with argv markers (searched when it has builtin:miners):
