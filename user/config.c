@@ -848,6 +848,24 @@ static void handle__action(struct parse_ctx *ctx, yaml_node_t *node, void *base,
 	parse__error(ctx, node, "%s: \"%s\" is not an action (alert, kill, freeze)", path, text);
 }
 
+/* raw_sockets: alert or deny; absent, they are allowed and not looked at. */
+static void handle__raw_sockets(struct parse_ctx *ctx, yaml_node_t *node, void *base,
+				const struct field *field, const char *path)
+{
+	struct software_policy *policy = base;
+	const char *text = parse__scalar(ctx, node, path);
+
+	if (!text)
+		return;
+	if (!strcmp(text, "alert"))
+		policy->raw_sockets = SOFTWARE_RAW_SOCKETS_ALERT;
+	else if (!strcmp(text, "deny"))
+		policy->raw_sockets = SOFTWARE_RAW_SOCKETS_DENY;
+	else
+		parse__error(ctx, node, "%s: \"%s\" is not a raw_sockets setting (alert, deny)",
+			     path, text);
+}
+
 #define POLICY_LIST(key_name, member, check_fn)                                                \
 	{ .key = key_name, .kind = FIELD_STRINGS,                                              \
 	  .offset = offsetof(struct software_policy, member),                                  \
@@ -860,6 +878,7 @@ static const struct field software_fields[] = {
 	POLICY_LIST("allow_sha256", allow_sha256, check__sha256),
 	FIELD_CALL("action", handle__action),
 	POLICY_LIST("yara", yara, check__yara),
+	FIELD_CALL("raw_sockets", handle__raw_sockets),
 	FIELD_END,
 };
 

@@ -54,3 +54,16 @@ int empty_connect6(struct bpf_sock_addr *ctx)
 {
 	return 1;
 }
+
+/* cgroup/sock_create and cgroup/setsockopt: 1 lets the call through. */
+SEC("cgroup/sock_create")
+int empty_sock_create(struct bpf_sock *sk)
+{
+	return 1;
+}
+
+SEC("cgroup/setsockopt")
+int empty_setsockopt(struct bpf_sockopt *ctx)
+{
+	return 1;
+}

@@ -39,6 +39,7 @@ struct seen_alert {
 	char sha256[72];
 	char action[16];
 	char action_result[64];
+	char reason[192];
 	int pid;
 };
 
@@ -67,6 +68,7 @@ static void record_alert(struct alert *alert, void *ctx)
 	copy_text(seen->sha256, sizeof(seen->sha256), alert->sha256);
 	copy_text(seen->action, sizeof(seen->action), alert->action);
 	copy_text(seen->action_result, sizeof(seen->action_result), alert->action_result);
+	copy_text(seen->reason, sizeof(seen->reason), alert->reason);
 	seen->pid = alert->pid;
 }
 
@@ -162,7 +164,9 @@ static const char config_text[] =
 	"  watch: {deny: [builtin:miners]}\n"
 	"  kill: {deny: [builtin:miners], action: kill}\n"
 	"  freeze: {deny: [builtin:miners], action: freeze}\n"
-	"  names: {deny: [xmrig]}\n";
+	"  names: {deny: [xmrig]}\n"
+	"  rawdeny: {raw_sockets: deny, action: kill}\n"
+	"  rawalert: {raw_sockets: alert}\n";
 
 static int setup(void **state)
 {
@@ -373,6 +377,57 @@ static void test_kill_checks_start_time(void **state)
 	assert_int_equal(guard_suppressed(fixture->guard), 1);
 }
 
+/*
+ * raw_socket: only under a policy with raw_sockets; the reason names the
+ * socket and the kernel's verdict; exe and comm come from /proc; the
+ * policy's kill is not taken (this process lives on); one alert per
+ * executable.
+ */
+static void test_raw_socket(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct raw_socket_event event = {
+		.pid = (__u32)getpid(), .hook = RAW_SOCKET_CREATE, .family = AW_AF_INET6,
+		.type = AW_SOCK_RAW, .protocol = 58, .denied = 1,
+	};
+	char self[256] = "";
+
+	assert_true(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+	guard_raw_socket(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 0);
+
+	tenant.policy = "rawdeny";
+	guard_raw_socket(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_true(fixture->recorder.alerts[0].firing);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "raw_socket");
+	assert_string_equal(fixture->recorder.alerts[0].reason,
+			    "raw IP socket (AF_INET6, SOCK_RAW, protocol 58) refused with EPERM");
+	assert_string_equal(fixture->recorder.alerts[0].action, "deny");
+	assert_string_equal(fixture->recorder.alerts[0].action_result, "refused with EPERM");
+	assert_string_equal(fixture->recorder.alerts[0].exe, self);
+	assert_int_equal(fixture->recorder.alerts[0].pid, getpid());
+
+	/* The same executable's packet socket: suppressed while the alert fires. */
+	event = (struct raw_socket_event){ .pid = (__u32)getpid(), .hook = RAW_SOCKET_SETSOCKOPT,
+					   .family = AW_AF_PACKET, .type = AW_SOCK_RAW, .denied = 1 };
+	guard_raw_socket(fixture->guard, &event, &tenant, 2.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_int_equal(guard_suppressed(fixture->guard), 1);
+
+	/* Another tenant, alert only: created, no action result. */
+	tenant.name = "t2";
+	tenant.policy = "rawalert";
+	event.denied = 0;
+	guard_raw_socket(fixture->guard, &event, &tenant, 3.0);
+	assert_int_equal(fixture->recorder.count, 2);
+	assert_string_equal(fixture->recorder.alerts[1].reason,
+			    "packet socket (AF_PACKET, SOCK_RAW) set up with setsockopt(SOL_PACKET)");
+	assert_string_equal(fixture->recorder.alerts[1].action, "alert");
+	assert_string_equal(fixture->recorder.alerts[1].action_result, "");
+}
+
 static void test_freeze_writes_cgroup_freeze(void **state)
 {
 	struct fixture *fixture = *state;
@@ -528,6 +583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_benign_exec_not_hashed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_checks_start_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_writes_cgroup_freeze, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_judged_executables, setup, teardown),
 	};

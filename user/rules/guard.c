@@ -44,6 +44,7 @@ struct policy_matcher {
 	char *name;
 	enum software_action action;
 	struct software_matcher *matcher;
+	enum software_raw_sockets raw_sockets;
 };
 
 /* Everything a decision needs, copied out of the event and the tenant. */
@@ -137,6 +138,7 @@ int guard_configure(struct guard *guard, const struct config *config)
 	for (i = 0; i < config->software_count; i++) {
 		policies[i].name = strdup(config->software[i].name);
 		policies[i].action = config->software[i].action;
+		policies[i].raw_sockets = config->software[i].raw_sockets;
 		policies[i].matcher = software_matcher_new(&config->software[i]);
 		if (!policies[i].name || !policies[i].matcher) {
 			free_policies(policies, i + 1);
@@ -810,6 +812,94 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 void guard_tick(struct guard *guard, double now)
 {
 	software_tracker_tick(guard->tracker, now, raise_resolved, guard);
+}
+
+/* "raw IP socket (AF_INET, SOCK_RAW, protocol 6) created": what the kernel reported. */
+static void describe_raw_socket(const struct raw_socket_event *event, char *reason, size_t size)
+{
+	const char *family = event->family == AW_AF_INET    ? "AF_INET"
+			     : event->family == AW_AF_INET6 ? "AF_INET6"
+			     : event->family == AW_AF_PACKET ? "AF_PACKET"
+							     : "family ?";
+	const char *type = event->type == AW_SOCK_RAW ? "SOCK_RAW" : event->type == 2 ? "SOCK_DGRAM"
+											: "type ?";
+
+	/* The kernel keeps no protocol in a packet socket's sock (its ethertype is elsewhere). */
+	if (event->family == AW_AF_PACKET)
+		snprintf(reason, size, "packet socket (%s, %s) set up with setsockopt(SOL_PACKET)%s",
+			 family, type, event->denied ? "; refused with EPERM" : "");
+	else
+		snprintf(reason, size, "raw IP socket (%s, %s, protocol %u) %s", family, type,
+			 event->protocol, event->denied ? "refused with EPERM" : "created");
+}
+
+/* The task's comm from /proc, "" when it is gone. */
+static void read_comm(int pid, char *out, size_t size)
+{
+	char path[64];
+	ssize_t length;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	length = read(fd, out, size - 1);
+	close(fd);
+	out[length > 0 ? length : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
+		      const struct guard_tenant *tenant, double now)
+{
+	const struct policy_matcher *policy = find_policy(guard, tenant->policy);
+	char exe[PATH_MAX], comm[16], reason[192];
+	struct software_alert_info info;
+	struct alert alert;
+	int fired;
+
+	if (!policy || policy->raw_sockets == SOFTWARE_RAW_SOCKETS_ALLOW)
+		return;
+	read_exe_link((int)event->pid, exe, sizeof(exe));
+	read_comm((int)event->pid, comm, sizeof(comm));
+	describe_raw_socket(event, reason, sizeof(reason));
+	info = (struct software_alert_info){
+		.tenant = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->event_cgroup ? tenant->event_cgroup : tenant->cgroup,
+		.rule = SOFTWARE_RULE_RAW_SOCKET,
+		.exe = exe,
+		.comm = comm,
+		.reason = reason,
+		.pid = (int)event->pid,
+		.since = now,
+	};
+	fired = software_tracker_note(guard->tracker, &info, now, tenant->window_s);
+	if (fired < 0)
+		pr_warn("unauthorized software: tenant %s, rule raw_socket: not tracked: %s",
+			tenant->name, strerror(-fired));
+	if (fired <= 0)
+		return;
+	pr_info("unauthorized software firing: tenant %s, rule raw_socket, %s", tenant->name,
+		reason);
+	alert = (struct alert){
+		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
+		.firing = true,
+		.tenant = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = info.cgroup,
+		.window_s = tenant->window_s,
+		.rule = software_rule_name(SOFTWARE_RULE_RAW_SOCKET),
+		.reason = reason,
+		.exe = exe[0] ? exe : NULL,
+		.comm = comm,
+		.pid = (int)event->pid,
+		.action = policy->raw_sockets == SOFTWARE_RAW_SOCKETS_DENY ? "deny" : "alert",
+		.action_result = event->denied ? "refused with EPERM" : NULL,
+	};
+	guard->emit(&alert, guard->ctx);
 }
 
 const char *guard_miners_action(const char *policy, void *ctx)

@@ -22,6 +22,7 @@
 #include "alert.h"
 #include "config.h"
 #include "software_events.h"
+#include "socket_events.h"
 
 /* Bounds the execs that wait for their digest; beyond, they are decided without it. */
 #define GUARD_PENDING_MAX 512
@@ -70,6 +71,17 @@ void guard_event(struct guard *guard, const struct software_event *event,
  * exec probe are void, guard_exec_interest() has a new generation.
  */
 bool guard_take_interest_change(struct guard *guard);
+
+/*
+ * A raw or packet socket of a tenant whose policy sets raw_sockets (the
+ * kernel already allowed or refused it): an alert with rule raw_socket,
+ * one per tenant and executable while it fires, resolved like the others.
+ * The policy's `action` (kill, freeze) is not taken: raw_sockets: deny is
+ * this rule's action. Nothing when the tenant's policy (after a reload)
+ * no longer sets raw_sockets.
+ */
+void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
+		      const struct guard_tenant *tenant, double now);
 
 /* Readable when digests are ready: then call guard_collect(). */
 int guard_notify_fd(const struct guard *guard);

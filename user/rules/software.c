@@ -39,6 +39,8 @@ const char *software_rule_name(enum software_rule rule)
 		return "content";
 	case SOFTWARE_RULE_LEARNED_SHA256:
 		return "learned_sha256";
+	case SOFTWARE_RULE_RAW_SOCKET:
+		return "raw_socket";
 	default:
 		return "unknown";
 	}

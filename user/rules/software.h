@@ -24,12 +24,13 @@ enum software_rule {
 	SOFTWARE_RULE_MINER_BEHAVIOR,	/* MSR writes, huge pages, modprobe msr (with builtin:miners) */
 	SOFTWARE_RULE_CONTENT,		/* a YARA rule of the policy matched the executable */
 	SOFTWARE_RULE_LEARNED_SHA256,	/* its sha256 was caught before on this node */
+	SOFTWARE_RULE_RAW_SOCKET,	/* raw IP or packet socket (raw_sockets; guard.c, not software_match) */
 	SOFTWARE_RULE_COUNT,
 };
 
 /*
  * "sha256", "name", "path", "argv", "miner_behavior", "content",
- * "learned_sha256": the alert's `rule`.
+ * "learned_sha256", "raw_socket": the alert's `rule`.
  */
 const char *software_rule_name(enum software_rule rule);
 
