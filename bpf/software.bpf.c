@@ -612,6 +612,32 @@ static __always_inline __u64 exec_wakeup_flags(struct scratch *scratch)
 }
 
 /*
+ * @task's ancestors, nearest first (software_events.h): real_parent, as
+ * it is now, at the exec or the write. Plain loads from BTF pointers, a
+ * dozen for each; pid 1 and tasks without a parent end the walk.
+ */
+static __always_inline void read_ancestors(struct software_event *event,
+					   struct task_struct *task)
+{
+	struct task_struct *parent = task, *leader;
+	int i;
+
+	__builtin_memset(event->ancestors, 0, sizeof(event->ancestors));
+#pragma unroll
+	for (i = 0; i < AW_ANCESTORS_MAX; i++) {
+		parent = parent->real_parent;
+		if (!parent || parent->tgid <= 1)
+			break;
+		leader = parent->group_leader;
+		event->ancestors[i].pid = parent->tgid;
+		event->ancestors[i].start_ns = leader->start_boottime;
+		event->ancestors[i].cgroup_id = parent->cgroups->dfl_cgrp->kn->id;
+		__builtin_memcpy(event->ancestors[i].comm, leader->comm,
+				 sizeof(event->ancestors[i].comm));
+	}
+}
+
+/*
  * A zeroed event of @task (the current one) in the ring buffer, or NULL.
  * Its fields come from the BTF pointer with plain loads, not helpers.
  */
@@ -631,6 +657,7 @@ static __always_inline struct software_event *reserve(__u32 type, __u64 cgroup_i
 	event->pid = task->tgid;
 	event->start_ns = task->group_leader->start_boottime;
 	__builtin_memcpy(event->comm, task->comm, sizeof(event->comm));
+	read_ancestors(event, task);
 	return event;
 }
 
