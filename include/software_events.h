@@ -228,9 +228,10 @@ static inline void aw_name_bits(__u64 low, __u64 high, __u32 *first, __u32 *seco
 #define AW_MSR_MAJOR 202
 
 /*
- * Ancestors carried with each event, nearest first: the real parent of the
- * process at the time of the event (for an exec, the parent it was run
- * by), its parent, and so on. A miner's helper (modprobe msr, sysctl(8),
+ * Ancestors carried with the events of miner behaviour (device and sysctl
+ * writes, an exec with command-line markers; zero in other execs), nearest
+ * first: the real parent of the process at the time of the event (for an
+ * exec, the parent it was run by), its parent, and so on. A miner's helper (modprobe msr, sysctl(8),
  * a shell of system()) exits at once while the miner goes on: userspace
  * attributes the helper's evidence to the process that ran it
  * (user/rules/attribution.h). The start time tells a reused pid apart, the
