@@ -288,8 +288,9 @@ struct software_event {
 	 */
 	char path[AW_EXE_PATH_MAX];
 	/*
-	 * After the path, so that a record of an older probe (an upgrade that
-	 * kept its ring buffer) is shorter than this and skipped, not misread.
+	 * After the path, so that a record of an older probe (queued while no
+	 * agent ran, before an upgrade) is shorter than this, and read without
+	 * them (user/probes/probes.c).
 	 */
 	struct software_ancestor ancestors[AW_ANCESTORS_MAX];
 };
