@@ -186,23 +186,41 @@ static void update_exec_interest(struct agent *agent);
 static void handle_software_event(const struct software_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
+	struct guard_tenant who;
 	const struct plan *plan;
 	struct tenant *tenant;
+	uint64_t cgroup_id;
+	size_t i;
 
 	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
 	if (!tenant)
 		return;
 	plan = config_find_plan(agent->config, tenant->plan);
-	guard_event(agent->guard, event,
-		    &(struct guard_tenant){
-			.name = tenant->name,
-			.plan = tenant->plan,
-			.cgroup = tenant->cgroup,
-			.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
-			.policy = plan ? plan->software : NULL,
-			.window_s = plan_window_s(plan),
-		    },
-		    clock_monotonic());
+	who = (struct guard_tenant){
+		.name = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->cgroup,
+		.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+		.policy = plan ? plan->software : NULL,
+		.window_s = plan_window_s(plan),
+	};
+	/*
+	 * The ancestors that are this tenant's, for miner behaviour only (a
+	 * device or sysctl write, an exec with markers): the rest is never
+	 * attributed.
+	 */
+	for (i = 0; i < AW_ANCESTORS_MAX && (event->type != SOFTWARE_EVENT_EXEC || event->argv_markers);
+	     i++) {
+		cgroup_id = event->ancestors[i].cgroup_id;
+		if (!event->ancestors[i].pid)
+			break;
+		if (cgroup_tracker_tenant_of(agent->tracker, cgroup_id) != tenant)
+			break;
+		who.ancestor_cgroups[i] = cgroup_tree_path(agent->tree, cgroup_id);
+		if (!who.ancestor_cgroups[i])
+			break;
+	}
+	guard_event(agent->guard, event, &who, clock_monotonic());
 	if (guard_take_interest_change(agent->guard))
 		update_exec_interest(agent);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +143,22 @@ static int handle_connect_event(void *ctx, void *data, size_t size)
 static int handle_software_event(void *ctx, void *data, size_t size)
 {
 	struct probes *probes = ctx;
+	struct software_event older;
 
-	if (size < sizeof(struct software_event) || !probes->on_software)
+	if (!probes->on_software)
+		return 0;
+	/*
+	 * A record of the probe of before the ancestors (queued while no agent
+	 * ran, taken up by this one after an upgrade): read without them.
+	 */
+	if (size >= offsetof(struct software_event, ancestors) &&
+	    size < sizeof(struct software_event)) {
+		memset(&older, 0, sizeof(older));
+		memcpy(&older, data, offsetof(struct software_event, ancestors));
+		probes->on_software(&older, probes->ctx);
+		return 0;
+	}
+	if (size < sizeof(struct software_event))
 		return 0;
 	probes->on_software(data, probes->ctx);
 	return 0;

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "attribution.h"
 #include "content.h"
 #include "exehash.h"
 #include "files.h"
@@ -65,6 +66,18 @@ struct decision {
 	struct exe_key key;		/* the same, as the exec probe reads it */
 	struct content_result content;	/* the YARA scan that came with the digest */
 	struct content_hit hits[CONTENT_MATCHES_MAX];
+	/*
+	 * The process its miner-behaviour evidence goes to when the event's
+	 * process is a helper (attribution.h); pid 0: it stays.
+	 */
+	struct {
+		int pid;
+		uint64_t start_ns;
+		char comm[16];
+		char cgroup[PATH_MAX];
+		const char *helper;	/* the helper list's entry for the event's process */
+		const char *through;	/* the entry of the nearest helper walked past; NULL: none */
+	} attributed;
 	struct decision *next;		/* waiting for the digest */
 };
 
@@ -369,24 +382,31 @@ static bool same_process(int pid, uint64_t start_ns)
 	return proc_start_ticks(pid) == start_ns / (1000000000ULL / (unsigned long)hz);
 }
 
-static const char *kill_process(const struct decision *decision, char *result, size_t size)
+/* The process an action or alert aims at: a pid and the start that tells it apart. */
+struct target {
+	int pid;
+	uint64_t start_ns;
+	const char *cgroup;	/* its cgroup, relative; "" if unknown */
+};
+
+static const char *kill_process(const struct target *target, char *result, size_t size)
 {
 	int pidfd, err = 0;
 
-	if (decision->pid <= 0)
+	if (target->pid <= 0)
 		return "no process";
 	/* The pidfd pins the pid: once it is checked, a reused pid cannot be hit. */
-	pidfd = syscall(SYS_pidfd_open, decision->pid, 0);
+	pidfd = syscall(SYS_pidfd_open, target->pid, 0);
 	if (pidfd < 0 && errno != ENOSYS) {
 		err = errno;
 		goto done;
 	}
-	if (!same_process(decision->pid, decision->start_ns)) {
+	if (!same_process(target->pid, target->start_ns)) {
 		err = ESRCH;
 	} else if (pidfd >= 0) {
 		if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0))
 			err = errno;
-	} else if (kill(decision->pid, SIGKILL)) {
+	} else if (kill(target->pid, SIGKILL)) {
 		/* Before 5.3 (no pidfds): a pid reused between check and kill is a narrow race. */
 		err = errno;
 	}
@@ -399,7 +419,7 @@ done:
 		snprintf(result, size, "kill failed: %s", strerror(err));
 		return result;
 	}
-	snprintf(result, size, "killed pid %d", decision->pid);
+	snprintf(result, size, "killed pid %d", target->pid);
 	return result;
 }
 
@@ -421,18 +441,18 @@ static int freeze_cgroup(const char *v2_root, const char *cgroup)
 }
 
 static const char *freeze_tenant(const struct guard *guard, const struct decision *decision,
-				 char *result, size_t size)
+				 const struct target *target, char *result, size_t size)
 {
+	const char *cgroup = target->cgroup;
 	int err;
 
 	if (!decision->cgroup[0] || !strcmp(decision->cgroup, "/"))
 		return "no cgroup to freeze";
 	err = freeze_cgroup(guard->v2_root, decision->cgroup);
 	/* The process may sit in another cgroup of the tenant: freeze that one too. */
-	if (!err && decision->event_cgroup[0] && strcmp(decision->event_cgroup, "/") &&
-	    !has_prefix(decision->event_cgroup, decision->cgroup) &&
-	    strcmp(decision->event_cgroup, decision->cgroup))
-		err = freeze_cgroup(guard->v2_root, decision->event_cgroup);
+	if (!err && cgroup[0] && strcmp(cgroup, "/") && !has_prefix(cgroup, decision->cgroup) &&
+	    strcmp(cgroup, decision->cgroup))
+		err = freeze_cgroup(guard->v2_root, cgroup);
 	if (err) {
 		snprintf(result, size, "freeze failed: %s", strerror(-err));
 		return result;
@@ -440,14 +460,34 @@ static const char *freeze_tenant(const struct guard *guard, const struct decisio
 	return "frozen";
 }
 
+/*
+ * The action on @target; with kill, on the helper (@helper, pid 0: none)
+ * too, which is said only when it was still there to be killed.
+ */
 static const char *take_action(const struct guard *guard, enum software_action action,
-			       const struct decision *decision, char *result, size_t size)
+			       const struct decision *decision, const struct target *target,
+			       const struct target *helper, char *result, size_t size)
 {
+	const char *done, *helper_done;
+	char helper_result[64];
+	size_t used;
+
 	switch (action) {
 	case SOFTWARE_ACTION_KILL:
-		return kill_process(decision, result, size);
+		done = kill_process(target, result, size);
+		if (!helper->pid)
+			return done;
+		helper_done = kill_process(helper, helper_result, sizeof(helper_result));
+		if (strncmp(helper_done, "killed", 6))
+			return done;
+		if (done != result)
+			snprintf(result, size, "%s", done);
+		used = strlen(result);
+		if (used < size)
+			snprintf(result + used, size - used, "; its helper too, pid %d", helper->pid);
+		return result;
 	case SOFTWARE_ACTION_FREEZE:
-		return freeze_tenant(guard, decision, result, size);
+		return freeze_tenant(guard, decision, target, result, size);
 	default:
 		return NULL;
 	}
@@ -559,14 +599,57 @@ bool guard_take_interest_change(struct guard *guard)
 	return changed;
 }
 
+/* The executable of a running process, for events other than exec. */
+static void read_exe_link(int pid, char *out, size_t size)
+{
+	char link[64];
+	ssize_t length;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	length = readlink(link, out, size - 1);
+	out[length > 0 ? length : 0] = '\0';
+}
+
+/*
+ * The record of @decision's evidence goes to the process it is attributed
+ * to: its executable (read while its pid still names it: checked before
+ * and after) in @exe, whether it is still there, and the reason says which
+ * helper ran for it. The digest is the helper's: not the record's.
+ */
+static bool take_attribution(const struct decision *decision, struct software_verdict *verdict,
+			     char *exe, size_t size)
+{
+	size_t used = strlen(verdict->reason);
+	bool alive;
+
+	exe[0] = '\0';
+	alive = same_process(decision->attributed.pid, decision->attributed.start_ns);
+	if (alive) {
+		read_exe_link(decision->attributed.pid, exe, size);
+		alive = same_process(decision->attributed.pid, decision->attributed.start_ns);
+		if (!alive)
+			exe[0] = '\0';
+	}
+	/* List entries and pids only: nothing the tenant wrote. */
+	if (used < sizeof(verdict->reason))
+		snprintf(verdict->reason + used, sizeof(verdict->reason) - used,
+			 "; %s (pid %d) was run by pid %d%s%s", decision->attributed.helper,
+			 decision->pid, decision->attributed.pid,
+			 decision->attributed.through ? " through " : "",
+			 decision->attributed.through ? decision->attributed.through : "");
+	return alive;
+}
+
 static void decide(struct guard *guard, struct decision *decision, double now)
 {
 	const struct policy_matcher *policy = find_policy(guard, decision->policy);
+	struct target target, helper = { 0 };
 	const struct learned_entry *learned;
 	struct software_verdict verdict;
 	struct software_alert_info info;
-	const char *result;
-	char result_text[128];
+	const char *result, *exe, *comm, *sha256;
+	char result_text[128], attributed_exe[PATH_MAX];
+	bool attributed, gone = false;
 	struct alert alert;
 	int fired;
 
@@ -583,21 +666,48 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		return;
 	}
 	learn(guard, policy, decision, verdict.rule);
+	target = (struct target){
+		.pid = decision->pid,
+		.start_ns = decision->start_ns,
+		.cgroup = decision->event_cgroup[0] ? decision->event_cgroup : decision->cgroup,
+	};
+	exe = decision->exe;
+	comm = decision->comm;
+	sha256 = decision->facts.sha256;
+	attributed = verdict.rule == SOFTWARE_RULE_MINER_BEHAVIOR && decision->attributed.pid > 0;
+	if (attributed) {
+		helper = target;
+		target = (struct target){
+			.pid = decision->attributed.pid,
+			.start_ns = decision->attributed.start_ns,
+			.cgroup = decision->attributed.cgroup,
+		};
+		gone = !take_attribution(decision, &verdict, attributed_exe, sizeof(attributed_exe));
+		/* A helper whose pid names another process by now is not waited for either. */
+		if (!same_process(helper.pid, helper.start_ns))
+			helper.pid = 0;
+		exe = attributed_exe;
+		comm = decision->attributed.comm;
+		sha256 = NULL;
+	}
 	info = (struct software_alert_info){
 		.tenant = decision->tenant,
 		.plan = decision->plan,
-		.cgroup = decision->event_cgroup[0] ? decision->event_cgroup : decision->cgroup,
+		.cgroup = target.cgroup,
 		.rule = verdict.rule,
-		.exe = decision->exe,
-		.comm = decision->comm,
-		.sha256 = decision->facts.sha256,
+		.exe = exe,
+		.comm = comm,
+		.sha256 = sha256,
 		.reason = verdict.reason,
-		.pid = decision->pid,
+		.pid = target.pid,
 		.since = now,
+		.gone = gone,
+		.helper_pid = helper.pid,
 	};
 	fired = software_tracker_note(guard->tracker, &info, now, decision->window_s);
 	/* Every offending process gets the action; only the first gets an alert. */
-	result = take_action(guard, policy->action, decision, result_text, sizeof(result_text));
+	result = take_action(guard, policy->action, decision, &target, &helper, result_text,
+			     sizeof(result_text));
 	if (fired < 0)
 		pr_warn("unauthorized software: tenant %s, rule %s: not tracked: %s",
 			decision->tenant, software_rule_name(verdict.rule), strerror(-fired));
@@ -608,7 +718,9 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 				decision->tenant, software_rule_name(verdict.rule), result);
 		return;
 	}
-	describe_file(decision->facts.flags, verdict.reason, sizeof(verdict.reason));
+	/* The flags are of the helper's file when the record names another process. */
+	if (!attributed)
+		describe_file(decision->facts.flags, verdict.reason, sizeof(verdict.reason));
 	pr_info("unauthorized software firing: tenant %s, rule %s, %s%s%s",
 		decision->tenant, software_rule_name(verdict.rule), verdict.reason,
 		result ? "; " : "", result ? result : "");
@@ -621,10 +733,10 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		.window_s = decision->window_s,
 		.rule = software_rule_name(verdict.rule),
 		.reason = verdict.reason,
-		.exe = decision->exe[0] ? decision->exe : NULL,
-		.sha256 = decision->facts.sha256,
-		.comm = decision->comm,
-		.pid = decision->pid,
+		.exe = exe[0] ? exe : NULL,
+		.sha256 = sha256,
+		.comm = comm,
+		.pid = target.pid,
 		.action = action_names[policy->action],
 		.action_result = result,
 	};
@@ -657,20 +769,68 @@ static void decide_with_digest(struct guard *guard, struct decision *decision, c
 	decide(guard, decision, now);
 }
 
-/* The executable of a running process, for events other than exec. */
-static void read_exe_link(int pid, char *out, size_t size)
-{
-	char link[64];
-	ssize_t length;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	length = readlink(link, out, size - 1);
-	out[length > 0 ? length : 0] = '\0';
-}
-
 static void copy(char *out, size_t size, const char *text)
 {
 	snprintf(out, size, "%s", text ? text : "");
+}
+
+/* The helper list's entry for a module loader run as @comm from @exe, or NULL. */
+static const char *module_loader_entry(const char *comm, const char *exe)
+{
+	const char *slash = exe ? strrchr(exe, '/') : NULL;
+	const char *entry = software_helper_name(comm);
+
+	if (entry && (!strcmp(entry, "modprobe") || !strcmp(entry, "insmod")))
+		return entry;
+	entry = exe ? software_helper_name(slash ? slash + 1 : exe) : NULL;
+	if (entry && (!strcmp(entry, "modprobe") || !strcmp(entry, "insmod")))
+		return entry;
+	return NULL;
+}
+
+/*
+ * Where @decision's miner-behaviour evidence would go (attribution.h), in
+ * decision->attributed: worked out for every event whose process is a
+ * helper (a module loader's exec, a write by a helper), and used by
+ * decide() only when the verdict is miner_behavior.
+ */
+static void attribute(struct decision *decision, const struct software_event *event,
+		      const struct guard_tenant *tenant)
+{
+	struct attribution_link chain[1 + AW_ANCESTORS_MAX];
+	char comms[AW_ANCESTORS_MAX][sizeof(event->ancestors[0].comm) + 1];
+	const struct software_ancestor *ancestor;
+	const char *helper;
+	size_t i, at;
+
+	if (event->type == SOFTWARE_EVENT_EXEC)
+		helper = module_loader_entry(decision->comm, decision->facts.exe);
+	else
+		helper = software_helper_name(decision->comm);
+	if (!helper)
+		return;
+	chain[0] = (struct attribution_link){ decision->pid, decision->comm, true };
+	for (i = 0; i < AW_ANCESTORS_MAX; i++) {
+		ancestor = &event->ancestors[i];
+		memcpy(comms[i], ancestor->comm, sizeof(ancestor->comm));
+		comms[i][sizeof(ancestor->comm)] = '\0';
+		chain[i + 1] = (struct attribution_link){
+			.pid = (int)ancestor->pid,
+			.comm = comms[i],
+			.in_tenant = tenant->ancestor_cgroups[i] != NULL,
+		};
+	}
+	at = software_attribute(chain, 1 + AW_ANCESTORS_MAX, true);
+	if (!at)
+		return;
+	ancestor = &event->ancestors[at - 1];
+	decision->attributed.pid = (int)ancestor->pid;
+	decision->attributed.start_ns = ancestor->start_ns;
+	copy(decision->attributed.comm, sizeof(decision->attributed.comm), comms[at - 1]);
+	copy(decision->attributed.cgroup, sizeof(decision->attributed.cgroup),
+	     tenant->ancestor_cgroups[at - 1]);
+	decision->attributed.helper = helper;
+	decision->attributed.through = at > 1 ? software_helper_name(comms[0]) : NULL;
 }
 
 void guard_event(struct guard *guard, const struct software_event *event,
@@ -710,11 +870,13 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		read_exe_link(decision->pid, decision->exe, sizeof(decision->exe));
 		if (!decision->exe[0])
 			decision->facts.exe = NULL;
+		attribute(decision, event, tenant);
 		decide(guard, decision, now);
 		free(decision);
 		return;
 	}
 	guard_decode_path(event, decision->exe, sizeof(decision->exe), &decision->facts.flags);
+	attribute(decision, event, tenant);
 	/* Nothing matches and no list needs the digest: done, nothing hashed. */
 	if (!software_matcher_needs_sha256(policy->matcher) &&
 	    !software_match(policy->matcher, &decision->facts, &verdict)) {

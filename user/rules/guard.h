@@ -5,6 +5,11 @@
  * executable's sha256 (exehash.h) to the policy's action and one alert per
  * tenant, rule and executable (flood control in software_tracker.h).
  *
+ * Miner-behaviour evidence of a helper (modprobe msr, sysctl, a shell
+ * around them) belongs to the process that ran it (attribution.h): the
+ * alert names that process and fires while it (or the helper) lives, and
+ * the action aims at it.
+ *
  * Actions: `alert` does nothing more; `kill` sends SIGKILL to the offending
  * process through a pidfd, after checking that the pid still names the
  * process the kernel reported (its start time), at every piece of evidence;
@@ -35,6 +40,13 @@ struct guard_tenant {
 	const char *event_cgroup;	/* the process's cgroup, relative; NULL if unknown */
 	const char *policy;		/* its plan's software policy; NULL: none */
 	double window_s;		/* its plan's window: flood control */
+	/*
+	 * The cgroups (relative) of the event's ancestors (event->ancestors)
+	 * that are this tenant's; NULL for one that is another's, none's or
+	 * unknown. Miner-behaviour evidence of a helper goes to the ancestor
+	 * that ran it (attribution.h), never past one of these NULLs.
+	 */
+	const char *ancestor_cgroups[AW_ANCESTORS_MAX];
 };
 
 struct guard;
