@@ -22,6 +22,7 @@
 #include "files.h"
 #include "guard.h"
 #include "heap_trim.h"
+#include "hugepage_signal.h"
 #include "log.h"
 #include "loop.h"
 #include "memory.h"
@@ -48,6 +49,7 @@ struct agent {
 	struct evaluator *evaluator;
 	struct netabuse *netabuse;
 	struct guard *guard;
+	struct hugepage_signal *hugepages;	/* miner behaviour from the hugepages gauge */
 	struct alerts *alerts;
 	struct loop *loop;
 	struct resume *resume;	/* what goes on across restarts */
@@ -55,13 +57,109 @@ struct agent {
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
 	struct heap_trim heap_trim;	/* after tenants were dropped */
+	uint32_t raw_socket_pass;	/* of the last pass over every cgroup (socket_events.h) */
 };
+
+/* RAW_SOCKETS_* of @tenant's software policy; allow when it has none. */
+static uint32_t raw_socket_action_of(const struct config *config, const struct tenant *tenant)
+{
+	const char *policy = tenant && tenant->limits ? tenant->limits->software : NULL;
+	size_t i;
+
+	_Static_assert((int)SOFTWARE_RAW_SOCKETS_ALERT == RAW_SOCKETS_ALERT &&
+			       (int)SOFTWARE_RAW_SOCKETS_DENY == RAW_SOCKETS_DENY,
+		       "config and kernel say the same");
+	for (i = 0; policy && i < config->software_count; i++) {
+		if (!strcmp(config->software[i].name, policy))
+			return config->software[i].raw_sockets;
+	}
+	return RAW_SOCKETS_ALLOW;
+}
+
+/* The kernel's raw-socket policy of cgroup @id: its tenant's, or none. */
+static void sync_raw_socket_cgroup(struct agent *agent, uint64_t id)
+{
+	uint32_t action;
+	int err;
+
+	action = raw_socket_action_of(agent->config, cgroup_tracker_tenant_of(agent->tracker, id));
+	err = probes_set_raw_socket_policy(agent->probes, id, action, agent->raw_socket_pass);
+	if (err)
+		pr_warn("raw-socket policy of cgroup %llu not set: %s", (unsigned long long)id,
+			strerror(-err));
+}
+
+/* A pass writes the cgroups with a policy; the prune after it removes the rest. */
+static void visit_raw_socket_cgroup(uint64_t id, const char *path, void *ctx)
+{
+	struct agent *agent = ctx;
+	uint32_t action;
+	int err;
+
+	action = raw_socket_action_of(agent->config, cgroup_tracker_tenant_of(agent->tracker, id));
+	if (action == RAW_SOCKETS_ALLOW)
+		return;
+	err = probes_set_raw_socket_policy(agent->probes, id, action, agent->raw_socket_pass);
+	if (err)
+		pr_warn("raw-socket policy of cgroup %llu not set: %s", (unsigned long long)id,
+			strerror(-err));
+}
+
+/*
+ * Every cgroup's raw-socket policy, after a start or reload matched them
+ * to tenants again: written in a new pass, and what the pass did not
+ * write (cgroups gone, policies dropped) removed. No policy sets
+ * raw_sockets: nothing to walk, every entry goes.
+ */
+static void sync_raw_socket_policies(struct agent *agent)
+{
+	bool wanted = false;
+	size_t i;
+	int err = 0;
+
+	/* The first pass after a start follows the last agent's, whose entries it may find. */
+	agent->raw_socket_pass = agent->raw_socket_pass ? agent->raw_socket_pass + 1
+							: probes_raw_socket_next_pass(agent->probes);
+	for (i = 0; i < agent->config->software_count; i++)
+		wanted |= agent->config->software[i].raw_sockets != SOFTWARE_RAW_SOCKETS_ALLOW;
+	if (wanted)
+		err = cgroup_tree_scan(agent->tree, visit_raw_socket_cgroup, agent);
+	if (err)
+		pr_warn("raw-socket policies: scanning the cgroups: %s", strerror(-err));
+	probes_prune_raw_socket_policies(agent->probes, agent->raw_socket_pass);
+}
 
 static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
 
 	cgroup_tracker_event(agent->tracker, event);
+	/* A new cgroup has had its parent's policy since its mkdir (bpf/sockets.bpf.c): now its own. */
+	if (event->kind == CGROUP_EVENT_RMDIR)
+		probes_set_raw_socket_policy(agent->probes, event->id, RAW_SOCKETS_ALLOW, 0);
+	else
+		sync_raw_socket_cgroup(agent, event->id);
+}
+
+/* A raw or packet socket of a cgroup with a raw-socket policy: to its tenant's policy. */
+static void handle_raw_socket_event(const struct raw_socket_event *event, void *ctx)
+{
+	struct agent *agent = ctx;
+	struct tenant *tenant;
+
+	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
+	if (!tenant)
+		return;
+	guard_raw_socket(agent->guard, event,
+			 &(struct guard_tenant){
+				 .name = tenant->name,
+				 .plan = tenant->plan,
+				 .cgroup = tenant->cgroup,
+				 .event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+				 .policy = tenant->limits ? tenant->limits->software : NULL,
+				 .window_s = plan_window_s(tenant->limits),
+			 },
+			 clock_monotonic());
 }
 
 /*
@@ -89,27 +187,49 @@ static void handle_connect_event(const struct connect_event *event, void *ctx)
 		pr_debug("network abuse: connect not counted: %s", strerror(-err));
 }
 
+static void update_exec_interest(struct agent *agent);
+
 /* An exec or miner behaviour: to the tenant's software policy, if a tenant did it. */
 static void handle_software_event(const struct software_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
+	struct guard_tenant who;
 	const struct plan *plan;
 	struct tenant *tenant;
+	uint64_t cgroup_id;
+	size_t i;
 
 	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
 	if (!tenant)
 		return;
 	plan = config_find_plan(agent->config, tenant->plan);
-	guard_event(agent->guard, event,
-		    &(struct guard_tenant){
-			.name = tenant->name,
-			.plan = tenant->plan,
-			.cgroup = tenant->cgroup,
-			.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
-			.policy = plan ? plan->software : NULL,
-			.window_s = plan_window_s(plan),
-		    },
-		    clock_monotonic());
+	who = (struct guard_tenant){
+		.name = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->cgroup,
+		.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+		.policy = plan ? plan->software : NULL,
+		.window_s = plan_window_s(plan),
+	};
+	/*
+	 * The ancestors that are this tenant's, for miner behaviour only (a
+	 * device or sysctl write, an exec with markers): the rest is never
+	 * attributed.
+	 */
+	for (i = 0; i < AW_ANCESTORS_MAX && (event->type != SOFTWARE_EVENT_EXEC || event->argv_markers);
+	     i++) {
+		cgroup_id = event->ancestors[i].cgroup_id;
+		if (!event->ancestors[i].pid)
+			break;
+		if (cgroup_tracker_tenant_of(agent->tracker, cgroup_id) != tenant)
+			break;
+		who.ancestor_cgroups[i] = cgroup_tree_path(agent->tree, cgroup_id);
+		if (!who.ancestor_cgroups[i])
+			break;
+	}
+	guard_event(agent->guard, event, &who, clock_monotonic());
+	if (guard_take_interest_change(agent->guard))
+		update_exec_interest(agent);
 }
 
 static void write_textfile(struct agent *agent)
@@ -187,6 +307,9 @@ static void tick(void *ctx)
 		pr_err("out of memory: no evaluation this interval");
 	} else {
 		memory_watcher_fill_rows(agent->memory, agent->tenants, &agent->table);
+		hugepage_signal_tick(agent->hugepages, agent->table.rows, agent->table.count,
+				     memory_watcher_hugepages_in_use(agent->memory), now,
+				     guard_miners_action, agent->guard);
 		storage_scanner_fill_rows(agent->storage, agent->table.rows, agent->table.count,
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
@@ -276,6 +399,7 @@ static void reload(struct agent *agent)
 	agent->config = config;
 	agent->tenants = tenants;
 	cgroup_tracker_scan(agent->tracker, tenants, false);
+	sync_raw_socket_policies(agent);
 	tenant_set_carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
 	loop_every(agent->loop, agent->interval_ms, tick, agent);
@@ -287,6 +411,8 @@ static void collect_digests(void *ctx)
 	struct agent *agent = ctx;
 
 	guard_collect(agent->guard, clock_monotonic());
+	if (guard_take_interest_change(agent->guard))
+		update_exec_interest(agent);
 }
 
 static void handle_signal(int signo, void *ctx)
@@ -307,6 +433,7 @@ static int start(struct agent *agent)
 	struct probes_options probe_options = {
 		.on_connect = handle_connect_event,
 		.on_software = handle_software_event,
+		.on_raw_socket = handle_raw_socket_event,
 		.argv_markers = markers,
 		.argv_marker_count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX),
 	};
@@ -329,15 +456,16 @@ static int start(struct agent *agent)
 	agent->netabuse = netabuse_new();
 	agent->alerts = alerts_new(agent->config);
 	agent->guard = guard_new(root, agent->config, alerts_publish, agent->alerts);
+	agent->hugepages = hugepage_signal_new(alerts_publish, agent->alerts);
 	agent->evaluator = evaluator_new();
 	agent->storage = storage_scanner_new(&(struct storage_options){ 0 });
 	agent->tenants = tenant_set_new(agent->config);
 	agent->memory = memory_watcher_new(root, "/proc/mounts");
 	agent->tracker = agent->memory ? cgroup_tracker_new(agent->tree, agent->memory) : NULL;
 	agent->resume = resume_new(agent->config->agent.state_dir);
-	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->evaluator ||
-	    !agent->storage || !agent->tenants || !agent->memory || !agent->tracker ||
-	    !agent->resume) {
+	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->hugepages ||
+	    !agent->evaluator || !agent->storage || !agent->tenants || !agent->memory ||
+	    !agent->tracker || !agent->resume) {
 		pr_err("cannot start the rules and sinks: %s", strerror(errno));
 		return EXIT_NO_PROBES;
 	}
@@ -365,6 +493,7 @@ static int start(struct agent *agent)
 	if (err)
 		pr_warn("scanning %s: %s", root, strerror(-err));
 	resume_after_scan(agent->resume, agent->tracker);
+	sync_raw_socket_policies(agent);
 	/* Also what queued while no agent ran, with the probes pinned. */
 	drain_again(agent);
 	return EXIT_OK;
@@ -375,6 +504,7 @@ static void stop(struct agent *agent)
 	memory_watcher_free(agent->memory);
 	storage_scanner_free(agent->storage);
 	netabuse_free(agent->netabuse);
+	hugepage_signal_free(agent->hugepages);
 	guard_free(agent->guard);
 	evaluator_free(agent->evaluator);
 	alerts_free(agent->alerts);

@@ -22,6 +22,9 @@
  * The programs only observe (they never refuse a packet, connection,
  * device or sysctl), so leaving them attached while no agent runs changes
  * nothing for tenants; it costs what they cost while the agent runs.
+ * The one exception is the raw-socket policy (bpf/sockets.bpf.c): with
+ * raw_sockets: deny it goes on refusing while no agent runs, with the
+ * policies the last agent wrote, until `abusewatch unpin`.
  */
 #ifndef ABUSEWATCH_PINS_H
 #define ABUSEWATCH_PINS_H

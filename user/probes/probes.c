@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "usage.skel.h"
 #include "net.skel.h"
 #include "software.skel.h"
+#include "sockets.skel.h"
 
 /* pidfd_open() flag for a thread rather than a process (6.9+). */
 #define PIDFD_THREAD_FLAG O_EXCL
@@ -37,8 +39,8 @@
  * program moving it was preempted.
  */
 #define SLOT_READ_ATTEMPTS 1000
-/* Links of all three objects: one per program. */
-#define MAX_LINKS 24
+/* Links of all the objects: one per program. */
+#define MAX_LINKS 32
 
 _Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
 		   sizeof(struct skb_slot) == 64 && sizeof(struct connect_slot) == 64,
@@ -70,6 +72,7 @@ struct probes {
 	struct usage_bpf *usage;
 	struct net_bpf *net;
 	struct software_bpf *software;
+	struct sockets_bpf *sockets;
 	/*
 	 * The links this agent holds, one per program but those kept pinned
 	 * (NULL): closing them at exit detaches only the ones not pinned.
@@ -92,6 +95,7 @@ struct probes {
 	cgroup_event_fn on_event;
 	connect_event_fn on_connect;
 	software_event_fn on_software;
+	raw_socket_event_fn on_raw_socket;
 	void *ctx;
 	int possible_cpus;
 	int v2_root_fd;		/* for cgroup.controllers */
@@ -140,10 +144,34 @@ static int handle_connect_event(void *ctx, void *data, size_t size)
 static int handle_software_event(void *ctx, void *data, size_t size)
 {
 	struct probes *probes = ctx;
+	struct software_event older;
 
-	if (size < sizeof(struct software_event) || !probes->on_software)
+	if (!probes->on_software)
+		return 0;
+	/*
+	 * A record of the probe of before the ancestors (queued while no agent
+	 * ran, taken up by this one after an upgrade): read without them.
+	 */
+	if (size >= offsetof(struct software_event, ancestors) &&
+	    size < sizeof(struct software_event)) {
+		memset(&older, 0, sizeof(older));
+		memcpy(&older, data, offsetof(struct software_event, ancestors));
+		probes->on_software(&older, probes->ctx);
+		return 0;
+	}
+	if (size < sizeof(struct software_event))
 		return 0;
 	probes->on_software(data, probes->ctx);
+	return 0;
+}
+
+static int handle_raw_socket_event(void *ctx, void *data, size_t size)
+{
+	struct probes *probes = ctx;
+
+	if (size < sizeof(struct raw_socket_event) || !probes->on_raw_socket)
+		return 0;
+	probes->on_raw_socket(data, probes->ctx);
 	return 0;
 }
 
@@ -209,8 +237,8 @@ static void report_pins(const struct probes *probes, enum pins_mode mode, const 
 static void prepare_pins(struct probes *probes, const struct probes_options *options,
 			 const uint8_t *instance)
 {
-	const void *usage_elf, *net_elf, *software_elf;
-	size_t usage_size, net_size, software_size;
+	const void *usage_elf, *net_elf, *software_elf, *sockets_elf;
+	size_t usage_size, net_size, software_size, sockets_size;
 	enum pins_mode mode;
 	char why[PATH_MAX + 128];
 
@@ -224,10 +252,13 @@ static void prepare_pins(struct probes *probes, const struct probes_options *opt
 	usage_elf = usage_bpf__elf_bytes(&usage_size);
 	net_elf = net_bpf__elf_bytes(&net_size);
 	software_elf = software_bpf__elf_bytes(&software_size);
+	sockets_elf = sockets_bpf__elf_bytes(&sockets_size);
 	if (pins_add_object(probes->pins, probes->usage->obj, "usage", usage_elf, usage_size) ||
 	    pins_add_object(probes->pins, probes->net->obj, "net", net_elf, net_size) ||
 	    pins_add_object(probes->pins, probes->software->obj, "software", software_elf,
-			    software_size)) {
+			    software_size) ||
+	    pins_add_object(probes->pins, probes->sockets->obj, "sockets", sockets_elf,
+			    sockets_size)) {
 		pins_close(probes->pins);
 		probes->pins = NULL;
 		return;
@@ -323,6 +354,12 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 	if (!probes->software)
 		return -errno;
 	probes->software->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	*step = "opening the socket probes";
+	probes->sockets = sockets_bpf__open();
+	if (!probes->sockets)
+		return -errno;
+	probes->sockets->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	probes->sockets->rodata->targ_page_size = (__u32)sysconf(_SC_PAGESIZE);
 	*step = "setting the command-line markers";
 	err = set_markers(probes->software, options->argv_markers, options->argv_marker_count);
 	if (err)
@@ -346,6 +383,10 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 		return err;
 	if (probes->resumed)
 		forget_judgements(probes);
+	*step = "loading the socket probes";
+	err = sockets_bpf__load(probes->sockets);
+	if (err)
+		return err;
 
 	*step = "attaching the usage probes";
 	err = attach_object(probes, probes->usage->obj);
@@ -358,6 +399,11 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 	/* The device and sysctl programs only watch and always allow; others still decide. */
 	*step = "attaching the exec, device and sysctl probes";
 	err = attach_object(probes, probes->software->obj);
+	if (err)
+		return err;
+	/* These decide: with raw_sockets: deny a tenant's raw socket fails (EPERM). */
+	*step = "attaching the raw-socket probes (cgroup/sock_create, cgroup/setsockopt)";
+	err = attach_object(probes, probes->sockets->obj);
 	if (err)
 		return err;
 	if (probes->pins) {
@@ -378,10 +424,12 @@ static void unload_objects(struct probes *probes)
 	for (i = 0; i < probes->link_count; i++)
 		bpf_link__destroy(probes->links[i]);
 	probes->link_count = 0;
+	sockets_bpf__destroy(probes->sockets);
 	software_bpf__destroy(probes->software);
 	net_bpf__destroy(probes->net);
 	usage_bpf__destroy(probes->usage);
 	probes->software = NULL;
+	probes->sockets = NULL;
 	probes->net = NULL;
 	probes->usage = NULL;
 	pins_close(probes->pins);
@@ -405,6 +453,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	probes->on_event = on_event;
 	probes->on_connect = options->on_connect;
 	probes->on_software = options->on_software;
+	probes->on_raw_socket = options->on_raw_socket;
 	probes->ctx = ctx;
 	probes->v2_root_fd = open(options->v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (probes->v2_root_fd < 0) {
@@ -456,6 +505,11 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	step = "opening the software event ring buffer";
 	err = ring_buffer__add(probes->events, bpf_map__fd(probes->software->maps.software_events),
 			       handle_software_event, probes);
+	if (err)
+		goto fail;
+	step = "opening the raw-socket event ring buffer";
+	err = ring_buffer__add(probes->events, bpf_map__fd(probes->sockets->maps.socket_events),
+			       handle_raw_socket_event, probes);
 	if (err)
 		goto fail;
 	step = "mapping the software ring buffer's positions";
@@ -864,7 +918,8 @@ const uint8_t *probes_instance(const struct probes *probes)
 uint64_t probes_lost_events(const struct probes *probes)
 {
 	uint64_t lost = probes->net->bss->net_lost_events +
-			probes->software->bss->software_lost_events;
+			probes->software->bss->software_lost_events +
+			probes->sockets->bss->socket_lost_events;
 	int i;
 
 	for (i = 0; i < LOST_REASON_COUNT; i++)
@@ -875,4 +930,55 @@ uint64_t probes_lost_events(const struct probes *probes)
 uint64_t probes_lost_cgroup_events(const struct probes *probes)
 {
 	return probes->usage->bss->lost_events[LOST_CGROUP_EVENTS];
+}
+
+int probes_set_raw_socket_policy(struct probes *probes, uint64_t cgroup_id, uint32_t action,
+				 uint32_t generation)
+{
+	int fd = bpf_map__fd(probes->sockets->maps.raw_socket_policy);
+	struct raw_socket_policy policy = { .action = action, .generation = generation };
+	__u64 key = cgroup_id;
+
+	if (action == RAW_SOCKETS_ALLOW)
+		return bpf_map_delete_elem(fd, &key) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &key, &policy, BPF_ANY) ? -errno : 0;
+}
+
+int probes_prune_raw_socket_policies(struct probes *probes, uint32_t generation)
+{
+	int fd = bpf_map__fd(probes->sockets->maps.raw_socket_policy);
+	struct raw_socket_policy policy;
+	__u64 key, next;
+	bool have_key = false;
+	int removed = 0;
+
+	/* Deleting the current key would restart the walk: each is deleted once past it. */
+	while (!bpf_map_get_next_key(fd, have_key ? &key : NULL, &next)) {
+		if (have_key && !bpf_map_lookup_elem(fd, &key, &policy) &&
+		    policy.generation != generation && !bpf_map_delete_elem(fd, &key))
+			removed++;
+		key = next;
+		have_key = true;
+	}
+	if (have_key && !bpf_map_lookup_elem(fd, &key, &policy) &&
+	    policy.generation != generation && !bpf_map_delete_elem(fd, &key))
+		removed++;
+	return removed;
+}
+
+uint32_t probes_raw_socket_next_pass(struct probes *probes)
+{
+	int fd = bpf_map__fd(probes->sockets->maps.raw_socket_policy);
+	struct raw_socket_policy policy;
+	uint32_t highest = 0;
+	__u64 key, next;
+	bool have_key = false;
+
+	while (!bpf_map_get_next_key(fd, have_key ? &key : NULL, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &policy) && policy.generation > highest)
+			highest = policy.generation;
+		key = next;
+		have_key = true;
+	}
+	return highest + 1;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel side: loads and attaches bpf/usage.bpf.c, bpf/net.bpf.c and
- * bpf/software.bpf.c, and reads their maps, the per-CPU batches of CPU
+ * The kernel side: loads and attaches bpf/usage.bpf.c, bpf/net.bpf.c,
+ * bpf/software.bpf.c and bpf/sockets.bpf.c, and reads their maps, the per-CPU batches of CPU
  * time and their event streams.
  */
 #ifndef ABUSEWATCH_PROBES_H
@@ -13,6 +13,7 @@
 
 #include "net_events.h"
 #include "software_events.h"
+#include "socket_events.h"
 #include "usage.h"
 
 struct probes;
@@ -23,11 +24,15 @@ typedef void (*connect_event_fn)(const struct connect_event *event, void *ctx);
 /* Called for each exec and miner behaviour of a task outside the root cgroup. */
 typedef void (*software_event_fn)(const struct software_event *event, void *ctx);
 
+/* Called for each raw or packet socket of a cgroup with a raw-socket policy. */
+typedef void (*raw_socket_event_fn)(const struct raw_socket_event *event, void *ctx);
+
 struct probes_options {
 	const char *v2_root;		/* mount point of the cgroup v2 tree */
 	uint64_t root_cgroup_id;
 	connect_event_fn on_connect;	/* NULL: destinations are dropped */
 	software_event_fn on_software;	/* NULL: software events are dropped */
+	raw_socket_event_fn on_raw_socket;	/* NULL: raw-socket events are dropped */
 	/* Command-line markers searched at exec (bit i of argv_markers = [i]). */
 	const struct argv_marker *argv_markers;
 	size_t argv_marker_count;	/* at most AW_ARGV_MARKERS_MAX */
@@ -74,6 +79,20 @@ int probes_set_exec_interest(struct probes *probes, const struct exec_interest *
 
 /* The executable @key was judged by the policies of @generation (judged_exes). 0 or -errno. */
 int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation);
+
+/*
+ * The raw-socket policy of cgroup @cgroup_id (enum raw_socket_action;
+ * RAW_SOCKETS_ALLOW removes it), written in pass @generation. 0 or -errno.
+ */
+int probes_set_raw_socket_policy(struct probes *probes, uint64_t cgroup_id, uint32_t action,
+				 uint32_t generation);
+/* Removes every raw-socket policy not written in pass @generation. Returns how many. */
+int probes_prune_raw_socket_policies(struct probes *probes, uint32_t generation);
+/*
+ * A pass number no entry has (one more than the highest): pinned maps
+ * taken up from the last agent keep its passes' entries.
+ */
+uint32_t probes_raw_socket_next_pass(struct probes *probes);
 
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
 typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);
