@@ -162,7 +162,10 @@ static void handle_raw_socket_event(const struct raw_socket_event *event, void *
 			 clock_monotonic());
 }
 
-/* A connect() to a destination: to the network abuse rules, if a tenant made it. */
+/*
+ * A connect() or a probe to a destination: to the network abuse rules, if a
+ * tenant made it.
+ */
 static void handle_connect_event(const struct connect_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
@@ -174,8 +177,12 @@ static void handle_connect_event(const struct connect_event *event, void *ctx)
 	if (!tenant)
 		return;
 	who = (struct netabuse_tenant){ tenant->name, tenant->plan, tenant->cgroup };
-	err = netabuse_connect(agent->netabuse, &who, event->addr, event->port, clock_monotonic(),
-			       alerts_publish, agent->alerts);
+	if (event->source == AW_DESTINATION_CONNECT)
+		err = netabuse_connect(agent->netabuse, &who, event->addr, event->port,
+				       clock_monotonic(), alerts_publish, agent->alerts);
+	else
+		err = netabuse_probe(agent->netabuse, &who, event->addr, event->port,
+				     clock_monotonic(), alerts_publish, agent->alerts);
 	if (err)
 		pr_debug("network abuse: connect not counted: %s", strerror(-err));
 }

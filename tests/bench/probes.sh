@@ -60,6 +60,8 @@ PROG_INGRESS=count_ingress
 PROG_EGRESS=count_egress
 PROG_CONNECT4=count_connect4
 PROG_CONNECT6=count_connect6
+PROG_DEV_QUEUE=count_pkt_sock
+PROG_SEND_LENGTH=count_direct_tx
 PROG_EXEC_USAGE=account_exec
 PROG_EXEC_SOFTWARE=report_exec
 
@@ -70,7 +72,7 @@ TRACEFS=/sys/kernel/tracing
 # Every figure this part reports; one still unreported at exit is reported
 # as not measured, so a crash never drops a row silently.
 FIGURES=(switch_ratio bio_ratio skb_ingress_ratio skb_egress_ratio connect4_ratio
-	connect6_ratio exec_hook_ratio exec_ns bpftrace_ratio tput_ctxsw tput_forkexec
+	connect6_ratio dev_queue_ratio send_length_ratio exec_hook_ratio exec_ns bpftrace_ratio tput_ctxsw tput_forkexec
 	tput_tcp tput_udp tput_udp_floor tput_connect tput_odirect)
 declare -A REPORTED=()
 declare -A WHAT=(
@@ -80,6 +82,8 @@ declare -A WHAT=(
 	[skb_egress_ratio]="cgroup_skb/egress: count_egress / empty, per packet"
 	[connect4_ratio]="cgroup/connect4: count_connect4 / empty, per call"
 	[connect6_ratio]="cgroup/connect6: count_connect6 / empty, per call"
+	[dev_queue_ratio]="net_dev_queue: count_pkt_sock / empty tp_btf, per packet (not of a packet socket)"
+	[send_length_ratio]="sock_send_length: count_direct_tx / empty tp_btf, per sendmsg (not of a packet socket)"
 	[exec_hook_ratio]="sched_process_exec: account_exec + report_exec / empty, per exec"
 	[exec_ns]="exec probes (account_exec + report_exec), 1 KiB argv, median ns per exec"
 	[bpftrace_ratio]="per-cgroup CPU at sched_switch: account_cpu / bpftrace, per event"
@@ -100,6 +104,7 @@ declare -A UNIT=([exec_ns]=ns)
 declare -A LIMIT=(
 	[switch_ratio]="<= 1.5" [bio_ratio]="<= 2.0" [skb_ingress_ratio]="<= 2.0"
 	[skb_egress_ratio]="<= 2.0" [connect4_ratio]="<= 2.0" [connect6_ratio]="<= 2.0"
+	[dev_queue_ratio]="<= 2.0" [send_length_ratio]="<= 2.0"
 	[exec_ns]="<= 1500" [bpftrace_ratio]="<= 0.3"
 	[tput_ctxsw]=">= 0.98" [tput_forkexec]=">= 0.98" [tput_tcp]=">= 0.98"
 	[tput_udp]=">= 0.98" [tput_connect]=">= 0.98" [tput_odirect]=">= 0.98"
@@ -789,6 +794,10 @@ hook_figure skb_ingress_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_INGRESS" empty_
 hook_figure skb_egress_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_EGRESS" empty_egress
 hook_figure connect4_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_CONNECT4" empty_connect4
 hook_figure connect6_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_CONNECT6" empty_connect6
+# Every packet of the host passes net_dev_queue; what an ordinary one pays there.
+hook_figure dev_queue_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_DEV_QUEUE" empty_dev_queue
+# And every sendmsg() passes sock_send_length.
+hook_figure send_length_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_SEND_LENGTH" empty_send_len
 
 # Execs: both exec probes per exec, round by round.
 exec_ns=()

@@ -158,9 +158,13 @@ static void on_connect(struct world *world, const struct connect_event *event)
 	if (!tenant)
 		return;
 	who = (struct netabuse_tenant){ tenant->name, tenant->plan, tenant->cgroup };
-	err = netabuse_connect(world->netabuse, &who, event->addr, event->port, world->now,
-			       publish, world);
-	fuzz_check(!err || err == -ENOMEM, "netabuse_connect: %d", err);
+	if (event->source == AW_DESTINATION_CONNECT)
+		err = netabuse_connect(world->netabuse, &who, event->addr, event->port, world->now,
+				       publish, world);
+	else
+		err = netabuse_probe(world->netabuse, &who, event->addr, event->port, world->now,
+				     publish, world);
+	fuzz_check(!err || err == -ENOMEM, "netabuse_connect or _probe: %d", err);
 }
 
 /*

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
@@ -300,6 +301,38 @@ static void forget_judgements(struct probes *probes)
 		bpf_map_delete_elem(fd, &previous);
 }
 
+/*
+ * The packet socket probes need what older kernels lack: the tracepoints
+ * net_dev_queue and sock_send_length (6.4+), and the kfunc bpf_rdonly_cast
+ * (6.2+). Without them they are left out, said once, rather than failing
+ * the whole network object: packet sockets then go uncounted, as before.
+ */
+static void check_packet_socket_probes(struct net_bpf *net)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool cast, dev_queue, send_length;
+
+	if (!vmlinux)
+		return;	/* No BTF: the load fails anyway, with its own reason. */
+	cast = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
+	dev_queue = btf__find_by_name_kind(vmlinux, "btf_trace_net_dev_queue",
+					   BTF_KIND_TYPEDEF) >= 0;
+	send_length = btf__find_by_name_kind(vmlinux, "btf_trace_sock_send_length",
+					     BTF_KIND_TYPEDEF) >= 0;
+	btf__free(vmlinux);
+	if (!cast || !dev_queue) {
+		bpf_program__set_autoload(net->progs.count_pkt_sock, false);
+		pr_warn("this kernel lacks %s: traffic of packet sockets (AF_PACKET) is not counted",
+			cast ? "the net_dev_queue tracepoint" : "bpf_rdonly_cast");
+	}
+	if (!cast || !send_length) {
+		bpf_program__set_autoload(net->progs.count_direct_tx, false);
+		pr_warn("this kernel lacks %s: packet sockets sending with "
+			"PACKET_QDISC_BYPASS are not counted",
+			cast ? "the sock_send_length tracepoint" : "bpf_rdonly_cast");
+	}
+}
+
 /* Opens, loads and attaches the three objects; *@step says which failed. 0 or -errno. */
 static int load_objects(struct probes *probes, const struct probes_options *options,
 			const uint8_t *instance, const char **step)
@@ -340,6 +373,7 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 		return err;
 	probes_check_io(probes);
 	*step = "loading the network probes";
+	check_packet_socket_probes(probes->net);
 	err = net_bpf__load(probes->net);
 	if (err)
 		return err;
