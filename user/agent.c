@@ -30,6 +30,7 @@
 #include "netabuse.h"
 #include "probes.h"
 #include "resume.h"
+#include "socket_policy.h"
 #include "software_builtin.h"
 #include "storage.h"
 #include "tenants.h"
@@ -57,88 +58,15 @@ struct agent {
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
 	struct heap_trim heap_trim;	/* after tenants were dropped */
-	uint32_t raw_socket_pass;	/* of the last pass over every cgroup (socket_events.h) */
+	struct socket_policy socket_policy;	/* the kernel's raw-socket policy per cgroup */
 };
-
-/* RAW_SOCKETS_* of @tenant's software policy; allow when it has none. */
-static uint32_t raw_socket_action_of(const struct config *config, const struct tenant *tenant)
-{
-	const char *policy = tenant && tenant->limits ? tenant->limits->software : NULL;
-	size_t i;
-
-	_Static_assert((int)SOFTWARE_RAW_SOCKETS_ALERT == RAW_SOCKETS_ALERT &&
-			       (int)SOFTWARE_RAW_SOCKETS_DENY == RAW_SOCKETS_DENY,
-		       "config and kernel say the same");
-	for (i = 0; policy && i < config->software_count; i++) {
-		if (!strcmp(config->software[i].name, policy))
-			return config->software[i].raw_sockets;
-	}
-	return RAW_SOCKETS_ALLOW;
-}
-
-/* The kernel's raw-socket policy of cgroup @id: its tenant's, or none. */
-static void sync_raw_socket_cgroup(struct agent *agent, uint64_t id)
-{
-	uint32_t action;
-	int err;
-
-	action = raw_socket_action_of(agent->config, cgroup_tracker_tenant_of(agent->tracker, id));
-	err = probes_set_raw_socket_policy(agent->probes, id, action, agent->raw_socket_pass);
-	if (err)
-		pr_warn("raw-socket policy of cgroup %llu not set: %s", (unsigned long long)id,
-			strerror(-err));
-}
-
-/* A pass writes the cgroups with a policy; the prune after it removes the rest. */
-static void visit_raw_socket_cgroup(uint64_t id, const char *path, void *ctx)
-{
-	struct agent *agent = ctx;
-	uint32_t action;
-	int err;
-
-	action = raw_socket_action_of(agent->config, cgroup_tracker_tenant_of(agent->tracker, id));
-	if (action == RAW_SOCKETS_ALLOW)
-		return;
-	err = probes_set_raw_socket_policy(agent->probes, id, action, agent->raw_socket_pass);
-	if (err)
-		pr_warn("raw-socket policy of cgroup %llu not set: %s", (unsigned long long)id,
-			strerror(-err));
-}
-
-/*
- * Every cgroup's raw-socket policy, after a start or reload matched them
- * to tenants again: written in a new pass, and what the pass did not
- * write (cgroups gone, policies dropped) removed. No policy sets
- * raw_sockets: nothing to walk, every entry goes.
- */
-static void sync_raw_socket_policies(struct agent *agent)
-{
-	bool wanted = false;
-	size_t i;
-	int err = 0;
-
-	/* The first pass after a start follows the last agent's, whose entries it may find. */
-	agent->raw_socket_pass = agent->raw_socket_pass ? agent->raw_socket_pass + 1
-							: probes_raw_socket_next_pass(agent->probes);
-	for (i = 0; i < agent->config->software_count; i++)
-		wanted |= agent->config->software[i].raw_sockets != SOFTWARE_RAW_SOCKETS_ALLOW;
-	if (wanted)
-		err = cgroup_tree_scan(agent->tree, visit_raw_socket_cgroup, agent);
-	if (err)
-		pr_warn("raw-socket policies: scanning the cgroups: %s", strerror(-err));
-	probes_prune_raw_socket_policies(agent->probes, agent->raw_socket_pass);
-}
 
 static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
 
 	cgroup_tracker_event(agent->tracker, event);
-	/* A new cgroup has had its parent's policy since its mkdir (bpf/sockets.bpf.c): now its own. */
-	if (event->kind == CGROUP_EVENT_RMDIR)
-		probes_set_raw_socket_policy(agent->probes, event->id, RAW_SOCKETS_ALLOW, 0);
-	else
-		sync_raw_socket_cgroup(agent, event->id);
+	socket_policy_cgroup_event(&agent->socket_policy, agent->config, event);
 }
 
 /* A raw or packet socket of a cgroup with a raw-socket policy: to its tenant's policy. */
@@ -399,7 +327,7 @@ static void reload(struct agent *agent)
 	agent->config = config;
 	agent->tenants = tenants;
 	cgroup_tracker_scan(agent->tracker, tenants, false);
-	sync_raw_socket_policies(agent);
+	socket_policy_sync(&agent->socket_policy, agent->config);
 	tenant_set_carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
 	loop_every(agent->loop, agent->interval_ms, tick, agent);
@@ -478,6 +406,7 @@ static int start(struct agent *agent)
 		pr_err("cannot load probes: %s", why);
 		return EXIT_NO_PROBES;
 	}
+	socket_policy_init(&agent->socket_policy, agent->probes, agent->tree, agent->tracker);
 	update_exec_interest(agent);
 	guard_on_judged(agent->guard, mark_judged, agent);
 	agent->collector = collector_new(agent->probes);
@@ -493,7 +422,7 @@ static int start(struct agent *agent)
 	if (err)
 		pr_warn("scanning %s: %s", root, strerror(-err));
 	resume_after_scan(agent->resume, agent->tracker);
-	sync_raw_socket_policies(agent);
+	socket_policy_sync(&agent->socket_policy, agent->config);
 	/* Also what queued while no agent ran, with the probes pinned. */
 	drain_again(agent);
 	return EXIT_OK;
