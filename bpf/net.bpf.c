@@ -21,7 +21,8 @@
  *
  * Packet sockets (AF_PACKET) bypass the IP layer and cgroup_skb: their
  * frames are counted at tp_btf/net_dev_queue, or, sent with
- * PACKET_QDISC_BYPASS, at tp_btf/sock_send_length. TCP SYNs and UDP
+ * PACKET_QDISC_BYPASS, at tp_btf/sock_send_length, a program the agent
+ * attaches only once a tenant sets that option (count_direct_tx). TCP SYNs and UDP
  * datagrams that raw IP and packet sockets write themselves go to
  * userspace as connect()s' destinations do, for port_scan (below).
  */
@@ -887,7 +888,18 @@ int BPF_PROG(count_pkt_sock, struct sk_buff *skb)
  * Frames of packet sockets with PACKET_QDISC_BYPASS go to the driver
  * without __dev_queue_xmit: they are counted when sent, after each
  * sendmsg() of such a socket (sock_send_length, which runs after every
- * sendmsg() of the host: every other socket is let by at once). A send()
+ * sendmsg() of the host: every other socket is let by at once).
+ *
+ * Merely being there costs every small-datagram sender a few percent of
+ * its throughput, for what only a tenant with CAP_NET_RAW that sets the
+ * option can do. So this program is loaded at start but attached lazily:
+ * bpf/sockets.bpf.c's cgroup/setsockopt program tells the agent of the
+ * first tenant's setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, non-zero)
+ * (RAW_SOCKET_QDISC_BYPASS, once), and the agent attaches and pins this
+ * at once (probes.c attach_direct_tx(), a few ms later: frames sent in
+ * between are not counted). Once attached it stays, across restarts.
+ *
+ * A send()
  * writes one frame (@sent bytes, the link header included on a SOCK_RAW
  * socket), or, with a TX ring, every frame queued there (@sent: their
  * sum), which the ring's head has gone past since the last send

@@ -9,6 +9,11 @@
  *
  * Unlike the other probes these decide: a pinned program goes on refusing
  * while no agent runs, with the policies the last agent wrote.
+ *
+ * The setsockopt program also tells the agent, once, of the first tenant
+ * packet socket set to PACKET_QDISC_BYPASS, whatever the cgroup's policy:
+ * the agent attaches bpf/net.bpf.c's count_direct_tx only then (see
+ * report_qdisc_bypass).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -39,6 +44,14 @@ struct {
 
 /* Events the ring buffer had no room for; read through the skeleton's .bss. */
 __u64 socket_lost_events;
+
+/*
+ * Set once a RAW_SOCKET_QDISC_BYPASS event is in the ring buffer: only the
+ * first bypass socket of the node is reported (a few more at most, from
+ * CPUs racing), as the agent needs to hear of it once. Pinned with the
+ * maps: a restarted agent that finds it set attaches count_direct_tx too.
+ */
+__u32 bypass_reported;
 
 /*
  * The verdict on a raw or packet socket of the current task's cgroup, and
@@ -87,6 +100,39 @@ int watch_raw_create(struct bpf_sock *sk)
 }
 
 /*
+ * A tenant's packet socket is set to PACKET_QDISC_BYPASS (non-zero): its
+ * frames will skip net_dev_queue, where count_pkt_sock counts the others.
+ * Tells the agent, which attaches count_direct_tx (sock_send_length, run
+ * after every sendmsg() of the host) only from then on. Whatever the
+ * cgroup's raw_sockets policy. Frames sent before the attach (a few ms)
+ * are not counted. Not marked reported when the ring buffer is full, so
+ * that the next such setsockopt() tries again.
+ */
+static __always_inline void report_qdisc_bypass(struct bpf_sockopt *ctx)
+{
+	__u64 cgroup_id = bpf_get_current_cgroup_id();
+	struct raw_socket_event *event;
+	int *value = ctx->optval;
+
+	if (cgroup_id == targ_root_cgroup_id)
+		return;
+	if ((void *)(value + 1) > ctx->optval_end || !*value)
+		return;
+	event = bpf_ringbuf_reserve(&socket_events, sizeof(*event), 0);
+	if (!event) {
+		__sync_fetch_and_add(&socket_lost_events, 1);
+		return;
+	}
+	bypass_reported = 1;
+	__builtin_memset(event, 0, sizeof(*event));
+	event->cgroup_id = cgroup_id;
+	event->pid = bpf_get_current_pid_tgid() >> 32;
+	event->hook = RAW_SOCKET_QDISC_BYPASS;
+	event->family = AW_AF_PACKET;
+	bpf_ringbuf_submit(event, 0);
+}
+
+/*
  * Every setsockopt() of the node; only SOL_PACKET, which only packet
  * sockets take, is looked at. libpcap sets PACKET_AUXDATA, PACKET_VERSION
  * and its ring this way on every capture it opens, so refusing them stops
@@ -99,8 +145,12 @@ int watch_packet_setup(struct bpf_sockopt *ctx)
 	int verdict = 1;
 
 	/* Other sockets refuse SOL_PACKET themselves (ENOPROTOOPT). */
-	if (ctx->level == AW_SOL_PACKET && sk && sk->family == AW_AF_PACKET)
+	if (ctx->level == AW_SOL_PACKET && sk && sk->family == AW_AF_PACKET) {
 		verdict = judge(RAW_SOCKET_SETSOCKOPT, AW_AF_PACKET, sk->type, sk->protocol);
+		/* The one compare more of this branch: the rest once per node. */
+		if (ctx->optname == AW_PACKET_QDISC_BYPASS && verdict && !bypass_reported)
+			report_qdisc_bypass(ctx);
+	}
 	/*
 	 * Of a value longer than a page only the first page is copied for
 	 * programs; 0 tells the kernel to use the caller's own, as if no

@@ -21,6 +21,7 @@
 #define AW_AF_PACKET 17
 #define AW_SOCK_RAW 3
 #define AW_SOL_PACKET 263
+#define AW_PACKET_QDISC_BYPASS 20
 
 /* Cgroups with a raw-socket policy (each tenant cgroup, nested ones too). */
 #define AW_RAW_SOCKET_CGROUPS_MAX 65536
@@ -44,6 +45,14 @@ struct raw_socket_policy {
 enum raw_socket_hook {
 	RAW_SOCKET_CREATE = 1,		/* socket(): cgroup/sock_create */
 	RAW_SOCKET_SETSOCKOPT = 2,	/* setsockopt(SOL_PACKET): cgroup/setsockopt */
+	/*
+	 * Not a policy report: the first setsockopt(SOL_PACKET,
+	 * PACKET_QDISC_BYPASS, non-zero) of any tenant cgroup, whatever its
+	 * policy, sent once (bypass_reported in bpf/sockets.bpf.c). The agent
+	 * then attaches count_direct_tx (bpf/net.bpf.c), which runs after
+	 * every sendmsg() of the host and is not attached before.
+	 */
+	RAW_SOCKET_QDISC_BYPASS = 3,
 };
 
 /* One raw or packet socket of a cgroup with a policy; streamed through a ring buffer. */

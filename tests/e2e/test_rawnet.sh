@@ -15,6 +15,10 @@
 #   PACKET_QDISC_BYPASS (tp_btf/sock_send_length), are counted within 2%;
 #   its SYN frames to 300 ports raise port_scan, one a send() and through a
 #   TX ring (whose headers the kernel leaves in the ring's pages);
+# - the bypass probe is attached lazily: after all the traffic above, no
+#   link on sock_send_length; the first PACKET_QDISC_BYPASS socket of a
+#   tenant makes the agent attach (and pin) it, and that socket's frames,
+#   sent after a short wait, are counted exactly;
 # - benign traffic (TCP connects and UDP datagrams to one listener, HTTP
 #   requests, ping) raises nothing, and none of these probes counts as a
 #   connect() call.
@@ -26,7 +30,7 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_cases rawnet_nmap_scan rawnet_nmap6_scan rawnet_hping_syn_scan rawnet_hping_udp_scan rawnet_raw_counted \
 	rawnet_masscan_scan rawnet_masscan_counted rawnet_packet_counted rawnet_ring_counted \
-	rawnet_bypass_counted rawnet_bypass_ring_counted rawnet_packet_scan rawnet_ring_scan \
+	rawnet_bypass_lazy rawnet_bypass_lazy_counted rawnet_bypass_counted rawnet_bypass_ring_counted rawnet_packet_scan rawnet_ring_scan \
 	rawnet_benign
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg netload pktsend || e2e_finish
@@ -139,6 +143,7 @@ NMAP=$(tenant_cgroup nmap) && NMAP6=$(tenant_cgroup nmap6) && HPING_SYN=$(tenant
 	MASSCAN=$(tenant_cgroup masscan) && PACKET=$(tenant_cgroup packet) &&
 	RING=$(tenant_cgroup ring) && PSCAN=$(tenant_cgroup pscan) &&
 	BYPASS=$(tenant_cgroup bypass) && BYPASS_RING=$(tenant_cgroup bypassring) &&
+	BYPASS_FIRST=$(tenant_cgroup bypassfirst) &&
 	RING_SCAN=$(tenant_cgroup ringscan) &&
 	BENIGN=$(tenant_cgroup benign) || {
 	fail_all "cannot create the tenant cgroups"
@@ -197,7 +202,44 @@ read -r p0 b0 < <(aw0_sent)
 in_ns "$RING" "$AW_TOOLS/pktsend" --ring --dst-mac "$AW1_MAC" aw0 2000 300 >"$E2E_TMP/ring.out"
 tx_check rawnet_ring_counted ring "pktsend --ring, 2000 frames of 300 bytes through a TX ring" \
 	"$p0" "$b0"
-# PACKET_QDISC_BYPASS: straight to the driver, counted at the send() instead.
+# PACKET_QDISC_BYPASS: straight to the driver, counted at the send() instead,
+# by count_direct_tx on sock_send_length, which the agent attaches only once
+# a tenant sets the option (sockets.bpf.c tells it). Until then: no link.
+PIN_DIR=$(grep -o 'probes pinned in [^:]*' "$AGENT_LOG" | head -n 1 | cut -d' ' -f4)
+DIRECT_TX_PIN=$PIN_DIR/net-link-count_direct_tx
+# direct_tx_link: the program name of the pinned count_direct_tx link, or nothing.
+direct_tx_link() {
+	local prog
+	prog=$(bpftool -j link show pinned "$DIRECT_TX_PIN" 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["prog_id"])' 2>/dev/null) &&
+		bpftool -j prog show id "$prog" 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])' 2>/dev/null
+}
+if [[ -z $PIN_DIR ]] || ! command -v bpftool >/dev/null; then
+	skip rawnet_bypass_lazy "needs bpftool and the agent's pin directory (${PIN_DIR:-not in the log})"
+	skip rawnet_bypass_lazy_counted "needs bpftool and the agent's pin directory"
+else
+	before=$(direct_tx_link)
+	before_log=$(grep -c 'count_direct_tx attached' "$AGENT_LOG")
+	read -r p0 b0 < <(aw0_sent)
+	in_ns "$BYPASS_FIRST" "$AW_TOOLS/pktsend" --bypass --wait-ms 300 --dst-mac "$AW1_MAC" aw0 \
+		1000 600 >"$E2E_TMP/bypass_first.out"
+	after=$(direct_tx_link)
+	after_log=$(grep -c 'count_direct_tx attached' "$AGENT_LOG")
+	[[ -z $before && $before_log == 0 && $after == count_direct_tx && $after_log == 1 ]]
+	check rawnet_bypass_lazy "$?" "sock_send_length link after ordinary, packet and ring traffic: '${before:-none}' (want none, $before_log log lines); after a tenant's PACKET_QDISC_BYPASS socket: '${after:-none}' (want count_direct_tx, pinned, logged once: $after_log)"
+	# Sent 300 ms after the setsockopt: every frame counted, exactly.
+	read -r want_p want_b < <(aw0_sent)
+	want_p=$((want_p - p0))
+	want_b=$((want_b - b0))
+	wait_metric 5 abusewatch_tenant_network_transmit_packets_total bypassfirst ">=" "$want_p" >/dev/null
+	wait_intervals 2
+	packets=$(metric abusewatch_tenant_network_transmit_packets_total bypassfirst)
+	bytes=$(metric abusewatch_tenant_network_transmit_bytes_total bypassfirst)
+	((want_p == 1000)) && [[ $packets == "$want_p" && $bytes == "$want_b" ]]
+	check rawnet_bypass_lazy_counted "$?" "the first bypass socket, 1000 frames of 600 bytes sent 300 ms after PACKET_QDISC_BYPASS: counted ${packets:-missing} packets, ${bytes:-missing} bytes; aw0 sent $want_p, $want_b past the link header (want exactly)"
+	e2e_log "bypass attach: $(grep 'count_direct_tx attached' "$AGENT_LOG" | head -n 1)"
+fi
 read -r p0 b0 < <(aw0_sent)
 in_ns "$BYPASS" "$AW_TOOLS/pktsend" --bypass --dst-mac "$AW1_MAC" aw0 2000 500 >"$E2E_TMP/bypass.out"
 tx_check rawnet_bypass_counted bypass "pktsend --bypass, 2000 frames of 500 bytes past the qdisc" \

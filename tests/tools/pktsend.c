@@ -17,6 +17,8 @@
  *   --ring         through a TX ring (PACKET_TX_RING, TPACKET_V2), 64
  *                  frames a send()
  *   --bypass       PACKET_QDISC_BYPASS: straight to the driver
+ *   --wait-ms MS   sleep MS ms between setting the socket up and the first
+ *                  frame (the agent attaches its bypass probe meanwhile)
  *   --rate N       at most N frames a second (default: as fast as it goes)
  * Prints "sent FRAMES BYTES" (bytes with link headers) on stdout: what the
  * kernel accepted. Bounded: COUNT is at most 1,000,000, and an alarm ends
@@ -58,12 +60,13 @@ struct options {
 	unsigned char dst_mac[ETH_ALEN];
 	bool dgram, ring, bypass;
 	long rate;
+	long wait_ms;		/* after PACKET_QDISC_BYPASS, before the first frame */
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: pktsend [--syn PORT] [--dst-mac MAC] [--dgram] [--ring] [--bypass]"
-			" [--rate N] IFNAME COUNT SIZE\n");
+			" [--wait-ms MS] [--rate N] IFNAME COUNT SIZE\n");
 	return 2;
 }
 
@@ -146,6 +149,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->ring = true;
 		else if (!strcmp(argv[i], "--bypass"))
 			o->bypass = true;
+		else if (!strcmp(argv[i], "--wait-ms") && i + 1 < argc)
+			o->wait_ms = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
 			o->rate = atol(argv[++i]);
 		else
@@ -304,6 +309,8 @@ int main(int argc, char **argv)
 		perror("pktsend: PACKET_QDISC_BYPASS");
 		return 1;
 	}
+	if (o.wait_ms > 0)
+		usleep((useconds_t)o.wait_ms * 1000);
 	err = o.ring ? send_ring(fd, &o, src_mac, &to, &sent) : send_plain(fd, &o, src_mac, &to, &sent);
 	printf("sent %ld %ld\n", sent, sent * (long)o.size);
 	close(fd);

@@ -82,6 +82,14 @@ struct probes {
 	struct pins *pins;	/* NULL: nothing pinned, the probes go with the agent */
 	bool resumed;		/* the pinned maps were taken up: counts go on */
 	bool pinned;		/* every pin and the stamp are in place */
+	/*
+	 * count_direct_tx (PACKET_QDISC_BYPASS frames, on sock_send_length):
+	 * loaded, attached only once a tenant sets a packet socket to bypass
+	 * the qdisc (attach_direct_tx()). @direct_tx_pinned: the last agent's
+	 * pins had it attached; @direct_tx_on: attached (or kept pinned) now.
+	 */
+	bool direct_tx_pinned;
+	bool direct_tx_on;
 	struct ring_buffer *events;
 	/*
 	 * The software ring buffer's consumer and producer positions, mapped
@@ -165,11 +173,23 @@ static int handle_software_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void attach_direct_tx(struct probes *probes, const char *why);
+
 static int handle_raw_socket_event(void *ctx, void *data, size_t size)
 {
 	struct probes *probes = ctx;
+	const struct raw_socket_event *event = data;
+	char why[128];
 
-	if (size < sizeof(struct raw_socket_event) || !probes->on_raw_socket)
+	if (size < sizeof(struct raw_socket_event))
+		return 0;
+	if (event->hook == RAW_SOCKET_QDISC_BYPASS) {
+		snprintf(why, sizeof(why), "pid %u of cgroup %llu set a packet socket to "
+			 "PACKET_QDISC_BYPASS", event->pid, (unsigned long long)event->cgroup_id);
+		attach_direct_tx(probes, why);
+		return 0;
+	}
+	if (!probes->on_raw_socket)
 		return 0;
 	probes->on_raw_socket(data, probes->ctx);
 	return 0;
@@ -263,21 +283,69 @@ static void prepare_pins(struct probes *probes, const struct probes_options *opt
 		probes->pins = NULL;
 		return;
 	}
+	/* A clean start removes the pins: whether the last agent had attached it, asked first. */
+	probes->direct_tx_pinned = bpf_program__autoload(probes->net->progs.count_direct_tx) &&
+				   pins_has_link(probes->pins, probes->net->obj,
+						 probes->net->progs.count_direct_tx);
 	mode = pins_decide(probes->pins, instance, why, sizeof(why));
 	report_pins(probes, mode, options->pin_dir, why);
 	probes->resumed = mode != PINS_CLEAN;
 }
 
-/* Attaches (or keeps) every program of @object, its links added to the agent's. */
-static int attach_object(struct probes *probes, struct bpf_object *object)
+/*
+ * Attaches (or keeps) every program of @object, its links added to the
+ * agent's; @deferred (NULL: none) only if an earlier agent attached it.
+ */
+static int attach_object(struct probes *probes, struct bpf_object *object,
+			 const struct bpf_program *deferred)
 {
 	size_t count = 0;
 	int err;
 
-	err = pins_attach(probes->pins, object, probes->v2_root_fd, probes->links + probes->link_count,
-			  MAX_LINKS - probes->link_count, &count);
+	err = pins_attach(probes->pins, object, probes->v2_root_fd, deferred,
+			  probes->links + probes->link_count, MAX_LINKS - probes->link_count,
+			  &count);
 	probes->link_count += count;
 	return err;
+}
+
+/*
+ * count_direct_tx runs after every sendmsg() of the host (tp_btf/
+ * sock_send_length), which costs every UDP sender a few percent of its
+ * throughput, for frames that only packet sockets with PACKET_QDISC_BYPASS
+ * send (CAP_NET_RAW and a setsockopt() needed). So it is loaded at start
+ * and attached only once bpf/sockets.bpf.c reports the first such
+ * setsockopt() of a tenant (RAW_SOCKET_QDISC_BYPASS), a few milliseconds
+ * later: frames sent meanwhile are not counted. Its link is pinned: it
+ * stays attached across restarts, and an agent that finds it pinned, or
+ * the report flag set in the pinned maps, keeps it so. Said once, with why.
+ */
+static void attach_direct_tx(struct probes *probes, const char *why)
+{
+	struct bpf_program *program = probes->net->progs.count_direct_tx;
+	int err;
+
+	if (probes->direct_tx_on || !bpf_program__autoload(program))
+		return;
+	if (probes->link_count == MAX_LINKS) {
+		pr_warn("no room for another link: packet sockets sending with "
+			"PACKET_QDISC_BYPASS are not counted");
+		probes->direct_tx_on = true;
+		return;
+	}
+	err = pins_attach_program(probes->pins, probes->net->obj, program,
+				  &probes->links[probes->link_count]);
+	if (err) {
+		pr_warn("cannot attach count_direct_tx (%s): packet sockets sending with "
+			"PACKET_QDISC_BYPASS are not counted", strerror(-err));
+		/* Not tried at every later report: once said is enough. */
+		probes->direct_tx_on = true;
+		return;
+	}
+	probes->link_count++;
+	probes->direct_tx_on = true;
+	pr_info("%s: frames of packet sockets sending with PACKET_QDISC_BYPASS are counted "
+		"from now on (count_direct_tx attached to tp_btf/sock_send_length)", why);
 }
 
 /*
@@ -389,23 +457,32 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 		return err;
 
 	*step = "attaching the usage probes";
-	err = attach_object(probes, probes->usage->obj);
+	err = attach_object(probes, probes->usage->obj, NULL);
 	if (err)
 		return err;
 	*step = "attaching cgroup_skb and cgroup/connect to the cgroup v2 root";
-	err = attach_object(probes, probes->net->obj);
+	/* count_direct_tx: loaded with the rest (verified at start), attached when needed. */
+	err = attach_object(probes, probes->net->obj, probes->net->progs.count_direct_tx);
+	/* Its pin taken up (kept, or given the new program) is attached. */
+	probes->direct_tx_on = pins_has_link(probes->pins, probes->net->obj,
+					     probes->net->progs.count_direct_tx);
 	if (err)
 		return err;
 	/* The device and sysctl programs only watch and always allow; others still decide. */
 	*step = "attaching the exec, device and sysctl probes";
-	err = attach_object(probes, probes->software->obj);
+	err = attach_object(probes, probes->software->obj, NULL);
 	if (err)
 		return err;
 	/* These decide: with raw_sockets: deny a tenant's raw socket fails (EPERM). */
 	*step = "attaching the raw-socket probes (cgroup/sock_create, cgroup/setsockopt)";
-	err = attach_object(probes, probes->sockets->obj);
+	err = attach_object(probes, probes->sockets->obj, NULL);
 	if (err)
 		return err;
+	if (probes->direct_tx_on)
+		pr_info("restart: count_direct_tx stays attached (a tenant set PACKET_QDISC_BYPASS "
+			"before): frames of packet sockets bypassing the qdisc are counted");
+	else if (probes->direct_tx_pinned || probes->sockets->bss->bypass_reported)
+		attach_direct_tx(probes, "restart: a tenant set PACKET_QDISC_BYPASS before");
 	if (probes->pins) {
 		err = pins_commit(probes->pins);
 		if (err)
