@@ -31,6 +31,8 @@ VMLINUX_H   := $(VMLINUX_DIR)/vmlinux.h
 PKGS        := libbpf libelf zlib yaml-0.1 json-c libcurl libcrypto
 # `abusewatch top` draws with ncurses (user/top/top.c).
 PKGS        += ncursesw
+# Executables are scanned with YARA rules (user/rules/content.c).
+PKGS        += yara
 # libcurl's headers only: the agent loads it at its first HTTP request
 # (user/sinks/http.c), so that its two dozen libraries are not resident in
 # an agent that never sends; it must still be installed to send alerts
@@ -38,7 +40,7 @@ PKGS        += ncursesw
 LINK_PKGS   := $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     = $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
-		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcrypto -lncursesw -ltinfo) -lpthread -lm -ldl
+		 echo -lbpf -lelf -lz -lyaml -ljson-c -lcrypto -lncursesw -ltinfo -lyara) -lpthread -lm -ldl
 
 CFLAGS   ?= -g -O2
 # Sanitizer flags of the agent, its modules and the unit tests (not of the
@@ -74,6 +76,7 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # that the unit tests link without them.
 PROBE_SRCS := user/probes/probes.c
 AGENT_SRCS := user/main.c user/agent.c user/resume.c user/probes/collect.c user/tenancy/tracker.c \
+	      user/rules/socket_policy.c \
 	      $(PROBE_SRCS)
 # top's terminal loop: the unit tests link its model and view, not curses.
 AGENT_SRCS += user/top/top.c
@@ -170,7 +173,8 @@ $(OUTPUT)/user/default_config.o: user/default_config.S data/default.yaml
 	$(Q)$(CC) -Idata -c $< -o $@
 
 # The built-in software name sets and command-line markers, likewise.
-$(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data/software/*.txt)
+$(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data/software/*.txt) \
+				     $(wildcard data/software/*.yar)
 	$(call msg,AS,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -Idata/software -c $< -o $@

@@ -33,10 +33,15 @@
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+#ifndef SOCK_STREAM
 #define SOCK_STREAM 1
-
+#endif
+#ifndef IPPROTO_TCP
 #define IPPROTO_TCP 6
+#endif
+#ifndef IPPROTO_UDP
 #define IPPROTO_UDP 17
+#endif
 #define DNS_PORT 53
 #define DNS_HEADER_LEN 12
 #define TLS_HANDSHAKE 0x16

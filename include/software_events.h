@@ -227,6 +227,27 @@ static inline void aw_name_bits(__u64 low, __u64 high, __u32 *first, __u32 *seco
 /* MSR device (/dev/cpu/N/msr) character major. */
 #define AW_MSR_MAJOR 202
 
+/*
+ * Ancestors carried with the events of miner behaviour (device and sysctl
+ * writes, an exec with command-line markers; zero in other execs), nearest
+ * first: the real parent of the process at the time of the event (for an
+ * exec, the parent it was run by), its parent, and so on. A miner's helper (modprobe msr, sysctl(8),
+ * a shell of system()) exits at once while the miner goes on: userspace
+ * attributes the helper's evidence to the process that ran it
+ * (user/rules/attribution.h). The start time tells a reused pid apart, the
+ * cgroup whether the ancestor is still the tenant's. The walk stops at
+ * pid 1 and at a task with no parent: nothing of init or kernel threads.
+ */
+#define AW_ANCESTORS_MAX 3
+
+struct software_ancestor {
+	__u32 pid;			/* thread group id; 0: none */
+	__u32 unused;
+	__u64 start_ns;			/* its start, boot-time ns */
+	__u64 cgroup_id;		/* its v2 cgroup then */
+	char comm[16];			/* its group leader's comm */
+};
+
 enum software_event_type {
 	SOFTWARE_EVENT_EXEC = 1,
 	SOFTWARE_EVENT_MSR_WRITE = 2,	/* opened /dev/cpu/N/msr for writing */
@@ -268,6 +289,12 @@ struct software_event {
 	 * /usr/bin/xmrig. A memfd is one component, "memfd:NAME".
 	 */
 	char path[AW_EXE_PATH_MAX];
+	/*
+	 * After the path, so that a record of an older probe (queued while no
+	 * agent ran, before an upgrade) is shorter than this, and read without
+	 * them (user/probes/probes.c).
+	 */
+	struct software_ancestor ancestors[AW_ANCESTORS_MAX];
 };
 
 #endif

@@ -155,6 +155,24 @@ struct connect_slot {
 	__u64 checked_jiffies;
 } __attribute__((aligned(AW_SLOT_ALIGN)));
 
+/*
+ * Each CPU's last probe of a packet socket sent on to userspace, and when
+ * (bpf/net.bpf.c): a stream of probes to one destination (a flood) is let
+ * by without a map lookup while the LRU map of recent destinations would
+ * let it by too. net_dev_queue runs with bottom halves off: nothing else
+ * uses a CPU's memo meanwhile. Userspace never reads it.
+ */
+struct probe_memo {
+	__u64 cgroup_id;
+	__u8 addr[16];		/* as in struct destination_key */
+	__u16 port;
+	__u16 unused16;
+	__u32 unused32;
+	__u64 sent_ns;
+	/* The jiffy in which it was last found sent less than a second ago. */
+	__u64 checked_jiffies;
+} __attribute__((aligned(AW_SLOT_ALIGN)));
+
 /* Live-task bookkeeping in task storage: which cgroup a task is charged to. */
 struct task_charge {
 	__u64 cgroup_id;

@@ -22,6 +22,7 @@
 #include "files.h"
 #include "guard.h"
 #include "heap_trim.h"
+#include "hugepage_signal.h"
 #include "log.h"
 #include "loop.h"
 #include "memory.h"
@@ -29,6 +30,7 @@
 #include "netabuse.h"
 #include "probes.h"
 #include "resume.h"
+#include "socket_policy.h"
 #include "software_builtin.h"
 #include "storage.h"
 #include "tenants.h"
@@ -48,6 +50,7 @@ struct agent {
 	struct evaluator *evaluator;
 	struct netabuse *netabuse;
 	struct guard *guard;
+	struct hugepage_signal *hugepages;	/* miner behaviour from the hugepages gauge */
 	struct alerts *alerts;
 	struct loop *loop;
 	struct resume *resume;	/* what goes on across restarts */
@@ -55,6 +58,7 @@ struct agent {
 	bool textfile_failed;	/* log a failing textfile once, not every interval */
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
 	struct heap_trim heap_trim;	/* after tenants were dropped */
+	struct socket_policy socket_policy;	/* the kernel's raw-socket policy per cgroup */
 };
 
 static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
@@ -62,9 +66,34 @@ static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
 	struct agent *agent = ctx;
 
 	cgroup_tracker_event(agent->tracker, event);
+	socket_policy_cgroup_event(&agent->socket_policy, agent->config, event);
 }
 
-/* A connect() to a destination: to the network abuse rules, if a tenant made it. */
+/* A raw or packet socket of a cgroup with a raw-socket policy: to its tenant's policy. */
+static void handle_raw_socket_event(const struct raw_socket_event *event, void *ctx)
+{
+	struct agent *agent = ctx;
+	struct tenant *tenant;
+
+	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
+	if (!tenant)
+		return;
+	guard_raw_socket(agent->guard, event,
+			 &(struct guard_tenant){
+				 .name = tenant->name,
+				 .plan = tenant->plan,
+				 .cgroup = tenant->cgroup,
+				 .event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+				 .policy = tenant->limits ? tenant->limits->software : NULL,
+				 .window_s = plan_window_s(tenant->limits),
+			 },
+			 clock_monotonic());
+}
+
+/*
+ * A connect() or a probe to a destination: to the network abuse rules, if a
+ * tenant made it.
+ */
 static void handle_connect_event(const struct connect_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
@@ -76,33 +105,59 @@ static void handle_connect_event(const struct connect_event *event, void *ctx)
 	if (!tenant)
 		return;
 	who = (struct netabuse_tenant){ tenant->name, tenant->plan, tenant->cgroup };
-	err = netabuse_connect(agent->netabuse, &who, event->addr, event->port, clock_monotonic(),
-			       alerts_publish, agent->alerts);
+	if (event->source == AW_DESTINATION_CONNECT)
+		err = netabuse_connect(agent->netabuse, &who, event->addr, event->port,
+				       clock_monotonic(), alerts_publish, agent->alerts);
+	else
+		err = netabuse_probe(agent->netabuse, &who, event->addr, event->port,
+				     clock_monotonic(), alerts_publish, agent->alerts);
 	if (err)
 		pr_debug("network abuse: connect not counted: %s", strerror(-err));
 }
+
+static void update_exec_interest(struct agent *agent);
 
 /* An exec or miner behaviour: to the tenant's software policy, if a tenant did it. */
 static void handle_software_event(const struct software_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
+	struct guard_tenant who;
 	const struct plan *plan;
 	struct tenant *tenant;
+	uint64_t cgroup_id;
+	size_t i;
 
 	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
 	if (!tenant)
 		return;
 	plan = config_find_plan(agent->config, tenant->plan);
-	guard_event(agent->guard, event,
-		    &(struct guard_tenant){
-			.name = tenant->name,
-			.plan = tenant->plan,
-			.cgroup = tenant->cgroup,
-			.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
-			.policy = plan ? plan->software : NULL,
-			.window_s = plan_window_s(plan),
-		    },
-		    clock_monotonic());
+	who = (struct guard_tenant){
+		.name = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->cgroup,
+		.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+		.policy = plan ? plan->software : NULL,
+		.window_s = plan_window_s(plan),
+	};
+	/*
+	 * The ancestors that are this tenant's, for miner behaviour only (a
+	 * device or sysctl write, an exec with markers): the rest is never
+	 * attributed.
+	 */
+	for (i = 0; i < AW_ANCESTORS_MAX && (event->type != SOFTWARE_EVENT_EXEC || event->argv_markers);
+	     i++) {
+		cgroup_id = event->ancestors[i].cgroup_id;
+		if (!event->ancestors[i].pid)
+			break;
+		if (cgroup_tracker_tenant_of(agent->tracker, cgroup_id) != tenant)
+			break;
+		who.ancestor_cgroups[i] = cgroup_tree_path(agent->tree, cgroup_id);
+		if (!who.ancestor_cgroups[i])
+			break;
+	}
+	guard_event(agent->guard, event, &who, clock_monotonic());
+	if (guard_take_interest_change(agent->guard))
+		update_exec_interest(agent);
 }
 
 /* A stratum method or pool domain a tenant's socket sent: to its software policy. */
@@ -203,6 +258,9 @@ static void tick(void *ctx)
 		pr_err("out of memory: no evaluation this interval");
 	} else {
 		memory_watcher_fill_rows(agent->memory, agent->tenants, &agent->table);
+		hugepage_signal_tick(agent->hugepages, agent->table.rows, agent->table.count,
+				     memory_watcher_hugepages_in_use(agent->memory), now,
+				     guard_miners_action, agent->guard);
 		storage_scanner_fill_rows(agent->storage, agent->table.rows, agent->table.count,
 					  tenant_set_generation(agent->tenants));
 		evaluator_tick(agent->evaluator, now, agent->table.rows, agent->table.count,
@@ -294,6 +352,7 @@ static void reload(struct agent *agent)
 	agent->config = config;
 	agent->tenants = tenants;
 	cgroup_tracker_scan(agent->tracker, tenants, false);
+	socket_policy_sync(&agent->socket_policy, agent->config);
 	tenant_set_carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
 	loop_every(agent->loop, agent->interval_ms, tick, agent);
@@ -305,6 +364,8 @@ static void collect_digests(void *ctx)
 	struct agent *agent = ctx;
 
 	guard_collect(agent->guard, clock_monotonic());
+	if (guard_take_interest_change(agent->guard))
+		update_exec_interest(agent);
 }
 
 static void handle_signal(int signo, void *ctx)
@@ -325,6 +386,7 @@ static int start(struct agent *agent)
 	struct probes_options probe_options = {
 		.on_connect = handle_connect_event,
 		.on_software = handle_software_event,
+		.on_raw_socket = handle_raw_socket_event,
 		.on_wire = handle_wire_event,
 		.argv_markers = markers,
 		.argv_marker_count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX),
@@ -348,15 +410,16 @@ static int start(struct agent *agent)
 	agent->netabuse = netabuse_new();
 	agent->alerts = alerts_new(agent->config);
 	agent->guard = guard_new(root, agent->config, alerts_publish, agent->alerts);
+	agent->hugepages = hugepage_signal_new(alerts_publish, agent->alerts);
 	agent->evaluator = evaluator_new();
 	agent->storage = storage_scanner_new(&(struct storage_options){ 0 });
 	agent->tenants = tenant_set_new(agent->config);
 	agent->memory = memory_watcher_new(root, "/proc/mounts");
 	agent->tracker = agent->memory ? cgroup_tracker_new(agent->tree, agent->memory) : NULL;
 	agent->resume = resume_new(agent->config->agent.state_dir);
-	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->evaluator ||
-	    !agent->storage || !agent->tenants || !agent->memory || !agent->tracker ||
-	    !agent->resume) {
+	if (!agent->netabuse || !agent->alerts || !agent->guard || !agent->hugepages ||
+	    !agent->evaluator || !agent->storage || !agent->tenants || !agent->memory ||
+	    !agent->tracker || !agent->resume) {
 		pr_err("cannot start the rules and sinks: %s", strerror(errno));
 		return EXIT_NO_PROBES;
 	}
@@ -369,6 +432,7 @@ static int start(struct agent *agent)
 		pr_err("cannot load probes: %s", why);
 		return EXIT_NO_PROBES;
 	}
+	socket_policy_init(&agent->socket_policy, agent->probes, agent->tree, agent->tracker);
 	update_exec_interest(agent);
 	guard_on_judged(agent->guard, mark_judged, agent);
 	agent->collector = collector_new(agent->probes);
@@ -384,6 +448,7 @@ static int start(struct agent *agent)
 	if (err)
 		pr_warn("scanning %s: %s", root, strerror(-err));
 	resume_after_scan(agent->resume, agent->tracker);
+	socket_policy_sync(&agent->socket_policy, agent->config);
 	/* Also what queued while no agent ran, with the probes pinned. */
 	drain_again(agent);
 	return EXIT_OK;
@@ -394,6 +459,7 @@ static void stop(struct agent *agent)
 	memory_watcher_free(agent->memory);
 	storage_scanner_free(agent->storage);
 	netabuse_free(agent->netabuse);
+	hugepage_signal_free(agent->hugepages);
 	guard_free(agent->guard);
 	evaluator_free(agent->evaluator);
 	alerts_free(agent->alerts);

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "content.h"
 #include "files.h"
 #include "log.h"
 #include "software_builtin.h"
@@ -686,6 +687,24 @@ static void check__deny(struct parse_ctx *ctx, yaml_node_t *node, char *value, c
 			path, value + sizeof(prefix) - 1);
 }
 
+/*
+ * An operator's YARA rule file: absolute (the agent runs from /), trusted
+ * as the other files the configuration names, and compiled now, so that a
+ * bad rule stops check-config, the start and a reload (which then keeps
+ * the old rules) with the file and line that are wrong.
+ */
+static void check__yara(struct parse_ctx *ctx, yaml_node_t *node, char *value, const char *path)
+{
+	char why[512];
+
+	if (value[0] != '/') {
+		parse__error(ctx, node, "%s: \"%s\" is not an absolute path", path, value);
+		return;
+	}
+	if (content_check_file(value, why, sizeof(why)))
+		parse__error(ctx, node, "%s: YARA rule file %s", path, why);
+}
+
 /* ---- plans ------------------------------------------------------------- */
 
 /* Any resource of the table (resource.h) is a plan key: `.arg` is which. */
@@ -829,6 +848,24 @@ static void handle__action(struct parse_ctx *ctx, yaml_node_t *node, void *base,
 	parse__error(ctx, node, "%s: \"%s\" is not an action (alert, kill, freeze)", path, text);
 }
 
+/* raw_sockets: alert or deny; absent, they are allowed and not looked at. */
+static void handle__raw_sockets(struct parse_ctx *ctx, yaml_node_t *node, void *base,
+				const struct field *field, const char *path)
+{
+	struct software_policy *policy = base;
+	const char *text = parse__scalar(ctx, node, path);
+
+	if (!text)
+		return;
+	if (!strcmp(text, "alert"))
+		policy->raw_sockets = SOFTWARE_RAW_SOCKETS_ALERT;
+	else if (!strcmp(text, "deny"))
+		policy->raw_sockets = SOFTWARE_RAW_SOCKETS_DENY;
+	else
+		parse__error(ctx, node, "%s: \"%s\" is not a raw_sockets setting (alert, deny)",
+			     path, text);
+}
+
 #define POLICY_LIST(key_name, member, check_fn)                                                \
 	{ .key = key_name, .kind = FIELD_STRINGS,                                              \
 	  .offset = offsetof(struct software_policy, member),                                  \
@@ -840,6 +877,8 @@ static const struct field software_fields[] = {
 	POLICY_LIST("deny_paths", deny_paths, NULL),
 	POLICY_LIST("allow_sha256", allow_sha256, check__sha256),
 	FIELD_CALL("action", handle__action),
+	POLICY_LIST("yara", yara, check__yara),
+	FIELD_CALL("raw_sockets", handle__raw_sockets),
 	FIELD_END,
 };
 
@@ -1384,6 +1423,9 @@ void config_free(struct config *config)
 			free(policy->deny_paths[j]);
 		for (j = 0; j < policy->allow_sha256_count; j++)
 			free(policy->allow_sha256[j]);
+		for (j = 0; j < policy->yara_count; j++)
+			free(policy->yara[j]);
+		free(policy->yara);
 		free(policy->deny);
 		free(policy->deny_sha256);
 		free(policy->deny_paths);

@@ -47,6 +47,13 @@ enum software_action {
 	SOFTWARE_ACTION_FREEZE,
 };
 
+/* Key `raw_sockets` of a software policy: raw IP and packet sockets (socket_events.h). */
+enum software_raw_sockets {
+	SOFTWARE_RAW_SOCKETS_ALLOW,	/* absent: not looked at */
+	SOFTWARE_RAW_SOCKETS_ALERT,
+	SOFTWARE_RAW_SOCKETS_DENY,
+};
+
 struct software_policy {
 	char *name;
 	char **deny;		/* names and builtin:sets */
@@ -58,6 +65,9 @@ struct software_policy {
 	char **allow_sha256;
 	size_t allow_sha256_count;
 	enum software_action action;	/* key `action`, default alert */
+	char **yara;		/* operator YARA rule files, absolute paths */
+	size_t yara_count;
+	enum software_raw_sockets raw_sockets;	/* key `raw_sockets`, default allow */
 	int line;
 };
 

@@ -93,6 +93,13 @@ static const struct resource_info resources[RESOURCE_COUNT] = {
 		.help = "Processes created by the tenant.",
 		TOTAL(forks), .scale = 1,
 	},
+	[RESOURCE_HUGEPAGES] = {
+		.name = "hugepages", .kind = RESOURCE_GAUGE, .unit = "bytes",
+		.parse_limit = parse_size, .limit_syntax = "a size, 0 for none (like 1GiB)",
+		.metric = "abusewatch_tenant_hugepages_bytes",
+		.help = "Huge pages held by the tenant's cgroups (hugetlb controller).",
+		.source = SOURCE_HUGETLB,
+	},
 };
 
 const struct resource_info *resource_info(enum resource resource)

@@ -25,6 +25,7 @@ enum resource {
 	RESOURCE_STORAGE,
 	RESOURCE_PROCESSES,
 	RESOURCE_FORKS,
+	RESOURCE_HUGEPAGES,
 	RESOURCE_COUNT,
 };
 
@@ -40,6 +41,7 @@ enum resource_source {
 	SOURCE_TOTALS,		/* a counter of the tenant's per-cgroup totals (tenants.c) */
 	SOURCE_TASKS,		/* the tenant's live tasks (tenants.c) */
 	SOURCE_MEMORY,		/* the memory controller (memory.c) */
+	SOURCE_HUGETLB,		/* the hugetlb controller, read with memory (hugetlb.c) */
 	SOURCE_STORAGE,		/* the storage scanner (storage.c) */
 };
 

@@ -4,7 +4,7 @@
  * rows, in name order, and each stage fills its own columns:
  *
  *   tenants.c   identity, plan, totals of the counters, live tasks
- *   memory.c    the memory gauge
+ *   memory.c    the memory and hugepages gauges
  *   storage.c   the storage gauge
  *   evaluate.c  windowed usage and firing state
  *

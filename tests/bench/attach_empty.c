@@ -59,7 +59,9 @@ static bool is_cgroup_program(const struct bpf_program *prog)
 {
 	switch (bpf_program__type(prog)) {
 	case BPF_PROG_TYPE_CGROUP_SKB:
+	case BPF_PROG_TYPE_CGROUP_SOCK:
 	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+	case BPF_PROG_TYPE_CGROUP_SOCKOPT:
 		return true;
 	default:
 		return false;

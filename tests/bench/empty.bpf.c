@@ -54,3 +54,30 @@ int empty_connect6(struct bpf_sock_addr *ctx)
 {
 	return 1;
 }
+
+/* cgroup/sock_create and cgroup/setsockopt: 1 lets the call through. */
+SEC("cgroup/sock_create")
+int empty_sock_create(struct bpf_sock *sk)
+{
+	return 1;
+}
+
+SEC("cgroup/setsockopt")
+int empty_setsockopt(struct bpf_sockopt *ctx)
+{
+	return 1;
+}
+
+/* Every packet queued to a device (__dev_queue_xmit), as net.bpf.c's count_pkt_sock. */
+SEC("tp_btf/net_dev_queue")
+int empty_dev_queue(void *ctx)
+{
+	return 0;
+}
+
+/* Every sendmsg() of the host, as net.bpf.c's count_direct_tx. */
+SEC("tp_btf/sock_send_length")
+int empty_send_len(void *ctx)
+{
+	return 0;
+}

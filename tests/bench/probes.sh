@@ -24,7 +24,13 @@
 #    The same rounds time the UDP load with only empty cgroup_skb programs
 #    attached (ingress and egress) over nothing at all: the floor, what the
 #    kernel charges for running any cgroup_skb program on each packet, which
-#    no probe design can take back.
+#    no probe design can take back. And the UDP load with the agent after a
+#    tenant set a packet socket to PACKET_QDISC_BYPASS (state D), so that
+#    count_direct_tx is attached on sock_send_length (every sendmsg()):
+#    what the agent costs once it is, and cost always before it was
+#    attached lazily.
+# 5. That count_direct_tx runs on nothing before such a socket: its
+#    bpf_stats run_cnt over the UDP load before the bypass (want 0).
 #
 # The agent's programs, ours and bpftrace's are told from any other loaded
 # at the same time (another agent, another bench) by the process holding
@@ -60,6 +66,8 @@ PROG_INGRESS=count_ingress
 PROG_EGRESS=count_egress
 PROG_CONNECT4=count_connect4
 PROG_CONNECT6=count_connect6
+PROG_DEV_QUEUE=count_pkt_sock
+PROG_SEND_LENGTH=count_direct_tx
 PROG_EXEC_USAGE=account_exec
 PROG_EXEC_SOFTWARE=report_exec
 
@@ -70,7 +78,7 @@ TRACEFS=/sys/kernel/tracing
 # Every figure this part reports; one still unreported at exit is reported
 # as not measured, so a crash never drops a row silently.
 FIGURES=(switch_ratio bio_ratio skb_ingress_ratio skb_egress_ratio connect4_ratio
-	connect6_ratio exec_hook_ratio exec_ns bpftrace_ratio tput_ctxsw tput_forkexec
+	connect6_ratio dev_queue_ratio send_length_ratio send_length_idle_runs tput_udp_bypass bypass_attach_ms exec_hook_ratio exec_ns bpftrace_ratio tput_ctxsw tput_forkexec
 	tput_tcp tput_udp tput_udp_floor tput_connect tput_odirect)
 declare -A REPORTED=()
 declare -A WHAT=(
@@ -80,6 +88,11 @@ declare -A WHAT=(
 	[skb_egress_ratio]="cgroup_skb/egress: count_egress / empty, per packet"
 	[connect4_ratio]="cgroup/connect4: count_connect4 / empty, per call"
 	[connect6_ratio]="cgroup/connect6: count_connect6 / empty, per call"
+	[dev_queue_ratio]="net_dev_queue: count_pkt_sock / empty tp_btf, per packet (not of a packet socket)"
+	[send_length_ratio]="sock_send_length: count_direct_tx / empty tp_btf, per sendmsg (not of a packet socket)"
+	[send_length_idle_runs]="count_direct_tx runs over 1.5 s of UDP before any PACKET_QDISC_BYPASS socket (attached lazily)"
+	[bypass_attach_ms]="setsockopt(PACKET_QDISC_BYPASS) of a tenant to count_direct_tx attached and pinned, median ms"
+	[tput_udp_bypass]="throughput with agent and count_direct_tx attached (after a bypass socket) / without: 16-byte UDP"
 	[exec_hook_ratio]="sched_process_exec: account_exec + report_exec / empty, per exec"
 	[exec_ns]="exec probes (account_exec + report_exec), 1 KiB argv, median ns per exec"
 	[bpftrace_ratio]="per-cgroup CPU at sched_switch: account_cpu / bpftrace, per event"
@@ -91,7 +104,7 @@ declare -A WHAT=(
 	[tput_connect]="throughput with / without agent: TCP connect() loop, 127.0.0.1"
 	[tput_odirect]="throughput with / without agent: O_DIRECT writes (dd, 16 KiB)"
 )
-declare -A UNIT=([exec_ns]=ns)
+declare -A UNIT=([exec_ns]=ns [send_length_idle_runs]=runs [bypass_attach_ms]=ms)
 # The budgets (from the issue), as "<= N" or ">= N" against the value:
 # sched_switch 1.5x the empty program, every other per-packet, per-bio or
 # per-call probe 2.0x (connect() is per call; the issue lists it with the
@@ -100,11 +113,14 @@ declare -A UNIT=([exec_ns]=ns)
 declare -A LIMIT=(
 	[switch_ratio]="<= 1.5" [bio_ratio]="<= 2.0" [skb_ingress_ratio]="<= 2.0"
 	[skb_egress_ratio]="<= 2.0" [connect4_ratio]="<= 2.0" [connect6_ratio]="<= 2.0"
+	[dev_queue_ratio]="<= 2.0" [send_length_ratio]="<= 2.0" [send_length_idle_runs]="<= 0"
 	[exec_ns]="<= 1500" [bpftrace_ratio]="<= 0.3"
 	[tput_ctxsw]=">= 0.98" [tput_forkexec]=">= 0.98" [tput_tcp]=">= 0.98"
 	[tput_udp]=">= 0.98" [tput_connect]=">= 0.98" [tput_odirect]=">= 0.98"
 )
 declare -A NO_BUDGET=([exec_hook_ratio]="none (exec_ns has the budget)"
+	[tput_udp_bypass]="none (paid only once a tenant bypasses the qdisc)"
+	[bypass_attach_ms]="none (frames sent meanwhile are not counted)"
 	[tput_udp_floor]="none (the kernel's own cost)")
 
 TMP=""
@@ -329,6 +345,33 @@ stop_agent() {
 	AGENT_PID=""
 	[[ -f $TMP/config.yaml ]] && "$AW_BIN" unpin -c "$TMP/config.yaml" >/dev/null 2>&1
 	return 0
+}
+
+# set_bypass: a tenant's packet socket set to PACKET_QDISC_BYPASS (no frame
+# sent), and the agent's count_direct_tx attached for it (<= 5 s). 0 when
+# attached. Adds to ATTACH_MS the milliseconds from the setsockopt() to the
+# link's pin (made right after the attach; polled every 0.5 ms): the time
+# in which a bypass socket's frames go uncounted.
+ATTACH_MS=()
+set_bypass() {
+	local i pin_dir ms
+	pin_dir=$(grep -o 'probes pinned in [^:]*' "$AGENT_LOG" | tail -n 1 | cut -d' ' -f4)
+	ms=$(in_tenant python3 -c 'import os, socket, sys, time
+pin = sys.argv[1] + "/net-link-count_direct_tx"
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+start = time.monotonic()
+s.setsockopt(263, 20, 1)  # SOL_PACKET, PACKET_QDISC_BYPASS
+while not os.path.exists(pin) and time.monotonic() - start < 5:
+    time.sleep(0.0005)
+if os.path.exists(pin):
+    print("%.2f" % ((time.monotonic() - start) * 1000))
+s.close()' "${pin_dir:-/nonexistent}") || return 1
+	[[ -n $ms ]] && ATTACH_MS+=("$ms")
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'count_direct_tx attached' "$AGENT_LOG" && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 agent_reason() {
@@ -778,6 +821,16 @@ in_tenant dd if=/dev/zero of="$DD_FILE" bs=4k count=8192 oflag=direct conv=notru
 stats_snapshot "$TMP/b.snap"
 hook_figure bio_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_BIO" empty_bio
 
+# count_direct_tx is attached only after a tenant's first bypass socket:
+# before it, it runs on nothing (5).
+stats_snapshot "$TMP/a.snap"
+in_tenant "$AW_TOOLS/benchload" udp 1.5 16 >/dev/null
+stats_snapshot "$TMP/b.snap"
+idle_runs=$(($(stats_events "$TMP/b.snap" agent "name:$PROG_SEND_LENGTH") -
+	$(stats_events "$TMP/a.snap" agent "name:$PROG_SEND_LENGTH")))
+figure send_length_idle_runs "$idle_runs" "empty_send_len ran $(($(stats_events "$TMP/b.snap" empty name:empty_send_len) - $(stats_events "$TMP/a.snap" empty name:empty_send_len))) times meanwhile"
+set_bypass || bench_log "count_direct_tx was not attached after a bypass socket: $(agent_reason)"
+
 # Packets and connect() calls: small datagrams (a packet out and in each),
 # then TCP connections over both families.
 stats_snapshot "$TMP/a.snap"
@@ -789,6 +842,10 @@ hook_figure skb_ingress_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_INGRESS" empty_
 hook_figure skb_egress_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_EGRESS" empty_egress
 hook_figure connect4_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_CONNECT4" empty_connect4
 hook_figure connect6_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_CONNECT6" empty_connect6
+# Every packet of the host passes net_dev_queue; what an ordinary one pays there.
+hook_figure dev_queue_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_DEV_QUEUE" empty_dev_queue
+# And every sendmsg() passes sock_send_length.
+hook_figure send_length_ratio "$TMP/a.snap" "$TMP/b.snap" "$PROG_SEND_LENGTH" empty_send_len
 
 # Execs: both exec probes per exec, round by round.
 exec_ns=()
@@ -836,7 +893,8 @@ if has_load tcp && ! start_iperf; then
 	not_measured "the iperf3 server did not start on 127.0.0.1 (iperf3 installed?)" tput_tcp
 fi
 # RESULT[STATE,LOAD,ROUND]: "PER_SECOND PER_CPU_SECOND", STATE A (with the
-# agent), B (without) or E (only empty cgroup_skb programs, the UDP load).
+# agent), B (without), E (only empty cgroup_skb programs, the UDP load) or
+# D (the agent with count_direct_tx attached by a bypass socket, UDP load).
 declare -A RESULT=()
 TCP_BYTES=1G
 
@@ -893,7 +951,7 @@ ratios() {
 run_loads B warmup
 for ((r = 0; r < ROUNDS; r++)); do
 	# A B E, then E B A: a drift over the run weighs on every side alike.
-	if ((r % 2 == 0)); then order=(A B E); else order=(E B A); fi
+	if ((r % 2 == 0)); then order=(A B E D); else order=(D E B A); fi
 	for state in "${order[@]}"; do
 		case $state in
 		A)
@@ -920,13 +978,26 @@ for ((r = 0; r < ROUNDS; r++)); do
 			run_loads E "$r" udp
 			stop_empty
 			;;
+		D)
+			has_load udp || continue
+			if ! start_agent; then
+				bench_log "round $r: the agent did not start: $(agent_reason)"
+				continue
+			fi
+			if set_bypass; then
+				run_loads D "$r" udp
+			else
+				bench_log "round $r: count_direct_tx not attached: $(agent_reason)"
+			fi
+			stop_agent
+			;;
 		esac
 	done
 	bench_log "throughput round $r (with/without, per second; per CPU-second):$(
 		for load in "${LOADS[@]}"; do
 			printf ' %s=%s;%s' "$load" "$(round_ratio "$load" "$r" 1)" "$(round_ratio "$load" "$r" 2)"
 		done
-		has_load udp && printf ' udp_floor=%s;%s' "$(round_ratio udp "$r" 1 E B)" "$(round_ratio udp "$r" 2 E B)")"
+		has_load udp && printf ' udp_floor=%s;%s udp_bypass=%s;%s' "$(round_ratio udp "$r" 1 E B)" "$(round_ratio udp "$r" 2 E B)" "$(round_ratio udp "$r" 1 D B)" "$(round_ratio udp "$r" 2 D B)")"
 done
 if has_load udp; then
 	walls=$(ratios udp 1 E B)
@@ -940,6 +1011,19 @@ if has_load udp; then
 			shared+="; in $STATS_ON_ROUNDS rounds kernel.bpf_stats_enabled was left on by someone, which every program pays for"
 		figure tput_udp_floor "$(median <<<"$walls")" \
 			"median of $(grep -c . <<<"$walls") rounds, $(spread <<<"$walls"); per CPU-second $(ratios udp 2 E B | median); the agent over this floor $(ratios udp 1 A E | median) ($(ratios udp 1 A E | spread)), per CPU-second $(ratios udp 2 A E | median)$shared"
+	fi
+fi
+if ((${#ATTACH_MS[@]} > 0)); then
+	figure bypass_attach_ms "$(printf '%s\n' "${ATTACH_MS[@]}" | median)" \
+		"${#ATTACH_MS[@]} attaches, $(printf '%s\n' "${ATTACH_MS[@]}" | spread) ms: ${ATTACH_MS[*]}"
+fi
+if has_load udp; then
+	walls=$(ratios udp 1 D B)
+	if [[ -z $walls ]]; then
+		not_measured "no round completed" tput_udp_bypass
+	else
+		figure tput_udp_bypass "$(median <<<"$walls")" \
+			"median of $(grep -c . <<<"$walls") rounds, $(spread <<<"$walls"); per CPU-second $(ratios udp 2 D B | median); the lazy agent (tput_udp) over this: $(ratios udp 1 A D | median) ($(ratios udp 1 A D | spread)), per CPU-second $(ratios udp 2 A D | median)"
 	fi
 fi
 for load in "${LOADS[@]}"; do

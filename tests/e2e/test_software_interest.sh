@@ -47,6 +47,10 @@ cp "$AW_TOOLS/linger" "$BIN/XMRig" && cp "$AW_TOOLS/linger" "$BIN/xmrig" &&
 # Bytes after the ELF image change the digest, not the program.
 printf 'abusewatch e2e: bad\n' >>"$BIN/bad"
 printf 'abusewatch e2e: other\n' >>"$BIN/other"
+# Innocent copies of their own: the digest of xmrig, caught by name, is
+# learned and denied under any other name (learned_sha256).
+printf 'abusewatch e2e: helper\n' >>"$BIN/denied/helper"
+printf 'abusewatch e2e: tool\n' >>"$BIN/tool"
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # policy_yaml [DENY_PATHS [DENY_SHA256...]]: one policy of names and

@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "attribution.h"
 #include "collect.h"
 #include "config.h"
 #include "fuzz.h"
@@ -157,9 +158,46 @@ static void on_connect(struct world *world, const struct connect_event *event)
 	if (!tenant)
 		return;
 	who = (struct netabuse_tenant){ tenant->name, tenant->plan, tenant->cgroup };
-	err = netabuse_connect(world->netabuse, &who, event->addr, event->port, world->now,
-			       publish, world);
-	fuzz_check(!err || err == -ENOMEM, "netabuse_connect: %d", err);
+	if (event->source == AW_DESTINATION_CONNECT)
+		err = netabuse_connect(world->netabuse, &who, event->addr, event->port, world->now,
+				       publish, world);
+	else
+		err = netabuse_probe(world->netabuse, &who, event->addr, event->port, world->now,
+				     publish, world);
+	fuzz_check(!err || err == -ENOMEM, "netabuse_connect or _probe: %d", err);
+}
+
+/*
+ * The attribution of a helper's evidence (attribution.h) over the
+ * ancestors as the agent sees them: never out of the tenant, never pid 0
+ * or 1.
+ */
+static void on_ancestors(struct world *world, const struct software_event *event,
+			 struct tenant *tenant, const char *comm)
+{
+	struct attribution_link chain[1 + AW_ANCESTORS_MAX];
+	char comms[AW_ANCESTORS_MAX][sizeof(event->ancestors[0].comm) + 1];
+	size_t i, at;
+
+	chain[0] = (struct attribution_link){ (int)event->pid, comm, true };
+	for (i = 0; i < AW_ANCESTORS_MAX; i++) {
+		memcpy(comms[i], event->ancestors[i].comm, sizeof(event->ancestors[i].comm));
+		comms[i][sizeof(event->ancestors[i].comm)] = '\0';
+		chain[i + 1] = (struct attribution_link){
+			.pid = (int)event->ancestors[i].pid,
+			.comm = comms[i],
+			.in_tenant = event->ancestors[i].pid &&
+				     cgroup_tracker_tenant_of(world->tracker,
+							      event->ancestors[i].cgroup_id) == tenant,
+		};
+	}
+	at = software_attribute(chain, 1 + AW_ANCESTORS_MAX, software_is_helper(comm));
+	fuzz_check(at <= AW_ANCESTORS_MAX, "attributed to link %zu", at);
+	fuzz_check(!at || (chain[at].in_tenant && chain[at].pid > 1),
+		   "attributed to pid %d, out of the tenant or init", chain[at].pid);
+	for (i = 1; i < at; i++)
+		fuzz_check(chain[i].in_tenant && software_is_helper(chain[i].comm),
+			   "walked past pid %d, no helper of the tenant's", chain[i].pid);
 }
 
 /* What guard_event() makes of an event before it hashes anything: the path and the verdict. */
@@ -194,6 +232,7 @@ static void on_software(struct world *world, const struct software_event *event)
 	if (software_match(matcher, &facts, &verdict))
 		fuzz_check(memchr(verdict.reason, '\0', sizeof(verdict.reason)) && verdict.reason[0],
 			   "a verdict without a reason");
+	on_ancestors(world, event, tenant, comm);
 }
 
 /* One record of @size bytes at @data, from @stream: what probes.c's callback does. */

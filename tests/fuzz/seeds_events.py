@@ -10,6 +10,7 @@ import struct
 
 CGROUP_PATH_MAX = 448
 EXE_PATH_MAX = 512
+ANCESTORS_MAX = 3
 CGROUP, CONNECT, SOFTWARE, LOST = 0, 1, 2, 3
 MKDIR, RMDIR, RENAME = 1, 2, 3
 EXEC, MSR_WRITE, HUGEPAGES = 1, 2, 3
@@ -36,12 +37,18 @@ def connect(cgroup_id, address, port):
     return frame(CONNECT, struct.pack("<Q16sHHI", cgroup_id, addr, port, family, 0))
 
 
-def software(cgroup_id, kind, comm, components, flags=0, pid=4242, markers=0):
+def ancestor(pid=0, comm="", cgroup_id=0, start=0):
+    return struct.pack("<IIQQ16s", pid, 0, start, cgroup_id, comm.encode())
+
+
+def software(cgroup_id, kind, comm, components, flags=0, pid=4242, markers=0, ancestors=()):
     path = b"".join(c.encode() + b"\0" for c in components)
     head = struct.pack("<QIIQQQqqqIIIIII16s", cgroup_id, kind, pid, 123456789, 2049, 77,
                        4096, 1700000000, 1700000000, 0, 0, flags, markers, len(path), 0,
                        comm.encode())
-    return frame(SOFTWARE, head + path.ljust(EXE_PATH_MAX, b"\0"))
+    # ANCESTORS_MAX entries, nearest first; the rest zero.
+    tail = b"".join(ancestors) + ancestor() * (ANCESTORS_MAX - len(ancestors))
+    return frame(SOFTWARE, head + path.ljust(EXE_PATH_MAX, b"\0") + tail)
 
 
 def main():
@@ -65,6 +72,10 @@ def main():
             software(9, EXEC, "deep", ["leaf", "d"] * 16, PATH_TRUNCATED),
             software(9, MSR_WRITE, "miner", [], 0),
             software(9, HUGEPAGES, "miner", [], 0, markers=1),
+            # A helper, its parent the tenant's and its grandparent another's.
+            software(9, HUGEPAGES, "sysctl", [], 0,
+                     ancestors=(ancestor(4241, "sh", 9, 5), ancestor(4240, "indexer", 9, 4),
+                                ancestor(1000, "sshd", 1, 3))),
         ],
         # Cgroup events lost in a full ring buffer: the tree is scanned again.
         "lost": [cgroup(MKDIR, 21, "/t/zoe"), cgroup(MKDIR, 22, "/t/zoe/a"), frame(LOST, b""),

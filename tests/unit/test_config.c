@@ -161,6 +161,7 @@ static void test_example(void **state)
 	assert_true(plan->limit[RESOURCE_MEMORY] == 4.0 * 1024 * 1024 * 1024);
 	assert_true(plan->limit[RESOURCE_PROCESSES] == 512);
 	assert_true(plan->limit[RESOURCE_FORKS] == 100);
+	assert_true(plan->limit[RESOURCE_HUGEPAGES] == 0);
 	for (int i = 0; i < RESOURCE_COUNT; i++)
 		assert_true(plan->has_limit[i]);
 	assert_int_equal(plan->window_ms, 60000);
@@ -442,6 +443,32 @@ static void test_bad_values(void **state)
 	check_error_cases(cases, ARRAY_SIZE(cases));
 }
 
+/* software.<policy>.raw_sockets: absent allows; alert and deny; anything else names file, line, key. */
+static void test_raw_sockets(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "software:\n  s:\n    raw_sockets: block\n", 3, 18,
+		  "software.s.raw_sockets: \"block\" is not a raw_sockets setting (alert, deny)" },
+		{ "software: {s: {raw_sockets: Deny}}\n", 1, 29, "software.s.raw_sockets: \"Deny\"" },
+		{ "software: {s: {raw_sockets: [deny]}}\n", 1, 29,
+		  "software.s.raw_sockets: expected a single value" },
+		{ "software: {s: {raw_socket: deny}}\n", 1, 16,
+		  "unknown key \"raw_socket\" in software policy \"s\"" },
+	};
+	struct config *config;
+
+	config = parse_ok("software:\n"
+			  "  none: {deny: [xmrig]}\n"
+			  "  watch: {raw_sockets: alert}\n"
+			  "  strict: {raw_sockets: deny, action: kill}\n");
+	assert_int_equal(config->software[0].raw_sockets, SOFTWARE_RAW_SOCKETS_ALLOW);
+	assert_int_equal(config->software[1].raw_sockets, SOFTWARE_RAW_SOCKETS_ALERT);
+	assert_int_equal(config->software[2].raw_sockets, SOFTWARE_RAW_SOCKETS_DENY);
+	assert_int_equal(config->software[2].action, SOFTWARE_ACTION_KILL);
+	config_free(config);
+	check_error_cases(cases, ARRAY_SIZE(cases));
+}
+
 static void test_tenant_errors(void **state)
 {
 	static const struct error_case cases[] = {
@@ -697,6 +724,7 @@ static void test_resource_names(void **state)
 		"cpu",		  "memory",	   "disk_read",	  "disk_write",
 		"net_rx",	  "net_tx",	   "net_rx_packets", "net_tx_packets",
 		"connections", "storage",	   "processes",	  "forks",
+		"hugepages",
 	};
 	int i;
 
@@ -729,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_raw_sockets),
 		cmocka_unit_test(test_tenant_errors),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_all_errors_reported),

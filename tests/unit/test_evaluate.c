@@ -332,6 +332,40 @@ static void test_gauge_time_weighted_mean(void **state)
 	driver_stop(&driver);
 }
 
+/*
+ * A limit of 0 (hugepages: 0): any holding fires, and the alert resolves
+ * once the window's mean is back to 0, which no hysteresis could reach.
+ */
+static void test_zero_limit_resolves_at_zero(void **state)
+{
+	struct driver driver;
+
+	driver_start(&driver, 4, 1, 0.9);
+	driver.plan.has_limit[RESOURCE_HUGEPAGES] = true;
+	driver.plan.limit[RESOURCE_HUGEPAGES] = 0;
+	driver.input.has_value[RESOURCE_HUGEPAGES] = true;
+	for (driver.now = 0; driver.now <= 20; driver.now++) {
+		/* 8 MiB held from 2 s to 8 s. */
+		driver.input.value[RESOURCE_HUGEPAGES] =
+		    driver.now >= 2 && driver.now < 8 ? 8388608 : 0;
+		driver_tick(&driver);
+		/* Nothing held yet: usage 0 is not over a limit of 0. */
+		if (driver.now == 2)
+			assert_int_equal(driver.recorder.count, 0);
+		/* Still some of the holding in the window: firing. */
+		if (driver.now == 11)
+			assert_int_equal(driver.recorder.resolved, 0);
+	}
+	assert_int_equal(driver.recorder.count, 2);
+	/* Over at 2 (the trapezoid from 1 s), for 1 s: fired at 3. */
+	assert_true(driver.recorder.items[0].firing);
+	assert_near(driver.recorder.items[0].since, 3, 1e-9);
+	/* Freed at 8; the 4 s window holds none of it from 12 on. */
+	assert_false(driver.recorder.items[1].firing);
+	expect_usage(&driver.input, RESOURCE_HUGEPAGES, 0);
+	driver_stop(&driver);
+}
+
 static void test_missing_value_keeps_state(void **state)
 {
 	struct driver driver;
@@ -1523,6 +1557,7 @@ int main(void)
 	    cmocka_unit_test(test_for_zero),
 	    cmocka_unit_test(test_window_longer_than_uptime),
 	    cmocka_unit_test(test_gauge_time_weighted_mean),
+	    cmocka_unit_test(test_zero_limit_resolves_at_zero),
 	    cmocka_unit_test(test_missing_value_keeps_state),
 	    cmocka_unit_test(test_tenant_vanishes_while_firing),
 	    cmocka_unit_test(test_limit_removed_while_firing),

@@ -229,7 +229,7 @@ static void reap(pid_t pid, bool kill_first)
 /* Helpers: results */
 
 static void record(const struct exe_identity *id, const char *hex, enum exehash_status status,
-		   void *ctx)
+		   const struct content_result *content, void *ctx)
 {
 	struct results *into = ctx;
 	struct result *item;

@@ -5,7 +5,9 @@
  * real file decided after its digest comes back from the worker, the kill
  * action on a real child (and not on a pid whose start time differs, as a
  * reused pid's would), the freeze action on a directory standing in for a
- * cgroup, and flood control across events.
+ * cgroup, and flood control across events; miner behaviour of a helper
+ * (sysctl, modprobe msr) attributed to the real process that ran it: its
+ * alert lasts as long as that process, and kill hits it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +30,7 @@
 #include "guard.h"
 #include "wire.h"
 #include "log.h"
+#include "software_builtin.h"
 
 #define SHA_OTHER "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -39,7 +42,9 @@ struct seen_alert {
 	char exe[256];
 	char sha256[72];
 	char action[16];
-	char action_result[64];
+	char action_result[96];
+	char comm[16];
+	char cgroup[64];
 	char reason[192];
 	int pid;
 	int dst_port;
@@ -70,6 +75,8 @@ static void record_alert(struct alert *alert, void *ctx)
 	copy_text(seen->sha256, sizeof(seen->sha256), alert->sha256);
 	copy_text(seen->action, sizeof(seen->action), alert->action);
 	copy_text(seen->action_result, sizeof(seen->action_result), alert->action_result);
+	copy_text(seen->comm, sizeof(seen->comm), alert->comm);
+	copy_text(seen->cgroup, sizeof(seen->cgroup), alert->cgroup);
 	copy_text(seen->reason, sizeof(seen->reason), alert->reason);
 	seen->pid = alert->pid;
 	seen->dst_port = alert->dst_port;
@@ -166,7 +173,10 @@ static const char config_text[] =
 	"software:\n"
 	"  watch: {deny: [builtin:miners]}\n"
 	"  kill: {deny: [builtin:miners], action: kill}\n"
-	"  freeze: {deny: [builtin:miners], action: freeze}\n";
+	"  freeze: {deny: [builtin:miners], action: freeze}\n"
+	"  names: {deny: [xmrig]}\n"
+	"  rawdeny: {raw_sockets: deny, action: kill}\n"
+	"  rawalert: {raw_sockets: alert}\n";
 
 static int setup(void **state)
 {
@@ -185,6 +195,11 @@ static int setup(void **state)
 		return -1;
 	if (config_parse("guard.yaml", config_text, sizeof(config_text) - 1, &fixture->config,
 			 NULL))
+		return -1;
+	/* Learned digests go to the fixture's directory, not the system's state. */
+	free(fixture->config->agent.state_dir);
+	fixture->config->agent.state_dir = strdup(fixture->dir);
+	if (!fixture->config->agent.state_dir)
 		return -1;
 	/* The fixture's directory stands in for the cgroup v2 root. */
 	fixture->guard = guard_new(fixture->dir, fixture->config, record_alert, &fixture->recorder);
@@ -354,12 +369,17 @@ static void test_wire_events(void **state)
 static void test_benign_exec_not_hashed(void **state)
 {
 	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
 	struct software_event event;
 	struct pollfd poller;
 
-	/* /bin/true matches nothing, and the policy has no digest lists. */
+	/*
+	 * /bin/true matches nothing, and the policy has no digest lists, no
+	 * built-in set (whose learned digests and YARA rules need the digest).
+	 */
+	tenant.policy = "names";
 	exec_event(&event, "/bin/true", 0);
-	guard_event(fixture->guard, &event, &tenant_watch, 1.0);
+	guard_event(fixture->guard, &event, &tenant, 1.0);
 	poller = (struct pollfd){ .fd = guard_notify_fd(fixture->guard), .events = POLLIN };
 	assert_int_equal(poll(&poller, 1, 200), 0);
 	assert_int_equal(fixture->recorder.count, 0);
@@ -426,6 +446,57 @@ static void test_kill_checks_start_time(void **state)
 	assert_int_equal(guard_suppressed(fixture->guard), 1);
 }
 
+/*
+ * raw_socket: only under a policy with raw_sockets; the reason names the
+ * socket and the kernel's verdict; exe and comm come from /proc; the
+ * policy's kill is not taken (this process lives on); one alert per
+ * executable.
+ */
+static void test_raw_socket(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct raw_socket_event event = {
+		.pid = (__u32)getpid(), .hook = RAW_SOCKET_CREATE, .family = AW_AF_INET6,
+		.type = AW_SOCK_RAW, .protocol = 58, .denied = 1,
+	};
+	char self[256] = "";
+
+	assert_true(readlink("/proc/self/exe", self, sizeof(self) - 1) > 0);
+	guard_raw_socket(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 0);
+
+	tenant.policy = "rawdeny";
+	guard_raw_socket(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_true(fixture->recorder.alerts[0].firing);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "raw_socket");
+	assert_string_equal(fixture->recorder.alerts[0].reason,
+			    "raw IP socket (AF_INET6, SOCK_RAW, protocol 58) refused with EPERM");
+	assert_string_equal(fixture->recorder.alerts[0].action, "deny");
+	assert_string_equal(fixture->recorder.alerts[0].action_result, "refused with EPERM");
+	assert_string_equal(fixture->recorder.alerts[0].exe, self);
+	assert_int_equal(fixture->recorder.alerts[0].pid, getpid());
+
+	/* The same executable's packet socket: suppressed while the alert fires. */
+	event = (struct raw_socket_event){ .pid = (__u32)getpid(), .hook = RAW_SOCKET_SETSOCKOPT,
+					   .family = AW_AF_PACKET, .type = AW_SOCK_RAW, .denied = 1 };
+	guard_raw_socket(fixture->guard, &event, &tenant, 2.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_int_equal(guard_suppressed(fixture->guard), 1);
+
+	/* Another tenant, alert only: created, no action result. */
+	tenant.name = "t2";
+	tenant.policy = "rawalert";
+	event.denied = 0;
+	guard_raw_socket(fixture->guard, &event, &tenant, 3.0);
+	assert_int_equal(fixture->recorder.count, 2);
+	assert_string_equal(fixture->recorder.alerts[1].reason,
+			    "packet socket (AF_PACKET, SOCK_RAW) set up with setsockopt(SOL_PACKET)");
+	assert_string_equal(fixture->recorder.alerts[1].action, "alert");
+	assert_string_equal(fixture->recorder.alerts[1].action_result, "");
+}
+
 static void test_freeze_writes_cgroup_freeze(void **state)
 {
 	struct fixture *fixture = *state;
@@ -486,6 +557,178 @@ static void test_reload_keeps_pending(void **state)
 	wait_digests(fixture->guard);
 	assert_int_equal(fixture->recorder.count, 0);
 	config_free(config);
+}
+
+/* @pid's ancestor entry as the kernel would fill it: alive, named @comm. */
+static struct software_ancestor ancestor_of(int pid, const char *comm)
+{
+	struct software_ancestor ancestor = { .pid = (__u32)pid, .start_ns = start_ns_of(pid) };
+
+	snprintf(ancestor.comm, sizeof(ancestor.comm), "%s", comm);
+	return ancestor;
+}
+
+static void reap_child(int pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+/*
+ * sysctl(8) wrote vm.nr_hugepages and exited; the process that ran it
+ * (the tenant's) goes on: the alert names it, not the helper, and fires,
+ * window or not, until it exits.
+ */
+static void test_helper_attributed_to_parent(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event = { .type = SOFTWARE_EVENT_HUGEPAGES };
+	int parent = start_child(), helper = start_child();
+	char self[256], want[128];
+	ssize_t length;
+
+	length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(length > 0);
+	self[length] = '\0';
+	snprintf(event.comm, sizeof(event.comm), "sysctl");
+	event.pid = (__u32)helper;
+	event.start_ns = start_ns_of(helper);
+	event.ancestors[0] = ancestor_of(parent, "indexer");
+	/* Its parent, this test, is no process of the tenant's. */
+	event.ancestors[1] = ancestor_of(getpid(), "test_guard");
+	reap_child(helper);
+	tenant.event_cgroup = "/t1/job";
+	tenant.ancestor_cgroups[0] = "/t1/main";
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_true(fixture->recorder.alerts[0].firing);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "miner_behavior");
+	assert_int_equal(fixture->recorder.alerts[0].pid, parent);
+	assert_string_equal(fixture->recorder.alerts[0].comm, "indexer");
+	assert_string_equal(fixture->recorder.alerts[0].exe, self);
+	assert_string_equal(fixture->recorder.alerts[0].cgroup, "/t1/main");
+	assert_string_equal(fixture->recorder.alerts[0].sha256, "");
+	snprintf(want, sizeof(want), "; sysctl (pid %d) was run by pid %d", helper, parent);
+	assert_non_null(strstr(fixture->recorder.alerts[0].reason, want));
+	assert_non_null(strstr(fixture->recorder.alerts[0].reason, "huge-page sysctl"));
+
+	/* The window (60 s) is long over, the helper long gone: the parent holds it. */
+	guard_tick(fixture->guard, 1000.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	reap_child(parent);
+	guard_tick(fixture->guard, 1000.0);
+	assert_int_equal(fixture->recorder.count, 2);
+	assert_false(fixture->recorder.alerts[1].firing);
+	assert_int_equal(fixture->recorder.alerts[1].pid, parent);
+}
+
+/* The helper's parent is not the tenant's: the helper keeps its evidence. */
+static void test_helper_parent_outside_tenant(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event = { .type = SOFTWARE_EVENT_MSR_WRITE };
+	int parent = start_child(), helper = start_child();
+
+	snprintf(event.comm, sizeof(event.comm), "wrmsr");
+	event.pid = (__u32)helper;
+	event.start_ns = start_ns_of(helper);
+	event.ancestors[0] = ancestor_of(parent, "indexer");
+	reap_child(helper);
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_int_equal(fixture->recorder.alerts[0].pid, helper);
+	assert_string_equal(fixture->recorder.alerts[0].comm, "wrmsr");
+	assert_null(strstr(fixture->recorder.alerts[0].reason, "run by"));
+	/* Only the window holds it: the parent outside does not. */
+	guard_tick(fixture->guard, 1000.0);
+	assert_int_equal(fixture->recorder.count, 2);
+	reap_child(parent);
+}
+
+/* The index of the module loaders' "msr" marker (software_builtin.h). */
+static uint32_t msr_marker_bit(void)
+{
+	const struct software_marker *markers;
+	size_t count, i;
+
+	markers = software_markers(&count);
+	for (i = 0; i < count; i++) {
+		if (markers[i].modprobe && !strcmp(markers[i].label, "msr"))
+			return UINT32_C(1) << i;
+	}
+	fail_msg("no msr marker");
+	return 0;
+}
+
+/*
+ * modprobe msr run by sh -c of a miner's system(): the miner, past the
+ * shell, is killed, with the helper (still there); the shell is left.
+ */
+static void test_kill_hits_parent_through_shell(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event;
+	int parent = start_child(), shell = start_child(), helper = start_child(), status;
+	char loader[128], command[300], want[96];
+
+	snprintf(loader, sizeof(loader), "%s/modprobe", fixture->dir);
+	snprintf(command, sizeof(command), "cp /bin/true %s", loader);
+	assert_int_equal(system(command), 0);
+	exec_event(&event, loader, helper);
+	event.start_ns = start_ns_of(helper);
+	event.argv_markers = msr_marker_bit();
+	event.ancestors[0] = ancestor_of(shell, "sh");
+	event.ancestors[1] = ancestor_of(parent, "indexer");
+	event.ancestors[2] = ancestor_of(getpid(), "test_guard");
+	tenant.policy = "kill";
+	tenant.ancestor_cgroups[0] = "/t1";
+	tenant.ancestor_cgroups[1] = "/t1";
+	tenant.ancestor_cgroups[2] = "/t1";
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	/* A match is hashed for the record: decided when the digest is back. */
+	wait_digests(fixture->guard);
+	assert_int_equal(waitpid(parent, &status, 0), parent);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(waitpid(helper, &status, 0), helper);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(waitpid(shell, &status, WNOHANG), 0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "miner_behavior");
+	assert_int_equal(fixture->recorder.alerts[0].pid, parent);
+	assert_string_equal(fixture->recorder.alerts[0].comm, "indexer");
+	snprintf(want, sizeof(want), "killed pid %d; its helper too, pid %d", parent, helper);
+	assert_string_equal(fixture->recorder.alerts[0].action_result, want);
+	snprintf(want, sizeof(want), "ran modprobe msr; modprobe (pid %d) was run by pid %d through sh",
+		 helper, parent);
+	assert_string_equal(fixture->recorder.alerts[0].reason, want);
+	reap_child(shell);
+}
+
+/* The process it would go to is gone (its pid's start differs): named, not waited for. */
+static void test_attributed_process_gone(void **state)
+{
+	struct fixture *fixture = *state;
+	struct guard_tenant tenant = tenant_watch;
+	struct software_event event = { .type = SOFTWARE_EVENT_HUGEPAGES };
+	int parent = start_child();
+
+	snprintf(event.comm, sizeof(event.comm), "sysctl");
+	event.pid = 999999;
+	event.ancestors[0] = ancestor_of(parent, "indexer");
+	event.ancestors[0].start_ns += 5000000000ULL;
+	tenant.ancestor_cgroups[0] = "/t1";
+	guard_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_int_equal(fixture->recorder.alerts[0].pid, parent);
+	assert_string_equal(fixture->recorder.alerts[0].exe, "");
+	guard_tick(fixture->guard, 1000.0);
+	assert_int_equal(fixture->recorder.count, 2);
+	reap_child(parent);
 }
 
 struct judged {
@@ -582,8 +825,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wire_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_checks_start_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_writes_cgroup_freeze, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_judged_executables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_attributed_to_parent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_parent_outside_tenant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_hits_parent_through_shell, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attributed_process_gone, setup, teardown),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

@@ -168,8 +168,11 @@ static void ref_limits(FILE *out, const struct metrics_snapshot *snapshot)
 					value = limited ? plan->limit[resource] : 0;
 					shown = limited;
 				} else if (family == 1) {
-					value = limited ? row->usage[resource] / plan->limit[resource]
-							: 0;
+					value = !limited ? 0
+						: plan->limit[resource] > 0
+						    ? row->usage[resource] / plan->limit[resource]
+						: row->usage[resource] > 0 ? INFINITY
+									   : 0;
 					shown = limited && row->has_usage[resource];
 				} else {
 					value = row->firing[resource] ||

@@ -377,6 +377,43 @@ static void test_smtp_fanout(void **state)
 	netabuse_free(netabuse);
 }
 
+static void probe_to(struct netabuse *netabuse, const char *tenant, uint32_t n, uint16_t port,
+		     double now, struct recorder *recorder)
+{
+	uint8_t addr[16];
+
+	ipv6_address(addr, n);
+	assert_int_equal(netabuse_probe(netabuse, &(struct netabuse_tenant){ tenant, "p", "/c" },
+					addr, port, now, record, recorder),
+			 0);
+}
+
+/* Probes (SYNs, UDP datagrams of raw and packet sockets) count for port_scan only. */
+static void test_probes_scan_only(void **state)
+{
+	struct netabuse *netabuse = start(5, 10, 3, 60);
+	struct recorder recorder = {};
+	int i;
+
+	/* Pool ports and SMTP ports of many addresses: neither pool_port nor smtp_fanout. */
+	probe_to(netabuse, "t1", 1, 3333, 0, &recorder);
+	probe_to(netabuse, "t1", 2, 25, 0.1, &recorder);
+	probe_to(netabuse, "t1", 3, 25, 0.2, &recorder);
+	probe_to(netabuse, "t1", 4, 25, 0.3, &recorder);
+	probe_to(netabuse, "t1", 5, 25, 0.4, &recorder);
+	assert_int_equal(recorder.count, 0);
+	/* The sixth distinct destination: port_scan, counted with the connects. */
+	connect_to(netabuse, "t1", 6, 80, 0.5, &recorder);
+	assert_int_equal(recorder.count, 1);
+	expect_alert(&recorder, 0, "t1", NETABUSE_PORT_SCAN, true, 6, 0.5);
+	/* A probe and a connect to one destination are one destination. */
+	for (i = 0; i < 3; i++)
+		probe_to(netabuse, "t2", 1, 80, i, &recorder);
+	connect_to(netabuse, "t2", 1, 80, 3, &recorder);
+	assert_int_equal(recorder.count, 1);
+	netabuse_free(netabuse);
+}
+
 static void test_tenants_apart(void **state)
 {
 	struct netabuse *netabuse = start(3, 10, 20, 60);
@@ -555,6 +592,7 @@ int main(void)
 	    cmocka_unit_test(test_port_scan_resolves),
 	    cmocka_unit_test(test_ipv4_mapped_and_ipv6_apart),
 	    cmocka_unit_test(test_smtp_fanout),
+	    cmocka_unit_test(test_probes_scan_only),
 	    cmocka_unit_test(test_tenants_apart),
 	    cmocka_unit_test(test_memory_bound),
 	    cmocka_unit_test(test_forget_resolves),

@@ -250,6 +250,44 @@ static void test_metrics_from_rows(void **state)
 	config_free(config);
 }
 
+/* A limit of 0 (hugepages: 0): any usage is +Inf times it, none is 0, never NaN. */
+static void test_zero_limit_ratio(void **state)
+{
+	struct config *config = parse("plans:\n  none:\n    hugepages: 0\n");
+	struct tenant_row rows[2] = {
+		{ .tenant = "holder", .plan = "none", .limits = &config->plans[0] },
+		{ .tenant = "idle", .plan = "none", .limits = &config->plans[0] },
+	};
+	struct metrics_snapshot snapshot = {
+		.rows = rows,
+		.row_count = 2,
+		.relative = &config->relative,
+		.version = "9.9",
+	};
+	char *text;
+
+	rows[0].has_value[RESOURCE_HUGEPAGES] = true;
+	rows[0].value[RESOURCE_HUGEPAGES] = 8388608;
+	rows[0].has_usage[RESOURCE_HUGEPAGES] = true;
+	rows[0].usage[RESOURCE_HUGEPAGES] = 4194304;
+	rows[1].has_value[RESOURCE_HUGEPAGES] = true;
+	rows[1].has_usage[RESOURCE_HUGEPAGES] = true;
+	text = write_and_read(&snapshot);
+	assert_non_null(strstr(text, "# TYPE abusewatch_tenant_hugepages_bytes gauge\n"));
+	assert_non_null(strstr(
+	    text, "abusewatch_tenant_hugepages_bytes{tenant=\"holder\",plan=\"none\"} 8388608\n"));
+	assert_non_null(strstr(
+	    text, "abusewatch_tenant_limit{tenant=\"holder\",plan=\"none\",resource=\"hugepages\"} 0\n"));
+	assert_non_null(strstr(text, "abusewatch_tenant_usage_ratio{tenant=\"holder\",plan=\"none\","
+				     "resource=\"hugepages\"} +Inf\n"));
+	assert_non_null(strstr(text, "abusewatch_tenant_usage_ratio{tenant=\"idle\",plan=\"none\","
+				     "resource=\"hugepages\"} 0\n"));
+	assert_null(strstr(text, "NaN"));
+	free(text);
+	metrics_forget();
+	config_free(config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_resource_plan_keys),
 		cmocka_unit_test(test_rows_from_totals),
 		cmocka_unit_test(test_metrics_from_rows),
+		cmocka_unit_test(test_zero_limit_ratio),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

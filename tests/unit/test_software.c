@@ -621,9 +621,13 @@ static void test_exec_interest(void **state)
 	matcher = matcher_of(&test);
 	memset(&interest, 0, sizeof(interest));
 	software_matcher_interest(matcher, &interest);
-	/* Names and markers alone: not every exec (an allowed digest only spares). */
+	/*
+	 * Names and markers: not every exec (an allowed digest only spares);
+	 * but executables not judged yet, for builtin:miners's YARA rules and
+	 * learned digests.
+	 */
 	assert_int_equal(interest.every_exec, 0);
-	assert_int_equal(interest.digests, 0);
+	assert_int_equal(interest.digests, 1);
 	assert_int_equal(interest.argv, 1);
 	assert_false(software_matcher_has_deny_sha256(matcher));
 
@@ -656,7 +660,7 @@ static void test_exec_interest(void **state)
 	memset(&interest, 0, sizeof(interest));
 	software_matcher_interest(matcher, &interest);
 	assert_int_equal(interest.every_exec, 1);
-	assert_int_equal(interest.digests, 0);
+	assert_int_equal(interest.digests, 1);
 	software_matcher_free(matcher);
 	/* Denied digests: each executable until judged. */
 	test.policy.deny_paths_count = 0;
@@ -678,6 +682,16 @@ static void test_exec_interest(void **state)
 	assert_true(software_matcher_denies_sha256(matcher, SHA_B));
 	assert_false(software_matcher_denies_sha256(matcher, SHA_A));
 	software_matcher_free(matcher);
+	/* Names alone, no built-in set, no digest list: no digests either. */
+	test.policy.deny_sha256_count = 0;
+	test.policy.allow_sha256_count = 0;
+	matcher = matcher_of(&test);
+	memset(&interest, 0, sizeof(interest));
+	software_matcher_interest(matcher, &interest);
+	assert_int_equal(interest.digests, 0);
+	assert_int_equal(interest.every_exec, 0);
+	assert_false(software_matcher_needs_sha256(matcher));
+	software_matcher_free(matcher);
 }
 
 static void test_name_by_comm_and_basename(void **state)
@@ -691,7 +705,8 @@ static void test_name_by_comm_and_basename(void **state)
 	deny(&test, "builtin:miners");
 	deny(&test, "Foo");
 	matcher = matcher_of(&test);
-	assert_false(software_matcher_needs_sha256(matcher));
+	/* A built-in set: its learned digests and YARA rules need the digest. */
+	assert_true(software_matcher_needs_sha256(matcher));
 
 	facts = exec_facts("xmrig", "/tmp/x/xmrig");
 	assert_true(software_match(matcher, &facts, &verdict));

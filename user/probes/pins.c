@@ -663,7 +663,8 @@ static struct bpf_link *take_up_link(struct pins *pins, struct bpf_program *prog
 }
 
 int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
-		struct bpf_link **links, size_t max, size_t *count)
+		const struct bpf_program *deferred, struct bpf_link **links, size_t max,
+		size_t *count)
 {
 	const char *object_name = name_of(pins, object);
 	bool pinning = object_name && !pins->broken;
@@ -679,6 +680,10 @@ int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 		bool has_path;
 
 		if (!bpf_program__autoload(program) && !kept)
+			continue;
+		/* Attached by an earlier agent: taken up (kept, or replaced) below. */
+		if (program == deferred &&
+		    !(pinning && has_pinned_link(pins, object_name, program, path, sizeof(path))))
 			continue;
 		if (n == max) {
 			err = -E2BIG;
@@ -723,6 +728,36 @@ int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
 	}
 	*count = n;
 	return err;
+}
+
+bool pins_has_link(const struct pins *pins, const struct bpf_object *object,
+		   const struct bpf_program *program)
+{
+	const char *object_name = name_of(pins, object);
+	char path[PIN_PATH_MAX];
+
+	return object_name && has_pinned_link(pins, object_name, program, path, sizeof(path));
+}
+
+int pins_attach_program(struct pins *pins, struct bpf_object *object, struct bpf_program *program,
+			struct bpf_link **link)
+{
+	const char *object_name = name_of(pins, object);
+	char path[PIN_PATH_MAX];
+	int err;
+
+	*link = bpf_program__attach(program);
+	if (!*link)
+		return -errno;
+	if (!object_name || pins->broken ||
+	    pin_path(pins, object_name, "link", bpf_program__name(program), path, sizeof(path)))
+		return 0;
+	err = bpf_link__pin(*link, path);
+	if (err) {
+		/* Attached all the same; a restart attaches it again when told of a bypass. */
+		pr_warn("cannot pin link %s: %s", path, strerror(-err));
+	}
+	return 0;
 }
 
 /* Is @name the link pin of a program of this agent's objects? */

@@ -22,6 +22,9 @@
  * The programs only observe (they never refuse a packet, connection,
  * device or sysctl), so leaving them attached while no agent runs changes
  * nothing for tenants; it costs what they cost while the agent runs.
+ * The one exception is the raw-socket policy (bpf/sockets.bpf.c): with
+ * raw_sockets: deny it goes on refusing while no agent runs, with the
+ * policies the last agent wrote, until `abusewatch unpin`.
  */
 #ifndef ABUSEWATCH_PINS_H
 #define ABUSEWATCH_PINS_H
@@ -32,6 +35,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_program;
 
 /* Where bpffs is (mounted there by the agent where absent) and the agent's directory in it. */
 #define PINS_BPFFS "/sys/fs/bpf"
@@ -92,12 +96,30 @@ enum pins_mode pins_decide(struct pins *pins, const uint8_t *instance, char *why
 /*
  * After load: attaches each program of @object as pins_decide() said
  * (cgroup programs to @cgroup_fd, the v2 root), pinning new links.
+ * @deferred (NULL: none) is loaded but left unattached, unless its pinned
+ * link is taken up: an earlier agent attached it (pins_attach_program()).
  * @links gets the links this agent holds (NULL for one kept pinned),
  * @max of them at most; *@count how many programs. @pins may be NULL:
  * every program is attached, nothing pinned. 0 or -errno.
  */
 int pins_attach(struct pins *pins, struct bpf_object *object, int cgroup_fd,
-		struct bpf_link **links, size_t max, size_t *count);
+		const struct bpf_program *deferred, struct bpf_link **links, size_t max,
+		size_t *count);
+
+/*
+ * Does @program of @object have a pinned link? Before pins_decide(): did
+ * the last agent attach it (a clean start removes the pins).
+ */
+bool pins_has_link(const struct pins *pins, const struct bpf_object *object,
+		   const struct bpf_program *program);
+
+/*
+ * Later, a program pins_attach() deferred: attaches @program of @object
+ * (a tracing program) and pins its link, so that it stays attached across
+ * restarts. @pins may be NULL (nothing pinned). 0 or -errno.
+ */
+int pins_attach_program(struct pins *pins, struct bpf_object *object, struct bpf_program *program,
+			struct bpf_link **link);
 
 /*
  * After everything was attached: writes the stamp, so that the next agent

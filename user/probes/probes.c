@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
@@ -27,6 +29,7 @@
 #include "usage.skel.h"
 #include "net.skel.h"
 #include "software.skel.h"
+#include "sockets.skel.h"
 
 /* pidfd_open() flag for a thread rather than a process (6.9+). */
 #define PIDFD_THREAD_FLAG O_EXCL
@@ -37,8 +40,8 @@
  * program moving it was preempted.
  */
 #define SLOT_READ_ATTEMPTS 1000
-/* Links of all three objects: one per program. */
-#define MAX_LINKS 16
+/* Links of all the objects: one per program. */
+#define MAX_LINKS 32
 
 _Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
 		   sizeof(struct skb_slot) == 64 && sizeof(struct connect_slot) == 64,
@@ -70,6 +73,7 @@ struct probes {
 	struct usage_bpf *usage;
 	struct net_bpf *net;
 	struct software_bpf *software;
+	struct sockets_bpf *sockets;
 	/*
 	 * The links this agent holds, one per program but those kept pinned
 	 * (NULL): closing them at exit detaches only the ones not pinned.
@@ -79,6 +83,14 @@ struct probes {
 	struct pins *pins;	/* NULL: nothing pinned, the probes go with the agent */
 	bool resumed;		/* the pinned maps were taken up: counts go on */
 	bool pinned;		/* every pin and the stamp are in place */
+	/*
+	 * count_direct_tx (PACKET_QDISC_BYPASS frames, on sock_send_length):
+	 * loaded, attached only once a tenant sets a packet socket to bypass
+	 * the qdisc (attach_direct_tx()). @direct_tx_pinned: the last agent's
+	 * pins had it attached; @direct_tx_on: attached (or kept pinned) now.
+	 */
+	bool direct_tx_pinned;
+	bool direct_tx_on;
 	struct ring_buffer *events;
 	/*
 	 * The software ring buffer's consumer and producer positions, mapped
@@ -92,6 +104,7 @@ struct probes {
 	cgroup_event_fn on_event;
 	connect_event_fn on_connect;
 	software_event_fn on_software;
+	raw_socket_event_fn on_raw_socket;
 	wire_event_fn on_wire;
 	void *ctx;
 	int possible_cpus;
@@ -141,8 +154,22 @@ static int handle_connect_event(void *ctx, void *data, size_t size)
 static int handle_software_event(void *ctx, void *data, size_t size)
 {
 	struct probes *probes = ctx;
+	struct software_event older;
 
-	if (size < sizeof(struct software_event) || !probes->on_software)
+	if (!probes->on_software)
+		return 0;
+	/*
+	 * A record of the probe of before the ancestors (queued while no agent
+	 * ran, taken up by this one after an upgrade): read without them.
+	 */
+	if (size >= offsetof(struct software_event, ancestors) &&
+	    size < sizeof(struct software_event)) {
+		memset(&older, 0, sizeof(older));
+		memcpy(&older, data, offsetof(struct software_event, ancestors));
+		probes->on_software(&older, probes->ctx);
+		return 0;
+	}
+	if (size < sizeof(struct software_event))
 		return 0;
 	probes->on_software(data, probes->ctx);
 	return 0;
@@ -155,6 +182,28 @@ static int handle_wire_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct wire_event) || !probes->on_wire)
 		return 0;
 	probes->on_wire(data, probes->ctx);
+	return 0;
+}
+
+static void attach_direct_tx(struct probes *probes, const char *why);
+
+static int handle_raw_socket_event(void *ctx, void *data, size_t size)
+{
+	struct probes *probes = ctx;
+	const struct raw_socket_event *event = data;
+	char why[128];
+
+	if (size < sizeof(struct raw_socket_event))
+		return 0;
+	if (event->hook == RAW_SOCKET_QDISC_BYPASS) {
+		snprintf(why, sizeof(why), "pid %u of cgroup %llu set a packet socket to "
+			 "PACKET_QDISC_BYPASS", event->pid, (unsigned long long)event->cgroup_id);
+		attach_direct_tx(probes, why);
+		return 0;
+	}
+	if (!probes->on_raw_socket)
+		return 0;
+	probes->on_raw_socket(data, probes->ctx);
 	return 0;
 }
 
@@ -285,8 +334,8 @@ static void report_pins(const struct probes *probes, enum pins_mode mode, const 
 static void prepare_pins(struct probes *probes, const struct probes_options *options,
 			 const uint8_t *instance)
 {
-	const void *usage_elf, *net_elf, *software_elf;
-	size_t usage_size, net_size, software_size;
+	const void *usage_elf, *net_elf, *software_elf, *sockets_elf;
+	size_t usage_size, net_size, software_size, sockets_size;
 	enum pins_mode mode;
 	char why[PATH_MAX + 128];
 
@@ -300,29 +349,80 @@ static void prepare_pins(struct probes *probes, const struct probes_options *opt
 	usage_elf = usage_bpf__elf_bytes(&usage_size);
 	net_elf = net_bpf__elf_bytes(&net_size);
 	software_elf = software_bpf__elf_bytes(&software_size);
+	sockets_elf = sockets_bpf__elf_bytes(&sockets_size);
 	if (pins_add_object(probes->pins, probes->usage->obj, "usage", usage_elf, usage_size) ||
 	    pins_add_object(probes->pins, probes->net->obj, "net", net_elf, net_size) ||
 	    pins_add_object(probes->pins, probes->software->obj, "software", software_elf,
-			    software_size)) {
+			    software_size) ||
+	    pins_add_object(probes->pins, probes->sockets->obj, "sockets", sockets_elf,
+			    sockets_size)) {
 		pins_close(probes->pins);
 		probes->pins = NULL;
 		return;
 	}
+	/* A clean start removes the pins: whether the last agent had attached it, asked first. */
+	probes->direct_tx_pinned = bpf_program__autoload(probes->net->progs.count_direct_tx) &&
+				   pins_has_link(probes->pins, probes->net->obj,
+						 probes->net->progs.count_direct_tx);
 	mode = pins_decide(probes->pins, instance, why, sizeof(why));
 	report_pins(probes, mode, options->pin_dir, why);
 	probes->resumed = mode != PINS_CLEAN;
 }
 
-/* Attaches (or keeps) every program of @object, its links added to the agent's. */
-static int attach_object(struct probes *probes, struct bpf_object *object)
+/*
+ * Attaches (or keeps) every program of @object, its links added to the
+ * agent's; @deferred (NULL: none) only if an earlier agent attached it.
+ */
+static int attach_object(struct probes *probes, struct bpf_object *object,
+			 const struct bpf_program *deferred)
 {
 	size_t count = 0;
 	int err;
 
-	err = pins_attach(probes->pins, object, probes->v2_root_fd, probes->links + probes->link_count,
-			  MAX_LINKS - probes->link_count, &count);
+	err = pins_attach(probes->pins, object, probes->v2_root_fd, deferred,
+			  probes->links + probes->link_count, MAX_LINKS - probes->link_count,
+			  &count);
 	probes->link_count += count;
 	return err;
+}
+
+/*
+ * count_direct_tx runs after every sendmsg() of the host (tp_btf/
+ * sock_send_length), which costs every UDP sender a few percent of its
+ * throughput, for frames that only packet sockets with PACKET_QDISC_BYPASS
+ * send (CAP_NET_RAW and a setsockopt() needed). So it is loaded at start
+ * and attached only once bpf/sockets.bpf.c reports the first such
+ * setsockopt() of a tenant (RAW_SOCKET_QDISC_BYPASS), a few milliseconds
+ * later: frames sent meanwhile are not counted. Its link is pinned: it
+ * stays attached across restarts, and an agent that finds it pinned, or
+ * the report flag set in the pinned maps, keeps it so. Said once, with why.
+ */
+static void attach_direct_tx(struct probes *probes, const char *why)
+{
+	struct bpf_program *program = probes->net->progs.count_direct_tx;
+	int err;
+
+	if (probes->direct_tx_on || !bpf_program__autoload(program))
+		return;
+	if (probes->link_count == MAX_LINKS) {
+		pr_warn("no room for another link: packet sockets sending with "
+			"PACKET_QDISC_BYPASS are not counted");
+		probes->direct_tx_on = true;
+		return;
+	}
+	err = pins_attach_program(probes->pins, probes->net->obj, program,
+				  &probes->links[probes->link_count]);
+	if (err) {
+		pr_warn("cannot attach count_direct_tx (%s): packet sockets sending with "
+			"PACKET_QDISC_BYPASS are not counted", strerror(-err));
+		/* Not tried at every later report: once said is enough. */
+		probes->direct_tx_on = true;
+		return;
+	}
+	probes->link_count++;
+	probes->direct_tx_on = true;
+	pr_info("%s: frames of packet sockets sending with PACKET_QDISC_BYPASS are counted "
+		"from now on (count_direct_tx attached to tp_btf/sock_send_length)", why);
 }
 
 /*
@@ -344,6 +444,38 @@ static void forget_judgements(struct probes *probes)
 	}
 	if (have_previous)
 		bpf_map_delete_elem(fd, &previous);
+}
+
+/*
+ * The packet socket probes need what older kernels lack: the tracepoints
+ * net_dev_queue and sock_send_length (6.4+), and the kfunc bpf_rdonly_cast
+ * (6.2+). Without them they are left out, said once, rather than failing
+ * the whole network object: packet sockets then go uncounted, as before.
+ */
+static void check_packet_socket_probes(struct net_bpf *net)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool cast, dev_queue, send_length;
+
+	if (!vmlinux)
+		return;	/* No BTF: the load fails anyway, with its own reason. */
+	cast = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
+	dev_queue = btf__find_by_name_kind(vmlinux, "btf_trace_net_dev_queue",
+					   BTF_KIND_TYPEDEF) >= 0;
+	send_length = btf__find_by_name_kind(vmlinux, "btf_trace_sock_send_length",
+					     BTF_KIND_TYPEDEF) >= 0;
+	btf__free(vmlinux);
+	if (!cast || !dev_queue) {
+		bpf_program__set_autoload(net->progs.count_pkt_sock, false);
+		pr_warn("this kernel lacks %s: traffic of packet sockets (AF_PACKET) is not counted",
+			cast ? "the net_dev_queue tracepoint" : "bpf_rdonly_cast");
+	}
+	if (!cast || !send_length) {
+		bpf_program__set_autoload(net->progs.count_direct_tx, false);
+		pr_warn("this kernel lacks %s: packet sockets sending with "
+			"PACKET_QDISC_BYPASS are not counted",
+			cast ? "the sock_send_length tracepoint" : "bpf_rdonly_cast");
+	}
 }
 
 /* Opens, loads and attaches the three objects; *@step says which failed. 0 or -errno. */
@@ -372,6 +504,12 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 	if (!probes->software)
 		return -errno;
 	probes->software->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	*step = "opening the socket probes";
+	probes->sockets = sockets_bpf__open();
+	if (!probes->sockets)
+		return -errno;
+	probes->sockets->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	probes->sockets->rodata->targ_page_size = (__u32)sysconf(_SC_PAGESIZE);
 	*step = "setting the command-line markers";
 	err = set_markers(probes->software, options->argv_markers, options->argv_marker_count);
 	if (err)
@@ -385,6 +523,7 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 		return err;
 	probes_check_io(probes);
 	*step = "loading the network probes";
+	check_packet_socket_probes(probes->net);
 	err = net_bpf__load(probes->net);
 	if (err)
 		return err;
@@ -398,20 +537,38 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 		return err;
 	if (probes->resumed)
 		forget_judgements(probes);
+	*step = "loading the socket probes";
+	err = sockets_bpf__load(probes->sockets);
+	if (err)
+		return err;
 
 	*step = "attaching the usage probes";
-	err = attach_object(probes, probes->usage->obj);
+	err = attach_object(probes, probes->usage->obj, NULL);
 	if (err)
 		return err;
 	*step = "attaching cgroup_skb and cgroup/connect to the cgroup v2 root";
-	err = attach_object(probes, probes->net->obj);
+	/* count_direct_tx: loaded with the rest (verified at start), attached when needed. */
+	err = attach_object(probes, probes->net->obj, probes->net->progs.count_direct_tx);
+	/* Its pin taken up (kept, or given the new program) is attached. */
+	probes->direct_tx_on = pins_has_link(probes->pins, probes->net->obj,
+					     probes->net->progs.count_direct_tx);
 	if (err)
 		return err;
 	/* The device and sysctl programs only watch and always allow; others still decide. */
 	*step = "attaching the exec, device and sysctl probes";
-	err = attach_object(probes, probes->software->obj);
+	err = attach_object(probes, probes->software->obj, NULL);
 	if (err)
 		return err;
+	/* These decide: with raw_sockets: deny a tenant's raw socket fails (EPERM). */
+	*step = "attaching the raw-socket probes (cgroup/sock_create, cgroup/setsockopt)";
+	err = attach_object(probes, probes->sockets->obj, NULL);
+	if (err)
+		return err;
+	if (probes->direct_tx_on)
+		pr_info("restart: count_direct_tx stays attached (a tenant set PACKET_QDISC_BYPASS "
+			"before): frames of packet sockets bypassing the qdisc are counted");
+	else if (probes->direct_tx_pinned || probes->sockets->bss->bypass_reported)
+		attach_direct_tx(probes, "restart: a tenant set PACKET_QDISC_BYPASS before");
 	if (probes->pins) {
 		err = pins_commit(probes->pins);
 		if (err)
@@ -430,10 +587,12 @@ static void unload_objects(struct probes *probes)
 	for (i = 0; i < probes->link_count; i++)
 		bpf_link__destroy(probes->links[i]);
 	probes->link_count = 0;
+	sockets_bpf__destroy(probes->sockets);
 	software_bpf__destroy(probes->software);
 	net_bpf__destroy(probes->net);
 	usage_bpf__destroy(probes->usage);
 	probes->software = NULL;
+	probes->sockets = NULL;
 	probes->net = NULL;
 	probes->usage = NULL;
 	pins_close(probes->pins);
@@ -457,6 +616,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	probes->on_event = on_event;
 	probes->on_connect = options->on_connect;
 	probes->on_software = options->on_software;
+	probes->on_raw_socket = options->on_raw_socket;
 	probes->on_wire = options->on_wire;
 	probes->ctx = ctx;
 	probes->v2_root_fd = open(options->v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -514,6 +674,11 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	step = "opening the wire event ring buffer";
 	err = ring_buffer__add(probes->events, bpf_map__fd(probes->net->maps.wire_events),
 			       handle_wire_event, probes);
+	if (err)
+		goto fail;
+	step = "opening the raw-socket event ring buffer";
+	err = ring_buffer__add(probes->events, bpf_map__fd(probes->sockets->maps.socket_events),
+			       handle_raw_socket_event, probes);
 	if (err)
 		goto fail;
 	step = "mapping the software ring buffer's positions";
@@ -927,7 +1092,8 @@ const uint8_t *probes_instance(const struct probes *probes)
 uint64_t probes_lost_events(const struct probes *probes)
 {
 	uint64_t lost = probes->net->bss->net_lost_events +
-			probes->software->bss->software_lost_events;
+			probes->software->bss->software_lost_events +
+			probes->sockets->bss->socket_lost_events;
 	int i;
 
 	for (i = 0; i < LOST_REASON_COUNT; i++)
@@ -938,4 +1104,55 @@ uint64_t probes_lost_events(const struct probes *probes)
 uint64_t probes_lost_cgroup_events(const struct probes *probes)
 {
 	return probes->usage->bss->lost_events[LOST_CGROUP_EVENTS];
+}
+
+int probes_set_raw_socket_policy(struct probes *probes, uint64_t cgroup_id, uint32_t action,
+				 uint32_t generation)
+{
+	int fd = bpf_map__fd(probes->sockets->maps.raw_socket_policy);
+	struct raw_socket_policy policy = { .action = action, .generation = generation };
+	__u64 key = cgroup_id;
+
+	if (action == RAW_SOCKETS_ALLOW)
+		return bpf_map_delete_elem(fd, &key) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &key, &policy, BPF_ANY) ? -errno : 0;
+}
+
+int probes_prune_raw_socket_policies(struct probes *probes, uint32_t generation)
+{
+	int fd = bpf_map__fd(probes->sockets->maps.raw_socket_policy);
+	struct raw_socket_policy policy;
+	__u64 key, next;
+	bool have_key = false;
+	int removed = 0;
+
+	/* Deleting the current key would restart the walk: each is deleted once past it. */
+	while (!bpf_map_get_next_key(fd, have_key ? &key : NULL, &next)) {
+		if (have_key && !bpf_map_lookup_elem(fd, &key, &policy) &&
+		    policy.generation != generation && !bpf_map_delete_elem(fd, &key))
+			removed++;
+		key = next;
+		have_key = true;
+	}
+	if (have_key && !bpf_map_lookup_elem(fd, &key, &policy) &&
+	    policy.generation != generation && !bpf_map_delete_elem(fd, &key))
+		removed++;
+	return removed;
+}
+
+uint32_t probes_raw_socket_next_pass(struct probes *probes)
+{
+	int fd = bpf_map__fd(probes->sockets->maps.raw_socket_policy);
+	struct raw_socket_policy policy;
+	uint32_t highest = 0;
+	__u64 key, next;
+	bool have_key = false;
+
+	while (!bpf_map_get_next_key(fd, have_key ? &key : NULL, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &policy) && policy.generation > highest)
+			highest = policy.generation;
+		key = next;
+		have_key = true;
+	}
+	return highest + 1;
 }

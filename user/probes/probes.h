@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The kernel side: loads and attaches bpf/usage.bpf.c, bpf/net.bpf.c and
- * bpf/software.bpf.c, and reads their maps, the per-CPU batches of CPU
+ * The kernel side: loads and attaches bpf/usage.bpf.c, bpf/net.bpf.c,
+ * bpf/software.bpf.c and bpf/sockets.bpf.c, and reads their maps, the per-CPU batches of CPU
  * time and their event streams.
  */
 #ifndef ABUSEWATCH_PROBES_H
@@ -13,6 +13,7 @@
 
 #include "net_events.h"
 #include "software_events.h"
+#include "socket_events.h"
 #include "usage.h"
 #include "wire_events.h"
 
@@ -24,6 +25,8 @@ typedef void (*connect_event_fn)(const struct connect_event *event, void *ctx);
 /* Called for each exec and miner behaviour of a task outside the root cgroup. */
 typedef void (*software_event_fn)(const struct software_event *event, void *ctx);
 
+/* Called for each raw or packet socket of a cgroup with a raw-socket policy. */
+typedef void (*raw_socket_event_fn)(const struct raw_socket_event *event, void *ctx);
 /* Called for each stratum method or pool domain a tenant's socket sent (wire_events.h). */
 typedef void (*wire_event_fn)(const struct wire_event *event, void *ctx);
 
@@ -32,6 +35,7 @@ struct probes_options {
 	uint64_t root_cgroup_id;
 	connect_event_fn on_connect;	/* NULL: destinations are dropped */
 	software_event_fn on_software;	/* NULL: software events are dropped */
+	raw_socket_event_fn on_raw_socket;	/* NULL: raw-socket events are dropped */
 	wire_event_fn on_wire;		/* NULL: wire events are dropped */
 	/* Command-line markers searched at exec (bit i of argv_markers = [i]). */
 	const struct argv_marker *argv_markers;
@@ -85,6 +89,20 @@ void probes_set_wire_interest(struct probes *probes, bool wanted);
 
 /* The executable @key was judged by the policies of @generation (judged_exes). 0 or -errno. */
 int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation);
+
+/*
+ * The raw-socket policy of cgroup @cgroup_id (enum raw_socket_action;
+ * RAW_SOCKETS_ALLOW removes it), written in pass @generation. 0 or -errno.
+ */
+int probes_set_raw_socket_policy(struct probes *probes, uint64_t cgroup_id, uint32_t action,
+				 uint32_t generation);
+/* Removes every raw-socket policy not written in pass @generation. Returns how many. */
+int probes_prune_raw_socket_policies(struct probes *probes, uint32_t generation);
+/*
+ * A pass number no entry has (one more than the highest): pinned maps
+ * taken up from the last agent keep its passes' entries.
+ */
+uint32_t probes_raw_socket_next_pass(struct probes *probes);
 
 typedef void (*usage_fn)(uint64_t cgroup_id, const struct cgroup_usage *usage, void *ctx);
 typedef void (*net_fn)(uint64_t cgroup_id, const struct net_usage *usage, void *ctx);

@@ -740,7 +740,8 @@ static enum alert_rule_change alert_rule_step(struct alert_rule_state *state, do
 		return ALERT_RULE_UNCHANGED;
 	state->value = usage;
 	if (state->firing) {
-		if (usage < params->limit * params->hysteresis)
+		/* Nothing used is under any limit, also a limit of 0 (hugepages: 0). */
+		if (usage < params->limit * params->hysteresis || usage <= 0)
 			return alert_rule_resolve(state);
 		return ALERT_RULE_UNCHANGED;
 	}

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -50,6 +51,7 @@ struct cache_entry {
 	struct hashtable_node node;
 	struct exe_identity id;
 	char hex[SHA256_HEX_LEN + 1];
+	struct content_result content;
 };
 
 struct job {
@@ -61,6 +63,9 @@ struct job {
 	enum exehash_status status;
 	uint64_t bytes;
 	char hex[SHA256_HEX_LEN + 1];
+	struct content_rules *rules;	/* the worker's reference, taken with the job */
+	struct content_result content;
+	uint64_t scan_ns;
 	uint32_t free_next;		/* the caller's: the free list */
 	/* Under the lock: the queue, then the done list. */
 	uint32_t next;
@@ -89,6 +94,9 @@ struct exehash {
 	pthread_t thread;
 	int event_fd;
 	EVP_MD_CTX *digest;	/* the worker's */
+	struct content_rules *rules;	/* under the lock: the worker takes a reference per job */
+	uint32_t rules_generation;	/* the caller's copy: cached scans of others are stale */
+	bool told_too_large;
 	unsigned char *buffer;	/* the worker's, READ_CHUNK bytes */
 
 	struct exehash_stats stats;
@@ -180,7 +188,8 @@ static struct cache_entry *cache_find(const struct exehash *hash, const struct e
 	return hashtable_entry(hashtable_find(&hash->cache, id_hash, id), struct cache_entry, node);
 }
 
-static void cache_insert(struct exehash *hash, const struct exe_identity *id, const char *hex)
+static void cache_insert(struct exehash *hash, const struct exe_identity *id, const char *hex,
+			 const struct content_result *content)
 {
 	uint64_t id_hash = identity_hash(&hash->key, id);
 	struct cache_entry *entry = cache_find(hash, id, id_hash);
@@ -196,6 +205,7 @@ static void cache_insert(struct exehash *hash, const struct exe_identity *id, co
 		hashtable_insert(&hash->cache, &entry->node, id_hash);
 	}
 	memcpy(entry->hex, hex, SHA256_HEX_LEN + 1);
+	entry->content = *content;
 }
 
 /* Jobs: the caller's side */
@@ -226,6 +236,9 @@ static uint32_t job_take(struct exehash *hash, const struct exe_identity *id,
 	job->status = EXEHASH_UNAVAILABLE;
 	job->bytes = 0;
 	job->hex[0] = '\0';
+	job->rules = NULL;
+	job->scan_ns = 0;
+	memset(&job->content, 0, sizeof(job->content));
 	/* Reserved for every job at the start: cannot fail. */
 	hashtable_insert(&hash->jobs_by_identity, &job->node, id_hash);
 	return index;
@@ -374,6 +387,33 @@ static void to_hex(const unsigned char *digest, char *hex)
 	hex[SHA256_HEX_LEN] = '\0';
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+/*
+ * The YARA scan of the file just hashed, from the same descriptor (libyara
+ * maps it): the content is the one the digest describes, unless it was
+ * changed in between, which the fstat() after the scan catches.
+ */
+static void scan_job(struct job *job)
+{
+	uint64_t start = monotonic_ns();
+	struct stat st;
+
+	job->content.generation = content_rules_generation(job->rules);
+	if (content_rules_empty(job->rules))
+		return;
+	content_rules_scan(job->rules, job->fd, job->bytes, &job->content);
+	job->scan_ns = monotonic_ns() - start;
+	if (fstat(job->fd, &st) || !stat_matches(&st, &job->opened))
+		job->status = EXEHASH_UNAVAILABLE;
+}
+
 /*
  * Reads the whole file, which must be the size its identity says, and
  * checks fstat() again after: a file changed since the open (its ctime
@@ -416,6 +456,7 @@ static void hash_job(struct exehash *hash, struct job *job)
 		goto out;
 	to_hex(digest, job->hex);
 	job->status = EXEHASH_DONE;
+	scan_job(job);
 out:
 	close(job->fd);
 	job->fd = -1;
@@ -440,9 +481,12 @@ static void *worker_main(void *arg)
 		hash->queue_head = hash->jobs[index].next;
 		if (hash->queue_head == NO_ENTRY)
 			hash->queue_tail = NO_ENTRY;
+		hash->jobs[index].rules = content_rules_get(hash->rules);
 		pthread_mutex_unlock(&hash->lock);
 
 		hash_job(hash, &hash->jobs[index]);
+		content_rules_put(hash->jobs[index].rules);
+		hash->jobs[index].rules = NULL;
 
 		pthread_mutex_lock(&hash->lock);
 		hash->jobs[index].next = NO_ENTRY;
@@ -464,6 +508,13 @@ static void *worker_main(void *arg)
 enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity *id,
 				const struct exe_location *where, char *hex)
 {
+	return exehash_get_content(hash, id, where, hex, NULL);
+}
+
+enum exehash_status exehash_get_content(struct exehash *hash, const struct exe_identity *id,
+					const struct exe_location *where, char *hex,
+					struct content_result *content)
+{
 	uint64_t id_hash = identity_hash(&hash->key, id);
 	struct exe_identity opened;
 	struct cache_entry *entry;
@@ -471,9 +522,12 @@ enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity 
 	int fd;
 
 	entry = cache_find(hash, id, id_hash);
-	if (entry) {
+	/* Scanned by rules since replaced: read again, for the new rules. */
+	if (entry && entry->content.generation == hash->rules_generation) {
 		hashtable_touch(&hash->cache, &entry->node);
 		memcpy(hex, entry->hex, SHA256_HEX_LEN + 1);
+		if (content)
+			*content = entry->content;
 		hash->stats.hits++;
 		return EXEHASH_DONE;
 	}
@@ -517,6 +571,50 @@ int exehash_notify_fd(const struct exehash *hash)
 	return hash->event_fd;
 }
 
+void exehash_set_rules(struct exehash *hash, struct content_rules *rules)
+{
+	struct content_rules *old;
+
+	content_rules_get(rules);
+	pthread_mutex_lock(&hash->lock);
+	old = hash->rules;
+	hash->rules = rules;
+	pthread_mutex_unlock(&hash->lock);
+	hash->rules_generation = content_rules_generation(rules);
+	content_rules_put(old);
+}
+
+/* The scan's figures, and a file too large to scan said once (not its path: the tenant's). */
+static void note_scan(struct exehash *hash, const struct job *job)
+{
+	switch (job->content.state) {
+	case CONTENT_SCANNED:
+		hash->stats.scanned++;
+		hash->stats.scan_bytes += job->bytes;
+		hash->stats.scan_ns += job->scan_ns;
+		break;
+	case CONTENT_TOO_LARGE:
+		hash->stats.scan_skipped++;
+		if (!hash->told_too_large)
+			pr_warn("exehash: executables over %llu MiB are not scanned with YARA rules "
+				"(said once; dev %llu:%llu inode %llu is %llu MiB)",
+				CONTENT_SCAN_MAX_BYTES >> 20, (unsigned long long)major(job->id.dev),
+				(unsigned long long)minor(job->id.dev),
+				(unsigned long long)job->id.ino, (unsigned long long)(job->bytes >> 20));
+		hash->told_too_large = true;
+		break;
+	case CONTENT_FAILED:
+		hash->stats.scan_skipped++;
+		hash->stats.scan_ns += job->scan_ns;
+		pr_debug("exehash: YARA scan of dev %llu:%llu inode %llu failed or timed out",
+			 (unsigned long long)major(job->id.dev),
+			 (unsigned long long)minor(job->id.dev), (unsigned long long)job->id.ino);
+		break;
+	default:
+		break;
+	}
+}
+
 void exehash_collect(struct exehash *hash, exehash_result_fn fn, void *ctx)
 {
 	uint64_t count;
@@ -540,16 +638,19 @@ void exehash_collect(struct exehash *hash, exehash_result_fn fn, void *ctx)
 		next = job->next;
 		hashtable_remove(&hash->jobs_by_identity, &job->node);
 		hash->stats.bytes += job->bytes;
+		note_scan(hash, job);
 		if (job->status == EXEHASH_DONE) {
 			hash->stats.hashed++;
-			cache_insert(hash, &job->id, job->hex);
+			/* A scan by rules replaced meanwhile is not cached: the next exec scans again. */
+			if (job->content.generation == hash->rules_generation)
+				cache_insert(hash, &job->id, job->hex, &job->content);
 		} else if (job->status == EXEHASH_UNAVAILABLE) {
 			hash->stats.unavailable++;
 		}
 		/* Released after the call: @fn may ask for more, which must not reuse the job. */
 		if (fn)
 			fn(&job->id, job->status == EXEHASH_DONE ? job->hex : NULL, job->status,
-			   ctx);
+			   &job->content, ctx);
 		job_release(hash, index);
 	}
 }
@@ -656,6 +757,7 @@ void exehash_free(struct exehash *hash)
 	pthread_mutex_destroy(&hash->lock);
 	close(hash->event_fd);
 	EVP_MD_CTX_free(hash->digest);
+	content_rules_put(hash->rules);
 	hashtable_release(&hash->jobs_by_identity, NULL);
 	hashtable_release(&hash->cache, NULL);
 	free(hash->buffer);

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "content.h"
+
 #define EXEHASH_CACHE_ENTRIES 8192
 #define EXEHASH_QUEUE_MAX 256
 #define EXEHASH_MAX_BYTES (1024ULL * 1024 * 1024)
@@ -91,6 +93,23 @@ enum exehash_status exehash_get(struct exehash *hash, const struct exe_identity 
 				const struct exe_location *where, char *hex);
 
 /*
+ * The same, with the file's YARA scan (content.h) in @content when it is
+ * done: the worker scans each file it hashes with the rules of
+ * exehash_set_rules(), right after the digest, from the same open file. A
+ * cached digest whose scan was made by other rules is a miss: the file is
+ * read again. @content may be NULL.
+ */
+enum exehash_status exehash_get_content(struct exehash *hash, const struct exe_identity *id,
+					const struct exe_location *where, char *hex,
+					struct content_result *content);
+
+/*
+ * The rules the worker scans with from now on (a reference is taken; NULL:
+ * none). The caller's thread.
+ */
+void exehash_set_rules(struct exehash *hash, struct content_rules *rules);
+
+/*
  * Readable (EPOLLIN) when results are ready; exehash_collect() clears it.
  * For the caller's epoll set.
  */
@@ -99,10 +118,12 @@ int exehash_notify_fd(const struct exehash *hash);
 /*
  * Passes every finished result to @fn: @hex is the digest, or NULL when the
  * file could not be read in full (@status says why: EXEHASH_UNAVAILABLE or
- * EXEHASH_TOO_LARGE). Digests also enter the cache. Never blocks.
+ * EXEHASH_TOO_LARGE), and its scan in @content. Digests also enter the
+ * cache. Never blocks.
  */
 typedef void (*exehash_result_fn)(const struct exe_identity *id, const char *hex,
-				  enum exehash_status status, void *ctx);
+				  enum exehash_status status, const struct content_result *content,
+				  void *ctx);
 void exehash_collect(struct exehash *hash, exehash_result_fn fn, void *ctx);
 
 struct exehash_stats {
@@ -111,6 +132,10 @@ struct exehash_stats {
 	uint64_t bytes;		/* bytes hashed */
 	uint64_t unavailable;	/* no file with the identity could be opened */
 	uint64_t busy;		/* dropped: queue full */
+	uint64_t scanned;	/* files scanned with YARA rules */
+	uint64_t scan_bytes;	/* their bytes */
+	uint64_t scan_ns;	/* the worker's time in the scans */
+	uint64_t scan_skipped;	/* too large, timed out or failed */
 	size_t cached;		/* identities in the cache now */
 };
 void exehash_stats(const struct exehash *hash, struct exehash_stats *stats);

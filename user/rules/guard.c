@@ -17,21 +17,36 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "attribution.h"
+#include "content.h"
 #include "exehash.h"
 #include "files.h"
 #include "guard.h"
+#include "hashtable.h"
+#include "learned.h"
 #include "log.h"
+#include "seed.h"
 #include "software.h"
 #include "software_tracker.h"
 #include "wire.h"
 
 /* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
 #define PROC_STAT_MAX 4096
+/* Digests seen run and matching no rule: never learned (see learn()). */
+#define SEEN_CLEAN_MAX 8192
+
+struct clean_entry {
+	struct hashtable_node node;
+	uint64_t digest_prefix;
+};
+
+static bool clean_entry_is(const struct hashtable_node *node, const void *prefix);
 
 struct policy_matcher {
 	char *name;
 	enum software_action action;
 	struct software_matcher *matcher;
+	enum software_raw_sockets raw_sockets;
 };
 
 /* Everything a decision needs, copied out of the event and the tenant. */
@@ -50,6 +65,20 @@ struct decision {
 	uint64_t start_ns;
 	struct exe_identity id;
 	struct exe_key key;		/* the same, as the exec probe reads it */
+	struct content_result content;	/* the YARA scan that came with the digest */
+	struct content_hit hits[CONTENT_MATCHES_MAX];
+	/*
+	 * The process its miner-behaviour evidence goes to when the event's
+	 * process is a helper (attribution.h); pid 0: it stays.
+	 */
+	struct {
+		int pid;
+		uint64_t start_ns;
+		char comm[16];
+		char cgroup[PATH_MAX];
+		const char *helper;	/* the helper list's entry for the event's process */
+		const char *through;	/* the entry of the nearest helper walked past; NULL: none */
+	} attributed;
 	char wire_reason[192];		/* SOFTWARE_EVENT_WIRE: facts.wire_reason */
 	int dst_port;			/* SOFTWARE_EVENT_WIRE: where it was sent; 0: none */
 	struct decision *next;		/* waiting for the digest */
@@ -60,6 +89,14 @@ struct guard {
 	struct policy_matcher *policies;
 	size_t policy_count;
 	struct exehash *hash;
+	struct content_rules *rules;	/* the YARA rules of the policies; the worker holds its own */
+	uint32_t rules_generation;	/* of guard->rules; 0 for none */
+	uint32_t rules_counter;
+	struct learned *learned;
+	bool interest_changed;		/* a digest was learned: judged executables are void */
+	struct hashtable seen_clean;	/* of clean_entry, keyed by the digest's first 64 bits */
+	struct clean_entry *clean_entries;
+	size_t clean_used;
 	struct software_tracker *tracker;
 	struct decision *pending;
 	size_t pending_count;
@@ -88,6 +125,24 @@ static void free_policies(struct policy_matcher *policies, size_t count)
 	free(policies);
 }
 
+/* New YARA rules for @config; the old ones stay when they do not compile. */
+static void configure_rules(struct guard *guard, const struct config *config)
+{
+	struct content_rules *rules;
+	char why[512];
+
+	rules = content_rules_new(config, guard->rules_counter + 1, why, sizeof(why));
+	if (!rules) {
+		pr_warn("software: YARA rules not replaced: %s", why);
+		return;
+	}
+	guard->rules_counter++;
+	guard->rules_generation = content_rules_generation(rules);
+	exehash_set_rules(guard->hash, rules);
+	content_rules_put(guard->rules);
+	guard->rules = rules;
+}
+
 int guard_configure(struct guard *guard, const struct config *config)
 {
 	struct policy_matcher *policies;
@@ -99,6 +154,7 @@ int guard_configure(struct guard *guard, const struct config *config)
 	for (i = 0; i < config->software_count; i++) {
 		policies[i].name = strdup(config->software[i].name);
 		policies[i].action = config->software[i].action;
+		policies[i].raw_sockets = config->software[i].raw_sockets;
 		policies[i].matcher = software_matcher_new(&config->software[i]);
 		if (!policies[i].name || !policies[i].matcher) {
 			free_policies(policies, i + 1);
@@ -109,6 +165,7 @@ int guard_configure(struct guard *guard, const struct config *config)
 	guard->policies = policies;
 	guard->policy_count = config->software_count;
 	guard->generation++;
+	configure_rules(guard, config);
 	return 0;
 }
 
@@ -135,13 +192,31 @@ void guard_on_judged(struct guard *guard, judged_fn fn, void *ctx)
  */
 static void judge(struct guard *guard, const struct decision *decision, const char *hex)
 {
+	const struct learned_entry *learned = learned_find(guard->learned, hex);
+	const struct software_matcher *matcher;
+	struct software_facts facts;
 	bool wanted = false;
 	size_t i;
 
+	/* A scan that failed or timed out is tried again at the next exec that is reported. */
+	if (decision->content.state == CONTENT_FAILED)
+		return;
+	/* What the digest and the content alone decide: nothing of the name or the path. */
+	facts = (struct software_facts){
+		.type = SOFTWARE_EVENT_EXEC,
+		.sha256 = hex,
+		.content = decision->facts.content,
+		.content_count = decision->facts.content_count,
+	};
 	for (i = 0; i < guard->policy_count; i++) {
-		if (software_matcher_denies_sha256(guard->policies[i].matcher, hex))
+		matcher = guard->policies[i].matcher;
+		facts.learned = learned && (learned->sets & software_matcher_sets(matcher))
+					? learned->rule
+					: NULL;
+		if (software_matcher_denies_sha256(matcher, hex) ||
+		    software_match(matcher, &facts, NULL))
 			return;
-		wanted |= software_matcher_has_deny_sha256(guard->policies[i].matcher);
+		wanted |= software_matcher_needs_sha256(matcher);
 	}
 	if (wanted && guard->on_judged)
 		guard->on_judged(&decision->key, guard->generation, guard->judged_ctx);
@@ -170,13 +245,35 @@ struct guard *guard_new(const char *v2_root, const struct config *config, alert_
 	guard->v2_root = strdup(v2_root);
 	guard->tracker = software_tracker_new();
 	guard->hash = exehash_new();
-	if (!guard->v2_root || !guard->tracker || !guard->hash ||
+	guard->learned = learned_new(config->agent.state_dir);
+	hashtable_init(&guard->seen_clean, clean_entry_is);
+	hashtable_set_limit(&guard->seen_clean, SEEN_CLEAN_MAX);
+	guard->clean_entries = calloc(SEEN_CLEAN_MAX, sizeof(*guard->clean_entries));
+	if (!guard->v2_root || !guard->tracker || !guard->hash || !guard->learned ||
+	    !guard->clean_entries || hashtable_reserve(&guard->seen_clean, SEEN_CLEAN_MAX) ||
 	    guard_configure(guard, config)) {
 		guard_free(guard);
 		errno = ENOMEM;
 		return NULL;
 	}
+	learned_load(guard->learned);
 	return guard;
+}
+
+/* What the digests and scans cost, for the operator sizing the node: at the end of a run. */
+static void log_scan_figures(const struct guard *guard)
+{
+	struct exehash_stats stats;
+
+	if (!guard->hash)
+		return;
+	exehash_stats(guard->hash, &stats);
+	pr_info("executables: %llu digests from the cache, %llu files hashed; %llu scanned with "
+		"YARA rules (%.1f MiB in %.3f s), %llu not scanned; %zu learned digests",
+		(unsigned long long)stats.hits, (unsigned long long)stats.hashed,
+		(unsigned long long)stats.scanned, stats.scan_bytes / 1048576.0,
+		stats.scan_ns / 1e9, (unsigned long long)stats.scan_skipped,
+		learned_count(guard->learned));
 }
 
 void guard_free(struct guard *guard)
@@ -189,7 +286,12 @@ void guard_free(struct guard *guard)
 		guard->pending = decision->next;
 		free(decision);
 	}
+	log_scan_figures(guard);
 	exehash_free(guard->hash);
+	content_rules_put(guard->rules);
+	learned_free(guard->learned);
+	hashtable_release(&guard->seen_clean, NULL);
+	free(guard->clean_entries);
 	software_tracker_free(guard->tracker);
 	free_policies(guard->policies, guard->policy_count);
 	free(guard->v2_root);
@@ -283,24 +385,31 @@ static bool same_process(int pid, uint64_t start_ns)
 	return proc_start_ticks(pid) == start_ns / (1000000000ULL / (unsigned long)hz);
 }
 
-static const char *kill_process(const struct decision *decision, char *result, size_t size)
+/* The process an action or alert aims at: a pid and the start that tells it apart. */
+struct target {
+	int pid;
+	uint64_t start_ns;
+	const char *cgroup;	/* its cgroup, relative; "" if unknown */
+};
+
+static const char *kill_process(const struct target *target, char *result, size_t size)
 {
 	int pidfd, err = 0;
 
-	if (decision->pid <= 0)
+	if (target->pid <= 0)
 		return "no process";
 	/* The pidfd pins the pid: once it is checked, a reused pid cannot be hit. */
-	pidfd = syscall(SYS_pidfd_open, decision->pid, 0);
+	pidfd = syscall(SYS_pidfd_open, target->pid, 0);
 	if (pidfd < 0 && errno != ENOSYS) {
 		err = errno;
 		goto done;
 	}
-	if (!same_process(decision->pid, decision->start_ns)) {
+	if (!same_process(target->pid, target->start_ns)) {
 		err = ESRCH;
 	} else if (pidfd >= 0) {
 		if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0))
 			err = errno;
-	} else if (kill(decision->pid, SIGKILL)) {
+	} else if (kill(target->pid, SIGKILL)) {
 		/* Before 5.3 (no pidfds): a pid reused between check and kill is a narrow race. */
 		err = errno;
 	}
@@ -313,7 +422,7 @@ done:
 		snprintf(result, size, "kill failed: %s", strerror(err));
 		return result;
 	}
-	snprintf(result, size, "killed pid %d", decision->pid);
+	snprintf(result, size, "killed pid %d", target->pid);
 	return result;
 }
 
@@ -335,18 +444,18 @@ static int freeze_cgroup(const char *v2_root, const char *cgroup)
 }
 
 static const char *freeze_tenant(const struct guard *guard, const struct decision *decision,
-				 char *result, size_t size)
+				 const struct target *target, char *result, size_t size)
 {
+	const char *cgroup = target->cgroup;
 	int err;
 
 	if (!decision->cgroup[0] || !strcmp(decision->cgroup, "/"))
 		return "no cgroup to freeze";
 	err = freeze_cgroup(guard->v2_root, decision->cgroup);
 	/* The process may sit in another cgroup of the tenant: freeze that one too. */
-	if (!err && decision->event_cgroup[0] && strcmp(decision->event_cgroup, "/") &&
-	    !has_prefix(decision->event_cgroup, decision->cgroup) &&
-	    strcmp(decision->event_cgroup, decision->cgroup))
-		err = freeze_cgroup(guard->v2_root, decision->event_cgroup);
+	if (!err && cgroup[0] && strcmp(cgroup, "/") && !has_prefix(cgroup, decision->cgroup) &&
+	    strcmp(cgroup, decision->cgroup))
+		err = freeze_cgroup(guard->v2_root, cgroup);
 	if (err) {
 		snprintf(result, size, "freeze failed: %s", strerror(-err));
 		return result;
@@ -354,14 +463,34 @@ static const char *freeze_tenant(const struct guard *guard, const struct decisio
 	return "frozen";
 }
 
+/*
+ * The action on @target; with kill, on the helper (@helper, pid 0: none)
+ * too, which is said only when it was still there to be killed.
+ */
 static const char *take_action(const struct guard *guard, enum software_action action,
-			       const struct decision *decision, char *result, size_t size)
+			       const struct decision *decision, const struct target *target,
+			       const struct target *helper, char *result, size_t size)
 {
+	const char *done, *helper_done;
+	char helper_result[64];
+	size_t used;
+
 	switch (action) {
 	case SOFTWARE_ACTION_KILL:
-		return kill_process(decision, result, size);
+		done = kill_process(target, result, size);
+		if (!helper->pid)
+			return done;
+		helper_done = kill_process(helper, helper_result, sizeof(helper_result));
+		if (strncmp(helper_done, "killed", 6))
+			return done;
+		if (done != result)
+			snprintf(result, size, "%s", done);
+		used = strlen(result);
+		if (used < size)
+			snprintf(result + used, size - used, "; its helper too, pid %d", helper->pid);
+		return result;
 	case SOFTWARE_ACTION_FREEZE:
-		return freeze_tenant(guard, decision, result, size);
+		return freeze_tenant(guard, decision, target, result, size);
 	default:
 		return NULL;
 	}
@@ -380,77 +509,97 @@ static void describe_file(unsigned int flags, char *reason, size_t size)
 		snprintf(reason + used, size - used, "; the executable was %s", what);
 }
 
-static void decide(struct guard *guard, struct decision *decision, double now)
+/* The digest's first 64 bits: a second preimage of them is out of a tenant's reach. */
+static uint64_t digest_prefix(const char *sha256)
 {
-	const struct policy_matcher *policy = find_policy(guard, decision->policy);
-	struct software_verdict verdict;
-	struct software_alert_info info;
-	const char *result;
-	char result_text[128];
-	struct alert alert;
-	int fired;
+	char first[17];
 
-	/* The policy may have gone with a reload while the digest was taken. */
-	if (!policy || !software_match(policy->matcher, &decision->facts, &verdict))
-		return;
-	info = (struct software_alert_info){
-		.tenant = decision->tenant,
-		.plan = decision->plan,
-		.cgroup = decision->event_cgroup[0] ? decision->event_cgroup : decision->cgroup,
-		.rule = verdict.rule,
-		.exe = decision->exe,
-		.comm = decision->comm,
-		.sha256 = decision->facts.sha256,
-		.reason = verdict.reason,
-		.pid = decision->pid,
-		.since = now,
-	};
-	fired = software_tracker_note(guard->tracker, &info, now, decision->window_s);
-	/* Every offending process gets the action; only the first gets an alert. */
-	result = take_action(guard, policy->action, decision, result_text, sizeof(result_text));
-	if (fired < 0)
-		pr_warn("unauthorized software: tenant %s, rule %s: not tracked: %s",
-			decision->tenant, software_rule_name(verdict.rule), strerror(-fired));
-	if (fired == 0) {
-		/* Counted as suppressed; a restart loop must not flood the log either. */
-		if (result)
-			pr_debug("unauthorized software: tenant %s, rule %s: %s (alert already firing)",
-				decision->tenant, software_rule_name(verdict.rule), result);
-		return;
-	}
-	describe_file(decision->facts.flags, verdict.reason, sizeof(verdict.reason));
-	pr_info("unauthorized software firing: tenant %s, rule %s, %s%s%s",
-		decision->tenant, software_rule_name(verdict.rule), verdict.reason,
-		result ? "; " : "", result ? result : "");
-	alert = (struct alert){
-		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
-		.firing = true,
-		.tenant = decision->tenant,
-		.plan = info.plan,
-		.cgroup = info.cgroup,
-		.window_s = decision->window_s,
-		.rule = software_rule_name(verdict.rule),
-		.reason = verdict.reason,
-		.exe = decision->exe[0] ? decision->exe : NULL,
-		.sha256 = decision->facts.sha256,
-		.comm = decision->comm[0] ? decision->comm : NULL,
-		.pid = decision->pid,
-		.action = action_names[policy->action],
-		.action_result = result,
-		.dst_port = decision->dst_port,
-	};
-	guard->emit(&alert, guard->ctx);
+	memcpy(first, sha256, 16);
+	first[16] = '\0';
+	return strtoull(first, NULL, 16);
 }
 
-static void decide_with_digest(struct guard *guard, struct decision *decision, const char *hex,
-			       double now)
+static bool clean_entry_is(const struct hashtable_node *node, const void *prefix)
 {
-	if (hex) {
-		memcpy(decision->sha256, hex, SHA256_HEX_LEN);
-		decision->facts.sha256 = decision->sha256;
-		judge(guard, decision, hex);
+	return hashtable_entry(node, struct clean_entry, node)->digest_prefix ==
+	       *(const uint64_t *)prefix;
+}
+
+static bool seen_clean(const struct guard *guard, const char *sha256)
+{
+	uint64_t prefix = digest_prefix(sha256);
+
+	return hashtable_find(&guard->seen_clean, hash_bytes(hash_key_process(), &prefix,
+							     sizeof(prefix)),
+			      &prefix) != NULL;
+}
+
+/* @sha256 ran and matched no rule of a policy with built-in sets. Bounded: the oldest go. */
+static void note_clean(struct guard *guard, const char *sha256)
+{
+	uint64_t prefix = digest_prefix(sha256);
+	uint64_t hash = hash_bytes(hash_key_process(), &prefix, sizeof(prefix));
+	struct clean_entry *entry;
+
+	if (hashtable_find(&guard->seen_clean, hash, &prefix))
+		return;
+	entry = hashtable_entry(hashtable_evict(&guard->seen_clean, 1), struct clean_entry, node);
+	if (!entry)
+		entry = &guard->clean_entries[guard->clean_used++];
+	entry->digest_prefix = prefix;
+	/* Reserved for every entry at the start: cannot fail. */
+	hashtable_insert(&guard->seen_clean, &entry->node, hash);
+}
+
+/*
+ * A digest that a rule of a policy with built-in sets flagged is denied
+ * from now on by every policy denying one of those sets. Learning one
+ * voids the judgements of the exec probe, so that an executable judged
+ * before under another name is reported, and decided, again.
+ */
+static void learn(struct guard *guard, const struct policy_matcher *policy,
+		  const struct decision *decision, enum software_rule rule)
+{
+	unsigned int sets = software_matcher_sets(policy->matcher);
+	int changed;
+
+	/*
+	 * Only what is about the file itself: a marker on a command line or a
+	 * behaviour says what one run did, and would teach the digest of a
+	 * shell, an interpreter or kmod's modprobe.
+	 */
+	if (!decision->facts.sha256 || !sets || rule == SOFTWARE_RULE_ARGV ||
+	    rule == SOFTWARE_RULE_MINER_BEHAVIOR || rule == SOFTWARE_RULE_LEARNED_SHA256)
+		return;
+	/*
+	 * A file already seen run clean is not learned from its name or path:
+	 * a tenant that copies the compiler to ./xmrig must not get the
+	 * compiler denied to every other tenant.
+	 */
+	if ((rule == SOFTWARE_RULE_NAME || rule == SOFTWARE_RULE_PATH) &&
+	    seen_clean(guard, decision->facts.sha256)) {
+		pr_info("unauthorized software: sha256 %s (rule %s) not learned: it was seen run "
+			"clean on this node before", decision->facts.sha256,
+			software_rule_name(rule));
+		return;
 	}
-	decide(guard, decision, now);
+	changed = learned_add(guard->learned, decision->facts.sha256, sets,
+			      software_rule_name(rule));
+	if (changed <= 0)
+		return;
+	pr_info("unauthorized software: sha256 %s learned (rule %s): denied from now on for "
+		"every policy of the same built-in sets", decision->facts.sha256,
+		software_rule_name(rule));
+	guard->generation++;
+	guard->interest_changed = true;
+}
+
+bool guard_take_interest_change(struct guard *guard)
+{
+	bool changed = guard->interest_changed;
+
+	guard->interest_changed = false;
+	return changed;
 }
 
 /* The executable of a running process, for events other than exec. */
@@ -464,9 +613,228 @@ static void read_exe_link(int pid, char *out, size_t size)
 	out[length > 0 ? length : 0] = '\0';
 }
 
+/*
+ * The record of @decision's evidence goes to the process it is attributed
+ * to: its executable (read while its pid still names it: checked before
+ * and after) in @exe, whether it is still there, and the reason says which
+ * helper ran for it. The digest is the helper's: not the record's.
+ */
+static bool take_attribution(const struct decision *decision, struct software_verdict *verdict,
+			     char *exe, size_t size)
+{
+	size_t used = strlen(verdict->reason);
+	bool alive;
+
+	exe[0] = '\0';
+	alive = same_process(decision->attributed.pid, decision->attributed.start_ns);
+	if (alive) {
+		read_exe_link(decision->attributed.pid, exe, size);
+		alive = same_process(decision->attributed.pid, decision->attributed.start_ns);
+		if (!alive)
+			exe[0] = '\0';
+	}
+	/* List entries and pids only: nothing the tenant wrote. */
+	if (used < sizeof(verdict->reason))
+		snprintf(verdict->reason + used, sizeof(verdict->reason) - used,
+			 "; %s (pid %d) was run by pid %d%s%s", decision->attributed.helper,
+			 decision->pid, decision->attributed.pid,
+			 decision->attributed.through ? " through " : "",
+			 decision->attributed.through ? decision->attributed.through : "");
+	return alive;
+}
+
+static void decide(struct guard *guard, struct decision *decision, double now)
+{
+	const struct policy_matcher *policy = find_policy(guard, decision->policy);
+	struct target target, helper = { 0 };
+	const struct learned_entry *learned;
+	struct software_verdict verdict;
+	struct software_alert_info info;
+	const char *result, *exe, *comm, *sha256;
+	char result_text[128], attributed_exe[PATH_MAX];
+	bool attributed, gone = false;
+	struct alert alert;
+	int fired;
+
+	/* The policy may have gone with a reload while the digest was taken. */
+	if (!policy)
+		return;
+	learned = learned_find(guard->learned, decision->facts.sha256);
+	decision->facts.learned = learned && (learned->sets & software_matcher_sets(policy->matcher))
+					  ? learned->rule
+					  : NULL;
+	if (!software_match(policy->matcher, &decision->facts, &verdict)) {
+		if (decision->facts.sha256 && software_matcher_sets(policy->matcher))
+			note_clean(guard, decision->facts.sha256);
+		return;
+	}
+	learn(guard, policy, decision, verdict.rule);
+	target = (struct target){
+		.pid = decision->pid,
+		.start_ns = decision->start_ns,
+		.cgroup = decision->event_cgroup[0] ? decision->event_cgroup : decision->cgroup,
+	};
+	exe = decision->exe;
+	comm = decision->comm;
+	sha256 = decision->facts.sha256;
+	attributed = verdict.rule == SOFTWARE_RULE_MINER_BEHAVIOR && decision->attributed.pid > 0;
+	if (attributed) {
+		helper = target;
+		target = (struct target){
+			.pid = decision->attributed.pid,
+			.start_ns = decision->attributed.start_ns,
+			.cgroup = decision->attributed.cgroup,
+		};
+		gone = !take_attribution(decision, &verdict, attributed_exe, sizeof(attributed_exe));
+		/* A helper whose pid names another process by now is not waited for either. */
+		if (!same_process(helper.pid, helper.start_ns))
+			helper.pid = 0;
+		exe = attributed_exe;
+		comm = decision->attributed.comm;
+		sha256 = NULL;
+	}
+	info = (struct software_alert_info){
+		.tenant = decision->tenant,
+		.plan = decision->plan,
+		.cgroup = target.cgroup,
+		.rule = verdict.rule,
+		.exe = exe,
+		.comm = comm,
+		.sha256 = sha256,
+		.reason = verdict.reason,
+		.pid = target.pid,
+		.since = now,
+		.gone = gone,
+		.helper_pid = helper.pid,
+	};
+	fired = software_tracker_note(guard->tracker, &info, now, decision->window_s);
+	/* Every offending process gets the action; only the first gets an alert. */
+	result = take_action(guard, policy->action, decision, &target, &helper, result_text,
+			     sizeof(result_text));
+	if (fired < 0)
+		pr_warn("unauthorized software: tenant %s, rule %s: not tracked: %s",
+			decision->tenant, software_rule_name(verdict.rule), strerror(-fired));
+	if (fired == 0) {
+		/* Counted as suppressed; a restart loop must not flood the log either. */
+		if (result)
+			pr_debug("unauthorized software: tenant %s, rule %s: %s (alert already firing)",
+				decision->tenant, software_rule_name(verdict.rule), result);
+		return;
+	}
+	/* The flags are of the helper's file when the record names another process. */
+	if (!attributed)
+		describe_file(decision->facts.flags, verdict.reason, sizeof(verdict.reason));
+	pr_info("unauthorized software firing: tenant %s, rule %s, %s%s%s",
+		decision->tenant, software_rule_name(verdict.rule), verdict.reason,
+		result ? "; " : "", result ? result : "");
+	alert = (struct alert){
+		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
+		.firing = true,
+		.tenant = decision->tenant,
+		.plan = info.plan,
+		.cgroup = info.cgroup,
+		.window_s = decision->window_s,
+		.rule = software_rule_name(verdict.rule),
+		.reason = verdict.reason,
+		.exe = exe[0] ? exe : NULL,
+		.sha256 = sha256,
+		.comm = comm[0] ? comm : NULL,
+		.pid = target.pid,
+		.action = action_names[policy->action],
+		.action_result = result,
+		.dst_port = decision->dst_port,
+	};
+	guard->emit(&alert, guard->ctx);
+}
+
+static void decide_with_digest(struct guard *guard, struct decision *decision, const char *hex,
+			       const struct content_result *content, double now)
+{
+	size_t i;
+
+	/* A scan by rules replaced since counts for nothing: the next exec scans again. */
+	if (hex && content && content->generation == guard->rules_generation) {
+		decision->content = *content;
+		for (i = 0; i < content->count && i < CONTENT_MATCHES_MAX; i++) {
+			decision->hits[i].source =
+			    content_rules_source(guard->rules, content->matches[i].source);
+			decision->hits[i].rule = decision->content.matches[i].rule;
+		}
+		decision->facts.content = decision->hits;
+		decision->facts.content_count = i;
+	} else {
+		decision->content.state = CONTENT_FAILED;
+	}
+	if (hex) {
+		memcpy(decision->sha256, hex, SHA256_HEX_LEN);
+		decision->facts.sha256 = decision->sha256;
+		judge(guard, decision, hex);
+	}
+	decide(guard, decision, now);
+}
+
 static void copy(char *out, size_t size, const char *text)
 {
 	snprintf(out, size, "%s", text ? text : "");
+}
+
+/* The helper list's entry for a module loader run as @comm from @exe, or NULL. */
+static const char *module_loader_entry(const char *comm, const char *exe)
+{
+	const char *slash = exe ? strrchr(exe, '/') : NULL;
+	const char *entry = software_helper_name(comm);
+
+	if (entry && (!strcmp(entry, "modprobe") || !strcmp(entry, "insmod")))
+		return entry;
+	entry = exe ? software_helper_name(slash ? slash + 1 : exe) : NULL;
+	if (entry && (!strcmp(entry, "modprobe") || !strcmp(entry, "insmod")))
+		return entry;
+	return NULL;
+}
+
+/*
+ * Where @decision's miner-behaviour evidence would go (attribution.h), in
+ * decision->attributed: worked out for every event whose process is a
+ * helper (a module loader's exec, a write by a helper), and used by
+ * decide() only when the verdict is miner_behavior.
+ */
+static void attribute(struct decision *decision, const struct software_event *event,
+		      const struct guard_tenant *tenant)
+{
+	struct attribution_link chain[1 + AW_ANCESTORS_MAX];
+	char comms[AW_ANCESTORS_MAX][sizeof(event->ancestors[0].comm) + 1];
+	const struct software_ancestor *ancestor;
+	const char *helper;
+	size_t i, at;
+
+	if (event->type == SOFTWARE_EVENT_EXEC)
+		helper = module_loader_entry(decision->comm, decision->facts.exe);
+	else
+		helper = software_helper_name(decision->comm);
+	if (!helper)
+		return;
+	chain[0] = (struct attribution_link){ decision->pid, decision->comm, true };
+	for (i = 0; i < AW_ANCESTORS_MAX; i++) {
+		ancestor = &event->ancestors[i];
+		memcpy(comms[i], ancestor->comm, sizeof(ancestor->comm));
+		comms[i][sizeof(ancestor->comm)] = '\0';
+		chain[i + 1] = (struct attribution_link){
+			.pid = (int)ancestor->pid,
+			.comm = comms[i],
+			.in_tenant = tenant->ancestor_cgroups[i] != NULL,
+		};
+	}
+	at = software_attribute(chain, 1 + AW_ANCESTORS_MAX, true);
+	if (!at)
+		return;
+	ancestor = &event->ancestors[at - 1];
+	decision->attributed.pid = (int)ancestor->pid;
+	decision->attributed.start_ns = ancestor->start_ns;
+	copy(decision->attributed.comm, sizeof(decision->attributed.comm), comms[at - 1]);
+	copy(decision->attributed.cgroup, sizeof(decision->attributed.cgroup),
+	     tenant->ancestor_cgroups[at - 1]);
+	decision->attributed.helper = helper;
+	decision->attributed.through = at > 1 ? software_helper_name(comms[0]) : NULL;
 }
 
 void guard_event(struct guard *guard, const struct software_event *event,
@@ -477,6 +845,7 @@ void guard_event(struct guard *guard, const struct software_event *event,
 	struct exe_location where;
 	struct decision *decision;
 	char hex[SHA256_HEX_LEN + 1], cgroup_dir[PATH_MAX];
+	struct content_result content;
 	enum exehash_status status;
 
 	if (!policy)
@@ -505,11 +874,13 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		read_exe_link(decision->pid, decision->exe, sizeof(decision->exe));
 		if (!decision->exe[0])
 			decision->facts.exe = NULL;
+		attribute(decision, event, tenant);
 		decide(guard, decision, now);
 		free(decision);
 		return;
 	}
 	guard_decode_path(event, decision->exe, sizeof(decision->exe), &decision->facts.flags);
+	attribute(decision, event, tenant);
 	/* Nothing matches and no list needs the digest: done, nothing hashed. */
 	if (!software_matcher_needs_sha256(policy->matcher) &&
 	    !software_match(policy->matcher, &decision->facts, &verdict)) {
@@ -535,7 +906,7 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		     decision->event_cgroup) < (int)sizeof(cgroup_dir))
 		where.cgroup_dir = cgroup_dir;
 	status = guard->pending_count < GUARD_PENDING_MAX
-			 ? exehash_get(guard->hash, &decision->id, &where, hex)
+			 ? exehash_get_content(guard->hash, &decision->id, &where, hex, &content)
 			 : EXEHASH_BUSY;
 	if (status == EXEHASH_PENDING) {
 		decision->next = guard->pending;
@@ -543,7 +914,8 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		guard->pending_count++;
 		return;
 	}
-	decide_with_digest(guard, decision, status == EXEHASH_DONE ? hex : NULL, now);
+	decide_with_digest(guard, decision, status == EXEHASH_DONE ? hex : NULL,
+			   status == EXEHASH_DONE ? &content : NULL, now);
 	free(decision);
 }
 
@@ -593,7 +965,7 @@ struct collect_ctx {
 
 /* A digest came back: every exec that waited for this identity is decided. */
 static void take_digest(const struct exe_identity *id, const char *hex,
-			enum exehash_status status, void *ctx)
+			enum exehash_status status, const struct content_result *content, void *ctx)
 {
 	struct collect_ctx *collect = ctx;
 	struct guard *guard = collect->guard;
@@ -606,7 +978,7 @@ static void take_digest(const struct exe_identity *id, const char *hex,
 		}
 		*link = decision->next;
 		guard->pending_count--;
-		decide_with_digest(guard, decision, hex, collect->now);
+		decide_with_digest(guard, decision, hex, content, collect->now);
 		free(decision);
 	}
 }
@@ -645,4 +1017,102 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 void guard_tick(struct guard *guard, double now)
 {
 	software_tracker_tick(guard->tracker, now, raise_resolved, guard);
+}
+
+/* "raw IP socket (AF_INET, SOCK_RAW, protocol 6) created": what the kernel reported. */
+static void describe_raw_socket(const struct raw_socket_event *event, char *reason, size_t size)
+{
+	const char *family = event->family == AW_AF_INET    ? "AF_INET"
+			     : event->family == AW_AF_INET6 ? "AF_INET6"
+			     : event->family == AW_AF_PACKET ? "AF_PACKET"
+							     : "family ?";
+	const char *type = event->type == AW_SOCK_RAW ? "SOCK_RAW" : event->type == 2 ? "SOCK_DGRAM"
+											: "type ?";
+
+	/* The kernel keeps no protocol in a packet socket's sock (its ethertype is elsewhere). */
+	if (event->family == AW_AF_PACKET)
+		snprintf(reason, size, "packet socket (%s, %s) set up with setsockopt(SOL_PACKET)%s",
+			 family, type, event->denied ? "; refused with EPERM" : "");
+	else
+		snprintf(reason, size, "raw IP socket (%s, %s, protocol %u) %s", family, type,
+			 event->protocol, event->denied ? "refused with EPERM" : "created");
+}
+
+/* The task's comm from /proc, "" when it is gone. */
+static void read_comm(int pid, char *out, size_t size)
+{
+	char path[64];
+	ssize_t length;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	length = read(fd, out, size - 1);
+	close(fd);
+	out[length > 0 ? length : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
+		      const struct guard_tenant *tenant, double now)
+{
+	const struct policy_matcher *policy = find_policy(guard, tenant->policy);
+	char exe[PATH_MAX], comm[16], reason[192];
+	struct software_alert_info info;
+	struct alert alert;
+	int fired;
+
+	if (!policy || policy->raw_sockets == SOFTWARE_RAW_SOCKETS_ALLOW)
+		return;
+	read_exe_link((int)event->pid, exe, sizeof(exe));
+	read_comm((int)event->pid, comm, sizeof(comm));
+	describe_raw_socket(event, reason, sizeof(reason));
+	info = (struct software_alert_info){
+		.tenant = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->event_cgroup ? tenant->event_cgroup : tenant->cgroup,
+		.rule = SOFTWARE_RULE_RAW_SOCKET,
+		.exe = exe,
+		.comm = comm,
+		.reason = reason,
+		.pid = (int)event->pid,
+		.since = now,
+	};
+	fired = software_tracker_note(guard->tracker, &info, now, tenant->window_s);
+	if (fired < 0)
+		pr_warn("unauthorized software: tenant %s, rule raw_socket: not tracked: %s",
+			tenant->name, strerror(-fired));
+	if (fired <= 0)
+		return;
+	pr_info("unauthorized software firing: tenant %s, rule raw_socket, %s", tenant->name,
+		reason);
+	alert = (struct alert){
+		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
+		.firing = true,
+		.tenant = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = info.cgroup,
+		.window_s = tenant->window_s,
+		.rule = software_rule_name(SOFTWARE_RULE_RAW_SOCKET),
+		.reason = reason,
+		.exe = exe[0] ? exe : NULL,
+		.comm = comm,
+		.pid = (int)event->pid,
+		.action = policy->raw_sockets == SOFTWARE_RAW_SOCKETS_DENY ? "deny" : "alert",
+		.action_result = event->denied ? "refused with EPERM" : NULL,
+	};
+	guard->emit(&alert, guard->ctx);
+}
+
+const char *guard_miners_action(const char *policy, void *ctx)
+{
+	const struct guard *guard = ctx;
+	const struct policy_matcher *matcher = find_policy(guard, policy);
+
+	if (!matcher || !software_matcher_denies_miners(matcher->matcher))
+		return NULL;
+	return action_names[matcher->action];
 }

@@ -5,6 +5,11 @@
  * executable's sha256 (exehash.h) to the policy's action and one alert per
  * tenant, rule and executable (flood control in software_tracker.h).
  *
+ * Miner-behaviour evidence of a helper (modprobe msr, sysctl, a shell
+ * around them) belongs to the process that ran it (attribution.h): the
+ * alert names that process and fires while it (or the helper) lives, and
+ * the action aims at it.
+ *
  * Actions: `alert` does nothing more; `kill` sends SIGKILL to the offending
  * process through a pidfd, after checking that the pid still names the
  * process the kernel reported (its start time), at every piece of evidence;
@@ -15,12 +20,14 @@
 #ifndef ABUSEWATCH_GUARD_H
 #define ABUSEWATCH_GUARD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
 
 #include "alert.h"
 #include "config.h"
 #include "software_events.h"
+#include "socket_events.h"
 #include "wire_events.h"
 
 /* Bounds the execs that wait for their digest; beyond, they are decided without it. */
@@ -34,6 +41,13 @@ struct guard_tenant {
 	const char *event_cgroup;	/* the process's cgroup, relative; NULL if unknown */
 	const char *policy;		/* its plan's software policy; NULL: none */
 	double window_s;		/* its plan's window: flood control */
+	/*
+	 * The cgroups (relative) of the event's ancestors (event->ancestors)
+	 * that are this tenant's; NULL for one that is another's, none's or
+	 * unknown. Miner-behaviour evidence of a helper goes to the ancestor
+	 * that ran it (attribution.h), never past one of these NULLs.
+	 */
+	const char *ancestor_cgroups[AW_ANCESTORS_MAX];
 };
 
 struct guard;
@@ -66,6 +80,23 @@ void guard_event(struct guard *guard, const struct software_event *event,
 		 const struct guard_tenant *tenant, double now);
 
 /*
+ * True once after a digest was learned (learned.h): the judgements of the
+ * exec probe are void, guard_exec_interest() has a new generation.
+ */
+bool guard_take_interest_change(struct guard *guard);
+
+/*
+ * A raw or packet socket of a tenant whose policy sets raw_sockets (the
+ * kernel already allowed or refused it): an alert with rule raw_socket,
+ * one per tenant and executable while it fires, resolved like the others.
+ * The policy's `action` (kill, freeze) is not taken: raw_sockets: deny is
+ * this rule's action. Nothing when the tenant's policy (after a reload)
+ * no longer sets raw_sockets.
+ */
+void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
+		      const struct guard_tenant *tenant, double now);
+
+/*
  * One event of the egress probe (wire_events.h) from a tenant's socket, at
  * @now: rules stratum and pool_domain (wire.h) of the tenant's policy. The
  * process is the one the probe named (pid 0: none, so kill has nobody to
@@ -83,6 +114,13 @@ void guard_collect(struct guard *guard, double now);
  * tenant that is gone has no processes left, so its alerts resolve too.
  */
 void guard_tick(struct guard *guard, double now);
+
+/*
+ * The action name ("alert", "kill", "freeze") of software policy @policy
+ * when its deny has builtin:miners, else NULL (hugepage_signal.h).
+ * @guard is a const struct guard *, as a miners_action_fn's context.
+ */
+const char *guard_miners_action(const char *policy, void *guard);
 
 /* Evidence not alerted again (flood control), since start. */
 uint64_t guard_suppressed(const struct guard *guard);

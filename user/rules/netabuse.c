@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Network abuse rules over the destinations of connect() calls.
+ * Network abuse rules over the destinations of connect() calls, and of
+ * the probes (TCP SYNs, UDP datagrams) tenants write on raw IP and packet
+ * sockets, which count for port_scan only.
  *
  * Each tenant keeps one destination set per counting rule: (address, port)
  * pairs for port_scan, addresses on SMTP ports for smtp_fanout. A set is a
@@ -477,13 +479,15 @@ static void pool_port_connect(struct netabuse *netabuse, struct tenant_state *te
 	pool_port_alert(tenant, state, true, fn, ctx);
 }
 
-int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *who,
-		     const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx)
+/* A destination of @who: a connect() call's, or a probe's (@probe: port_scan only). */
+static int destination_seen(struct netabuse *netabuse, const struct netabuse_tenant *who,
+			    const uint8_t addr[16], uint16_t port, bool probe, double now,
+			    alert_fn fn, void *ctx)
 {
 	const char *tenant_name = who->name;
 	uint64_t name_hash = hash_string(&netabuse->key, tenant_name);
 	struct destination_key keys[WATCH_COUNT] = {};
-	bool watched[WATCH_COUNT] = {true, is_smtp_port(port)};
+	bool watched[WATCH_COUNT] = {true, !probe && is_smtp_port(port)};
 	uint64_t hashes[WATCH_COUNT];
 	struct tenant_state *tenant;
 	int kind, err = 0;
@@ -524,13 +528,25 @@ int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *wh
 		set_record(&tenant->watch[kind], &keys[kind], hashes[kind], now);
 		watch_check(netabuse, tenant, kind, now, fn, ctx);
 	}
-	if (is_pool_port(netabuse, port))
+	if (!probe && is_pool_port(netabuse, port))
 		pool_port_connect(netabuse, tenant, port, now, fn, ctx);
 
 cleanup:
 	if (err && tenant_idle(tenant))
 		tenant_drop(netabuse, tenant);
 	return err;
+}
+
+int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *who,
+		     const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx)
+{
+	return destination_seen(netabuse, who, addr, port, false, now, fn, ctx);
+}
+
+int netabuse_probe(struct netabuse *netabuse, const struct netabuse_tenant *who,
+		   const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx)
+{
+	return destination_seen(netabuse, who, addr, port, true, now, fn, ctx);
 }
 
 /* Ticks */

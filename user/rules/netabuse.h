@@ -69,6 +69,15 @@ void netabuse_configure(struct netabuse *netabuse, const struct network_config *
 int netabuse_connect(struct netabuse *netabuse, const struct netabuse_tenant *tenant,
 		     const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx);
 
+/*
+ * A probe of @tenant to @addr and @port that no connect() made: a TCP SYN
+ * or UDP datagram it wrote itself on a raw IP or packet socket. Counted
+ * for port_scan only (a scan passing a pool or SMTP port is a scan), as
+ * netabuse_connect() counts a connect; never a connect() call.
+ */
+int netabuse_probe(struct netabuse *netabuse, const struct netabuse_tenant *tenant,
+		   const uint8_t addr[16], uint16_t port, double now, alert_fn fn, void *ctx);
+
 /* Expires old destinations and resolves what no longer holds. */
 void netabuse_tick(struct netabuse *netabuse, double now, alert_fn fn, void *ctx);
 

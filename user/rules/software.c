@@ -17,6 +17,7 @@
 #include "seed.h"
 #include "software.h"
 #include "software_builtin.h"
+#include "content.h"
 
 /* TASK_COMM_LEN - 1: a longer name shows in comm cut to this. */
 #define COMM_MAX 15
@@ -34,6 +35,12 @@ const char *software_rule_name(enum software_rule rule)
 		return "argv";
 	case SOFTWARE_RULE_MINER_BEHAVIOR:
 		return "miner_behavior";
+	case SOFTWARE_RULE_CONTENT:
+		return "content";
+	case SOFTWARE_RULE_LEARNED_SHA256:
+		return "learned_sha256";
+	case SOFTWARE_RULE_RAW_SOCKET:
+		return "raw_socket";
 	case SOFTWARE_RULE_STRATUM:
 		return "stratum";
 	case SOFTWARE_RULE_POOL_DOMAIN:
@@ -150,7 +157,34 @@ struct software_matcher {
 	char **deny_paths;
 	size_t deny_paths_count;
 	bool miners;			/* deny has builtin:miners */
+	unsigned int sets;		/* SOFTWARE_SET_* of its builtin sets */
+	/* YARA sources it counts: "builtin:SET" with rules, and its rule files. */
+	const char **content_sources;
+	size_t content_source_count;
+	size_t owned_files;		/* the last ones of content_sources */
 };
+
+static const char *const set_names[] = { "miners", "scanners", "flooders", "tunnels" };
+
+unsigned int software_set_bit(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < sizeof(set_names) / sizeof(set_names[0]); i++)
+		if (!strcmp(name, set_names[i]))
+			return 1U << i;
+	return 0;
+}
+
+const char *software_set_name(unsigned int bit)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(set_names) / sizeof(set_names[0]); i++)
+		if (bit == 1U << i)
+			return set_names[i];
+	return NULL;
+}
 
 static const char builtin_prefix[] = "builtin:";
 
@@ -207,7 +241,7 @@ static int matcher_add_deny(struct software_matcher *matcher, const struct softw
 {
 	const char *const *names;
 	const char *set, *origin;
-	size_t i, j, count;
+	size_t i, j, count, rules_length;
 	char *name;
 	int err;
 
@@ -237,6 +271,9 @@ static int matcher_add_deny(struct software_matcher *matcher, const struct softw
 			return -ENOMEM;
 		if (!strcmp(set, "miners"))
 			matcher->miners = true;
+		matcher->sets |= software_set_bit(set);
+		if (content_builtin_rules(set, &rules_length))
+			matcher->content_sources[matcher->content_source_count++] = origin;
 		for (j = 0; j < count; j++)
 			matcher_add_name(matcher, names[j], origin);
 	}
@@ -277,6 +314,12 @@ struct software_matcher *software_matcher_new(const struct software_policy *poli
 				sizeof(*matcher->owned));
 	if (!matcher->owned)
 		goto cleanup;
+	err = -ENOMEM;
+	/* Borrowed origins of builtin sets, and the rule files' own copies. */
+	matcher->content_sources = calloc(policy->deny_count + policy->yara_count + 1,
+					  sizeof(*matcher->content_sources));
+	if (!matcher->content_sources)
+		goto cleanup;
 	err = string_set_init(&matcher->names, names);
 	if (err)
 		goto cleanup;
@@ -305,6 +348,14 @@ struct software_matcher *software_matcher_new(const struct software_policy *poli
 			goto cleanup;
 		matcher->deny_paths_count++;
 	}
+	for (i = 0; i < policy->yara_count; i++) {
+		/* Owned, unlike the builtin origins: freed by the tail of the array. */
+		matcher->content_sources[matcher->content_source_count] = strdup(policy->yara[i]);
+		if (!matcher->content_sources[matcher->content_source_count])
+			goto cleanup;
+		matcher->content_source_count++;
+		matcher->owned_files++;
+	}
 	return matcher;
 
 cleanup:
@@ -329,12 +380,26 @@ void software_matcher_free(struct software_matcher *matcher)
 	for (i = 0; i < matcher->deny_paths_count; i++)
 		free(matcher->deny_paths[i]);
 	free(matcher->deny_paths);
+	for (i = 0; i < matcher->owned_files; i++)
+		free((char *)matcher->content_sources[matcher->content_source_count - 1 - i]);
+	free(matcher->content_sources);
 	free(matcher);
 }
 
 bool software_matcher_needs_sha256(const struct software_matcher *matcher)
 {
-	return matcher && matcher->sha256_count;
+	/* A builtin set: its learned digests; a YARA source: the scan that comes with the digest. */
+	return matcher && (matcher->sha256_count || matcher->sets || matcher->content_source_count);
+}
+
+unsigned int software_matcher_sets(const struct software_matcher *matcher)
+{
+	return matcher ? matcher->sets : 0;
+}
+
+bool software_matcher_has_content(const struct software_matcher *matcher)
+{
+	return matcher && matcher->content_source_count;
 }
 
 /* Sets the two bits of @name's key (software_events.h) in @interest. */
@@ -379,7 +444,7 @@ void software_matcher_interest(const struct software_matcher *matcher,
 	/* Globs match the whole path; digests are judged once per executable. */
 	if (matcher->deny_paths_count)
 		interest->every_exec = 1;
-	if (matcher->deny_sha256.count)
+	if (matcher->deny_sha256.count || matcher->sets || matcher->content_source_count)
 		interest->digests = 1;
 	/* Markers count only with builtin:miners (software_match()). */
 	if (matcher->miners)
@@ -489,6 +554,25 @@ static bool match_behavior(const struct software_facts *facts, struct software_v
 	return true;
 }
 
+/* The first YARA match whose source is one of the policy's. */
+static bool match_content(const struct software_matcher *matcher,
+			  const struct software_facts *facts, struct software_verdict *verdict)
+{
+	size_t i, j;
+
+	for (i = 0; facts->content && i < facts->content_count; i++) {
+		for (j = 0; j < matcher->content_source_count; j++) {
+			if (!facts->content[i].source ||
+			    strcmp(facts->content[i].source, matcher->content_sources[j]))
+				continue;
+			set_verdict(verdict, SOFTWARE_RULE_CONTENT, "YARA rule %s of %s matched",
+				    facts->content[i].rule, facts->content[i].source);
+			return true;
+		}
+	}
+	return false;
+}
+
 bool software_match(const struct software_matcher *matcher, const struct software_facts *facts,
 		    struct software_verdict *verdict)
 {
@@ -531,12 +615,25 @@ bool software_match(const struct software_matcher *matcher, const struct softwar
 			return true;
 		}
 	}
-	if (!matcher->miners)
-		return false;
-	if (match_argv(facts, false, &marker)) {
+	if (match_content(matcher, facts, verdict))
+		return true;
+	if (matcher->miners && match_argv(facts, false, &marker)) {
 		set_verdict(verdict, SOFTWARE_RULE_ARGV,
 			    "command line carries a miner marker (%s)", marker->label);
 		return true;
 	}
-	return match_behavior(facts, verdict);
+	if (matcher->miners && match_behavior(facts, verdict))
+		return true;
+	/* Last: what the file is known for elsewhere yields to what it does here. */
+	if (facts->learned && matcher->sets) {
+		set_verdict(verdict, SOFTWARE_RULE_LEARNED_SHA256,
+			    "sha256 was caught before on this node by rule %s", facts->learned);
+		return true;
+	}
+	return false;
+}
+
+bool software_matcher_denies_miners(const struct software_matcher *matcher)
+{
+	return matcher && matcher->miners;
 }

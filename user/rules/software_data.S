@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The built-in software data, the .txt files of data/software/, compiled in as bytes.
+ * The built-in software data, the .txt and .yar files of data/software/, compiled in as bytes.
  * Each file is followed by a NUL that its end symbol does not count.
  */
 	.section .rodata
@@ -38,6 +38,21 @@ software_tunnels_txt_end:
 software_argv_markers_txt:
 	.incbin "argv_markers.txt"
 software_argv_markers_txt_end:
+	.byte 0
+
+	/* The built-in YARA rules of builtin:miners and builtin:scanners (user/rules/content.c). */
+	.global software_miners_yar
+	.global software_miners_yar_end
+software_miners_yar:
+	.incbin "miners.yar"
+software_miners_yar_end:
+	.byte 0
+
+	.global software_scanners_yar
+	.global software_scanners_yar_end
+software_scanners_yar:
+	.incbin "scanners.yar"
+software_scanners_yar_end:
 	.byte 0
 
 	.section .note.GNU-stack,"",@progbits

@@ -3,7 +3,7 @@
  * The flood control of the software rules' alerts: alerts keyed by tenant,
  * rule and executable on the shared hash table, counted per tenant.
  *
- * The tracker holds a pidfd of the last process each alert was seen in: a
+ * The tracker holds pidfds of the last processes each alert was seen in: a
  * pid alone could be reused, and an alert must not resolve while its miner
  * still runs, even one that stays frozen for longer than the window.
  */
@@ -36,9 +36,13 @@ struct tracked_alert {
 	const char *comm;
 	const char *sha256;	/* NULL when unknown */
 	const char *reason;
-	int pid;
-	int pidfd;		/* -1: none open */
-	bool exited;		/* the last process is known to be gone (or there was none) */
+	int pid;		/* the last process seen: the record's */
+	/* The processes it waits for, oldest first; pidfd -1: asked by pid. */
+	struct watched_process {
+		int pid;
+		int pidfd;
+	} watched[SOFTWARE_TRACKER_PIDS];
+	size_t watched_count;
 	double since;
 	double last_evidence;
 	double window_s;
@@ -118,18 +122,27 @@ cleanup:
 	return NULL;
 }
 
-static void alert_close_pidfd(struct tracked_alert *alert)
+static void watched_close(struct watched_process *process)
 {
-	if (alert->pidfd >= 0)
-		close(alert->pidfd);
-	alert->pidfd = -1;
+	if (process->pidfd >= 0)
+		close(process->pidfd);
+	process->pidfd = -1;
+}
+
+static void alert_close_pidfds(struct tracked_alert *alert)
+{
+	size_t i;
+
+	for (i = 0; i < alert->watched_count; i++)
+		watched_close(&alert->watched[i]);
+	alert->watched_count = 0;
 }
 
 static void alert_free(struct hashtable_node *node)
 {
 	struct tracked_alert *alert = hashtable_entry(node, struct tracked_alert, node);
 
-	alert_close_pidfd(alert);
+	alert_close_pidfds(alert);
 	free(alert);
 }
 
@@ -180,48 +193,74 @@ static struct tracked_alert *alert_find(const struct software_tracker *tracker,
 			       node);
 }
 
+static bool watched_exited(struct watched_process *process)
+{
+	struct pollfd pollfd = { .fd = process->pidfd, .events = POLLIN };
+
+	if (process->pidfd >= 0)
+		/* A pidfd turns readable when its process exits, reaped or not. */
+		return poll(&pollfd, 1, 0) > 0 && (pollfd.revents & (POLLIN | POLLHUP));
+	return kill(process->pid, 0) && errno == ESRCH;
+}
+
+/* Lets go of the processes of @alert that have exited; whether none is left. */
+static bool alert_processes_exited(struct tracked_alert *alert)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < alert->watched_count; i++) {
+		if (watched_exited(&alert->watched[i]))
+			watched_close(&alert->watched[i]);
+		else
+			alert->watched[kept++] = alert->watched[i];
+	}
+	alert->watched_count = kept;
+	return !kept;
+}
+
 /*
- * Watches @pid as the last process of @alert. Without a pidfd (an old
- * kernel, no descriptors left) the pid itself is asked later: a reused pid
- * then only keeps the alert firing longer.
+ * Waits for @pid too, unless it is already waited for or gone. Without a
+ * pidfd (an old kernel, no descriptors left) the pid itself is asked
+ * later: a reused pid then only keeps the alert firing longer.
  */
 static void alert_watch(struct tracked_alert *alert, int pid)
 {
+	struct watched_process *process;
+	size_t i;
 	int fd;
 
-	alert_close_pidfd(alert);
-	alert->pid = pid;
-	alert->exited = pid <= 0;
 	if (pid <= 0)
 		return;
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
-	if (fd >= 0) {
-		alert->pidfd = fd;
-		return;
+	alert_processes_exited(alert);
+	for (i = 0; i < alert->watched_count; i++) {
+		if (alert->watched[i].pid == pid)
+			return;
 	}
-	if (errno == ESRCH)
-		alert->exited = true;
-	else
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
+	if (fd < 0 && errno == ESRCH)
+		return;
+	if (fd < 0)
 		pr_debug("software: pidfd_open(%d): %s; watching the pid", pid, strerror(errno));
+	if (alert->watched_count == SOFTWARE_TRACKER_PIDS) {
+		watched_close(&alert->watched[0]);
+		memmove(&alert->watched[0], &alert->watched[1],
+			(SOFTWARE_TRACKER_PIDS - 1) * sizeof(alert->watched[0]));
+		alert->watched_count--;
+	}
+	process = &alert->watched[alert->watched_count++];
+	process->pid = pid;
+	process->pidfd = fd;
 }
 
-static bool alert_process_exited(struct tracked_alert *alert)
+/* The processes of one piece of evidence (@info) for @alert. */
+static void alert_watch_evidence(struct tracked_alert *alert,
+				 const struct software_alert_info *info)
 {
-	struct pollfd pollfd = { .fd = alert->pidfd, .events = POLLIN };
-
-	if (alert->exited)
-		return true;
-	if (alert->pidfd >= 0) {
-		/* A pidfd turns readable when its process exits, reaped or not. */
-		if (poll(&pollfd, 1, 0) > 0 && (pollfd.revents & (POLLIN | POLLHUP))) {
-			alert->exited = true;
-			alert_close_pidfd(alert);
-		}
-		return alert->exited;
-	}
-	if (kill(alert->pid, 0) && errno == ESRCH)
-		alert->exited = true;
-	return alert->exited;
+	alert->pid = info->pid;
+	if (!info->gone)
+		alert_watch(alert, info->pid);
+	if (info->helper_pid != info->pid)
+		alert_watch(alert, info->helper_pid);
 }
 
 static size_t string_size(const char *text)
@@ -262,7 +301,6 @@ static struct tracked_alert *alert_new(const struct software_alert_info *info, c
 	alert->sha256 = info->sha256 ? store_string(&cursor, info->sha256) : NULL;
 	alert->reason = store_string(&cursor, reason);
 	alert->rule = info->rule;
-	alert->pidfd = -1;
 	return alert;
 }
 
@@ -279,10 +317,10 @@ int software_tracker_note(struct software_tracker *tracker, const struct softwar
 	if (tenant)
 		alert = alert_find(tracker, tenant, info->rule, exe, hash);
 	if (alert) {
-		/* Still firing: the window starts again, with the newest process to outlive. */
+		/* Still firing: the window starts again, with one more process to outlive. */
 		alert->last_evidence = now;
 		alert->window_s = window_s;
-		alert_watch(alert, info->pid);
+		alert_watch_evidence(alert, info);
 		tracker->suppressed++;
 		return 0;
 	}
@@ -306,7 +344,7 @@ int software_tracker_note(struct software_tracker *tracker, const struct softwar
 	alert->since = now;
 	alert->last_evidence = now;
 	alert->window_s = window_s;
-	alert_watch(alert, info->pid);
+	alert_watch_evidence(alert, info);
 	/* Under the bound, for which the buckets were reserved: cannot fail. */
 	hashtable_insert(&tracker->alerts, &alert->node, hash);
 	tenant->count++;
@@ -351,7 +389,7 @@ void software_tracker_tick(struct software_tracker *tracker, double now, softwar
 
 	hashtable_for_each_safe(&tracker->alerts, node, next) {
 		alert = hashtable_entry(node, struct tracked_alert, node);
-		if (now - alert->last_evidence >= alert->window_s && alert_process_exited(alert))
+		if (now - alert->last_evidence >= alert->window_s && alert_processes_exited(alert))
 			alert_resolve(tracker, alert, fn, ctx);
 	}
 }

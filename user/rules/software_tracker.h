@@ -6,13 +6,16 @@
  * One alert per tenant, rule and executable while it fires. An alert fires
  * at the first evidence; later evidence with the same key is counted as
  * suppressed. It resolves once @window_s has passed since the last evidence
- * and the last process it was seen in has exited (a running or frozen miner
- * keeps it firing). After that, new evidence is a new alert. No I/O but
- * pidfds, no threads.
+ * and the processes it was seen in (the last SOFTWARE_TRACKER_PIDS of them,
+ * each evidence's process and its helper) have all exited: a running or
+ * frozen miner keeps it firing, also when a shorter run of the same
+ * executable was seen after it. After that, new evidence is a new alert.
+ * No I/O but pidfds, no threads.
  */
 #ifndef ABUSEWATCH_SOFTWARE_TRACKER_H
 #define ABUSEWATCH_SOFTWARE_TRACKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +23,8 @@
 
 #define SOFTWARE_TRACKER_MAX 4096		/* keys, all tenants */
 #define SOFTWARE_TRACKER_MAX_PER_TENANT 64
+/* Processes an alert waits for; past that, the one seen longest ago is let go. */
+#define SOFTWARE_TRACKER_PIDS 4
 
 struct software_alert_info {
 	const char *tenant;
@@ -32,6 +37,13 @@ struct software_alert_info {
 	const char *reason;
 	int pid;		/* the last process seen */
 	double since;		/* @now of the first evidence */
+	/* @pid is known to be gone (exited, or the pid names another process now): not waited for. */
+	bool gone;
+	/*
+	 * The helper that made the evidence for @pid (attribution.h), waited
+	 * for too: 0 when none. The record names @pid.
+	 */
+	int helper_pid;
 };
 
 struct software_tracker;

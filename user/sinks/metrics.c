@@ -20,6 +20,7 @@
  * another path, and the first after a failed one, writes the file whole.
  */
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -255,7 +256,11 @@ static inline void limit_samples(const struct tenant_row *row,
 	samples[FAMILY_LIMIT].present = limited;
 	samples[FAMILY_LIMIT].value = limit;
 	samples[FAMILY_USAGE_RATIO].present = limited && row->has_usage[resource];
-	samples[FAMILY_USAGE_RATIO].value = limited ? row->usage[resource] / limit : 0;
+	/* A limit of 0 (none allowed): any use is infinitely over it, none is not over. */
+	samples[FAMILY_USAGE_RATIO].value = !limited		? 0
+					    : limit > 0		? row->usage[resource] / limit
+					    : row->usage[resource] > 0 ? INFINITY
+								 : 0;
 	samples[FAMILY_OVER_LIMIT].present =
 	    limited || (relative && relative->has_floor[resource]) || firing;
 	samples[FAMILY_OVER_LIMIT].value = firing;

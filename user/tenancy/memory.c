@@ -11,7 +11,9 @@
 #include "cgroups.h"
 #include "clock.h"
 #include "hashtable.h"
+#include "hugetlb.h"
 #include "idmap.h"
+#include "log.h"
 #include "memory.h"
 
 struct memory_source {
@@ -145,6 +147,11 @@ void memory_close(struct memory_files *files)
 #define MEMORY_IDLE_REFRESH_S 30.0
 #define MEMORY_IDLE_READS_PER_S 100.0
 #define NO_ROW SIZE_MAX
+/*
+ * A cgroup without the hugetlb controller is looked at again after this
+ * long (an operator may enable it), at its next reading.
+ */
+#define HUGETLB_RECHECK_S 300.0
 
 struct memory_watch {
 	struct hashtable_node node;	/* in watcher->watches, by id */
@@ -156,6 +163,11 @@ struct memory_watch {
 	double read_at;		/* monotonic: the next reading is due */
 	double retry_s;		/* after a failed one */
 	bool v1;		/* read from the v1 hierarchy last time */
+	/* Huge pages (hugetlb.h), read with the memory. */
+	bool has_huge;		/* the last reading worked */
+	enum hugetlb_layout huge_layout;
+	uint64_t huge_bytes;
+	double huge_check_at;	/* HUGETLB_NONE: look for the controller again then */
 	size_t due_index;	/* in watcher->due */
 	size_t row_index;	/* of its tenant's row as of the last full pass; NO_ROW: none */
 	struct memory_watch *next_in_row;	/* the other root cgroups of that tenant */
@@ -164,6 +176,9 @@ struct memory_watch {
 
 struct memory_watcher {
 	struct memory_source *source;
+	struct hugetlb_source *hugetlb;
+	bool huge_in_use;	/* some huge page in use on the host, as of this tick */
+	bool huge_none_logged;	/* a cgroup without the controller was logged */
 	struct hashtable watches;	/* of struct memory_watch, by root cgroup id */
 	struct memory_watch **due;	/* a min-heap by read_at */
 	size_t due_count;
@@ -359,8 +374,8 @@ static double idle_refresh_s(const struct memory_watcher *watcher)
  * working set. Schedules the next reading. True when has_bytes or bytes
  * changed.
  */
-static bool read_watch(struct memory_watcher *watcher, struct memory_watch *watch, double now,
-		       double cpu_seconds, bool busy)
+static bool read_memory(struct memory_watcher *watcher, struct memory_watch *watch, double now,
+			double cpu_seconds, bool busy)
 {
 	const struct memory_source *source = watcher->source;
 	bool had_bytes = watch->has_bytes, v1 = false;
@@ -386,8 +401,75 @@ static bool read_watch(struct memory_watcher *watcher, struct memory_watch *watc
 		watch->retry_s = MEMORY_RETRY_S;
 		watch->read_at = now + idle_refresh_s(watcher) * (1 + (watch->id % 1000) / 1000.0);
 	}
-	due_update(watcher, watch);
 	return had_bytes != watch->has_bytes || old_bytes != watch->bytes;
+}
+
+/* Says once why some tenants have no huge-page gauge. */
+static void log_no_hugetlb(struct memory_watcher *watcher, const struct memory_watch *watch)
+{
+	char path[PATH_MAX];
+
+	if (watcher->huge_none_logged || !hugetlb_pool_count(watcher->hugetlb))
+		return;
+	/* A cgroup removed under us says nothing of the controller. */
+	if (snprintf(path, sizeof(path), "%s%s", watcher->source->v2_root,
+		     watch->path) >= (int)sizeof(path) || access(path, F_OK))
+		return;
+	watcher->huge_none_logged = true;
+	pr_info("hugetlb: no hugetlb controller accounts cgroup %s (not in its v2 parent's "
+		"cgroup.subtree_control, no v1 hugetlb hierarchy there): tenants in such "
+		"cgroups have no huge-page gauge; abusewatch does not enable controllers",
+		watch->path);
+}
+
+/*
+ * The huge pages of @watch's cgroup into it (hugetlb.h). @check: make sure
+ * the controller's files are still there even while the host has no huge
+ * page in use (then a reading costs nothing else). A cgroup without the
+ * controller is looked at again only after HUGETLB_RECHECK_S. True when
+ * has_huge or huge_bytes changed.
+ */
+static bool read_huge(struct memory_watcher *watcher, struct memory_watch *watch, double now,
+		      bool check)
+{
+	bool had_huge = watch->has_huge;
+	uint64_t old_bytes = watch->huge_bytes, bytes = 0;
+	int err;
+
+	if (watch->huge_layout == HUGETLB_NONE && now < watch->huge_check_at)
+		return false;
+	err = hugetlb_read(watcher->hugetlb, watch->path, &watch->huge_layout, check, &bytes);
+	watch->has_huge = !err;
+	watch->huge_bytes = err ? 0 : bytes;
+	if (err == -ENOENT) {
+		watch->huge_check_at = now + HUGETLB_RECHECK_S;
+		log_no_hugetlb(watcher, watch);
+	}
+	return had_huge != watch->has_huge || old_bytes != watch->huge_bytes;
+}
+
+/*
+ * Memory and huge pages of @watch's cgroup. @busy: its tenant ran since
+ * the last reading; a cgroup whose memory cannot be read waits for its
+ * retry even then, while its huge pages (another controller) are read.
+ */
+static bool read_watch(struct memory_watcher *watcher, struct memory_watch *watch, double now,
+		       double cpu_seconds, bool busy)
+{
+	bool changed = false;
+
+	if (!busy || watch->has_bytes)
+		changed = read_memory(watcher, watch, now, cpu_seconds, busy);
+	changed |= read_huge(watcher, watch, now, !busy);
+	watch->cpu_seconds = cpu_seconds;
+	due_update(watcher, watch);
+	return changed;
+}
+
+/* Worth reading when its tenant ran: something of it could be read last time. */
+static bool watch_readable(const struct memory_watch *watch)
+{
+	return watch->has_bytes || watch->has_huge;
 }
 
 static bool watch_has_id(const struct hashtable_node *node, const void *id)
@@ -397,13 +479,20 @@ static bool watch_has_id(const struct hashtable_node *node, const void *id)
 
 struct memory_watcher *memory_watcher_new(const char *v2_root, const char *mounts_file)
 {
+	return memory_watcher_new_at(v2_root, mounts_file, HUGETLB_POOLS_DIR);
+}
+
+struct memory_watcher *memory_watcher_new_at(const char *v2_root, const char *mounts_file,
+					     const char *pools_dir)
+{
 	struct memory_watcher *watcher = calloc(1, sizeof(*watcher));
 
 	if (!watcher)
 		return NULL;
 	watcher->source = memory_source_new(v2_root, mounts_file);
+	watcher->hugetlb = hugetlb_source_new(v2_root, mounts_file, pools_dir);
 	hashtable_init(&watcher->watches, watch_has_id);
-	if (!watcher->source) {
+	if (!watcher->source || !watcher->hugetlb) {
 		memory_watcher_free(watcher);
 		errno = ENOMEM;
 		return NULL;
@@ -417,6 +506,7 @@ void memory_watcher_free(struct memory_watcher *watcher)
 		return;
 	memory_watcher_clear(watcher);
 	memory_source_free(watcher->source);
+	hugetlb_source_free(watcher->hugetlb);
 	free(watcher->due);
 	free(watcher->by_row);
 	free(watcher);
@@ -484,25 +574,35 @@ void memory_watcher_clear(struct memory_watcher *watcher)
 	hashtable_shrink(&watcher->watches);
 }
 
-/* Row @index's gauge: the sum of its cgroups' working sets, if any was read. */
+static void set_gauge(struct tenant_row *row, enum resource resource, bool has_value,
+		      double value)
+{
+	if (row->has_value[resource] == has_value && row->value[resource] == value)
+		return;
+	row->has_value[resource] = has_value;
+	row->value[resource] = value;
+	row->unchanged = false;
+}
+
+/* Row @index's gauges: the sums of its cgroups' working sets and huge pages, if any was read. */
 static void sum_row(struct memory_watcher *watcher, struct tenant_row *rows, size_t index)
 {
-	struct tenant_row *row = &rows[index];
 	const struct memory_watch *watch;
-	bool has_bytes = false;
-	double bytes = 0;
+	bool has_bytes = false, has_huge = false;
+	double bytes = 0, huge_bytes = 0;
 
 	for (watch = watcher->by_row[index]; watch; watch = watch->next_in_row) {
-		if (!watch->has_bytes)
-			continue;
-		has_bytes = true;
-		bytes += watch->bytes;
+		if (watch->has_bytes) {
+			has_bytes = true;
+			bytes += watch->bytes;
+		}
+		if (watch->has_huge) {
+			has_huge = true;
+			huge_bytes += watch->huge_bytes;
+		}
 	}
-	if (row->has_value[RESOURCE_MEMORY] == has_bytes && row->value[RESOURCE_MEMORY] == bytes)
-		return;
-	row->has_value[RESOURCE_MEMORY] = has_bytes;
-	row->value[RESOURCE_MEMORY] = bytes;
-	row->unchanged = false;
+	set_gauge(&rows[index], RESOURCE_MEMORY, has_bytes, bytes);
+	set_gauge(&rows[index], RESOURCE_HUGEPAGES, has_huge, huge_bytes);
 }
 
 /*
@@ -540,13 +640,42 @@ static int full_pass(struct memory_watcher *watcher, struct tenant_set *tenants,
 		watch->next_in_row = watcher->by_row[watch->row_index];
 		watcher->by_row[watch->row_index] = watch;
 		/* A failed reading waits for its retry, busy or not. */
-		if (watch->has_bytes && tenant->row->value[RESOURCE_CPU] != watch->cpu_seconds)
+		if (watch_readable(watch) && tenant->row->value[RESOURCE_CPU] != watch->cpu_seconds)
 			read_watch(watcher, watch, now, tenant->row->value[RESOURCE_CPU], true);
 	}
 	watcher->rows = table->rows;
 	watcher->row_count = table->count;
 	watcher->stale = false;
 	return 0;
+}
+
+/*
+ * The host's huge pages in use, once a tick. When the last one is freed,
+ * no cgroup holds any: every reading goes to 0 at once, without a read.
+ */
+static void huge_refresh(struct memory_watcher *watcher, struct tenant_row *rows, size_t count,
+			 bool full)
+{
+	bool was_in_use = watcher->huge_in_use;
+	struct hashtable_node *node, *next;
+	struct memory_watch *watch;
+
+	watcher->huge_in_use = hugetlb_source_refresh(watcher->hugetlb);
+	if (!was_in_use || watcher->huge_in_use)
+		return;
+	hashtable_for_each_safe(&watcher->watches, node, next) {
+		watch = hashtable_entry(node, struct memory_watch, node);
+		if (!watch->huge_bytes)
+			continue;
+		watch->huge_bytes = 0;
+		if (!full && watch->row_index < count)
+			sum_row(watcher, rows, watch->row_index);
+	}
+}
+
+bool memory_watcher_hugepages_in_use(const struct memory_watcher *watcher)
+{
+	return watcher->huge_in_use;
 }
 
 void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants,
@@ -560,6 +689,7 @@ void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set 
 
 	full = table->remade || watcher->stale || watcher->rows != rows ||
 	       watcher->row_count != table->count;
+	huge_refresh(watcher, rows, table->count, full);
 	if (full) {
 		if (full_pass(watcher, tenants, table, now)) {
 			watcher->rows = NULL;
@@ -573,7 +703,7 @@ void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set 
 
 			cpu_seconds = rows[index].value[RESOURCE_CPU];
 			for (watch = watcher->by_row[index]; watch; watch = watch->next_in_row)
-				if (watch->has_bytes && cpu_seconds != watch->cpu_seconds)
+				if (watch_readable(watch) && cpu_seconds != watch->cpu_seconds)
 					changed |= read_watch(watcher, watch, now, cpu_seconds, true);
 			if (changed)
 				sum_row(watcher, rows, index);

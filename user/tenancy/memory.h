@@ -10,6 +10,7 @@
 #ifndef ABUSEWATCH_MEMORY_H
 #define ABUSEWATCH_MEMORY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tenants.h"
@@ -43,10 +44,21 @@ void memory_close(struct memory_files *files);
  * changed; less often beyond 3,000 cgroups, so that idle readings stay
  * under 100 a second); one that cannot be read yet is retried after 5 s, then less
  * often (up to 5 minutes). A tick's cost is the cgroups it reads.
+ *
+ * Each reading also takes the cgroup's huge pages (hugetlb.h) into the
+ * hugepages gauge, at no cost while the host has no huge page in use (the
+ * pools, read once a tick, say so); otherwise one file a page size in use.
+ * A cgroup without the hugetlb controller has no hugepages gauge, and is
+ * looked at again every 5 minutes; the controller is never enabled here.
+ * When the last huge page on the host is freed, every gauge goes to 0 in
+ * that tick.
  */
 struct memory_watcher;
 
 struct memory_watcher *memory_watcher_new(const char *v2_root, const char *mounts_file);
+/* The same, with the huge-page pools (hugetlb.h) at @pools_dir instead of HUGETLB_POOLS_DIR. */
+struct memory_watcher *memory_watcher_new_at(const char *v2_root, const char *mounts_file,
+					     const char *pools_dir);
 void memory_watcher_free(struct memory_watcher *watcher);
 /* Root cgroup @id exists at @path (again, after a rename). */
 void memory_watcher_add(struct memory_watcher *watcher, uint64_t id, const char *path);
@@ -62,5 +74,7 @@ void memory_watcher_clear(struct memory_watcher *watcher);
  */
 void memory_watcher_fill_rows(struct memory_watcher *watcher, struct tenant_set *tenants,
 			      struct tenant_table *table);
+/* Some huge page was in use on the host at the last fill_rows (else every huge-page gauge is 0). */
+bool memory_watcher_hugepages_in_use(const struct memory_watcher *watcher);
 
 #endif

@@ -24,6 +24,7 @@ static const int column_of[RESOURCE_COUNT] = {
 	[RESOURCE_STORAGE] = -1,
 	[RESOURCE_PROCESSES] = -1,
 	[RESOURCE_FORKS] = -1,
+	[RESOURCE_HUGEPAGES] = -1,
 };
 
 static const char *const kind_names[TOP_KIND_COUNT] = {
