@@ -83,7 +83,8 @@ AGENT_SRCS += user/top/top.c
 LIB_SRCS   := $(filter-out $(AGENT_SRCS),$(wildcard $(addsuffix /*.c,$(USER_DIRS))))
 obj_of      = $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(1))
 LIB_OBJS   := $(call obj_of,$(LIB_SRCS)) \
-	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/rules/software_data.o
+	      $(OUTPUT)/user/default_config.o $(OUTPUT)/user/rules/software_data.o \
+	      $(OUTPUT)/user/rules/network_data.o
 AGENT_OBJS := $(call obj_of,$(AGENT_SRCS))
 PROBE_OBJS := $(call obj_of,$(PROBE_SRCS))
 
@@ -178,6 +179,12 @@ $(OUTPUT)/user/rules/software_data.o: user/rules/software_data.S $(wildcard data
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -Idata/software -c $< -o $@
 
+# The built-in network data (stratum markers, pool domains), likewise.
+$(OUTPUT)/user/rules/network_data.o: user/rules/network_data.S $(wildcard data/network/*.txt)
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -Idata/network -c $< -o $@
+
 $(OUTPUT)/abusewatch: $(AGENT_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) $^ $(PKG_LIBS) -o $@
@@ -191,6 +198,14 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+# poolclient, the mining client of tests/e2e/test_wire.sh, speaks TLS to its
+# fake pool: libssl (of libssl-dev, a build dependency already).
+TOOL_TLS_LIBS = $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
+
+$(OUTPUT)/tools/poolclient: tests/tools/poolclient.c | $(OUTPUT)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(TOOL_TLS_LIBS) -o $@
 
 # ---------------------------------------------------------------- bench
 # Programs of `make bench` (tests/bench/). A bench program links the

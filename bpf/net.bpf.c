@@ -257,6 +257,9 @@ static __always_inline void account(struct __sk_buff *skb, bool egress)
 	charge_packets(id, ip_length(skb), packets, egress, false);
 }
 
+/* Mining on the wire: stratum, pool domains in DNS queries and TLS server names. */
+#include "wire.bpf.h"
+
 SEC("cgroup_skb/ingress")
 int count_ingress(struct __sk_buff *skb)
 {
@@ -271,6 +274,7 @@ int count_egress(struct __sk_buff *skb)
 {
 	account(skb, true);
 	note_raw_probe(skb);
+	wire_inspect(skb);
 	return 1;
 }
 

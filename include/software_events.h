@@ -252,6 +252,8 @@ enum software_event_type {
 	SOFTWARE_EVENT_EXEC = 1,
 	SOFTWARE_EVENT_MSR_WRITE = 2,	/* opened /dev/cpu/N/msr for writing */
 	SOFTWARE_EVENT_HUGEPAGES = 3,	/* wrote vm.nr_hugepages or vm.nr_overcommit_hugepages */
+	/* Userspace only: a struct wire_event (wire_events.h) before the rules. */
+	SOFTWARE_EVENT_WIRE = 4,
 };
 
 enum exe_flag {

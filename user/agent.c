@@ -160,6 +160,29 @@ static void handle_software_event(const struct software_event *event, void *ctx)
 		update_exec_interest(agent);
 }
 
+/* A stratum method or pool domain a tenant's socket sent: to its software policy. */
+static void handle_wire_event(const struct wire_event *event, void *ctx)
+{
+	struct agent *agent = ctx;
+	const struct plan *plan;
+	struct tenant *tenant;
+
+	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
+	if (!tenant)
+		return;
+	plan = config_find_plan(agent->config, tenant->plan);
+	guard_wire_event(agent->guard, event,
+			 &(struct guard_tenant){
+				 .name = tenant->name,
+				 .plan = tenant->plan,
+				 .cgroup = tenant->cgroup,
+				 .event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
+				 .policy = plan ? plan->software : NULL,
+				 .window_s = plan_window_s(plan),
+			 },
+			 clock_monotonic());
+}
+
 static void write_textfile(struct agent *agent)
 {
 	struct metrics_snapshot snapshot = {
@@ -272,6 +295,8 @@ static void update_exec_interest(struct agent *agent)
 	if (err)
 		pr_warn("the exec probe reports every exec: cannot change which: %s",
 			strerror(-err));
+	/* Markers are searched for policies with builtin:miners, which also count the wire rules. */
+	probes_set_wire_interest(agent->probes, interest.argv != 0);
 }
 
 /* The rules and the clock follow @config (the sinks have their own alerts_reconfigure). */
@@ -362,6 +387,7 @@ static int start(struct agent *agent)
 		.on_connect = handle_connect_event,
 		.on_software = handle_software_event,
 		.on_raw_socket = handle_raw_socket_event,
+		.on_wire = handle_wire_event,
 		.argv_markers = markers,
 		.argv_marker_count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX),
 	};

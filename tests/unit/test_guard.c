@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "guard.h"
+#include "wire.h"
 #include "log.h"
 #include "software_builtin.h"
 
@@ -46,6 +47,7 @@ struct seen_alert {
 	char cgroup[64];
 	char reason[192];
 	int pid;
+	int dst_port;
 };
 
 struct recorder {
@@ -77,6 +79,7 @@ static void record_alert(struct alert *alert, void *ctx)
 	copy_text(seen->cgroup, sizeof(seen->cgroup), alert->cgroup);
 	copy_text(seen->reason, sizeof(seen->reason), alert->reason);
 	seen->pid = alert->pid;
+	seen->dst_port = alert->dst_port;
 }
 
 /* Fills @event's path from components given root first. */
@@ -302,6 +305,65 @@ static void test_no_policy_no_alert(void **state)
 	tenant.policy = "no such policy";
 	guard_event(fixture->guard, &event, &tenant, 1.0);
 	assert_int_equal(fixture->recorder.count, 0);
+}
+
+/*
+ * The egress probe's events (wire_events.h): an alert of their own rule
+ * naming what matched and the port, suppressed while it fires, resolved a
+ * window after the last evidence when no process was known; a kill with
+ * nobody to hit says so; nothing for a policy without builtin:miners.
+ */
+static void test_wire_events(void **state)
+{
+	struct fixture *fixture = *state;
+	struct wire_event event = {
+		.cgroup_id = 42, .rule = WIRE_RULE_POOL_DOMAIN, .where = WIRE_IN_TLS,
+		.found = 0, .dst_port = 443,
+	};
+	struct guard_tenant tenant = tenant_watch;
+	const char *const *domains;
+	char reason[192];
+	size_t count;
+
+	domains = wire_pool_domains(&count);
+	assert_true(count > 0);
+	snprintf(reason, sizeof(reason), "mining pool domain %s in a TLS server name", domains[0]);
+	tenant.window_s = 2;
+	guard_wire_event(fixture->guard, &event, &tenant, 1.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	assert_true(fixture->recorder.alerts[0].firing);
+	assert_string_equal(fixture->recorder.alerts[0].rule, "pool_domain");
+	assert_string_equal(fixture->recorder.alerts[0].reason, reason);
+	assert_int_equal(fixture->recorder.alerts[0].dst_port, 443);
+	assert_int_equal(fixture->recorder.alerts[0].pid, 0);
+	assert_string_equal(fixture->recorder.alerts[0].exe, "");
+	guard_wire_event(fixture->guard, &event, &tenant, 2.0);
+	assert_int_equal(fixture->recorder.count, 1);
+	guard_tick(fixture->guard, 3.5);
+	assert_int_equal(fixture->recorder.count, 1);
+	guard_tick(fixture->guard, 4.5);
+	assert_int_equal(fixture->recorder.count, 2);
+	assert_false(fixture->recorder.alerts[1].firing);
+
+	/* Stratum, the kill policy, no process known. */
+	event = (struct wire_event){ .cgroup_id = 42, .rule = WIRE_RULE_STRATUM,
+				     .where = WIRE_IN_TCP, .dst_port = 15555 };
+	event.found = 1U << 0; /* the first marker of the shipped list names a method */
+	tenant.policy = "kill";
+	guard_wire_event(fixture->guard, &event, &tenant, 5.0);
+	assert_int_equal(fixture->recorder.count, 3);
+	assert_string_equal(fixture->recorder.alerts[2].rule, "stratum");
+	assert_non_null(strstr(fixture->recorder.alerts[2].reason, "sent to port 15555"));
+	assert_string_equal(fixture->recorder.alerts[2].action, "kill");
+	assert_string_equal(fixture->recorder.alerts[2].action_result, "no process");
+
+	/* Marker bits that name no method alone, a policy without builtin:miners: nothing. */
+	event.found = 0;
+	guard_wire_event(fixture->guard, &event, &tenant_watch, 6.0);
+	tenant.policy = NULL;
+	event.found = 1U << 0;
+	guard_wire_event(fixture->guard, &event, &tenant, 6.0);
+	assert_int_equal(fixture->recorder.count, 3);
 }
 
 static void test_benign_exec_not_hashed(void **state)
@@ -760,6 +822,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_waits_for_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_policy_no_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_benign_exec_not_hashed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wire_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_checks_start_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeze_writes_cgroup_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_socket, setup, teardown),

@@ -25,6 +25,7 @@
 #include "pins.h"
 #include "probes.h"
 #include "software_builtin.h"
+#include "wire.h"
 #include "usage.skel.h"
 #include "net.skel.h"
 #include "software.skel.h"
@@ -104,6 +105,7 @@ struct probes {
 	connect_event_fn on_connect;
 	software_event_fn on_software;
 	raw_socket_event_fn on_raw_socket;
+	wire_event_fn on_wire;
 	void *ctx;
 	int possible_cpus;
 	int v2_root_fd;		/* for cgroup.controllers */
@@ -173,6 +175,16 @@ static int handle_software_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int handle_wire_event(void *ctx, void *data, size_t size)
+{
+	struct probes *probes = ctx;
+
+	if (size < sizeof(struct wire_event) || !probes->on_wire)
+		return 0;
+	probes->on_wire(data, probes->ctx);
+	return 0;
+}
+
 static void attach_direct_tx(struct probes *probes, const char *why);
 
 static int handle_raw_socket_event(void *ctx, void *data, size_t size)
@@ -231,6 +243,71 @@ static int set_markers(struct software_bpf *software, const struct argv_marker *
 	if (err)
 		return err;
 	return software_argv_filter(markers, count, true, &software->rodata->targ_argv_modprobe);
+}
+
+/* The stratum markers' filter (data/network/stratum_markers.txt), as read-only data. */
+static int set_stratum_markers(struct net_bpf *net)
+{
+	const struct wire_marker *markers;
+	__u32 methods;
+	size_t count;
+	int err;
+
+	markers = wire_stratum_markers(&count);
+	err = wire_stratum_filter(markers, count, &net->rodata->targ_stratum, &methods);
+	if (err)
+		return err;
+	net->rodata->targ_stratum_methods = methods;
+	return 0;
+}
+
+/* The pool-domain suffixes' bitmap, the probe's filter before its map (wire_events.h). */
+static void set_pool_suffix_bits(struct net_bpf *net)
+{
+	const char *const *domains;
+	size_t count;
+
+	domains = wire_pool_domains(&count);
+	wire_suffix_bits(domains, count, (__u64 *)net->rodata->targ_suffix_bits);
+}
+
+/*
+ * The pool-domain suffixes (data/network/pool_domains.txt) into the
+ * egress probe's map, and out of it any that a pinned map kept from
+ * another list (an upgrade). 0 or -errno.
+ */
+static int load_pool_suffixes(struct net_bpf *net)
+{
+	int fd = bpf_map__fd(net->maps.pool_suffixes);
+	struct pool_suffix_key key, next, wanted;
+	const char *const *domains;
+	bool have_key = false;
+	size_t count, i;
+	__u32 index;
+
+	domains = wire_pool_domains(&count);
+	for (i = 0; i < count; i++) {
+		wire_suffix_key(domains[i], &key);
+		index = (__u32)i;
+		if (bpf_map_update_elem(fd, &key, &index, BPF_ANY))
+			return -errno;
+	}
+	/* Entries of no line, or of another line than their index says: out. */
+	while (!bpf_map_get_next_key(fd, have_key ? &key : NULL, &next)) {
+		have_key = true;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &next, &index))
+			continue;
+		if (index < count) {
+			wire_suffix_key(domains[index], &wanted);
+			if (!memcmp(&wanted, &next, sizeof(next)))
+				continue;
+		}
+		bpf_map_delete_elem(fd, &next);
+		/* Iteration goes on from the start: it only passes the kept keys again. */
+		have_key = false;
+	}
+	return 0;
 }
 
 /* Pins or not, the way a start takes up what the last agent left: said once, in the log. */
@@ -417,6 +494,11 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 	if (!probes->net)
 		return -errno;
 	probes->net->rodata->targ_root_cgroup_id = options->root_cgroup_id;
+	*step = "setting the stratum markers";
+	err = set_stratum_markers(probes->net);
+	if (err)
+		return err;
+	set_pool_suffix_bits(probes->net);
 	*step = "opening the software probes";
 	probes->software = software_bpf__open();
 	if (!probes->software)
@@ -443,6 +525,10 @@ static int load_objects(struct probes *probes, const struct probes_options *opti
 	*step = "loading the network probes";
 	check_packet_socket_probes(probes->net);
 	err = net_bpf__load(probes->net);
+	if (err)
+		return err;
+	*step = "loading the pool domains";
+	err = load_pool_suffixes(probes->net);
 	if (err)
 		return err;
 	*step = "loading the software probes";
@@ -531,6 +617,7 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	probes->on_connect = options->on_connect;
 	probes->on_software = options->on_software;
 	probes->on_raw_socket = options->on_raw_socket;
+	probes->on_wire = options->on_wire;
 	probes->ctx = ctx;
 	probes->v2_root_fd = open(options->v2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (probes->v2_root_fd < 0) {
@@ -582,6 +669,11 @@ int probes_load(const struct probes_options *options, cgroup_event_fn on_event, 
 	step = "opening the software event ring buffer";
 	err = ring_buffer__add(probes->events, bpf_map__fd(probes->software->maps.software_events),
 			       handle_software_event, probes);
+	if (err)
+		goto fail;
+	step = "opening the wire event ring buffer";
+	err = ring_buffer__add(probes->events, bpf_map__fd(probes->net->maps.wire_events),
+			       handle_wire_event, probes);
 	if (err)
 		goto fail;
 	step = "opening the raw-socket event ring buffer";
@@ -709,6 +801,11 @@ int probes_set_exec_interest(struct probes *probes, const struct exec_interest *
 		return err;
 	__atomic_store_n(&live->every_exec, interest->every_exec, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+void probes_set_wire_interest(struct probes *probes, bool wanted)
+{
+	__atomic_store_n(&probes->net->bss->wire_enabled, wanted ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation)

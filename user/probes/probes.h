@@ -15,6 +15,7 @@
 #include "software_events.h"
 #include "socket_events.h"
 #include "usage.h"
+#include "wire_events.h"
 
 struct probes;
 
@@ -26,6 +27,8 @@ typedef void (*software_event_fn)(const struct software_event *event, void *ctx)
 
 /* Called for each raw or packet socket of a cgroup with a raw-socket policy. */
 typedef void (*raw_socket_event_fn)(const struct raw_socket_event *event, void *ctx);
+/* Called for each stratum method or pool domain a tenant's socket sent (wire_events.h). */
+typedef void (*wire_event_fn)(const struct wire_event *event, void *ctx);
 
 struct probes_options {
 	const char *v2_root;		/* mount point of the cgroup v2 tree */
@@ -33,6 +36,7 @@ struct probes_options {
 	connect_event_fn on_connect;	/* NULL: destinations are dropped */
 	software_event_fn on_software;	/* NULL: software events are dropped */
 	raw_socket_event_fn on_raw_socket;	/* NULL: raw-socket events are dropped */
+	wire_event_fn on_wire;		/* NULL: wire events are dropped */
 	/* Command-line markers searched at exec (bit i of argv_markers = [i]). */
 	const struct argv_marker *argv_markers;
 	size_t argv_marker_count;	/* at most AW_ARGV_MARKERS_MAX */
@@ -76,6 +80,12 @@ bool probes_events_settle(struct probes *probes, int drained);
  * it reports every exec.
  */
 int probes_set_exec_interest(struct probes *probes, const struct exec_interest *interest);
+
+/*
+ * Whether the egress probe looks for mining on the wire (wire_events.h):
+ * while some software policy has builtin:miners. Off until called.
+ */
+void probes_set_wire_interest(struct probes *probes, bool wanted);
 
 /* The executable @key was judged by the policies of @generation (judged_exes). 0 or -errno. */
 int probes_mark_judged(struct probes *probes, const struct exe_key *key, uint32_t generation);

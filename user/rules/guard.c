@@ -28,6 +28,7 @@
 #include "seed.h"
 #include "software.h"
 #include "software_tracker.h"
+#include "wire.h"
 
 /* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
 #define PROC_STAT_MAX 4096
@@ -78,6 +79,8 @@ struct decision {
 		const char *helper;	/* the helper list's entry for the event's process */
 		const char *through;	/* the entry of the nearest helper walked past; NULL: none */
 	} attributed;
+	char wire_reason[192];		/* SOFTWARE_EVENT_WIRE: facts.wire_reason */
+	int dst_port;			/* SOFTWARE_EVENT_WIRE: where it was sent; 0: none */
 	struct decision *next;		/* waiting for the digest */
 };
 
@@ -735,10 +738,11 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		.reason = verdict.reason,
 		.exe = exe[0] ? exe : NULL,
 		.sha256 = sha256,
-		.comm = comm,
+		.comm = comm[0] ? comm : NULL,
 		.pid = target.pid,
 		.action = action_names[policy->action],
 		.action_result = result,
+		.dst_port = decision->dst_port,
 	};
 	guard->emit(&alert, guard->ctx);
 }
@@ -912,6 +916,45 @@ void guard_event(struct guard *guard, const struct software_event *event,
 	}
 	decide_with_digest(guard, decision, status == EXEHASH_DONE ? hex : NULL,
 			   status == EXEHASH_DONE ? &content : NULL, now);
+	free(decision);
+}
+
+void guard_wire_event(struct guard *guard, const struct wire_event *event,
+		      const struct guard_tenant *tenant, double now)
+{
+	const struct policy_matcher *policy = find_policy(guard, tenant->policy);
+	struct decision *decision;
+	enum software_rule rule;
+	char reason[192];
+
+	if (!policy || !wire_verdict(event, &rule, reason, sizeof(reason)))
+		return;
+	decision = calloc(1, sizeof(*decision));
+	if (!decision) {
+		pr_warn("unauthorized software: out of memory, event of tenant %s dropped",
+			tenant->name);
+		return;
+	}
+	copy(decision->tenant, sizeof(decision->tenant), tenant->name);
+	copy(decision->plan, sizeof(decision->plan), tenant->plan);
+	copy(decision->cgroup, sizeof(decision->cgroup), tenant->cgroup);
+	copy(decision->event_cgroup, sizeof(decision->event_cgroup), tenant->event_cgroup);
+	copy(decision->policy, sizeof(decision->policy), tenant->policy);
+	copy(decision->wire_reason, sizeof(decision->wire_reason), reason);
+	decision->window_s = tenant->window_s;
+	decision->dst_port = event->dst_port;
+	decision->facts.type = SOFTWARE_EVENT_WIRE;
+	decision->facts.wire_rule = rule;
+	decision->facts.wire_reason = decision->wire_reason;
+	if (event->pid) {
+		memcpy(decision->comm, event->comm, sizeof(decision->comm) - 1);
+		decision->pid = (int)event->pid;
+		decision->start_ns = event->start_ns;
+		read_exe_link(decision->pid, decision->exe, sizeof(decision->exe));
+	}
+	decision->facts.comm = decision->comm;
+	decision->facts.exe = decision->exe[0] ? decision->exe : NULL;
+	decide(guard, decision, now);
 	free(decision);
 }
 

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "software_events.h"
 #include "socket_events.h"
+#include "wire_events.h"
 
 /* Bounds the execs that wait for their digest; beyond, they are decided without it. */
 #define GUARD_PENDING_MAX 512
@@ -93,6 +94,15 @@ bool guard_take_interest_change(struct guard *guard);
  * no longer sets raw_sockets.
  */
 void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
+		      const struct guard_tenant *tenant, double now);
+
+/*
+ * One event of the egress probe (wire_events.h) from a tenant's socket, at
+ * @now: rules stratum and pool_domain (wire.h) of the tenant's policy. The
+ * process is the one the probe named (pid 0: none, so kill has nobody to
+ * hit and the alert resolves a window after the last evidence).
+ */
+void guard_wire_event(struct guard *guard, const struct wire_event *event,
 		      const struct guard_tenant *tenant, double now);
 
 /* Readable when digests are ready: then call guard_collect(). */

@@ -41,6 +41,10 @@ const char *software_rule_name(enum software_rule rule)
 		return "learned_sha256";
 	case SOFTWARE_RULE_RAW_SOCKET:
 		return "raw_socket";
+	case SOFTWARE_RULE_STRATUM:
+		return "stratum";
+	case SOFTWARE_RULE_POOL_DOMAIN:
+		return "pool_domain";
 	default:
 		return "unknown";
 	}
@@ -578,6 +582,13 @@ bool software_match(const struct software_matcher *matcher, const struct softwar
 
 	if (!matcher || !facts)
 		return false;
+	/* What a process sent, not what it is: its own rule, with builtin:miners. */
+	if (facts->type == SOFTWARE_EVENT_WIRE) {
+		if (!matcher->miners || !facts->wire_reason)
+			return false;
+		set_verdict(verdict, facts->wire_rule, "%s", facts->wire_reason);
+		return true;
+	}
 	if (facts->sha256 &&
 	    string_set_find(&matcher->allow_sha256, facts->sha256, strlen(facts->sha256)))
 		return false;

@@ -25,12 +25,15 @@ enum software_rule {
 	SOFTWARE_RULE_CONTENT,		/* a YARA rule of the policy matched the executable */
 	SOFTWARE_RULE_LEARNED_SHA256,	/* its sha256 was caught before on this node */
 	SOFTWARE_RULE_RAW_SOCKET,	/* raw IP or packet socket (raw_sockets; guard.c, not software_match) */
+	SOFTWARE_RULE_STRATUM,		/* stratum on the wire (wire.h, with builtin:miners) */
+	SOFTWARE_RULE_POOL_DOMAIN,	/* a pool domain in DNS or TLS (wire.h, with builtin:miners) */
 	SOFTWARE_RULE_COUNT,
 };
 
 /*
  * "sha256", "name", "path", "argv", "miner_behavior", "content",
- * "learned_sha256", "raw_socket": the alert's `rule`.
+ * "learned_sha256", "raw_socket", "stratum", "pool_domain": the alert's
+ * `rule`.
  */
 const char *software_rule_name(enum software_rule rule);
 
@@ -63,6 +66,13 @@ struct software_facts {
 	const char *learned;
 	const struct content_hit *content;	/* YARA matches of every source */
 	size_t content_count;
+	/*
+	 * SOFTWARE_EVENT_WIRE: what wire_verdict() (wire.h) made of the
+	 * egress probe's event, SOFTWARE_RULE_STRATUM or _POOL_DOMAIN, and
+	 * its reason.
+	 */
+	enum software_rule wire_rule;
+	const char *wire_reason;
 };
 
 struct software_verdict {
@@ -120,7 +130,9 @@ void software_matcher_interest(const struct software_matcher *matcher,
  * has builtin:miners; miner behaviour
  * (MSR write, huge pages, a modprobe marker with comm or basename modprobe
  * or insmod) when deny has builtin:miners; last, @facts->learned when the
- * policy denies a built-in set (learned_sha256).
+ * policy denies a built-in set (learned_sha256). A SOFTWARE_EVENT_WIRE
+ * event is tried against its own rule only (facts->wire_rule), which
+ * counts when deny has builtin:miners.
  */
 bool software_match(const struct software_matcher *matcher, const struct software_facts *facts,
 		    struct software_verdict *verdict);

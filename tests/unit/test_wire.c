@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for mining on the wire (wire.c): the shipped data of
+ * data/network/ (every line parses, the domains the issue names are there,
+ * no ordinary one), the parsers on malformed input, the stratum filter as
+ * the egress probe searches with it, the pool-domain keys as the probe
+ * hashes names (suffixes at label boundaries only, any case), and what an
+ * event means for the software rules (rule, reason, builtin:miners only).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "software.h"
+#include "wire.h"
+
+extern const char network_stratum_markers_txt[], network_stratum_markers_txt_end[];
+extern const char network_pool_domains_txt[], network_pool_domains_txt_end[];
+
+/* Lines that are neither blank nor comments: what the loader must keep. */
+static size_t content_lines(const char *start, const char *end)
+{
+	size_t count = 0;
+
+	while (start < end) {
+		const char *stop = memchr(start, '\n', (size_t)(end - start));
+		const char *line = start;
+
+		if (!stop)
+			stop = end;
+		while (line < stop && (*line == ' ' || *line == '\t' || *line == '\r'))
+			line++;
+		if (line < stop && *line != '#')
+			count++;
+		start = stop + 1;
+	}
+	return count;
+}
+
+static int marker_index(const struct wire_marker *markers, size_t count, const char *method,
+			bool with)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (!strcmp(markers[i].method, method) && markers[i].with == with)
+			return (int)i;
+	return -1;
+}
+
+static void test_shipped_markers(void **state)
+{
+	const struct wire_marker *markers;
+	size_t count;
+
+	markers = wire_stratum_markers(&count);
+	assert_int_equal(count, content_lines(network_stratum_markers_txt,
+					      network_stratum_markers_txt_end));
+	assert_true(count <= AW_ARGV_MARKERS_MAX);
+	assert_true(marker_index(markers, count, "mining.subscribe", false) >= 0);
+	assert_true(marker_index(markers, count, "mining.authorize", false) >= 0);
+	assert_true(marker_index(markers, count, "eth_submitLogin", false) >= 0);
+	assert_true(marker_index(markers, count, "login", false) >= 0);
+	/* Monero's login needs its agent beside it. */
+	assert_true(marker_index(markers, count, "login", true) >= 0);
+	assert_memory_equal(markers[marker_index(markers, count, "login", true)].text, "\"agent\"",
+			    7);
+}
+
+static bool has(const char *const *domains, size_t count, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (!strcmp(domains[i], name))
+			return true;
+	return false;
+}
+
+static void test_shipped_domains(void **state)
+{
+	static const char *const wanted[] = {
+		"supportxmr.com", "hashvault.pro", "minexmr.com", "nanopool.org", "2miners.com",
+		"f2pool.com", "moneroocean.stream", "herominers.com", "unmineable.com",
+		"nicehash.com", "c3pool.com",
+	};
+	/* Names a build, a CI job or a browser reaches every day. */
+	static const char *const ordinary[] = {
+		"github.com", "githubusercontent.com", "google.com", "debian.org", "example.com",
+		"pypi.org", "npmjs.org", "docker.io", "amazonaws.com", "cloudflare.com",
+		"btc.com", "binance.com", "com", "org", "io",
+	};
+	const char *const *domains;
+	size_t count, i;
+
+	domains = wire_pool_domains(&count);
+	assert_int_equal(count, content_lines(network_pool_domains_txt, network_pool_domains_txt_end));
+	assert_true(count <= AW_POOL_SUFFIXES_MAX);
+	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
+		assert_true(has(domains, count, wanted[i]));
+	for (i = 0; i < sizeof(ordinary) / sizeof(ordinary[0]); i++)
+		assert_false(has(domains, count, ordinary[i]));
+	for (i = 0; i < count; i++)
+		assert_true(wire_valid_domain(domains[i], strlen(domains[i])));
+}
+
+static void test_parse_markers(void **state)
+{
+	static const char text[] = "# comment\n"
+				   "method mining.subscribe \"mining.subscribe\"\n"
+				   "  with login \"agent\"  \n"
+				   "method login\n"			/* no text */
+				   "other login \"login\"\n"		/* no such keyword */
+				   "method x abc\n"			/* too short */
+				   "method x 0123456789012345678901234567890123\n" /* too long */
+				   "method bad\\x \\q\\0abc\n"		/* bad escape */
+				   "method nul a\\0bcd\\\\\n";
+	struct wire_marker markers[4];
+	size_t count;
+
+	/* The skipped lines' warnings are below main()'s log level. */
+	count = wire_parse_markers(text, sizeof(text) - 1, markers, 4);
+	assert_int_equal(count, 3);
+	assert_string_equal(markers[0].method, "mining.subscribe");
+	assert_false(markers[0].with);
+	assert_int_equal(markers[0].len, 18);
+	assert_string_equal(markers[1].method, "login");
+	assert_true(markers[1].with);
+	assert_int_equal(markers[2].len, 6);
+	assert_memory_equal(markers[2].text, "a\0bcd\\", 6);
+
+	/* At most @max. */
+	count = wire_parse_markers(text, sizeof(text) - 1, markers, 1);
+	assert_int_equal(count, 1);
+}
+
+static void test_parse_domains(void **state)
+{
+	static const char text[] = "# pools\n"
+				   "supportxmr.com\n"
+				   "  xmr.Pool.example\n"		/* uppercase */
+				   "localhost\n"			/* one label */
+				   "a.b.c.d.e\n"			/* five labels */
+				   "bad..name\n"
+				   ".lead.com\n"
+				   "trail.com.\n"
+				   "under_score.com\n"
+				   "pool.hashvault.pro\n"
+				   "supportxmr.com\n";			/* again */
+	char **domains;
+	size_t count;
+
+	assert_int_equal(wire_parse_domains(text, sizeof(text) - 1, &domains, &count), 0);
+	assert_int_equal(count, 2);
+	assert_string_equal(domains[0], "supportxmr.com");
+	assert_string_equal(domains[1], "pool.hashvault.pro");
+	assert_null(domains[2]);
+	free(domains);
+
+	assert_true(wire_valid_domain("a.b.c.d", 7));
+	assert_false(wire_valid_domain("a.b.c.d.e", 9));
+	/* AW_POOL_SUFFIX_MAX bytes, not one more. */
+	{
+		char name[AW_POOL_SUFFIX_MAX + 2];
+
+		memset(name, 'a', sizeof(name));
+		memcpy(name + AW_POOL_SUFFIX_MAX - 4, ".com", 4);
+		assert_true(wire_valid_domain(name, AW_POOL_SUFFIX_MAX));
+		memcpy(name + AW_POOL_SUFFIX_MAX - 3, ".com", 4);
+		assert_false(wire_valid_domain(name, AW_POOL_SUFFIX_MAX + 1));
+	}
+}
+
+/*
+ * The probe's find_pool_suffix() (bpf/wire.bpf.h) over a table of keys:
+ * the name hashed from its end, looked up at each dot (at most
+ * AW_POOL_SUFFIX_LABELS) and whole. Returns the index + 1, or 0.
+ */
+struct suffix_table {
+	struct pool_suffix_key keys[16];
+	size_t count;
+	__u64 bits[AW_POOL_SUFFIX_BITS / 64];
+	unsigned int lookups;
+};
+
+static uint32_t table_lookup(struct suffix_table *table, uint64_t hash, uint32_t len)
+{
+	uint32_t bit = aw_suffix_bit(hash, len);
+	size_t i;
+
+	if (!(table->bits[bit >> 6] >> (bit & 63) & 1))
+		return 0;
+	table->lookups++;
+
+	for (i = 0; i < table->count; i++)
+		if (table->keys[i].hash == hash && table->keys[i].len == len)
+			return (uint32_t)i + 1;
+	return 0;
+}
+
+static uint32_t probe_find_suffix(struct suffix_table *table, const char *name)
+{
+	uint32_t len = (uint32_t)strlen(name), n, labels = 0, found;
+	uint64_t hash = AW_SUFFIX_HASH_START;
+	unsigned char c;
+
+	if (!len || len > AW_WIRE_NAME_MAX)
+		return 0;
+	if (name[len - 1] == '.')
+		len--;
+	for (n = 0; n < AW_POOL_SUFFIX_MAX + 1 && n < len; n++) {
+		c = (unsigned char)name[len - 1 - n];
+		if (c == '.') {
+			found = n ? table_lookup(table, hash, n) : 0;
+			if (found)
+				return found;
+			if (++labels >= AW_POOL_SUFFIX_LABELS)
+				return 0;
+		}
+		hash = aw_suffix_hash_step(hash, c);
+	}
+	if (n != len || n > AW_POOL_SUFFIX_MAX)
+		return 0;
+	return table_lookup(table, hash, n);
+}
+
+static void test_suffix_keys(void **state)
+{
+	struct suffix_table table = { .count = 3 };
+
+	wire_suffix_key("supportxmr.com", &table.keys[0]);
+	wire_suffix_key("pool.hashvault.pro", &table.keys[1]);
+	wire_suffix_key("a.b.c.d", &table.keys[2]);
+	assert_int_equal(table.keys[0].len, 14);
+	{
+		const char *const suffixes[] = { "supportxmr.com", "pool.hashvault.pro", "a.b.c.d" };
+
+		wire_suffix_bits(suffixes, 3, table.bits);
+	}
+
+	assert_int_equal(probe_find_suffix(&table, "supportxmr.com"), 1);
+	assert_int_equal(probe_find_suffix(&table, "supportxmr.com."), 1);
+	assert_int_equal(probe_find_suffix(&table, "pool.SupportXMR.COM"), 1);
+	assert_int_equal(probe_find_suffix(&table, "a.b.c.d.e.f.gulf.supportxmr.com"), 1);
+	/* Label boundaries only, and the suffix must end the name. */
+	assert_int_equal(probe_find_suffix(&table, "notsupportxmr.com"), 0);
+	assert_int_equal(probe_find_suffix(&table, "supportxmr.com.evil.example"), 0);
+	assert_int_equal(probe_find_suffix(&table, "upportxmr.com"), 0);
+	assert_int_equal(probe_find_suffix(&table, "hashvault.pro"), 0);
+	assert_int_equal(probe_find_suffix(&table, "x.pool.hashvault.pro"), 2);
+	assert_int_equal(probe_find_suffix(&table, "a.b.c.d"), 3);
+	assert_int_equal(probe_find_suffix(&table, "z.a.b.c.d"), 3);
+	assert_int_equal(probe_find_suffix(&table, "www.example.com"), 0);
+	assert_int_equal(probe_find_suffix(&table, ""), 0);
+	assert_int_equal(probe_find_suffix(&table, "."), 0);
+
+	/* Ordinary names mostly cost no lookup: the bitmap rules their suffixes out. */
+	table.lookups = 0;
+	assert_int_equal(probe_find_suffix(&table, "deb.debian.org"), 0);
+	assert_int_equal(probe_find_suffix(&table, "www.example.com"), 0);
+	assert_int_equal(probe_find_suffix(&table, "files.pythonhosted.org"), 0);
+	assert_true(table.lookups <= 1);
+}
+
+/* ---- the stratum filter, searched as bpf/markers.bpf.h does --------------- */
+
+static uint64_t lower8(uint64_t x)
+{
+	uint64_t low7 = x & 0x7f7f7f7f7f7f7f7fULL;
+	uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
+	uint64_t gt_z = low7 + 0x2525252525252525ULL;
+
+	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ULL) >> 2);
+}
+
+static uint32_t probe_marker_at(const struct argv_filter *filter, const unsigned char *bytes,
+				uint32_t bytes_len, uint32_t start, uint32_t m, uint32_t len)
+{
+	uint64_t diff = 0, word;
+	int k;
+
+	m &= AW_ARGV_MARKERS_MAX - 1;
+	if (start >= AW_WIRE_SCAN_MAX || start + len > bytes_len)
+		return 0;
+	for (k = 0; k < AW_ARGV_MARKER_LEN / 8; k++) {
+		memcpy(&word, bytes + start + 8 * k, sizeof(word));
+		diff |= (lower8(word) ^ filter->markers[m].text[k]) & filter->markers[m].mask[k];
+	}
+	return diff ? 0 : 1U << m;
+}
+
+/* The markers the probe finds in the first @len bytes sent (at most AW_WIRE_SCAN_MAX). */
+static uint32_t probe_search(const struct argv_filter *filter, const char *sent)
+{
+	unsigned char bytes[AW_WIRE_SCAN_MAX + AW_ARGV_MARKER_LEN] = { 0 };
+	uint32_t len = (uint32_t)strlen(sent), found = 0, at, window, key, slot, n, i;
+	const struct argv_window *inside;
+
+	if (len > AW_WIRE_SCAN_MAX)
+		len = AW_WIRE_SCAN_MAX;
+	memcpy(bytes, sent, len);
+	for (at = 0; at < len; at += AW_ARGV_STEP) {
+		memcpy(&window, bytes + at, sizeof(window));
+		window |= AW_ARGV_FOLD;
+		key = aw_argv_key(window);
+		if (!(filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1))
+			continue;
+		slot = key >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
+		for (n = 0; n < filter->probe_max; n++) {
+			inside = &filter->slots[(slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)];
+			if (!inside->bytes)
+				break;
+			if (inside->bytes == window)
+				found |= probe_marker_at(filter, bytes, len, at - inside->offset,
+							 inside->marker, inside->len);
+		}
+		for (i = 0; i < filter->wild_count; i++)
+			if ((window & filter->wild[i].mask) == filter->wild[i].bytes)
+				found |= probe_marker_at(filter, bytes, len,
+							 at - (uint32_t)(int32_t)filter->wild[i].offset,
+							 filter->wild[i].marker, filter->wild[i].len);
+	}
+	return found;
+}
+
+struct stratum_fixture {
+	struct argv_filter *filter;
+	const struct wire_marker *markers;
+	size_t count;
+	__u32 methods;
+};
+
+static int stratum_setup(void **state)
+{
+	struct stratum_fixture *fixture = calloc(1, sizeof(*fixture));
+
+	if (!fixture)
+		return -1;
+	fixture->filter = malloc(sizeof(*fixture->filter));
+	if (!fixture->filter)
+		return -1;
+	fixture->markers = wire_stratum_markers(&fixture->count);
+	if (wire_stratum_filter(fixture->markers, fixture->count, fixture->filter,
+				&fixture->methods))
+		return -1;
+	*state = fixture;
+	return 0;
+}
+
+static int stratum_teardown(void **state)
+{
+	struct stratum_fixture *fixture = *state;
+
+	free(fixture->filter);
+	free(fixture);
+	return 0;
+}
+
+/* What the agent makes of @sent on port @port: the reason, or NULL when no event or no rule. */
+static const char *stratum_reason(const struct stratum_fixture *fixture, const char *sent,
+				  __u16 port, char *reason, size_t size)
+{
+	struct wire_event event = {
+		.rule = WIRE_RULE_STRATUM, .where = WIRE_IN_TCP, .dst_port = port,
+	};
+	enum software_rule rule;
+
+	event.found = probe_search(fixture->filter, sent);
+	/* The probe sends nothing without a method. */
+	if (!(event.found & fixture->methods))
+		return NULL;
+	if (!wire_verdict_with(&event, fixture->markers, fixture->count, NULL, 0, &rule, reason,
+			       size))
+		return NULL;
+	assert_int_equal(rule, SOFTWARE_RULE_STRATUM);
+	return reason;
+}
+
+static void test_stratum_messages(void **state)
+{
+	struct stratum_fixture *fixture = *state;
+	char reason[192];
+	char xmrig[600];
+
+	assert_int_equal(fixture->filter->marker_count, fixture->count);
+	/* XMRig's login, as it sends it: the agent string after the wallet. */
+	snprintf(xmrig, sizeof(xmrig),
+		 "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"login\":\"%s\","
+		 "\"pass\":\"x\",\"agent\":\"XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0\","
+		 "\"algo\":[\"rx/0\",\"cn/1\"]}}\n",
+		 "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A");
+	assert_string_equal(stratum_reason(fixture, xmrig, 3333, reason, sizeof(reason)),
+			    "stratum login sent to port 3333");
+	/* Python's json.dumps, blanks after the colons. */
+	assert_non_null(stratum_reason(fixture,
+				       "{\"id\": 1, \"method\": \"login\", \"params\": {\"login\": "
+				       "\"w\", \"pass\": \"x\", \"agent\": \"a/1\"}}",
+				       443, reason, sizeof(reason)));
+	assert_string_equal(stratum_reason(fixture,
+					   "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":"
+					   "[\"cgminer/4.10\"]}\n",
+					   15555, reason, sizeof(reason)),
+			    "stratum mining.subscribe sent to port 15555");
+	assert_string_equal(stratum_reason(fixture,
+					   "{\"params\":[\"w.rig\",\"x\"],\"id\":2,"
+					   "\"method\":\"MINING.AUTHORIZE\"}\n",
+					   80, reason, sizeof(reason)),
+			    "stratum mining.authorize sent to port 80");
+	assert_string_equal(stratum_reason(fixture,
+					   "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"eth_submitLogin\","
+					   "\"params\":[\"0xabc\"]}\n",
+					   8008, reason, sizeof(reason)),
+			    "stratum eth_submitLogin sent to port 8008");
+
+	/* JSON-RPC that is not stratum: a login without an agent, other methods, HTTP. */
+	assert_null(stratum_reason(fixture,
+				   "{\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"user\":"
+				   "\"me\",\"password\":\"x\"},\"id\":1}",
+				   8080, reason, sizeof(reason)));
+	assert_null(stratum_reason(fixture,
+				   "{\"jsonrpc\":\"2.0\",\"method\":\"eth_blockNumber\",\"params\":[],"
+				   "\"id\":1}",
+				   8545, reason, sizeof(reason)));
+	assert_null(stratum_reason(fixture,
+				   "GET /index.html HTTP/1.1\r\nHost: example.com\r\n"
+				   "User-Agent: curl/7.88.1\r\n\r\n",
+				   80, reason, sizeof(reason)));
+	/* Past the bytes searched: not seen. */
+	{
+		char late[AW_WIRE_SCAN_MAX + 64];
+
+		memset(late, ' ', sizeof(late));
+		memcpy(late + AW_WIRE_SCAN_MAX - 8, "\"mining.subscribe\"", 18);
+		late[sizeof(late) - 1] = '\0';
+		assert_null(stratum_reason(fixture, late, 3333, reason, sizeof(reason)));
+	}
+}
+
+static void test_pool_domain_verdicts(void **state)
+{
+	static const char *const domains[] = { "supportxmr.com", "hashvault.pro" };
+	struct wire_event event = { .rule = WIRE_RULE_POOL_DOMAIN, .where = WIRE_IN_DNS,
+				    .found = 1, .dst_port = 53 };
+	enum software_rule rule;
+	char reason[192];
+
+	assert_true(wire_verdict_with(&event, NULL, 0, domains, 2, &rule, reason, sizeof(reason)));
+	assert_int_equal(rule, SOFTWARE_RULE_POOL_DOMAIN);
+	assert_string_equal(reason, "mining pool domain hashvault.pro in a DNS query");
+	event.where = WIRE_IN_TLS;
+	event.found = 0;
+	assert_true(wire_verdict_with(&event, NULL, 0, domains, 2, &rule, reason, sizeof(reason)));
+	assert_string_equal(reason, "mining pool domain supportxmr.com in a TLS server name");
+	/* An index of no line (a pinned map of another list), an unknown rule: nothing. */
+	event.found = 2;
+	assert_false(wire_verdict_with(&event, NULL, 0, domains, 2, &rule, reason, sizeof(reason)));
+	event.found = 0;
+	event.rule = 7;
+	assert_false(wire_verdict_with(&event, NULL, 0, domains, 2, &rule, reason, sizeof(reason)));
+
+	/* The built-in list: the event's index names its line. */
+	event = (struct wire_event){ .rule = WIRE_RULE_POOL_DOMAIN, .where = WIRE_IN_DNS };
+	assert_true(wire_verdict(&event, &rule, reason, sizeof(reason)));
+	assert_non_null(strstr(reason, wire_pool_domains(&(size_t){ 0 })[0]));
+}
+
+static void test_rules_need_builtin_miners(void **state)
+{
+	char *miners[] = { "builtin:miners" }, *scanners[] = { "builtin:scanners", "xmrig" };
+	struct software_policy policy = { .name = "test", .deny = miners, .deny_count = 1 };
+	struct software_facts facts = {
+		.type = SOFTWARE_EVENT_WIRE,
+		.comm = "xmrig",
+		.wire_rule = SOFTWARE_RULE_POOL_DOMAIN,
+		.wire_reason = "mining pool domain supportxmr.com in a DNS query",
+	};
+	struct software_verdict verdict;
+	struct software_matcher *matcher;
+
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_STRATUM), "stratum");
+	assert_string_equal(software_rule_name(SOFTWARE_RULE_POOL_DOMAIN), "pool_domain");
+	matcher = software_matcher_new(&policy);
+	assert_non_null(matcher);
+	assert_true(software_match(matcher, &facts, &verdict));
+	/* Its own rule, even with a denied comm: what was sent, not what sent it. */
+	assert_int_equal(verdict.rule, SOFTWARE_RULE_POOL_DOMAIN);
+	assert_string_equal(verdict.reason, facts.wire_reason);
+	software_matcher_free(matcher);
+
+	policy.deny = scanners;
+	policy.deny_count = 2;
+	matcher = software_matcher_new(&policy);
+	assert_non_null(matcher);
+	assert_false(software_match(matcher, &facts, &verdict));
+	software_matcher_free(matcher);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_shipped_markers),
+	    cmocka_unit_test(test_shipped_domains),
+	    cmocka_unit_test(test_parse_markers),
+	    cmocka_unit_test(test_parse_domains),
+	    cmocka_unit_test(test_suffix_keys),
+	    cmocka_unit_test_setup_teardown(test_stratum_messages, stratum_setup, stratum_teardown),
+	    cmocka_unit_test(test_pool_domain_verdicts),
+	    cmocka_unit_test(test_rules_need_builtin_miners),
+	};
+
+	log_set_level(LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
