@@ -69,25 +69,36 @@ static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
 	socket_policy_cgroup_event(&agent->socket_policy, agent->config, event);
 }
 
+/*
+ * The tenant that cgroup @cgroup_id belongs to, as the software rules see
+ * it, in @who; NULL (and @who untouched) when no tenant's.
+ */
+static struct tenant *guard_tenant_of(struct agent *agent, uint64_t cgroup_id,
+				      struct guard_tenant *who)
+{
+	struct tenant *tenant = cgroup_tracker_tenant_of(agent->tracker, cgroup_id);
+
+	if (!tenant)
+		return NULL;
+	*who = (struct guard_tenant){
+		.name = tenant->name,
+		.plan = tenant->plan,
+		.cgroup = tenant->cgroup,
+		.event_cgroup = cgroup_tree_path(agent->tree, cgroup_id),
+		.policy = tenant->limits ? tenant->limits->software : NULL,
+		.window_s = plan_window_s(tenant->limits),
+	};
+	return tenant;
+}
+
 /* A raw or packet socket of a cgroup with a raw-socket policy: to its tenant's policy. */
 static void handle_raw_socket_event(const struct raw_socket_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
-	struct tenant *tenant;
+	struct guard_tenant who;
 
-	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
-	if (!tenant)
-		return;
-	guard_raw_socket(agent->guard, event,
-			 &(struct guard_tenant){
-				 .name = tenant->name,
-				 .plan = tenant->plan,
-				 .cgroup = tenant->cgroup,
-				 .event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
-				 .policy = tenant->limits ? tenant->limits->software : NULL,
-				 .window_s = plan_window_s(tenant->limits),
-			 },
-			 clock_monotonic());
+	if (guard_tenant_of(agent, event->cgroup_id, &who))
+		guard_raw_socket(agent->guard, event, &who, clock_monotonic());
 }
 
 /*
@@ -122,23 +133,13 @@ static void handle_software_event(const struct software_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
 	struct guard_tenant who;
-	const struct plan *plan;
 	struct tenant *tenant;
 	uint64_t cgroup_id;
 	size_t i;
 
-	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
+	tenant = guard_tenant_of(agent, event->cgroup_id, &who);
 	if (!tenant)
 		return;
-	plan = config_find_plan(agent->config, tenant->plan);
-	who = (struct guard_tenant){
-		.name = tenant->name,
-		.plan = tenant->plan,
-		.cgroup = tenant->cgroup,
-		.event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
-		.policy = plan ? plan->software : NULL,
-		.window_s = plan_window_s(plan),
-	};
 	/*
 	 * The ancestors that are this tenant's, for miner behaviour only (a
 	 * device or sysctl write, an exec with markers): the rest is never
@@ -164,23 +165,10 @@ static void handle_software_event(const struct software_event *event, void *ctx)
 static void handle_wire_event(const struct wire_event *event, void *ctx)
 {
 	struct agent *agent = ctx;
-	const struct plan *plan;
-	struct tenant *tenant;
+	struct guard_tenant who;
 
-	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
-	if (!tenant)
-		return;
-	plan = config_find_plan(agent->config, tenant->plan);
-	guard_wire_event(agent->guard, event,
-			 &(struct guard_tenant){
-				 .name = tenant->name,
-				 .plan = tenant->plan,
-				 .cgroup = tenant->cgroup,
-				 .event_cgroup = cgroup_tree_path(agent->tree, event->cgroup_id),
-				 .policy = plan ? plan->software : NULL,
-				 .window_s = plan_window_s(plan),
-			 },
-			 clock_monotonic());
+	if (guard_tenant_of(agent, event->cgroup_id, &who))
+		guard_wire_event(agent->guard, event, &who, clock_monotonic());
 }
 
 static void write_textfile(struct agent *agent)
