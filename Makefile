@@ -75,7 +75,7 @@ SKELETONS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # the collector and the agent need the loader. Everything else is pure logic
 # that the unit tests link without them.
 PROBE_SRCS := user/probes/probes.c
-AGENT_SRCS := user/main.c user/agent.c user/resume.c user/probes/collect.c user/tenancy/tracker.c \
+AGENT_SRCS := user/main.c user/agent.c user/resume.c user/router.c user/probes/collect.c user/tenancy/tracker.c \
 	      user/rules/socket_policy.c \
 	      $(PROBE_SRCS)
 # top's terminal loop: the unit tests link its model and view, not curses.

@@ -3,9 +3,9 @@
  * The run loop and the wiring. One clock: every interval the tick builds
  * one table of tenant rows (tenant_row.h) that each stage fills in turn,
  * and every rule hands its finished alerts to one callback, alerts_publish.
- * Cgroup, connect and exec events are handled as they arrive (epoll on the
- * ring buffers), and signals come through a signalfd, so nothing runs in a
- * signal handler. Sinks never block this loop (see delivery.h).
+ * The probes' events (cgroups, connects, execs, sockets, the wire) go to
+ * the rules as they arrive (epoll on the ring buffers; router.h), and
+ * signals come through a signalfd, so nothing runs in a signal handler. Sinks never block this loop (see delivery.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,6 +30,7 @@
 #include "netabuse.h"
 #include "probes.h"
 #include "resume.h"
+#include "router.h"
 #include "socket_policy.h"
 #include "software_builtin.h"
 #include "storage.h"
@@ -59,117 +60,8 @@ struct agent {
 	bool stopping;		/* the last tick: the textfile is written whatever its pace */
 	struct heap_trim heap_trim;	/* after tenants were dropped */
 	struct socket_policy socket_policy;	/* the kernel's raw-socket policy per cgroup */
+	struct router router;	/* the probes' events to the rules */
 };
-
-static void handle_cgroup_event(const struct cgroup_event *event, void *ctx)
-{
-	struct agent *agent = ctx;
-
-	cgroup_tracker_event(agent->tracker, event);
-	socket_policy_cgroup_event(&agent->socket_policy, agent->config, event);
-}
-
-/*
- * The tenant that cgroup @cgroup_id belongs to, as the software rules see
- * it, in @who; NULL (and @who untouched) when no tenant's.
- */
-static struct tenant *guard_tenant_of(struct agent *agent, uint64_t cgroup_id,
-				      struct guard_tenant *who)
-{
-	struct tenant *tenant = cgroup_tracker_tenant_of(agent->tracker, cgroup_id);
-
-	if (!tenant)
-		return NULL;
-	*who = (struct guard_tenant){
-		.name = tenant->name,
-		.plan = tenant->plan,
-		.cgroup = tenant->cgroup,
-		.event_cgroup = cgroup_tree_path(agent->tree, cgroup_id),
-		.policy = tenant->limits ? tenant->limits->software : NULL,
-		.window_s = plan_window_s(tenant->limits),
-	};
-	return tenant;
-}
-
-/* A raw or packet socket of a cgroup with a raw-socket policy: to its tenant's policy. */
-static void handle_raw_socket_event(const struct raw_socket_event *event, void *ctx)
-{
-	struct agent *agent = ctx;
-	struct guard_tenant who;
-
-	if (guard_tenant_of(agent, event->cgroup_id, &who))
-		guard_raw_socket(agent->guard, event, &who, clock_monotonic());
-}
-
-/*
- * A connect() or a probe to a destination: to the network abuse rules, if a
- * tenant made it.
- */
-static void handle_connect_event(const struct connect_event *event, void *ctx)
-{
-	struct agent *agent = ctx;
-	struct netabuse_tenant who;
-	struct tenant *tenant;
-	int err;
-
-	tenant = cgroup_tracker_tenant_of(agent->tracker, event->cgroup_id);
-	if (!tenant)
-		return;
-	who = (struct netabuse_tenant){ tenant->name, tenant->plan, tenant->cgroup };
-	if (event->source == AW_DESTINATION_CONNECT)
-		err = netabuse_connect(agent->netabuse, &who, event->addr, event->port,
-				       clock_monotonic(), alerts_publish, agent->alerts);
-	else
-		err = netabuse_probe(agent->netabuse, &who, event->addr, event->port,
-				     clock_monotonic(), alerts_publish, agent->alerts);
-	if (err)
-		pr_debug("network abuse: connect not counted: %s", strerror(-err));
-}
-
-static void update_exec_interest(struct agent *agent);
-
-/* An exec or miner behaviour: to the tenant's software policy, if a tenant did it. */
-static void handle_software_event(const struct software_event *event, void *ctx)
-{
-	struct agent *agent = ctx;
-	struct guard_tenant who;
-	struct tenant *tenant;
-	uint64_t cgroup_id;
-	size_t i;
-
-	tenant = guard_tenant_of(agent, event->cgroup_id, &who);
-	if (!tenant)
-		return;
-	/*
-	 * The ancestors that are this tenant's, for miner behaviour only (a
-	 * device or sysctl write, an exec with markers): the rest is never
-	 * attributed.
-	 */
-	for (i = 0; i < AW_ANCESTORS_MAX && (event->type != SOFTWARE_EVENT_EXEC || event->argv_markers);
-	     i++) {
-		cgroup_id = event->ancestors[i].cgroup_id;
-		if (!event->ancestors[i].pid)
-			break;
-		if (cgroup_tracker_tenant_of(agent->tracker, cgroup_id) != tenant)
-			break;
-		who.ancestor_cgroups[i] = cgroup_tree_path(agent->tree, cgroup_id);
-		if (!who.ancestor_cgroups[i])
-			break;
-	}
-	guard_event(agent->guard, event, &who, clock_monotonic());
-	if (guard_take_interest_change(agent->guard))
-		update_exec_interest(agent);
-}
-
-/* A stratum method or pool domain a tenant's socket sent: to its software policy. */
-static void handle_wire_event(const struct wire_event *event, void *ctx)
-{
-	struct agent *agent = ctx;
-	struct guard_tenant who;
-
-	if (guard_tenant_of(agent, event->cgroup_id, &who))
-		guard_wire_event(agent->guard, event, &who, clock_monotonic());
-}
 
 static void write_textfile(struct agent *agent)
 {
@@ -287,6 +179,11 @@ static void update_exec_interest(struct agent *agent)
 	probes_set_wire_interest(agent->probes, interest.argv != 0);
 }
 
+static void exec_interest_changed(void *ctx)
+{
+	update_exec_interest(ctx);
+}
+
 /* The rules and the clock follow @config (the sinks have their own alerts_reconfigure). */
 static void configure(struct agent *agent, const struct config *config)
 {
@@ -338,6 +235,7 @@ static void reload(struct agent *agent)
 	configure(agent, config);
 	config_free(agent->config);
 	agent->config = config;
+	agent->router.config = config;
 	agent->tenants = tenants;
 	cgroup_tracker_scan(agent->tracker, tenants, false);
 	socket_policy_sync(&agent->socket_policy, agent->config);
@@ -372,10 +270,10 @@ static int start(struct agent *agent)
 {
 	struct argv_marker markers[AW_ARGV_MARKERS_MAX] = {};
 	struct probes_options probe_options = {
-		.on_connect = handle_connect_event,
-		.on_software = handle_software_event,
-		.on_raw_socket = handle_raw_socket_event,
-		.on_wire = handle_wire_event,
+		.on_connect = router_connect_event,
+		.on_software = router_software_event,
+		.on_raw_socket = router_raw_socket_event,
+		.on_wire = router_wire_event,
 		.argv_markers = markers,
 		.argv_marker_count = software_argv_markers(markers, AW_ARGV_MARKERS_MAX),
 	};
@@ -412,9 +310,20 @@ static int start(struct agent *agent)
 		return EXIT_NO_PROBES;
 	}
 	configure(agent, agent->config);
+	agent->router = (struct router){
+		.config = agent->config,
+		.tracker = agent->tracker,
+		.tree = agent->tree,
+		.guard = agent->guard,
+		.netabuse = agent->netabuse,
+		.alerts = agent->alerts,
+		.socket_policy = &agent->socket_policy,
+		.interest_changed = exec_interest_changed,
+		.ctx = agent,
+	};
 	probe_options.pin_dir = resume_pin_dir(agent->resume);
 	probe_options.instance = resume_instance(agent->resume);
-	err = probes_load(&probe_options, handle_cgroup_event, agent, &agent->probes, why,
+	err = probes_load(&probe_options, router_cgroup_event, &agent->router, &agent->probes, why,
 			  sizeof(why));
 	if (err) {
 		pr_err("cannot load probes: %s", why);
