@@ -17,6 +17,9 @@
 #   the learned file is 0600;
 # - a file seen run clean is not learned from a name: /usr/bin/true copied
 #   as xmrig is found by name, and true stays quiet in another tenant;
+# - a tenant truncating its executable while the worker scans it (mapped):
+#   the agent goes on (a fault in the worker once killed it with SIGBUS)
+#   and still finds contentload afterwards;
 # - benign work stays quiet under the rules: make -j2 and gcc on a
 #   multi-file C project, git, python3, node with its JIT. The build runs
 #   twice in a fresh agent, whose figures (executables from the cache vs
@@ -26,7 +29,7 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_cases content_builtin content_operator content_bad_rule content_bad_reload \
 	content_learned content_learned_restart content_learned_file content_allow content_not_poisoned \
-	content_benign
+	content_truncated content_benign
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg linger contentload || e2e_finish
 e2e_require_commands make gcc git python3 || e2e_finish
@@ -99,7 +102,8 @@ write_config content "$(config_yaml "$RULES/operator.yar")" || {
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
-for name in hidden operated reloaded first second third allowed builder poisoner victim; do
+for name in hidden operated reloaded first second third allowed builder poisoner victim truncater \
+	after_truncation; do
 	tenant_cgroup "$name" >/dev/null || {
 		fail_all "cannot create the tenant cgroups"
 		e2e_finish
@@ -136,6 +140,30 @@ check content_builtin "$?" "contentload as buildstep, empty argv: $what"
 "$AW_TOOLS/incg" "$T/operated" "$BIN/innocent" 0
 what=$(found operated content "r['exe'] == '$BIN/innocent' and 'linger_usage_marker' in r['reason'] and '$RULES/operator.yar' in r['reason']")
 check content_operator "$?" "linger as innocent under the operator's rules: $what"
+
+# ---- an executable truncated while it is scanned: the agent goes on
+# true with 96 MiB after its image still runs, and takes the worker a
+# fraction of a second to hash and scan: each copy is cut back to 4 KiB
+# at another moment of that, so that one cut lands in the scan.
+survived=yes
+for delay in 0.05 0.1 0.15 0.2 0.25 0.3 0.4; do
+	big=$BIN/big-$delay
+	cp "$(type -P true)" "$big" && head -c 96M /dev/zero >>"$big" || break
+	"$AW_TOOLS/incg" "$T/truncater" "$big"
+	sleep "$delay"
+	truncate -s 4096 "$big"
+	sleep 0.5
+	kill -0 "$AGENT_PID" 2>/dev/null || {
+		survived="no: it died ($(tail -n 1 "$AGENT_LOG"))"
+		break
+	}
+	rm -f "$big"
+done
+"$AW_TOOLS/incg" "$T/after_truncation" "$BIN/buildstep"
+what=$(found after_truncation content "'builtin:miners' in r['reason']")
+[[ $survived == yes ]]
+check content_truncated "$?" "executables truncated while scanned: the agent survived: $survived; contentload afterwards: $what"
+[[ $survived == yes ]] || e2e_finish
 
 # ---- a reload to the bad file is refused; the rules stay
 cp "$AW_CONFIG" "$E2E_TMP/good.yaml"

@@ -709,8 +709,17 @@ struct exehash *exehash_new(void)
 	err = -pthread_cond_init(&hash->wake, NULL);
 	if (err)
 		goto destroy_lock;
-	/* Born with every signal blocked: they are the main loop's signalfd's, with no window. */
+	/*
+	 * Born with every signal blocked: they are the main loop's signalfd's,
+	 * with no window. Not the faults: a fault whose signal is blocked kills
+	 * the process outright, and libyara catches the SIGBUS of a file that a
+	 * tenant truncates while it is scanned (mapped) to fail that one scan.
+	 */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &previous);
 	err = -pthread_create(&hash->thread, NULL, worker_main, hash);
 	pthread_sigmask(SIG_SETMASK, &previous, NULL);
