@@ -590,18 +590,22 @@ start_listener() {
 	return 1
 }
 
-# disk_backed_dir NAME: makes and prints a new directory named after NAME
-# on a disk-backed file system (build/ or /var/tmp, not tmpfs), removed at
-# exit; status 1 when there is none.
+# disk_backed_dir NAME: makes a new directory named after NAME on a
+# disk-backed file system (build/ or /var/tmp, not tmpfs), removed at exit,
+# and sets DISK_BACKED_DIR to it; status 1 when there is none. Call it in
+# the test's own shell, not in $(...): a subshell's cleanup is lost, and
+# the directory with it.
 disk_backed_dir() {
 	local base dir
+	DISK_BACKED_DIR=""
 	for base in "$E2E_REPO/build" /var/tmp; do
 		case $(stat -f -c %T "$base" 2>/dev/null) in
 		"" | tmpfs | ramfs) continue ;;
 		esac
 		dir=$(mktemp -d "$base/abusewatch-e2e-$1.XXXXXX") || continue
 		on_cleanup rm -rf "'$dir'"
-		printf '%s\n' "$dir"
+		# shellcheck disable=SC2034 # the caller's
+		DISK_BACKED_DIR=$dir
 		return 0
 	done
 	return 1

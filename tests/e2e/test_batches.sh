@@ -37,7 +37,7 @@ CONNECTS=300
 # UDP payload bytes of each datagram; on the wire 20 + 8 more (IPv4, UDP).
 DATAGRAM=16
 
-DIR=$(disk_backed_dir batches) || {
+disk_backed_dir batches && DIR=$DISK_BACKED_DIR || {
 	skip_all "no disk-backed directory (build/ and /var/tmp are tmpfs or not writable)"
 	e2e_finish
 }

@@ -70,7 +70,7 @@ MINER_SHA=$(sha256sum "$BIN/xmrig" | cut -d' ' -f1)
 PAYLOAD_SHA=$(sha256sum "$BIN/payload" | cut -d' ' -f1)
 
 # The tenants' storage: the user's own directory, mode 0700.
-STORE=$(disk_backed_dir caps) || {
+disk_backed_dir caps && STORE=$DISK_BACKED_DIR || {
 	fail_all "no disk-backed directory for the storage paths"
 	e2e_finish
 }

@@ -115,9 +115,8 @@ over=$(series abusewatch_tenant_over_limit 'tenant="calm",plan="default",resourc
 check overuse_benign_quiet "$?" "tenant calm: $(events_count "$AW_EVENTS" tenant=calm) records, in Alertmanager: $(am_alert tenant=calm >/dev/null && echo yes || echo no), over_limit{cpu} ${over:-missing} (want 0 records, no alert, 0)"
 
 # ---- disk writes: 64 MiB O_DIRECT on a 2 MiB/s plan
-# Not in a subshell: the directory's removal is registered here.
-disk_backed_dir overuse >"$E2E_TMP/data_dir"
-data_dir=$(cat "$E2E_TMP/data_dir")
+disk_backed_dir overuse
+data_dir=$DISK_BACKED_DIR
 if [[ -z $data_dir ]]; then
 	skip overuse_disk_write "no disk-backed directory ($E2E_REPO/build, /var/tmp)"
 else

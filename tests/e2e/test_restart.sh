@@ -38,7 +38,7 @@ e2e_setup || e2e_finish
 SIZE_DISK=$((16 * 1024 * 1024))
 SIZE_NET=$((8 * 1024 * 1024))
 
-DATA=$(disk_backed_dir restart) || {
+disk_backed_dir restart && DATA=$DISK_BACKED_DIR || {
 	skip_all "no disk-backed directory ($E2E_REPO/build, /var/tmp)"
 	e2e_finish
 }

@@ -24,9 +24,8 @@ e2e_setup || e2e_finish
 WINDOW=2
 FOR=1
 
-# Not in a subshell: the directory's removal is registered here.
-disk_backed_dir storage >"$E2E_TMP/store"
-STORE=$(cat "$E2E_TMP/store")
+disk_backed_dir storage
+STORE=$DISK_BACKED_DIR
 if [[ -z $STORE ]]; then
 	skip_all "no disk-backed directory ($E2E_REPO/build, /var/tmp) to keep tenant files in"
 	e2e_finish
@@ -49,7 +48,8 @@ alerts:
 }
 
 # ---- the files, before the agent starts
-OUTSIDE=$(mktemp -d "$STORE/../abusewatch-e2e-outside.XXXXXX") || {
+# Beside STORE, named without "..": STORE is removed first at exit.
+OUTSIDE=$(mktemp -d "${STORE%/*}/abusewatch-e2e-outside.XXXXXX") || {
 	fail_all "cannot make a directory outside the tenants"
 	e2e_finish
 }
