@@ -86,3 +86,33 @@ char *text_utf8_copy(const char *text, size_t *length)
 	*length = used;
 	return copy;
 }
+
+bool text_is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+bool text_next_line(const char **cursor, const char *end, const char **line,
+		    const char **line_end)
+{
+	const char *start = *cursor, *stop;
+
+	if (start >= end)
+		return false;
+	stop = memchr(start, '\n', (size_t)(end - start));
+	if (!stop)
+		stop = end;
+	*cursor = stop < end ? stop + 1 : end;
+	while (start < stop && text_is_blank(*start))
+		start++;
+	while (stop > start && text_is_blank(stop[-1]))
+		stop--;
+	*line = start;
+	*line_end = stop;
+	return true;
+}
+
+bool text_line_has_content(const char *line, const char *line_end)
+{
+	return line < line_end && *line != '#';
+}

@@ -3,6 +3,7 @@
 #ifndef ABUSEWATCH_TEXT_H
 #define ABUSEWATCH_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -28,5 +29,19 @@ size_t text_utf8_sequence(const char *s, size_t *invalid);
  * may be any bytes; a JSON text must be UTF-8 (RFC 8259).
  */
 char *text_utf8_copy(const char *text, size_t *length);
+
+/* A space, a tab or a carriage return: what the data files' lines are trimmed of. */
+bool text_is_blank(char c);
+
+/*
+ * The next line of [*cursor, end) (the embedded data files: one entry a
+ * line), without its newline and surrounding blanks, in [*line,
+ * *line_end); *cursor moves past it. False at the end.
+ */
+bool text_next_line(const char **cursor, const char *end, const char **line,
+		    const char **line_end);
+
+/* Whether [line, line_end) says anything: not empty, not a # comment. */
+bool text_line_has_content(const char *line, const char *line_end);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "software_builtin.h"
+#include "text.h"
 
 #define NAME_LEN_MAX 255 /* NAME_MAX: a name is one path component */
 
@@ -55,40 +56,6 @@ static size_t marker_count;
 
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/*
- * The next line of [*cursor, end), without its newline and surrounding
- * blanks, in [*line, *line_end). False at the end.
- */
-static bool next_line(const char **cursor, const char *end, const char **line,
-		      const char **line_end)
-{
-	const char *start = *cursor, *stop;
-
-	if (start >= end)
-		return false;
-	stop = memchr(start, '\n', (size_t)(end - start));
-	if (!stop)
-		stop = end;
-	*cursor = stop < end ? stop + 1 : end;
-	while (start < stop && is_blank(*start))
-		start++;
-	while (stop > start && is_blank(stop[-1]))
-		stop--;
-	*line = start;
-	*line_end = stop;
-	return true;
-}
-
-static bool is_content(const char *line, const char *line_end)
-{
-	return line < line_end && *line != '#';
-}
-
 static bool valid_name(const char *name, size_t length)
 {
 	size_t i;
@@ -127,7 +94,7 @@ static int load_set(struct builtin_set *set)
 		return -ENOMEM;
 	memcpy(set->text, set->start, length);
 	set->text[length] = '\0';
-	while (next_line(&cursor, set->end, &line, &line_end))
+	while (text_next_line(&cursor, set->end, &line, &line_end))
 		lines++;
 	set->names = calloc(lines ? lines : 1, sizeof(*set->names));
 	if (!set->names) {
@@ -136,9 +103,9 @@ static int load_set(struct builtin_set *set)
 		return -ENOMEM;
 	}
 	cursor = set->start;
-	while (next_line(&cursor, set->end, &line, &line_end)) {
+	while (text_next_line(&cursor, set->end, &line, &line_end)) {
 		line_number++;
-		if (!is_content(line, line_end))
+		if (!text_line_has_content(line, line_end))
 			continue;
 		if (!valid_name(line, (size_t)(line_end - line))) {
 			pr_warn("software: %s.txt:%d: not a lowercase program name, skipped",
@@ -216,9 +183,9 @@ static void load_markers(void)
 	bool modprobe;
 	size_t length;
 
-	while (next_line(&cursor, end, &line, &line_end)) {
+	while (text_next_line(&cursor, end, &line, &line_end)) {
 		line_number++;
-		if (!is_content(line, line_end))
+		if (!text_line_has_content(line, line_end))
 			continue;
 		length = (size_t)(line_end - line);
 		if (length > sizeof(argv_prefix) - 1 &&

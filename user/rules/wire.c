@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "software_builtin.h"
+#include "text.h"
 #include "wire.h"
 
 /* Embedded by user/rules/network_data.S. */
@@ -28,51 +29,17 @@ static char **builtin_domains;
 static size_t builtin_domain_count;
 static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/*
- * The next line of [*cursor, end), without its newline and surrounding
- * blanks, in [*line, *line_end). False at the end.
- */
-static bool next_line(const char **cursor, const char *end, const char **line,
-		      const char **line_end)
-{
-	const char *start = *cursor, *stop;
-
-	if (start >= end)
-		return false;
-	stop = memchr(start, '\n', (size_t)(end - start));
-	if (!stop)
-		stop = end;
-	*cursor = stop < end ? stop + 1 : end;
-	while (start < stop && is_blank(*start))
-		start++;
-	while (stop > start && is_blank(stop[-1]))
-		stop--;
-	*line = start;
-	*line_end = stop;
-	return true;
-}
-
-static bool is_content(const char *line, const char *line_end)
-{
-	return line < line_end && *line != '#';
-}
-
 /* The next word of [*cursor, end) and the blanks after it; NULL when none. */
 static const char *next_word(const char **cursor, const char *end, size_t *length)
 {
 	const char *word = *cursor, *stop = word;
 
-	while (stop < end && !is_blank(*stop))
+	while (stop < end && !text_is_blank(*stop))
 		stop++;
 	if (stop == word)
 		return NULL;
 	*length = (size_t)(stop - word);
-	while (stop < end && is_blank(*stop))
+	while (stop < end && text_is_blank(*stop))
 		stop++;
 	*cursor = stop;
 	return word;
@@ -140,9 +107,9 @@ size_t wire_parse_markers(const char *text, size_t length, struct wire_marker *o
 	int line_number = 0;
 	size_t count = 0;
 
-	while (next_line(&cursor, end, &line, &line_end)) {
+	while (text_next_line(&cursor, end, &line, &line_end)) {
 		line_number++;
-		if (!is_content(line, line_end))
+		if (!text_line_has_content(line, line_end))
 			continue;
 		memset(&marker, 0, sizeof(marker));
 		if (!parse_marker(line, line_end, &marker)) {
@@ -204,7 +171,7 @@ int wire_parse_domains(const char *text, size_t length, char ***domains, size_t 
 
 	*domains = NULL;
 	*count = 0;
-	while (next_line(&cursor, end, &line, &line_end))
+	while (text_next_line(&cursor, end, &line, &line_end))
 		lines++;
 	/* The pointers, then the strings: one block, one free(). */
 	list = malloc((lines + 1) * sizeof(*list) + length + 1);
@@ -212,9 +179,9 @@ int wire_parse_domains(const char *text, size_t length, char ***domains, size_t 
 		return -ENOMEM;
 	strings = (char *)(list + lines + 1);
 	cursor = text;
-	while (next_line(&cursor, end, &line, &line_end)) {
+	while (text_next_line(&cursor, end, &line, &line_end)) {
 		line_number++;
-		if (!is_content(line, line_end))
+		if (!text_line_has_content(line, line_end))
 			continue;
 		line_length = (size_t)(line_end - line);
 		if (!wire_valid_domain(line, line_length)) {
