@@ -837,6 +837,25 @@ static void attribute(struct decision *decision, const struct software_event *ev
 	decision->attributed.through = at > 1 ? software_helper_name(comms[0]) : NULL;
 }
 
+/* A decision about an event of @tenant, its tenant fields filled; NULL (said) when out of memory. */
+static struct decision *new_decision(const struct guard_tenant *tenant)
+{
+	struct decision *decision = calloc(1, sizeof(*decision));
+
+	if (!decision) {
+		pr_warn("unauthorized software: out of memory, event of tenant %s dropped",
+			tenant->name);
+		return NULL;
+	}
+	copy(decision->tenant, sizeof(decision->tenant), tenant->name);
+	copy(decision->plan, sizeof(decision->plan), tenant->plan);
+	copy(decision->cgroup, sizeof(decision->cgroup), tenant->cgroup);
+	copy(decision->event_cgroup, sizeof(decision->event_cgroup), tenant->event_cgroup);
+	copy(decision->policy, sizeof(decision->policy), tenant->policy);
+	decision->window_s = tenant->window_s;
+	return decision;
+}
+
 void guard_event(struct guard *guard, const struct software_event *event,
 		 const struct guard_tenant *tenant, double now)
 {
@@ -850,19 +869,10 @@ void guard_event(struct guard *guard, const struct software_event *event,
 
 	if (!policy)
 		return;
-	decision = calloc(1, sizeof(*decision));
-	if (!decision) {
-		pr_warn("unauthorized software: out of memory, event of tenant %s dropped",
-			tenant->name);
+	decision = new_decision(tenant);
+	if (!decision)
 		return;
-	}
-	copy(decision->tenant, sizeof(decision->tenant), tenant->name);
-	copy(decision->plan, sizeof(decision->plan), tenant->plan);
-	copy(decision->cgroup, sizeof(decision->cgroup), tenant->cgroup);
-	copy(decision->event_cgroup, sizeof(decision->event_cgroup), tenant->event_cgroup);
-	copy(decision->policy, sizeof(decision->policy), tenant->policy);
 	memcpy(decision->comm, event->comm, sizeof(decision->comm) - 1);
-	decision->window_s = tenant->window_s;
 	decision->pid = (int)event->pid;
 	decision->start_ns = event->start_ns;
 	decision->facts.type = event->type;
@@ -929,19 +939,10 @@ void guard_wire_event(struct guard *guard, const struct wire_event *event,
 
 	if (!policy || !wire_verdict(event, &rule, reason, sizeof(reason)))
 		return;
-	decision = calloc(1, sizeof(*decision));
-	if (!decision) {
-		pr_warn("unauthorized software: out of memory, event of tenant %s dropped",
-			tenant->name);
+	decision = new_decision(tenant);
+	if (!decision)
 		return;
-	}
-	copy(decision->tenant, sizeof(decision->tenant), tenant->name);
-	copy(decision->plan, sizeof(decision->plan), tenant->plan);
-	copy(decision->cgroup, sizeof(decision->cgroup), tenant->cgroup);
-	copy(decision->event_cgroup, sizeof(decision->event_cgroup), tenant->event_cgroup);
-	copy(decision->policy, sizeof(decision->policy), tenant->policy);
 	copy(decision->wire_reason, sizeof(decision->wire_reason), reason);
-	decision->window_s = tenant->window_s;
 	decision->dst_port = event->dst_port;
 	decision->facts.type = SOFTWARE_EVENT_WIRE;
 	decision->facts.wire_rule = rule;
