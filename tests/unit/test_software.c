@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "marker_model.h"
 #include "software.h"
 #include "software_builtin.h"
 #include "software_tracker.h"
@@ -209,74 +210,15 @@ static void test_markers(void **state)
 
 /*
  * The exec probe's command-line filter (software_argv_filter()), checked
- * against the search bpf/software.bpf.c runs over it, step for step: every
- * fourth window looked up in the bitmap, a hit probing the slots and the
- * wild windows, a candidate compared word by word. A plain search over
- * every position is the reference.
+ * against the search bpf/software.bpf.c runs over it, step for step
+ * (marker_model.h). A plain search over every position is the reference.
+ * What the probe reports for @args (@room bytes, of which @len are
+ * arguments):
  */
-static uint32_t window_at(const unsigned char *bytes)
-{
-	uint32_t window;
-
-	memcpy(&window, bytes, sizeof(window));
-	return window | AW_ARGV_FOLD;
-}
-
-static uint64_t lower8(uint64_t x)
-{
-	uint64_t low7 = x & 0x7f7f7f7f7f7f7f7fULL;
-	uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
-	uint64_t gt_z = low7 + 0x2525252525252525ULL;
-
-	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ULL) >> 2);
-}
-
-static uint32_t probe_marker_at(const struct argv_filter *filter, const unsigned char *args,
-				uint32_t args_len, uint32_t start, uint32_t m, uint32_t len)
-{
-	uint64_t diff = 0, word;
-	int k;
-
-	m &= AW_ARGV_MARKERS_MAX - 1;
-	if (start >= AW_ARGV_SCAN_MAX || start + len > args_len)
-		return 0;
-	for (k = 0; k < AW_ARGV_MARKER_LEN / 8; k++) {
-		memcpy(&word, args + start + 8 * k, sizeof(word));
-		diff |= (lower8(word) ^ filter->markers[m].text[k]) & filter->markers[m].mask[k];
-	}
-	return diff ? 0 : 1U << m;
-}
-
-/* What the probe reports for @args (@room bytes, of which @len are arguments). */
 static uint32_t probe_search(const struct argv_filter *filter, const unsigned char *args,
 			     uint32_t len, unsigned int *lookups, unsigned int *hits)
 {
-	uint32_t found = 0, at, window, key, slot, n, i;
-	const struct argv_window *inside;
-
-	for (at = 0; at < len; at += AW_ARGV_STEP) {
-		window = window_at(args + at);
-		key = aw_argv_key(window);
-		(*lookups)++;
-		if (!(filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1))
-			continue;
-		(*hits)++;
-		slot = key >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
-		for (n = 0; n < filter->probe_max; n++) {
-			inside = &filter->slots[(slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)];
-			if (!inside->bytes)
-				break;
-			if (inside->bytes == window)
-				found |= probe_marker_at(filter, args, len, at - inside->offset,
-							 inside->marker, inside->len);
-		}
-		for (i = 0; i < filter->wild_count; i++)
-			if ((window & filter->wild[i].mask) == filter->wild[i].bytes)
-				found |= probe_marker_at(filter, args, len,
-							 at - (uint32_t)(int32_t)filter->wild[i].offset,
-							 filter->wild[i].marker, filter->wild[i].len);
-	}
-	return found;
+	return model_search(filter, args, len, AW_ARGV_SCAN_MAX, lookups, hits);
 }
 
 static unsigned char ascii_lower(unsigned char c)
@@ -389,7 +331,7 @@ static void test_argv_filter_windows(void **state)
 				continue;
 			assert_int_equal(inside->len, markers[m].len);
 			assert_true(inside->offset + AW_ARGV_WINDOW <= (int)markers[m].len);
-			window = window_at(text + inside->offset);
+			window = model_window_at(text + inside->offset);
 			assert_int_equal(inside->bytes, window);
 			assert_true(key_set(filter, window));
 			home = aw_argv_key(window) >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
@@ -422,7 +364,7 @@ static void test_argv_filter_windows(void **state)
 						bytes[j] = text[offset];
 					}
 				}
-				window = window_at(bytes);
+				window = model_window_at(bytes);
 				assert_int_equal(window & wild->mask, wild->bytes);
 				assert_true(key_set(filter, window));
 			}
@@ -586,7 +528,7 @@ static bool probe_may_be_denied(const struct exec_interest *interest, const unsi
 			high &= ((zeros & -zeros) >> 7) - 1;
 		high &= (1ULL << 8 * (AW_NAME_KEY_CHARS - 8)) - 1;
 	}
-	aw_name_bits(lower8(low), lower8(high), &first, &second);
+	aw_name_bits(model_lower8(low), model_lower8(high), &first, &second);
 	return (interest->names[first >> 6] >> (first & 63) & 1) &&
 	       (interest->names[second >> 6] >> (second & 63) & 1);
 }

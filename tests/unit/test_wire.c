@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "marker_model.h"
 #include "software.h"
 #include "wire.h"
 
@@ -272,63 +273,16 @@ static void test_suffix_keys(void **state)
 
 /* ---- the stratum filter, searched as bpf/markers.bpf.h does --------------- */
 
-static uint64_t lower8(uint64_t x)
-{
-	uint64_t low7 = x & 0x7f7f7f7f7f7f7f7fULL;
-	uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
-	uint64_t gt_z = low7 + 0x2525252525252525ULL;
-
-	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ULL) >> 2);
-}
-
-static uint32_t probe_marker_at(const struct argv_filter *filter, const unsigned char *bytes,
-				uint32_t bytes_len, uint32_t start, uint32_t m, uint32_t len)
-{
-	uint64_t diff = 0, word;
-	int k;
-
-	m &= AW_ARGV_MARKERS_MAX - 1;
-	if (start >= AW_WIRE_SCAN_MAX || start + len > bytes_len)
-		return 0;
-	for (k = 0; k < AW_ARGV_MARKER_LEN / 8; k++) {
-		memcpy(&word, bytes + start + 8 * k, sizeof(word));
-		diff |= (lower8(word) ^ filter->markers[m].text[k]) & filter->markers[m].mask[k];
-	}
-	return diff ? 0 : 1U << m;
-}
-
 /* The markers the probe finds in the first @len bytes sent (at most AW_WIRE_SCAN_MAX). */
 static uint32_t probe_search(const struct argv_filter *filter, const char *sent)
 {
 	unsigned char bytes[AW_WIRE_SCAN_MAX + AW_ARGV_MARKER_LEN] = { 0 };
-	uint32_t len = (uint32_t)strlen(sent), found = 0, at, window, key, slot, n, i;
-	const struct argv_window *inside;
+	uint32_t len = (uint32_t)strlen(sent);
 
 	if (len > AW_WIRE_SCAN_MAX)
 		len = AW_WIRE_SCAN_MAX;
 	memcpy(bytes, sent, len);
-	for (at = 0; at < len; at += AW_ARGV_STEP) {
-		memcpy(&window, bytes + at, sizeof(window));
-		window |= AW_ARGV_FOLD;
-		key = aw_argv_key(window);
-		if (!(filter->bitmap[key % AW_ARGV_BITMAP_WORDS] >> (key / AW_ARGV_BITMAP_WORDS) & 1))
-			continue;
-		slot = key >> (AW_ARGV_KEY_BITS - AW_ARGV_SLOT_BITS);
-		for (n = 0; n < filter->probe_max; n++) {
-			inside = &filter->slots[(slot + n) & ((1U << AW_ARGV_SLOT_BITS) - 1)];
-			if (!inside->bytes)
-				break;
-			if (inside->bytes == window)
-				found |= probe_marker_at(filter, bytes, len, at - inside->offset,
-							 inside->marker, inside->len);
-		}
-		for (i = 0; i < filter->wild_count; i++)
-			if ((window & filter->wild[i].mask) == filter->wild[i].bytes)
-				found |= probe_marker_at(filter, bytes, len,
-							 at - (uint32_t)(int32_t)filter->wild[i].offset,
-							 filter->wild[i].marker, filter->wild[i].len);
-	}
-	return found;
+	return model_search(filter, bytes, len, AW_WIRE_SCAN_MAX, NULL, NULL);
 }
 
 struct stratum_fixture {
