@@ -124,11 +124,7 @@ static int load_set(struct builtin_set *set)
 	return 0;
 }
 
-/*
- * Unescapes a marker's TEXT into @out (\0 and \\ only). Returns its length,
- * or 0 when malformed or too long.
- */
-static size_t unescape_marker(const char *text, const char *text_end, char *out)
+size_t software_unescape_marker(const char *text, const char *text_end, char *out)
 {
 	size_t length = 0;
 	bool printable = false;
@@ -206,7 +202,7 @@ static void load_markers(void)
 				line_number, AW_ARGV_MARKERS_MAX);
 			continue;
 		}
-		length = unescape_marker(text, line_end, marker_text[marker_count]);
+		length = software_unescape_marker(text, line_end, marker_text[marker_count]);
 		if (!length) {
 			pr_warn("software: argv_markers.txt:%d: bad or too long marker, skipped",
 				line_number);

@@ -46,6 +46,15 @@ const struct software_marker *software_markers(size_t *count);
 size_t software_argv_markers(struct argv_marker *out, size_t max);
 
 /*
+ * Unescapes the TEXT of a marker line of the data files (\0 and \\ only)
+ * into @out (AW_ARGV_MARKER_LEN bytes). Returns its length, or 0 when
+ * malformed, shorter than AW_ARGV_MARKER_MIN, not shorter than
+ * AW_ARGV_MARKER_LEN, or only NULs (the kernel's prefix filter needs four
+ * bytes that can match).
+ */
+size_t software_unescape_marker(const char *text, const char *text_end, char *out);
+
+/*
  * The exec probe's filter (struct argv_filter, software_events.h) in
  * @filter, for those of the @count markers of @list whose modprobe flag is
  * @modprobe (marker_count says how many; each keeps its index in @list as

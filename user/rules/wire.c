@@ -45,36 +45,6 @@ static const char *next_word(const char **cursor, const char *end, size_t *lengt
 	return word;
 }
 
-/*
- * Unescapes a marker's TEXT into @out (\0 and \\ only). Returns its
- * length, or 0 when malformed, shorter than AW_ARGV_MARKER_MIN or not
- * shorter than AW_ARGV_MARKER_LEN.
- */
-static size_t unescape_marker(const char *text, const char *text_end, char *out)
-{
-	size_t length = 0;
-
-	while (text < text_end) {
-		char c = *text++;
-
-		if (c == '\\') {
-			if (text == text_end)
-				return 0;
-			c = *text++;
-			if (c == '0')
-				c = '\0';
-			else if (c != '\\')
-				return 0;
-		} else if (c < ' ' || c > '~') {
-			return 0;
-		}
-		if (length == AW_ARGV_MARKER_LEN - 1)
-			return 0;
-		out[length++] = c;
-	}
-	return length >= AW_ARGV_MARKER_MIN ? length : 0;
-}
-
 /* One "method METHOD TEXT" or "with METHOD TEXT" line into @marker. */
 static bool parse_marker(const char *line, const char *line_end, struct wire_marker *marker)
 {
@@ -96,7 +66,7 @@ static bool parse_marker(const char *line, const char *line_end, struct wire_mar
 			return false;
 	memcpy(marker->method, method, method_length);
 	marker->method[method_length] = '\0';
-	marker->len = unescape_marker(cursor, line_end, marker->text);
+	marker->len = software_unescape_marker(cursor, line_end, marker->text);
 	return marker->len != 0;
 }
 
