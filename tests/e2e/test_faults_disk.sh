@@ -56,20 +56,7 @@ fill() {
 }
 
 # The webhook: the fault test server, answering 500 until told otherwise.
-FS_MODE=$E2E_TMP/server.mode
-FS_OUT=$E2E_TMP/server.jsonl
-echo 500 >"$FS_MODE"
-: >"$FS_OUT"
-"$AW_TOOLS/incg" "$AW_HOST_CG" python3 "$E2E_REPO/tests/tools/fault_server.py" \
-	--port-file "$E2E_TMP/server.port" --mode-file "$FS_MODE" --out "$FS_OUT" \
-	2>"$E2E_TMP/server.err" &
-on_cleanup kill "$!"
-for ((i = 0; i < 100; i++)); do
-	[[ -s $E2E_TMP/server.port ]] && break
-	sleep 0.1
-done
-FS_PORT=$(cat "$E2E_TMP/server.port" 2>/dev/null)
-[[ -n $FS_PORT ]] || {
+start_fault_server 500 || {
 	fail_all "the test server did not start: $(tail -n 1 "$E2E_TMP/server.err")"
 	e2e_finish
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "data_lines.h"
 #include "log.h"
 #include "marker_model.h"
 #include "software.h"
@@ -35,26 +36,6 @@ extern const char software_argv_markers_txt[], software_argv_markers_txt_end[];
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-
-/* Lines that are neither blank nor comments: what the loader must keep. */
-static size_t content_lines(const char *start, const char *end)
-{
-	size_t count = 0;
-
-	while (start < end) {
-		const char *stop = memchr(start, '\n', (size_t)(end - start));
-		const char *line = start;
-
-		if (!stop)
-			stop = end;
-		while (line < stop && (*line == ' ' || *line == '\t' || *line == '\r'))
-			line++;
-		if (line < stop && *line != '#')
-			count++;
-		start = stop + 1;
-	}
-	return count;
-}
 
 /* A policy over static lists; the matcher copies what it needs. */
 struct test_policy {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "data_lines.h"
 #include "log.h"
 #include "marker_model.h"
 #include "software.h"
@@ -25,26 +26,6 @@
 
 extern const char network_stratum_markers_txt[], network_stratum_markers_txt_end[];
 extern const char network_pool_domains_txt[], network_pool_domains_txt_end[];
-
-/* Lines that are neither blank nor comments: what the loader must keep. */
-static size_t content_lines(const char *start, const char *end)
-{
-	size_t count = 0;
-
-	while (start < end) {
-		const char *stop = memchr(start, '\n', (size_t)(end - start));
-		const char *line = start;
-
-		if (!stop)
-			stop = end;
-		while (line < stop && (*line == ' ' || *line == '\t' || *line == '\r'))
-			line++;
-		if (line < stop && *line != '#')
-			count++;
-		start = stop + 1;
-	}
-	return count;
-}
 
 static int marker_index(const struct wire_marker *markers, size_t count, const char *method,
 			bool with)
