@@ -24,11 +24,14 @@
  * DMB ISH without (emit_lse_atomic() and emit_ll_sc_atomic() in the
  * kernel's arch/arm64/net/bpf_jit_comp.c), as the kernel's memory model
  * wants of a read-modify-write that returns a value (Documentation/
- * atomic_t.txt; powerpc and riscv JITs were fixed for it in 6.10). Not an
- * add: clang emits __sync_fetch_and_add() whose result is unused as
- * BPF_ADD without BPF_FETCH, which arm64 emits relaxed (STADD). clang 14
- * has no BPF load-acquire/store-release. Only the slot's owner writes
- * flushes (its CPU, holding the slot), so reading it first is no race.
+ * atomic_t.txt; the powerpc and riscv JITs were fixed for it in 2024,
+ * "powerpc/bpf: enforce full ordering for ATOMIC operations with
+ * BPF_FETCH"), x86 XCHG (locked), the interpreter atomic_xchg(). Not
+ * an add: clang emits a __sync_fetch_and_add() whose result is unused as
+ * BPF_ADD without BPF_FETCH, which arm64 emits relaxed (STADD, or
+ * LDXR/STXR). clang 14 has no BPF load-acquire/store-release. Only the
+ * slot's owner writes flushes (its CPU, holding the slot), so reading it
+ * before the exchange is no race.
  *
  * AW_ORDERED_FLUSHES forces the exchange on x86 too, to test that path.
  */
