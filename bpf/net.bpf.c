@@ -33,6 +33,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "maps.bpf.h"
+#include "slots.bpf.h"
 #include "net_events.h"
 #include "usage.h"
 
@@ -165,8 +166,7 @@ static __always_inline void add_packets(__u64 id, __u64 rx_bytes, __u64 tx_bytes
  */
 static __noinline void flush_packets(struct skb_slot *slot, __u64 id)
 {
-	slot->flushes++;
-	barrier();
+	flush_begin(slot);
 	if (slot->pending_id && (slot->pending_rx_packets || slot->pending_tx_packets))
 		add_packets(slot->pending_id, slot->pending_rx_bytes, slot->pending_tx_bytes,
 			    slot->pending_rx_packets, slot->pending_tx_packets);
@@ -175,8 +175,7 @@ static __noinline void flush_packets(struct skb_slot *slot, __u64 id)
 	slot->pending_rx_packets = 0;
 	slot->pending_tx_packets = 0;
 	slot->pending_id = id;
-	barrier();
-	slot->flushes++;
+	flush_end(slot);
 }
 
 /* Counts a packet that found this CPU's slot taken (or no slot): in the maps directly. */
@@ -361,14 +360,12 @@ static __always_inline void add_connects(__u64 id, __u64 count)
  */
 static __noinline void flush_connects(struct connect_slot *slot, __u64 id)
 {
-	slot->flushes++;
-	barrier();
+	flush_begin(slot);
 	if (slot->pending_id && slot->pending_connects)
 		add_connects(slot->pending_id, slot->pending_connects);
 	slot->pending_connects = 0;
 	slot->pending_id = id;
-	barrier();
-	slot->flushes++;
+	flush_end(slot);
 	slot->last_sent_ns = 0;
 }
 

@@ -25,6 +25,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "maps.bpf.h"
+#include "slots.bpf.h"
 #include "usage.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -128,8 +129,7 @@ static __always_inline void charge_cpu(struct cpu_slot *slot, struct task_struct
 	 * Another cgroup on this CPU: the batch of the last one goes to its
 	 * counters, bracketed by flushes for userspace (see struct cpu_slot).
 	 */
-	slot->flushes++;
-	barrier();
+	flush_begin(slot);
 	if (slot->pending_ns) {
 		usage = usage_of(slot->pending_id);
 		if (usage)
@@ -137,8 +137,7 @@ static __always_inline void charge_cpu(struct cpu_slot *slot, struct task_struct
 	}
 	slot->pending_ns = delta_ns;
 	slot->pending_id = id;
-	barrier();
-	slot->flushes++;
+	flush_end(slot);
 	slot->pending_cgroup = (__u64)cgrp;
 }
 
@@ -207,8 +206,7 @@ static __always_inline void flush_bio_batch(struct bio_slot *slot, __u64 id)
 {
 	struct cgroup_usage *usage;
 
-	slot->flushes++;
-	barrier();
+	flush_begin(slot);
 	if (slot->pending_id && (slot->pending_read_bytes || slot->pending_write_bytes)) {
 		usage = usage_of(slot->pending_id);
 		if (usage) {
@@ -219,8 +217,7 @@ static __always_inline void flush_bio_batch(struct bio_slot *slot, __u64 id)
 	slot->pending_read_bytes = 0;
 	slot->pending_write_bytes = 0;
 	slot->pending_id = id;
-	barrier();
-	slot->flushes++;
+	flush_end(slot);
 }
 
 SEC("tp_btf/block_bio_queue")

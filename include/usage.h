@@ -64,9 +64,13 @@ struct net_usage {
  * them: that batch was not in the maps it read before. A flushes that
  * changed since the reader marked it before reading the maps tells it that
  * the batch it marked moved meanwhile, so the maps it read may lack it for
- * this once (a removed cgroup's last count then waits a tick). These are
- * plain stores with compiler barriers, relying on x86's store order; a
- * weakly ordered CPU would need memory barriers there.
+ * this once (a removed cgroup's last count then waits a tick). The
+ * stores of a move must become visible to other CPUs in program order:
+ * flush_begin() and flush_end() (bpf/slots.bpf.h) are plain stores with
+ * compiler barriers on x86, whose stores keep their order (TSO), and fully
+ * ordered atomic exchanges elsewhere (arm64: SWPAL). Userspace loads
+ * flushes with acquire and fences its other loads (read_slot() in
+ * user/probes/probes.c), which costs nothing on x86 either.
  *
  * Only the slot's CPU writes it (but for cpu_slot's hint, see below):
  * sched_switch and block_bio_queue run with preemption off and never nest

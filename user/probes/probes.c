@@ -868,50 +868,59 @@ int probes_read_net(struct probes *probes, net_fn fn, void *ctx)
 	return 0;
 }
 
-static uint64_t load_flushes(const struct probes *probes, enum slot_kind kind, int cpu)
+/*
+ * The loads of the slots, which the BPF programs write on other CPUs
+ * meanwhile (see struct cpu_slot in usage.h): atomic, so that each is one
+ * untorn load the compiler keeps, and flushes' with the order a seqlock
+ * reader needs on every CPU. On x86 each is a plain mov, as before.
+ */
+#define load_relaxed(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* Acquire: the loads of the batch that follow stay after it. */
+static inline uint64_t load_flushes(const struct probes *probes, enum slot_kind kind, int cpu)
 {
 	switch (kind) {
 	case SLOT_CPU:
-		return ((const volatile struct cpu_slot *)&probes->usage->bss->cpu_slots[cpu])->flushes;
+		return __atomic_load_n(&probes->usage->bss->cpu_slots[cpu].flushes, __ATOMIC_ACQUIRE);
 	case SLOT_BIO:
-		return ((const volatile struct bio_slot *)&probes->usage->bss->bio_slots[cpu])->flushes;
+		return __atomic_load_n(&probes->usage->bss->bio_slots[cpu].flushes, __ATOMIC_ACQUIRE);
 	case SLOT_SKB:
-		return ((const volatile struct skb_slot *)&probes->net->bss->skb_slots[cpu])->flushes;
+		return __atomic_load_n(&probes->net->bss->skb_slots[cpu].flushes, __ATOMIC_ACQUIRE);
 	default:
-		return ((const volatile struct connect_slot *)&probes->net->bss->connect_slots[cpu])
-			->flushes;
+		return __atomic_load_n(&probes->net->bss->connect_slots[cpu].flushes,
+				       __ATOMIC_ACQUIRE);
 	}
 }
 
 static void load_batch(const struct probes *probes, enum slot_kind kind, int cpu,
 		       struct slot_batch *batch)
 {
-	const volatile struct cpu_slot *cpu_slot = &probes->usage->bss->cpu_slots[cpu];
-	const volatile struct bio_slot *bio_slot = &probes->usage->bss->bio_slots[cpu];
-	const volatile struct skb_slot *skb_slot = &probes->net->bss->skb_slots[cpu];
-	const volatile struct connect_slot *connect_slot = &probes->net->bss->connect_slots[cpu];
+	const struct cpu_slot *cpu_slot = &probes->usage->bss->cpu_slots[cpu];
+	const struct bio_slot *bio_slot = &probes->usage->bss->bio_slots[cpu];
+	const struct skb_slot *skb_slot = &probes->net->bss->skb_slots[cpu];
+	const struct connect_slot *connect_slot = &probes->net->bss->connect_slots[cpu];
 
 	memset(&batch->usage, 0, sizeof(batch->usage));
 	switch (kind) {
 	case SLOT_CPU:
-		batch->id = cpu_slot->pending_id;
-		batch->usage.cpu_ns = cpu_slot->pending_ns;
+		batch->id = load_relaxed(cpu_slot->pending_id);
+		batch->usage.cpu_ns = load_relaxed(cpu_slot->pending_ns);
 		break;
 	case SLOT_BIO:
-		batch->id = bio_slot->pending_id;
-		batch->usage.disk_read_bytes = bio_slot->pending_read_bytes;
-		batch->usage.disk_write_bytes = bio_slot->pending_write_bytes;
+		batch->id = load_relaxed(bio_slot->pending_id);
+		batch->usage.disk_read_bytes = load_relaxed(bio_slot->pending_read_bytes);
+		batch->usage.disk_write_bytes = load_relaxed(bio_slot->pending_write_bytes);
 		break;
 	case SLOT_SKB:
-		batch->id = skb_slot->pending_id;
-		batch->usage.rx_bytes = skb_slot->pending_rx_bytes;
-		batch->usage.tx_bytes = skb_slot->pending_tx_bytes;
-		batch->usage.rx_packets = skb_slot->pending_rx_packets;
-		batch->usage.tx_packets = skb_slot->pending_tx_packets;
+		batch->id = load_relaxed(skb_slot->pending_id);
+		batch->usage.rx_bytes = load_relaxed(skb_slot->pending_rx_bytes);
+		batch->usage.tx_bytes = load_relaxed(skb_slot->pending_tx_bytes);
+		batch->usage.rx_packets = load_relaxed(skb_slot->pending_rx_packets);
+		batch->usage.tx_packets = load_relaxed(skb_slot->pending_tx_packets);
 		break;
 	default:
-		batch->id = connect_slot->pending_id;
-		batch->usage.connects = connect_slot->pending_connects;
+		batch->id = load_relaxed(connect_slot->pending_id);
+		batch->usage.connects = load_relaxed(connect_slot->pending_connects);
 		break;
 	}
 }
@@ -940,8 +949,8 @@ static bool read_slot(const struct probes *probes, enum slot_kind kind, int cpu,
 		before = load_flushes(probes, kind, cpu);
 		if (before & 1)
 			continue;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		load_batch(probes, kind, cpu, batch);
+		/* The batch's loads before flushes' second load. */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (load_flushes(probes, kind, cpu) == before) {
 			batch->flushes = before;
@@ -965,6 +974,11 @@ void probes_mark_pending(struct probes *probes)
 			mark->flushes = mark->known ? batch.flushes : 0;
 		}
 	}
+	/*
+	 * The marks' loads before the caller's reads of the maps, which must
+	 * not see a batch's add to them while a mark saw it in its slot still.
+	 */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 }
 
 int probes_read_pending(struct probes *probes, pending_fn pending, moved_fn moved, void *ctx)
@@ -974,6 +988,13 @@ int probes_read_pending(struct probes *probes, pending_fn pending, moved_fn move
 	int kind, cpu;
 	bool read;
 
+	/*
+	 * The caller's reads of the maps (bpf(2): the loads are the kernel's,
+	 * on this CPU) before the slots' loads: a batch whose add to the maps
+	 * they saw is then seen moved here (flushes changed, see flush_begin()
+	 * in bpf/slots.bpf.h), never still pending, so never counted twice.
+	 */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	for (kind = 0; kind < SLOT_KINDS; kind++) {
 		for (cpu = 0; cpu < probes->slot_cpus; cpu++) {
 			mark = &probes->marks[kind * probes->slot_cpus + cpu];
