@@ -92,9 +92,9 @@ struct target {
 	bool overflowing;
 	char *ca_file; /* NULL: the system's CAs */
 	bool kicked;
-	bool retiring;	/* removed: spool what is held, then exit */
-	bool abandoned; /* never published (delivery_set_targets failed): exit at once */
-	bool finished;	/* the worker is done with the target and about to return */
+	bool retiring;	      /* removed: spool what is held, then exit */
+	bool abandoned;	      /* never published (delivery_set_targets failed): exit at once */
+	bool finished;	      /* the worker is done with the target and about to return */
 	unsigned long serial; /* creation order: who reads a URL's spool files first */
 
 	/* The worker's alone (and delivery_new's before the workers start). */
@@ -664,8 +664,8 @@ static void target_deliver(struct delivery *delivery, struct target *target, dou
 	/* Only an Alertmanager target ever has firing alerts to re-send. */
 	if (!deadline && result != HTTP_RETRY && !target->queue.count &&
 	    now >= target_next_resend(target)) {
-		result = alertmanager_resend(target->alertmanager, target->http, now, why,
-					     sizeof(why));
+		result =
+		    alertmanager_resend(target->alertmanager, target->http, now, why, sizeof(why));
 		note_result(delivery, target, result, why);
 		if (result == HTTP_DROP)
 			pr_warn("alertmanager %s refused the re-sent firing alerts (%s)",
