@@ -616,25 +616,26 @@ e2e_finish() {
 	exit 0
 }
 
-# start_fault_server MODE: tests/tools/fault_server.py outside every
+# start_fault_server MODE [NAME]: tests/tools/fault_server.py outside every
 # tenant, answering as MODE says until its mode file changes; waits (<= 10 s)
 # for its port. Sets FS_PORT, FS_MODE (the mode file) and FS_OUT (what it
-# recorded); non-zero when it did not start ($E2E_TMP/server.err says why).
+# recorded); non-zero when it did not start ($E2E_TMP/NAME.err says why).
+# NAME (default "server") names its files, so that a test can run several.
 start_fault_server() {
-	local i
-	FS_MODE=$E2E_TMP/server.mode
-	FS_OUT=$E2E_TMP/server.jsonl
+	local i name=${2:-server}
+	FS_MODE=$E2E_TMP/$name.mode
+	FS_OUT=$E2E_TMP/$name.jsonl
 	echo "$1" >"$FS_MODE"
 	: >"$FS_OUT"
 	"$AW_TOOLS/incg" "$AW_HOST_CG" python3 "$E2E_REPO/tests/tools/fault_server.py" \
-		--port-file "$E2E_TMP/server.port" --mode-file "$FS_MODE" --out "$FS_OUT" \
-		2>"$E2E_TMP/server.err" &
+		--port-file "$E2E_TMP/$name.port" --mode-file "$FS_MODE" --out "$FS_OUT" \
+		2>"$E2E_TMP/$name.err" &
 	on_cleanup kill "$!"
 	for ((i = 0; i < 100; i++)); do
-		[[ -s $E2E_TMP/server.port ]] && break
+		[[ -s $E2E_TMP/$name.port ]] && break
 		sleep 0.1
 	done
-	FS_PORT=$(cat "$E2E_TMP/server.port" 2>/dev/null)
+	FS_PORT=$(cat "$E2E_TMP/$name.port" 2>/dev/null)
 	[[ -n $FS_PORT ]]
 }
 

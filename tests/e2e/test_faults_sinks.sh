@@ -195,9 +195,9 @@ fault_phase() {
 	set_mode ok
 	result=$(wait_delivered 40)
 	local status=$?
-	# One sender serves the sinks in turn: while one request hangs, the
-	# other sink may not be tried before the fault ends. Never more than
-	# one line per outage, though.
+	# Each sink has its own sender, but a sink that is tried only after
+	# the fault ends is never logged down. Never more than one line per
+	# outage, though.
 	hook=$(($(log_count "webhook $HOOK_URL is unreachable") - hook_before))
 	am=$(($(log_count "alertmanager $AM_URL is unreachable") - am_before))
 	[[ $waited != none ]] && num_cmp "$waited" "<" 3 && ((status == 0)) &&

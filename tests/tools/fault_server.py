@@ -19,7 +19,8 @@ request, so a test switches it while the agent runs:
 Every line of --out is one request answered 200:
 
     {"kind": "alertmanager"|"webhook", "path": ..., "auth": <Authorization
-     header or null>, "body": <parsed JSON>}
+     header or null>, "body": <parsed JSON>, "at": <when the request had
+     come in, epoch seconds>}
 
 With --cert and --key it speaks HTTPS (python's ssl; the certificate
 chain is the test's own CA). Exits cleanly on SIGTERM.
@@ -77,6 +78,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        arrived = time.time()
         mode = read_mode(self.server.mode_file)
         if mode == "hang":
             wait_while(self.server.mode_file, "hang")
@@ -98,6 +100,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "path": self.path,
             "auth": self.headers.get("Authorization"),
             "body": parsed,
+            "at": arrived,
         }
         with self.server.out_lock:
             with open(self.server.out, "a", encoding="utf-8") as stream:

@@ -918,8 +918,8 @@ static void test_enqueue_never_blocks(void **state)
 	assert_non_null(delivery);
 	alert = test_alert("web", true);
 	assert_int_equal(delivery_enqueue(delivery, &alert), 0);
-	/* The server has the first request and sits on it. */
-	assert_int_equal(server_wait(server, 1, 5), 1);
+	/* The server has each target's first request and sits on them. */
+	assert_int_equal(server_wait(server, 2, 5), 2);
 	for (i = 0; i < 100; i++)
 		assert_int_equal(delivery_enqueue(delivery, &alert), 0);
 	assert_int_equal(delivery_pending(delivery), 202);
@@ -931,6 +931,88 @@ static void test_enqueue_never_blocks(void **state)
 	assert_int_equal(spool_lines(fixture, "webhook-http___127.0.0.1_", ".queue", NULL), 101);
 	assert_int_equal(spool_lines(fixture, "alertmanager-http___127.0.0.1_", ".queue", NULL),
 			 101);
+	server_stop(server);
+}
+
+/*
+ * An Alertmanager peer that never answers delays no record of the
+ * webhook: each reaches it well within the peer's request timeout (5 s),
+ * and the peer gets them all once it answers again.
+ */
+static void test_hung_target_delays_no_other(void **state)
+{
+	struct fixture *fixture = *state;
+	struct server *hung = server_start(0, 0), *answering = server_start(0, 200);
+	char hung_url[64], tenant[16];
+	const char *alertmanager[1] = {hung_url};
+	struct delivery_targets targets;
+	struct delivery *delivery;
+	struct alert alert;
+	double sent;
+	int i;
+
+	snprintf(hung_url, sizeof(hung_url), "http://127.0.0.1:%d", hung->port);
+	use_url(fixture, answering->port);
+	targets = *webhook_only(fixture, NULL);
+	targets.alertmanager = alertmanager;
+	targets.alertmanager_count = 1;
+	delivery = delivery_new(fixture->state_dir, &targets);
+	assert_non_null(delivery);
+	for (i = 1; i <= 4; i++) {
+		snprintf(tenant, sizeof(tenant), "web%d", i);
+		alert = test_alert(tenant, true);
+		sent = now_seconds();
+		assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+		assert_int_equal(server_wait(answering, i, 1), i);
+		print_message("record %d reached the webhook after %.3f s\n", i,
+			      now_seconds() - sent);
+	}
+	/* The peer sat on its first request all along. */
+	assert_int_equal(server_count(hung), 1);
+
+	server_set_status(hung, 200);
+	/* Its request times out (5 s), then the retries carry all four. */
+	assert_true(wait_pending(delivery, 0, 15));
+	assert_true(server_count(hung) >= 2);
+	delivery_free(delivery, 1);
+	server_stop(hung);
+	server_stop(answering);
+}
+
+/*
+ * A webhook removed while its request hangs, and configured again at once:
+ * neither reload waits for that request, and the new target reads the
+ * spool only after the old one's worker has let go of it (its request
+ * timed out), so both records reach the webhook once it answers.
+ */
+static void test_retire_while_in_flight(void **state)
+{
+	struct fixture *fixture = *state;
+	struct server *server = server_start(0, 0);
+	struct delivery_targets none = {0};
+	struct delivery *delivery;
+	struct alert alert;
+	double started;
+
+	use_url(fixture, server->port);
+	delivery = delivery_new(fixture->state_dir, webhook_only(fixture, NULL));
+	assert_non_null(delivery);
+	alert = test_alert("web", true);
+	assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	assert_int_equal(delivery_enqueue(delivery, &alert), 0);
+	assert_int_equal(server_wait(server, 1, 5), 1);
+
+	started = now_seconds();
+	assert_int_equal(delivery_set_targets(delivery, &none), 0);
+	assert_int_equal(delivery_pending(delivery), 0);
+	assert_int_equal(delivery_set_targets(delivery, webhook_only(fixture, NULL)), 0);
+	assert_true(now_seconds() - started < 0.5);
+	server_set_status(server, 200);
+	/* The held request, then the two records again. */
+	assert_int_equal(server_wait(server, 3, 15), 3);
+	assert_true(wait_pending(delivery, 0, 2));
+	delivery_free(delivery, 1);
+	assert_int_equal(spool_lines(fixture, "webhook-http___127.0.0.1_", ".queue", NULL), 0);
 	server_stop(server);
 }
 
@@ -1147,6 +1229,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retry_after_500, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drop_after_400, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enqueue_never_blocks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hung_target_delays_no_other, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retire_while_in_flight, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_targets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_overflow_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_spool_unwritable_then_written, setup, teardown),

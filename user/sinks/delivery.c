@@ -1,20 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Delivery of alert records to Alertmanager peers and the webhook: the
- * targets, their backoff, and the worker thread that drives the spool
+ * targets, their backoff, and the worker threads that drive the spool
  * (spool.c) and the sinks (alertmanager.c, webhook.c over http.c).
  *
- * Threads: callers only append to a target's "incoming" list under the lock
- * and wake the worker. The worker owns everything else: it moves incoming
- * records into the target's queue after appending them to the spool file
- * (fsync'd before any attempt), does every HTTP request, and is the only
- * one to touch spool files or free targets. A target removed by
- * delivery_set_targets is parked on the retired list for the worker to
- * flush and free, so a request in flight never sees it vanish.
+ * Threads: one worker per target, so that a sink that hangs (up to the
+ * request timeout, 5 s, at every attempt) delays only its own records,
+ * never another sink's. A thread per target rather than libcurl's multi
+ * interface in one worker: the sinks' requests stay the plain blocking
+ * calls they are (alertmanager_send, webhook_send, one request at a time
+ * in order, each answer deciding what is sent next), a target's state
+ * stays its worker's alone without locking, and targets are few (the
+ * Alertmanager peers and one webhook), so the threads cost little: a
+ * stack each, mostly untouched, and a wake-up a minute when idle.
+ *
+ * Callers only append to a target's "incoming" list under the shared lock
+ * and wake its worker; the lock guards nothing else but the target lists,
+ * the counters and the flags below. A worker owns everything else of its
+ * target: it moves incoming records into the queue after appending them to
+ * the target's spool file (fsync'd before any attempt), does the target's
+ * HTTP requests with the target's own HTTP client (a libcurl handle serves
+ * one thread), backs off, re-sends firing alerts, and is the only one to
+ * touch the target's spool files. A target removed by delivery_set_targets
+ * is marked retiring and parked on the retired list: its worker ends the
+ * request in flight, spools what it holds and exits, and the target is
+ * freed only once that worker is joined, so a request in flight never sees
+ * its target vanish. A new target for the URL of a retiring one waits for
+ * that one's worker before reading the spool files it leaves.
+ *
+ * Workers block every signal but the faults (a crash still reports where
+ * it happened): the main loop takes SIGTERM, SIGINT and SIGHUP through a
+ * signalfd, which only works while no thread can take them instead.
  */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +53,7 @@
 #include "spool.h"
 #include "webhook.h"
 
-#define RECORDS_PER_PASS 64 /* per target, so one busy target does not starve the others */
+#define RECORDS_PER_PASS 64 /* then the spool file is rewritten and new records taken in */
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_MAX_FACTOR 60 /* 1 s doubling up to 60 s */
 #define RESEND_INTERVAL_MS 30000
@@ -58,16 +79,26 @@ struct target {
 	struct spool *spool;
 	struct alertmanager *alertmanager; /* TARGET_ALERTMANAGER only */
 	struct webhook *webhook;	   /* TARGET_WEBHOOK only */
-	struct target *next_retired;
+	struct http_client *http;	   /* this target's worker's alone */
+	struct delivery *delivery;
+	pthread_t worker;
+	bool worker_started; /* joined before the target is freed */
+	pthread_cond_t wake;
 
 	/* Under delivery->lock. */
+	struct target *next_retired;
 	struct spool_list incoming;
 	size_t queued; /* what the worker holds (queue and in transit), for delivery_pending */
 	bool overflowing;
 	char *ca_file; /* NULL: the system's CAs */
+	bool kicked;
+	bool retiring;	      /* removed: spool what is held, then exit */
+	bool abandoned;	      /* never published (delivery_set_targets failed): exit at once */
+	bool finished;	      /* the worker is done with the target and about to return */
+	unsigned long serial; /* creation order: who reads a URL's spool files first */
 
-	/* The worker's alone (and delivery_new's before the worker starts). */
-	bool loaded; /* spool files read; written before the target is published */
+	/* The worker's alone (and delivery_new's before the workers start). */
+	bool loaded; /* spool files read */
 	struct spool_list queue;
 	bool down;
 	long backoff_ms;
@@ -81,17 +112,14 @@ struct delivery {
 	long backoff_max_ms;
 	double resend_interval_s;
 	size_t queue_limit;
-	struct http_client *http;
-	pthread_t worker;
-	bool worker_started;
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
 	/* Under lock. */
+	bool running; /* new targets get their worker at once (after delivery_new's loading) */
+	unsigned long serials;
 	struct target **targets;
 	size_t target_count;
-	struct target *retired;
-	bool kicked;
+	struct target *retired; /* removed targets, until their worker is joined */
 	bool stopping;
 	double deadline;			  /* monotonic, once stopping */
 	uint64_t overflowed[DELIVERY_SINK_COUNT]; /* by target type: dropped on a full queue */
@@ -163,10 +191,13 @@ static size_t url_length(const char *url)
 	return length;
 }
 
+/* Its worker must be joined (target_join) or never started. */
 static void target_free(struct target *target)
 {
 	if (!target)
 		return;
+	pthread_cond_destroy(&target->wake);
+	http_client_free(target->http);
 	spool_list_clear(&target->incoming);
 	spool_list_clear(&target->queue);
 	alertmanager_free(target->alertmanager);
@@ -182,9 +213,24 @@ static void target_free(struct target *target)
 static struct target *target_new(struct delivery *delivery, enum target_type type, const char *url)
 {
 	struct target *target = calloc(1, sizeof(*target));
+	pthread_condattr_t attributes;
+	int err;
 
 	if (!target)
 		goto fail;
+	err = pthread_condattr_init(&attributes);
+	if (err) {
+		free(target);
+		goto fail;
+	}
+	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+	err = pthread_cond_init(&target->wake, &attributes);
+	pthread_condattr_destroy(&attributes);
+	if (err) {
+		free(target);
+		goto fail;
+	}
+	target->delivery = delivery;
 	target->type = type;
 	target->backoff_ms = delivery->backoff_base_ms;
 	target->url = strndup(url, url_length(url));
@@ -207,6 +253,9 @@ static struct target *target_new(struct delivery *delivery, enum target_type typ
 		/* The webhook's own path may need its trailing slash. */
 		target->webhook = webhook_new(url, target->log_url);
 	if (!target->alertmanager && !target->webhook)
+		goto free_target;
+	target->http = http_client_new();
+	if (!target->http)
 		goto free_target;
 	return target;
 
@@ -250,9 +299,94 @@ static void target_load(struct delivery *delivery, struct target *target)
 	target->loaded = true;
 }
 
+/* ---- workers' lifetimes ---- */
+
+static void *worker_main(void *data);
+
+/*
+ * The signals a worker blocks: all but those of a fault, which are meant
+ * for the thread that faulted. SIGTERM, SIGINT and SIGHUP are the main
+ * loop's, read from its signalfd.
+ */
+static void worker_signals(sigset_t *signals)
+{
+	sigfillset(signals);
+	sigdelset(signals, SIGSEGV);
+	sigdelset(signals, SIGBUS);
+	sigdelset(signals, SIGFPE);
+	sigdelset(signals, SIGILL);
+	sigdelset(signals, SIGTRAP);
+	sigdelset(signals, SIGSYS);
+	sigdelset(signals, SIGABRT);
+}
+
+/*
+ * Starts @target's worker. A thread starts with its creator's signal
+ * mask, hence worker_signals set around pthread_create: the caller may be
+ * a thread that has not blocked the loop's signals (the unit tests).
+ */
+static int target_start(struct target *target)
+{
+	sigset_t blocked, previous;
+	int err;
+
+	worker_signals(&blocked);
+	err = -pthread_sigmask(SIG_SETMASK, &blocked, &previous);
+	if (err)
+		return err;
+	err = -pthread_create(&target->worker, NULL, worker_main, target);
+	pthread_sigmask(SIG_SETMASK, &previous, NULL);
+	if (!err)
+		target->worker_started = true;
+	return err;
+}
+
+/* Takes the retired targets whose worker is done off the retired list. Under lock. */
+static struct target *take_finished(struct delivery *delivery)
+{
+	struct target **link = &delivery->retired, *finished = NULL, *target;
+
+	while ((target = *link)) {
+		if (!target->finished) {
+			link = &target->next_retired;
+			continue;
+		}
+		*link = target->next_retired;
+		target->next_retired = finished;
+		finished = target;
+	}
+	return finished;
+}
+
+/* Joins @target's worker, if any. Without the lock, which the worker may wait for. */
+static void target_join(struct target *target)
+{
+	if (target->worker_started)
+		pthread_join(target->worker, NULL);
+	target->worker_started = false;
+}
+
+/*
+ * Joins the workers of a list of retired targets, then frees them: all
+ * joined first, since a worker on its way out still walks the lists
+ * (wake_twins). Without the lock.
+ */
+static void free_targets(struct target *list)
+{
+	struct target *target, *next;
+
+	for (target = list; target; target = target->next_retired)
+		target_join(target);
+	for (target = list; target; target = next) {
+		next = target->next_retired;
+		target_free(target);
+	}
+}
+
 /*
  * The new target set, under lock: kept targets are reused, new ones
- * created unloaded, the rest retired. Nothing changes on failure.
+ * created unloaded (with their worker once delivery_new has started them),
+ * the rest retired. Nothing changes on failure.
  */
 static int install_targets(struct delivery *delivery, const struct delivery_targets *config,
 			   const unsigned char *key, size_t key_length, bool has_key)
@@ -283,8 +417,19 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 			goto free_created;
 		}
 		target = find_target(delivery->targets, delivery->target_count, type, url);
-		if (!target)
+		if (!target) {
 			target = target_new(delivery, type, url);
+			if (target) {
+				target->serial = ++delivery->serials;
+				/* It waits for the lock, held here until the set is installed. */
+				err = delivery->running ? target_start(target) : 0;
+				if (err) {
+					target_free(target);
+					target = NULL;
+					errno = -err;
+				}
+			}
+		}
 		if (!target) {
 			err = -errno;
 			free(ca_files[count]);
@@ -313,15 +458,16 @@ static int install_targets(struct delivery *delivery, const struct delivery_targ
 				spool_path(target->spool, SPOOL_QUEUE));
 		else
 			pr_info("%s %s removed", target_type_names[target->type], target->log_url);
+		/* Its worker ends what it is doing, spools what is left and exits. */
+		target->retiring = true;
 		target->next_retired = delivery->retired;
 		delivery->retired = target;
+		pthread_cond_signal(&target->wake);
 	}
 	free(delivery->targets);
 	free(ca_files);
 	delivery->targets = targets;
 	delivery->target_count = count;
-	delivery->kicked = true;
-	pthread_cond_signal(&delivery->wake);
 	return 0;
 
 free_created:
@@ -330,8 +476,16 @@ free_created:
 		free(ca_files[i]);
 		for (j = 0; j < delivery->target_count && delivery->targets[j] != targets[i]; j++)
 			;
-		if (j == delivery->target_count)
+		if (j < delivery->target_count)
+			continue;
+		if (!targets[i]->worker_started) {
 			target_free(targets[i]);
+			continue;
+		}
+		/* Joined later, without the lock that its worker waits for. */
+		targets[i]->abandoned = true;
+		targets[i]->next_retired = delivery->retired;
+		delivery->retired = targets[i];
 	}
 free_arrays:
 	free(ca_files);
@@ -365,6 +519,7 @@ static int check_ca_file(const char *sink, const char *path)
 static int apply_targets(struct delivery *delivery, const struct delivery_targets *config)
 {
 	unsigned char key[WEBHOOK_KEY_MAX];
+	struct target *finished;
 	size_t key_length = 0;
 	bool has_key = false;
 	int err;
@@ -388,8 +543,11 @@ static int apply_targets(struct delivery *delivery, const struct delivery_target
 	}
 	pthread_mutex_lock(&delivery->lock);
 	err = install_targets(delivery, config, key, key_length, has_key);
+	finished = take_finished(delivery);
 	pthread_mutex_unlock(&delivery->lock);
 	OPENSSL_cleanse(key, sizeof(key));
+	/* Their workers have returned: joining them does not wait. */
+	free_targets(finished);
 	return err;
 }
 
@@ -428,7 +586,7 @@ static int target_use_ca_file(struct delivery *delivery, struct target *target)
 	int err;
 
 	pthread_mutex_lock(&delivery->lock);
-	err = http_client_set_ca_file(delivery->http, target->ca_file);
+	err = http_client_set_ca_file(target->http, target->ca_file);
 	pthread_mutex_unlock(&delivery->lock);
 	return err;
 }
@@ -438,9 +596,9 @@ static enum http_result target_send(struct delivery *delivery, struct target *ta
 				    char *why, size_t why_size)
 {
 	if (target->type == TARGET_ALERTMANAGER)
-		return alertmanager_send(target->alertmanager, delivery->http, &target->queue, done,
+		return alertmanager_send(target->alertmanager, target->http, &target->queue, done,
 					 why, why_size);
-	return webhook_send(target->webhook, delivery->http, &target->queue, done, why, why_size);
+	return webhook_send(target->webhook, target->http, &target->queue, done, why, why_size);
 }
 
 /* When firing alerts are due for a re-send (monotonic); INFINITY if never. */
@@ -506,8 +664,8 @@ static void target_deliver(struct delivery *delivery, struct target *target, dou
 	/* Only an Alertmanager target ever has firing alerts to re-send. */
 	if (!deadline && result != HTTP_RETRY && !target->queue.count &&
 	    now >= target_next_resend(target)) {
-		result = alertmanager_resend(target->alertmanager, delivery->http, now, why,
-					     sizeof(why));
+		result =
+		    alertmanager_resend(target->alertmanager, target->http, now, why, sizeof(why));
 		note_result(delivery, target, result, why);
 		if (result == HTTP_DROP)
 			pr_warn("alertmanager %s refused the re-sent firing alerts (%s)",
@@ -556,45 +714,59 @@ static void target_spool_all(struct target *target)
 		alertmanager_save(target->alertmanager);
 }
 
-/* Spools what retired targets still hold, then frees them. */
-static void flush_retired(struct target *retired)
+/*
+ * Whether a retired target for @target's type and URL, made before it,
+ * still has a worker that may write their spool files: @target reads or
+ * writes them only after. Under lock.
+ */
+static bool twin_busy(struct delivery *delivery, const struct target *target)
 {
-	struct target *next;
+	const struct target *other;
 
-	for (; retired; retired = next) {
-		next = retired->next_retired;
-		target_spool_all(retired);
-		target_free(retired);
-	}
+	for (other = delivery->retired; other; other = other->next_retired)
+		if (other->serial < target->serial && !other->finished && !other->abandoned &&
+		    other->type == target->type && strcmp(other->url, target->url) == 0)
+			return true;
+	return false;
 }
 
-/* When the worker has something to do next (monotonic). Under lock. */
-static double next_wake(struct delivery *delivery)
+/* Wakes the workers waiting in twin_busy for @target. Under lock. */
+static void wake_twins(struct delivery *delivery, const struct target *target)
 {
-	double now = clock_monotonic(), wake = now + IDLE_WAKE_S, at;
-	struct target *target;
+	struct target *other;
 	size_t i;
 
-	if (delivery->kicked || delivery->retired)
-		return now;
 	for (i = 0; i < delivery->target_count; i++) {
-		target = delivery->targets[i];
-		if (!target->loaded || target->incoming.count)
-			return now;
-		if (target->queue.count)
-			at = target->next_attempt;
-		else
-			at = fmax(target->next_attempt, target_next_resend(target));
-		wake = fmin(wake, at);
-		/* Only the worker writes these; it holds the lock here. */
-		if (spool_dirty(target->spool, SPOOL_QUEUE))
-			wake = fmin(wake, target->next_spool_retry);
+		other = delivery->targets[i];
+		if (other->type == target->type && strcmp(other->url, target->url) == 0)
+			pthread_cond_signal(&other->wake);
 	}
+	for (other = delivery->retired; other; other = other->next_retired)
+		if (other != target && other->type == target->type &&
+		    strcmp(other->url, target->url) == 0)
+			pthread_cond_signal(&other->wake);
+}
+
+/* When @target's worker has something to do next (monotonic). Under lock. */
+static double next_wake(const struct target *target)
+{
+	double now = clock_monotonic(), wake = now + IDLE_WAKE_S, at;
+
+	if (target->kicked || target->retiring || !target->loaded || target->incoming.count)
+		return now;
+	if (target->queue.count)
+		at = target->next_attempt;
+	else
+		at = fmax(target->next_attempt, target_next_resend(target));
+	wake = fmin(wake, at);
+	/* Only this worker writes these; it holds the lock here. */
+	if (spool_dirty(target->spool, SPOOL_QUEUE))
+		wake = fmin(wake, target->next_spool_retry);
 	return wake;
 }
 
 /* Sleeps until @wake unless woken. Under lock. */
-static void wait_until(struct delivery *delivery, double wake)
+static void wait_until(struct delivery *delivery, struct target *target, double wake)
 {
 	struct timespec until;
 
@@ -604,59 +776,50 @@ static void wait_until(struct delivery *delivery, double wake)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	while (!delivery->kicked && !delivery->stopping && clock_monotonic() < wake)
-		if (pthread_cond_timedwait(&delivery->wake, &delivery->lock, &until) == ETIMEDOUT)
+	while (!target->kicked && !target->retiring && !delivery->stopping &&
+	       clock_monotonic() < wake)
+		if (pthread_cond_timedwait(&target->wake, &delivery->lock, &until) == ETIMEDOUT)
 			break;
 }
 
+/* One target's worker: its queue, spool, backoff and requests. */
 static void *worker_main(void *data)
 {
-	struct delivery *delivery = data;
-	struct target **snapshot = NULL, **bigger, *retired;
-	size_t count = 0, capacity = 0, i;
+	struct target *target = data;
+	struct delivery *delivery = target->delivery;
+	bool last = false, retiring;
 	double deadline;
-	bool last;
 
 	pthread_mutex_lock(&delivery->lock);
-	for (;;) {
+	while (!target->abandoned && twin_busy(delivery, target))
+		pthread_cond_wait(&target->wake, &delivery->lock);
+	while (!target->abandoned && !target->retiring && !last) {
 		last = delivery->stopping;
 		deadline = last ? fmax(delivery->deadline, 1e-9) : 0;
-		delivery->kicked = false;
-		retired = delivery->retired;
-		delivery->retired = NULL;
-		/* Targets are freed only here, so a snapshot stays valid without the lock. */
-		if (delivery->target_count > capacity) {
-			bigger = realloc(snapshot, delivery->target_count * sizeof(*snapshot));
-			if (bigger) {
-				snapshot = bigger;
-				capacity = delivery->target_count;
-			}
-		}
-		count = delivery->target_count < capacity ? delivery->target_count : capacity;
-		/* Without targets both arrays are NULL, which memcpy() must not be given. */
-		if (count)
-			memcpy(snapshot, delivery->targets, count * sizeof(*snapshot));
+		target->kicked = false;
 		pthread_mutex_unlock(&delivery->lock);
 
-		/* Retired first: a new target for the same URL reads what they leave. */
-		flush_retired(retired);
-		for (i = 0; i < count; i++) {
-			if (!snapshot[i]->loaded)
-				target_load(delivery, snapshot[i]);
-			target_take_incoming(delivery, snapshot[i]);
-		}
-		for (i = 0; i < count; i++) {
-			target_deliver(delivery, snapshot[i], deadline);
-			target_sync_spool(snapshot[i], last);
-		}
+		if (!target->loaded)
+			target_load(delivery, target);
+		target_take_incoming(delivery, target);
+		target_deliver(delivery, target, deadline);
+		target_sync_spool(target, last);
 
 		pthread_mutex_lock(&delivery->lock);
-		if (last)
-			break;
-		wait_until(delivery, next_wake(delivery));
+		if (!last)
+			wait_until(delivery, target, next_wake(target));
 	}
+	retiring = target->retiring && !target->abandoned;
 	pthread_mutex_unlock(&delivery->lock);
-	free(snapshot);
+
+	/* Removed: no caller reaches it any more, and what it holds goes to its spool. */
+	if (retiring)
+		target_spool_all(target);
+
+	pthread_mutex_lock(&delivery->lock);
+	target->finished = true;
+	wake_twins(delivery, target);
+	pthread_mutex_unlock(&delivery->lock);
 	return NULL;
 }
 
@@ -665,7 +828,6 @@ static void *worker_main(void *data)
 struct delivery *delivery_new(const char *state_dir, const struct delivery_targets *targets)
 {
 	struct delivery *delivery;
-	pthread_condattr_t attributes;
 	size_t i;
 	int err;
 
@@ -686,49 +848,42 @@ struct delivery *delivery_new(const char *state_dir, const struct delivery_targe
 	    env_positive("ABUSEWATCH_TEST_RESEND_MS", RESEND_INTERVAL_MS) / 1000.0;
 	/* And ABUSEWATCH_TEST_QUEUE_LIMIT the records a target holds (QUEUE_LIMIT otherwise). */
 	delivery->queue_limit = env_positive("ABUSEWATCH_TEST_QUEUE_LIMIT", QUEUE_LIMIT);
-	delivery->http = http_client_new();
-	if (!delivery->http) {
-		err = -errno;
-		goto free_delivery;
-	}
 	err = spool_create_dir(state_dir, &delivery->spool_dir);
 	if (err)
-		goto free_http;
-	err = -pthread_condattr_init(&attributes);
-	if (err)
-		goto free_spool_dir;
-	pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-	err = -pthread_cond_init(&delivery->wake, &attributes);
-	pthread_condattr_destroy(&attributes);
-	if (err)
-		goto free_spool_dir;
+		goto free_delivery;
 	err = -pthread_mutex_init(&delivery->lock, NULL);
 	if (err)
-		goto destroy_cond;
+		goto free_spool_dir;
 	err = apply_targets(delivery, targets);
 	if (err)
 		goto destroy_mutex;
-	/* Loaded before the worker starts, so delivery_pending counts them right away. */
+	/* Loaded before the workers start, so delivery_pending counts them right away. */
 	for (i = 0; i < delivery->target_count; i++)
 		target_load(delivery, delivery->targets[i]);
-	err = -pthread_create(&delivery->worker, NULL, worker_main, delivery);
+	pthread_mutex_lock(&delivery->lock);
+	delivery->running = true;
+	for (i = 0; i < delivery->target_count && !err; i++)
+		err = target_start(delivery->targets[i]);
+	if (err)
+		/* Those started exit at once, once the lock is released. */
+		for (i = 0; i < delivery->target_count; i++)
+			delivery->targets[i]->abandoned = true;
+	pthread_mutex_unlock(&delivery->lock);
 	if (err)
 		goto free_targets;
-	delivery->worker_started = true;
 	return delivery;
 
 free_targets:
+	/* All joined before any is freed: a worker on its way out walks the list. */
+	for (i = 0; i < delivery->target_count; i++)
+		target_join(delivery->targets[i]);
 	for (i = 0; i < delivery->target_count; i++)
 		target_free(delivery->targets[i]);
 	free(delivery->targets);
 destroy_mutex:
 	pthread_mutex_destroy(&delivery->lock);
-destroy_cond:
-	pthread_cond_destroy(&delivery->wake);
 free_spool_dir:
 	free(delivery->spool_dir);
-free_http:
-	http_client_free(delivery->http);
 free_delivery:
 	free(delivery);
 	errno = -err;
@@ -760,7 +915,7 @@ int delivery_enqueue(struct delivery *delivery, const struct alert *alert)
 	if (err)
 		goto cleanup;
 
-	/* Memory work only under the lock: the worker never holds it across I/O. */
+	/* Memory work only under the lock: no worker holds it across I/O. */
 	pthread_mutex_lock(&delivery->lock);
 	for (i = 0; i < delivery->target_count && !err; i++) {
 		target = delivery->targets[i];
@@ -787,9 +942,9 @@ int delivery_enqueue(struct delivery *delivery, const struct alert *alert)
 			break;
 		}
 		spool_list_push(&target->incoming, record);
+		target->kicked = true;
+		pthread_cond_signal(&target->wake);
 	}
-	delivery->kicked = true;
-	pthread_cond_signal(&delivery->wake);
 	pthread_mutex_unlock(&delivery->lock);
 cleanup:
 	free(text);
@@ -827,18 +982,30 @@ void delivery_free(struct delivery *delivery, double grace_s)
 	if (!(grace_s > 0))
 		grace_s = 0;
 	deadline = clock_monotonic() + grace_s;
-	/* Before the worker is told: a request under way ends by the deadline too. */
-	http_client_set_deadline(delivery->http, deadline);
 	pthread_mutex_lock(&delivery->lock);
 	delivery->stopping = true;
 	delivery->deadline = deadline;
-	pthread_cond_signal(&delivery->wake);
+	/* Every worker makes its last pass at once, side by side, each bounded by @deadline. */
+	for (i = 0; i < delivery->target_count; i++) {
+		target = delivery->targets[i];
+		/* A request under way ends by the deadline too. */
+		http_client_set_deadline(target->http, deadline);
+		pthread_cond_signal(&target->wake);
+	}
+	for (target = delivery->retired; target; target = target->next_retired) {
+		http_client_set_deadline(target->http, deadline);
+		pthread_cond_signal(&target->wake);
+	}
 	pthread_mutex_unlock(&delivery->lock);
-	if (delivery->worker_started)
-		pthread_join(delivery->worker, NULL);
 
-	/* The worker is gone: whatever came in during its last pass goes to the spool. */
-	flush_retired(delivery->retired);
+	/*
+	 * No other thread changes the lists now: only the caller could. All
+	 * joined before any is freed: a worker on its way out walks them.
+	 */
+	for (i = 0; i < delivery->target_count; i++)
+		target_join(delivery->targets[i]);
+	free_targets(delivery->retired);
+	/* The workers are gone: whatever came in during their last pass goes to the spool. */
 	for (i = 0; i < delivery->target_count; i++) {
 		target = delivery->targets[i];
 		left += target->queue.count + target->incoming.count;
@@ -850,8 +1017,6 @@ void delivery_free(struct delivery *delivery, double grace_s)
 			delivery->spool_dir);
 	free(delivery->targets);
 	pthread_mutex_destroy(&delivery->lock);
-	pthread_cond_destroy(&delivery->wake);
-	http_client_free(delivery->http);
 	free(delivery->spool_dir);
 	free(delivery);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Delivery of alert records to the HTTP sinks: every Alertmanager peer
- * (API v2) and the webhook (Standard Webhooks HMAC-SHA256 signature). A
- * worker thread does all network I/O, so the caller never waits on it.
+ * (API v2) and the webhook (Standard Webhooks HMAC-SHA256 signature). Each
+ * target has a worker thread that does its network I/O, so the caller
+ * never waits on it, and a target that hangs delays no other target.
  *
  * Nothing is lost while a sink is down: each target has its own queue,
  * written through to a spool file in state_dir before the first attempt
@@ -71,8 +72,9 @@ void delivery_dropped(struct delivery *delivery, uint64_t dropped[DELIVERY_SINK_
 size_t delivery_pending(struct delivery *delivery);
 
 /*
- * Stops the worker: one last attempt for what is queued, bounded by
- * @grace_s seconds; what is left stays in the spool. NULL is fine.
+ * Stops the workers: one last attempt for what is queued, all targets at
+ * once, bounded by @grace_s seconds; what is left stays in the spool.
+ * NULL is fine.
  */
 void delivery_free(struct delivery *delivery, double grace_s);
 
