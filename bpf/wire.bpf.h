@@ -14,12 +14,18 @@
  * segment with data also reads its socket's data_segs_out through BTF
  * ("has this socket sent data before?"), without a helper call.
  *
- * The bytes looked at are copied into per-CPU scratch and searched there;
- * an event says only which marker bits or which pool-domain suffix
- * matched (struct wire_event). Names are matched by hashing their last
- * AW_POOL_SUFFIX_MAX bytes from the end and looking the hash up at each
- * label boundary (at most AW_POOL_SUFFIX_LABELS lookups) in pool_suffixes,
- * which userspace fills from data/network/pool_domains.txt.
+ * The bytes looked at are copied into per-CPU scratch, searched there and
+ * zeroed (as many words as were copied); an event says only which marker
+ * bits or which pool-domain suffix matched (struct wire_event). Names are
+ * matched a label at a time from their end, eight bytes a load
+ * (wire_events.h): a DNS query's in wire form, its labels walked by their
+ * length bytes, first tried by its last eight bytes in a bitmap (nearly
+ * every name stops there; a UDP query's are read in place, without a copy,
+ * dns_needs_inspection()), then its last two labels' hash in another, and
+ * only then each suffix at a label boundary (at most
+ * AW_POOL_SUFFIX_LABELS) in pool_suffixes, which userspace fills from
+ * data/network/pool_domains.txt; a TLS server name is split at its dots
+ * from its end and takes the two last steps.
  */
 #ifndef ABUSEWATCH_WIRE_BPF_H
 #define ABUSEWATCH_WIRE_BPF_H
@@ -451,6 +457,51 @@ __noinline int inspect_dns(struct __sk_buff *skb, __u32 off, __u32 port)
 	return 0;
 }
 
+/*
+ * Whether the DNS message at @dns (its header, in the linear part of the
+ * packet, which ends at @data_end) needs inspect_dns(): the same walk and
+ * tail bitmap as find_dns_suffix(), read in place, which rules out nearly
+ * every query without a helper call, a copy or a scratch to zero. Anything
+ * it cannot read there (a packet not linear, a name past the linear part)
+ * goes to inspect_dns(), which copies and decides.
+ */
+static __always_inline bool dns_needs_inspection(__u8 *dns, __u8 *data_end)
+{
+	__u32 p = DNS_HEADER_LEN, k, bit;
+	__u64 word;
+	__u8 *at, len;
+
+	if (dns + DNS_HEADER_LEN > data_end)
+		return true;
+	/* QR 0 (a query), opcode 0 (standard), at least one question. */
+	if ((dns[2] & 0xf8) || !(dns[4] | dns[5]))
+		return false;
+	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
+		/* Past what inspect_dns() copies: cut off there, no whole name. */
+		if (p >= DNS_HEADER_LEN + AW_WIRE_NAME_MAX - 1)
+			return false;
+		at = dns + (p & SCRATCH_MASK);
+		if (at + 1 > data_end)
+			return true;
+		len = *at;
+		if (!len)
+			break;
+		if (len > 63)
+			return false;
+		p += len + 1;
+	}
+	if (k < 2 || k == AW_WIRE_DNS_LABELS)
+		return false;
+	if (p < DNS_HEADER_LEN + AW_DNS_TAIL_LEN || targ_dns_tail_short)
+		return true;
+	at = dns + ((p - AW_DNS_TAIL_LEN) & SCRATCH_MASK);
+	if (at + AW_DNS_TAIL_LEN > data_end)
+		return true;
+	word = *(__u64 *)at;
+	bit = aw_dns_tail_bit(aw_le64(word));
+	return targ_dns_tail_bits[(bit >> 6) & (AW_DNS_TAIL_BITS / 64 - 1)] >> (bit & 63) & 1;
+}
+
 static __always_inline int load_u16(struct __sk_buff *skb, __u32 off, __u32 *value)
 {
 	__u8 bytes[2];
@@ -632,7 +683,8 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 		return;
 	if (header[2] != 0 || header[3] != DNS_PORT)
 		return;
-	inspect_dns(skb, l4 + 8, DNS_PORT);
+	if (dns_needs_inspection(header + 8, data_end))
+		inspect_dns(skb, l4 + 8, DNS_PORT);
 }
 
 #endif
