@@ -8,10 +8,11 @@
  * else: the first data segment of each TCP connection (for stratum's
  * opening JSON-RPC methods and for the server name of a TLS ClientHello),
  * UDP datagrams to port 53 and the first segment of TCP connections to
- * port 53 (for the name of a DNS query). It copies a bounded number of
- * bytes into per-CPU scratch, searches them there, and only which marker
- * or which pool-domain suffix matched leaves the kernel: struct
- * wire_event has no field that could carry a byte of payload.
+ * port 53 (for the name of a DNS query). It reads a bounded number of
+ * bytes, in place (a UDP query's name, first) or copied into per-CPU
+ * scratch, searched there and zeroed, and only which marker or which
+ * pool-domain suffix matched leaves the kernel: struct wire_event has no
+ * field that could carry a byte of payload.
  */
 #ifndef ABUSEWATCH_WIRE_EVENTS_H
 #define ABUSEWATCH_WIRE_EVENTS_H
