@@ -146,6 +146,12 @@ static void test_format_parse(void **state)
 	char sha[65], *text, why[128];
 	size_t length;
 
+	/* None: the header alone, a string of its length. */
+	assert_int_equal(seen_clean_format(seen, &text, &length), 0);
+	assert_int_equal(strlen(text), length);
+	assert_int_equal(seen_clean_parse(again, text, length, why, sizeof(why)), 0);
+	assert_int_equal(seen_clean_count(again), 0);
+	free(text);
 	digest(sha, 5);
 	seen_clean_note(seen, sha);
 	digest(sha, 0xffffffffffffffffULL);

@@ -204,6 +204,7 @@ int seen_clean_format(const struct seen_clean *seen, char **text, size_t *length
 	if (!*text)
 		return -ENOMEM;
 	memcpy(*text, header, used);
+	(*text)[used] = '\0';
 	for (node = hashtable_oldest(&seen->table); node; node = hashtable_newer(node))
 		used += (size_t)snprintf(*text + used, size - used, "%016llx\n",
 					 (unsigned long long)hashtable_entry(
