@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fuzzes the firing state read at start (state_dir/firing.json,
- * user/rules/evaluate_state.c) with any file. It is loaded (a file that
+ * user/rules/evaluate_state.c, and state_dir/firing-hugepages.json,
+ * user/rules/hugepage_signal.c) with any file. It is loaded (a file that
  * is not a state file is refused, never half taken), evaluated on as the
  * agent does after a restart until every loaded alert has resolved, and
  * whatever was loaded must survive a save and a load unchanged, and make
@@ -16,6 +17,7 @@
 #include "evaluate.h"
 #include "evaluate_state.h"
 #include "fuzz.h"
+#include "hugepage_signal.h"
 #include "log.h"
 
 #define NOW_WALL 1795462230.0
@@ -118,6 +120,49 @@ static void publish(struct alert *alert, void *ctx)
 		published->resolved++;
 }
 
+static const char *no_policy(const char *policy, void *ctx)
+{
+	return NULL;
+}
+
+/*
+ * The same file as firing-hugepages.json: refused or taken whole, the same
+ * alerts after a save and a load, each resolving once the grace is over
+ * when no tenant comes back, with records JSON can hold.
+ */
+static void fuzz_hugepages(const char *path, const char *saved)
+{
+	struct published published = { 0 };
+	struct hugepage_signal *signal = hugepage_signal_new(publish, &published), *again;
+	size_t loaded;
+	int err;
+
+	fuzz_check(signal, "no signal");
+	err = hugepage_signal_load(signal, path, NOW_WALL, NOW, GRACE);
+	fuzz_check(err == 0 || err == -EINVAL || err == -EFBIG, "hugepage_signal_load returned %d",
+		   err);
+	loaded = hugepage_signal_firing(signal);
+	if (err)
+		fuzz_check(!loaded, "refused, yet %zu alerts were loaded", loaded);
+	fuzz_check(!hugepage_signal_save(signal, saved, NOW_WALL, NOW), "save failed");
+	again = hugepage_signal_new(publish, &published);
+	fuzz_check(again, "no signal");
+	fuzz_check(!hugepage_signal_load(again, saved, NOW_WALL, NOW, GRACE),
+		   "the saved file is refused");
+	fuzz_check(hugepage_signal_firing(again) == loaded, "%zu alerts loaded, %zu after a save",
+		   loaded, hugepage_signal_firing(again));
+	hugepage_signal_free(again);
+
+	hugepage_signal_tick(signal, NULL, 0, true, NOW + 1, no_policy, NULL);
+	fuzz_check(!published.firing && !published.resolved, "an alert moved within the grace");
+	hugepage_signal_tick(signal, NULL, 0, true, NOW + GRACE + 1, no_policy, NULL);
+	fuzz_check(!published.firing && published.resolved == loaded,
+		   "%zu loaded, %zu resolved, %zu fired", loaded, published.resolved,
+		   published.firing);
+	fuzz_check(!hugepage_signal_firing(signal), "alerts still fire");
+	hugepage_signal_free(signal);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct firing_list loaded, reloaded;
@@ -166,6 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   published.firing);
 	list_firing(evaluator, &reloaded);
 	fuzz_check(!reloaded.total, "%zu alerts still fire", reloaded.total);
+
+	fuzz_hugepages(path, saved);
 
 	free_list(&reloaded);
 	free_list(&loaded);

@@ -27,20 +27,12 @@
 #include "log.h"
 #include "seed.h"
 #include "software.h"
+#include "seen_clean.h"
 #include "software_tracker.h"
 #include "wire.h"
 
 /* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
 #define PROC_STAT_MAX 4096
-/* Digests seen run and matching no rule: never learned (see learn()). */
-#define SEEN_CLEAN_MAX 8192
-
-struct clean_entry {
-	struct hashtable_node node;
-	uint64_t digest_prefix;
-};
-
-static bool clean_entry_is(const struct hashtable_node *node, const void *prefix);
 
 struct policy_matcher {
 	char *name;
@@ -94,9 +86,7 @@ struct guard {
 	uint32_t rules_counter;
 	struct learned *learned;
 	bool interest_changed;		/* a digest was learned: judged executables are void */
-	struct hashtable seen_clean;	/* of clean_entry, keyed by the digest's first 64 bits */
-	struct clean_entry *clean_entries;
-	size_t clean_used;
+	struct seen_clean *seen_clean;	/* never learned from a name or path (see learn()) */
 	struct software_tracker *tracker;
 	struct decision *pending;
 	size_t pending_count;
@@ -246,17 +236,15 @@ struct guard *guard_new(const char *v2_root, const struct config *config, alert_
 	guard->tracker = software_tracker_new();
 	guard->hash = exehash_new();
 	guard->learned = learned_new(config->agent.state_dir);
-	hashtable_init(&guard->seen_clean, clean_entry_is);
-	hashtable_set_limit(&guard->seen_clean, SEEN_CLEAN_MAX);
-	guard->clean_entries = calloc(SEEN_CLEAN_MAX, sizeof(*guard->clean_entries));
+	guard->seen_clean = seen_clean_new(config->agent.state_dir);
 	if (!guard->v2_root || !guard->tracker || !guard->hash || !guard->learned ||
-	    !guard->clean_entries || hashtable_reserve(&guard->seen_clean, SEEN_CLEAN_MAX) ||
-	    guard_configure(guard, config)) {
+	    !guard->seen_clean || guard_configure(guard, config)) {
 		guard_free(guard);
 		errno = ENOMEM;
 		return NULL;
 	}
 	learned_load(guard->learned);
+	seen_clean_load(guard->seen_clean);
 	return guard;
 }
 
@@ -290,8 +278,7 @@ void guard_free(struct guard *guard)
 	exehash_free(guard->hash);
 	content_rules_put(guard->rules);
 	learned_free(guard->learned);
-	hashtable_release(&guard->seen_clean, NULL);
-	free(guard->clean_entries);
+	seen_clean_free(guard->seen_clean);
 	software_tracker_free(guard->tracker);
 	free_policies(guard->policies, guard->policy_count);
 	free(guard->v2_root);
@@ -509,48 +496,6 @@ static void describe_file(unsigned int flags, char *reason, size_t size)
 		snprintf(reason + used, size - used, "; the executable was %s", what);
 }
 
-/* The digest's first 64 bits: a second preimage of them is out of a tenant's reach. */
-static uint64_t digest_prefix(const char *sha256)
-{
-	char first[17];
-
-	memcpy(first, sha256, 16);
-	first[16] = '\0';
-	return strtoull(first, NULL, 16);
-}
-
-static bool clean_entry_is(const struct hashtable_node *node, const void *prefix)
-{
-	return hashtable_entry(node, struct clean_entry, node)->digest_prefix ==
-	       *(const uint64_t *)prefix;
-}
-
-static bool seen_clean(const struct guard *guard, const char *sha256)
-{
-	uint64_t prefix = digest_prefix(sha256);
-
-	return hashtable_find(&guard->seen_clean, hash_bytes(hash_key_process(), &prefix,
-							     sizeof(prefix)),
-			      &prefix) != NULL;
-}
-
-/* @sha256 ran and matched no rule of a policy with built-in sets. Bounded: the oldest go. */
-static void note_clean(struct guard *guard, const char *sha256)
-{
-	uint64_t prefix = digest_prefix(sha256);
-	uint64_t hash = hash_bytes(hash_key_process(), &prefix, sizeof(prefix));
-	struct clean_entry *entry;
-
-	if (hashtable_find(&guard->seen_clean, hash, &prefix))
-		return;
-	entry = hashtable_entry(hashtable_evict(&guard->seen_clean, 1), struct clean_entry, node);
-	if (!entry)
-		entry = &guard->clean_entries[guard->clean_used++];
-	entry->digest_prefix = prefix;
-	/* Reserved for every entry at the start: cannot fail. */
-	hashtable_insert(&guard->seen_clean, &entry->node, hash);
-}
-
 /*
  * A digest that a rule of a policy with built-in sets flagged is denied
  * from now on by every policy denying one of those sets. Learning one
@@ -577,7 +522,7 @@ static void learn(struct guard *guard, const struct policy_matcher *policy,
 	 * compiler denied to every other tenant.
 	 */
 	if ((rule == SOFTWARE_RULE_NAME || rule == SOFTWARE_RULE_PATH) &&
-	    seen_clean(guard, decision->facts.sha256)) {
+	    seen_clean_has(guard->seen_clean, decision->facts.sha256)) {
 		pr_info("unauthorized software: sha256 %s (rule %s) not learned: it was seen run "
 			"clean on this node before", decision->facts.sha256,
 			software_rule_name(rule));
@@ -665,7 +610,7 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 					  : NULL;
 	if (!software_match(policy->matcher, &decision->facts, &verdict)) {
 		if (decision->facts.sha256 && software_matcher_sets(policy->matcher))
-			note_clean(guard, decision->facts.sha256);
+			seen_clean_note(guard->seen_clean, decision->facts.sha256);
 		return;
 	}
 	learn(guard, policy, decision, verdict.rule);
@@ -1018,6 +963,7 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 void guard_tick(struct guard *guard, double now)
 {
 	software_tracker_tick(guard->tracker, now, raise_resolved, guard);
+	seen_clean_tick(guard->seen_clean, now, false);
 }
 
 /* "raw IP socket (AF_INET, SOCK_RAW, protocol 6) created": what the kernel reported. */
