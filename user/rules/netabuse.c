@@ -948,6 +948,8 @@ int netabuse_load(struct netabuse *netabuse, const char *path, double now_wall, 
 	}
 	if (skipped)
 		pr_warn("network abuse: %s: %zu alerts are not valid, skipped", path, skipped);
+	/* What the file holds is what the next save would write: paced from here. */
+	netabuse->saved_at = now;
 cleanup:
 	json_object_put(root);
 	free(text);
