@@ -12,6 +12,7 @@
 #include "files.h"
 #include "hugepage_signal.h"
 #include "log.h"
+#include "netabuse.h"
 #include "pins.h"
 #include "resume.h"
 
@@ -19,6 +20,8 @@
 #define FIRING_FILE "firing.json"
 /* miner_behavior from huge pages (hugepage_signal.h): a file of its own, as firing.json. */
 #define HUGEPAGES_FIRING_FILE "firing-hugepages.json"
+/* Network abuse alerts (netabuse.h): a file of their own too. */
+#define NETWORK_FIRING_FILE "firing-network.json"
 /* A firing alert loaded at start resolves if its tenant is not back by then. */
 #define FIRING_RESTORE_GRACE_S 30.0
 /* A restart state larger than this is no state of ours (10,000 cgroups take some 2 MB). */
@@ -34,6 +37,8 @@ struct resume {
 	struct firing_file firing_file; /* saved when it changes, and after a failed save */
 	char hugepages_path[PATH_MAX];
 	bool hugepages_failing;		/* its last save failed: logged, tried every tick */
+	char network_path[PATH_MAX];	/* "": not kept */
+	bool network_failing;		/* its last save failed: logged, tried every tick */
 	char pin_dir[PATH_MAX]; /* "": nothing pinned */
 	char state_dir[PATH_MAX];
 	struct restart_state read; /* what counters.state held */
@@ -107,6 +112,12 @@ struct resume *resume_new(const char *state_dir)
 		pr_warn("state_dir %s: no pin directory for it (%s): a restart will start clean",
 			state_dir, strerror(-err));
 		resume->pin_dir[0] = '\0';
+	}
+	if (snprintf(resume->network_path, sizeof(resume->network_path), "%s/%s", state_dir,
+		     NETWORK_FIRING_FILE) >= (int)sizeof(resume->network_path)) {
+		pr_warn("state_dir %s: path too long; network abuse alerts are not kept across "
+			"restarts", state_dir);
+		resume->network_path[0] = '\0';
 	}
 	read_counters(resume);
 	return resume;
@@ -310,4 +321,27 @@ void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
 	resume->written_generation = collector_generation(resume->collector);
 	memcpy(resume->written_alerts, alerts_total, sizeof(resume->written_alerts));
 	memcpy(resume->written_suppressed, alerts_suppressed, sizeof(resume->written_suppressed));
+}
+
+void resume_restore_network(struct resume *resume, struct netabuse *netabuse)
+{
+	if (resume->network_path[0])
+		netabuse_load(netabuse, resume->network_path, clock_wall(), clock_monotonic());
+}
+
+/* firing-network.json kept in step, as hugepages_file_tick() keeps its file. */
+void resume_tick_network(struct resume *resume, struct netabuse *netabuse, bool final)
+{
+	double now = clock_monotonic();
+	int err;
+
+	if (!resume->network_path[0] || !netabuse_save_due(netabuse, now, final))
+		return;
+	err = netabuse_save(netabuse, resume->network_path, clock_wall(), now);
+	if (err && !resume->network_failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval",
+		       resume->network_path, strerror(-err));
+	else if (!err && resume->network_failing)
+		pr_info("firing state: %s saved again", resume->network_path);
+	resume->network_failing = err != 0;
 }

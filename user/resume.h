@@ -71,4 +71,13 @@ void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
 		 const uint64_t alerts_total[ALERT_KIND_COUNT],
 		 const uint64_t alerts_suppressed[ALERT_KIND_COUNT], bool final);
 
+/*
+ * The network abuse alerts (netabuse.h) in state_dir/firing-network.json:
+ * taken up once configured, before the queued connects are read, and kept
+ * in step after each tick (@final: the last, also what is only paced).
+ */
+struct netabuse;
+void resume_restore_network(struct resume *resume, struct netabuse *netabuse);
+void resume_tick_network(struct resume *resume, struct netabuse *netabuse, bool final);
+
 #endif

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fuzzes the firing state read at start (state_dir/firing.json,
- * user/rules/evaluate_state.c, and state_dir/firing-hugepages.json,
- * user/rules/hugepage_signal.c) with any file. It is loaded (a file that
+ * user/rules/evaluate_state.c, state_dir/firing-hugepages.json,
+ * user/rules/hugepage_signal.c, and state_dir/firing-network.json,
+ * user/rules/netabuse.c) with any file. It is loaded (a file that
  * is not a state file is refused, never half taken), evaluated on as the
  * agent does after a restart until every loaded alert has resolved, and
  * whatever was loaded must survive a save and a load unchanged, and make
@@ -19,6 +20,7 @@
 #include "fuzz.h"
 #include "hugepage_signal.h"
 #include "log.h"
+#include "netabuse.h"
 
 #define NOW_WALL 1795462230.0
 #define NOW 1000.0
@@ -163,6 +165,56 @@ static void fuzz_hugepages(const char *path, const char *saved)
 	hugepage_signal_free(signal);
 }
 
+/* Windows of 10 s and 60 s: every alert loaded resolves within 300 s (pool ports). */
+static struct netabuse *network_rules(void)
+{
+	static uint16_t pool_ports[] = { 3333 };
+	struct network_config network = {
+		.pool_ports = pool_ports,
+		.pool_ports_count = 1,
+		.scan = { .destinations = 5, .window_ms = 10000 },
+		.smtp = { .destinations = 5, .window_ms = 60000 },
+	};
+	struct netabuse *netabuse = netabuse_new();
+
+	fuzz_check(netabuse, "no network rules");
+	netabuse_configure(netabuse, &network);
+	return netabuse;
+}
+
+/*
+ * The same file as firing-network.json: refused or taken whole, the same
+ * alerts after a save and a load, none moving at the load, each resolving
+ * once by the time its hold or window is over, with records JSON can hold.
+ */
+static void fuzz_network(const char *path, const char *saved)
+{
+	struct published published = { 0 };
+	struct netabuse *netabuse = network_rules(), *again;
+	size_t loaded;
+	int err;
+
+	err = netabuse_load(netabuse, path, NOW_WALL, NOW);
+	fuzz_check(err == 0 || err == -EINVAL || err == -EFBIG, "netabuse_load returned %d", err);
+	loaded = netabuse_firing(netabuse);
+	if (err)
+		fuzz_check(!loaded, "refused, yet %zu alerts were loaded", loaded);
+	fuzz_check(!netabuse_save(netabuse, saved, NOW_WALL, NOW), "save failed");
+	again = network_rules();
+	fuzz_check(!netabuse_load(again, saved, NOW_WALL, NOW), "the saved file is refused");
+	fuzz_check(netabuse_firing(again) == loaded, "%zu alerts loaded, %zu after a save", loaded,
+		   netabuse_firing(again));
+	netabuse_free(again);
+
+	netabuse_tick(netabuse, NOW + POOL_PORT_HOLD_S + 1, publish, &published);
+	fuzz_check(!published.firing && published.resolved == loaded,
+		   "%zu loaded, %zu resolved, %zu fired", loaded, published.resolved,
+		   published.firing);
+	fuzz_check(!netabuse_firing(netabuse), "alerts still fire");
+	fuzz_check(!netabuse_tenant_count(netabuse), "tenants kept with nothing left");
+	netabuse_free(netabuse);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct firing_list loaded, reloaded;
@@ -213,6 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check(!reloaded.total, "%zu alerts still fire", reloaded.total);
 
 	fuzz_hugepages(path, saved);
+	fuzz_network(path, saved);
 
 	free_list(&reloaded);
 	free_list(&loaded);
