@@ -2,8 +2,9 @@
 /*
  * Fuzzes the firing state read at start (state_dir/firing.json,
  * user/rules/evaluate_state.c, state_dir/firing-hugepages.json,
- * user/rules/hugepage_signal.c, and state_dir/firing-network.json,
- * user/rules/netabuse.c) with any file. It is loaded (a file that
+ * user/rules/hugepage_signal.c, state_dir/firing-network.json,
+ * user/rules/netabuse.c, and state_dir/firing-software.json,
+ * user/rules/software_tracker.c) with any file. It is loaded (a file that
  * is not a state file is refused, never half taken), evaluated on as the
  * agent does after a restart until every loaded alert has resolved, and
  * whatever was loaded must survive a save and a load unchanged, and make
@@ -21,6 +22,7 @@
 #include "hugepage_signal.h"
 #include "log.h"
 #include "netabuse.h"
+#include "software_tracker.h"
 
 #define NOW_WALL 1795462230.0
 #define NOW 1000.0
@@ -213,6 +215,61 @@ static void fuzz_network(const char *path, const char *saved)
 	fuzz_check(!netabuse_firing(netabuse), "alerts still fire");
 	fuzz_check(!netabuse_tenant_count(netabuse), "tenants kept with nothing left");
 	netabuse_free(netabuse);
+
+/* A resolved software alert, as guard.c's raise_resolved() makes its record. */
+static void publish_software(const struct software_alert_info *info, void *ctx)
+{
+	struct alert alert = {
+		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
+		.tenant = info->tenant,
+		.plan = info->plan,
+		.cgroup = info->cgroup,
+		.rule = software_rule_name(info->rule),
+		.reason = info->reason,
+		.exe = info->exe && info->exe[0] ? info->exe : NULL,
+		.sha256 = info->sha256,
+		.comm = info->comm,
+		.pid = info->pid,
+	};
+
+	fuzz_check(isfinite(info->since) && info->since <= NOW, "since %f", info->since);
+	publish(&alert, ctx);
+}
+
+/*
+ * The same file as firing-software.json: refused or taken whole, the same
+ * alerts after a save and a load, each resolving at the first tick once
+ * its window has passed (no saved process runs: the boot is another),
+ * with records JSON can hold.
+ */
+static void fuzz_software(const char *path, const char *saved)
+{
+	struct published published = { 0 };
+	struct software_tracker *tracker = software_tracker_new(), *again;
+	size_t loaded;
+	int err;
+
+	fuzz_check(tracker, "no tracker");
+	err = software_tracker_load(tracker, path, NOW_WALL, NOW);
+	fuzz_check(err == 0 || err == -EINVAL || err == -EFBIG, "software_tracker_load returned %d",
+		   err);
+	loaded = software_tracker_count(tracker);
+	if (err)
+		fuzz_check(!loaded, "refused, yet %zu alerts were loaded", loaded);
+	fuzz_check(!software_tracker_changed(tracker), "a load is a change");
+	fuzz_check(!software_tracker_save(tracker, saved, NOW_WALL, NOW, NULL), "save failed");
+	again = software_tracker_new();
+	fuzz_check(again, "no tracker");
+	fuzz_check(!software_tracker_load(again, saved, NOW_WALL, NOW), "the saved file is refused");
+	fuzz_check(software_tracker_count(again) == loaded, "%zu alerts loaded, %zu after a save",
+		   loaded, software_tracker_count(again));
+	software_tracker_free(again);
+
+	software_tracker_tick(tracker, INFINITY, publish_software, &published);
+	fuzz_check(published.resolved == loaded, "%zu loaded, %zu resolved", loaded,
+		   published.resolved);
+	fuzz_check(!software_tracker_count(tracker), "alerts still fire");
+	software_tracker_free(tracker);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -266,6 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_hugepages(path, saved);
 	fuzz_network(path, saved);
+	fuzz_software(path, saved);
 
 	free_list(&reloaded);
 	free_list(&loaded);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "attribution.h"
+#include "clock.h"
 #include "content.h"
 #include "exehash.h"
 #include "files.h"
@@ -31,8 +32,10 @@
 #include "software_tracker.h"
 #include "wire.h"
 
-/* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
-#define PROC_STAT_MAX 4096
+/* The software tracker's firing alerts (software_tracker.h), in state_dir. */
+#define FIRING_FILE "firing-software.json"
+/* Saves spaced so that they cost about what the restart state's do (resume.c). */
+#define FIRING_BYTES_PER_S (1024.0 * 1024.0)
 
 struct policy_matcher {
 	char *name;
@@ -88,6 +91,9 @@ struct guard {
 	bool interest_changed;		/* a digest was learned: judged executables are void */
 	struct seen_clean *seen_clean;	/* never learned from a name or path (see learn()) */
 	struct software_tracker *tracker;
+	char *firing_path;		/* state_dir/firing-software.json; NULL: not kept */
+	bool firing_failing;		/* its last save failed: logged, tried every tick */
+	double firing_next_save;	/* monotonic: not before (the pace) */
 	struct decision *pending;
 	size_t pending_count;
 	alert_fn emit;
@@ -223,6 +229,46 @@ static const struct policy_matcher *find_policy(const struct guard *guard, const
 	return NULL;
 }
 
+/*
+ * The alerts that fired when the last run stopped go on (software_tracker_load()),
+ * each with its start; a damaged file is said and started clean.
+ */
+static void load_firing(struct guard *guard, const char *state_dir)
+{
+	if (!state_dir || !state_dir[0])
+		return;
+	if (asprintf(&guard->firing_path, "%s/%s", state_dir, FIRING_FILE) < 0) {
+		guard->firing_path = NULL;
+		pr_warn("unauthorized software: out of memory; firing alerts are not kept across "
+			"restarts");
+		return;
+	}
+	software_tracker_load(guard->tracker, guard->firing_path, clock_wall(), clock_monotonic());
+}
+
+/*
+ * firing-software.json kept in step, as resume.c keeps firing.json: after
+ * a change, or always at @final (the stop) when changed; a flood of new
+ * processes for thousands of alerts is paced as resume.c paces its state.
+ */
+static void save_firing(struct guard *guard, double now, bool final)
+{
+	size_t size = 0;
+	int err;
+
+	if (!guard->firing_path || !software_tracker_changed(guard->tracker) ||
+	    (!final && now < guard->firing_next_save))
+		return;
+	err = software_tracker_save(guard->tracker, guard->firing_path, clock_wall(), now, &size);
+	guard->firing_next_save = now + size / FIRING_BYTES_PER_S;
+	if (err && !guard->firing_failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval",
+		       guard->firing_path, strerror(-err));
+	else if (!err && guard->firing_failing)
+		pr_info("firing state: %s saved again", guard->firing_path);
+	guard->firing_failing = err != 0;
+}
+
 struct guard *guard_new(const char *v2_root, const struct config *config, alert_fn emit,
 			void *ctx)
 {
@@ -245,6 +291,7 @@ struct guard *guard_new(const char *v2_root, const struct config *config, alert_
 	}
 	learned_load(guard->learned);
 	seen_clean_load(guard->seen_clean);
+	load_firing(guard, config->agent.state_dir);
 	return guard;
 }
 
@@ -275,6 +322,10 @@ void guard_free(struct guard *guard)
 		free(decision);
 	}
 	log_scan_figures(guard);
+	/* What fired since the last tick is kept too: the run stops with it firing. */
+	if (guard->tracker)
+		save_firing(guard, clock_monotonic(), true);
+	free(guard->firing_path);
 	exehash_free(guard->hash);
 	content_rules_put(guard->rules);
 	learned_free(guard->learned);
@@ -342,26 +393,6 @@ void guard_decode_path(const struct software_event *event, char *out, size_t siz
 		*flags |= EXE_TMP;
 }
 
-/* The start time /proc gives, in clock ticks; 0 when unreadable. */
-static unsigned long long proc_start_ticks(int pid)
-{
-	unsigned long long ticks = 0;
-	char path[64], *text, *field;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (files_read_all(path, PROC_STAT_MAX, &text, NULL))
-		return 0;
-	/* After the comm, which may hold spaces and parentheses: field 3 on. */
-	field = strrchr(text, ')');
-	for (i = 2; field && i < 22; i++)
-		field = strchr(field + 1, ' ');
-	if (field)
-		ticks = strtoull(field + 1, NULL, 10);
-	free(text);
-	return ticks;
-}
-
 /* Does @pid still name the process that started at @start_ns (boot time)? */
 static bool same_process(int pid, uint64_t start_ns)
 {
@@ -369,7 +400,7 @@ static bool same_process(int pid, uint64_t start_ns)
 
 	if (hz <= 0)
 		return false;
-	return proc_start_ticks(pid) == start_ns / (1000000000ULL / (unsigned long)hz);
+	return software_process_start_ticks(pid) == start_ns / (1000000000ULL / (unsigned long)hz);
 }
 
 /* The process an action or alert aims at: a pid and the start that tells it apart. */
@@ -647,6 +678,7 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		.comm = comm,
 		.sha256 = sha256,
 		.reason = verdict.reason,
+		.action = action_names[policy->action],
 		.pid = target.pid,
 		.since = now,
 		.gone = gone,
@@ -952,6 +984,8 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 		.sha256 = info->sha256,
 		.comm = info->comm,
 		.pid = info->pid,
+		/* Its start, as it fired (also in an earlier run): Alertmanager's startsAt. */
+		.since = info->since,
 	};
 
 	snprintf(reason, sizeof(reason), "%s no longer seen, and its last process has exited",
@@ -963,6 +997,7 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 void guard_tick(struct guard *guard, double now)
 {
 	software_tracker_tick(guard->tracker, now, raise_resolved, guard);
+	save_firing(guard, now, false);
 	seen_clean_tick(guard->seen_clean, now, false);
 }
 
@@ -1025,6 +1060,7 @@ void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
 		.exe = exe,
 		.comm = comm,
 		.reason = reason,
+		.action = policy->raw_sockets == SOFTWARE_RAW_SOCKETS_DENY ? "deny" : "alert",
 		.pid = (int)event->pid,
 		.since = now,
 	};
