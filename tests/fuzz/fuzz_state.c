@@ -215,6 +215,7 @@ static void fuzz_network(const char *path, const char *saved)
 	fuzz_check(!netabuse_firing(netabuse), "alerts still fire");
 	fuzz_check(!netabuse_tenant_count(netabuse), "tenants kept with nothing left");
 	netabuse_free(netabuse);
+}
 
 /* A resolved software alert, as guard.c's raise_resolved() makes its record. */
 static void publish_software(const struct software_alert_info *info, void *ctx)
