@@ -160,21 +160,24 @@ static __always_inline void add_packets(__u64 id, __u64 rx_bytes, __u64 tx_bytes
 }
 
 /*
- * Moves @slot's batch to its cgroup's counters and starts one for cgroup
- * @id, bracketed by flushes for userspace (see struct cpu_slot in usage.h).
- * A batch with bytes has packets too: the packets say whether it is empty.
+ * Moves @slot's batch @index to its cgroup's counters and starts one for
+ * cgroup @id there, bracketed by flushes for userspace (see struct cpu_slot
+ * in usage.h). A batch with bytes has packets too: the packets say whether
+ * it is empty.
  */
-static __noinline void flush_packets(struct skb_slot *slot, __u64 id)
+static __noinline void flush_packets(struct skb_slot *slot, __u32 index, __u64 id)
 {
+	struct skb_batch *batch = &slot->batches[index & 1];
+
 	flush_begin(slot);
-	if (slot->pending_id && (slot->pending_rx_packets || slot->pending_tx_packets))
-		add_packets(slot->pending_id, slot->pending_rx_bytes, slot->pending_tx_bytes,
-			    slot->pending_rx_packets, slot->pending_tx_packets);
-	slot->pending_rx_bytes = 0;
-	slot->pending_tx_bytes = 0;
-	slot->pending_rx_packets = 0;
-	slot->pending_tx_packets = 0;
-	slot->pending_id = id;
+	if (batch->id && (batch->rx_packets || batch->tx_packets))
+		add_packets(batch->id, batch->rx_bytes, batch->tx_bytes, batch->rx_packets,
+			    batch->tx_packets);
+	batch->rx_bytes = 0;
+	batch->tx_bytes = 0;
+	batch->rx_packets = 0;
+	batch->tx_packets = 0;
+	batch->id = id;
 	flush_end(slot);
 }
 
@@ -188,17 +191,18 @@ static __noinline void count_packet_in_maps(__u64 id, __u32 bytes, __u32 packets
 }
 
 /*
- * Counts @bytes and @packets of cgroup @id's socket in this CPU's batch
- * (struct skb_slot), which moves to the maps only when a packet of another
- * tenant's socket passes here. The packet socket probe (net_dev_queue)
+ * Counts @bytes and @packets of cgroup @id's socket in this CPU's batches
+ * (struct skb_slot), two cgroups' at a time; one moves to the maps only
+ * when a packet of a third tenant's socket passes here. The packet socket probe (net_dev_queue)
  * shares the batch: it runs with bottom halves off, and the slot's
  * compare-and-swap keeps it apart from a cgroup_skb program all the same.
  */
 static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets, bool egress,
 					   bool unpreemptible)
 {
+	struct skb_batch *batch;
 	struct skb_slot *slot;
-	__u32 cpu;
+	__u32 cpu, index;
 
 	cpu = bpf_get_smp_processor_id();
 	if (cpu >= AW_MAX_CPUS) {
@@ -226,14 +230,35 @@ static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets,
 		count_packet_in_maps(id, bytes, packets, egress);
 		return;
 	}
-	if (slot->pending_id != id)
-		flush_packets(slot, id);
+	/*
+	 * Either batch of @id's, else the one counted in less recently makes
+	 * room (two cgroups alternating, as both ends of a loopback
+	 * conversation do, never move a batch).
+	 */
+	index = 0;
+	if (slot->batches[0].id != id) {
+		index = 1;
+		if (slot->batches[1].id != id) {
+			index = slot->recent ^ 1;
+			flush_packets(slot, index, id);
+		}
+	}
+	index &= 1;
+	slot->recent = index;
+	batch = &slot->batches[index];
 	if (egress) {
-		slot->pending_tx_bytes += bytes;
-		slot->pending_tx_packets += packets;
+		/* 32-bit amounts: moved to the maps before they would wrap. */
+		if ((__u32)(batch->tx_bytes + bytes) < bytes ||
+		    (__u32)(batch->tx_packets + packets) < packets)
+			flush_packets(slot, index, id);
+		batch->tx_bytes += bytes;
+		batch->tx_packets += packets;
 	} else {
-		slot->pending_rx_bytes += bytes;
-		slot->pending_rx_packets += packets;
+		if ((__u32)(batch->rx_bytes + bytes) < bytes ||
+		    (__u32)(batch->rx_packets + packets) < packets)
+			flush_packets(slot, index, id);
+		batch->rx_bytes += bytes;
+		batch->rx_packets += packets;
 	}
 	barrier();
 	slot->busy = 0;
