@@ -76,7 +76,15 @@ struct {
 
 __u64 net_lost_events;
 
-/* Each CPU's batch of bytes and packets (see struct skb_slot). */
+/*
+ * A batch's amounts stay under 2^32: see charge_packets(). A test may
+ * build it lower, so that batches move on the way (-DAW_SKB_BATCH_LIMIT=).
+ */
+#ifndef AW_SKB_BATCH_LIMIT
+#define AW_SKB_BATCH_LIMIT (1U << 31)
+#endif
+
+/* Each CPU's batches of bytes and packets (see struct skb_slot). */
 struct skb_slot skb_slots[AW_MAX_CPUS];
 /* Each CPU's batch of connect() calls and last destination (see struct connect_slot). */
 struct connect_slot connect_slots[AW_MAX_CPUS];
@@ -235,27 +243,29 @@ static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets,
 	 * room (two cgroups alternating, as both ends of a loopback
 	 * conversation do, never move a batch).
 	 */
-	index = 0;
-	if (slot->batches[0].id != id) {
+	if (slot->batches[0].id == id) {
+		index = 0;
+	} else if (slot->batches[1].id == id) {
 		index = 1;
-		if (slot->batches[1].id != id) {
-			index = slot->recent ^ 1;
-			flush_packets(slot, index, id);
-		}
+	} else {
+		index = (slot->recent ^ 1) & 1;
+		flush_packets(slot, index, id);
 	}
-	index &= 1;
-	slot->recent = index;
+	if (slot->recent != index)
+		slot->recent = index;
 	batch = &slot->batches[index];
+	/*
+	 * 32-bit amounts: the batch moves to the maps once one reaches 2^31.
+	 * What one call adds is under 2^31 (a packet, GSO or BIG TCP, and a
+	 * sendmsg() are under 2 GiB), so an add never wraps.
+	 */
 	if (egress) {
-		/* 32-bit amounts: moved to the maps before they would wrap. */
-		if ((__u32)(batch->tx_bytes + bytes) < bytes ||
-		    (__u32)(batch->tx_packets + packets) < packets)
+		if ((batch->tx_bytes | batch->tx_packets) >= AW_SKB_BATCH_LIMIT)
 			flush_packets(slot, index, id);
 		batch->tx_bytes += bytes;
 		batch->tx_packets += packets;
 	} else {
-		if ((__u32)(batch->rx_bytes + bytes) < bytes ||
-		    (__u32)(batch->rx_packets + packets) < packets)
+		if ((batch->rx_bytes | batch->rx_packets) >= AW_SKB_BATCH_LIMIT)
 			flush_packets(slot, index, id);
 		batch->rx_bytes += bytes;
 		batch->rx_packets += packets;

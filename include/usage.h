@@ -132,8 +132,9 @@ struct bio_slot {
  * the maps on every one (a hash lookup and four atomic adds). A packet of
  * a third cgroup moves the batch counted in less recently (recent is the
  * other's index). 32-bit amounts keep the slot in one cache line; a batch
- * moves to the maps before an add would wrap one (4 GiB of one cgroup's
- * packets on this CPU with no packet of two others in between). Every move
+ * moves to the maps once one reaches 2^31 (2 GiB of one cgroup's packets
+ * on this CPU with no packet of two others in between), before an add
+ * could wrap it. Every move
  * of either batch is bracketed by the slot's flushes, and userspace reads
  * each batch as a slot kind of its own (SLOT_SKB, SLOT_SKB_OTHER in
  * user/probes/probes.c) under the same rule.
