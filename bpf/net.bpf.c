@@ -8,7 +8,8 @@
  * current task's: ACKs and retransmits are sent from softirq context on
  * behalf of a socket. Reads the IP header's length fields, and on egress
  * the protocol and TCP flags or UDP ports (probes, below); never a payload.
- * They are batched per CPU and cgroup (struct skb_slot in usage.h): a
+ * They are batched per CPU and cgroup (struct skb_slot in usage.h, two
+ * cgroups at a time, as both ends of a loopback conversation are): a
  * stream of packets of one tenant's sockets costs a compare-and-swap and a
  * few adds on a line of this CPU, no map lookup.
  *
