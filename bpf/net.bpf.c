@@ -169,15 +169,13 @@ static __always_inline void add_packets(__u64 id, __u64 rx_bytes, __u64 tx_bytes
 }
 
 /*
- * Moves @slot's batch @index to its cgroup's counters and starts one for
- * cgroup @id there, bracketed by flushes for userspace (see struct cpu_slot
- * in usage.h). A batch with bytes has packets too: the packets say whether
- * it is empty.
+ * Moves @batch of @slot to its cgroup's counters and starts one for cgroup
+ * @id there, bracketed by flushes for userspace (see struct cpu_slot in
+ * usage.h). A batch with bytes has packets too: the packets say whether it
+ * is empty.
  */
-static __noinline void flush_packets(struct skb_slot *slot, __u32 index, __u64 id)
+static __noinline void flush_packets(struct skb_slot *slot, struct skb_batch *batch, __u64 id)
 {
-	struct skb_batch *batch = &slot->batches[index & 1];
-
 	flush_begin(slot);
 	if (batch->id && (batch->rx_packets || batch->tx_packets))
 		add_packets(batch->id, batch->rx_bytes, batch->tx_bytes, batch->rx_packets,
@@ -245,16 +243,19 @@ static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets,
 	 * conversation do, never move a batch).
 	 */
 	if (slot->batches[0].id == id) {
-		index = 0;
+		batch = &slot->batches[0];
+		if (slot->recent)
+			slot->recent = 0;
 	} else if (slot->batches[1].id == id) {
-		index = 1;
+		batch = &slot->batches[1];
+		if (!slot->recent)
+			slot->recent = 1;
 	} else {
 		index = (slot->recent ^ 1) & 1;
-		flush_packets(slot, index, id);
-	}
-	if (slot->recent != index)
+		batch = &slot->batches[index];
+		flush_packets(slot, batch, id);
 		slot->recent = index;
-	batch = &slot->batches[index];
+	}
 	/*
 	 * 32-bit amounts: the batch moves to the maps once one reaches 2^31.
 	 * What one call adds is under 2^31 (a packet, GSO or BIG TCP, and a
@@ -262,12 +263,12 @@ static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets,
 	 */
 	if (egress) {
 		if ((batch->tx_bytes | batch->tx_packets) >= AW_SKB_BATCH_LIMIT)
-			flush_packets(slot, index, id);
+			flush_packets(slot, batch, id);
 		batch->tx_bytes += bytes;
 		batch->tx_packets += packets;
 	} else {
 		if ((batch->rx_bytes | batch->rx_packets) >= AW_SKB_BATCH_LIMIT)
-			flush_packets(slot, index, id);
+			flush_packets(slot, batch, id);
 		batch->rx_bytes += bytes;
 		batch->rx_packets += packets;
 	}
