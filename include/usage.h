@@ -129,15 +129,16 @@ struct bio_slot {
  * both run on the sender's CPU, the first charged to the sender's socket,
  * the second to the receiver's, so a tenant talking to a server in another
  * cgroup alternates cgroups on every packet, and a single batch moved to
- * the maps on every one (a hash lookup and four atomic adds). A packet of
- * a third cgroup moves the batch counted in less recently (recent is the
- * other's index). 32-bit amounts keep the slot in one cache line; a batch
+ * the maps on every one (a hash lookup and four atomic adds: measured with
+ * 16-byte UDP to another cgroup, egress 2.3x and ingress 2.1x the empty
+ * program, now 1.6x and 1.4x, as one tenant alone, which is unchanged). A
+ * packet of a third cgroup moves the batch not counted in last (recent
+ * says which was). 32-bit amounts keep the slot in one cache line; a batch
  * moves to the maps once one reaches 2^31 (2 GiB of one cgroup's packets
  * on this CPU with no packet of two others in between), before an add
- * could wrap it. Every move
- * of either batch is bracketed by the slot's flushes, and userspace reads
- * each batch as a slot kind of its own (SLOT_SKB, SLOT_SKB_OTHER in
- * user/probes/probes.c) under the same rule.
+ * could wrap it. Every move of either batch is bracketed by the slot's
+ * flushes, and userspace reads each batch as a slot kind of its own
+ * (SLOT_SKB, SLOT_SKB_OTHER in user/probes/probes.c) under the same rule.
  */
 struct skb_batch {
 	__u64 id;
