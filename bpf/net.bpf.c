@@ -8,7 +8,8 @@
  * current task's: ACKs and retransmits are sent from softirq context on
  * behalf of a socket. Reads the IP header's length fields, and on egress
  * the protocol and TCP flags or UDP ports (probes, below); never a payload.
- * They are batched per CPU and cgroup (struct skb_slot in usage.h): a
+ * They are batched per CPU and cgroup (struct skb_slot in usage.h, two
+ * cgroups at a time, as both ends of a loopback conversation are): a
  * stream of packets of one tenant's sockets costs a compare-and-swap and a
  * few adds on a line of this CPU, no map lookup.
  *
@@ -76,7 +77,15 @@ struct {
 
 __u64 net_lost_events;
 
-/* Each CPU's batch of bytes and packets (see struct skb_slot). */
+/*
+ * A batch's amounts stay under 2^32: see charge_packets(). A test may
+ * build it lower, so that batches move on the way (-DAW_SKB_BATCH_LIMIT=).
+ */
+#ifndef AW_SKB_BATCH_LIMIT
+#define AW_SKB_BATCH_LIMIT (1U << 31)
+#endif
+
+/* Each CPU's batches of bytes and packets (see struct skb_slot). */
 struct skb_slot skb_slots[AW_MAX_CPUS];
 /* Each CPU's batch of connect() calls and last destination (see struct connect_slot). */
 struct connect_slot connect_slots[AW_MAX_CPUS];
@@ -160,21 +169,22 @@ static __always_inline void add_packets(__u64 id, __u64 rx_bytes, __u64 tx_bytes
 }
 
 /*
- * Moves @slot's batch to its cgroup's counters and starts one for cgroup
- * @id, bracketed by flushes for userspace (see struct cpu_slot in usage.h).
- * A batch with bytes has packets too: the packets say whether it is empty.
+ * Moves @batch of @slot to its cgroup's counters and starts one for cgroup
+ * @id there, bracketed by flushes for userspace (see struct cpu_slot in
+ * usage.h). A batch with bytes has packets too: the packets say whether it
+ * is empty.
  */
-static __noinline void flush_packets(struct skb_slot *slot, __u64 id)
+static __noinline void flush_packets(struct skb_slot *slot, struct skb_batch *batch, __u64 id)
 {
 	flush_begin(slot);
-	if (slot->pending_id && (slot->pending_rx_packets || slot->pending_tx_packets))
-		add_packets(slot->pending_id, slot->pending_rx_bytes, slot->pending_tx_bytes,
-			    slot->pending_rx_packets, slot->pending_tx_packets);
-	slot->pending_rx_bytes = 0;
-	slot->pending_tx_bytes = 0;
-	slot->pending_rx_packets = 0;
-	slot->pending_tx_packets = 0;
-	slot->pending_id = id;
+	if (batch->id && (batch->rx_packets || batch->tx_packets))
+		add_packets(batch->id, batch->rx_bytes, batch->tx_bytes, batch->rx_packets,
+			    batch->tx_packets);
+	batch->rx_bytes = 0;
+	batch->tx_bytes = 0;
+	batch->rx_packets = 0;
+	batch->tx_packets = 0;
+	batch->id = id;
 	flush_end(slot);
 }
 
@@ -188,17 +198,18 @@ static __noinline void count_packet_in_maps(__u64 id, __u32 bytes, __u32 packets
 }
 
 /*
- * Counts @bytes and @packets of cgroup @id's socket in this CPU's batch
- * (struct skb_slot), which moves to the maps only when a packet of another
- * tenant's socket passes here. The packet socket probe (net_dev_queue)
+ * Counts @bytes and @packets of cgroup @id's socket in this CPU's batches
+ * (struct skb_slot), two cgroups' at a time; one moves to the maps only
+ * when a packet of a third tenant's socket passes here. The packet socket probe (net_dev_queue)
  * shares the batch: it runs with bottom halves off, and the slot's
  * compare-and-swap keeps it apart from a cgroup_skb program all the same.
  */
 static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets, bool egress,
 					   bool unpreemptible)
 {
+	struct skb_batch *batch;
 	struct skb_slot *slot;
-	__u32 cpu;
+	__u32 cpu, index;
 
 	cpu = bpf_get_smp_processor_id();
 	if (cpu >= AW_MAX_CPUS) {
@@ -226,14 +237,40 @@ static __always_inline void charge_packets(__u64 id, __u32 bytes, __u32 packets,
 		count_packet_in_maps(id, bytes, packets, egress);
 		return;
 	}
-	if (slot->pending_id != id)
-		flush_packets(slot, id);
-	if (egress) {
-		slot->pending_tx_bytes += bytes;
-		slot->pending_tx_packets += packets;
+	/*
+	 * Either batch of @id's, else the one counted in less recently makes
+	 * room (two cgroups alternating, as both ends of a loopback
+	 * conversation do, never move a batch).
+	 */
+	if (slot->batches[0].id == id) {
+		batch = &slot->batches[0];
+		if (slot->recent)
+			slot->recent = 0;
+	} else if (slot->batches[1].id == id) {
+		batch = &slot->batches[1];
+		if (!slot->recent)
+			slot->recent = 1;
 	} else {
-		slot->pending_rx_bytes += bytes;
-		slot->pending_rx_packets += packets;
+		index = (slot->recent ^ 1) & 1;
+		batch = &slot->batches[index];
+		flush_packets(slot, batch, id);
+		slot->recent = index;
+	}
+	/*
+	 * 32-bit amounts: the batch moves to the maps once one reaches 2^31.
+	 * What one call adds is under 2^31 (a packet, GSO or BIG TCP, and a
+	 * sendmsg() are under 2 GiB), so an add never wraps.
+	 */
+	if (egress) {
+		if ((batch->tx_bytes | batch->tx_packets) >= AW_SKB_BATCH_LIMIT)
+			flush_packets(slot, batch, id);
+		batch->tx_bytes += bytes;
+		batch->tx_packets += packets;
+	} else {
+		if ((batch->rx_bytes | batch->rx_packets) >= AW_SKB_BATCH_LIMIT)
+			flush_packets(slot, batch, id);
+		batch->rx_bytes += bytes;
+		batch->rx_packets += packets;
 	}
 	barrier();
 	slot->busy = 0;

@@ -124,16 +124,38 @@ struct bio_slot {
  * that finds the slot taken counts in the maps directly: every packet is
  * counted once, whoever interrupts whom. The compare-and-swap is on a line
  * this CPU owns: measured, it costs a few ns of the ~20 the probe adds.
+ *
+ * Two batches, of two cgroups: on loopback a packet's egress and ingress
+ * both run on the sender's CPU, the first charged to the sender's socket,
+ * the second to the receiver's, so a tenant talking to a server in another
+ * cgroup alternates cgroups on every packet, and a single batch moved to
+ * the maps on every one (a hash lookup and four atomic adds: measured with
+ * 16-byte UDP to another cgroup, egress 2.3x and ingress 2.1x the empty
+ * program, now 1.6x and 1.4x, as one tenant alone, which is unchanged). A
+ * packet of a third cgroup moves the batch not counted in last (recent
+ * says which was). 32-bit amounts keep the slot in one cache line; a batch
+ * moves to the maps once one reaches 2^31 (2 GiB of one cgroup's packets
+ * on this CPU with no packet of two others in between), before an add
+ * could wrap it. Every move of either batch is bracketed by the slot's
+ * flushes, and userspace reads each batch as a slot kind of its own
+ * (SLOT_SKB, SLOT_SKB_OTHER in user/probes/probes.c) under the same rule.
  */
+struct skb_batch {
+	__u64 id;
+	__u32 rx_bytes;
+	__u32 tx_bytes;
+	__u32 rx_packets;
+	__u32 tx_packets;
+};
+
+#define AW_SKB_BATCHES 2
+
 struct skb_slot {
 	__u32 busy;
 	__u32 flushes;
-	__u64 pending_id;
-	__u64 pending_rx_bytes;
-	__u64 pending_tx_bytes;
-	__u64 pending_rx_packets;
-	__u64 pending_tx_packets;
-	__u64 pad[2];
+	struct skb_batch batches[AW_SKB_BATCHES];
+	__u32 recent;		/* the index of the batch last counted in */
+	__u32 pad;
 } __attribute__((aligned(AW_SLOT_ALIGN)));
 
 /*

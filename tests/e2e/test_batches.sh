@@ -9,14 +9,16 @@
 # CPU time within 0.1% of cpu.stat. Each load runs pinned to one CPU,
 # so its batch waits in that CPU's slot until another tenant works there;
 # after a removal another tenant does, which moves the removed cgroup's
-# batch to the maps after its final count: it must not count twice. The
+# batch to the maps after its final count: it must not count twice (two
+# tenants do, as a slot holds two cgroups' network batches). The
 # agent's .bss, read with bpftool, says whether the batch was still
 # pending when the first count was checked (logged: other work on a shared
 # machine may have moved it already, which the test cannot prevent).
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
-e2e_cases disk_batch_pending disk_batch_removed net_batch_pending net_batch_removed \
+e2e_cases disk_batch_pending disk_batch_removed net_batch_pending net_batch_two_pending \
+	net_batch_removed \
 	connect_batch_pending connect_batch_removed cpu_batch_removed
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg netload benchload burn || e2e_finish
@@ -47,7 +49,8 @@ write_config batches || {
 }
 WRITER=$(tenant_cgroup writer) && JOBS=$(tenant_cgroup jobs job) && OTHER=$(tenant_cgroup other) &&
 	TALKER=$(tenant_cgroup talker) && CHATTERS=$(tenant_cgroup chatters chat) &&
-	BYSTANDER=$(tenant_cgroup bystander) && DIALER=$(tenant_cgroup dialer) &&
+	BYSTANDER=$(tenant_cgroup bystander) && PINGER=$(tenant_cgroup pinger) &&
+	ECHO=$(tenant_cgroup echo) && DIALER=$(tenant_cgroup dialer) &&
 	CALLERS=$(tenant_cgroup callers call) && BURNERS=$(tenant_cgroup burners burn) || {
 	fail_all "cannot create the tenant cgroups"
 	e2e_finish
@@ -145,7 +148,12 @@ for map_id in sorted(ids):
             if slots is None:
                 continue
             slot = slots[cpu]
-            if slot["pending_id"] != cgroup_id:
+            if kind == "skb":
+                # Two batches (struct skb_batch), either may be this cgroup's.
+                mine = [b for b in slot["batches"] if b["id"] == cgroup_id]
+                print(" ".join("%s=%s" % (k, v) for k, v in mine[0].items() if k != "id")
+                      if mine else "none")
+            elif slot["pending_id"] != cgroup_id:
                 print("none")
             else:
                 print(" ".join("%s=%s" % (k, v) for k, v in slot.items()
@@ -183,13 +191,45 @@ counted=$(net_counted talker "${talked:-0}")
 check net_batch_pending "$?" "talker sent and received ${talked:-no (one was lost)} $DATAGRAM-byte datagrams on CPU $CPU ($((${talked:-0} * (28 + DATAGRAM))) bytes each way): $counted (want exact)"
 e2e_log "network batch of talker on CPU $CPU when counted: $(pending skb "$TALKER")"
 
-# ---- network: a batch pending when its cgroup goes; then another tenant talks on that CPU
+# ---- network: two cgroups alternating on one CPU, both batches pending when read
+# pinger's datagrams go to echo's socket and back, one at a time on $CPU:
+# egress is charged to the sender's cgroup, ingress (the same CPU's
+# softirq) to the receiver's, so the two alternate in the slot, each in a
+# batch of its own (struct skb_slot), neither moved to the maps.
+echo_port=""
+in_tenant_on_cpu "$ECHO" python3 "$E2E_REPO/tests/tools/udp_echo.py" serve 30 \
+	>"$E2E_TMP/echo.out" 2>"$E2E_TMP/echo.err" &
+ECHO_PID=$!
+on_cleanup kill "$ECHO_PID"
+for ((i = 0; i < 50; i++)); do
+	echo_port=$(sed -n 's/^listening //p' "$E2E_TMP/echo.err")
+	[[ -n $echo_port ]] && break
+	sleep 0.1
+done
+# udp_ping CGROUP COUNT: COUNT DATAGRAM-byte datagrams from CGROUP on $CPU
+# to echo's socket and back; prints COUNT, fails when one was lost.
+udp_ping() {
+	[[ -n $echo_port ]] &&
+		in_tenant_on_cpu "$1" python3 "$E2E_REPO/tests/tools/udp_echo.py" ping "$echo_port" "$2" \
+			"$DATAGRAM" 2>>"$E2E_TMP/ping.err"
+}
+pinged=$(udp_ping "$PINGER" 300)
+e2e_log "network batches on CPU $CPU after the load: pinger $(pending skb "$PINGER"), echo $(pending skb "$ECHO")"
+counted=$(net_counted pinger "${pinged:-0}")
+status=$?
+echo_counted=$(net_counted echo "${pinged:-0}")
+((status == 0 && $? == 0))
+check net_batch_two_pending "$?" "pinger sent ${pinged:-no (one was lost)} $DATAGRAM-byte datagrams to echo's socket and got them back, both on CPU $CPU ($((${pinged:-0} * (28 + DATAGRAM))) bytes each way for each): pinger $counted, echo $echo_counted (want exact)"
+e2e_log "network batches on CPU $CPU when counted: pinger $(pending skb "$PINGER"), echo $(pending skb "$ECHO")"
+
+# ---- network: a batch pending when its cgroup goes; then two other tenants talk on that CPU
 talked=$(udp_talk "$CHATTERS/chat" 0.2)
 e2e_log "network batch of chatters/chat on CPU $CPU before its removal: $(pending skb "$CHATTERS/chat")"
 rmdir "$CHATTERS/chat"
 counted=$(net_counted chatters "${talked:-0}")
 status=$?
-other_talked=$(udp_talk "$BYSTANDER" 0.05)
+# Two cgroups, taking both batches of the slot: chatters/chat's moves.
+other_talked=$(udp_ping "$BYSTANDER" 100)
 other=$(net_counted bystander "${other_talked:-0}")
 ((status == 0 && $? == 0)) && wait_intervals 3 && after=$(net_counted chatters "${talked:-0}")
 check net_batch_removed "$?" "chatters/chat sent and received ${talked:-no (one was lost)} datagrams on CPU $CPU and was removed: chatters says $counted, then ${after:-not checked} after bystander talked on that CPU (bystander: ${other_talked:-none lost}, $other; want exact throughout)"

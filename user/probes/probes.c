@@ -43,6 +43,7 @@
 /* Links of all the objects: one per program. */
 #define MAX_LINKS 32
 
+_Static_assert(AW_SKB_BATCHES == 2, "SLOT_SKB and SLOT_SKB_OTHER read the skb batches");
 _Static_assert(sizeof(struct cpu_slot) == 64 && sizeof(struct bio_slot) == 64 &&
 		   sizeof(struct skb_slot) == 64 && sizeof(struct connect_slot) == 64,
 	       "a CPU slot is one cache line");
@@ -51,6 +52,7 @@ enum slot_kind {
 	SLOT_CPU,
 	SLOT_BIO,
 	SLOT_SKB,
+	SLOT_SKB_OTHER,		/* the skb slot's second batch, under the same flushes */
 	SLOT_CONNECT,
 	SLOT_KINDS,
 };
@@ -887,6 +889,7 @@ static inline uint64_t load_flushes(const struct probes *probes, enum slot_kind 
 	case SLOT_BIO:
 		return __atomic_load_n(&probes->usage->bss->bio_slots[cpu].flushes, __ATOMIC_ACQUIRE);
 	case SLOT_SKB:
+	case SLOT_SKB_OTHER:
 		return __atomic_load_n(&probes->net->bss->skb_slots[cpu].flushes, __ATOMIC_ACQUIRE);
 	default:
 		return __atomic_load_n(&probes->net->bss->connect_slots[cpu].flushes,
@@ -900,6 +903,7 @@ static void load_batch(const struct probes *probes, enum slot_kind kind, int cpu
 	const struct cpu_slot *cpu_slot = &probes->usage->bss->cpu_slots[cpu];
 	const struct bio_slot *bio_slot = &probes->usage->bss->bio_slots[cpu];
 	const struct skb_slot *skb_slot = &probes->net->bss->skb_slots[cpu];
+	const struct skb_batch *skb_batch;
 	const struct connect_slot *connect_slot = &probes->net->bss->connect_slots[cpu];
 
 	memset(&batch->usage, 0, sizeof(batch->usage));
@@ -914,11 +918,13 @@ static void load_batch(const struct probes *probes, enum slot_kind kind, int cpu
 		batch->usage.disk_write_bytes = load_relaxed(bio_slot->pending_write_bytes);
 		break;
 	case SLOT_SKB:
-		batch->id = load_relaxed(skb_slot->pending_id);
-		batch->usage.rx_bytes = load_relaxed(skb_slot->pending_rx_bytes);
-		batch->usage.tx_bytes = load_relaxed(skb_slot->pending_tx_bytes);
-		batch->usage.rx_packets = load_relaxed(skb_slot->pending_rx_packets);
-		batch->usage.tx_packets = load_relaxed(skb_slot->pending_tx_packets);
+	case SLOT_SKB_OTHER:
+		skb_batch = &skb_slot->batches[kind == SLOT_SKB ? 0 : 1];
+		batch->id = load_relaxed(skb_batch->id);
+		batch->usage.rx_bytes = load_relaxed(skb_batch->rx_bytes);
+		batch->usage.tx_bytes = load_relaxed(skb_batch->tx_bytes);
+		batch->usage.rx_packets = load_relaxed(skb_batch->rx_packets);
+		batch->usage.tx_packets = load_relaxed(skb_batch->tx_packets);
 		break;
 	default:
 		batch->id = load_relaxed(connect_slot->pending_id);
