@@ -13,7 +13,8 @@
 #   is read-only from the start (a file open for writing would keep a
 #   read-only remount from happening: EBUSY);
 # in both: the agent goes on; each of the textfile, the events log,
-# firing.json and the spool logs its error once, not every interval; once
+# firing.json, firing-software.json and the spool logs its error once, not
+# every interval; once
 # space (or writing) is back, every record is in the events log, whole
 # and once, the textfile is written again with the burner's CPU within
 # 1% of cpu.stat (counting went on), firing.json holds the overuse alert,
@@ -131,7 +132,7 @@ EOF
 # BREAK, makes the alerts, mends it with MEND and checks.
 fault_case() {
 	local case=$1 early_cmd=$2 break_cmd=$3 mend_cmd=$4 burner cpu value result delivered_result i
-	local textfile_errors events_errors firing_errors spool_errors firing_saved alive
+	local textfile_errors events_errors firing_errors software_errors spool_errors firing_saved alive
 	echo 500 >"$FS_MODE"
 	: >"$FS_OUT"
 	shift 4
@@ -184,13 +185,15 @@ fault_case() {
 	done
 	textfile_errors=$(log_count "cannot write textfile")
 	events_errors=$(grep -cE "events log .* failed: " "$AGENT_LOG")
-	firing_errors=$(log_count "firing state: cannot save")
+	# One line per state file: firing.json (the overuse) and firing-software.json (the denied runs).
+	firing_errors=$(log_count "firing state: cannot save $3/firing.json:")
+	software_errors=$(log_count "firing state: cannot save $3/firing-software.json:")
 	spool_errors=$(log_count "records are kept in memory and written once it can be")
 	e2e_log "$case: agent log: $(grep -E 'error|warn' "$AGENT_LOG" | cut -c 26- | sort | uniq -c | tr '\n' ';')"
 	[[ $alive == yes && $result == ok && $delivered_result == ok ]] && within_pct "$value" "$cpu" 1 &&
 		((firing_saved > 0 && textfile_errors == 1 && events_errors == 1 && firing_errors == 1 &&
-			spool_errors == 1))
-	check "$case" "$?" "agent alive through the fault: $alive; events log once mended: $result; burner cpu $value s, cpu.stat $cpu s (want within 1%); firing.json holds the overuse: $firing_saved; delivered to the webhook once it answered: $delivered_result; errors logged (want 1 each): textfile $textfile_errors, events log $events_errors, firing.json $firing_errors, spool $spool_errors"
+			software_errors == 1 && spool_errors == 1))
+	check "$case" "$?" "agent alive through the fault: $alive; events log once mended: $result; burner cpu $value s, cpu.stat $cpu s (want within 1%); firing.json holds the overuse: $firing_saved; delivered to the webhook once it answered: $delivered_result; errors logged (want 1 each): textfile $textfile_errors, events log $events_errors, firing.json $firing_errors, firing-software.json $software_errors, spool $spool_errors"
 	stop_agent
 }
 
