@@ -241,6 +241,8 @@ static void reload(struct agent *agent)
 	socket_policy_sync(&agent->socket_policy, agent->config);
 	tenant_set_carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
+	/* The old configuration, tenants and YARA rules (as start-up leaves). */
+	heap_trim_note_freed(&agent->heap_trim);
 	loop_every(agent->loop, agent->interval_ms, tick, agent);
 	pr_info("configuration reloaded from %s: %zu tenant rules", path, config->tenant_count);
 }
@@ -411,6 +413,12 @@ int agent_run(const struct agent_options *options, struct config *config)
 	pr_info("probes attached; %zu tenants; textfile %s every %llu ms",
 		tenant_set_count(agent.tenants), config->agent.textfile,
 		(unsigned long long)agent.interval_ms);
+	/*
+	 * Start-up (the configuration, the first scan of every cgroup,
+	 * libyara's compiler) leaves megabytes free in the heap's middle,
+	 * where malloc keeps them: the first tick gives them back.
+	 */
+	heap_trim_note_freed(&agent.heap_trim);
 	err = loop_run(agent.loop, options->duration_s > 0 ?
 					clock_monotonic() + options->duration_s : 0);
 	if (err) {
