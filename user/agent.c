@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,6 +379,16 @@ int agent_run(const struct agent_options *options, struct config *config)
 {
 	struct agent agent = { .options = options, .config = config };
 	int status, err;
+
+#ifdef __GLIBC__
+	/*
+	 * Buffers of 512 KiB and more (the restart state being written,
+	 * libyara's compiler) get pages of their own, given back when freed.
+	 * glibc would raise this bound to the largest such buffer freed, and
+	 * the next ones would stay resident in the heap once freed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 512 * 1024);
+#endif
 
 	if (config_override_hostname(config, options->hostname)) {
 		pr_err("out of memory");
