@@ -14,12 +14,18 @@
  * segment with data also reads its socket's data_segs_out through BTF
  * ("has this socket sent data before?"), without a helper call.
  *
- * The bytes looked at are copied into per-CPU scratch and searched there;
- * an event says only which marker bits or which pool-domain suffix
- * matched (struct wire_event). Names are matched by hashing their last
- * AW_POOL_SUFFIX_MAX bytes from the end and looking the hash up at each
- * label boundary (at most AW_POOL_SUFFIX_LABELS lookups) in pool_suffixes,
- * which userspace fills from data/network/pool_domains.txt.
+ * The bytes looked at are copied into per-CPU scratch, searched there and
+ * zeroed (as many words as were copied); an event says only which marker
+ * bits or which pool-domain suffix matched (struct wire_event). Names are
+ * matched a label at a time from their end, eight bytes a load
+ * (wire_events.h): a DNS query's in wire form, its labels walked by their
+ * length bytes, first tried by its last eight bytes in a bitmap (nearly
+ * every name stops there; a UDP query's are read in place, without a copy,
+ * dns_needs_inspection()), then its last two labels' hash in another, and
+ * only then each suffix at a label boundary (at most
+ * AW_POOL_SUFFIX_LABELS) in pool_suffixes, which userspace fills from
+ * data/network/pool_domains.txt; a TLS server name is split at its dots
+ * from its end and takes the two last steps.
  */
 #ifndef ABUSEWATCH_WIRE_BPF_H
 #define ABUSEWATCH_WIRE_BPF_H
@@ -59,6 +65,9 @@ const volatile struct argv_filter targ_stratum = {};
 const volatile __u32 targ_stratum_methods = 0;
 /* The bits of the pool-domain suffixes (wire_events.h, aw_suffix_bit()). */
 const volatile __u64 targ_suffix_bits[AW_POOL_SUFFIX_BITS / 64] = {};
+/* The bits of their last bytes in wire form (aw_dns_tail_bit()); set: one is shorter. */
+const volatile __u64 targ_dns_tail_bits[AW_DNS_TAIL_BITS / 64] = {};
+const volatile bool targ_dns_tail_short = false;
 
 /*
  * Whether any software policy has builtin:miners (written by userspace at
@@ -67,14 +76,23 @@ const volatile __u64 targ_suffix_bits[AW_POOL_SUFFIX_BITS / 64] = {};
 __u32 wire_enabled;
 
 struct scratch {
-	/* A connection's first bytes, as the marker search wants them (markers.bpf.h). */
+	/*
+	 * The bytes copied from a packet: a connection's first bytes, as the
+	 * marker search wants them (markers.bpf.h), a DNS query's header and
+	 * name (in wire form), or a TLS server name.
+	 */
 	char args[AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN];
-	/* A host name: a DNS query's (turned from labels into dots here) or a server name. */
-	char name[AW_WIRE_NAME_MAX];
-	/* The hashes and lengths of its last suffixes at label boundaries. */
-	__u64 suffix_hash[AW_POOL_SUFFIX_LABELS + 1];
-	__u32 suffix_len[AW_POOL_SUFFIX_LABELS + 1];
 };
+
+/*
+ * Offsets into scratch->args are masked with this for the verifier: a word
+ * loaded at any of them stays in args, and a DNS header and name fit.
+ */
+#define SCRATCH_MASK (AW_WIRE_SCAN_MAX - 1)
+_Static_assert(AW_WIRE_SCAN_MAX + 8 <= AW_ARGV_SCAN_MAX + AW_ARGV_MARKER_LEN,
+	       "a word at any masked offset stays in scratch->args");
+_Static_assert(DNS_HEADER_LEN + AW_WIRE_NAME_MAX <= AW_WIRE_SCAN_MAX,
+	       "a DNS header and name fit under SCRATCH_MASK");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -186,59 +204,63 @@ __noinline __u32 lookup_suffix(__u64 hash, __u32 len)
 	return index ? *index + 1 : 0;
 }
 
-/*
- * The hashes of the suffixes of the @len bytes of name in scratch->name
- * that begin at a label boundary (at most AW_POOL_SUFFIX_LABELS + 1 of
- * them, the whole name last), hashed from the end over at most
- * AW_POOL_SUFFIX_MAX bytes, into scratch->suffix_hash and suffix_len.
- * Returns how many. A global function: the verifier walks its loop once,
- * and no lookup branches inside it.
- */
-__noinline __u32 suffix_hashes(struct scratch *scratch, __u32 len)
-{
-	__u64 hash = AW_SUFFIX_HASH_START;
-	__u32 n, count = 0;
-	__u8 c;
+/* The last labels of a name in scratch->args, the last first: where each begins, how long. */
+struct name_labels {
+	__u32 start[AW_POOL_SUFFIX_LABELS];
+	__u32 len[AW_POOL_SUFFIX_LABELS];
+	__u32 count;
+};
 
-	if (!scratch || !len || len > AW_WIRE_NAME_MAX)
-		return 0;
-	/* A fully qualified name's last dot. */
-	if (scratch->name[(len - 1) & (AW_WIRE_NAME_MAX - 1)] == '.')
-		len--;
-	for (n = 0; n < AW_POOL_SUFFIX_MAX + 1 && n < len; n++) {
-		c = scratch->name[(len - 1 - n) & (AW_WIRE_NAME_MAX - 1)];
-		if (c == '.' && n) {
-			if (count >= AW_POOL_SUFFIX_LABELS)
-				return count;
-			scratch->suffix_hash[count] = hash;
-			scratch->suffix_len[count] = n;
-			count++;
-		}
-		hash = aw_suffix_hash_step(hash, c);
+/* @hash with the @len-byte label at @start of scratch->args fed in (wire_events.h). */
+static __always_inline __u64 hash_label(struct scratch *scratch, __u32 start, __u32 len,
+					__u64 hash)
+{
+	__u64 word;
+	__u32 at;
+
+	/* Eight bytes a load; those past the label are masked off, wherever it ends. */
+	if (len < AW_SUFFIX_SHORT_LABEL) {
+		word = *(__u64 *)(scratch->args + (start & SCRATCH_MASK));
+		return aw_suffix_hash_short(hash, aw_le64(word), len);
 	}
-	if (n == len && n <= AW_POOL_SUFFIX_MAX && count <= AW_POOL_SUFFIX_LABELS) {
-		scratch->suffix_hash[count] = hash;
-		scratch->suffix_len[count] = n;
-		count++;
+	hash = aw_suffix_hash_len(hash, len);
+	for (at = 0; at < len && at < 64; at += 8) {
+		word = *(__u64 *)(scratch->args + ((start + at) & SCRATCH_MASK));
+		hash = aw_suffix_hash_word(hash, aw_le64(word), len - at);
 	}
-	return count;
+	return hash;
 }
 
 /*
- * The index (+ 1) of the pool-domain suffix that the @len bytes of name in
- * scratch->name end with at a label boundary, or 0: the shortest first,
- * each tried in the bitmap and only then in the map.
+ * The index (+ 1) of the pool-domain suffix that ends the name whose last
+ * labels are @labels, or 0: the suffixes at its label boundaries hashed
+ * from its end, a label at a time, each of two labels or more tried in the
+ * bitmap and only then in the map. The bitmap has every listed domain's
+ * last two labels (wire_events.h): when those of the name are not there,
+ * nothing longer can match, and the search stops after two labels (most
+ * names).
  */
-static __always_inline __u32 find_pool_suffix(struct scratch *scratch, __u32 len)
+static __always_inline __u32 find_suffix(struct scratch *scratch,
+					 const struct name_labels *labels)
 {
-	__u32 count = suffix_hashes(scratch, len), i, found;
-	__u64 hash;
+	__u64 hash = AW_SUFFIX_HASH_START;
+	__u32 i, len = 0, found;
 
-	for (i = 0; i < AW_POOL_SUFFIX_LABELS + 1 && i < count; i++) {
-		hash = scratch->suffix_hash[i];
-		len = scratch->suffix_len[i];
-		if (!may_be_suffix(hash, len))
+#pragma unroll
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS; i++) {
+		if (i >= labels->count)
+			return 0;
+		len += labels->len[i] + (i ? 1 : 0);
+		if (len > AW_POOL_SUFFIX_MAX)
+			return 0;
+		hash = hash_label(scratch, labels->start[i], labels->len[i], hash);
+		if (!i)
+			continue;	/* one label: no listed domain */
+		if (!may_be_suffix(hash, len)) {
+			if (i == 1)
+				return 0;
 			continue;
+		}
 		found = lookup_suffix(hash, len);
 		if (found)
 			return found;
@@ -247,122 +269,237 @@ static __always_inline __u32 find_pool_suffix(struct scratch *scratch, __u32 len
 }
 
 /*
- * What was copied into the scratch is searched, then forgotten: no byte of
- * payload stays in a map (which root could read, pinned or not) after the
- * packet is through. Global functions, verified once; word stores.
+ * The suffix (index + 1, or 0) that ends the name of the DNS query whose
+ * header and name are the first @n bytes of scratch->args: its labels
+ * walked by their length bytes to the name's end (0 when it is cut off or
+ * not a plain name), the last four kept and looked up. find_dns_suffix()
+ * comes here only for a name whose last bytes may be a listed domain's. A
+ * global function: the verifier walks its loop once.
  */
-__noinline int forget_name(struct scratch *scratch)
+__noinline __u32 find_dns_suffix_labels(struct scratch *scratch, __u32 n)
 {
-	__u64 *words;
-	int i;
-
-	if (!scratch)
-		return 0;
-	words = (__u64 *)scratch->name;
-#pragma unroll
-	for (i = 0; i < AW_WIRE_NAME_MAX / 8; i++)
-		words[i] = 0;
-	/* The suffixes' hashes too: a short name could be found again from them. */
-#pragma unroll
-	for (i = 0; i < AW_POOL_SUFFIX_LABELS + 1; i++) {
-		scratch->suffix_hash[i] = 0;
-		scratch->suffix_len[i] = 0;
-	}
-	return 0;
-}
-
-__noinline int forget_bytes(struct scratch *scratch)
-{
-	__u64 *words;
-	int i;
-
-	if (!scratch)
-		return 0;
-	words = (__u64 *)scratch->args;
-#pragma unroll
-	for (i = 0; i < AW_WIRE_SCAN_MAX / 8; i++)
-		words[i] = 0;
-	return 0;
-}
-
-/* The @len-byte name in scratch->name, reported when a pool domain's. */
-static __always_inline void match_name(struct __sk_buff *skb, struct scratch *scratch,
-				       __u32 len, __u32 where, __u32 port)
-{
-	__u32 found = find_pool_suffix(scratch, len);
-
-	forget_name(scratch);
-
-	if (found)
-		wire_report(skb, WIRE_RULE_POOL_DOMAIN, where, found - 1, port);
-}
-
-/*
- * The labels of the query name in the first @n bytes of scratch->name
- * turned into dots ("\x03www\x07example\x03com\0" into ".www.example.com"):
- * returns where the name ends, or 0 when it is cut off or not a plain
- * name. A global function: the verifier walks its loop once.
- */
-__noinline __u32 dotted_name(struct scratch *scratch, __u32 n)
-{
-	__u32 p = 0, k;
-	__u8 label;
+	struct name_labels labels = {};
+	__u32 p = DNS_HEADER_LEN, k, at0 = 0, at1 = 0, at2 = 0, at3 = 0;
+	__u8 len;
 
 	if (!scratch)
 		return 0;
 	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
-		if (p >= n || p >= AW_WIRE_NAME_MAX)
+		if (p >= n)
 			return 0;	/* cut off: no whole name */
-		label = scratch->name[p & (AW_WIRE_NAME_MAX - 1)];
-		if (!label)
-			return p >= 2 ? p : 0;
+		len = scratch->args[p & SCRATCH_MASK];
+		if (!len)
+			break;
 		/* A compression pointer or worse: not in a question we read. */
-		if (label > 63)
+		if (len > 63)
 			return 0;
-		scratch->name[p & (AW_WIRE_NAME_MAX - 1)] = '.';
-		p += label + 1;
+		/* The length bytes of the last four labels. */
+		at3 = at2;
+		at2 = at1;
+		at1 = at0;
+		at0 = p;
+		p += len + 1;
 	}
+	if (k == AW_WIRE_DNS_LABELS)
+		return 0;
+	labels.count = k < AW_POOL_SUFFIX_LABELS ? k : AW_POOL_SUFFIX_LABELS;
+	labels.start[0] = at0 + 1;
+	labels.start[1] = at1 + 1;
+	labels.start[2] = at2 + 1;
+	labels.start[3] = at3 + 1;
+	labels.len[0] = (__u8)scratch->args[at0 & SCRATCH_MASK];
+	labels.len[1] = (__u8)scratch->args[at1 & SCRATCH_MASK];
+	labels.len[2] = (__u8)scratch->args[at2 & SCRATCH_MASK];
+	labels.len[3] = (__u8)scratch->args[at3 & SCRATCH_MASK];
+	return find_suffix(scratch, &labels);
+}
+
+/*
+ * The same, the way most names take: the labels walked to the name's end
+ * only, then its last eight bytes tried in the tail bitmap
+ * (wire_events.h); when their bit is clear, as for nearly every name, no
+ * listed domain ends the name, and that is all.
+ */
+static __always_inline __u32 find_dns_suffix(struct scratch *scratch, __u32 n)
+{
+	__u32 p = DNS_HEADER_LEN, k, bit;
+	__u64 word;
+	__u8 len;
+
+	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
+		if (p >= n)
+			return 0;	/* cut off: no whole name */
+		len = scratch->args[p & SCRATCH_MASK];
+		if (!len)
+			break;
+		/* A compression pointer or worse: not in a question we read. */
+		if (len > 63)
+			return 0;
+		p += len + 1;
+	}
+	/* One label (no listed domain has one) or too many. */
+	if (k < 2 || k == AW_WIRE_DNS_LABELS)
+		return 0;
+	if (p >= DNS_HEADER_LEN + AW_DNS_TAIL_LEN && !targ_dns_tail_short) {
+		word = *(__u64 *)(scratch->args + ((p - AW_DNS_TAIL_LEN) & SCRATCH_MASK));
+		bit = aw_dns_tail_bit(aw_le64(word));
+		if (!(targ_dns_tail_bits[(bit >> 6) & (AW_DNS_TAIL_BITS / 64 - 1)] >> (bit & 63) & 1))
+			return 0;
+	}
+	return find_dns_suffix_labels(scratch, n);
+}
+
+/*
+ * Where the label that ends at @end of scratch->args begins: one past the
+ * dot before it, 0 at the name's start, or past @end when it is longer
+ * than any suffix. A global function: the verifier walks its loop once.
+ */
+__noinline __u32 label_start(struct scratch *scratch, __u32 end)
+{
+	__u32 n;
+
+	if (!scratch || end > AW_WIRE_NAME_MAX)
+		return AW_WIRE_NAME_MAX + 1;
+	for (n = 0; n < AW_POOL_SUFFIX_MAX + 1 && n < end; n++)
+		if (scratch->args[(end - 1 - n) & SCRATCH_MASK] == '.')
+			return end - n;
+	return n == end ? 0 : AW_WIRE_NAME_MAX + 1;
+}
+
+/*
+ * The suffix (index + 1, or 0) that ends the @len-byte server name at the
+ * start of scratch->args: its last labels found between its dots, from its
+ * end (a fully qualified name's last dot dropped), a byte at a time (once
+ * per TLS connection).
+ */
+__noinline __u32 find_sni_suffix(struct scratch *scratch, __u32 len)
+{
+	struct name_labels labels = {};
+	__u32 i, start, end;
+
+	if (!scratch || !len || len >= AW_WIRE_NAME_MAX)
+		return 0;
+	if (scratch->args[(len - 1) & SCRATCH_MASK] == '.')
+		len--;
+	end = len;
+#pragma unroll
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS; i++) {
+		start = label_start(scratch, end);
+		if (start > end)
+			break;
+		labels.start[i] = start;
+		labels.len[i] = end - start;
+		labels.count = i + 1;
+		if (!start)
+			break;
+		end = start - 1;
+	}
+	return find_suffix(scratch, &labels);
+}
+
+/*
+ * What was copied into the scratch is searched, then forgotten: no byte of
+ * payload stays in a map (which root could read, pinned or not) after the
+ * packet is through. Only the @len bytes copied (rounded up to words): the
+ * rest of scratch->args is zero already, as every copy is forgotten so.
+ */
+static __always_inline void forget_words(struct scratch *scratch, __u32 len)
+{
+	__u64 *words = (__u64 *)scratch->args;
+	__u32 i;
+
+	/* Word stores, as written (volatile: not turned into a memset() call). */
+	for (i = 0; i < AW_WIRE_SCAN_MAX / 8 && i * 8 < len; i++)
+		((volatile __u64 *)words)[i] = 0;
+}
+
+/* The same, a global function (verified once) for the connections' first bytes and names. */
+__noinline int forget_copied(struct scratch *scratch, __u32 len)
+{
+	if (scratch)
+		forget_words(scratch, len);
 	return 0;
 }
 
 /*
- * The name of the DNS query at @off (its header) of @skb: its labels
- * copied, turned into a dotted name ("\x03www\x07example\x03com\0" into
- * ".www.example.com") and matched. Only standard queries.
+ * The query name of the DNS message at @off (its header) of @skb: header
+ * and name copied at once, the name matched in its wire form ("\x03www
+ * \x07example\x03com\0"), then forgotten. Only standard queries.
  */
 __noinline int inspect_dns(struct __sk_buff *skb, __u32 off, __u32 port)
 {
 	struct scratch *scratch;
-	__u32 zero = 0, avail, n, p;
-	__u8 header[DNS_HEADER_LEN];
+	__u32 zero = 0, n, found = 0;
+	__u8 *header;
 
-	if (bpf_skb_load_bytes(skb, off, header, sizeof(header)))
+	if (skb->len <= off + DNS_HEADER_LEN)
 		return 0;
-	/* QR 0 (a query), opcode 0 (standard), at least one question. */
-	if ((header[2] & 0xf8) || !(header[4] | header[5]))
-		return 0;
-	off += DNS_HEADER_LEN;
-	if (skb->len <= off)
-		return 0;
-	avail = skb->len - off;
-	n = avail < AW_WIRE_NAME_MAX - 1 ? avail : AW_WIRE_NAME_MAX - 1;
+	n = skb->len - off;
+	if (n > DNS_HEADER_LEN + AW_WIRE_NAME_MAX - 1)
+		n = DNS_HEADER_LEN + AW_WIRE_NAME_MAX - 1;
 	scratch = bpf_map_lookup_elem(&wire_scratch, &zero);
 	if (!scratch)
 		return 0;
 	/* The compiler knows n's bound and would drop the mask the verifier needs. */
 	asm volatile("" : "+r"(n));
-	n &= AW_WIRE_NAME_MAX - 1;
-	if (!n || bpf_skb_load_bytes(skb, off, scratch->name, n)) {
-		forget_name(scratch);
+	n &= SCRATCH_MASK;
+	if (!n)
 		return 0;
+	if (!bpf_skb_load_bytes(skb, off, scratch->args, n)) {
+		header = (__u8 *)scratch->args;
+		/* QR 0 (a query), opcode 0 (standard), at least one question. */
+		if (!(header[2] & 0xf8) && (header[4] | header[5]))
+			found = find_dns_suffix(scratch, n);
 	}
-	p = dotted_name(scratch, n);
-	if (!p) {
-		forget_name(scratch);
-		return 0;
-	}
-	match_name(skb, scratch, p, WIRE_IN_DNS, port);
+	forget_words(scratch, n);
+	if (found)
+		wire_report(skb, WIRE_RULE_POOL_DOMAIN, WIRE_IN_DNS, found - 1, port);
 	return 0;
+}
+
+/*
+ * Whether the DNS message at @dns (its header, in the linear part of the
+ * packet, which ends at @data_end) needs inspect_dns(): the same walk and
+ * tail bitmap as find_dns_suffix(), read in place, which rules out nearly
+ * every query without a helper call, a copy or a scratch to zero. Anything
+ * it cannot read there (a packet not linear, a name past the linear part)
+ * goes to inspect_dns(), which copies and decides.
+ */
+static __always_inline bool dns_needs_inspection(__u8 *dns, __u8 *data_end)
+{
+	__u32 p = DNS_HEADER_LEN, k, bit;
+	__u64 word;
+	__u8 *at, len;
+
+	if (dns + DNS_HEADER_LEN > data_end)
+		return true;
+	/* QR 0 (a query), opcode 0 (standard), at least one question. */
+	if ((dns[2] & 0xf8) || !(dns[4] | dns[5]))
+		return false;
+	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
+		/* Past what inspect_dns() copies: cut off there, no whole name. */
+		if (p >= DNS_HEADER_LEN + AW_WIRE_NAME_MAX - 1)
+			return false;
+		at = dns + (p & SCRATCH_MASK);
+		if (at + 1 > data_end)
+			return true;
+		len = *at;
+		if (!len)
+			break;
+		if (len > 63)
+			return false;
+		p += len + 1;
+	}
+	if (k < 2 || k == AW_WIRE_DNS_LABELS)
+		return false;
+	if (p < DNS_HEADER_LEN + AW_DNS_TAIL_LEN || targ_dns_tail_short)
+		return true;
+	at = dns + ((p - AW_DNS_TAIL_LEN) & SCRATCH_MASK);
+	if (at + AW_DNS_TAIL_LEN > data_end)
+		return true;
+	word = *(__u64 *)at;
+	bit = aw_dns_tail_bit(aw_le64(word));
+	return targ_dns_tail_bits[(bit >> 6) & (AW_DNS_TAIL_BITS / 64 - 1)] >> (bit & 63) & 1;
 }
 
 static __always_inline int load_u16(struct __sk_buff *skb, __u32 off, __u32 *value)
@@ -383,7 +520,7 @@ static __always_inline int load_u16(struct __sk_buff *skb, __u32 off, __u32 *val
 __noinline int inspect_tls(struct __sk_buff *skb, __u32 off, __u32 port)
 {
 	struct scratch *scratch;
-	__u32 zero = 0, length, end, type, k;
+	__u32 zero = 0, length, end, type, k, found;
 	__u8 bytes[4];
 
 	off += TLS_SESSION_ID_OFFSET;
@@ -422,11 +559,16 @@ __noinline int inspect_tls(struct __sk_buff *skb, __u32 off, __u32 port)
 		return 0;
 	asm volatile("" : "+r"(length));
 	length &= AW_WIRE_NAME_MAX - 1;
-	if (!length || bpf_skb_load_bytes(skb, off + 9, scratch->name, length)) {
-		forget_name(scratch);
+	if (!length)
+		return 0;
+	if (bpf_skb_load_bytes(skb, off + 9, scratch->args, length)) {
+		forget_copied(scratch, length);
 		return 0;
 	}
-	match_name(skb, scratch, length, WIRE_IN_TLS, port);
+	found = find_sni_suffix(scratch, length);
+	forget_copied(scratch, length);
+	if (found)
+		wire_report(skb, WIRE_RULE_POOL_DOMAIN, WIRE_IN_TLS, found - 1, port);
 	return 0;
 }
 
@@ -443,12 +585,14 @@ __noinline int inspect_stratum(struct __sk_buff *skb, __u32 off, __u32 len, __u3
 		len = AW_WIRE_SCAN_MAX;
 	asm volatile("" : "+r"(len));
 	len &= 2 * AW_WIRE_SCAN_MAX - 1;
-	if (!len || bpf_skb_load_bytes(skb, off, scratch->args, len)) {
-		forget_bytes(scratch);
+	if (!len)
+		return 0;
+	if (bpf_skb_load_bytes(skb, off, scratch->args, len)) {
+		forget_copied(scratch, len);
 		return 0;
 	}
 	found = wire_search(scratch, len);
-	forget_bytes(scratch);
+	forget_copied(scratch, len);
 	if (found & targ_stratum_methods)
 		wire_report(skb, WIRE_RULE_STRATUM, WIRE_IN_TCP, found, port);
 	return 0;
@@ -539,7 +683,8 @@ static __always_inline void wire_inspect(struct __sk_buff *skb)
 		return;
 	if (header[2] != 0 || header[3] != DNS_PORT)
 		return;
-	inspect_dns(skb, l4 + 8, DNS_PORT);
+	if (dns_needs_inspection(header + 8, data_end))
+		inspect_dns(skb, l4 + 8, DNS_PORT);
 }
 
 #endif

@@ -8,10 +8,11 @@
  * else: the first data segment of each TCP connection (for stratum's
  * opening JSON-RPC methods and for the server name of a TLS ClientHello),
  * UDP datagrams to port 53 and the first segment of TCP connections to
- * port 53 (for the name of a DNS query). It copies a bounded number of
- * bytes into per-CPU scratch, searches them there, and only which marker
- * or which pool-domain suffix matched leaves the kernel: struct
- * wire_event has no field that could carry a byte of payload.
+ * port 53 (for the name of a DNS query). It reads a bounded number of
+ * bytes, in place (a UDP query's name, first) or copied into per-CPU
+ * scratch, searched there and zeroed, and only which marker or which
+ * pool-domain suffix matched leaves the kernel: struct wire_event has no
+ * field that could carry a byte of payload.
  */
 #ifndef ABUSEWATCH_WIRE_EVENTS_H
 #define ABUSEWATCH_WIRE_EVENTS_H
@@ -81,8 +82,8 @@ struct wire_recent_key {
 
 /*
  * A pool-domain suffix in the kernel's map: the hash of its text
- * (aw_suffix_hash_*: ASCII letters lowered, fed from its last byte to its
- * first) and its length. The value is the suffix's index.
+ * (aw_suffix_hash_*, below) and its length. The value is the suffix's
+ * index.
  */
 struct pool_suffix_key {
 	__u64 hash;
@@ -92,9 +93,12 @@ struct pool_suffix_key {
 
 /*
  * Before a lookup, a bitmap of AW_POOL_SUFFIX_BITS bits (read-only data of
- * the probe, one bit per suffix) says whether the hash and length could be
- * a suffix's: most names of a DNS query end in labels that are no pool's
- * ("com", "example.com"), and then cost no map lookup.
+ * the probe) says whether the hash and length could be a suffix's: it has
+ * the bit of each listed suffix and the bit of each one's last two labels
+ * ("pool.hashvault.pro": "hashvault.pro" too). Every listed domain has at
+ * least two labels (wire_valid_domain() refuses one), so a name whose last
+ * two labels' bit is clear ("example.com") ends in no listed domain: the
+ * probe hashes two labels of it and stops, without a lookup.
  */
 #define AW_POOL_SUFFIX_BITS 4096
 
@@ -103,19 +107,97 @@ static inline __u32 aw_suffix_bit(__u64 hash, __u32 len)
 	return (__u32)((hash ^ (__u64)len * 0x9e3779b97f4a7c15ULL) >> 52);
 }
 
+/*
+ * The hash of a suffix: its labels from the last to the first, each read
+ * eight bytes at a time (a little-endian word, zero past the label's end,
+ * ASCII letters lowered, so names match in any case) and mixed in by a
+ * multiply: a label of fewer than eight bytes as one value, its word with
+ * its length in the top byte (aw_suffix_hash_short: "com", "org", most
+ * labels), a longer one as its length then its words (aw_suffix_hash_len,
+ * aw_suffix_hash_word). Each value says how to read the next (a short
+ * label's has a top byte, a length has none), so two different suffixes
+ * give different sequences to mix. Per label, not per byte: the probe
+ * reads a DNS query's labels in wire form (a length byte, then the bytes)
+ * and a server name's between its dots; userspace hashes a listed domain
+ * the same way (user/rules/wire.c).
+ */
 #define AW_SUFFIX_HASH_START 0xcbf29ce484222325ULL
-#define AW_SUFFIX_HASH_PRIME 0x100000001b3ULL
+#define AW_SUFFIX_HASH_MUL 0x9e3779b97f4a7c15ULL	/* odd: each mix is a bijection */
 
-/* ASCII letters lowered: names match case-insensitively. */
-static inline __u8 aw_suffix_lower(__u8 c)
+static inline __u64 aw_suffix_hash_mix(__u64 hash, __u64 value)
 {
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+	hash = (hash ^ value) * AW_SUFFIX_HASH_MUL;
+	/* The high bits, which the multiply filled from all the others, into the low ones. */
+	return hash ^ (hash >> 32);
 }
 
-/* FNV-1a, one byte more of the suffix (fed from its end). */
-static inline __u64 aw_suffix_hash_step(__u64 hash, __u8 c)
+/* A little-endian word as loaded on this machine, as a number. */
+static inline __u64 aw_le64(__u64 word)
 {
-	return (hash ^ aw_suffix_lower(c)) * AW_SUFFIX_HASH_PRIME;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(word);
+#else
+	return word;
+#endif
+}
+
+/* The eight bytes of @word with ASCII 'A'-'Z' lowered, all others as they are. */
+static inline __u64 aw_lower_word(__u64 word)
+{
+	__u64 low7 = word & 0x7f7f7f7f7f7f7f7fULL;
+	/* Per byte, no carry out of it: the high bit set from 'A' and from past 'Z'. */
+	__u64 from_a = low7 + 0x3f3f3f3f3f3f3f3fULL;
+	__u64 past_z = low7 + 0x2525252525252525ULL;
+	__u64 upper = from_a & ~past_z & ~word & 0x8080808080808080ULL;
+
+	return word | upper >> 2;
+}
+
+/* Labels shorter than this are one word, hashed by aw_suffix_hash_short(). */
+#define AW_SUFFIX_SHORT_LABEL 8
+
+/* A label of @len < 8 bytes, @word as aw_le64() made it (bytes past @len masked off). */
+static inline __u64 aw_suffix_hash_short(__u64 hash, __u64 word, __u32 len)
+{
+	word &= (1ULL << (len * 8)) - 1;
+	return aw_suffix_hash_mix(hash, aw_lower_word(word) | (__u64)len << 56);
+}
+
+/* A label of @len >= 8 bytes begins: its words follow. */
+static inline __u64 aw_suffix_hash_len(__u64 hash, __u32 len)
+{
+	return aw_suffix_hash_mix(hash, len);
+}
+
+/*
+ * A long label's next eight bytes, @word as aw_le64() made it, of which the
+ * first @left are the label's (those past it are masked off).
+ */
+static inline __u64 aw_suffix_hash_word(__u64 hash, __u64 word, __u32 left)
+{
+	if (left < 8)
+		word &= (1ULL << (left * 8)) - 1;
+	return aw_suffix_hash_mix(hash, aw_lower_word(word));
+}
+
+/*
+ * Before even the hash of a DNS query's last labels, a second bitmap of
+ * AW_DNS_TAIL_BITS bits says whether the name could end in a listed
+ * domain: the bit of its last eight bytes in wire form (length bytes and
+ * all, up to its terminating 0, ASCII letters lowered: "\x03btc\x03top",
+ * "pool\x03com"), one load and one multiply. A name that ends in a listed
+ * domain at a label boundary ends in that domain's wire form, so in its
+ * last eight bytes when it has that many; a domain shorter than that
+ * (none is listed) sets targ_dns_tail_short, and then every name takes the
+ * hash. Names shorter than eight bytes always do.
+ */
+#define AW_DNS_TAIL_BITS 4096
+#define AW_DNS_TAIL_LEN 8
+
+/* @word: the last AW_DNS_TAIL_LEN bytes of a name in wire form, as aw_le64() made them. */
+static inline __u32 aw_dns_tail_bit(__u64 word)
+{
+	return (__u32)((aw_lower_word(word) * AW_SUFFIX_HASH_MUL) >> 52);
 }
 
 #endif

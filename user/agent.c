@@ -84,8 +84,9 @@ static void write_textfile(struct agent *agent)
 	snapshot.alerts_suppressed[ALERT_NETWORK_ABUSE] = netabuse_suppressed(agent->netabuse);
 	snapshot.alerts_suppressed[ALERT_UNAUTHORIZED_SOFTWARE] = guard_suppressed(agent->guard);
 	resume_add_counters(agent->resume, snapshot.alerts_total, snapshot.alerts_suppressed);
-	resume_tick(agent->resume, agent->tracker, agent->evaluator, snapshot.alerts_total,
-		    snapshot.alerts_suppressed, agent->stopping);
+	resume_tick(agent->resume, agent->tracker, agent->evaluator, agent->hugepages,
+		    snapshot.alerts_total, snapshot.alerts_suppressed, agent->stopping);
+	resume_tick_network(agent->resume, agent->netabuse, agent->stopping);
 	err = metrics_write(path, &snapshot);
 	if (err && !agent->textfile_failed)
 		pr_err("cannot write textfile %s: %s", path, strerror(-err));
@@ -344,7 +345,8 @@ static int start(struct agent *agent)
 	}
 	cgroup_tracker_attach(agent->tracker, agent->probes, agent->collector);
 	resume_restore(agent->resume, agent->probes, agent->tracker, agent->tenants,
-		       agent->collector, agent->evaluator);
+		       agent->collector, agent->evaluator, agent->hugepages);
+	resume_restore_network(agent->resume, agent->netabuse);
 	/* Probes first, then the scan: a cgroup made in between arrives as an event. */
 	err = cgroup_tracker_scan(agent->tracker, agent->tenants, true);
 	if (err)

@@ -10,12 +10,18 @@
 #include "clock.h"
 #include "evaluate_state.h"
 #include "files.h"
+#include "hugepage_signal.h"
 #include "log.h"
+#include "netabuse.h"
 #include "pins.h"
 #include "resume.h"
 
 #define COUNTERS_FILE "counters.state"
 #define FIRING_FILE "firing.json"
+/* miner_behavior from huge pages (hugepage_signal.h): a file of its own, as firing.json. */
+#define HUGEPAGES_FIRING_FILE "firing-hugepages.json"
+/* Network abuse alerts (netabuse.h): a file of their own too. */
+#define NETWORK_FIRING_FILE "firing-network.json"
 /* A firing alert loaded at start resolves if its tenant is not back by then. */
 #define FIRING_RESTORE_GRACE_S 30.0
 /* A restart state larger than this is no state of ours (10,000 cgroups take some 2 MB). */
@@ -29,6 +35,10 @@ struct resume {
 	char counters_path[PATH_MAX]; /* "": nothing kept */
 	char firing_path[PATH_MAX];
 	struct firing_file firing_file; /* saved when it changes, and after a failed save */
+	char hugepages_path[PATH_MAX];
+	bool hugepages_failing;		/* its last save failed: logged, tried every tick */
+	char network_path[PATH_MAX];	/* "": not kept */
+	bool network_failing;		/* its last save failed: logged, tried every tick */
 	char pin_dir[PATH_MAX]; /* "": nothing pinned */
 	char state_dir[PATH_MAX];
 	struct restart_state read; /* what counters.state held */
@@ -88,9 +98,12 @@ struct resume *resume_new(const char *state_dir)
 	if (snprintf(resume->counters_path, sizeof(resume->counters_path), "%s/%s", state_dir,
 		     COUNTERS_FILE) >= (int)sizeof(resume->counters_path) ||
 	    snprintf(resume->firing_path, sizeof(resume->firing_path), "%s/%s", state_dir,
-		     FIRING_FILE) >= (int)sizeof(resume->firing_path)) {
+		     FIRING_FILE) >= (int)sizeof(resume->firing_path) ||
+	    snprintf(resume->hugepages_path, sizeof(resume->hugepages_path), "%s/%s", state_dir,
+		     HUGEPAGES_FIRING_FILE) >= (int)sizeof(resume->hugepages_path)) {
 		pr_warn("state_dir %s: path too long; nothing is kept across restarts", state_dir);
 		resume->counters_path[0] = resume->firing_path[0] = '\0';
+		resume->hugepages_path[0] = '\0';
 		return resume;
 	}
 	snprintf(resume->state_dir, sizeof(resume->state_dir), "%s", state_dir);
@@ -99,6 +112,12 @@ struct resume *resume_new(const char *state_dir)
 		pr_warn("state_dir %s: no pin directory for it (%s): a restart will start clean",
 			state_dir, strerror(-err));
 		resume->pin_dir[0] = '\0';
+	}
+	if (snprintf(resume->network_path, sizeof(resume->network_path), "%s/%s", state_dir,
+		     NETWORK_FIRING_FILE) >= (int)sizeof(resume->network_path)) {
+		pr_warn("state_dir %s: path too long; network abuse alerts are not kept across "
+			"restarts", state_dir);
+		resume->network_path[0] = '\0';
 	}
 	read_counters(resume);
 	return resume;
@@ -125,7 +144,7 @@ const uint8_t *resume_instance(const struct resume *resume)
 
 void resume_restore(struct resume *resume, struct probes *probes, struct cgroup_tracker *tracker,
 		    struct tenant_set *tenants, struct collector *collector,
-		    struct evaluator *evaluator)
+		    struct evaluator *evaluator, struct hugepage_signal *hugepages)
 {
 	const uint8_t *instance = probes_instance(probes);
 	double downtime_s;
@@ -134,6 +153,9 @@ void resume_restore(struct resume *resume, struct probes *probes, struct cgroup_
 	if (resume->firing_path[0])
 		evaluator_load(evaluator, resume->firing_path, clock_wall(), clock_monotonic(),
 			       FIRING_RESTORE_GRACE_S);
+	if (resume->hugepages_path[0])
+		hugepage_signal_load(hugepages, resume->hugepages_path, clock_wall(),
+				     clock_monotonic(), FIRING_RESTORE_GRACE_S);
 	if (!instance || !resume->counters_path[0]) {
 		/* Nothing is written this run: a base it showed would be lost again. */
 		memset(resume->alerts_total, 0, sizeof(resume->alerts_total));
@@ -253,8 +275,26 @@ static int write_state(struct resume *resume, struct cgroup_tracker *tracker,
 	return err;
 }
 
+/* firing-hugepages.json kept in step, as firing_file_tick() keeps firing.json. */
+static void hugepages_file_tick(struct resume *resume, struct hugepage_signal *hugepages,
+				double now)
+{
+	int err;
+
+	if (!resume->hugepages_path[0] || !hugepage_signal_changed(hugepages))
+		return;
+	err = hugepage_signal_save(hugepages, resume->hugepages_path, clock_wall(), now);
+	if (err && !resume->hugepages_failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval",
+		       resume->hugepages_path, strerror(-err));
+	else if (!err && resume->hugepages_failing)
+		pr_info("firing state: %s saved again", resume->hugepages_path);
+	resume->hugepages_failing = err != 0;
+}
+
 void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
-		 const struct evaluator *evaluator, const uint64_t alerts_total[ALERT_KIND_COUNT],
+		 const struct evaluator *evaluator, struct hugepage_signal *hugepages,
+		 const uint64_t alerts_total[ALERT_KIND_COUNT],
 		 const uint64_t alerts_suppressed[ALERT_KIND_COUNT], bool final)
 {
 	double now = clock_monotonic();
@@ -263,6 +303,7 @@ void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
 	if (resume->firing_path[0])
 		firing_file_tick(&resume->firing_file, evaluator, resume->firing_path, clock_wall(),
 				 now);
+	hugepages_file_tick(resume, hugepages, now);
 	if (!resume->pinned)
 		return;
 	if (!final && (now < resume->next_write ||
@@ -285,4 +326,27 @@ void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
 	resume->written_generation = collector_generation(resume->collector);
 	memcpy(resume->written_alerts, alerts_total, sizeof(resume->written_alerts));
 	memcpy(resume->written_suppressed, alerts_suppressed, sizeof(resume->written_suppressed));
+}
+
+void resume_restore_network(struct resume *resume, struct netabuse *netabuse)
+{
+	if (resume->network_path[0])
+		netabuse_load(netabuse, resume->network_path, clock_wall(), clock_monotonic());
+}
+
+/* firing-network.json kept in step, as hugepages_file_tick() keeps its file. */
+void resume_tick_network(struct resume *resume, struct netabuse *netabuse, bool final)
+{
+	double now = clock_monotonic();
+	int err;
+
+	if (!resume->network_path[0] || !netabuse_save_due(netabuse, now, final))
+		return;
+	err = netabuse_save(netabuse, resume->network_path, clock_wall(), now);
+	if (err && !resume->network_failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval",
+		       resume->network_path, strerror(-err));
+	else if (!err && resume->network_failing)
+		pr_info("firing state: %s saved again", resume->network_path);
+	resume->network_failing = err != 0;
 }

@@ -7,7 +7,9 @@
  *   - state_dir/counters.state, the restart state (restart_state.h) that
  *     goes with them: tenants' totals, each cgroup's counters as added to
  *     its tenant, the agent's own counters;
- *   - state_dir/firing.json, the firing alerts (evaluate_state.h).
+ *   - state_dir/firing.json, the firing alerts (evaluate_state.h), and
+ *     state_dir/firing-hugepages.json, the firing miner_behavior alerts
+ *     from huge pages (hugepage_signal.h).
  * A new agent takes the pinned probes up when the restart state is theirs,
  * and goes on from there: its counters include what was counted while no
  * agent ran. Otherwise everything starts from zero, and the log says why.
@@ -25,6 +27,7 @@
 #include "alert.h"
 #include "collect.h"
 #include "evaluate.h"
+#include "hugepage_signal.h"
 #include "probes.h"
 #include "tenants.h"
 #include "tracker.h"
@@ -45,12 +48,12 @@ const uint8_t *resume_instance(const struct resume *resume);
 
 /*
  * Once the probes are loaded, before the cgroups are scanned: the firing
- * alerts into @evaluator, and when the probes went on counting, the
+ * alerts into @evaluator and @hugepages, and when the probes went on counting, the
  * restart state's tenants and cgroups (cgroup_tracker_restore()).
  */
 void resume_restore(struct resume *resume, struct probes *probes, struct cgroup_tracker *tracker,
 		    struct tenant_set *tenants, struct collector *collector,
-		    struct evaluator *evaluator);
+		    struct evaluator *evaluator, struct hugepage_signal *hugepages);
 /* After the scan: the cgroups removed while no agent ran (cgroup_tracker_restore_removed()). */
 void resume_after_scan(struct resume *resume, struct cgroup_tracker *tracker);
 
@@ -64,7 +67,17 @@ void resume_add_counters(const struct resume *resume, uint64_t alerts_total[ALER
  * counters given are whole (resume_add_counters()).
  */
 void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
-		 const struct evaluator *evaluator, const uint64_t alerts_total[ALERT_KIND_COUNT],
+		 const struct evaluator *evaluator, struct hugepage_signal *hugepages,
+		 const uint64_t alerts_total[ALERT_KIND_COUNT],
 		 const uint64_t alerts_suppressed[ALERT_KIND_COUNT], bool final);
+
+/*
+ * The network abuse alerts (netabuse.h) in state_dir/firing-network.json:
+ * taken up once configured, before the queued connects are read, and kept
+ * in step after each tick (@final: the last, also what is only paced).
+ */
+struct netabuse;
+void resume_restore_network(struct resume *resume, struct netabuse *netabuse);
+void resume_tick_network(struct resume *resume, struct netabuse *netabuse, bool final);
 
 #endif

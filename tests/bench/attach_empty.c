@@ -31,7 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#define MAX_LINKS 16
+#define MAX_LINKS 24
 #define DEFAULT_SECONDS 600
 #define MAX_SECONDS 3600
 
@@ -62,6 +62,8 @@ static bool is_cgroup_program(const struct bpf_program *prog)
 	case BPF_PROG_TYPE_CGROUP_SOCK:
 	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
 	case BPF_PROG_TYPE_CGROUP_SOCKOPT:
+	case BPF_PROG_TYPE_CGROUP_DEVICE:
+	case BPF_PROG_TYPE_CGROUP_SYSCTL:
 		return true;
 	default:
 		return false;

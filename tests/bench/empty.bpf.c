@@ -30,6 +30,18 @@ int empty_exec(void *ctx)
 	return 0;
 }
 
+SEC("tp_btf/sched_process_fork")
+int empty_fork(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int empty_exit(void *ctx)
+{
+	return 0;
+}
+
 /* cgroup_skb and cgroup/connect: 1 lets the packet or the call through. */
 SEC("cgroup_skb/ingress")
 int empty_ingress(struct __sk_buff *skb)
@@ -80,4 +92,17 @@ SEC("tp_btf/sock_send_length")
 int empty_send_len(void *ctx)
 {
 	return 0;
+}
+
+/* cgroup/dev and cgroup/sysctl, as software.bpf.c's watchers: 1 allows. */
+SEC("cgroup/dev")
+int empty_dev(struct bpf_cgroup_dev_ctx *ctx)
+{
+	return 1;
+}
+
+SEC("cgroup/sysctl")
+int empty_sysctl(struct bpf_sysctl *ctx)
+{
+	return 1;
 }

@@ -15,16 +15,21 @@
 #    1 KiB command line: the median of several rounds' averages.
 # 3. The same per-cgroup CPU accounting written in bpftrace, on the same
 #    switches in the same window: account_cpu's ns/event over bpftrace's.
-# 4. Throughput of six loads in a tenant with the agent running over
-#    without it, alternating (A B, then B A) over several short rounds:
-#    the median of the rounds' ratios. bpf_stats is off again here. The
-#    verdict is given only when a 90% range of that median lies on one side
-#    of the budget; the note adds the same ratio per CPU-second of the load
-#    and the agent, which other work on the machine disturbs much less.
-#    The same rounds time the UDP load with only empty cgroup_skb programs
-#    attached (ingress and egress) over nothing at all: the floor, what the
-#    kernel charges for running any cgroup_skb program on each packet, which
-#    no probe design can take back. And the UDP load with the agent after a
+# 4. Throughput of six loads in a tenant in three states, alternating
+#    (A B F, then F B A) over many short rounds: with the agent (A), with
+#    nothing (B), and with the floor (F): one empty program on every hook
+#    the agent attaches (FLOOR_PROGRAMS), whichever of them the load runs
+#    through. Each load gives three figures, each the median of the rounds'
+#    paired ratios: tput_LOAD, agent / nothing (the issue's figure);
+#    tput_LOAD_floor, floor / nothing, what the kernel charges for running
+#    any program on those hooks, which no probe design can take back (no
+#    budget); tput_LOAD_over_floor, agent / floor, what abusewatch's probes
+#    and userspace add on top, the part it controls (the same budget).
+#    bpf_stats is off again here. A verdict is given only when a 90%
+#    range of that median (order statistics) lies on one side of the budget
+#    (met: its lower end at or above it; missed: its upper end below it); the
+#    note adds the same ratio per CPU-second of the load and the agent,
+#    which other work on the machine disturbs much less. And the UDP load with the agent after a
 #    tenant set a packet socket to PACKET_QDISC_BYPASS (state D), so that
 #    count_direct_tx is attached on sock_send_length (every sendmsg()):
 #    what the agent costs once it is, and cost always before it was
@@ -36,8 +41,8 @@
 # at the same time (another agent, another bench) by the process holding
 # them (/proc/PID/fdinfo), never by name alone.
 #
-# Knobs (environment): PROBES_ROUNDS (throughput rounds, default 8),
-# PROBES_SECONDS (seconds per throughput run, default 0.3; three runs of each
+# Knobs (environment): PROBES_ROUNDS (throughput rounds, default 16),
+# PROBES_SECONDS (seconds per throughput run, default 0.25; two runs of each
 # load per state and round), PROBES_EXEC_ROUNDS (default 5), PROBES_LOADS
 # (the throughput loads, default "ctxsw forkexec tcp udp connect odirect";
 # the figures of those left out are reported as not measured). Everything it
@@ -48,13 +53,14 @@ set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 
-ROUNDS=${PROBES_ROUNDS:-8}
-LOAD_SECONDS=${PROBES_SECONDS:-0.3}
-# Runs of each load per state and round; their median is the state's value.
+ROUNDS=${PROBES_ROUNDS:-16}
+LOAD_SECONDS=${PROBES_SECONDS:-0.25}
+# Runs of each load per state and round; their mean is the state's value.
 # Other work on a shared machine comes in bursts of a second or two (another
-# agent loading its probes takes a whole CPU that long): one run caught in a
-# burst moves a median of three little.
-RUNS=3
+# agent loading its probes takes a whole CPU that long): rather than more
+# runs per round, more rounds, each a paired ratio taken within seconds, so
+# that a burst spoils one round, which the median of the rounds ignores.
+RUNS=2
 EXEC_ROUNDS=${PROBES_EXEC_ROUNDS:-5}
 EXEC_SECONDS=0.6
 
@@ -79,7 +85,10 @@ TRACEFS=/sys/kernel/tracing
 # as not measured, so a crash never drops a row silently.
 FIGURES=(switch_ratio bio_ratio skb_ingress_ratio skb_egress_ratio connect4_ratio
 	connect6_ratio dev_queue_ratio send_length_ratio send_length_idle_runs tput_udp_bypass bypass_attach_ms exec_hook_ratio exec_ns bpftrace_ratio tput_ctxsw tput_forkexec
-	tput_tcp tput_udp tput_udp_floor tput_connect tput_odirect)
+	tput_tcp tput_udp tput_udp_floor tput_connect tput_odirect
+	tput_ctxsw_floor tput_forkexec_floor tput_tcp_floor tput_connect_floor tput_odirect_floor
+	tput_ctxsw_over_floor tput_forkexec_over_floor tput_tcp_over_floor tput_udp_over_floor
+	tput_connect_over_floor tput_odirect_over_floor)
 declare -A REPORTED=()
 declare -A WHAT=(
 	[switch_ratio]="sched_switch: account_cpu / empty tp_btf, per event"
@@ -100,7 +109,18 @@ declare -A WHAT=(
 	[tput_forkexec]="throughput with / without agent: fork+exec, 1 KiB argv"
 	[tput_tcp]="throughput with / without agent: loopback TCP (iperf3)"
 	[tput_udp]="throughput with / without agent: 16-byte UDP datagrams, loopback"
-	[tput_udp_floor]="throughput with empty cgroup_skb programs / without: 16-byte UDP datagrams"
+	[tput_udp_floor]="throughput with empty programs on the agent's hooks / without: 16-byte UDP datagrams"
+	[tput_ctxsw_floor]="throughput with empty programs on the agent's hooks / without: pipe ping-pong"
+	[tput_forkexec_floor]="throughput with empty programs on the agent's hooks / without: fork+exec, 1 KiB argv"
+	[tput_tcp_floor]="throughput with empty programs on the agent's hooks / without: loopback TCP (iperf3)"
+	[tput_connect_floor]="throughput with empty programs on the agent's hooks / without: TCP connect() loop"
+	[tput_odirect_floor]="throughput with empty programs on the agent's hooks / without: O_DIRECT writes"
+	[tput_ctxsw_over_floor]="abusewatch's own cost: throughput with agent / with empty programs on its hooks: pipe ping-pong"
+	[tput_forkexec_over_floor]="abusewatch's own cost: throughput with agent / with empty programs on its hooks: fork+exec, 1 KiB argv"
+	[tput_tcp_over_floor]="abusewatch's own cost: throughput with agent / with empty programs on its hooks: loopback TCP (iperf3)"
+	[tput_udp_over_floor]="abusewatch's own cost: throughput with agent / with empty programs on its hooks: 16-byte UDP datagrams"
+	[tput_connect_over_floor]="abusewatch's own cost: throughput with agent / with empty programs on its hooks: TCP connect() loop"
+	[tput_odirect_over_floor]="abusewatch's own cost: throughput with agent / with empty programs on its hooks: O_DIRECT writes"
 	[tput_connect]="throughput with / without agent: TCP connect() loop, 127.0.0.1"
 	[tput_odirect]="throughput with / without agent: O_DIRECT writes (dd, 16 KiB)"
 )
@@ -117,11 +137,16 @@ declare -A LIMIT=(
 	[exec_ns]="<= 1500" [bpftrace_ratio]="<= 0.3"
 	[tput_ctxsw]=">= 0.98" [tput_forkexec]=">= 0.98" [tput_tcp]=">= 0.98"
 	[tput_udp]=">= 0.98" [tput_connect]=">= 0.98" [tput_odirect]=">= 0.98"
+	[tput_ctxsw_over_floor]=">= 0.98" [tput_forkexec_over_floor]=">= 0.98"
+	[tput_tcp_over_floor]=">= 0.98" [tput_udp_over_floor]=">= 0.98"
+	[tput_connect_over_floor]=">= 0.98" [tput_odirect_over_floor]=">= 0.98"
 )
 declare -A NO_BUDGET=([exec_hook_ratio]="none (exec_ns has the budget)"
 	[tput_udp_bypass]="none (paid only once a tenant bypasses the qdisc)"
 	[bypass_attach_ms]="none (frames sent meanwhile are not counted)"
-	[tput_udp_floor]="none (the kernel's own cost)")
+	[tput_udp_floor]="none (the kernel's own cost)" [tput_ctxsw_floor]="none (the kernel's own cost)"
+	[tput_forkexec_floor]="none (the kernel's own cost)" [tput_tcp_floor]="none (the kernel's own cost)"
+	[tput_connect_floor]="none (the kernel's own cost)" [tput_odirect_floor]="none (the kernel's own cost)")
 
 TMP=""
 BENCH_CG=""
@@ -666,12 +691,12 @@ except (ValueError, KeyError):
 print("%dK" % max(1024, min(rate * float(sys.argv[1]), 8 << 30) // 1024))' "$LOAD_SECONDS"
 }
 
-# An iperf3 server in the tenant (it ends itself after 5 minutes).
+# An iperf3 server in the tenant (it ends itself after 15 minutes).
 start_iperf() {
 	local try i
 	for ((try = 0; try < 5; try++)); do
 		IPERF_PORT=$(free_port) || return 1
-		in_tenant timeout 300 iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$TMP/iperf3.log" 2>&1 &
+		in_tenant timeout 900 iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >"$TMP/iperf3.log" 2>&1 &
 		IPERF_PID=$!
 		for ((i = 0; i < 50; i++)); do
 			ss -Hltn "sport = :$IPERF_PORT" 2>/dev/null | grep -q . && return 0
@@ -883,24 +908,44 @@ has_load() {
 	[[ " ${LOADS[*]} " == *" $1 "* ]]
 }
 
+# The floor: one empty program on every hook the agent attaches (bpf/*.bpf.c),
+# so each load pays there exactly the dispatches the agent's programs make it
+# pay, nothing more: the scheduler's (sched_switch, fork, exec, exit: every
+# load switches, fork+exec forks, execs and exits), the block layer's, the
+# packet path's (cgroup_skb both ways, net_dev_queue: every packet of the
+# host), the socket calls' (sock_create, setsockopt, connect4/6) and the
+# device and sysctl checks. Not sock_send_length: the agent attaches it only
+# after a tenant's qdisc bypass (state D). One program a hook: a second
+# program of the agent on the same hook (two on exec) is the agent's cost.
+FLOOR_PROGRAMS=(empty_switch empty_fork empty_exec empty_exit empty_bio
+	empty_ingress empty_egress empty_dev_queue empty_sock_create empty_setsockopt
+	empty_connect4 empty_connect6 empty_dev empty_sysctl)
+
 for load in "${ALL_LOADS[@]}"; do
-	has_load "$load" || not_measured "left out (PROBES_LOADS)" "tput_$load"
+	has_load "$load" || not_measured "left out (PROBES_LOADS)" "tput_$load" "tput_${load}_floor" \
+		"tput_${load}_over_floor"
 done
-has_load udp || not_measured "left out (PROBES_LOADS)" tput_udp_floor
+has_load udp || not_measured "left out (PROBES_LOADS)" tput_udp_bypass
 if has_load tcp && ! start_iperf; then
 	bench_log "no iperf3 server: $(tail -n 1 "$TMP/iperf3.log" 2>/dev/null)"
 	read -r -a LOADS <<<"$(tr ' ' '\n' <<<"${LOADS[*]}" | grep -vx tcp | tr '\n' ' ')"
-	not_measured "the iperf3 server did not start on 127.0.0.1 (iperf3 installed?)" tput_tcp
+	not_measured "the iperf3 server did not start on 127.0.0.1 (iperf3 installed?)" tput_tcp \
+		tput_tcp_floor tput_tcp_over_floor
 fi
 # RESULT[STATE,LOAD,ROUND]: "PER_SECOND PER_CPU_SECOND", STATE A (with the
-# agent), B (without), E (only empty cgroup_skb programs, the UDP load) or
+# agent), B (without), F (the floor: empty programs on the agent's hooks) or
 # D (the agent with count_direct_tx attached by a bypass socket, UDP load).
 declare -A RESULT=()
 TCP_BYTES=1G
 
+# mean < NUMBERS: their mean (anything not a number is ignored), or null.
+mean() {
+	grep -E '^[0-9.eE+-]+$' | awk '{ s += $1 } END { if (NR) printf "%.6g\n", s / NR; else print "null" }'
+}
+
 # run_loads STATE ROUND [LOAD...]: RUNS runs of every load (or of those
 # given), interleaved so that a burst of other work falls on one run of a
-# load, not on all; the medians of each load's runs go into RESULT.
+# load, not on all; the means of each load's runs go into RESULT.
 run_loads() {
 	local state=$1 round=$2 load run loads
 	shift 2
@@ -915,7 +960,7 @@ run_loads() {
 		done
 	done
 	for load in "${loads[@]}"; do
-		RESULT[$state,$load,$round]="$(tr ' ' '\n' <<<"${wall[$load]}" | median) $(tr ' ' '\n' <<<"${cpu[$load]}" | median)"
+		RESULT[$state,$load,$round]="$(tr ' ' '\n' <<<"${wall[$load]}" | mean) $(tr ' ' '\n' <<<"${cpu[$load]}" | mean)"
 	done
 }
 
@@ -946,12 +991,58 @@ ratios() {
 	done | grep -v null
 }
 
+# ratio_figure ID LOAD FIELD WITH WITHOUT [NOTE]: the figure ID, the median
+# of the rounds' paired WITH / WITHOUT ratios of LOAD: a burst of other work
+# on the machine makes an outlier of the round it falls on, whichever way,
+# and the median ignores it. With a budget, the verdict is met when the
+# median's 90% range (median_range: order statistics, whatever the
+# distribution) lies at or above it, missed when it lies below, none when it
+# straddles it. A percentile bootstrap of the median gave ranges about two
+# thirds as wide here, and opposite verdicts in two runs back to back: the rounds of
+# a shared machine are not independent draws, and it trusts them more.
+# Below MIN_VERDICT_ROUNDS rounds the range is the minimum and maximum,
+# under 90%: no verdict either.
+MIN_VERDICT_ROUNDS=6
+ratio_figure() {
+	local id=$1 load=$2 with=$4 without=$5 note=${6:-} verdict="" walls median low high count ok cpus
+	walls=$(ratios "$load" 1 "$with" "$without")
+	cpus=$(ratios "$load" 2 "$with" "$without")
+	count=$(grep -c . <<<"$walls")
+	median=$(median <<<"$walls")
+	read -r low high < <(median_range <<<"$walls")
+	if ((count == 0)); then
+		not_measured "no round completed" "$id"
+		return
+	fi
+	ok=null
+	if [[ -n ${LIMIT[$id]:-} ]] && ((count < MIN_VERDICT_ROUNDS)); then
+		verdict="no verdict: $count rounds, fewer than $MIN_VERDICT_ROUNDS; "
+	elif [[ -n ${LIMIT[$id]:-} ]]; then
+		if [[ $(meets "$id" "$low") == true ]]; then
+			ok=true
+		elif [[ $(meets "$id" "$high") == false ]]; then
+			ok=false
+		else
+			verdict="no verdict: the median's 90% range straddles the budget; "
+		fi
+	fi
+	figure "$id" "$median" \
+		"${verdict}90% range of the median $low-$high, median of $count rounds, $(spread <<<"$walls"); per CPU-second of load and agent $(median <<<"$cpus") ($(median_range <<<"$cpus" | tr ' ' -))$note" \
+		"$ok"
+}
+
 [[ -n $IPERF_PID ]] && TCP_BYTES=$(tcp_bytes)
 # One warm-up pass (caches, the dd file's blocks, iperf3), not counted.
 run_loads B warmup
+FLOOR_FAILED=0
+STATE_ORDERS=("A B F" "F B A" "B F A" "A F B" "F A B" "B A F")
 for ((r = 0; r < ROUNDS; r++)); do
-	# A B E, then E B A: a drift over the run weighs on every side alike.
-	if ((r % 2 == 0)); then order=(A B E D); else order=(D E B A); fi
+	# Every order of A, B and F in turn: each pair of states is as often
+	# side by side as apart, each state as often first as last, so neither a
+	# drift over the run nor the agent's start-up weighs on one side only.
+	read -r -a order <<<"${STATE_ORDERS[r % ${#STATE_ORDERS[@]}]}"
+	((r % 4 == 0)) && order+=(D)
+	((r % 4 == 1)) && order=(D "${order[@]}")
 	for state in "${order[@]}"; do
 		case $state in
 		A)
@@ -968,17 +1059,18 @@ for ((r = 0; r < ROUNDS; r++)); do
 				STATS_ON_ROUNDS=$((STATS_ON_ROUNDS + 1))
 			run_loads B "$r"
 			;;
-		E)
-			has_load udp || continue
-			if ! start_empty --no-stats empty_ingress empty_egress; then
+		F)
+			if ! start_empty --no-stats "${FLOOR_PROGRAMS[@]}"; then
 				bench_log "round $r: attach_empty failed: $(tail -n 1 "$TMP/empty.err" 2>/dev/null)"
+				FLOOR_FAILED=$((FLOOR_FAILED + 1))
 				stop_empty
 				continue
 			fi
-			run_loads E "$r" udp
+			run_loads F "$r"
 			stop_empty
 			;;
 		D)
+			# Every other round (above): not a figure the issue budgets.
 			has_load udp || continue
 			if ! start_agent; then
 				bench_log "round $r: the agent did not start: $(agent_reason)"
@@ -993,60 +1085,35 @@ for ((r = 0; r < ROUNDS; r++)); do
 			;;
 		esac
 	done
-	bench_log "throughput round $r (with/without, per second; per CPU-second):$(
+	bench_log "throughput round $r (per second; per CPU-second: agent/nothing floor/nothing agent/floor):$(
 		for load in "${LOADS[@]}"; do
-			printf ' %s=%s;%s' "$load" "$(round_ratio "$load" "$r" 1)" "$(round_ratio "$load" "$r" 2)"
+			printf ' %s=%s,%s,%s;%s,%s,%s' "$load" \
+				"$(round_ratio "$load" "$r" 1)" "$(round_ratio "$load" "$r" 1 F B)" "$(round_ratio "$load" "$r" 1 A F)" \
+				"$(round_ratio "$load" "$r" 2)" "$(round_ratio "$load" "$r" 2 F B)" "$(round_ratio "$load" "$r" 2 A F)"
 		done
-		has_load udp && printf ' udp_floor=%s;%s udp_bypass=%s;%s' "$(round_ratio udp "$r" 1 E B)" "$(round_ratio udp "$r" 2 E B)" "$(round_ratio udp "$r" 1 D B)" "$(round_ratio udp "$r" 2 D B)")"
+		has_load udp && printf ' udp_bypass=%s;%s' "$(round_ratio udp "$r" 1 D B)" "$(round_ratio udp "$r" 2 D B)")"
 done
-if has_load udp; then
-	walls=$(ratios udp 1 E B)
-	if [[ -z $walls ]]; then
-		not_measured "no round completed" tput_udp_floor
-	else
-		shared=""
-		((FOREIGN_SKB_ROUNDS > 0)) &&
-			shared+="; in $FOREIGN_SKB_ROUNDS rounds another agent's cgroup_skb programs were attached, so the floor was paid without ours too"
-		((STATS_ON_ROUNDS > 0)) &&
-			shared+="; in $STATS_ON_ROUNDS rounds kernel.bpf_stats_enabled was left on by someone, which every program pays for"
-		figure tput_udp_floor "$(median <<<"$walls")" \
-			"median of $(grep -c . <<<"$walls") rounds, $(spread <<<"$walls"); per CPU-second $(ratios udp 2 E B | median); the agent over this floor $(ratios udp 1 A E | median) ($(ratios udp 1 A E | spread)), per CPU-second $(ratios udp 2 A E | median)$shared"
-	fi
-fi
+shared=""
+((FOREIGN_SKB_ROUNDS > 0)) &&
+	shared+="; in $FOREIGN_SKB_ROUNDS rounds another agent's cgroup_skb programs were attached, so the floor was paid without ours too"
+((STATS_ON_ROUNDS > 0)) &&
+	shared+="; in $STATS_ON_ROUNDS rounds kernel.bpf_stats_enabled was left on by someone, which every program pays for"
+((FLOOR_FAILED > 0)) && shared+="; the floor's programs failed to attach in $FLOOR_FAILED rounds"
+for load in "${LOADS[@]}"; do
+	with_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[A,$load,$r]:-}"; done | median)
+	without_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[B,$load,$r]:-}"; done | median)
+	floor_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[F,$load,$r]:-}"; done | median)
+	ratio_figure "tput_$load" "$load" 1 A B \
+		"; /s with $with_rate, without $without_rate, floor $floor_rate$SHARED_NOTE"
+	ratio_figure "tput_${load}_floor" "$load" 1 F B "; ${#FLOOR_PROGRAMS[@]} empty programs$shared"
+	ratio_figure "tput_${load}_over_floor" "$load" 1 A F "; the part abusewatch controls$SHARED_NOTE"
+done
 if ((${#ATTACH_MS[@]} > 0)); then
 	figure bypass_attach_ms "$(printf '%s\n' "${ATTACH_MS[@]}" | median)" \
 		"${#ATTACH_MS[@]} attaches, $(printf '%s\n' "${ATTACH_MS[@]}" | spread) ms: ${ATTACH_MS[*]}"
 fi
 if has_load udp; then
-	walls=$(ratios udp 1 D B)
-	if [[ -z $walls ]]; then
-		not_measured "no round completed" tput_udp_bypass
-	else
-		figure tput_udp_bypass "$(median <<<"$walls")" \
-			"median of $(grep -c . <<<"$walls") rounds, $(spread <<<"$walls"); per CPU-second $(ratios udp 2 D B | median); the lazy agent (tput_udp) over this: $(ratios udp 1 A D | median) ($(ratios udp 1 A D | spread)), per CPU-second $(ratios udp 2 A D | median)"
-	fi
+	ratio_figure tput_udp_bypass udp 1 D B \
+		"; the lazy agent (tput_udp) over this: $(ratios udp 1 A D | median) ($(ratios udp 1 A D | spread))"
 fi
-for load in "${LOADS[@]}"; do
-	walls=$(ratios "$load" 1)
-	cpus=$(ratios "$load" 2)
-	count=$(grep -c . <<<"$walls")
-	if ((count == 0)); then
-		not_measured "no round completed" "tput_$load"
-		continue
-	fi
-	with_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[A,$load,$r]:-}"; done | median)
-	without_rate=$(for ((r = 0; r < ROUNDS; r++)); do cut -d' ' -f1 <<<"${RESULT[B,$load,$r]:-}"; done | median)
-	# A verdict only when the median is surely on one side of the budget:
-	# these loads share the machine with whatever else runs on it.
-	read -r low high < <(median_range <<<"$walls")
-	ok=$(meets "tput_$load" "$low")
-	verdict=""
-	if [[ $ok != "$(meets "tput_$load" "$high")" ]]; then
-		ok=null
-		verdict="no verdict: the median's 90% range $low-$high straddles the budget; "
-	fi
-	figure "tput_$load" "$(median <<<"$walls")" \
-		"${verdict}median of $count rounds, $(spread <<<"$walls"); per CPU-second of load and agent $(median <<<"$cpus") ($(spread <<<"$cpus")); /s with $with_rate, without $without_rate$SHARED_NOTE" \
-		"$ok"
-done
 exit 0

@@ -17,6 +17,8 @@
 #   the learned file is 0600;
 # - a file seen run clean is not learned from a name: /usr/bin/true copied
 #   as xmrig is found by name, and true stays quiet in another tenant;
+#   also when it was seen clean before an agent restart (/usr/bin/false:
+#   state_dir/seen_clean_sha256, 0600);
 # - a tenant truncating its executable while the worker scans it (mapped):
 #   the agent goes on (a fault in the worker once killed it with SIGBUS)
 #   and still finds contentload afterwards;
@@ -29,7 +31,7 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_cases content_builtin content_operator content_bad_rule content_bad_reload \
 	content_learned content_learned_restart content_learned_file content_allow content_not_poisoned \
-	content_truncated content_benign
+	content_truncated content_benign content_not_poisoned_restart
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg linger contentload || e2e_finish
 e2e_require_commands make gcc git python3 || e2e_finish
@@ -43,7 +45,8 @@ mkdir -p "$BIN/second" "$BIN/third" "$BIN/allowed" "$RULES" || {
 }
 # Bytes after the ELF image change the digest, not the program: the learned
 # file is one of its own, so no other case learns or meets it.
-mkdir -p "$BIN/poison" && cp "$(type -P true)" "$BIN/poison/xmrig" &&
+mkdir -p "$BIN/poison" "$BIN/poison2" && cp "$(type -P true)" "$BIN/poison/xmrig" &&
+	cp "$(type -P false)" "$BIN/poison2/xmrig" &&
 	cp "$AW_TOOLS/contentload" "$BIN/buildstep" && cp "$AW_TOOLS/contentload" "$BIN/compile-helper" &&
 	cp "$AW_TOOLS/linger" "$BIN/innocent" &&
 	cp "$AW_TOOLS/linger" "$BIN/xmrig" && printf 'abusewatch e2e: learned\n' >>"$BIN/xmrig" &&
@@ -103,7 +106,7 @@ write_config content "$(config_yaml "$RULES/operator.yar")" || {
 	e2e_finish
 }
 for name in hidden operated reloaded first second third allowed builder poisoner victim truncater \
-	after_truncation; do
+	after_truncation poisoner2 victim2; do
 	tenant_cgroup "$name" >/dev/null || {
 		fail_all "cannot create the tenant cgroups"
 		e2e_finish
@@ -209,6 +212,12 @@ records=$(events_count "$AW_EVENTS" tenant=victim)
 [[ $poisoned == "record ok"* ]] && ((records == 0)) && grep -q "not learned: it was seen run clean" "$AGENT_LOG"
 check content_not_poisoned "$?" "true copied as xmrig: $poisoned; true in victim afterwards: records $records (want 0)"
 
+# false seen run clean before the restart below: after it, copied as xmrig.
+FALSE=$(type -P false)
+"$AW_TOOLS/incg" "$T/victim2" "$FALSE"
+wait_metric 5 abusewatch_tenant_execs_total victim2 ">=" 1 >/dev/null
+wait_intervals 2
+
 # ---- after a restart the digest is still learned, from the state directory
 stop_agent
 mode=$(stat -c %a "$AW_DIR/state/learned_sha256" 2>/dev/null)
@@ -216,10 +225,22 @@ lines=$(grep -c "^$LEARNED_SHA miners name\$" "$AW_DIR/state/learned_sha256" 2>/
 [[ $mode == 600 && $lines == 1 ]]
 check content_learned_file "$?" "state/learned_sha256: mode ${mode:-missing} (want 600), lines for the digest $lines (want 1)"
 
-if agent_or_report "content_learned_restart content_benign" "$AW_CONFIG"; then
+if agent_or_report "content_learned_restart content_not_poisoned_restart content_benign" "$AW_CONFIG"; then
 	"$AW_TOOLS/incg" "$T/third" "$BIN/third/indexer" 0
 	what=$(found third learned_sha256 "r['exe'] == '$BIN/third/indexer' and 'rule name' in r['reason']")
 	check content_learned_restart "$?" "after a restart, the same file as indexer in third: $what"
+
+	# ---- seen run clean before the restart: still not learned from a name
+	mode=$(stat -c %a "$AW_DIR/state/seen_clean_sha256" 2>/dev/null)
+	"$AW_TOOLS/incg" "$T/poisoner2" "$BIN/poison2/xmrig"
+	poisoned=$(found poisoner2 name "r['exe'] == '$BIN/poison2/xmrig'")
+	"$AW_TOOLS/incg" "$T/victim2" "$FALSE"
+	wait_metric 5 abusewatch_tenant_execs_total victim2 ">=" 2 >/dev/null
+	wait_intervals 5
+	records=$(events_count "$AW_EVENTS" tenant=victim2)
+	[[ $poisoned == "record ok"* && $mode == 600 ]] && ((records == 0)) &&
+		grep -q "not learned: it was seen run clean" "$AGENT_LOG"
+	check content_not_poisoned_restart "$?" "false run clean before a restart, copied as xmrig after it: $poisoned; false in victim2 afterwards: records $records (want 0); state/seen_clean_sha256 mode ${mode:-missing} (want 600); log: $(grep -E 'seen run clean|learned \(rule' "$AGENT_LOG" | tr '\n' ' ')"
 	stop_agent
 fi
 

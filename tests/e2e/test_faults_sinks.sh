@@ -67,27 +67,15 @@ EOF
 # delivered: "ok" when every record of the events log has reached both
 # sinks, else what is missing.
 delivered() {
-	python3 - "$AW_EVENTS" "$FS_OUT" <<'EOF'
-import json, sys
-records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-hooks, elements = [], []
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    if r["kind"] == "webhook":
-        hooks.append(r["body"])
-    else:
-        elements.extend(r["body"] or [])
+	python3 - "$AW_EVENTS" "$FS_OUT" "$E2E_REPO/tests/tools" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[3])
+from sink_records import alert_carries, events, received
+records = events(sys.argv[1])
+hooks, elements = received(sys.argv[2])
+hooks = [body for _, body in hooks]
 missing_hook = [r for r in records if r not in hooks]
-def in_am(r):
-    for e in elements:
-        if e.get("labels", {}).get("tenant") != r["tenant"]:
-            continue
-        if r["state"] == "resolved" and e.get("endsAt") == r["time"]:
-            return True
-        if r["state"] == "firing" and e.get("endsAt", "") > r["time"]:
-            return True
-    return False
-missing_am = [r for r in records if not in_am(r)]
+missing_am = [r for r in records if not any(alert_carries(r, e) for _, e in elements)]
 if not missing_hook and not missing_am:
     print("ok")
 else:

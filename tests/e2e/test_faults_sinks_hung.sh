@@ -66,30 +66,17 @@ agent_or_report "${E2E_CASES[*]}" "$AW_CONFIG" || e2e_finish
 # (the body is the record) and as an Alertmanager alert; then "max
 # WEBHOOK ALERTMANAGER", "missing N" and "records N" lines.
 latencies() {
-	python3 - "$AW_EVENTS" "$1" <<'EOF'
-import datetime, json, sys
-def epoch(text):
-    at = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
-    return at.replace(tzinfo=datetime.timezone.utc).timestamp()
-records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-hooks, elements = [], []
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    if r["kind"] == "webhook":
-        hooks.append((r["at"], r["body"]))
-    else:
-        elements.extend((r["at"], e) for e in r["body"] or [])
-def in_am(r, e):
-    if e.get("labels", {}).get("tenant") != r["tenant"]:
-        return False
-    if r["state"] == "resolved":
-        return e.get("endsAt") == r["time"]
-    return e.get("endsAt", "") > r["time"]
+	python3 - "$AW_EVENTS" "$1" "$E2E_REPO/tests/tools" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[3])
+from sink_records import alert_carries, epoch, events, received
+records = events(sys.argv[1])
+hooks, elements = received(sys.argv[2])
 worst_hook = worst_am = 0.0
 missing = 0
 for r in records:
     hook = [at for at, body in hooks if body == r]
-    am = [at for at, e in elements if in_am(r, e)]
+    am = [at for at, e in elements if alert_carries(r, e)]
     if not hook or not am:
         missing += 1
         print("%s:%s missing (webhook %d, alertmanager %d)" % (r["tenant"], r["state"], len(hook), len(am)))
@@ -106,24 +93,13 @@ EOF
 # missing_am OUT: how many records of the events log no Alertmanager alert
 # received by the server that wrote OUT stands for.
 missing_am() {
-	python3 - "$AW_EVENTS" "$1" <<'EOF'
-import json, sys
-records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-elements = []
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    if r["kind"] == "alertmanager":
-        elements.extend(r["body"] or [])
-def in_am(r):
-    for e in elements:
-        if e.get("labels", {}).get("tenant") != r["tenant"]:
-            continue
-        if r["state"] == "resolved" and e.get("endsAt") == r["time"]:
-            return True
-        if r["state"] == "firing" and e.get("endsAt", "") > r["time"]:
-            return True
-    return False
-print(sum(1 for r in records if not in_am(r)))
+	python3 - "$AW_EVENTS" "$1" "$E2E_REPO/tests/tools" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[3])
+from sink_records import alert_carries, events, received
+records = events(sys.argv[1])
+_, elements = received(sys.argv[2])
+print(sum(1 for r in records if not any(alert_carries(r, e) for _, e in elements)))
 EOF
 }
 

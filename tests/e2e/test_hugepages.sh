@@ -11,6 +11,10 @@
 #   resolves once the pages are freed;
 # - with builtin:miners the tenant raises miner_behavior while it holds
 #   them ("huge pages", the MiB), resolved once they are freed;
+# - that alert survives restarts (SIGTERM, then kill -9) while the pages
+#   are still held: no second firing record, no resolved one, and one
+#   resolved record once they are freed; pages freed while no agent runs
+#   resolve it at the next start (state_dir/firing-hugepages.json);
 # - a tenant of the same plan that holds none shows 0 and raises nothing;
 # - a tenant whose cgroup no hugetlb controller accounts has no series,
 #   and the agent says why in its log.
@@ -22,7 +26,8 @@
 source "$(dirname "$0")/lib.sh"
 
 e2e_cases hugepages_bytes hugepages_overuse hugepages_overuse_resolved hugepages_miner \
-	hugepages_miner_resolved hugepages_none hugepages_no_controller
+	hugepages_miner_resolved hugepages_none hugepages_no_controller \
+	hugepages_miner_restart_term hugepages_miner_restart_kill9 hugepages_miner_freed_while_down
 e2e_require_root_bpf || e2e_finish
 e2e_require_build incg hugehold linger || e2e_finish
 
@@ -58,6 +63,16 @@ restore() {
 }
 on_cleanup restore
 
+AM=""
+start_alertmanager && AM=yes
+if [[ -n $AM ]]; then
+	AM_CONFIG="alertmanager: [\"http://127.0.0.1:$AM_PORT\"]"
+else
+	e2e_log "no Alertmanager ($AM_REASON): the restart cases leave out its startsAt"
+	AM_CONFIG="alertmanager: []"
+fi
+export ABUSEWATCH_TEST_RESEND_MS=500
+
 # A tenant outside tenants/: host/bare, whose parent enables no controller.
 AW_RULES_EXTRA="  - cgroup: \"$AWTEST_REL/host/bare\"
     tenant: bare
@@ -71,7 +86,7 @@ software:
   miners:
     deny: [builtin:miners]
 alerts:
-  alertmanager: []" || {
+  $AM_CONFIG" || {
 	fail_all "cannot write the configuration"
 	e2e_finish
 }
@@ -131,15 +146,26 @@ bash -c 'echo $$ >"$1" && exec "${@:2}"' quiet "$(v1_procs quiet)" \
 	"$AW_TOOLS/incg" "$QUIET_CG" "$AW_TOOLS/linger" 60 &
 QUIET_PID=$!
 bash -c 'echo $$ >"$1" && exec "${@:2}"' hugehold "$(v1_procs holder)" \
-	"$AW_TOOLS/incg" "$CG" "$AW_TOOLS/hugehold" "$PAGES" 60 "$POOL/nr_hugepages" \
-	>"$E2E_TMP/hugehold.out" 2>&1 &
-HOLD_PID=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q holding "$E2E_TMP/hugehold.out" && break
-	kill -0 "$HOLD_PID" 2>/dev/null || break
-	sleep 0.1
-done
-if ! grep -q holding "$E2E_TMP/hugehold.out"; then
+# hold_pages: tenant holder holds $PAGES huge pages (HOLD_PID); status 1 when it cannot.
+hold_pages() {
+	bash -c 'echo $$ >"$1" && exec "${@:2}"' hugehold "$(v1_procs holder)" \
+		"$AW_TOOLS/incg" "$CG" "$AW_TOOLS/hugehold" "$PAGES" 120 "$POOL/nr_hugepages" \
+		>"$E2E_TMP/hugehold.out" 2>&1 &
+	HOLD_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q holding "$E2E_TMP/hugehold.out" && return 0
+		kill -0 "$HOLD_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# free_pages: the holder ends, and its pages go back to the pool.
+free_pages() {
+	kill -TERM "$HOLD_PID" 2>/dev/null
+	wait "$HOLD_PID" 2>/dev/null
+	HOLD_PID=""
+}
+if ! hold_pages; then
 	skip_all "cannot reserve $PAGES huge pages of 2 MiB: $(tail -n 1 "$E2E_TMP/hugehold.out")"
 	e2e_finish
 fi
@@ -180,16 +206,94 @@ said=$(grep -c "no hugetlb controller accounts cgroup" "$AGENT_LOG")
 ((has_bare != 0 && seen == 0 && said == 1))
 check hugepages_no_controller "$?" "host/bare without the controller: hugepages_bytes ${bare:-absent} (want absent), tenant in the textfile: $((seen == 0)), log lines saying why: $said (want 1)"
 
+# miner_records STATE: how many miner_behavior records of holder in that state.
+miner_records() {
+	events_count "$AW_EVENTS" kind=unauthorized_software tenant=holder rule=miner_behavior state="$1"
+}
+
+# am_miner: "STATE STARTS_AT" of holder's miner_behavior alert in Alertmanager, or nothing.
+am_miner() {
+	am_alert alertname=AbusewatchUnauthorizedSoftware tenant=holder rule=miner_behavior |
+		python3 -c 'import json, sys; a = json.load(sys.stdin); print(a["status"]["state"], a["startsAt"])' 2>/dev/null
+}
+
+# ---- restarts while the pages are held: the alert goes on, not fired again
+AM_STARTS=""
+if [[ -n $AM ]]; then
+	for ((i = 0; i < 50; i++)); do
+		AM_STARTS=$(am_miner) && [[ -n $AM_STARTS ]] && break
+		sleep 0.2
+	done
+	AM_STARTS=${AM_STARTS#* }
+	[[ -n $AM_STARTS ]] || { e2e_log "holder's miner_behavior alert never reached Alertmanager"; AM=""; }
+fi
+# restart_held CASE HOW: stops the agent (HOW: TERM or KILL), starts it
+# again, and checks that the alert neither fired again nor resolved.
+restart_held() {
+	local case=$1 how=$2 firing resolved started am_state=""
+	if [[ $how == TERM ]]; then
+		stop_agent
+	else
+		kill -KILL "$AGENT_PID"
+		wait "$AGENT_PID" 2>/dev/null
+		AGENT_PID=""
+	fi
+	agent_or_report "$case hugepages_miner_resolved hugepages_overuse_resolved hugepages_miner_freed_while_down" "$AW_CONFIG" || e2e_finish
+	# Long enough for a tick that would fire it again, and for the textfile.
+	wait_intervals 10
+	firing=$(miner_records firing)
+	resolved=$(miner_records resolved)
+	started=$(grep -c 'miner behaviour: .*firing again' "$AGENT_LOG")
+	if [[ -n $AM ]]; then
+		am_state=$(am_miner)
+		[[ ${am_state%% *} == active && ${am_state#* } == "$AM_STARTS" ]] || am_state="bad: ${am_state:-none} (want active since $AM_STARTS)"
+	fi
+	((firing == 1 && resolved == 0 && started == 1)) && [[ $am_state != bad* ]]
+	check "$case" "$?" "after a restart (SIG$how) with the pages still held: miner_behavior firing records $firing (want 1), resolved $resolved (want 0), log lines of the alert taken up: $started (want 1), Alertmanager ${am_state:-not checked}: $(grep 'miner behaviour' "$AGENT_LOG" | tr '\n' ' ')"
+}
+restart_held hugepages_miner_restart_term TERM
+restart_held hugepages_miner_restart_kill9 KILL
+
 # ---- freed: both alerts resolve
-kill -TERM "$HOLD_PID" 2>/dev/null
-wait "$HOLD_PID" 2>/dev/null
-HOLD_PID=""
+free_pages
 freed_gauge=$(wait_metric 5 abusewatch_tenant_hugepages_bytes holder == 0)
 waited=$(wait_events 10 "$AW_EVENTS" kind=unauthorized_software tenant=holder rule=miner_behavior state=resolved)
-check hugepages_miner_resolved "$?" "miner_behavior resolved after the pages were freed: ${waited:-not within 10 s} (gauge then $freed_gauge)"
+status=$?
+sleep 1
+resolved=$(miner_records resolved)
+((status == 0 && resolved == 1))
+check hugepages_miner_resolved "$status" "miner_behavior resolved after the pages were freed: ${waited:-not within 10 s}, resolved records $resolved (want 1) (gauge then $freed_gauge)"
 # The window (2 s) must have averaged the holding away first.
 waited=$(wait_events 15 "$AW_EVENTS" kind=overuse tenant=holder resource=hugepages state=resolved)
 check hugepages_overuse_resolved "$?" "overuse of hugepages resolved after the pages were freed: ${waited:-not within 15 s} (gauge then $freed_gauge)"
+
+# ---- freed while no agent runs: resolved at the next start
+firing_before=$(miner_records firing)
+resolved_before=$(miner_records resolved)
+firing=""
+if hold_pages && for ((i = 0; i < 50; i++)); do
+	firing=$(miner_records firing)
+	((firing > firing_before)) && break
+	sleep 0.2
+done && ((firing == firing_before + 1)); then
+	wait_intervals 2
+	kill -KILL "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=""
+	free_pages
+	agent_or_report hugepages_miner_freed_while_down "$AW_CONFIG" || e2e_finish
+	for ((i = 0; i < 50; i++)); do
+		(($(miner_records resolved) > resolved_before)) && break
+		sleep 0.2
+	done
+	wait_intervals 5
+	firing=$(miner_records firing)
+	resolved=$(miner_records resolved)
+	((firing == firing_before + 1 && resolved == resolved_before + 1))
+	check hugepages_miner_freed_while_down "$?" "pages held again (a new alert), the agent killed, the pages freed, the agent started: miner_behavior firing records $firing (want $((firing_before + 1))), resolved $resolved (want $((resolved_before + 1)))"
+else
+	fail hugepages_miner_freed_while_down "the pages held again raised no new alert (firing records ${firing:-?}, $firing_before before): $(tail -n 1 "$E2E_TMP/hugehold.out")"
+fi
 
 stop_agent
 e2e_finish

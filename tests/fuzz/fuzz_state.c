@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fuzzes the firing state read at start (state_dir/firing.json,
- * user/rules/evaluate_state.c) with any file. It is loaded (a file that
+ * user/rules/evaluate_state.c, state_dir/firing-hugepages.json,
+ * user/rules/hugepage_signal.c, state_dir/firing-network.json,
+ * user/rules/netabuse.c, and state_dir/firing-software.json,
+ * user/rules/software_tracker.c) with any file. It is loaded (a file that
  * is not a state file is refused, never half taken), evaluated on as the
  * agent does after a restart until every loaded alert has resolved, and
  * whatever was loaded must survive a save and a load unchanged, and make
@@ -16,7 +19,10 @@
 #include "evaluate.h"
 #include "evaluate_state.h"
 #include "fuzz.h"
+#include "hugepage_signal.h"
 #include "log.h"
+#include "netabuse.h"
+#include "software_tracker.h"
 
 #define NOW_WALL 1795462230.0
 #define NOW 1000.0
@@ -118,6 +124,155 @@ static void publish(struct alert *alert, void *ctx)
 		published->resolved++;
 }
 
+static const char *no_policy(const char *policy, void *ctx)
+{
+	return NULL;
+}
+
+/*
+ * The same file as firing-hugepages.json: refused or taken whole, the same
+ * alerts after a save and a load, each resolving once the grace is over
+ * when no tenant comes back, with records JSON can hold.
+ */
+static void fuzz_hugepages(const char *path, const char *saved)
+{
+	struct published published = { 0 };
+	struct hugepage_signal *signal = hugepage_signal_new(publish, &published), *again;
+	size_t loaded;
+	int err;
+
+	fuzz_check(signal, "no signal");
+	err = hugepage_signal_load(signal, path, NOW_WALL, NOW, GRACE);
+	fuzz_check(err == 0 || err == -EINVAL || err == -EFBIG, "hugepage_signal_load returned %d",
+		   err);
+	loaded = hugepage_signal_firing(signal);
+	if (err)
+		fuzz_check(!loaded, "refused, yet %zu alerts were loaded", loaded);
+	fuzz_check(!hugepage_signal_save(signal, saved, NOW_WALL, NOW), "save failed");
+	again = hugepage_signal_new(publish, &published);
+	fuzz_check(again, "no signal");
+	fuzz_check(!hugepage_signal_load(again, saved, NOW_WALL, NOW, GRACE),
+		   "the saved file is refused");
+	fuzz_check(hugepage_signal_firing(again) == loaded, "%zu alerts loaded, %zu after a save",
+		   loaded, hugepage_signal_firing(again));
+	hugepage_signal_free(again);
+
+	hugepage_signal_tick(signal, NULL, 0, true, NOW + 1, no_policy, NULL);
+	fuzz_check(!published.firing && !published.resolved, "an alert moved within the grace");
+	hugepage_signal_tick(signal, NULL, 0, true, NOW + GRACE + 1, no_policy, NULL);
+	fuzz_check(!published.firing && published.resolved == loaded,
+		   "%zu loaded, %zu resolved, %zu fired", loaded, published.resolved,
+		   published.firing);
+	fuzz_check(!hugepage_signal_firing(signal), "alerts still fire");
+	hugepage_signal_free(signal);
+}
+
+/* Windows of 10 s and 60 s: every alert loaded resolves within 300 s (pool ports). */
+static struct netabuse *network_rules(void)
+{
+	static uint16_t pool_ports[] = { 3333 };
+	struct network_config network = {
+		.pool_ports = pool_ports,
+		.pool_ports_count = 1,
+		.scan = { .destinations = 5, .window_ms = 10000 },
+		.smtp = { .destinations = 5, .window_ms = 60000 },
+	};
+	struct netabuse *netabuse = netabuse_new();
+
+	fuzz_check(netabuse, "no network rules");
+	netabuse_configure(netabuse, &network);
+	return netabuse;
+}
+
+/*
+ * The same file as firing-network.json: refused or taken whole, the same
+ * alerts after a save and a load, none moving at the load, each resolving
+ * once by the time its hold or window is over, with records JSON can hold.
+ */
+static void fuzz_network(const char *path, const char *saved)
+{
+	struct published published = { 0 };
+	struct netabuse *netabuse = network_rules(), *again;
+	size_t loaded;
+	int err;
+
+	err = netabuse_load(netabuse, path, NOW_WALL, NOW);
+	fuzz_check(err == 0 || err == -EINVAL || err == -EFBIG, "netabuse_load returned %d", err);
+	loaded = netabuse_firing(netabuse);
+	if (err)
+		fuzz_check(!loaded, "refused, yet %zu alerts were loaded", loaded);
+	fuzz_check(!netabuse_save(netabuse, saved, NOW_WALL, NOW), "save failed");
+	again = network_rules();
+	fuzz_check(!netabuse_load(again, saved, NOW_WALL, NOW), "the saved file is refused");
+	fuzz_check(netabuse_firing(again) == loaded, "%zu alerts loaded, %zu after a save", loaded,
+		   netabuse_firing(again));
+	netabuse_free(again);
+
+	netabuse_tick(netabuse, NOW + POOL_PORT_HOLD_S + 1, publish, &published);
+	fuzz_check(!published.firing && published.resolved == loaded,
+		   "%zu loaded, %zu resolved, %zu fired", loaded, published.resolved,
+		   published.firing);
+	fuzz_check(!netabuse_firing(netabuse), "alerts still fire");
+	fuzz_check(!netabuse_tenant_count(netabuse), "tenants kept with nothing left");
+	netabuse_free(netabuse);
+}
+
+/* A resolved software alert, as guard.c's raise_resolved() makes its record. */
+static void publish_software(const struct software_alert_info *info, void *ctx)
+{
+	struct alert alert = {
+		.kind = ALERT_UNAUTHORIZED_SOFTWARE,
+		.tenant = info->tenant,
+		.plan = info->plan,
+		.cgroup = info->cgroup,
+		.rule = software_rule_name(info->rule),
+		.reason = info->reason,
+		.exe = info->exe && info->exe[0] ? info->exe : NULL,
+		.sha256 = info->sha256,
+		.comm = info->comm,
+		.pid = info->pid,
+	};
+
+	fuzz_check(isfinite(info->since) && info->since <= NOW, "since %f", info->since);
+	publish(&alert, ctx);
+}
+
+/*
+ * The same file as firing-software.json: refused or taken whole, the same
+ * alerts after a save and a load, each resolving at the first tick once
+ * its window has passed (no saved process runs: the boot is another),
+ * with records JSON can hold.
+ */
+static void fuzz_software(const char *path, const char *saved)
+{
+	struct published published = { 0 };
+	struct software_tracker *tracker = software_tracker_new(), *again;
+	size_t loaded;
+	int err;
+
+	fuzz_check(tracker, "no tracker");
+	err = software_tracker_load(tracker, path, NOW_WALL, NOW);
+	fuzz_check(err == 0 || err == -EINVAL || err == -EFBIG, "software_tracker_load returned %d",
+		   err);
+	loaded = software_tracker_count(tracker);
+	if (err)
+		fuzz_check(!loaded, "refused, yet %zu alerts were loaded", loaded);
+	fuzz_check(!software_tracker_changed(tracker), "a load is a change");
+	fuzz_check(!software_tracker_save(tracker, saved, NOW_WALL, NOW, NULL), "save failed");
+	again = software_tracker_new();
+	fuzz_check(again, "no tracker");
+	fuzz_check(!software_tracker_load(again, saved, NOW_WALL, NOW), "the saved file is refused");
+	fuzz_check(software_tracker_count(again) == loaded, "%zu alerts loaded, %zu after a save",
+		   loaded, software_tracker_count(again));
+	software_tracker_free(again);
+
+	software_tracker_tick(tracker, INFINITY, publish_software, &published);
+	fuzz_check(published.resolved == loaded, "%zu loaded, %zu resolved", loaded,
+		   published.resolved);
+	fuzz_check(!software_tracker_count(tracker), "alerts still fire");
+	software_tracker_free(tracker);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct firing_list loaded, reloaded;
@@ -166,6 +321,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   published.firing);
 	list_firing(evaluator, &reloaded);
 	fuzz_check(!reloaded.total, "%zu alerts still fire", reloaded.total);
+
+	fuzz_hugepages(path, saved);
+	fuzz_network(path, saved);
+	fuzz_software(path, saved);
 
 	free_list(&reloaded);
 	free_list(&loaded);

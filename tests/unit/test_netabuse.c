@@ -10,10 +10,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "assert_near.h"
 #include "config.h"
@@ -580,6 +584,217 @@ static void test_not_configured(void **state)
 	netabuse_free(NULL);
 }
 
+/* A scratch file path of its own; removed by remove_scratch(). */
+static void scratch_path(char *path, size_t size)
+{
+	char dir[] = "/tmp/test_netabuse.XXXXXX";
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, size, "%s/firing-network.json", dir);
+}
+
+static void remove_scratch(const char *path)
+{
+	char dir[256];
+
+	unlink(path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	rmdir(dir);
+}
+
+/* t1 fires port_scan at 5 (3 destinations at 0, 3 at 5; threshold 5, window 10). */
+static struct netabuse *scan_fired(struct recorder *recorder)
+{
+	struct netabuse *netabuse = start(5, 10, 20, 60);
+	int i;
+
+	for (i = 0; i < 3; i++)
+		connect_to(netabuse, "t1", i, 80, 0, recorder);
+	for (i = 3; i < 6; i++)
+		connect_to(netabuse, "t1", i, 80, 5, recorder);
+	assert_int_equal(recorder->fired, 1);
+	return netabuse;
+}
+
+static void test_restart_scan_goes_on(void **state)
+{
+	struct recorder recorder = {}, after = {};
+	struct netabuse *netabuse = scan_fired(&recorder), *next;
+	char path[64];
+	struct stat st;
+	int i;
+
+	scratch_path(path, sizeof(path));
+	assert_true(netabuse_save_due(netabuse, 6, false));
+	/* Monotonic 6 is wall 1006; the next run's monotonic 100 is wall 1008. */
+	assert_int_equal(netabuse_save(netabuse, path, 1006, 6), 0);
+	assert_false(netabuse_save_due(netabuse, 6, false));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	netabuse_free(netabuse);
+
+	next = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(next, path, 1008, 100), 0);
+	assert_int_equal(netabuse_firing(next), 1);
+	assert_int_equal(after.count, 0);
+	/* The scan goes on: no second firing record, nor a resolve. */
+	for (i = 10; i < 16; i++)
+		connect_to(next, "t1", i, 80, 100.5, &after);
+	assert_int_equal(after.count, 0);
+	assert_int_equal(netabuse_suppressed(next), 6);
+	netabuse_tick(next, 110, record, &after);
+	assert_int_equal(after.count, 0);
+	/* Evidence only moved the deadline: saved when paced, or on the last tick. */
+	assert_false(netabuse_save_due(next, 101, false));
+	assert_true(netabuse_save_due(next, 101, true));
+	/* Its window over: one resolve, with the start of the last run (wall 1005). */
+	netabuse_tick(next, 110.5, record, &after);
+	assert_int_equal(after.count, 1);
+	expect_alert(&after, 0, "t1", NETABUSE_PORT_SCAN, false, 0, 97);
+	assert_true(netabuse_save_due(next, 110.5, false));
+	netabuse_tick(next, 130, record, &after);
+	assert_int_equal(after.count, 1);
+	assert_int_equal(netabuse_firing(next), 0);
+	netabuse_free(next);
+	remove_scratch(path);
+}
+
+static void test_restart_scan_stopped_while_down(void **state)
+{
+	struct recorder recorder = {}, after = {};
+	struct netabuse *netabuse = scan_fired(&recorder), *next;
+	char path[64];
+
+	scratch_path(path, sizeof(path));
+	/* The count falls to the threshold at 10 (wall 1010). */
+	assert_int_equal(netabuse_save(netabuse, path, 1006, 6), 0);
+	netabuse_free(netabuse);
+
+	/* Started at wall 1008: held until then, resolved at it. */
+	next = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(next, path, 1008, 50), 0);
+	netabuse_tick(next, 51.9, record, &after);
+	assert_int_equal(after.count, 0);
+	netabuse_tick(next, 52, record, &after);
+	assert_int_equal(after.count, 1);
+	expect_alert(&after, 0, "t1", NETABUSE_PORT_SCAN, false, 0, 47);
+	netabuse_free(next);
+
+	/* Started at wall 1020: resolved at the first tick, once. */
+	after = (struct recorder){};
+	next = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(next, path, 1020, 50), 0);
+	netabuse_tick(next, 50.2, record, &after);
+	netabuse_tick(next, 51, record, &after);
+	assert_int_equal(after.count, 1);
+	assert_int_equal(after.resolved, 1);
+	netabuse_free(next);
+	remove_scratch(path);
+}
+
+/* A few destinations after the restart, under the threshold: the window decides, a window on. */
+static void test_restart_scan_slows(void **state)
+{
+	struct recorder recorder = {}, after = {};
+	struct netabuse *netabuse = scan_fired(&recorder), *next;
+	char path[64];
+
+	scratch_path(path, sizeof(path));
+	assert_int_equal(netabuse_save(netabuse, path, 1006, 6), 0);
+	netabuse_free(netabuse);
+	next = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(next, path, 1008, 100), 0);
+	connect_to(next, "t1", 20, 80, 100.1, &after);
+	connect_to(next, "t1", 21, 80, 105, &after);
+	netabuse_tick(next, 109.9, record, &after);
+	assert_int_equal(after.count, 0);
+	netabuse_tick(next, 110, record, &after);
+	assert_int_equal(after.count, 1);
+	expect_alert(&after, 0, "t1", NETABUSE_PORT_SCAN, false, 2, 97);
+	netabuse_free(next);
+	remove_scratch(path);
+}
+
+static void test_restart_pool_port(void **state)
+{
+	struct netabuse *netabuse = start(5, 10, 20, 60), *next;
+	struct recorder recorder = {}, after = {};
+	char path[64];
+
+	scratch_path(path, sizeof(path));
+	connect_to(netabuse, "t1", 1, 3333, 0, &recorder);
+	connect_to(netabuse, "t1", 1, 3333, 100, &recorder);
+	assert_int_equal(recorder.fired, 1);
+	/* Held until 400, wall 2400. */
+	assert_int_equal(netabuse_save(netabuse, path, 2120, 120), 0);
+	netabuse_free(netabuse);
+
+	next = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(next, path, 2200, 10), 0);
+	assert_int_equal(netabuse_firing(next), 1);
+	netabuse_tick(next, 209, record, &after);
+	assert_int_equal(after.count, 0);
+	netabuse_tick(next, 210, record, &after);
+	assert_int_equal(after.count, 1);
+	expect_alert(&after, 0, "t1", NETABUSE_POOL_PORT, false, 0, -190);
+	assert_int_equal(after.items[0].dst_port, 3333);
+	netabuse_free(next);
+
+	/* Connected again after the restart: the same alert, held from then. */
+	after = (struct recorder){};
+	next = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(next, path, 2200, 10), 0);
+	connect_to(next, "t1", 1, 3333, 50, &after);
+	netabuse_tick(next, 349, record, &after);
+	assert_int_equal(after.count, 0);
+	netabuse_tick(next, 350, record, &after);
+	assert_int_equal(after.count, 1);
+	assert_false(after.items[0].firing);
+	netabuse_free(next);
+	remove_scratch(path);
+}
+
+static void test_restart_bad_files(void **state)
+{
+	struct netabuse *netabuse = start(5, 10, 20, 60);
+	char path[64];
+	FILE *file;
+
+	scratch_path(path, sizeof(path));
+	assert_int_equal(netabuse_load(netabuse, path, 1000, 1), -ENOENT);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	fputs("{\"alerts\": 3}", file);
+	fclose(file);
+	assert_int_equal(netabuse_load(netabuse, path, 1000, 1), -EINVAL);
+	file = fopen(path, "w");
+	assert_non_null(file);
+	/* Unknown rule, no tenant, a pool port without its port, then a valid one. */
+	fputs("{\"alerts\": [{\"tenant\": \"t1\", \"plan\": \"p\", \"cgroup\": \"/c\", "
+	      "\"rule\": \"x\", \"since\": 1, \"hold_until\": 2}, "
+	      "{\"tenant\": \"\", \"plan\": \"p\", \"cgroup\": \"/c\", "
+	      "\"rule\": \"port_scan\", \"since\": 1, \"hold_until\": 2}, "
+	      "{\"tenant\": \"t1\", \"plan\": \"p\", \"cgroup\": \"/c\", "
+	      "\"rule\": \"pool_port\", \"since\": 1, \"hold_until\": 2}, "
+	      "{\"tenant\": \"t1\", \"plan\": \"p\", \"cgroup\": \"/c\", "
+	      "\"rule\": \"smtp_fanout\", \"since\": 990, \"hold_until\": 1e300}]}", file);
+	fclose(file);
+	assert_int_equal(netabuse_load(netabuse, path, 1000, 1), 0);
+	assert_int_equal(netabuse_firing(netabuse), 1);
+	/* A deadline far off holds no longer than the window (60 s) after the start. */
+	netabuse_tick(netabuse, 61, NULL, NULL);
+	assert_int_equal(netabuse_firing(netabuse), 0);
+	/* Nothing fires: the file saved holds none. */
+	assert_int_equal(netabuse_save(netabuse, path, 1100, 100), 0);
+	netabuse_free(netabuse);
+	netabuse = start(5, 10, 20, 60);
+	assert_int_equal(netabuse_load(netabuse, path, 1100, 1), 0);
+	assert_int_equal(netabuse_firing(netabuse), 0);
+	netabuse_free(netabuse);
+	remove_scratch(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,6 +814,11 @@ int main(void)
 	    cmocka_unit_test(test_configure_changes_capacity),
 	    cmocka_unit_test(test_idle_tenants_dropped),
 	    cmocka_unit_test(test_not_configured),
+	    cmocka_unit_test(test_restart_scan_goes_on),
+	    cmocka_unit_test(test_restart_scan_stopped_while_down),
+	    cmocka_unit_test(test_restart_scan_slows),
+	    cmocka_unit_test(test_restart_pool_port),
+	    cmocka_unit_test(test_restart_bad_files),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

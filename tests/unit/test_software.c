@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1194,6 +1195,123 @@ static void test_tracker_forget(void **state)
 	reap(pid);
 }
 
+/* A state file of one alert whose one process is @pid, said to have started at @start_ticks. */
+static void write_state(const char *path, int pid, unsigned long long start_ticks,
+			const char *boot_id)
+{
+	FILE *file = fopen(path, "w");
+
+	assert_non_null(file);
+	fprintf(file,
+		"{\"version\": 1, \"saved_at\": 5000, \"boot_id\": \"%s\", \"alerts\": [{"
+		"\"tenant\": \"t3\", \"plan\": \"p\", \"cgroup\": \"/t3\", \"rule\": \"name\", "
+		"\"exe\": \"/bin/xmrig\", \"comm\": \"xmrig\", \"reason\": \"r\", "
+		"\"action\": \"kill\", \"pid\": %d, \"window_s\": 10, \"since\": 4000, "
+		"\"last_evidence\": 4000, \"processes\": [{\"pid\": %d, \"start_ticks\": %llu}]}]}\n",
+		boot_id, pid, pid, start_ticks);
+	fclose(file);
+}
+
+static void read_boot(char *out, size_t size)
+{
+	FILE *file = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	assert_non_null(file);
+	assert_non_null(fgets(out, (int)size, file));
+	out[strcspn(out, "\n")] = '\0';
+	fclose(file);
+}
+
+static void test_tracker_state(void **state)
+{
+	struct software_tracker *tracker = software_tracker_new(), *again = software_tracker_new();
+	struct software_alert_info info = alert_info("t1", SOFTWARE_RULE_NAME, "/bin/xmrig", 0);
+	struct resolved resolved = { 0 };
+	pid_t running = spawn_sleeper(), quitting = spawn_sleeper();
+	char dir[] = "/tmp/aw-tracker.XXXXXX", path[64], boot[64];
+	unsigned long long ticks;
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/firing-software.json", dir);
+	assert_int_equal(software_tracker_load(tracker, path, 5000, 200), -ENOENT);
+	assert_false(software_tracker_changed(tracker));
+
+	/* Two alerts, saved at 200 (wall 5000), one fired at 100 and seen again at 150. */
+	info.pid = running;
+	info.sha256 = SHA_A;
+	info.action = "freeze";
+	assert_int_equal(software_tracker_note(tracker, &info, 100, 60), 1);
+	assert_true(software_tracker_changed(tracker));
+	assert_int_equal(software_tracker_note(tracker, &info, 150, 60), 0);
+	info = alert_info("t2", SOFTWARE_RULE_ARGV, "/srv/worker", quitting);
+	assert_int_equal(software_tracker_note(tracker, &info, 150, 60), 1);
+	assert_int_equal(software_tracker_save(tracker, path, 5000, 200, NULL), 0);
+	assert_false(software_tracker_changed(tracker));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* One process exits while no tracker runs; the next run starts at 1000 (wall 5100). */
+	reap(quitting);
+	assert_int_equal(software_tracker_load(again, path, 5100, 1000), 0);
+	assert_int_equal(software_tracker_count(again), 2);
+	assert_false(software_tracker_changed(again));
+	software_tracker_tick(again, 1000, record, &resolved);
+	assert_int_equal(resolved.count, 1);
+	assert_string_equal(resolved.tenant[0], "t2");
+	assert_int_equal(resolved.pid[0], quitting);
+	assert_true(resolved.since[0] == 850);
+	/* The other waits for its process; evidence for it joins it. */
+	info = alert_info("t1", SOFTWARE_RULE_NAME, "/bin/xmrig", 0);
+	assert_int_equal(software_tracker_note(again, &info, 1001, 60), 0);
+	software_tracker_tick(again, 1100, record, &resolved);
+	assert_int_equal(resolved.count, 1);
+	reap(running);
+	software_tracker_tick(again, 1100, record, &resolved);
+	assert_int_equal(resolved.count, 2);
+	assert_string_equal(resolved.tenant[1], "t1");
+	assert_true(resolved.has_sha256[1]);
+	assert_true(resolved.since[1] == 800);
+	assert_true(software_tracker_changed(again));
+	software_tracker_free(again);
+
+	/* A pid that names another process now (another start), or one of another boot: gone. */
+	read_boot(boot, sizeof(boot));
+	ticks = software_process_start_ticks(getpid());
+	assert_true(ticks > 0);
+	write_state(path, getpid(), ticks + 1, boot);
+	again = software_tracker_new();
+	assert_int_equal(software_tracker_load(again, path, 5100, 1000), 0);
+	software_tracker_tick(again, 1000, record, &resolved);
+	assert_int_equal(resolved.count, 3);
+	software_tracker_free(again);
+	write_state(path, getpid(), ticks, "another-boot");
+	again = software_tracker_new();
+	assert_int_equal(software_tracker_load(again, path, 5100, 1000), 0);
+	software_tracker_tick(again, 1000, record, &resolved);
+	assert_int_equal(resolved.count, 4);
+	software_tracker_free(again);
+	/* The same process: it goes on firing. */
+	write_state(path, getpid(), ticks, boot);
+	again = software_tracker_new();
+	assert_int_equal(software_tracker_load(again, path, 5100, 1000), 0);
+	software_tracker_tick(again, 1000, record, &resolved);
+	assert_int_equal(resolved.count, 4);
+	assert_int_equal(software_tracker_count(again), 1);
+	software_tracker_free(again);
+
+	/* Not a state file: refused, nothing taken. */
+	write_state(path, getpid(), ticks, boot);
+	assert_int_equal(truncate(path, 40), 0);
+	again = software_tracker_new();
+	assert_int_equal(software_tracker_load(again, path, 5100, 1000), -EINVAL);
+	assert_int_equal(software_tracker_count(again), 0);
+	software_tracker_free(again);
+	software_tracker_free(tracker);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1222,6 +1340,7 @@ int main(void)
 	    cmocka_unit_test(test_tracker_exited_process),
 	    cmocka_unit_test(test_tracker_caps),
 	    cmocka_unit_test(test_tracker_forget),
+	    cmocka_unit_test(test_tracker_state),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);

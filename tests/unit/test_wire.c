@@ -3,8 +3,9 @@
  * Unit tests for mining on the wire (wire.c): the shipped data of
  * data/network/ (every line parses, the domains the issue names are there,
  * no ordinary one), the parsers on malformed input, the stratum filter as
- * the egress probe searches with it, the pool-domain keys as the probe
- * hashes names (suffixes at label boundaries only, any case), and what an
+ * the egress probe searches with it, the pool-domain keys and bitmaps as
+ * the probe hashes names (modelled on its DNS and server-name paths:
+ * suffixes at label boundaries only, any case), and what an
  * event means for the software rules (rule, reason, builtin:miners only).
  */
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,71 +164,221 @@ static void test_parse_domains(void **state)
 }
 
 /*
- * The probe's find_pool_suffix() (bpf/wire.bpf.h) over a table of keys:
- * the name hashed from its end, looked up at each dot (at most
- * AW_POOL_SUFFIX_LABELS) and whole. Returns the index + 1, or 0.
+ * The probe's search (bpf/wire.bpf.h) over a table of keys, modelled step
+ * by step on a copy of what it reads: a DNS query's header and name in
+ * wire form, or a server name, in a zeroed buffer like its scratch, read a
+ * little-endian word at a time wherever a label begins (so the bytes past
+ * a label, the next length byte and label, must be masked off as there).
+ * The keys and bitmaps come from wire.c, as userspace fills the probe's:
+ * a name found here is one the kernel and userspace hash alike.
  */
+#define SCRATCH_MASK (AW_WIRE_SCAN_MAX - 1)
+#define DNS_HEADER_LEN 12
+
 struct suffix_table {
-	struct pool_suffix_key keys[16];
+	struct pool_suffix_key keys[128];
 	size_t count;
 	__u64 bits[AW_POOL_SUFFIX_BITS / 64];
-	unsigned int lookups;
+	__u64 tail_bits[AW_DNS_TAIL_BITS / 64];
+	bool tail_short;
+	unsigned int lookups;		/* in the map */
+	unsigned int hashed;		/* DNS names past the tail bitmap */
 };
 
-static uint32_t table_lookup(struct suffix_table *table, uint64_t hash, uint32_t len)
+static void table_fill(struct suffix_table *table, const char *const *suffixes, size_t count)
 {
-	uint32_t bit = aw_suffix_bit(hash, len);
 	size_t i;
 
-	if (!(table->bits[bit >> 6] >> (bit & 63) & 1))
-		return 0;
-	table->lookups++;
+	memset(table, 0, sizeof(*table));
+	assert_true(count <= sizeof(table->keys) / sizeof(table->keys[0]));
+	for (i = 0; i < count; i++)
+		wire_suffix_key(suffixes[i], &table->keys[i]);
+	table->count = count;
+	wire_suffix_bits(suffixes, count, table->bits);
+	table->tail_short = wire_dns_tail_bits(suffixes, count, table->tail_bits);
+}
 
+static bool bit_set(const __u64 *bits, __u32 bit)
+{
+	return bits[bit >> 6] >> (bit & 63) & 1;
+}
+
+/* lookup_suffix() */
+static uint32_t table_lookup(struct suffix_table *table, uint64_t hash, uint32_t len)
+{
+	size_t i;
+
+	table->lookups++;
 	for (i = 0; i < table->count; i++)
 		if (table->keys[i].hash == hash && table->keys[i].len == len)
 			return (uint32_t)i + 1;
 	return 0;
 }
 
+static uint64_t load_word(const unsigned char *buf, uint32_t at)
+{
+	uint64_t word;
+
+	memcpy(&word, buf + (at & SCRATCH_MASK), sizeof(word));
+	return aw_le64(word);
+}
+
+/* hash_label() */
+static uint64_t model_hash_label(const unsigned char *buf, uint32_t start, uint32_t len,
+				 uint64_t hash)
+{
+	uint32_t at;
+
+	if (len < AW_SUFFIX_SHORT_LABEL)
+		return aw_suffix_hash_short(hash, load_word(buf, start), len);
+	hash = aw_suffix_hash_len(hash, len);
+	for (at = 0; at < len && at < 64; at += 8)
+		hash = aw_suffix_hash_word(hash, load_word(buf, start + at), len - at);
+	return hash;
+}
+
+/* find_suffix(): the labels last first. */
+static uint32_t model_find_suffix(struct suffix_table *table, const unsigned char *buf,
+				  const uint32_t *starts, const uint32_t *lens, uint32_t count)
+{
+	uint64_t hash = AW_SUFFIX_HASH_START;
+	uint32_t i, len = 0, found;
+
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS && i < count; i++) {
+		len += lens[i] + (i ? 1 : 0);
+		if (len > AW_POOL_SUFFIX_MAX)
+			return 0;
+		hash = model_hash_label(buf, starts[i], lens[i], hash);
+		if (!i)
+			continue;
+		if (!bit_set(table->bits, aw_suffix_bit(hash, len))) {
+			if (i == 1)
+				return 0;
+			continue;
+		}
+		found = table_lookup(table, hash, len);
+		if (found)
+			return found;
+	}
+	return 0;
+}
+
+/* A standard query for @name ("a.b", "a.b." alike) into @buf: its length. */
+static uint32_t dns_query(const char *name, unsigned char *buf, size_t size)
+{
+	uint32_t n = DNS_HEADER_LEN;
+	const char *label = name, *dot;
+	size_t len;
+
+	memset(buf, 0, size);
+	buf[2] = 0x01;	/* RD */
+	buf[5] = 1;	/* one question */
+	while (*label) {
+		dot = strchr(label, '.');
+		len = dot ? (size_t)(dot - label) : strlen(label);
+		assert_true(len > 0 && len < 64 && n + 1 + len + 5 < size);
+		buf[n++] = (unsigned char)len;
+		memcpy(buf + n, label, len);
+		n += (uint32_t)len;
+		if (!dot)
+			break;
+		label = dot + 1;
+	}
+	buf[n++] = 0;
+	buf[n + 1] = 1;	/* type A */
+	buf[n + 3] = 1;	/* class IN */
+	return n + 4;
+}
+
+/* find_dns_suffix(), then find_dns_suffix_labels(), on the query for @name. */
+static uint32_t probe_dns(struct suffix_table *table, const char *name)
+{
+	unsigned char buf[AW_WIRE_SCAN_MAX + 8];
+	uint32_t n = dns_query(name, buf, sizeof(buf)), p = DNS_HEADER_LEN, k, i;
+	uint32_t at[64], starts[AW_POOL_SUFFIX_LABELS], lens[AW_POOL_SUFFIX_LABELS];
+
+	for (k = 0; k < AW_WIRE_DNS_LABELS; k++) {
+		if (p >= n || buf[p] > 63)
+			return 0;
+		if (!buf[p])
+			break;
+		at[k] = p;
+		p += buf[p] + 1u;
+	}
+	if (k < 2 || k == AW_WIRE_DNS_LABELS)
+		return 0;
+	if (p >= DNS_HEADER_LEN + AW_DNS_TAIL_LEN && !table->tail_short &&
+	    !bit_set(table->tail_bits, aw_dns_tail_bit(load_word(buf, p - AW_DNS_TAIL_LEN))))
+		return 0;
+	table->hashed++;
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS && i < k; i++) {
+		starts[i] = at[k - 1 - i] + 1;
+		lens[i] = buf[at[k - 1 - i]];
+	}
+	return model_find_suffix(table, buf, starts, lens, i);
+}
+
+/* find_sni_suffix() and label_start() on the server name @name. */
+static uint32_t probe_sni(struct suffix_table *table, const char *name)
+{
+	unsigned char buf[AW_WIRE_SCAN_MAX + 8] = { 0 };
+	uint32_t len = (uint32_t)strlen(name), end, start, i, n, count = 0;
+	uint32_t starts[AW_POOL_SUFFIX_LABELS], lens[AW_POOL_SUFFIX_LABELS];
+
+	if (!len || len >= AW_WIRE_NAME_MAX)
+		return 0;
+	memcpy(buf, name, len);
+	if (buf[len - 1] == '.')
+		len--;
+	end = len;
+	for (i = 0; i < AW_POOL_SUFFIX_LABELS; i++) {
+		for (n = 0; n < AW_POOL_SUFFIX_MAX + 1 && n < end; n++)
+			if (buf[end - 1 - n] == '.')
+				break;
+		if (n < end && buf[end - 1 - n] == '.')
+			start = end - n;
+		else if (n == end)
+			start = 0;
+		else
+			break;
+		starts[i] = start;
+		lens[i] = end - start;
+		count = i + 1;
+		if (!start)
+			break;
+		end = start - 1;
+	}
+	return model_find_suffix(table, buf, starts, lens, count);
+}
+
+/* The same suffix (index + 1, or 0) in a DNS query and in a server name. */
 static uint32_t probe_find_suffix(struct suffix_table *table, const char *name)
 {
-	uint32_t len = (uint32_t)strlen(name), n, labels = 0, found;
-	uint64_t hash = AW_SUFFIX_HASH_START;
-	unsigned char c;
+	uint32_t dns = 0, sni = probe_sni(table, name);
+	char trimmed[AW_WIRE_NAME_MAX + 1];
+	size_t len = strlen(name);
 
-	if (!len || len > AW_WIRE_NAME_MAX)
-		return 0;
-	if (name[len - 1] == '.')
-		len--;
-	for (n = 0; n < AW_POOL_SUFFIX_MAX + 1 && n < len; n++) {
-		c = (unsigned char)name[len - 1 - n];
-		if (c == '.') {
-			found = n ? table_lookup(table, hash, n) : 0;
-			if (found)
-				return found;
-			if (++labels >= AW_POOL_SUFFIX_LABELS)
-				return 0;
-		}
-		hash = aw_suffix_hash_step(hash, c);
+	/* A query's name has no empty label; a server name's last dot is dropped. */
+	if (len && len < sizeof(trimmed) && !strstr(name, "..") && name[0] != '.') {
+		memcpy(trimmed, name, len + 1);
+		if (trimmed[len - 1] == '.')
+			trimmed[len - 1] = '\0';
+		if (trimmed[0])
+			dns = probe_dns(table, trimmed);
+		assert_int_equal(dns, sni);
 	}
-	if (n != len || n > AW_POOL_SUFFIX_MAX)
-		return 0;
-	return table_lookup(table, hash, n);
+	return sni;
 }
 
 static void test_suffix_keys(void **state)
 {
-	struct suffix_table table = { .count = 3 };
+	static const char *const suffixes[] = { "supportxmr.com", "pool.hashvault.pro", "a.b.c.d",
+						"moneroocean.stream", "btc.top" };
+	struct suffix_table table;
 
-	wire_suffix_key("supportxmr.com", &table.keys[0]);
-	wire_suffix_key("pool.hashvault.pro", &table.keys[1]);
-	wire_suffix_key("a.b.c.d", &table.keys[2]);
+	table_fill(&table, suffixes, 5);
 	assert_int_equal(table.keys[0].len, 14);
-	{
-		const char *const suffixes[] = { "supportxmr.com", "pool.hashvault.pro", "a.b.c.d" };
-
-		wire_suffix_bits(suffixes, 3, table.bits);
-	}
+	assert_false(table.tail_short);
 
 	assert_int_equal(probe_find_suffix(&table, "supportxmr.com"), 1);
 	assert_int_equal(probe_find_suffix(&table, "supportxmr.com."), 1);
@@ -235,21 +387,98 @@ static void test_suffix_keys(void **state)
 	/* Label boundaries only, and the suffix must end the name. */
 	assert_int_equal(probe_find_suffix(&table, "notsupportxmr.com"), 0);
 	assert_int_equal(probe_find_suffix(&table, "supportxmr.com.evil.example"), 0);
+	assert_int_equal(probe_find_suffix(&table, "supportxmr.com.example.org"), 0);
 	assert_int_equal(probe_find_suffix(&table, "upportxmr.com"), 0);
+	assert_int_equal(probe_find_suffix(&table, "supportxmr.co"), 0);
 	assert_int_equal(probe_find_suffix(&table, "hashvault.pro"), 0);
 	assert_int_equal(probe_find_suffix(&table, "x.pool.hashvault.pro"), 2);
+	assert_int_equal(probe_find_suffix(&table, "X.POOL.HashVault.Pro."), 2);
+	assert_int_equal(probe_find_suffix(&table, "xpool.hashvault.pro"), 0);
 	assert_int_equal(probe_find_suffix(&table, "a.b.c.d"), 3);
 	assert_int_equal(probe_find_suffix(&table, "z.a.b.c.d"), 3);
+	assert_int_equal(probe_find_suffix(&table, "z.A.B.C.D"), 3);
+	assert_int_equal(probe_find_suffix(&table, "gulf.MoneroOcean.Stream"), 4);
+	assert_int_equal(probe_find_suffix(&table, "moneroocean.streams"), 0);
+	assert_int_equal(probe_find_suffix(&table, "btc.top"), 5);
+	assert_int_equal(probe_find_suffix(&table, "xbtc.top"), 0);
 	assert_int_equal(probe_find_suffix(&table, "www.example.com"), 0);
+	assert_int_equal(probe_find_suffix(&table, "com"), 0);
 	assert_int_equal(probe_find_suffix(&table, ""), 0);
 	assert_int_equal(probe_find_suffix(&table, "."), 0);
+	/* A server name with an empty label is still read from its end. */
+	assert_int_equal(probe_find_suffix(&table, "x..supportxmr.com"), 1);
 
-	/* Ordinary names mostly cost no lookup: the bitmap rules their suffixes out. */
+	/*
+	 * Ordinary names mostly stop at the DNS tail bitmap, and the rest at
+	 * the bitmap of last two labels: no lookup.
+	 */
 	table.lookups = 0;
-	assert_int_equal(probe_find_suffix(&table, "deb.debian.org"), 0);
-	assert_int_equal(probe_find_suffix(&table, "www.example.com"), 0);
-	assert_int_equal(probe_find_suffix(&table, "files.pythonhosted.org"), 0);
+	table.hashed = 0;
+	assert_int_equal(probe_dns(&table, "deb.debian.org"), 0);
+	assert_int_equal(probe_dns(&table, "www.example.com"), 0);
+	assert_int_equal(probe_dns(&table, "files.pythonhosted.org"), 0);
+	assert_int_equal(probe_dns(&table, "objects.githubusercontent.com"), 0);
+	assert_int_equal(probe_dns(&table, "registry.npmjs.org"), 0);
+	assert_true(table.hashed <= 1);
 	assert_true(table.lookups <= 1);
+}
+
+/* Every shipped domain is found, under a name and in any case, and its neighbours are not. */
+static void test_suffix_shipped(void **state)
+{
+	static struct suffix_table table;
+	const char *const *domains;
+	char name[AW_WIRE_NAME_MAX];
+	size_t count, i, j;
+
+	domains = wire_pool_domains(&count);
+	table_fill(&table, domains, count);
+	assert_false(table.tail_short);
+	for (i = 0; i < count; i++) {
+		assert_int_equal(probe_find_suffix(&table, domains[i]), i + 1);
+		snprintf(name, sizeof(name), "Pool-1.%s.", domains[i]);
+		for (j = 0; name[j]; j++)
+			if (j % 2)
+				name[j] = (char)toupper((unsigned char)name[j]);
+		assert_int_equal(probe_find_suffix(&table, name), i + 1);
+		snprintf(name, sizeof(name), "x%s", domains[i]);
+		assert_int_equal(probe_find_suffix(&table, name), 0);
+		snprintf(name, sizeof(name), "%s.example.org", domains[i]);
+		assert_int_equal(probe_find_suffix(&table, name), 0);
+	}
+}
+
+/* The probe lowers eight bytes at once: as tolower() does ASCII, each byte in each place. */
+static void test_lower_word(void **state)
+{
+	unsigned int c, place;
+	__u64 word, lowered;
+
+	for (c = 0; c < 256; c++) {
+		for (place = 0; place < 8; place++) {
+			/* The byte among neighbours of every kind. */
+			word = 0x5a41e0ff7b402d7aULL;
+			word &= ~(0xffULL << (place * 8));
+			word |= (__u64)c << (place * 8);
+			lowered = aw_lower_word(word);
+			assert_int_equal((lowered >> (place * 8)) & 0xff,
+					 c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+	}
+	assert_true(aw_lower_word(0x5a41e0ff7b402d7aULL) == 0x7a61e0ff7b402d7aULL);
+}
+
+/* A listed domain shorter than the DNS tail turns the tail bitmap off. */
+static void test_dns_tail_short(void **state)
+{
+	static const char *const suffixes[] = { "supportxmr.com", "a.io" };
+	struct suffix_table table;
+
+	table_fill(&table, suffixes, 2);
+	assert_true(table.tail_short);
+	assert_int_equal(probe_find_suffix(&table, "www.A.io"), 2);
+	assert_int_equal(probe_find_suffix(&table, "a.io"), 2);
+	assert_int_equal(probe_find_suffix(&table, "ba.io"), 0);
 }
 
 /* ---- the stratum filter, searched as bpf/markers.bpf.h does --------------- */
@@ -446,6 +675,9 @@ int main(void)
 	    cmocka_unit_test(test_parse_markers),
 	    cmocka_unit_test(test_parse_domains),
 	    cmocka_unit_test(test_suffix_keys),
+	    cmocka_unit_test(test_suffix_shipped),
+	    cmocka_unit_test(test_lower_word),
+	    cmocka_unit_test(test_dns_tail_short),
 	    cmocka_unit_test_setup_teardown(test_stratum_messages, stratum_setup, stratum_teardown),
 	    cmocka_unit_test(test_pool_domain_verdicts),
 	    cmocka_unit_test(test_rules_need_builtin_miners),

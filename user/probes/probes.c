@@ -261,7 +261,7 @@ static int set_stratum_markers(struct net_bpf *net)
 	return 0;
 }
 
-/* The pool-domain suffixes' bitmap, the probe's filter before its map (wire_events.h). */
+/* The pool-domain suffixes' bitmaps, the probe's filters before its map (wire_events.h). */
 static void set_pool_suffix_bits(struct net_bpf *net)
 {
 	const char *const *domains;
@@ -269,6 +269,8 @@ static void set_pool_suffix_bits(struct net_bpf *net)
 
 	domains = wire_pool_domains(&count);
 	wire_suffix_bits(domains, count, (__u64 *)net->rodata->targ_suffix_bits);
+	net->rodata->targ_dns_tail_short =
+		wire_dns_tail_bits(domains, count, (__u64 *)net->rodata->targ_dns_tail_bits);
 }
 
 /*

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "attribution.h"
+#include "clock.h"
 #include "content.h"
 #include "exehash.h"
 #include "files.h"
@@ -27,20 +28,14 @@
 #include "log.h"
 #include "seed.h"
 #include "software.h"
+#include "seen_clean.h"
 #include "software_tracker.h"
 #include "wire.h"
 
-/* /proc/PID/stat: one line of pid, comm (15 characters at most) and numbers. */
-#define PROC_STAT_MAX 4096
-/* Digests seen run and matching no rule: never learned (see learn()). */
-#define SEEN_CLEAN_MAX 8192
-
-struct clean_entry {
-	struct hashtable_node node;
-	uint64_t digest_prefix;
-};
-
-static bool clean_entry_is(const struct hashtable_node *node, const void *prefix);
+/* The software tracker's firing alerts (software_tracker.h), in state_dir. */
+#define FIRING_FILE "firing-software.json"
+/* Saves spaced so that they cost about what the restart state's do (resume.c). */
+#define FIRING_BYTES_PER_S (1024.0 * 1024.0)
 
 struct policy_matcher {
 	char *name;
@@ -94,10 +89,11 @@ struct guard {
 	uint32_t rules_counter;
 	struct learned *learned;
 	bool interest_changed;		/* a digest was learned: judged executables are void */
-	struct hashtable seen_clean;	/* of clean_entry, keyed by the digest's first 64 bits */
-	struct clean_entry *clean_entries;
-	size_t clean_used;
+	struct seen_clean *seen_clean;	/* never learned from a name or path (see learn()) */
 	struct software_tracker *tracker;
+	char *firing_path;		/* state_dir/firing-software.json; NULL: not kept */
+	bool firing_failing;		/* its last save failed: logged, tried every tick */
+	double firing_next_save;	/* monotonic: not before (the pace) */
 	struct decision *pending;
 	size_t pending_count;
 	alert_fn emit;
@@ -233,6 +229,46 @@ static const struct policy_matcher *find_policy(const struct guard *guard, const
 	return NULL;
 }
 
+/*
+ * The alerts that fired when the last run stopped go on (software_tracker_load()),
+ * each with its start; a damaged file is said and started clean.
+ */
+static void load_firing(struct guard *guard, const char *state_dir)
+{
+	if (!state_dir || !state_dir[0])
+		return;
+	if (asprintf(&guard->firing_path, "%s/%s", state_dir, FIRING_FILE) < 0) {
+		guard->firing_path = NULL;
+		pr_warn("unauthorized software: out of memory; firing alerts are not kept across "
+			"restarts");
+		return;
+	}
+	software_tracker_load(guard->tracker, guard->firing_path, clock_wall(), clock_monotonic());
+}
+
+/*
+ * firing-software.json kept in step, as resume.c keeps firing.json: after
+ * a change, or always at @final (the stop) when changed; a flood of new
+ * processes for thousands of alerts is paced as resume.c paces its state.
+ */
+static void save_firing(struct guard *guard, double now, bool final)
+{
+	size_t size = 0;
+	int err;
+
+	if (!guard->firing_path || !software_tracker_changed(guard->tracker) ||
+	    (!final && now < guard->firing_next_save))
+		return;
+	err = software_tracker_save(guard->tracker, guard->firing_path, clock_wall(), now, &size);
+	guard->firing_next_save = now + size / FIRING_BYTES_PER_S;
+	if (err && !guard->firing_failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval",
+		       guard->firing_path, strerror(-err));
+	else if (!err && guard->firing_failing)
+		pr_info("firing state: %s saved again", guard->firing_path);
+	guard->firing_failing = err != 0;
+}
+
 struct guard *guard_new(const char *v2_root, const struct config *config, alert_fn emit,
 			void *ctx)
 {
@@ -246,17 +282,16 @@ struct guard *guard_new(const char *v2_root, const struct config *config, alert_
 	guard->tracker = software_tracker_new();
 	guard->hash = exehash_new();
 	guard->learned = learned_new(config->agent.state_dir);
-	hashtable_init(&guard->seen_clean, clean_entry_is);
-	hashtable_set_limit(&guard->seen_clean, SEEN_CLEAN_MAX);
-	guard->clean_entries = calloc(SEEN_CLEAN_MAX, sizeof(*guard->clean_entries));
+	guard->seen_clean = seen_clean_new(config->agent.state_dir);
 	if (!guard->v2_root || !guard->tracker || !guard->hash || !guard->learned ||
-	    !guard->clean_entries || hashtable_reserve(&guard->seen_clean, SEEN_CLEAN_MAX) ||
-	    guard_configure(guard, config)) {
+	    !guard->seen_clean || guard_configure(guard, config)) {
 		guard_free(guard);
 		errno = ENOMEM;
 		return NULL;
 	}
 	learned_load(guard->learned);
+	seen_clean_load(guard->seen_clean);
+	load_firing(guard, config->agent.state_dir);
 	return guard;
 }
 
@@ -287,11 +322,14 @@ void guard_free(struct guard *guard)
 		free(decision);
 	}
 	log_scan_figures(guard);
+	/* What fired since the last tick is kept too: the run stops with it firing. */
+	if (guard->tracker)
+		save_firing(guard, clock_monotonic(), true);
+	free(guard->firing_path);
 	exehash_free(guard->hash);
 	content_rules_put(guard->rules);
 	learned_free(guard->learned);
-	hashtable_release(&guard->seen_clean, NULL);
-	free(guard->clean_entries);
+	seen_clean_free(guard->seen_clean);
 	software_tracker_free(guard->tracker);
 	free_policies(guard->policies, guard->policy_count);
 	free(guard->v2_root);
@@ -355,26 +393,6 @@ void guard_decode_path(const struct software_event *event, char *out, size_t siz
 		*flags |= EXE_TMP;
 }
 
-/* The start time /proc gives, in clock ticks; 0 when unreadable. */
-static unsigned long long proc_start_ticks(int pid)
-{
-	unsigned long long ticks = 0;
-	char path[64], *text, *field;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (files_read_all(path, PROC_STAT_MAX, &text, NULL))
-		return 0;
-	/* After the comm, which may hold spaces and parentheses: field 3 on. */
-	field = strrchr(text, ')');
-	for (i = 2; field && i < 22; i++)
-		field = strchr(field + 1, ' ');
-	if (field)
-		ticks = strtoull(field + 1, NULL, 10);
-	free(text);
-	return ticks;
-}
-
 /* Does @pid still name the process that started at @start_ns (boot time)? */
 static bool same_process(int pid, uint64_t start_ns)
 {
@@ -382,7 +400,7 @@ static bool same_process(int pid, uint64_t start_ns)
 
 	if (hz <= 0)
 		return false;
-	return proc_start_ticks(pid) == start_ns / (1000000000ULL / (unsigned long)hz);
+	return software_process_start_ticks(pid) == start_ns / (1000000000ULL / (unsigned long)hz);
 }
 
 /* The process an action or alert aims at: a pid and the start that tells it apart. */
@@ -509,48 +527,6 @@ static void describe_file(unsigned int flags, char *reason, size_t size)
 		snprintf(reason + used, size - used, "; the executable was %s", what);
 }
 
-/* The digest's first 64 bits: a second preimage of them is out of a tenant's reach. */
-static uint64_t digest_prefix(const char *sha256)
-{
-	char first[17];
-
-	memcpy(first, sha256, 16);
-	first[16] = '\0';
-	return strtoull(first, NULL, 16);
-}
-
-static bool clean_entry_is(const struct hashtable_node *node, const void *prefix)
-{
-	return hashtable_entry(node, struct clean_entry, node)->digest_prefix ==
-	       *(const uint64_t *)prefix;
-}
-
-static bool seen_clean(const struct guard *guard, const char *sha256)
-{
-	uint64_t prefix = digest_prefix(sha256);
-
-	return hashtable_find(&guard->seen_clean, hash_bytes(hash_key_process(), &prefix,
-							     sizeof(prefix)),
-			      &prefix) != NULL;
-}
-
-/* @sha256 ran and matched no rule of a policy with built-in sets. Bounded: the oldest go. */
-static void note_clean(struct guard *guard, const char *sha256)
-{
-	uint64_t prefix = digest_prefix(sha256);
-	uint64_t hash = hash_bytes(hash_key_process(), &prefix, sizeof(prefix));
-	struct clean_entry *entry;
-
-	if (hashtable_find(&guard->seen_clean, hash, &prefix))
-		return;
-	entry = hashtable_entry(hashtable_evict(&guard->seen_clean, 1), struct clean_entry, node);
-	if (!entry)
-		entry = &guard->clean_entries[guard->clean_used++];
-	entry->digest_prefix = prefix;
-	/* Reserved for every entry at the start: cannot fail. */
-	hashtable_insert(&guard->seen_clean, &entry->node, hash);
-}
-
 /*
  * A digest that a rule of a policy with built-in sets flagged is denied
  * from now on by every policy denying one of those sets. Learning one
@@ -577,7 +553,7 @@ static void learn(struct guard *guard, const struct policy_matcher *policy,
 	 * compiler denied to every other tenant.
 	 */
 	if ((rule == SOFTWARE_RULE_NAME || rule == SOFTWARE_RULE_PATH) &&
-	    seen_clean(guard, decision->facts.sha256)) {
+	    seen_clean_has(guard->seen_clean, decision->facts.sha256)) {
 		pr_info("unauthorized software: sha256 %s (rule %s) not learned: it was seen run "
 			"clean on this node before", decision->facts.sha256,
 			software_rule_name(rule));
@@ -665,7 +641,7 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 					  : NULL;
 	if (!software_match(policy->matcher, &decision->facts, &verdict)) {
 		if (decision->facts.sha256 && software_matcher_sets(policy->matcher))
-			note_clean(guard, decision->facts.sha256);
+			seen_clean_note(guard->seen_clean, decision->facts.sha256);
 		return;
 	}
 	learn(guard, policy, decision, verdict.rule);
@@ -702,6 +678,7 @@ static void decide(struct guard *guard, struct decision *decision, double now)
 		.comm = comm,
 		.sha256 = sha256,
 		.reason = verdict.reason,
+		.action = action_names[policy->action],
 		.pid = target.pid,
 		.since = now,
 		.gone = gone,
@@ -1007,6 +984,8 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 		.sha256 = info->sha256,
 		.comm = info->comm,
 		.pid = info->pid,
+		/* Its start, as it fired (also in an earlier run): Alertmanager's startsAt. */
+		.since = info->since,
 	};
 
 	snprintf(reason, sizeof(reason), "%s no longer seen, and its last process has exited",
@@ -1018,6 +997,8 @@ static void raise_resolved(const struct software_alert_info *info, void *ctx)
 void guard_tick(struct guard *guard, double now)
 {
 	software_tracker_tick(guard->tracker, now, raise_resolved, guard);
+	save_firing(guard, now, false);
+	seen_clean_tick(guard->seen_clean, now, false);
 }
 
 /* "raw IP socket (AF_INET, SOCK_RAW, protocol 6) created": what the kernel reported. */
@@ -1079,6 +1060,7 @@ void guard_raw_socket(struct guard *guard, const struct raw_socket_event *event,
 		.exe = exe,
 		.comm = comm,
 		.reason = reason,
+		.action = policy->raw_sockets == SOFTWARE_RAW_SOCKETS_DENY ? "deny" : "alert",
 		.pid = (int)event->pid,
 		.since = now,
 	};

@@ -52,7 +52,12 @@ struct guard_tenant {
 
 struct guard;
 
-/* NULL (errno set) on failure. @v2_root is the cgroup v2 mount point. */
+/*
+ * NULL (errno set) on failure. @v2_root is the cgroup v2 mount point. The
+ * alerts firing when the last run stopped are taken up from
+ * config->agent.state_dir/firing-software.json (software_tracker_load()),
+ * and saved there by guard_tick() when they changed, and by guard_free().
+ */
 struct guard *guard_new(const char *v2_root, const struct config *config, alert_fn emit,
 			void *ctx);
 void guard_free(struct guard *guard);

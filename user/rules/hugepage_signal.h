@@ -55,4 +55,31 @@ void hugepage_signal_tick(struct hugepage_signal *signal, const struct tenant_ro
 /* Tenants it fires for now. */
 size_t hugepage_signal_firing(const struct hugepage_signal *signal);
 
+/*
+ * Its firing alerts survive a restart, as the evaluator's do
+ * (evaluate_state.h), in their own JSON file (state_dir/
+ * firing-hugepages.json, resume.h): saved whole (atomically, mode 0600)
+ * after a tick that fired or resolved one, loaded at start.
+ */
+
+/* Whether an alert fired or resolved since the last save that worked. */
+bool hugepage_signal_changed(const struct hugepage_signal *signal);
+
+/* Writes every firing alert to @path, its start as wall time (@now_wall). 0 or -errno. */
+int hugepage_signal_save(struct hugepage_signal *signal, const char *path, double now_wall,
+			 double now);
+
+/*
+ * Takes up the alerts @path holds, without a new record: each keeps its
+ * start (the record's since, Alertmanager's startsAt), fires on while its
+ * tenant holds huge pages and resolves at the first tick that finds its
+ * tenant holding none (or no huge page in use on the host), or, when its
+ * tenant has no row by @grace_s seconds after the load, then. 0 or -errno
+ * (-ENOENT: no file; -EINVAL: not a state file, logged: its alerts are
+ * lost, those still true fire again). Entries that are not valid are
+ * skipped and logged.
+ */
+int hugepage_signal_load(struct hugepage_signal *signal, const char *path, double now_wall,
+			 double now, double grace_s);
+
 #endif

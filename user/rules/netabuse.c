@@ -18,11 +18,14 @@
  * the rules ask of the count.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "hashtable.h"
+#include "json.h"
 #include "log.h"
 #include "netabuse.h"
 #include "seed.h"
@@ -33,6 +36,12 @@
  * threshold at or above this never fires, the set cannot count past it.
  */
 #define MAX_SET_CAPACITY (1u << 24)
+
+#define STATE_FORMAT_VERSION 1
+/* Some 300 bytes an alert: anything larger is no state of ours. */
+#define STATE_FILE_MAX (16u << 20)
+/* Evidence that only moves a firing alert's deadline is saved this often at most. */
+#define STATE_SAVE_PACE_S 5.0
 
 #define PORT_SMTP 25
 #define PORT_SUBMISSIONS 465
@@ -64,6 +73,15 @@ struct destination_watch {
 	struct destination *spare;	/* allocated ahead: recording then cannot fail */
 	bool firing;
 	double since;
+	/*
+	 * Taken up firing from the state of an earlier run, whose destinations
+	 * were not saved: from restored_at (monotonic) until a window later the
+	 * set lacks those seen before the restart, and restored_hold stands in
+	 * for them (when their count would have fallen to the threshold).
+	 * 0: not restored, or the set has been whole since.
+	 */
+	double restored_at;
+	double restored_hold;
 };
 
 struct watch_params {
@@ -96,6 +114,9 @@ struct netabuse {
 	/* Destinations are chosen by tenants: keep them from picking index collisions. */
 	struct hash_key key;
 	uint64_t suppressed;
+	bool changed;		/* an alert fired or resolved since the last save */
+	bool moved;		/* evidence for a firing alert since the last save */
+	double saved_at;	/* monotonic, the last save that worked */
 	struct watch_params watch[WATCH_COUNT];
 	uint64_t pool_ports[65536 / 64]; /* a bit per port */
 };
@@ -320,6 +341,7 @@ static void raise_alert(const struct tenant_state *tenant, struct alert *alert, 
 	alert->cgroup = tenant->cgroup ? tenant->cgroup : "";
 	pr_info("network abuse %s: tenant %s, %s", alert->firing ? "firing" : "resolved",
 		tenant->name, alert->reason);
+
 	if (fn)
 		fn(alert, ctx);
 }
@@ -445,12 +467,15 @@ static void watch_check(struct netabuse *netabuse, struct tenant_state *tenant,
 
 	if (watch->firing) {
 		netabuse->suppressed++;
+		netabuse->moved = true;
 		return;
 	}
 	if (hashtable_count(&watch->set) <= netabuse->watch[kind].threshold)
 		return;
 	watch->firing = true;
 	watch->since = now;
+	watch->restored_at = 0;
+	netabuse->changed = true;
 	watch_alert(netabuse, tenant, kind, true, fn, ctx);
 }
 
@@ -464,6 +489,7 @@ static void pool_port_connect(struct netabuse *netabuse, struct tenant_state *te
 		if (tenant->pool_ports[i].port == port) {
 			tenant->pool_ports[i].last_connect = now;
 			netabuse->suppressed++;
+			netabuse->moved = true;
 			return;
 		}
 	}
@@ -476,6 +502,7 @@ static void pool_port_connect(struct netabuse *netabuse, struct tenant_state *te
 	state->port = port;
 	state->since = now;
 	state->last_connect = now;
+	netabuse->changed = true;
 	pool_port_alert(tenant, state, true, fn, ctx);
 }
 
@@ -551,6 +578,31 @@ int netabuse_probe(struct netabuse *netabuse, const struct netabuse_tenant *who,
 
 /* Ticks */
 
+/*
+ * Whether the firing @watch (its set expired to @now) still holds. One
+ * taken up from an earlier run holds while its set is over the threshold,
+ * and, until its set is whole (a window after the restart), while the
+ * destinations seen before the restart would have kept it over
+ * (restored_hold) or destinations come again: then the window decides.
+ */
+static bool watch_holds(const struct watch_params *params, struct destination_watch *watch,
+			double now)
+{
+	size_t count = hashtable_count(&watch->set);
+
+	if (count > params->threshold) {
+		watch->restored_at = 0;
+		return true;
+	}
+	if (!watch->restored_at)
+		return false;
+	if (now - watch->restored_at >= params->window_s) {
+		watch->restored_at = 0;
+		return false;
+	}
+	return now < watch->restored_hold || count;
+}
+
 /* Resolves what no longer holds for @tenant; all of it when @forget. */
 static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenant, double now,
 			   bool forget, alert_fn fn, void *ctx)
@@ -562,9 +614,10 @@ static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenan
 	for (kind = 0; kind < WATCH_COUNT; kind++) {
 		watch = &tenant->watch[kind];
 		set_expire(watch, now, netabuse->watch[kind].window_s);
-		if (watch->firing &&
-		    (forget || hashtable_count(&watch->set) <= netabuse->watch[kind].threshold)) {
+		if (watch->firing && (forget || !watch_holds(&netabuse->watch[kind], watch, now))) {
 			watch->firing = false;
+			watch->restored_at = 0;
+			netabuse->changed = true;
 			watch_alert(netabuse, tenant, kind, false, fn, ctx);
 		}
 		watch_trim(watch);
@@ -572,10 +625,12 @@ static void tenant_resolve(struct netabuse *netabuse, struct tenant_state *tenan
 	for (i = 0; i < tenant->pool_port_count; i++) {
 		const struct pool_port_state *state = &tenant->pool_ports[i];
 
-		if (forget || now - state->last_connect >= POOL_PORT_HOLD_S)
+		if (forget || now - state->last_connect >= POOL_PORT_HOLD_S) {
+			netabuse->changed = true;
 			pool_port_alert(tenant, state, false, fn, ctx);
-		else
+		} else {
 			tenant->pool_ports[kept++] = *state;
+		}
 	}
 	tenant->pool_port_count = kept;
 }
@@ -614,4 +669,289 @@ uint64_t netabuse_suppressed(const struct netabuse *netabuse)
 size_t netabuse_tenant_count(const struct netabuse *netabuse)
 {
 	return hashtable_count(&netabuse->tenants);
+}
+
+size_t netabuse_firing(const struct netabuse *netabuse)
+{
+	const struct hashtable_node *node;
+	const struct tenant_state *tenant;
+	size_t firing = 0;
+	int kind;
+
+	for (node = hashtable_oldest(&netabuse->tenants); node; node = hashtable_newer(node)) {
+		tenant = hashtable_entry(node, struct tenant_state, node);
+		for (kind = 0; kind < WATCH_COUNT; kind++)
+			firing += tenant->watch[kind].firing;
+		firing += tenant->pool_port_count;
+	}
+	return firing;
+}
+
+/* State across restarts */
+
+bool netabuse_save_due(const struct netabuse *netabuse, double now, bool final)
+{
+	if (netabuse->changed)
+		return true;
+	return netabuse->moved && (final || now - netabuse->saved_at >= STATE_SAVE_PACE_S);
+}
+
+/*
+ * When the firing @watch stops holding if no destination comes (monotonic):
+ * when enough of its destinations have left the window to bring the count
+ * to the threshold, or, taken up from an earlier run, as watch_holds() says.
+ */
+static double watch_deadline(const struct watch_params *params,
+			     const struct destination_watch *watch, double now)
+{
+	size_t count = hashtable_count(&watch->set), over;
+	const struct hashtable_node *node;
+
+	if (count > params->threshold) {
+		/* Oldest first: the (count - threshold)th is the last that must go. */
+		over = count - params->threshold;
+		for (node = hashtable_oldest(&watch->set); node && --over;
+		     node = hashtable_newer(node))
+			;
+		return hashtable_entry(node, const struct destination, node)->last_seen +
+		       params->window_s;
+	}
+	if (!watch->restored_at)
+		return now;
+	return count ? watch->restored_at + params->window_s : fmax(now, watch->restored_hold);
+}
+
+static int add_saved(struct json_object *alerts, const struct tenant_state *tenant,
+		     const char *rule, const char *reason, double since, double window_s,
+		     double hold_until, double now_wall, double now, struct json_object **saved)
+{
+	struct json_object *alert = json_object_new_object();
+	int err;
+
+	if (!alert)
+		return -ENOMEM;
+	/* Monotonic time means nothing to the next boot: wall time. */
+	err = json_add_string(alert, "tenant", tenant->name) ?:
+	      json_add_string(alert, "plan", tenant->plan ? tenant->plan : "") ?:
+	      json_add_string(alert, "cgroup", tenant->cgroup ? tenant->cgroup : "") ?:
+	      json_add_string(alert, "rule", rule) ?: json_add_string(alert, "action", "alert") ?:
+	      json_add_string(alert, "reason", reason) ?:
+	      json_add_double(alert, "window_s", window_s) ?:
+	      json_add_double(alert, "since", now_wall - (now - since)) ?:
+	      json_add_double(alert, "hold_until", now_wall - (now - hold_until));
+	if (!err)
+		err = json_append(alerts, alert);
+	else
+		json_object_put(alert);
+	*saved = err ? NULL : alert;
+	return err;
+}
+
+static int add_tenant(const struct netabuse *netabuse, struct json_object *alerts,
+		      const struct tenant_state *tenant, double now_wall, double now)
+{
+	const struct destination_watch *watch;
+	const struct pool_port_state *state;
+	struct json_object *saved;
+	char reason[160];
+	unsigned int i;
+	int kind, err;
+
+	for (kind = 0; kind < WATCH_COUNT; kind++) {
+		watch = &tenant->watch[kind];
+		if (!watch->firing)
+			continue;
+		snprintf(reason, sizeof(reason), "%u distinct destinations within %.0f s",
+			 (unsigned int)hashtable_count(&watch->set), netabuse->watch[kind].window_s);
+		err = add_saved(alerts, tenant, netabuse_rule_name(watch_rule[kind]), reason,
+				watch->since, netabuse->watch[kind].window_s,
+				watch_deadline(&netabuse->watch[kind], watch, now), now_wall, now,
+				&saved) ?:
+		      json_add_int(saved, "destinations", hashtable_count(&watch->set));
+		if (err)
+			return err;
+	}
+	for (i = 0; i < tenant->pool_port_count; i++) {
+		state = &tenant->pool_ports[i];
+		snprintf(reason, sizeof(reason), "connected to port %u, a mining pool port",
+			 state->port);
+		err = add_saved(alerts, tenant, netabuse_rule_name(NETABUSE_POOL_PORT), reason,
+				state->since, POOL_PORT_HOLD_S, state->last_connect + POOL_PORT_HOLD_S,
+				now_wall, now, &saved) ?:
+		      json_add_int(saved, "dst_port", state->port);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The saved text and its closing newline. */
+static int write_text(int fd, void *ctx)
+{
+	const char *text = ctx;
+	int err;
+
+	err = files_write_all(fd, text, strlen(text));
+	return err ?: files_write_all(fd, "\n", 1);
+}
+
+int netabuse_save(struct netabuse *netabuse, const char *path, double now_wall, double now)
+{
+	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
+	const struct hashtable_node *node;
+	const char *text;
+	int err;
+
+	if (!root || !alerts) {
+		json_object_put(root);
+		json_object_put(alerts);
+		return -ENOMEM;
+	}
+	err = json_add(root, "alerts", alerts) ?: json_add_int(root, "version", STATE_FORMAT_VERSION) ?:
+	      json_add_double(root, "saved_at", now_wall);
+	for (node = hashtable_oldest(&netabuse->tenants); node && !err; node = hashtable_newer(node))
+		err = add_tenant(netabuse, alerts, hashtable_entry(node, struct tenant_state, node),
+				 now_wall, now);
+	if (err)
+		goto cleanup;
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!text) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	/* Tenant names and cgroups are for the operator only: mode 0600. */
+	err = files_replace(path, 0600, write_text, (void *)text);
+	if (!err) {
+		netabuse->changed = false;
+		netabuse->moved = false;
+		netabuse->saved_at = now;
+	}
+cleanup:
+	json_object_put(root);
+	return err;
+}
+
+/* The rule named @name, or NETABUSE_RULE_COUNT. */
+static enum netabuse_rule rule_of(const char *name)
+{
+	enum netabuse_rule rule;
+
+	for (rule = 0; rule < NETABUSE_RULE_COUNT; rule++)
+		if (!strcmp(name, netabuse_rule_name(rule)))
+			return rule;
+	return NETABUSE_RULE_COUNT;
+}
+
+/* 1 when loaded, 0 when it already fires or there is no room, -EINVAL, -ENOMEM. */
+static int load_alert(struct netabuse *netabuse, struct json_object *alert, double now_wall,
+		      double now)
+{
+	const char *name, *plan, *cgroup, *rule_name;
+	double since_wall, hold_wall, since, hold;
+	struct destination_watch *watch = NULL;
+	struct pool_port_state *state;
+	struct tenant_state *tenant;
+	enum netabuse_rule rule;
+	long long port = 0;
+	uint64_t hash;
+	unsigned int i;
+	int kind;
+
+	if (json_get_string(alert, "tenant", &name) || json_get_string(alert, "plan", &plan) ||
+	    json_get_string(alert, "cgroup", &cgroup) ||
+	    json_get_string(alert, "rule", &rule_name) ||
+	    json_get_double(alert, "since", &since_wall) ||
+	    json_get_double(alert, "hold_until", &hold_wall) || !name[0] ||
+	    (rule = rule_of(rule_name)) == NETABUSE_RULE_COUNT ||
+	    (rule == NETABUSE_POOL_PORT &&
+	     json_get_int(alert, "dst_port", 1, UINT16_MAX, &port)))
+		return -EINVAL;
+	/* A wall clock set back since the save must not put the start in the future. */
+	since = now - fmax(0, now_wall - since_wall);
+	hold = now - (now_wall - hold_wall);
+	hash = hash_string(&netabuse->key, name);
+	tenant = tenant_find(netabuse, name, hash);
+	if (!tenant) {
+		tenant = tenant_add(netabuse, name, hash);
+		if (!tenant)
+			return -ENOMEM;
+	}
+	if (text_replace(&tenant->plan, plan) || text_replace(&tenant->cgroup, cgroup)) {
+		if (tenant_idle(tenant))
+			tenant_drop(netabuse, tenant);
+		return -ENOMEM;
+	}
+	if (rule == NETABUSE_POOL_PORT) {
+		for (i = 0; i < tenant->pool_port_count; i++)
+			if (tenant->pool_ports[i].port == port)
+				return 0;
+		if (tenant->pool_port_count == NETABUSE_MAX_POOL_PORTS)
+			return 0;
+		state = &tenant->pool_ports[tenant->pool_port_count++];
+		state->port = port;
+		state->since = since;
+		/* Whatever the clocks did, it holds no longer than a connect now would. */
+		state->last_connect = fmin(hold, now + POOL_PORT_HOLD_S) - POOL_PORT_HOLD_S;
+	} else {
+		kind = rule == NETABUSE_PORT_SCAN ? WATCH_SCAN : WATCH_SMTP;
+		watch = &tenant->watch[kind];
+		if (watch->firing)
+			return 0;
+		watch->firing = true;
+		watch->since = since;
+		watch->restored_at = now;
+		watch->restored_hold = fmin(hold, now + netabuse->watch[kind].window_s);
+	}
+	pr_info("network abuse: tenant %s, rule %s, firing again from the state of the last run "
+		"(since %.0f s ago)",
+		name, rule_name, now - since);
+	return 1;
+}
+
+int netabuse_load(struct netabuse *netabuse, const char *path, double now_wall, double now)
+{
+	struct json_object *root = NULL, *alerts;
+	enum json_tokener_error parse_error;
+	size_t i, count, skipped = 0;
+	char *text = NULL;
+	int err;
+
+	if (!netabuse->configured)
+		return -EINVAL;
+	err = files_read_all(path, STATE_FILE_MAX, &text, NULL);
+	if (err) {
+		if (err != -ENOENT)
+			pr_warn("network abuse: cannot read %s: %s; its alerts start anew", path,
+				strerror(-err));
+		return err;
+	}
+	root = json_tokener_parse_verbose(text, &parse_error);
+	if (!root || !json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "alerts", &alerts) ||
+	    !json_object_is_type(alerts, json_type_array)) {
+		pr_warn("network abuse: %s is not a state file (%s): its alerts are lost, "
+			"those still true fire again",
+			path, root ? "no alerts array" : json_tokener_error_desc(parse_error));
+		err = -EINVAL;
+		goto cleanup;
+	}
+	count = json_object_array_length(alerts);
+	for (i = 0; i < count; i++) {
+		int ret = load_alert(netabuse, json_object_array_get_idx(alerts, i), now_wall, now);
+
+		if (ret == -ENOMEM) {
+			err = ret;
+			goto cleanup;
+		}
+		skipped += ret < 0;
+	}
+	if (skipped)
+		pr_warn("network abuse: %s: %zu alerts are not valid, skipped", path, skipped);
+	/* What the file holds is what the next save would write: paced from here. */
+	netabuse->saved_at = now;
+cleanup:
+	json_object_put(root);
+	free(text);
+	return err;
 }

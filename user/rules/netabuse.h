@@ -91,4 +91,38 @@ uint64_t netabuse_suppressed(const struct netabuse *netabuse);
 /* Tenants with state: something firing or destinations in a window. */
 size_t netabuse_tenant_count(const struct netabuse *netabuse);
 
+/* Alerts firing now. */
+size_t netabuse_firing(const struct netabuse *netabuse);
+
+/*
+ * Its firing alerts survive a restart, as the evaluator's do
+ * (evaluate_state.h), in their own JSON file (state_dir/
+ * firing-network.json, resume.h): saved whole (atomically, mode 0600) after
+ * a tick that fired or resolved one, and at most every few seconds while
+ * evidence only moves when a firing alert would resolve. Each alert keeps
+ * its start (since) and that deadline (hold_until, wall time): when its
+ * last window's destinations would have fallen to the threshold, or
+ * POOL_PORT_HOLD_S after its last connect to the pool port. Destinations
+ * themselves are not saved (addresses are never written down).
+ */
+
+/* Whether a save is due at @now: something fired or resolved, or (paced, or @final) moved. */
+bool netabuse_save_due(const struct netabuse *netabuse, double now, bool final);
+
+/* Writes every firing alert to @path, times as wall time (@now_wall). 0 or -errno. */
+int netabuse_save(struct netabuse *netabuse, const char *path, double now_wall, double now);
+
+/*
+ * Takes up the alerts @path holds, without a new record; to be called once
+ * configured, before the connects queued while no agent ran are read. Each
+ * keeps its start and goes on as if the agent had not stopped: a pool port
+ * resolves POOL_PORT_HOLD_S after its last connect, before or after the
+ * restart; port_scan and smtp_fanout hold while their window is over the
+ * threshold, and until a window has passed since the load, also while the
+ * saved deadline has not passed or destinations come again. 0 or -errno
+ * (-ENOENT: no file; -EINVAL: not a state file, logged: its alerts are
+ * lost, those still true fire again). Entries not valid are skipped, logged.
+ */
+int netabuse_load(struct netabuse *netabuse, const char *path, double now_wall, double now);
+
 #endif

@@ -10,7 +10,7 @@
  * each evidence's process and its helper) have all exited: a running or
  * frozen miner keeps it firing, also when a shorter run of the same
  * executable was seen after it. After that, new evidence is a new alert.
- * No I/O but pidfds, no threads.
+ * No threads; no I/O but pidfds, /proc/PID/stat and the state file below.
  */
 #ifndef ABUSEWATCH_SOFTWARE_TRACKER_H
 #define ABUSEWATCH_SOFTWARE_TRACKER_H
@@ -35,6 +35,7 @@ struct software_alert_info {
 	const char *comm;
 	const char *sha256;	/* NULL when unknown */
 	const char *reason;
+	const char *action;	/* the policy's, for the state file; NULL: "alert" */
 	int pid;		/* the last process seen */
 	double since;		/* @now of the first evidence */
 	/* @pid is known to be gone (exited, or the pid names another process now): not waited for. */
@@ -68,6 +69,42 @@ void software_tracker_tick(struct software_tracker *tracker, double now, softwar
 /* @tenant is gone: its alerts resolve now. */
 void software_tracker_forget(struct software_tracker *tracker, const char *tenant,
 			     software_resolved_fn fn, void *ctx);
+
+/*
+ * The firing alerts survive a restart (resume.h), in state_dir/
+ * firing-software.json: each alert's tenant, plan, cgroup, rule, exe,
+ * comm, sha256, reason, action, start (wall time) and the processes it
+ * waits for, each a pid and its start time (/proc/PID/stat, clock ticks
+ * since boot) with the boot's id, so that a reused pid is not taken for
+ * the process. Saved whole (atomically, mode 0600) after a tick in which
+ * an alert fired or resolved or its processes changed; loaded at start.
+ */
+
+/* Whether an alert fired or resolved, or its processes changed, since the last save that worked. */
+bool software_tracker_changed(const struct software_tracker *tracker);
+
+/*
+ * Writes every firing alert to @path, its times as wall time (@now_wall),
+ * and the bytes written to @size (may be NULL). 0 or -errno.
+ */
+int software_tracker_save(struct software_tracker *tracker, const char *path, double now_wall,
+			  double now, size_t *size);
+
+/*
+ * Takes up the alerts @path holds, without a record: each keeps its start,
+ * and waits for those of its processes that still run (the same pid, the
+ * same start time, the same boot), through a new pidfd. One none of whose
+ * processes runs resolves at the first tick once its window has passed
+ * since its last evidence (usually the first tick). Evidence with the
+ * same key joins it. 0 or -errno (-ENOENT: no file; -EINVAL: not a state
+ * file, logged: its alerts are lost, those still true fire again; -EFBIG).
+ * Entries that are not valid are skipped and logged.
+ */
+int software_tracker_load(struct software_tracker *tracker, const char *path, double now_wall,
+			  double now);
+
+/* The start of process @pid in clock ticks since boot (/proc/PID/stat); 0 when unreadable. */
+unsigned long long software_process_start_ticks(int pid);
 
 uint64_t software_tracker_suppressed(const struct software_tracker *tracker);
 size_t software_tracker_count(const struct software_tracker *tracker);

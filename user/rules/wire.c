@@ -228,32 +228,121 @@ int wire_stratum_filter(const struct wire_marker *markers, size_t count,
 	return software_argv_filter(list, count, false, filter);
 }
 
+__u64 wire_label_hash(__u64 hash, const char *label, size_t length)
+{
+	__u64 word = 0;
+	size_t at, bytes;
+
+	if (length < AW_SUFFIX_SHORT_LABEL) {
+		memcpy(&word, label, length);
+		return aw_suffix_hash_short(hash, aw_le64(word), (__u32)length);
+	}
+	hash = aw_suffix_hash_len(hash, (__u32)length);
+	for (at = 0; at < length; at += 8) {
+		bytes = length - at < 8 ? length - at : 8;
+		word = 0;
+		memcpy(&word, label + at, bytes);
+		hash = aw_suffix_hash_word(hash, aw_le64(word), (__u32)(length - at));
+	}
+	return hash;
+}
+
 void wire_suffix_key(const char *suffix, struct pool_suffix_key *key)
 {
-	size_t length = strlen(suffix), i;
+	size_t length = strlen(suffix), start, end = length;
 	__u64 hash = AW_SUFFIX_HASH_START;
 
-	/* From the last byte to the first, as the probe reads a name. */
-	for (i = length; i-- > 0;)
-		hash = aw_suffix_hash_step(hash, (__u8)suffix[i]);
+	/* Label by label from the last, as the probe reads a name. */
+	for (;;) {
+		for (start = end; start > 0 && suffix[start - 1] != '.'; start--)
+			;
+		hash = wire_label_hash(hash, suffix + start, end - start);
+		if (!start)
+			break;
+		end = start - 1;
+	}
 	memset(key, 0, sizeof(*key));
 	key->hash = hash;
 	key->len = (__u32)length;
 }
 
-void wire_suffix_bits(const char *const *suffixes, size_t count,
-		      __u64 bits[AW_POOL_SUFFIX_BITS / 64])
+/* Where the last two labels of @suffix begin (all of it when it has two or one). */
+static const char *last_two_labels(const char *suffix)
+{
+	const char *dot = strrchr(suffix, '.'), *start = suffix, *p;
+
+	if (!dot)
+		return suffix;
+	for (p = suffix; p < dot; p++)
+		if (*p == '.')
+			start = p + 1;
+	return start;
+}
+
+static void set_suffix_bit(__u64 bits[AW_POOL_SUFFIX_BITS / 64], const char *suffix)
 {
 	struct pool_suffix_key key;
 	__u32 bit;
+
+	wire_suffix_key(suffix, &key);
+	bit = aw_suffix_bit(key.hash, key.len);
+	bits[bit >> 6] |= 1ULL << (bit & 63);
+}
+
+void wire_suffix_bits(const char *const *suffixes, size_t count,
+		      __u64 bits[AW_POOL_SUFFIX_BITS / 64])
+{
 	size_t i;
 
 	memset(bits, 0, AW_POOL_SUFFIX_BITS / 8);
 	for (i = 0; i < count; i++) {
-		wire_suffix_key(suffixes[i], &key);
-		bit = aw_suffix_bit(key.hash, key.len);
+		/*
+		 * The probe looks a name up only past the bit of its last two
+		 * labels: a suffix of one label (wire_valid_domain() keeps
+		 * them out of the list) would never be found.
+		 */
+		if (!strchr(suffixes[i], '.'))
+			pr_warn("wire: pool domain \"%s\" has one label: never matched",
+				suffixes[i]);
+		set_suffix_bit(bits, suffixes[i]);
+		set_suffix_bit(bits, last_two_labels(suffixes[i]));
+	}
+}
+
+bool wire_dns_tail_bits(const char *const *suffixes, size_t count,
+			__u64 bits[AW_DNS_TAIL_BITS / 64])
+{
+	char wire[AW_POOL_SUFFIX_MAX + 1];
+	const char *label, *dot;
+	size_t i, length, label_length;
+	bool short_suffix = false;
+	__u64 word;
+	__u32 bit;
+
+	memset(bits, 0, AW_DNS_TAIL_BITS / 8);
+	for (i = 0; i < count; i++) {
+		/* "pool.example" as the probe reads it: "\x04pool\x07example". */
+		length = 0;
+		for (label = suffixes[i];; label = dot + 1) {
+			dot = strchr(label, '.');
+			label_length = dot ? (size_t)(dot - label) : strlen(label);
+			if (length + 1 + label_length > sizeof(wire))
+				break;	/* longer than any listed (wire_valid_domain()) */
+			wire[length++] = (char)label_length;
+			memcpy(wire + length, label, label_length);
+			length += label_length;
+			if (!dot)
+				break;
+		}
+		if (length < AW_DNS_TAIL_LEN) {
+			short_suffix = true;
+			continue;
+		}
+		memcpy(&word, wire + length - AW_DNS_TAIL_LEN, sizeof(word));
+		bit = aw_dns_tail_bit(aw_le64(word));
 		bits[bit >> 6] |= 1ULL << (bit & 63);
 	}
+	return short_suffix;
 }
 
 /* The method of the first method marker found whose "with" markers (if any) were found too. */

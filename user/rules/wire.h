@@ -60,12 +60,30 @@ const char *const *wire_pool_domains(size_t *count);
 int wire_stratum_filter(const struct wire_marker *markers, size_t count,
 			struct argv_filter *filter, __u32 *methods);
 
+/*
+ * @hash (of the labels after it) with the @length-byte label at @label fed
+ * in, as the probe hashes a name (aw_suffix_hash_*, wire_events.h).
+ */
+__u64 wire_label_hash(__u64 hash, const char *label, size_t length);
+
 /* The key of pool-domain suffix @suffix in the probe's map (wire_events.h). */
 void wire_suffix_key(const char *suffix, struct pool_suffix_key *key);
 
-/* The probe's bitmap of the @count @suffixes (AW_POOL_SUFFIX_BITS bits, wire_events.h) in @bits. */
+/*
+ * The probe's bitmap of the @count @suffixes (AW_POOL_SUFFIX_BITS bits,
+ * wire_events.h) in @bits: each suffix's bit and its last two labels'.
+ */
 void wire_suffix_bits(const char *const *suffixes, size_t count,
 		      __u64 bits[AW_POOL_SUFFIX_BITS / 64]);
+
+/*
+ * The probe's DNS tail bitmap of the @count @suffixes (AW_DNS_TAIL_BITS
+ * bits, wire_events.h) in @bits: the bit of each one's last
+ * AW_DNS_TAIL_LEN bytes in wire form. True when one is shorter than that
+ * (the probe must then hash every name).
+ */
+bool wire_dns_tail_bits(const char *const *suffixes, size_t count,
+			__u64 bits[AW_DNS_TAIL_BITS / 64]);
 
 /*
  * What @event says with the built-in data in @markers and @domains: the
