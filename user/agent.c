@@ -246,7 +246,7 @@ static void reload(struct agent *agent)
 	tenant_set_carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
 	/* The old configuration, tenants and YARA rules (as start-up leaves). */
-	heap_trim_note_startup(&agent->heap_trim);
+	heap_trim_note_freed(&agent->heap_trim);
 	loop_every(agent->loop, agent->interval_ms, tick, agent);
 	pr_info("configuration reloaded from %s: %zu tenant rules", path, config->tenant_count);
 }
@@ -431,10 +431,9 @@ int agent_run(const struct agent_options *options, struct config *config)
 	/*
 	 * Start-up (the configuration, the first scan of every cgroup,
 	 * libyara's compiler) leaves megabytes free in the heap's middle,
-	 * where malloc keeps them, and the pages of code it alone ran
-	 * mapped: the first tick gives both back.
+	 * where malloc keeps them: the first tick gives them back.
 	 */
-	heap_trim_note_startup(&agent.heap_trim);
+	heap_trim_note_freed(&agent.heap_trim);
 	err = loop_run(agent.loop, options->duration_s > 0 ?
 					clock_monotonic() + options->duration_s : 0);
 	if (err) {

@@ -12,19 +12,11 @@
 
 struct heap_trim {
 	bool due;	/* something was freed since the last trim */
-	bool code_due;	/* start-up or a reload ran code that steady state does not */
 	double at;	/* monotonic seconds of the last trim */
 };
 
 /* Many allocations were freed: trim at the next chance. */
 void heap_trim_note_freed(struct heap_trim *trim);
-/* Start-up or a reload ended: the heap and the code it ran, at the next chance. */
-void heap_trim_note_startup(struct heap_trim *trim);
-/*
- * Unmaps the pages of code mappings (the page cache keeps them): what
- * still runs maps back in at a minor fault. 0 or -errno.
- */
-int heap_trim_release_code(void);
 /* Trims when due and the interval has passed since the last trim. */
 void heap_trim_maybe(struct heap_trim *trim, double now);
 
