@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +245,8 @@ static void reload(struct agent *agent)
 	socket_policy_sync(&agent->socket_policy, agent->config);
 	tenant_set_carry_totals(old_tenants, tenants);
 	tenant_set_free(old_tenants);
+	/* The old configuration, tenants and YARA rules (as start-up leaves). */
+	heap_trim_note_freed(&agent->heap_trim);
 	loop_every(agent->loop, agent->interval_ms, tick, agent);
 	pr_info("configuration reloaded from %s: %zu tenant rules", path, config->tenant_count);
 }
@@ -377,6 +382,16 @@ int agent_run(const struct agent_options *options, struct config *config)
 	struct agent agent = { .options = options, .config = config };
 	int status, err;
 
+#ifdef __GLIBC__
+	/*
+	 * Buffers of 512 KiB and more (the restart state being written,
+	 * libyara's compiler) get pages of their own, given back when freed.
+	 * glibc would raise this bound to the largest such buffer freed, and
+	 * the next ones would stay resident in the heap once freed.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 512 * 1024);
+#endif
+
 	if (config_override_hostname(config, options->hostname)) {
 		pr_err("out of memory");
 		status = EXIT_NO_PROBES;
@@ -413,6 +428,12 @@ int agent_run(const struct agent_options *options, struct config *config)
 	pr_info("probes attached; %zu tenants; textfile %s every %llu ms",
 		tenant_set_count(agent.tenants), config->agent.textfile,
 		(unsigned long long)agent.interval_ms);
+	/*
+	 * Start-up (the configuration, the first scan of every cgroup,
+	 * libyara's compiler) leaves megabytes free in the heap's middle,
+	 * where malloc keeps them: the first tick gives them back.
+	 */
+	heap_trim_note_freed(&agent.heap_trim);
 	err = loop_run(agent.loop, options->duration_s > 0 ?
 					clock_monotonic() + options->duration_s : 0);
 	if (err) {

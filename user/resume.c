@@ -59,7 +59,7 @@ struct resume {
 	uint64_t written_suppressed[ALERT_KIND_COUNT];
 	double next_write;	      /* monotonic */
 	bool write_failed;	      /* logged once until a write works again */
-	struct restart_state scratch; /* the state being written; its room is kept */
+	struct restart_state scratch; /* the state being written; freed once written */
 };
 
 /* Reads counters.state; a missing one is the first start, anything else is said. */
@@ -266,6 +266,11 @@ static int write_state(struct resume *resume, struct cgroup_tracker *tracker,
 	if (!err)
 		err = replace_file(resume->counters_path, text, length);
 	free(text);
+	/*
+	 * Its room is not kept for the next write, seconds away: 1.6 MiB
+	 * resident at 10,000 tenants, for a few reallocs a write.
+	 */
+	restart_state_free(state);
 	resume->next_write = now + length / WRITE_BYTES_PER_S;
 	return err;
 }

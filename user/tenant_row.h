@@ -35,6 +35,20 @@ struct tenant_row {
 	const char *plan;		/* name, as the tenant rule gave it */
 	const struct plan *limits;	/* NULL: the plan is undefined, no limits */
 	const char *cgroup;		/* the tenant's top-most matched cgroup */
+	const char *const *storage_paths;	/* for storage.c */
+	size_t storage_count;
+	uint64_t execs;			/* counted and shown, limited by no plan */
+
+	/*
+	 * Values in base units (resource.h): counters cumulative since the
+	 * agent started, gauges as of now. has_value: measured this tick.
+	 * The bools all come after the doubles: no padding between them,
+	 * 16 bytes less a row (160 KB at 10,000 tenants).
+	 */
+	double value[RESOURCE_COUNT];
+	/* Evaluation (evaluate.c). */
+	double usage[RESOURCE_COUNT];	/* cores, bytes/s, ..., bytes, tasks */
+
 	bool gone;			/* no cgroups left: whatever fires resolves */
 	/*
 	 * Nothing in the row differs from the last tick's row of the same
@@ -43,20 +57,8 @@ struct tenant_row {
 	 * (a row made afresh, a test's row) asks every stage for all of it.
 	 */
 	bool unchanged;
-	const char *const *storage_paths;	/* for storage.c */
-	size_t storage_count;
-	uint64_t execs;			/* counted and shown, limited by no plan */
-
-	/*
-	 * Values in base units (resource.h): counters cumulative since the
-	 * agent started, gauges as of now. has_value: measured this tick.
-	 */
 	bool has_value[RESOURCE_COUNT];
-	double value[RESOURCE_COUNT];
-
-	/* Evaluation (evaluate.c). */
 	bool has_usage[RESOURCE_COUNT];
-	double usage[RESOURCE_COUNT];	/* cores, bytes/s, ..., bytes, tasks */
 	bool firing[RESOURCE_COUNT];	/* the plan rule */
 	bool relative_firing[RESOURCE_COUNT];
 };

@@ -103,7 +103,7 @@ static void test_growth(void **state)
 	insert_items(&table, items, count);
 	assert_int_equal(hashtable_count(&table), count);
 	/* Chains stay short: the buckets grew with the entries. */
-	assert_true(table.bucket_count >= (size_t)count);
+	assert_true(2 * table.bucket_count >= (size_t)count);
 	for (i = 0; i < count; i++)
 		assert_ptr_equal(find(&table, i, spread(i)), &items[i]);
 	for (i = 0; i < count; i += 2)
@@ -129,10 +129,10 @@ static void test_reserve(void **state)
 
 	hashtable_init(&table, item_has_key);
 	assert_int_equal(hashtable_reserve(&table, 1000), 0);
-	assert_true(table.bucket_count >= 1000);
+	assert_true(2 * table.bucket_count >= 1000);
 	/* Never smaller by a reservation. */
 	assert_int_equal(hashtable_reserve(&table, 10), 0);
-	assert_true(table.bucket_count >= 1000);
+	assert_true(2 * table.bucket_count >= 1000);
 	hashtable_release(&table, NULL);
 }
 

@@ -6,6 +6,13 @@
 #include "hashtable.h"
 
 #define MIN_BUCKETS 8
+/*
+ * Entries a bucket at most, on average. Two, not one: the bucket arrays
+ * of the per-tenant tables are half the size (64 KiB less each at 10,000
+ * tenants), and a lookup walks some 1.5 entries rather than 1.2, each
+ * rejected at its hash without the match callback.
+ */
+#define MAX_LOAD 2
 
 void hashtable_init(struct hashtable *table, hashtable_match_fn match)
 {
@@ -28,8 +35,8 @@ static size_t buckets_for(size_t entries)
 {
 	size_t count = MIN_BUCKETS;
 
-	/* One entry a bucket at most: chains stay about one long. */
-	while (count < entries)
+	/* MAX_LOAD entries a bucket at most: chains stay short. */
+	while (count * MAX_LOAD < entries)
 		count *= 2;
 	return count;
 }
@@ -55,7 +62,7 @@ static int resize(struct hashtable *table, size_t bucket_count)
 
 int hashtable_reserve(struct hashtable *table, size_t entries)
 {
-	if (table->bucket_count >= entries && table->bucket_count)
+	if (table->bucket_count * MAX_LOAD >= entries && table->bucket_count)
 		return 0;
 	return resize(table, buckets_for(entries));
 }
@@ -114,7 +121,7 @@ int hashtable_insert(struct hashtable *table, struct hashtable_node *node, uint6
 {
 	struct hashtable_node **bucket;
 
-	if (table->count >= table->bucket_count &&
+	if (table->count >= table->bucket_count * MAX_LOAD &&
 	    resize(table, buckets_for(table->count + 1)) && !table->bucket_count)
 		return -ENOMEM;
 	node->hash = hash;

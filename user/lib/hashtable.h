@@ -6,7 +6,8 @@
  * Intrusive: an entry embeds a struct hashtable_node, so the table
  * allocates nothing per entry, an entry never moves, and its owner decides
  * where it lives (a fixed array allocated once, one allocation with its
- * strings). Chained, with a bucket array that doubles as entries come;
+ * strings). Chained, two entries a bucket at most on average, with a
+ * bucket array that doubles as entries come;
  * keyed by a 64-bit hash the owner computes (seed.h: keyed, where tenants
  * choose the keys) and a match callback for keys whose hashes are equal.
  *

@@ -6,6 +6,8 @@
  * tenants were dropped, at most every HEAP_TRIM_INTERVAL_S, the free pages
  * go back.
  */
+/* First, for __GLIBC__: <features.h> comes with any libc header. */
+#include <stdlib.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif

@@ -125,6 +125,55 @@ static int add_source(YR_COMPILER *compiler, const char *source, struct compile_
 	return failed ? -EINVAL : 0;
 }
 
+static size_t write_image(const void *data, size_t size, size_t count, void *file)
+{
+	return fwrite(data, size, count, file);
+}
+
+static size_t read_image(void *data, size_t size, size_t count, void *file)
+{
+	return fread(data, size, count, file);
+}
+
+/*
+ * libyara (4.2) compiles into buffers that start at 1 MiB each and are
+ * zero-filled as they grow: some 8 MiB resident for the few hundred KiB
+ * the built-in sets take. The same rules saved and loaded again (as yarac
+ * and `yara -C` do) keep each buffer at about its used size. When this
+ * fails for want of memory, the rules as compiled stay: they scan alike.
+ */
+static void compact_rules(YR_RULES **rules)
+{
+	YR_STREAM stream = { 0 };
+	YR_RULES *loaded = NULL;
+	char *image = NULL;
+	size_t size = 0;
+	FILE *file;
+	int failed;
+
+	file = open_memstream(&image, &size);
+	if (!file)
+		return;
+	stream.user_data = file;
+	stream.write = write_image;
+	failed = yr_rules_save_stream(*rules, &stream);
+	if (fclose(file) || failed)
+		goto cleanup;
+	file = fmemopen(image, size, "r");
+	if (!file)
+		goto cleanup;
+	stream.user_data = file;
+	stream.read = read_image;
+	failed = yr_rules_load_stream(&stream, &loaded);
+	fclose(file);
+	if (failed)
+		goto cleanup;
+	yr_rules_destroy(*rules);
+	*rules = loaded;
+cleanup:
+	free(image);
+}
+
 static int compile_sources(char *const *sources, unsigned int count, YR_RULES **rules,
 			   char *why, size_t why_size)
 {
@@ -251,6 +300,7 @@ struct content_rules *content_rules_new(const struct config *config, uint32_t ge
 		yr_finalize();
 		goto free_sources;
 	}
+	compact_rules(&rules->rules);
 	return rules;
 
 free_sources:

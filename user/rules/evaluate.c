@@ -120,7 +120,7 @@ struct tenant_alerts {
 
 /* One resource of a tenant with a window: its running sums. */
 struct track {
-	bool has_last;
+	/* Whether last_value and last_time hold a value: tenant_state.has_last. */
 	double last_value;
 	double last_time;
 	double sum;
@@ -142,6 +142,12 @@ struct tenant_state {
 	/* Resources with a window; those compared at the last tick, the rest linger. */
 	resource_mask tracked;
 	resource_mask needed;
+	/*
+	 * Tracked resources measured at some tick since their window began
+	 * (their track's last_value and last_time hold it): a bit here rather
+	 * than a bool in each track, which would pad it by 8 bytes.
+	 */
+	resource_mask has_last;
 	struct track *tracks; /* one per tracked resource, in resource order */
 
 	/*
@@ -442,10 +448,7 @@ static void record_sample(struct tenant_state *tenant, double now, bool steady)
 /* Its cgroups are gone, and its counters with them: a return starts afresh. */
 static void forget_windows(struct tenant_state *tenant)
 {
-	unsigned int i, count = resource_count(tenant->tracked);
-
-	for (i = 0; i < count; i++)
-		tenant->tracks[i].has_last = false;
+	tenant->has_last = 0;
 	tenant->samples_count = 0;
 	tenant->samples_head = 0;
 	tenant->newest_steady = false;
@@ -500,6 +503,8 @@ static int retrack(struct tenant_state *tenant, resource_mask want)
 	}
 	free(tenant->tracks);
 	free(tenant->samples);
+	/* A track kept keeps its last value; a new one has none. */
+	tenant->has_last &= tenant->tracked & want;
 	tenant->tracks = tracks;
 	tenant->samples = samples;
 	tenant->tracked = want;
@@ -558,7 +563,7 @@ static bool accumulate(struct tenant_state *tenant, resource_mask gauges, double
 			steady = false;
 			continue;
 		}
-		if (track->has_last) {
+		if (tenant->has_last & RESOURCE_BIT(resource)) {
 			elapsed = fmax(0, now - track->last_time);
 			if (gauges & RESOURCE_BIT(resource)) {
 				track->sum += (track->last_value + value) / 2 * elapsed;
@@ -575,7 +580,7 @@ static bool accumulate(struct tenant_state *tenant, resource_mask gauges, double
 		} else {
 			steady = false;
 		}
-		track->has_last = true;
+		tenant->has_last |= RESOURCE_BIT(resource);
 		track->last_value = value;
 		track->last_time = now;
 	}

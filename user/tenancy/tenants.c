@@ -38,10 +38,15 @@ struct tenant_set {
 static uint64_t tenant_serials;
 static uint64_t set_serials;
 
-/* A tenant and its place in the set's table by name. */
+/*
+ * A tenant and its place in the set's table by name, then its name and its
+ * cgroup path (tenant.name and tenant.cgroup point there): one allocation,
+ * not three, some 40 bytes less a tenant in malloc's headers and rounding.
+ */
 struct tenant_entry {
 	struct hashtable_node node;
 	struct tenant tenant;
+	char strings[];
 };
 
 static struct tenant_entry *entry_of(struct tenant *tenant)
@@ -133,8 +138,6 @@ static void free_tenant(struct tenant *tenant)
 	for (i = 0; i < tenant->storage_count; i++)
 		free(tenant->storage_paths[i]);
 	free(tenant->storage_paths);
-	free(tenant->name);
-	free(tenant->cgroup);
 	free(entry_of(tenant));
 }
 
@@ -200,6 +203,7 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 {
 	struct tenant_entry *entry;
 	struct tenant *tenant, **grown;
+	size_t name_length;
 
 	if (set->count == set->capacity) {
 		size_t capacity = set->capacity ? set->capacity * 2 : 16;
@@ -210,18 +214,19 @@ static struct tenant *create_tenant(struct tenant_set *set, const struct tenant_
 		set->tenants = grown;
 		set->capacity = capacity;
 	}
-	entry = calloc(1, sizeof(*entry));
+	name_length = strlen(match->name);
+	entry = calloc(1, sizeof(*entry) + name_length + 1 + match->root_length + 1);
 	if (!entry)
 		return NULL;
 	tenant = &entry->tenant;
 	/* Rows carry it, so a reader can tell "the same tenant" without comparing names. */
 	tenant->serial = ++tenant_serials;
-	tenant->name = strdup(match->name);
+	tenant->name = memcpy(entry->strings, match->name, name_length + 1);
 	/* The rule's, in the configuration, which outlives the set. */
 	tenant->plan = match->plan;
-	tenant->cgroup = strndup(path, match->root_length);
-	if (!tenant->name || !tenant->cgroup ||
-	    expand_storage(tenant, &set->config->tenants[match->rule], &match->captures)) {
+	/* calloc's zeros end it. */
+	tenant->cgroup = memcpy(entry->strings + name_length + 1, path, match->root_length);
+	if (expand_storage(tenant, &set->config->tenants[match->rule], &match->captures)) {
 		free_tenant(tenant);
 		return NULL;
 	}
