@@ -22,10 +22,10 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
-#include <openssl/evp.h>
 
 #include "log.h"
 #include "pins.h"
+#include "sha256.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -34,7 +34,7 @@
 #define STAMP_NAME "stamp"
 /* Changes when what the stamp means changes: older pins then start clean. */
 #define STAMP_MAGIC "abusewatch-pins-1"
-#define DIGEST_LEN 32
+#define DIGEST_LEN SHA256_BYTES
 #define MAX_OBJECTS 4
 /* A pin's path: the directory (PATH_MAX at most) and a name. */
 #define PIN_PATH_MAX (PATH_MAX + NAME_MAX + 2)
@@ -58,8 +58,8 @@ struct pinned_object {
 
 struct pins {
 	char dir[PATH_MAX];
-	EVP_MD_CTX *layout;
-	EVP_MD_CTX *programs;
+	struct sha256 *layout;
+	struct sha256 *programs;
 	struct pinned_object objects[MAX_OBJECTS];
 	size_t object_count;
 	enum pins_mode mode;
@@ -193,11 +193,9 @@ struct pins *pins_open(const char *dir, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot make %s: %s", dir, strerror(-err));
 		goto fail;
 	}
-	pins->layout = EVP_MD_CTX_new();
-	pins->programs = EVP_MD_CTX_new();
-	if (!pins->layout || !pins->programs ||
-	    !EVP_DigestInit_ex(pins->layout, EVP_sha256(), NULL) ||
-	    !EVP_DigestInit_ex(pins->programs, EVP_sha256(), NULL)) {
+	pins->layout = sha256_new();
+	pins->programs = sha256_new();
+	if (!pins->layout || !pins->programs) {
 		err = -ENOMEM;
 		snprintf(why, whylen, "no digest: %s", strerror(-err));
 		goto fail;
@@ -214,23 +212,23 @@ void pins_close(struct pins *pins)
 {
 	if (!pins)
 		return;
-	EVP_MD_CTX_free(pins->layout);
-	EVP_MD_CTX_free(pins->programs);
+	sha256_free(pins->layout);
+	sha256_free(pins->programs);
 	free(pins);
 }
 
 /* What the stamp hashes: numbers as 8 bytes, names with their length. */
-static void feed_number(EVP_MD_CTX *digest, uint64_t value)
+static void feed_number(struct sha256 *digest, uint64_t value)
 {
-	EVP_DigestUpdate(digest, &value, sizeof(value));
+	sha256_feed(digest, &value, sizeof(value));
 }
 
-static void feed_name(EVP_MD_CTX *digest, const char *name)
+static void feed_name(struct sha256 *digest, const char *name)
 {
 	size_t length = name ? strlen(name) : 0;
 
 	feed_number(digest, length);
-	EVP_DigestUpdate(digest, name ? name : "", length);
+	sha256_feed(digest, name ? name : "", length);
 }
 
 /*
@@ -238,7 +236,7 @@ static void feed_name(EVP_MD_CTX *digest, const char *name)
  * member and variable names, through typedefs and qualifiers (which change
  * nothing in memory); a pointer is 8 bytes, not what it points to.
  */
-static void feed_type(EVP_MD_CTX *digest, const struct btf *btf, __u32 id, int depth)
+static void feed_type(struct sha256 *digest, const struct btf *btf, __u32 id, int depth)
 {
 	const struct btf_type *type = btf__type_by_id(btf, id);
 	const struct btf_var_secinfo *var;
@@ -333,7 +331,7 @@ static __u32 value_type_of(const struct bpf_map *map, const struct btf *btf)
 	return id > 0 ? (__u32)id : 0;
 }
 
-static void feed_map(EVP_MD_CTX *digest, const struct bpf_map *map, const struct btf *btf)
+static void feed_map(struct sha256 *digest, const struct bpf_map *map, const struct btf *btf)
 {
 	feed_name(digest, bpf_map__name(map));
 	feed_number(digest, bpf_map__type(map));
@@ -373,14 +371,14 @@ int pins_add_object(struct pins *pins, struct bpf_object *object, const char *na
 		feed_name(pins->programs, bpf_map__name(map));
 		feed_number(pins->programs, initial ? size : 0);
 		if (initial)
-			EVP_DigestUpdate(pins->programs, initial, size);
+			sha256_feed(pins->programs, initial, size);
 	}
 	/*
 	 * The whole object: code, relocations, subprograms; a changed comment only replaces
 	 * programs.
 	 */
 	feed_number(pins->programs, elf_size);
-	EVP_DigestUpdate(pins->programs, elf, elf_size);
+	sha256_feed(pins->programs, elf, elf_size);
 	return 0;
 }
 
@@ -563,14 +561,13 @@ static enum pins_mode compare_stamps(struct pins *pins, const uint8_t *instance,
 
 enum pins_mode pins_decide(struct pins *pins, const uint8_t *instance, char *why, size_t whylen)
 {
-	unsigned int length;
 	int err, fd;
 
 	why[0] = '\0';
 	memset(&pins->stamp, 0, sizeof(pins->stamp));
 	snprintf(pins->stamp.magic, sizeof(pins->stamp.magic), "%s", STAMP_MAGIC);
-	EVP_DigestFinal_ex(pins->layout, pins->stamp.layout, &length);
-	EVP_DigestFinal_ex(pins->programs, pins->stamp.programs, &length);
+	sha256_finish(pins->layout, pins->stamp.layout);
+	sha256_finish(pins->programs, pins->stamp.programs);
 	pins->mode = compare_stamps(pins, instance, why, whylen);
 	if (pins->mode == PINS_CLEAN) {
 		fd = open(pins->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

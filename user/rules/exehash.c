@@ -33,12 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "exehash.h"
 #include "hashtable.h"
 #include "log.h"
 #include "seed.h"
+#include "sha256.h"
 
 #define NO_ENTRY UINT32_MAX
 #define READ_CHUNK (256 * 1024)
@@ -93,7 +93,7 @@ struct exehash {
 
 	pthread_t thread;
 	int event_fd;
-	EVP_MD_CTX *digest;	/* the worker's */
+	struct sha256 *digest;	/* the worker's */
 	struct content_rules *rules;	/* under the lock: the worker takes a reference per job */
 	uint32_t rules_generation;	/* the caller's copy: cached scans of others are stale */
 	bool told_too_large;
@@ -421,15 +421,13 @@ static void scan_job(struct job *job)
  */
 static void hash_job(struct exehash *hash, struct job *job)
 {
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int digest_length = 0;
+	unsigned char digest[SHA256_BYTES];
 	uint64_t total = 0;
 	struct stat st;
 	ssize_t got;
 
 	job->status = EXEHASH_UNAVAILABLE;
-	if (!EVP_DigestInit_ex(hash->digest, EVP_sha256(), NULL))
-		goto out;
+	sha256_restart(hash->digest);
 	for (;;) {
 		if (atomic_load(&hash->stop))
 			goto out;
@@ -446,14 +444,12 @@ static void hash_job(struct exehash *hash, struct job *job)
 			job->status = EXEHASH_TOO_LARGE;
 			goto out;
 		}
-		if (!EVP_DigestUpdate(hash->digest, hash->buffer, got))
-			goto out;
+		sha256_feed(hash->digest, hash->buffer, got);
 	}
 	if (total != (uint64_t)job->id.size || fstat(job->fd, &st) ||
 	    !stat_matches(&st, &job->opened))
 		goto out;
-	if (!EVP_DigestFinal_ex(hash->digest, digest, &digest_length) || digest_length != 32)
-		goto out;
+	sha256_finish(hash->digest, digest);
 	to_hex(digest, job->hex);
 	job->status = EXEHASH_DONE;
 	scan_job(job);
@@ -692,7 +688,7 @@ struct exehash *exehash_new(void)
 		err = -ENOMEM;
 		goto free_memory;
 	}
-	hash->digest = EVP_MD_CTX_new();
+	hash->digest = sha256_new();
 	if (!hash->digest) {
 		err = -ENOMEM;
 		goto free_memory;
@@ -734,7 +730,7 @@ destroy_lock:
 close_event:
 	close(hash->event_fd);
 free_digest:
-	EVP_MD_CTX_free(hash->digest);
+	sha256_free(hash->digest);
 free_memory:
 	hashtable_release(&hash->jobs_by_identity, NULL);
 	hashtable_release(&hash->cache, NULL);
@@ -765,7 +761,7 @@ void exehash_free(struct exehash *hash)
 	pthread_cond_destroy(&hash->wake);
 	pthread_mutex_destroy(&hash->lock);
 	close(hash->event_fd);
-	EVP_MD_CTX_free(hash->digest);
+	sha256_free(hash->digest);
 	content_rules_put(hash->rules);
 	hashtable_release(&hash->jobs_by_identity, NULL);
 	hashtable_release(&hash->cache, NULL);

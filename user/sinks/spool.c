@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "files.h"
 #include "json.h"
 #include "log.h"
+#include "sha256.h"
 #include "spool.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -242,14 +242,12 @@ int spool_create_dir(const char *state_dir, char **dir)
 static char *spool_file_name(const char *kind, const char *url, const char *display_url,
 			     size_t length)
 {
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int digest_length;
+	unsigned char digest[SHA256_BYTES];
 	char clean[81], *name = NULL;
 	size_t i;
 	char c;
 
-	if (!EVP_Digest(url, strlen(url), digest, &digest_length, EVP_sha256(), NULL))
-		return NULL;
+	sha256_of(url, strlen(url), digest);
 	for (i = 0; i < sizeof(clean) - 1 && i < length && display_url[i]; i++) {
 		c = display_url[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
