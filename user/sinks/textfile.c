@@ -6,9 +6,9 @@
  * time: at 10,000 tenants it is some 14 MB, and stdio would take it line by
  * line, a call and a copy each, in 4 KiB writes. A buffer of bounded size
  * rather than the whole file keeps the memory small and what was just
- * formatted in the cache while it is written out; small enough that once
- * malloc keeps it in its heap (it raises its mmap threshold to a freed
- * block's size), it adds little to what stays resident.
+ * formatted in the cache while it is written out. The agent has malloc
+ * give buffers this size pages of their own (agent_run(): M_MMAP_THRESHOLD),
+ * so it is resident only while a file is written.
  *
  * The first failure is remembered and every later call becomes a no-op, so
  * callers can emit a whole file without checking each line and learn the
