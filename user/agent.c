@@ -9,9 +9,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,17 +379,7 @@ int agent_run(const struct agent_options *options, struct config *config)
 	struct agent agent = { .options = options, .config = config };
 	int status, err;
 
-#ifdef __GLIBC__
-	/*
-	 * Buffers of 256 KiB and more (the textfile's write buffer, the
-	 * restart state being written, libyara's compiler) get pages of
-	 * their own, given back when freed. glibc would raise this bound to
-	 * the largest such buffer freed, and the next ones would stay
-	 * resident in the heap once freed. A textfile write pays one mmap and
-	 * munmap for it, microseconds against its milliseconds.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-#endif
+	heap_trim_setup();
 
 	if (config_override_hostname(config, options->hostname)) {
 		pr_err("out of memory");

@@ -4,7 +4,7 @@
  * leave their memory free but scattered over the heap, where malloc keeps
  * it: resident at the high-water mark of tenants alive at once. Once
  * tenants were dropped, at most every HEAP_TRIM_INTERVAL_S, the free pages
- * go back.
+ * go back. And big buffers never stay in the heap (heap_trim_setup()).
  */
 /* First, for __GLIBC__: <features.h> comes with any libc header. */
 #include <stdlib.h>
@@ -13,6 +13,21 @@
 #endif
 
 #include "heap_trim.h"
+
+void heap_trim_setup(void)
+{
+#ifdef __GLIBC__
+	/*
+	 * Buffers of 256 KiB and more (the textfile's write buffer, the
+	 * restart state being written, libyara's compiler) get pages of
+	 * their own, given back when freed. glibc would raise this bound to
+	 * the largest such buffer freed, and the next ones would stay
+	 * resident in the heap once freed. A textfile write pays one mmap and
+	 * munmap for it, microseconds against its milliseconds.
+	 */
+	mallopt(M_MMAP_THRESHOLD, HEAP_OWN_PAGES_BYTES);
+#endif
+}
 
 void heap_trim_note_freed(struct heap_trim *trim)
 {
