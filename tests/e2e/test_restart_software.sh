@@ -184,7 +184,7 @@ stop_agent
 printf '{"alerts": [' >"$STATE"
 agent_or_report "swrestart_damaged" "$AW_CONFIG" || e2e_finish
 wait_intervals 3
-grep -q "unauthorized software: $STATE is not a state file" "$AGENT_LOG" && kill -0 "$AGENT_PID"
+grep -q "unauthorized software: $STATE: not a state file" "$AGENT_LOG" && kill -0 "$AGENT_PID"
 check swrestart_damaged "$?" "a damaged $STATE: log: $(grep -i "$STATE" "$AGENT_LOG" | tr '\n' ' ')"
 stop_agent
 e2e_finish

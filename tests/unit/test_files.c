@@ -119,6 +119,26 @@ static void test_replace(void **state)
 	assert_int_equal(files_replace(path, 0600, write_hello, "x"), -ENOENT);
 }
 
+/* files_replace_text: exactly the bytes given (a NUL among them too), with the mode. */
+static void test_replace_text(void **state)
+{
+	char path[PATH_MAX * 2], text[64];
+	struct stat st;
+	FILE *file;
+
+	path_of(path, sizeof(path), "digests");
+	assert_int_equal(files_replace_text(path, 0640, "a\0b\nrest", 5), 0);
+	file = fopen(path, "r");
+	assert_non_null(file);
+	assert_int_equal(fread(text, 1, sizeof(text), file), 5);
+	fclose(file);
+	assert_memory_equal(text, "a\0b\nr", 5);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	path_of(path, sizeof(path), "missing/digests");
+	assert_int_equal(files_replace_text(path, 0600, "x", 1), -ENOENT);
+}
+
 static void write_text(const char *path, const char *text, size_t length)
 {
 	FILE *file = fopen(path, "w");
@@ -310,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_make_dirs),
 	    cmocka_unit_test(test_make_parent_dirs),
 	    cmocka_unit_test(test_replace),
+	    cmocka_unit_test(test_replace_text),
 	    cmocka_unit_test(test_read_all),
 	    cmocka_unit_test(test_modes_whatever_the_umask),
 	    cmocka_unit_test(test_trusted),

@@ -279,3 +279,22 @@ unlink_temp:
 	unlink(temp_path);
 	return err;
 }
+
+struct text_to_write {
+	const char *text;
+	size_t length;
+};
+
+static int write_text(int fd, void *ctx)
+{
+	const struct text_to_write *text = ctx;
+
+	return files_write_all(fd, text->text, text->length);
+}
+
+int files_replace_text(const char *path, mode_t mode, const char *text, size_t length)
+{
+	struct text_to_write ctx = { text, length };
+
+	return files_replace(path, mode, write_text, &ctx);
+}

@@ -64,4 +64,7 @@ int files_sync_parent_dir(const char *path);
  */
 int files_replace(const char *path, mode_t mode, int (*fill)(int fd, void *ctx), void *ctx);
 
+/* files_replace() of @path with the @length bytes of @text. 0 or -errno. */
+int files_replace_text(const char *path, mode_t mode, const char *text, size_t length);
+
 #endif

@@ -8,6 +8,7 @@
 #include "files.h"
 #include "json.h"
 #include "log.h"
+#include "state_file.h"
 
 #define STATE_FORMAT_VERSION 1
 /* Thousands of tenants, each resource firing under both rules: far less than this. */
@@ -44,59 +45,19 @@ static int add_alert(const struct firing_alert *firing, void *ctx)
 	return json_append(save->alerts, alert);
 }
 
-static struct json_object *firing_to_json(const struct evaluator *evaluator, double now_wall,
-					  double now)
-{
-	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
-	struct save_ctx save = { .alerts = alerts, .now_wall = now_wall, .now = now };
-	int err;
-
-	if (!root) {
-		json_object_put(alerts);
-		errno = ENOMEM;
-		return NULL;
-	}
-	err = json_add(root, "alerts", alerts) ?:
-	      json_add_int(root, "version", STATE_FORMAT_VERSION) ?:
-	      json_add_double(root, "saved_at", now_wall) ?:
-	      evaluator_each_firing(evaluator, add_alert, &save);
-	if (err) {
-		json_object_put(root);
-		errno = -err;
-		return NULL;
-	}
-	return root;
-}
-
-/* The saved text and its closing newline. */
-static int write_text(int fd, void *ctx)
-{
-	const char *text = ctx;
-	int err;
-
-	err = files_write_all(fd, text, strlen(text));
-	return err ? err : files_write_all(fd, "\n", 1);
-}
-
 /* evaluator_save, quietly. */
 static int save(const struct evaluator *evaluator, const char *path, double now_wall, double now)
 {
+	struct save_ctx save = { .now_wall = now_wall, .now = now };
 	struct json_object *root;
-	const char *text;
 	int err;
 
-	root = firing_to_json(evaluator, now_wall, now);
+	root = state_file_new(STATE_FORMAT_VERSION, now_wall, &save.alerts);
 	if (!root)
-		return -errno;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text) {
-		err = -ENOMEM;
-		goto free_json;
-	}
-	/* Tenant names and cgroups are for the operator only: mode 0600. */
-	err = files_replace(path, 0600, write_text, (void *)text);
-free_json:
+		return -ENOMEM;
+	/* Tenant names and cgroups are for the operator only: the file is 0600. */
+	err = evaluator_each_firing(evaluator, add_alert, &save) ?:
+	      state_file_write(path, root, NULL);
 	json_object_put(root);
 	return err;
 }
@@ -159,27 +120,13 @@ static int load_alert(struct evaluator *evaluator, struct json_object *alert, do
 int evaluator_load(struct evaluator *evaluator, const char *path, double now_wall, double now,
 		   double grace_s)
 {
-	struct json_object *root = NULL, *alerts;
-	enum json_tokener_error parse_error;
+	struct json_object *root, *alerts;
 	size_t i, count, loaded = 0;
-	char *text = NULL;
 	int err;
 
-	err = files_read_all(path, STATE_FILE_MAX, &text, NULL);
-	if (err) {
-		if (err != -ENOENT)
-			pr_warn("firing state: cannot read %s: %s", path, strerror(-err));
+	err = state_file_read(path, STATE_FILE_MAX, "firing state", &root, &alerts);
+	if (err)
 		return err;
-	}
-	root = json_tokener_parse_verbose(text, &parse_error);
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "alerts", &alerts) ||
-	    !json_object_is_type(alerts, json_type_array)) {
-		pr_warn("firing state: %s: not a state file (%s), its alerts are lost", path,
-			root ? "no alerts array" : json_tokener_error_desc(parse_error));
-		err = -EINVAL;
-		goto cleanup;
-	}
 	count = json_object_array_length(alerts);
 	for (i = 0; i < count; i++) {
 		int ret = load_alert(evaluator, json_object_array_get_idx(alerts, i), now_wall, now,
@@ -198,6 +145,5 @@ int evaluator_load(struct evaluator *evaluator, const char *path, double now_wal
 
 cleanup:
 	json_object_put(root);
-	free(text);
 	return err;
 }

@@ -16,6 +16,7 @@
 #include "hugepage_signal.h"
 #include "json.h"
 #include "log.h"
+#include "state_file.h"
 #include "seed.h"
 #include "software.h"
 
@@ -277,46 +278,21 @@ static int add_holder(struct json_object *alerts, const struct holder *holder, d
 	return json_append(alerts, alert);
 }
 
-/* The saved text and its closing newline. */
-static int write_text(int fd, void *ctx)
-{
-	const char *text = ctx;
-	int err;
-
-	err = files_write_all(fd, text, strlen(text));
-	return err ?: files_write_all(fd, "\n", 1);
-}
-
 int hugepage_signal_save(struct hugepage_signal *signal, const char *path, double now_wall,
 			 double now)
 {
-	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
 	const struct hashtable_node *node;
-	const char *text;
-	int err;
+	struct json_object *root, *alerts;
+	int err = 0;
 
-	if (!root || !alerts) {
-		json_object_put(root);
-		json_object_put(alerts);
+	root = state_file_new(STATE_FORMAT_VERSION, now_wall, &alerts);
+	if (!root)
 		return -ENOMEM;
-	}
-	err = json_add(root, "alerts", alerts) ?: json_add_int(root, "version", STATE_FORMAT_VERSION) ?:
-	      json_add_double(root, "saved_at", now_wall);
 	for (node = hashtable_oldest(&signal->holders); node && !err; node = hashtable_newer(node))
 		err = add_holder(alerts, hashtable_entry(node, struct holder, node), now_wall, now);
-	if (err)
-		goto cleanup;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	/* Tenant names and cgroups are for the operator only: mode 0600. */
-	err = files_replace(path, 0600, write_text, (void *)text);
+	err = err ?: state_file_write(path, root, NULL);
 	if (!err)
 		signal->changed = false;
-cleanup:
 	json_object_put(root);
 	return err;
 }
@@ -377,29 +353,13 @@ static int load_holder(struct hugepage_signal *signal, struct json_object *alert
 int hugepage_signal_load(struct hugepage_signal *signal, const char *path, double now_wall,
 			 double now, double grace_s)
 {
-	struct json_object *root = NULL, *alerts;
-	enum json_tokener_error parse_error;
+	struct json_object *root, *alerts;
 	size_t i, count, skipped = 0;
-	char *text = NULL;
 	int err;
 
-	err = files_read_all(path, STATE_FILE_MAX, &text, NULL);
-	if (err) {
-		if (err != -ENOENT)
-			pr_warn("miner behaviour: cannot read %s: %s; its alerts start anew", path,
-				strerror(-err));
+	err = state_file_read(path, STATE_FILE_MAX, "miner behaviour", &root, &alerts);
+	if (err)
 		return err;
-	}
-	root = json_tokener_parse_verbose(text, &parse_error);
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "alerts", &alerts) ||
-	    !json_object_is_type(alerts, json_type_array)) {
-		pr_warn("miner behaviour: %s is not a state file (%s): its alerts are lost, "
-			"those still true fire again",
-			path, root ? "no alerts array" : json_tokener_error_desc(parse_error));
-		err = -EINVAL;
-		goto cleanup;
-	}
 	count = json_object_array_length(alerts);
 	for (i = 0; i < count; i++) {
 		int ret = load_holder(signal, json_object_array_get_idx(alerts, i), now_wall, now,
@@ -415,6 +375,5 @@ int hugepage_signal_load(struct hugepage_signal *signal, const char *path, doubl
 		pr_warn("miner behaviour: %s: %zu alerts are not valid, skipped", path, skipped);
 cleanup:
 	json_object_put(root);
-	free(text);
 	return err;
 }

@@ -317,31 +317,8 @@ int learned_load(struct learned *learned)
 	return 0;
 }
 
-struct write_ctx {
-	const char *text;
-	size_t length;
-};
-
-static int write_text(int fd, void *ctx)
-{
-	const struct write_ctx *write_ctx = ctx;
-	size_t done = 0;
-	ssize_t wrote;
-
-	while (done < write_ctx->length) {
-		wrote = write(fd, write_ctx->text + done, write_ctx->length - done);
-		if (wrote < 0 && errno == EINTR)
-			continue;
-		if (wrote < 0)
-			return -errno;
-		done += (size_t)wrote;
-	}
-	return 0;
-}
-
 static void save(const struct learned *learned)
 {
-	struct write_ctx ctx;
 	char *text;
 	size_t length;
 	int err;
@@ -352,8 +329,7 @@ static void save(const struct learned *learned)
 	if (!err)
 		err = learned_format(learned, &text, &length);
 	if (!err) {
-		ctx = (struct write_ctx){ text, length };
-		err = files_replace(learned->path, 0600, write_text, &ctx);
+		err = files_replace_text(learned->path, 0600, text, length);
 		free(text);
 	}
 	if (err)

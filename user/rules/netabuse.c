@@ -27,6 +27,7 @@
 #include "hashtable.h"
 #include "json.h"
 #include "log.h"
+#include "state_file.h"
 #include "netabuse.h"
 #include "seed.h"
 #include "text.h"
@@ -785,49 +786,24 @@ static int add_tenant(const struct netabuse *netabuse, struct json_object *alert
 	return 0;
 }
 
-/* The saved text and its closing newline. */
-static int write_text(int fd, void *ctx)
-{
-	const char *text = ctx;
-	int err;
-
-	err = files_write_all(fd, text, strlen(text));
-	return err ?: files_write_all(fd, "\n", 1);
-}
-
 int netabuse_save(struct netabuse *netabuse, const char *path, double now_wall, double now)
 {
-	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
 	const struct hashtable_node *node;
-	const char *text;
-	int err;
+	struct json_object *root, *alerts;
+	int err = 0;
 
-	if (!root || !alerts) {
-		json_object_put(root);
-		json_object_put(alerts);
+	root = state_file_new(STATE_FORMAT_VERSION, now_wall, &alerts);
+	if (!root)
 		return -ENOMEM;
-	}
-	err = json_add(root, "alerts", alerts) ?: json_add_int(root, "version", STATE_FORMAT_VERSION) ?:
-	      json_add_double(root, "saved_at", now_wall);
 	for (node = hashtable_oldest(&netabuse->tenants); node && !err; node = hashtable_newer(node))
 		err = add_tenant(netabuse, alerts, hashtable_entry(node, struct tenant_state, node),
 				 now_wall, now);
-	if (err)
-		goto cleanup;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	/* Tenant names and cgroups are for the operator only: mode 0600. */
-	err = files_replace(path, 0600, write_text, (void *)text);
+	err = err ?: state_file_write(path, root, NULL);
 	if (!err) {
 		netabuse->changed = false;
 		netabuse->moved = false;
 		netabuse->saved_at = now;
 	}
-cleanup:
 	json_object_put(root);
 	return err;
 }
@@ -911,31 +887,15 @@ static int load_alert(struct netabuse *netabuse, struct json_object *alert, doub
 
 int netabuse_load(struct netabuse *netabuse, const char *path, double now_wall, double now)
 {
-	struct json_object *root = NULL, *alerts;
-	enum json_tokener_error parse_error;
+	struct json_object *root, *alerts;
 	size_t i, count, skipped = 0;
-	char *text = NULL;
 	int err;
 
 	if (!netabuse->configured)
 		return -EINVAL;
-	err = files_read_all(path, STATE_FILE_MAX, &text, NULL);
-	if (err) {
-		if (err != -ENOENT)
-			pr_warn("network abuse: cannot read %s: %s; its alerts start anew", path,
-				strerror(-err));
+	err = state_file_read(path, STATE_FILE_MAX, "network abuse", &root, &alerts);
+	if (err)
 		return err;
-	}
-	root = json_tokener_parse_verbose(text, &parse_error);
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "alerts", &alerts) ||
-	    !json_object_is_type(alerts, json_type_array)) {
-		pr_warn("network abuse: %s is not a state file (%s): its alerts are lost, "
-			"those still true fire again",
-			path, root ? "no alerts array" : json_tokener_error_desc(parse_error));
-		err = -EINVAL;
-		goto cleanup;
-	}
 	count = json_object_array_length(alerts);
 	for (i = 0; i < count; i++) {
 		int ret = load_alert(netabuse, json_object_array_get_idx(alerts, i), now_wall, now);
@@ -952,6 +912,5 @@ int netabuse_load(struct netabuse *netabuse, const char *path, double now_wall, 
 	netabuse->saved_at = now;
 cleanup:
 	json_object_put(root);
-	free(text);
 	return err;
 }

@@ -240,21 +240,8 @@ int seen_clean_load(struct seen_clean *seen)
 	return 0;
 }
 
-struct write_ctx {
-	const char *text;
-	size_t length;
-};
-
-static int write_text(int fd, void *ctx)
-{
-	const struct write_ctx *write_ctx = ctx;
-
-	return files_write_all(fd, write_ctx->text, write_ctx->length);
-}
-
 void seen_clean_tick(struct seen_clean *seen, double now, bool force)
 {
-	struct write_ctx ctx;
 	char *text = NULL;
 	size_t length;
 	int err;
@@ -263,11 +250,9 @@ void seen_clean_tick(struct seen_clean *seen, double now, bool force)
 		return;
 	seen->next_save = now + SEEN_CLEAN_SAVE_S;
 	err = files_make_dirs(seen->dir, 0700) ?: seen_clean_format(seen, &text, &length);
-	if (!err) {
-		ctx = (struct write_ctx){ text, length };
-		/* Digests name no tenant, but what ran here is the operator's: 0600. */
-		err = files_replace(seen->path, 0600, write_text, &ctx);
-	}
+	/* Digests name no tenant, but what ran here is the operator's: 0600. */
+	if (!err)
+		err = files_replace_text(seen->path, 0600, text, length);
 	free(text);
 	if (err && !seen->failing)
 		pr_warn("%s: cannot write: %s; the digests seen run clean are kept in memory "

@@ -23,6 +23,7 @@
 #include "hashtable.h"
 #include "json.h"
 #include "log.h"
+#include "state_file.h"
 #include "seed.h"
 #include "software_tracker.h"
 
@@ -554,51 +555,26 @@ static int add_alert(struct json_object *alerts, const struct tracked_alert *ale
 	return json_append(alerts, object);
 }
 
-/* The saved text and its closing newline. */
-static int write_text(int fd, void *ctx)
-{
-	const char *text = ctx;
-	int err;
-
-	err = files_write_all(fd, text, strlen(text));
-	return err ?: files_write_all(fd, "\n", 1);
-}
-
 int software_tracker_save(struct software_tracker *tracker, const char *path, double now_wall,
 			  double now, size_t *size)
 {
-	struct json_object *root = json_object_new_object(), *alerts = json_object_new_array();
 	const struct hashtable_node *node;
+	struct json_object *root, *alerts;
 	char boot_id[BOOT_ID_SIZE];
-	const char *text;
 	int err;
 
-	if (!root || !alerts) {
-		json_object_put(root);
-		json_object_put(alerts);
+	root = state_file_new(STATE_FORMAT_VERSION, now_wall, &alerts);
+	if (!root)
 		return -ENOMEM;
-	}
 	read_boot_id(boot_id);
-	err = json_add(root, "alerts", alerts) ?: json_add_int(root, "version", STATE_FORMAT_VERSION) ?:
-	      json_add_double(root, "saved_at", now_wall) ?: json_add_string(root, "boot_id", boot_id);
+	err = json_add_string(root, "boot_id", boot_id);
 	for (node = hashtable_oldest(&tracker->alerts); node && !err; node = hashtable_newer(node))
 		err = add_alert(alerts, hashtable_entry(node, struct tracked_alert, node), now_wall,
 				now);
-	if (err)
-		goto cleanup;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	/* Tenant names, paths and pids are for the operator only: mode 0600. */
-	err = files_replace(path, 0600, write_text, (void *)text);
+	/* Tenant names, paths and pids are for the operator only: the file is 0600. */
+	err = err ?: state_file_write(path, root, size);
 	if (!err)
 		tracker->changed = false;
-	if (size)
-		*size = strlen(text) + 1;
-cleanup:
 	json_object_put(root);
 	return err;
 }
@@ -723,32 +699,16 @@ static int load_alert(struct software_tracker *tracker, struct json_object *obje
 int software_tracker_load(struct software_tracker *tracker, const char *path, double now_wall,
 			  double now)
 {
-	struct json_object *root = NULL, *alerts;
-	enum json_tokener_error parse_error;
+	struct json_object *root, *alerts;
 	char boot_id[BOOT_ID_SIZE];
 	const char *saved_boot = NULL;
 	size_t i, count, skipped = 0;
-	char *text = NULL;
 	bool same_boot;
 	int err;
 
-	err = files_read_all(path, STATE_FILE_MAX, &text, NULL);
-	if (err) {
-		if (err != -ENOENT)
-			pr_warn("unauthorized software: cannot read %s: %s; its alerts start anew",
-				path, strerror(-err));
+	err = state_file_read(path, STATE_FILE_MAX, "unauthorized software", &root, &alerts);
+	if (err)
 		return err;
-	}
-	root = json_tokener_parse_verbose(text, &parse_error);
-	if (!root || !json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "alerts", &alerts) ||
-	    !json_object_is_type(alerts, json_type_array)) {
-		pr_warn("unauthorized software: %s is not a state file (%s): its alerts are lost, "
-			"those still true fire again",
-			path, root ? "no alerts array" : json_tokener_error_desc(parse_error));
-		err = -EINVAL;
-		goto cleanup;
-	}
 	read_boot_id(boot_id);
 	json_get_string(root, "boot_id", &saved_boot);
 	/* After a reboot no saved process runs, whatever its pid now names. */
@@ -769,6 +729,5 @@ int software_tracker_load(struct software_tracker *tracker, const char *path, do
 			skipped);
 cleanup:
 	json_object_put(root);
-	free(text);
 	return err;
 }
