@@ -616,11 +616,12 @@ e2e_finish() {
 	exit 0
 }
 
-# start_fault_server MODE [NAME]: tests/tools/fault_server.py outside every
-# tenant, answering as MODE says until its mode file changes; waits (<= 10 s)
-# for its port. Sets FS_PORT, FS_MODE (the mode file) and FS_OUT (what it
-# recorded); non-zero when it did not start ($E2E_TMP/NAME.err says why).
-# NAME (default "server") names its files, so that a test can run several.
+# start_fault_server MODE [NAME [ARGS...]]: tests/tools/fault_server.py
+# outside every tenant, answering as MODE says until its mode file changes;
+# waits (<= 10 s) for its port. Sets FS_PORT, FS_MODE (the mode file) and
+# FS_OUT (what it recorded); non-zero when it did not start
+# ($E2E_TMP/NAME.err says why). NAME (default "server") names its files, so
+# that a test can run several; ARGS go to the server (e.g. --cert, --key).
 start_fault_server() {
 	local i name=${2:-server}
 	FS_MODE=$E2E_TMP/$name.mode
@@ -628,7 +629,7 @@ start_fault_server() {
 	echo "$1" >"$FS_MODE"
 	: >"$FS_OUT"
 	"$AW_TOOLS/incg" "$AW_HOST_CG" python3 "$E2E_REPO/tests/tools/fault_server.py" \
-		--port-file "$E2E_TMP/$name.port" --mode-file "$FS_MODE" --out "$FS_OUT" \
+		--port-file "$E2E_TMP/$name.port" --mode-file "$FS_MODE" --out "$FS_OUT" "${@:3}" \
 		2>"$E2E_TMP/$name.err" &
 	on_cleanup kill "$!"
 	for ((i = 0; i < 100; i++)); do
@@ -678,6 +679,20 @@ AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
 AM_PORT=""
 AM_PID=""
 AM_REASON=""
+
+# alertmanager_or_none: starts Alertmanager for a test whose Alertmanager
+# checks are optional. Sets AM (yes, or empty when it did not start: the
+# reason is logged) and AM_CONFIG, the config line naming it, or none.
+alertmanager_or_none() {
+	AM=""
+	start_alertmanager && AM=yes
+	if [[ -n $AM ]]; then
+		AM_CONFIG="alertmanager: [\"http://127.0.0.1:$AM_PORT\"]"
+	else
+		e2e_log "no Alertmanager ($AM_REASON): its checks are left out"
+		AM_CONFIG="alertmanager: []"
+	fi
+}
 
 # start_alertmanager [PORT]: Debian's Alertmanager on 127.0.0.1:PORT (a free
 # port by default), clustering off, its data under $E2E_TMP; waits (<= 20 s)

@@ -63,14 +63,7 @@ restore() {
 }
 on_cleanup restore
 
-AM=""
-start_alertmanager && AM=yes
-if [[ -n $AM ]]; then
-	AM_CONFIG="alertmanager: [\"http://127.0.0.1:$AM_PORT\"]"
-else
-	e2e_log "no Alertmanager ($AM_REASON): the restart cases leave out its startsAt"
-	AM_CONFIG="alertmanager: []"
-fi
+alertmanager_or_none
 export ABUSEWATCH_TEST_RESEND_MS=500
 
 # A tenant outside tenants/: host/bare, whose parent enables no controller.

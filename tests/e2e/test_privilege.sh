@@ -32,27 +32,6 @@ e2e_fake_miner || e2e_finish
 T=$AW_TENANTS
 export ABUSEWATCH_TEST_BACKOFF_MS=100
 
-# start_server NAME [ARGS...]: the fault test server (tests/tools/fault_server.py)
-# as NAME; sets FS_PORT, FS_MODE and FS_OUT.
-start_server() {
-	local name=$1 i
-	shift
-	FS_MODE=$E2E_TMP/$name.mode
-	FS_OUT=$E2E_TMP/$name.jsonl
-	echo ok >"$FS_MODE"
-	: >"$FS_OUT"
-	"$AW_TOOLS/incg" "$AW_HOST_CG" python3 "$E2E_REPO/tests/tools/fault_server.py" \
-		--port-file "$E2E_TMP/$name.port" --mode-file "$FS_MODE" --out "$FS_OUT" "$@" \
-		2>"$E2E_TMP/$name.err" &
-	on_cleanup kill "$!"
-	for ((i = 0; i < 100; i++)); do
-		[[ -s $E2E_TMP/$name.port ]] && break
-		sleep 0.1
-	done
-	FS_PORT=$(cat "$E2E_TMP/$name.port" 2>/dev/null)
-	[[ -n $FS_PORT ]]
-}
-
 miner_in() {
 	tenant_cgroup "$1" >/dev/null && "$AW_TOOLS/incg" "$T/$1" "$BIN/xmrig" 0
 }
@@ -184,7 +163,7 @@ if ! (cd "$PKI" &&
 	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
 		-days 2 -extfile server.ext 2>/dev/null); then
 	fail priv_tls_ca "openssl could not make the test CA and certificate"
-elif ! start_server tls --cert "$PKI/server.pem" --key "$PKI/server.key"; then
+elif ! start_fault_server ok tls --cert "$PKI/server.pem" --key "$PKI/server.key"; then
 	fail priv_tls_ca "the TLS test server did not start: $(tail -n 1 "$E2E_TMP/tls.err")"
 else
 	TLS_SINKS="  alertmanager: [\"https://127.0.0.1:$FS_PORT/am\"]
@@ -232,7 +211,7 @@ TOKEN=tok-$RANDOM$RANDOM
 KEY=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 printf 'whsec_%s\n' "$(printf '%s' "$KEY" | base64 -w0)" >"$SECRET"
 chmod 0600 "$SECRET"
-if start_server secrets; then
+if start_fault_server ok secrets; then
 	secret_sinks() {
 		printf 'alerts:\n  alertmanager: ["http://abusewatch:%s@127.0.0.1:%s/am"]\n  webhook: {url: "http://hook:%s@127.0.0.1:%s/hook?token=%s", secret_file: "%s"}\n' \
 			"$1" "$FS_PORT" "$HOOK_PASSWORD" "$FS_PORT" "$TOKEN" "$SECRET"

@@ -20,14 +20,7 @@ e2e_require_root_bpf || e2e_finish
 e2e_require_build incg netload || e2e_finish
 e2e_setup || e2e_finish
 
-AM=""
-start_alertmanager && AM=yes
-if [[ -n $AM ]]; then
-	AM_CONFIG="alertmanager: [\"http://127.0.0.1:$AM_PORT\"]"
-else
-	e2e_log "no Alertmanager ($AM_REASON): its checks are left out"
-	AM_CONFIG="alertmanager: []"
-fi
+alertmanager_or_none
 # Ports nobody listens on, away from the ephemeral range.
 SCAN_FROM=20000
 WINDOW=3

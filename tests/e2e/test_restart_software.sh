@@ -31,14 +31,7 @@ mkdir -p "$BIN" && cp "$AW_TOOLS/linger" "$BIN/xmrig" || {
 	fail_all "cannot copy linger"
 	e2e_finish
 }
-AM=""
-start_alertmanager && AM=yes
-if [[ -n $AM ]]; then
-	AM_CONFIG="alertmanager: [\"http://127.0.0.1:$AM_PORT\"]"
-else
-	e2e_log "no Alertmanager ($AM_REASON): its checks are left out"
-	AM_CONFIG="alertmanager: []"
-fi
+alertmanager_or_none
 export ABUSEWATCH_TEST_RESEND_MS=500
 
 write_config swrestart "plans:
