@@ -12,6 +12,7 @@
 #include "files.h"
 #include "hugepage_signal.h"
 #include "log.h"
+#include "state_file.h"
 #include "netabuse.h"
 #include "pins.h"
 #include "resume.h"
@@ -284,12 +285,7 @@ static void hugepages_file_tick(struct resume *resume, struct hugepage_signal *h
 	if (!resume->hugepages_path[0] || !hugepage_signal_changed(hugepages))
 		return;
 	err = hugepage_signal_save(hugepages, resume->hugepages_path, clock_wall(), now);
-	if (err && !resume->hugepages_failing)
-		pr_err("firing state: cannot save %s: %s; trying again every interval",
-		       resume->hugepages_path, strerror(-err));
-	else if (!err && resume->hugepages_failing)
-		pr_info("firing state: %s saved again", resume->hugepages_path);
-	resume->hugepages_failing = err != 0;
+	state_file_saved(resume->hugepages_path, err, &resume->hugepages_failing);
 }
 
 void resume_tick(struct resume *resume, struct cgroup_tracker *tracker,
@@ -343,10 +339,5 @@ void resume_tick_network(struct resume *resume, struct netabuse *netabuse, bool 
 	if (!resume->network_path[0] || !netabuse_save_due(netabuse, now, final))
 		return;
 	err = netabuse_save(netabuse, resume->network_path, clock_wall(), now);
-	if (err && !resume->network_failing)
-		pr_err("firing state: cannot save %s: %s; trying again every interval",
-		       resume->network_path, strerror(-err));
-	else if (!err && resume->network_failing)
-		pr_info("firing state: %s saved again", resume->network_path);
-	resume->network_failing = err != 0;
+	state_file_saved(resume->network_path, err, &resume->network_failing);
 }

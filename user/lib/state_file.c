@@ -88,3 +88,13 @@ int state_file_read(const char *path, size_t max_bytes, const char *who,
 	}
 	return 0;
 }
+
+void state_file_saved(const char *path, int err, bool *failing)
+{
+	if (err && !*failing)
+		pr_err("firing state: cannot save %s: %s; trying again every interval", path,
+		       strerror(-err));
+	else if (!err && *failing)
+		pr_info("firing state: %s saved again", path);
+	*failing = err != 0;
+}

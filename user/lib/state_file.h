@@ -10,6 +10,7 @@
 #ifndef ABUSEWATCH_STATE_FILE_H
 #define ABUSEWATCH_STATE_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -37,5 +38,12 @@ int state_file_write(const char *path, struct json_object *root, size_t *size);
  */
 int state_file_read(const char *path, size_t max_bytes, const char *who,
 		    struct json_object **root, struct json_object **alerts);
+
+/*
+ * After a save of @path that gave @err (0 or -errno): the first failure is
+ * logged (the caller tries again every interval), and the first success
+ * after failures; *@failing keeps which it was.
+ */
+void state_file_saved(const char *path, int err, bool *failing);
 
 #endif

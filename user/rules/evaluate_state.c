@@ -80,12 +80,7 @@ void firing_file_tick(struct firing_file *file, const struct evaluator *evaluato
 		return;
 	err = save(evaluator, path, now_wall, now);
 	file->unsaved = err != 0;
-	if (err && !file->failing)
-		pr_err("firing state: cannot save %s: %s; trying again every interval", path,
-		       strerror(-err));
-	else if (!err && file->failing)
-		pr_info("firing state: %s saved again", path);
-	file->failing = err != 0;
+	state_file_saved(path, err, &file->failing);
 }
 
 /* 1 when a new alert was loaded, 0 when it was already known, or -errno. */

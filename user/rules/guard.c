@@ -26,6 +26,7 @@
 #include "hashtable.h"
 #include "learned.h"
 #include "log.h"
+#include "state_file.h"
 #include "seed.h"
 #include "software.h"
 #include "seen_clean.h"
@@ -261,12 +262,7 @@ static void save_firing(struct guard *guard, double now, bool final)
 		return;
 	err = software_tracker_save(guard->tracker, guard->firing_path, clock_wall(), now, &size);
 	guard->firing_next_save = now + size / FIRING_BYTES_PER_S;
-	if (err && !guard->firing_failing)
-		pr_err("firing state: cannot save %s: %s; trying again every interval",
-		       guard->firing_path, strerror(-err));
-	else if (!err && guard->firing_failing)
-		pr_info("firing state: %s saved again", guard->firing_path);
-	guard->firing_failing = err != 0;
+	state_file_saved(guard->firing_path, err, &guard->firing_failing);
 }
 
 struct guard *guard_new(const char *v2_root, const struct config *config, alert_fn emit,
